@@ -1,0 +1,39 @@
+# Every target creates the virtualenvs on first use, so a fresh clone needs only `make`.
+PYTHON ?= python3
+VENV ?= .venv
+CHECKOV_VENV ?= .venv-checkov
+BIN := $(VENV)/bin
+STACK ?= local
+
+.PHONY: plan test bench lint install clean
+
+install: $(VENV)/.installed $(CHECKOV_VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+# Checkov pins its own dependency tree; a separate venv keeps it from fighting Pulumi's.
+$(CHECKOV_VENV)/.installed:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov>=3.2,<4'
+	touch $@
+
+plan: $(VENV)/.installed
+	$(BIN)/llm-platform plan --stack $(STACK)
+
+test: install
+	$(BIN)/ruff check components policies tests bench platform
+	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/bench.py
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check components policies tests bench platform
+
+clean:
+	rm -rf out .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""llm-platform: the operations layer for self-hosted LLMs, as Pulumi components."""

@@ -1,0 +1,88 @@
+"""Typed access to the catalog data files (models, GPUs, cloud instances).
+
+The numbers live in YAML next to this module so that every figure carries its source and
+the date it was recorded; code never holds a price or a GPU fact of its own.
+"""
+
+from __future__ import annotations
+
+import difflib
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+_HERE = Path(__file__).parent
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: str
+    source: str = Field(min_length=8)
+    as_of: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+
+
+class ModelInfo(_Row):
+    params_b: float = Field(gt=0)
+    layers: int = Field(gt=0)
+    attention_heads: int = Field(gt=0)
+    kv_heads: int = Field(gt=0)
+    head_dim: int = Field(gt=0)
+    hidden_size: int = Field(gt=0)
+    intermediate_size: int = Field(gt=0)
+    vocab_size: int = Field(gt=0)
+    max_position_embeddings: int = Field(gt=0)
+    sliding_window: int | None = None
+    tie_word_embeddings: bool = False
+    num_experts: int = 1
+    experts_per_token: int = 1
+    native_quantization: Literal["fp8", "awq", "gptq"] | None = None
+
+
+class GpuInfo(_Row):
+    vendor: Literal["nvidia", "amd"]
+    memory_gib: float = Field(gt=0)
+    bandwidth_gbps: float = Field(gt=0)
+    bf16_tflops: float = Field(gt=0)
+    fp8_tflops: float | None = None
+
+
+class InstanceInfo(_Row):
+    cloud: Literal["aws", "gcp", "azure"]
+    gpu: str
+    gpu_count: int = Field(gt=0)
+    vcpu: int = Field(gt=0)
+    memory_gib: float = Field(gt=0)
+    region: str
+    on_demand_usd_per_hour: float = Field(gt=0)
+    spot_usd_per_hour: float = Field(gt=0)
+
+
+def _load(name: str, key: str, row: type[_Row]) -> dict[str, _Row]:
+    data = yaml.safe_load((_HERE / name).read_text())
+    return {r["id"]: row.model_validate(r) for r in data[key]}
+
+
+@cache
+def models() -> dict[str, ModelInfo]:
+    return _load("models.yaml", "models", ModelInfo)  # type: ignore[return-value]
+
+
+@cache
+def gpus() -> dict[str, GpuInfo]:
+    return _load("gpus.yaml", "gpus", GpuInfo)  # type: ignore[return-value]
+
+
+@cache
+def instances() -> dict[str, InstanceInfo]:
+    return _load("instances.yaml", "instances", InstanceInfo)  # type: ignore[return-value]
+
+
+def suggest(name: str, known: list[str] | dict[str, object]) -> str:
+    """A ' (did you mean ...?)' hint, or '' when nothing is close."""
+    keys = list(known)
+    lowered = {k.lower(): k for k in keys}
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.5)
+    return f" (did you mean '{lowered[close[0]]}'?)" if close else ""

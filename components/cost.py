@@ -1,0 +1,136 @@
+"""Prices resources, not specs.
+
+`price_resource` takes a resource type token and its inputs, exactly what the Pulumi
+engine shows a policy pack, so the offline plan and the policy pack apply one price table
+to one resource graph. Pure: no Pulumi imports.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+# AWS, GCP and Azure all bill a month as 730 hours (8760 / 12) on their price pages.
+HOURS_PER_MONTH = 730
+DAYS_PER_MONTH = 365 / 12
+
+# Annotations the Kubernetes layer puts on GPU workloads where GPU time is not billed by a
+# cloud node pool (on-prem): the rate per GPU-hour, and the model the workload serves.
+GPU_HOUR_ANNOTATION = "llm-platform.dev/gpu-hour-usd"
+MODEL_LABEL = "llm-platform.dev/model"
+GPU_RESOURCE_KEYS = ("nvidia.com/gpu", "amd.com/gpu")
+
+_POD_TEMPLATE_KINDS = {
+    "kubernetes:apps/v1:Deployment",
+    "kubernetes:apps/v1:StatefulSet",
+}
+
+
+@dataclass(frozen=True)
+class LineItem:
+    name: str
+    type: str
+    quantity: float
+    unit: str
+    unit_usd: float
+    monthly_usd: float
+    basis: str
+    model: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _gpus_per_pod(pod_spec: dict[str, Any]) -> int:
+    total = 0
+    for c in pod_spec.get("containers", []) or []:
+        limits = (c.get("resources") or {}).get("limits") or {}
+        for key in GPU_RESOURCE_KEYS:
+            if key in limits:
+                total += int(str(limits[key]))
+    return total
+
+
+def price_resource(type_: str, name: str, inputs: dict[str, Any]) -> LineItem | None:
+    """Monthly price of one resource, or None when it costs nothing we can attribute."""
+    if type_ in _POD_TEMPLATE_KINDS:
+        meta = inputs.get("metadata") or {}
+        annotations = meta.get("annotations") or {}
+        rate = annotations.get(GPU_HOUR_ANNOTATION)
+        spec = inputs.get("spec") or {}
+        pod_spec = (spec.get("template") or {}).get("spec") or {}
+        gpus = _gpus_per_pod(pod_spec)
+        if rate is None or gpus == 0:
+            return None
+        replicas = int(spec.get("replicas", 1))
+        gpu_hours = replicas * gpus * HOURS_PER_MONTH
+        unit_usd = float(rate)
+        return LineItem(
+            name=name,
+            type=type_,
+            quantity=gpu_hours,
+            unit="GPU-hour",
+            unit_usd=unit_usd,
+            monthly_usd=round(gpu_hours * unit_usd, 2),
+            basis=f"{replicas} replica(s) x {gpus} GPU x {HOURS_PER_MONTH} h x ${unit_usd}/GPU-h",
+            model=(meta.get("labels") or {}).get(MODEL_LABEL),
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class ModelEconomics:
+    monthly_usd: float
+    gpu_hours_per_month: float
+    conversations_per_month: float
+    usd_per_1k_conversations: float | None
+    hosted_api: str | None
+    hosted_usd_per_1k_conversations: float | None
+    hosted_monthly_usd: float | None
+    break_even_conversations_per_day: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def model_economics(
+    monthly_usd: float,
+    gpu_hours: float,
+    conversations_per_day: float,
+    turns_per_conversation: float,
+    prompt_tokens_per_turn: int,
+    completion_tokens_per_turn: int,
+    hosted: tuple[str, float, float] | None,
+) -> ModelEconomics:
+    """Cost per 1,000 conversations and the break-even against a hosted API.
+
+    `hosted` is (name, USD per million input tokens, USD per million output tokens). The
+    break-even is the daily conversation volume at which the self-hosted monthly cost
+    equals the hosted bill; above it self-hosting is cheaper.
+    """
+    conversations = conversations_per_day * DAYS_PER_MONTH
+    per_1k = round(monthly_usd / conversations * 1000, 4) if conversations > 0 else None
+    hosted_name = hosted_per_1k = hosted_monthly = break_even = None
+    if hosted is not None:
+        hosted_name, usd_in, usd_out = hosted
+        per_conv = (
+            turns_per_conversation
+            * (prompt_tokens_per_turn * usd_in + completion_tokens_per_turn * usd_out)
+            / 1e6
+        )
+        hosted_per_1k = round(per_conv * 1000, 4)
+        hosted_monthly = round(per_conv * conversations, 2)
+        break_even = (
+            round(monthly_usd / per_conv / DAYS_PER_MONTH, 1) if per_conv > 0 else math.inf
+        )
+    return ModelEconomics(
+        monthly_usd=round(monthly_usd, 2),
+        gpu_hours_per_month=gpu_hours,
+        conversations_per_month=round(conversations, 1),
+        usd_per_1k_conversations=per_1k,
+        hosted_api=hosted_name,
+        hosted_usd_per_1k_conversations=hosted_per_1k,
+        hosted_monthly_usd=hosted_monthly,
+        break_even_conversations_per_day=break_even,
+    )

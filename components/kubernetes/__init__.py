@@ -1,0 +1,1 @@
+"""The Kubernetes layer: the same on every topology, fed by a foundation's ClusterFacts."""

@@ -1,0 +1,232 @@
+"""GpuRuntime: what makes GPUs schedulable and observable on a cluster.
+
+Either the NVIDIA GPU Operator (Helm, pinned chart) or, by default, two explicit pinned
+DaemonSets: the device plugin and the DCGM exporter. They run in their own namespace
+because they need host access that the restricted model namespace forbids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import naming
+from components.kubernetes.facts import PoolScheduling
+from components.spec import EnvironmentSpec
+
+DEVICE_PLUGIN_IMAGE = "nvcr.io/nvidia/k8s-device-plugin:v0.17.0"
+DCGM_EXPORTER_IMAGE = "nvcr.io/nvidia/k8s/dcgm-exporter:3.3.9-3.6.1-ubuntu22.04"
+GPU_OPERATOR_CHART_VERSION = "v24.9.2"
+DCGM_PORT = 9400
+
+
+@dataclass(frozen=True)
+class GpuRuntimeArgs:
+    spec: EnvironmentSpec
+    pools: dict[str, PoolScheduling]
+
+
+def _host_access_skips(*checks: tuple[str, str]) -> dict[str, str]:
+    return {f"checkov.io/skip{i}": f"{cid}={why}" for i, (cid, why) in enumerate(checks, 1)}
+
+
+class GpuRuntime(pulumi.ComponentResource):
+    namespace: pulumi.Output[str]
+
+    def __init__(self, name: str, args: GpuRuntimeArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("llm-platform:kubernetes:GpuRuntime", name, None, opts)
+        spec = args.spec
+        child = pulumi.ResourceOptions(parent=self)
+        ns_name = f"{spec.namespace}-gpu"
+        ns = k8s.core.v1.Namespace(
+            f"{name}-ns",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=ns_name,
+                labels={
+                    **naming.k8s_labels(spec, "gpu-runtime", "gpu-runtime"),
+                    # The device plugin mounts the kubelet's socket directory from the host.
+                    "pod-security.kubernetes.io/enforce": "privileged",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                    "pod-security.kubernetes.io/audit": "restricted",
+                },
+            ),
+            opts=child,
+        )
+        self.namespace = ns.metadata.name
+
+        if spec.cluster.gpu_operator:
+            k8s.helm.v3.Release(
+                f"{name}-gpu-operator",
+                name="gpu-operator",
+                chart="gpu-operator",
+                version=GPU_OPERATOR_CHART_VERSION,
+                namespace=ns.metadata.name,
+                repository_opts=k8s.helm.v3.RepositoryOptsArgs(
+                    repo="https://helm.ngc.nvidia.com/nvidia"),
+                values={
+                    "dcgmExporter": {"serviceMonitor": {"enabled": True}},
+                    "daemonsets": {"labels": naming.k8s_labels(spec, "gpu-operator",
+                                                               "gpu-runtime")},
+                },
+                opts=child,
+            )
+            self.register_outputs({"namespace": self.namespace})
+            return
+
+        # Run on every GPU node of any pool: one node-selector term per pool (terms are ORed).
+        affinity = k8s.core.v1.AffinityArgs(
+            node_affinity=k8s.core.v1.NodeAffinityArgs(
+                required_during_scheduling_ignored_during_execution=k8s.core.v1.NodeSelectorArgs(
+                    node_selector_terms=[
+                        k8s.core.v1.NodeSelectorTermArgs(match_expressions=[
+                            k8s.core.v1.NodeSelectorRequirementArgs(key=k, operator="In", values=[v])
+                            for k, v in sorted(p.node_selector.items())
+                        ])
+                        for p in args.pools.values()
+                    ]
+                )
+            )
+        )
+        tolerations = [k8s.core.v1.TolerationArgs(key="nvidia.com/gpu", operator="Exists",
+                                                  effect="NoSchedule")]
+        limited = k8s.core.v1.ResourceRequirementsArgs(
+            requests={"cpu": "50m", "memory": "64Mi"}, limits={"cpu": "500m", "memory": "512Mi"})
+
+        def daemonset(component: str, image: str, container: dict, volumes: list,
+                      skips: dict[str, str]) -> k8s.apps.v1.DaemonSet:
+            selector = naming.selector_labels(component, "gpu-runtime")
+            labels = naming.k8s_labels(spec, component, "gpu-runtime")
+            return k8s.apps.v1.DaemonSet(
+                f"{name}-{component}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=component, namespace=ns.metadata.name, labels=labels, annotations=skips),
+                spec=k8s.apps.v1.DaemonSetSpecArgs(
+                    selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                    update_strategy=k8s.apps.v1.DaemonSetUpdateStrategyArgs(type="RollingUpdate"),
+                    template=k8s.core.v1.PodTemplateSpecArgs(
+                        metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                        spec=k8s.core.v1.PodSpecArgs(
+                            priority_class_name="system-node-critical",
+                            automount_service_account_token=False,
+                            affinity=affinity,
+                            tolerations=tolerations,
+                            security_context=k8s.core.v1.PodSecurityContextArgs(
+                                seccomp_profile=k8s.core.v1.SeccompProfileArgs(
+                                    type="RuntimeDefault")),
+                            containers=[k8s.core.v1.ContainerArgs(
+                                name=component, image=image, image_pull_policy="Always",
+                                resources=limited, **container)],
+                            volumes=volumes,
+                        ),
+                    ),
+                ),
+                opts=child,
+            )
+
+        root_skip = ("CKV_K8S_23", "must run as root to reach the GPU devices and kubelet sockets")
+        uid_skip = ("CKV_K8S_40", "runs as root, see CKV_K8S_23")
+        digest_skip = ("CKV_K8S_43", "pinned by NVIDIA's immutable release tag")
+        hardened = k8s.core.v1.SecurityContextArgs(
+            allow_privilege_escalation=False,
+            capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+            read_only_root_filesystem=True,
+        )
+        daemonset(
+            "nvidia-device-plugin",
+            DEVICE_PLUGIN_IMAGE,
+            {
+                "env": [k8s.core.v1.EnvVarArgs(name="FAIL_ON_INIT_ERROR", value="false")],
+                "security_context": hardened,
+                "volume_mounts": [k8s.core.v1.VolumeMountArgs(
+                    name="device-plugin", mount_path="/var/lib/kubelet/device-plugins")],
+                "liveness_probe": k8s.core.v1.ProbeArgs(
+                    exec_=k8s.core.v1.ExecActionArgs(
+                        command=["test", "-S", "/var/lib/kubelet/device-plugins/nvidia-gpu.sock"]),
+                    period_seconds=60),
+                "readiness_probe": k8s.core.v1.ProbeArgs(
+                    exec_=k8s.core.v1.ExecActionArgs(
+                        command=["test", "-S", "/var/lib/kubelet/device-plugins/kubelet.sock"]),
+                    period_seconds=30),
+            },
+            [k8s.core.v1.VolumeArgs(
+                name="device-plugin",
+                host_path=k8s.core.v1.HostPathVolumeSourceArgs(
+                    path="/var/lib/kubelet/device-plugins", type="Directory"))],
+            _host_access_skips(root_skip, uid_skip, digest_skip),
+        )
+
+        exporter = daemonset(
+            "dcgm-exporter",
+            DCGM_EXPORTER_IMAGE,
+            {
+                "env": [
+                    k8s.core.v1.EnvVarArgs(name="DCGM_EXPORTER_KUBERNETES", value="true"),
+                    k8s.core.v1.EnvVarArgs(name="DCGM_EXPORTER_LISTEN", value=f":{DCGM_PORT}"),
+                ],
+                "ports": [k8s.core.v1.ContainerPortArgs(name="metrics", container_port=DCGM_PORT)],
+                "security_context": hardened,
+                "volume_mounts": [k8s.core.v1.VolumeMountArgs(
+                    name="pod-resources", mount_path="/var/lib/kubelet/pod-resources",
+                    read_only=True)],
+                "liveness_probe": k8s.core.v1.ProbeArgs(
+                    http_get=k8s.core.v1.HTTPGetActionArgs(path="/health", port=DCGM_PORT),
+                    period_seconds=30),
+                "readiness_probe": k8s.core.v1.ProbeArgs(
+                    http_get=k8s.core.v1.HTTPGetActionArgs(path="/health", port=DCGM_PORT),
+                    period_seconds=10),
+            },
+            [k8s.core.v1.VolumeArgs(
+                name="pod-resources",
+                host_path=k8s.core.v1.HostPathVolumeSourceArgs(
+                    path="/var/lib/kubelet/pod-resources", type="Directory"))],
+            _host_access_skips(root_skip, uid_skip, digest_skip),
+        )
+        dcgm_selector = naming.selector_labels("dcgm-exporter", "gpu-runtime")
+        k8s.core.v1.Service(
+            f"{name}-dcgm-exporter-svc",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name="dcgm-exporter", namespace=ns.metadata.name,
+                labels=naming.k8s_labels(spec, "dcgm-exporter", "gpu-runtime")),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP", selector=dcgm_selector,
+                ports=[k8s.core.v1.ServicePortArgs(name="metrics", port=DCGM_PORT,
+                                                   target_port="metrics")]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[exporter]),
+        )
+        k8s.apiextensions.CustomResource(
+            f"{name}-dcgm-servicemonitor",
+            api_version="monitoring.coreos.com/v1",
+            kind="ServiceMonitor",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name="dcgm-exporter", namespace=ns.metadata.name,
+                labels=naming.k8s_labels(spec, "dcgm-exporter", "gpu-runtime")),
+            spec={
+                "selector": {"matchLabels": dcgm_selector},
+                "endpoints": [{"port": "metrics", "path": "/metrics", "interval": "15s"}],
+            },
+            opts=child,
+        )
+        for component in ("nvidia-device-plugin", "dcgm-exporter"):
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-{component}-netpol",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=component, namespace=ns.metadata.name,
+                    labels=naming.k8s_labels(spec, component, "gpu-runtime")),
+                spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                    pod_selector=k8s.meta.v1.LabelSelectorArgs(
+                        match_labels=naming.selector_labels(component, "gpu-runtime")),
+                    policy_types=["Ingress"],
+                    # Only Prometheus scrapes the exporter; the device plugin takes no traffic.
+                    ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        from_=[k8s.networking.v1.NetworkPolicyPeerArgs(
+                            namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={
+                                "kubernetes.io/metadata.name": spec.cluster.prometheus_namespace}))],
+                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=DCGM_PORT,
+                                                                      protocol="TCP")],
+                    )] if component == "dcgm-exporter" else [],
+                ),
+                opts=child,
+            )
+        self.register_outputs({"namespace": self.namespace})

@@ -1,0 +1,69 @@
+"""KubernetesLayer: the workload namespace, the GPU runtime and one ModelServer per model.
+
+Identical on every topology; all it knows of the cluster is the ClusterFacts it is given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import naming
+from components.kubernetes.facts import ClusterFacts
+from components.kubernetes.gpu_runtime import GpuRuntime, GpuRuntimeArgs
+from components.kubernetes.model_server import ModelServer, ModelServerArgs
+from components.spec import Environment
+
+
+@dataclass(frozen=True)
+class KubernetesLayerArgs:
+    env: Environment
+    facts: ClusterFacts
+
+
+class KubernetesLayer(pulumi.ComponentResource):
+    namespace: pulumi.Output[str]
+    endpoints: dict[str, pulumi.Output[str]]
+
+    def __init__(self, name: str, args: KubernetesLayerArgs,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("llm-platform:kubernetes:Layer", name, None, opts)
+        spec = args.env.spec
+        facts = args.facts
+        # Children inherit the provider, so every object goes to the foundation's cluster.
+        child = pulumi.ResourceOptions(parent=self, providers={"kubernetes": facts.provider})
+        ns = k8s.core.v1.Namespace(
+            f"{name}-ns",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=spec.namespace,
+                labels={
+                    **naming.k8s_labels(spec, "serving", "namespace"),
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/enforce-version": "v1.30",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                    "pod-security.kubernetes.io/audit": "restricted",
+                },
+            ),
+            opts=child,
+        )
+        self.namespace = ns.metadata.name
+        GpuRuntime(f"{name}-gpu", GpuRuntimeArgs(spec=spec, pools=facts.pools), opts=child)
+        self.endpoints = {}
+        for model in spec.models:
+            server = ModelServer(
+                f"{name}-{model.name}",
+                ModelServerArgs(
+                    spec=spec,
+                    model=model,
+                    plan=args.env.plans[model.name],
+                    namespace=ns.metadata.name,
+                    pool=facts.pools[model.pool],
+                    storage_class=facts.storage_class,
+                    gpu_hour_usd=facts.gpu_hour_usd,
+                ),
+                opts=child,
+            )
+            self.endpoints[model.name] = server.endpoint
+        self.register_outputs({"namespace": self.namespace, "endpoints": self.endpoints})

@@ -1,0 +1,42 @@
+"""Names and labels from one place, so every resource carries the required tags.
+
+Pure: no Pulumi imports. Kubernetes objects get the recommended app.kubernetes.io/*
+labels plus the spec's team, cost-center, environment and owner; cloud resources (later
+topologies) get the same keys as tags.
+"""
+
+from __future__ import annotations
+
+from components.spec import EnvironmentSpec
+
+PART_OF = "llm-platform"
+MANAGED_BY = "llm-platform"
+LABEL_PREFIX = "llm-platform.dev"
+
+
+def tags(spec: EnvironmentSpec) -> dict[str, str]:
+    return {
+        "team": spec.tags.team,
+        "cost-center": spec.tags.cost_center,
+        "environment": spec.tags.environment,
+        "owner": spec.tags.owner,
+        "managed-by": MANAGED_BY,
+    }
+
+
+def selector_labels(name: str, component: str) -> dict[str, str]:
+    """The stable subset used in selectors: never add keys here after a release, since a
+    Deployment's selector is immutable."""
+    return {"app.kubernetes.io/name": name, "app.kubernetes.io/component": component}
+
+
+def k8s_labels(spec: EnvironmentSpec, name: str, component: str, **extra: str) -> dict[str, str]:
+    labels = {
+        **selector_labels(name, component),
+        "app.kubernetes.io/instance": f"{spec.environment}-{name}",
+        "app.kubernetes.io/part-of": PART_OF,
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+    }
+    labels.update({f"{LABEL_PREFIX}/{k}": v for k, v in tags(spec).items() if k != "managed-by"})
+    labels.update({f"{LABEL_PREFIX}/{k}": v for k, v in extra.items()})
+    return labels

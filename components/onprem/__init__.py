@@ -1,0 +1,1 @@
+"""On-prem foundation: an existing Kubernetes cluster with owned GPUs."""

@@ -1,0 +1,77 @@
+"""Everything `llm-platform plan` computes from a recorded graph: cost, per-model economics,
+and the artefacts under out/<stack>/."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from components import cost
+from components.plan import manifests
+from components.plan.runner import Recorded, run_program
+from components.spec import Environment
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    stack: str
+    env: Environment
+    records: list[Recorded]
+    line_items: list[cost.LineItem]
+    economics: dict[str, cost.ModelEconomics]
+    manifest_paths: list[Path]
+
+    @property
+    def monthly_usd(self) -> float:
+        return round(sum(i.monthly_usd for i in self.line_items), 2)
+
+    def cost_json(self) -> dict[str, Any]:
+        budget = self.env.spec.budget.monthly_usd
+        return {
+            "stack": self.stack,
+            "currency": "USD",
+            "hours_per_month": cost.HOURS_PER_MONTH,
+            "monthly_usd": self.monthly_usd,
+            "budget_monthly_usd": budget,
+            "budget_used_pct": round(100 * self.monthly_usd / budget, 1),
+            "resources": [i.to_json() for i in self.line_items],
+            "models": {k: v.to_json() for k, v in self.economics.items()},
+        }
+
+    def plan_json(self) -> dict[str, Any]:
+        return {"stack": self.stack, "resources": [r.to_json() for r in self.records]}
+
+
+def economics(env: Environment, items: list[cost.LineItem]) -> dict[str, cost.ModelEconomics]:
+    out = {}
+    for model in env.spec.models:
+        mine = [i for i in items if i.model == model.name]
+        t = model.traffic
+        hosted = model.hosted_api
+        out[model.name] = cost.model_economics(
+            monthly_usd=sum(i.monthly_usd for i in mine),
+            gpu_hours=sum(i.quantity for i in mine if i.unit == "GPU-hour"),
+            conversations_per_day=t.conversations_per_day,
+            turns_per_conversation=t.turns_per_conversation,
+            prompt_tokens_per_turn=t.prompt_tokens_per_turn,
+            completion_tokens_per_turn=t.completion_tokens_per_turn,
+            hosted=(hosted.name, hosted.usd_per_million_input, hosted.usd_per_million_output)
+            if hosted else None,
+        )
+    return out
+
+
+def run_plan(stack: str, spec_value: dict[str, Any], env: Environment, project_dir: Path,
+             out_dir: Path) -> PlanResult:
+    records = run_program(stack, spec_value, project_dir)
+    items = [
+        item for r in records if r.custom
+        for item in [cost.price_resource(r.type, r.name, r.inputs)] if item is not None
+    ]
+    paths = manifests.write(records, out_dir / "manifests")
+    result = PlanResult(stack, env, records, items, economics(env, items), paths)
+    (out_dir / "plan.json").write_text(json.dumps(result.plan_json(), indent=2))
+    (out_dir / "cost.json").write_text(json.dumps(result.cost_json(), indent=2))
+    return result

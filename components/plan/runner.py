@@ -1,0 +1,91 @@
+"""Runs platform/__main__.py under Pulumi's own MockMonitor and records every resource."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks, settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from components.spec import CONFIG_KEY
+
+PROJECT = "llm-platform"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    urn: str
+    type: str
+    name: str
+    parent: str
+    custom: bool
+    inputs: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent,
+                "custom": self.custom, "inputs": self.inputs}
+
+
+class _EchoMocks(pulumi.runtime.Mocks):
+    """A resource's outputs are its inputs: enough for the program to wire names through."""
+
+    def __init__(self) -> None:
+        self.last_inputs: dict[str, Any] = {}
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        self.last_inputs = args.inputs
+        return f"{args.name}-id", args.inputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return {}, None
+
+
+class _RecordingMonitor(mocks.MockMonitor):
+    """Pulumi's MockMonitor, also keeping the parent and inputs of each registration."""
+
+    def __init__(self, echo: _EchoMocks) -> None:
+        super().__init__(echo)
+        self.echo = echo
+        self.recorded: list[Recorded] = []
+
+    def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+        self.echo.last_inputs = {}
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.recorded.append(Recorded(
+                urn=response.urn, type=request.type, name=request.name,
+                parent=request.parent, custom=request.custom,
+                inputs=_plain(self.echo.last_inputs),
+            ))
+        return response
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe copy; resource references become their URN."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, pulumi.Resource):
+        return f"<resource {value._name}>"  # noqa: SLF001
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return json.loads(json.dumps(value, default=str))
+
+
+def run_program(stack: str, spec_value: dict[str, Any], project_dir: Path) -> list[Recorded]:
+    """Execute the Pulumi program for `stack` with `spec_value` as its spec config."""
+    echo = _EchoMocks()
+    monitor = _RecordingMonitor(echo)
+    settings.reset_options()
+    mocks.set_mocks(echo, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config({CONFIG_KEY: json.dumps(spec_value)})
+    program = project_dir / "platform" / "__main__.py"
+    _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
+    return monitor.recorded

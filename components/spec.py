@@ -1,0 +1,427 @@
+"""EnvironmentSpec: the one typed description of an environment.
+
+A stack's `llm-platform:spec` config value parses into this. The shape is checked by
+pydantic; the checks that need the catalog or the sizing model (does the model fit, is the
+GPU known, is min <= max) run in `check`, so `load_spec` reports every problem at once,
+one line each, with its config path.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from components import catalog, sizing
+
+CONFIG_KEY = "llm-platform:spec"
+
+DnsLabel = Annotated[
+    str, Field(pattern=r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$", description="DNS label, max 40")
+]
+LabelValue = Annotated[str, Field(pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")]
+Topology = Literal["onprem", "aws", "gcp", "azure", "hybrid"]
+AVAILABLE_TOPOLOGIES = ("onprem",)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Tags(_Strict):
+    """Required on every taggable resource (as tags, labels or Kubernetes labels)."""
+
+    team: LabelValue
+    cost_center: LabelValue
+    environment: LabelValue
+    owner: LabelValue
+
+
+class Budget(_Strict):
+    monthly_usd: float = Field(gt=0, le=10_000_000)
+    alert_thresholds_pct: list[Annotated[int, Field(ge=1, le=200)]] = Field(
+        default=[50, 80, 100], min_length=1
+    )
+
+    @field_validator("alert_thresholds_pct")
+    @classmethod
+    def _ascending(cls, v: list[int]) -> list[int]:
+        if v != sorted(set(v)):
+            raise ValueError("must be distinct and ascending, for example [50, 80, 100]")
+        return v
+
+
+class GpuPool(_Strict):
+    name: DnsLabel
+    gpu: str = Field(description="catalog GPU id, e.g. L40S")
+    gpus_per_node: int = Field(default=1, ge=1, le=16)
+    instance_type: str | None = Field(default=None, description="cloud instance type")
+    min_nodes: int = Field(default=0, ge=0, le=1000)
+    max_nodes: int = Field(ge=1, le=1000)
+    purpose: Literal["inference", "training"] = "inference"
+    capacity: Literal["on-demand", "spot"] = "on-demand"
+    node_labels: dict[str, LabelValue] = Field(
+        default_factory=dict,
+        description="labels that select this pool's nodes; default llm-platform.dev/pool=<name>",
+    )
+
+
+class Architecture(_Strict):
+    """For a model that is not in the catalog: the facts from its config.json."""
+
+    params_b: float = Field(gt=0, le=2000)
+    layers: int = Field(gt=0, le=1000)
+    attention_heads: int = Field(gt=0, le=1024)
+    kv_heads: int = Field(gt=0, le=1024)
+    head_dim: int = Field(gt=0, le=1024)
+    hidden_size: int = Field(gt=0, le=65536)
+    intermediate_size: int = Field(gt=0, le=262144)
+    vocab_size: int = Field(gt=0, le=1_000_000)
+    max_position_embeddings: int = Field(gt=0, le=10_000_000)
+    sliding_window: int | None = None
+    tie_word_embeddings: bool = False
+    num_experts: int = Field(default=1, ge=1, le=1024)
+    experts_per_token: int = Field(default=1, ge=1, le=64)
+    native_quantization: Literal["fp8", "awq", "gptq"] | None = None
+
+
+_PINNED = re.compile(r"^[^\s:@]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$")
+
+
+class Engine(_Strict):
+    kind: Literal["vllm", "tensorrt-llm"]
+    image: str = Field(description="registry/repo:tag[@sha256:digest]; never latest")
+
+    @field_validator("image")
+    @classmethod
+    def _pinned(cls, v: str) -> str:
+        if not _PINNED.match(v):
+            raise ValueError("must look like registry/repo:tag or registry/repo:tag@sha256:<64 hex>")
+        name = v.split("@")[0]
+        tag = name.rsplit(":", 1)[1] if ":" in name.rsplit("/", 1)[-1] else None
+        if "@sha256:" not in v and tag is None:
+            raise ValueError("must be pinned with a tag or digest, e.g. vllm/vllm-openai:v0.11.0")
+        if tag == "latest":
+            raise ValueError("must not use the 'latest' tag; pin a release such as :v0.11.0")
+        return v
+
+    @property
+    def digest(self) -> str | None:
+        return self.image.split("@", 1)[1] if "@" in self.image else None
+
+
+class Slo(_Strict):
+    ttft_p95_ms: float = Field(gt=0, le=600_000)
+    peak_concurrent_requests: int = Field(ge=1, le=1_000_000)
+
+
+class Traffic(_Strict):
+    conversations_per_day: float = Field(ge=0, le=1e9)
+    prompt_tokens_per_turn: int = Field(ge=1, le=10_000_000)
+    completion_tokens_per_turn: int = Field(ge=1, le=10_000_000)
+    turns_per_conversation: float = Field(ge=1, le=10_000)
+
+
+class WeightStorage(_Strict):
+    size_gib: int | None = Field(
+        default=None, ge=1, le=100_000, description="PVC size; default weights x 1.5 rounded up"
+    )
+    storage_class: str | None = None
+    access_mode: Literal["ReadWriteMany", "ReadOnlyMany", "ReadWriteOnce"] = "ReadWriteMany"
+
+
+class SecretRef(_Strict):
+    name: DnsLabel
+    key: str = Field(default="token", pattern=r"^[-._a-zA-Z0-9]+$")
+
+
+class HostedApiPrice(_Strict):
+    """A hosted API to compare against for the break-even figure."""
+
+    name: str = Field(min_length=1, max_length=80)
+    usd_per_million_input: float = Field(ge=0, le=10_000)
+    usd_per_million_output: float = Field(ge=0, le=10_000)
+
+
+class Model(_Strict):
+    name: DnsLabel
+    hf_id: str | None = Field(default=None, description="catalog model id")
+    architecture: Architecture | None = None
+    engine: Engine
+    pool: DnsLabel
+    quantization: sizing.Quantization = "none"
+    kv_cache_dtype: sizing.KvDtype = "auto"
+    max_context: int = Field(ge=256, le=10_000_000)
+    gpu_memory_utilization: float = Field(default=0.9, ge=0.5, le=0.98)
+    prefix_caching: bool = True
+    slo: Slo
+    traffic: Traffic
+    weights: WeightStorage = WeightStorage()
+    hf_token_secret: SecretRef | None = None
+    hosted_api: HostedApiPrice | None = None
+
+
+class OnPrem(_Strict):
+    gpu_hour_usd: float = Field(
+        gt=0, le=1000, description="amortised cost of one owned GPU for one hour"
+    )
+
+
+class Cluster(_Strict):
+    kubeconfig: str | None = Field(default=None, description="path to a kubeconfig file")
+    context: str | None = None
+    render_to_directory: str | None = Field(
+        default=None, description="write manifests here instead of applying them"
+    )
+    namespace: DnsLabel | None = Field(default=None, description="default llm-<environment>")
+    gpu_operator: bool = Field(default=False, description="install the NVIDIA GPU Operator")
+    prometheus_namespace: DnsLabel = "monitoring"
+
+
+class EnvironmentSpec(_Strict):
+    environment: DnsLabel
+    topology: Topology
+    tags: Tags
+    budget: Budget
+    gpu_pools: list[GpuPool] = Field(min_length=1)
+    models: list[Model] = Field(default_factory=list)
+    onprem: OnPrem | None = None
+    cluster: Cluster = Cluster()
+
+    @property
+    def namespace(self) -> str:
+        return self.cluster.namespace or f"llm-{self.environment}"
+
+    def pool(self, name: str) -> GpuPool:
+        return next(p for p in self.gpu_pools if p.name == name)
+
+
+@dataclass(frozen=True)
+class Environment:
+    """A spec that passed every check, with the serving plan of each model."""
+
+    spec: EnvironmentSpec
+    plans: dict[str, sizing.ServingPlan]
+    warnings: list[str] = field(default_factory=list)
+
+
+class SpecError(ValueError):
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = CONFIG_KEY
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def _fields_of(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The allowed field names at `loc`, for the 'unknown field' message."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        info = current.model_fields.get(part) if hasattr(current, "model_fields") else None
+        if info is None:
+            return []
+        current = _model_in(info.annotation)
+        if current is None:
+            return []
+    return sorted(current.model_fields) if hasattr(current, "model_fields") else []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found:
+            return found
+    return None
+
+
+def _shape_problems(err: ValidationError) -> list[str]:
+    lines = []
+    for e in err.errors(include_url=False):
+        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        if e["type"] == "extra_forbidden":
+            allowed = ", ".join(_fields_of(EnvironmentSpec, loc))
+            lines.append(f"{_path(loc)}: unknown field; allowed here: {allowed}")
+            continue
+        msg = e["msg"].removeprefix("Value error, ")
+        got = e.get("input")
+        shown = "" if e["type"] == "missing" or isinstance(got, dict | list) else f" (got {got!r})"
+        lines.append(f"{_path(loc)}: {msg}{shown}")
+    return lines
+
+
+def architecture_of(model: Model) -> Architecture | catalog.ModelInfo | None:
+    if model.architecture is not None:
+        return model.architecture
+    return catalog.models().get(model.hf_id or "")
+
+
+def serving_inputs(model: Model, arch: Architecture | catalog.ModelInfo) -> sizing.ServingInputs:
+    return sizing.ServingInputs(
+        max_context=model.max_context,
+        quantization=model.quantization,
+        native_quantization=arch.native_quantization,
+        kv_cache_dtype=model.kv_cache_dtype,
+        gpu_memory_utilization=model.gpu_memory_utilization,
+        prefix_caching=model.prefix_caching,
+        ttft_p95_ms=model.slo.ttft_p95_ms,
+        peak_concurrent_requests=model.slo.peak_concurrent_requests,
+        conversations_per_day=model.traffic.conversations_per_day,
+        prompt_tokens_per_turn=model.traffic.prompt_tokens_per_turn,
+        completion_tokens_per_turn=model.traffic.completion_tokens_per_turn,
+        turns_per_conversation=model.traffic.turns_per_conversation,
+    )
+
+
+def check(spec: EnvironmentSpec) -> Environment:
+    """Cross-field and catalog checks. Raises SpecError listing every problem."""
+    problems: list[str] = []
+    warnings: list[str] = []
+    plans: dict[str, sizing.ServingPlan] = {}
+    gpus = catalog.gpus()
+
+    if spec.topology not in AVAILABLE_TOPOLOGIES:
+        problems.append(
+            f"{_path(('topology',))}: '{spec.topology}' is not available in this release; "
+            f"allowed: {', '.join(AVAILABLE_TOPOLOGIES)}"
+        )
+    if spec.tags.environment != spec.environment:
+        problems.append(
+            f"{_path(('tags', 'environment'))}: must equal environment '{spec.environment}' "
+            f"(got {spec.tags.environment!r})"
+        )
+    if spec.topology in ("onprem", "hybrid") and spec.onprem is None:
+        problems.append(
+            f"{_path(('onprem',))}: required for topology {spec.topology}; "
+            "set onprem.gpu_hour_usd to the amortised cost of one GPU-hour"
+        )
+
+    seen: set[str] = set()
+    for i, pool in enumerate(spec.gpu_pools):
+        where = ("gpu_pools", i)
+        if pool.name in seen:
+            problems.append(f"{_path((*where, 'name'))}: duplicate pool name '{pool.name}'")
+        seen.add(pool.name)
+        if pool.gpu not in gpus:
+            problems.append(
+                f"{_path((*where, 'gpu'))}: unknown GPU '{pool.gpu}'{catalog.suggest(pool.gpu, gpus)};"
+                f" allowed: {', '.join(gpus)}"
+            )
+        if pool.min_nodes > pool.max_nodes:
+            problems.append(
+                f"{_path((*where, 'min_nodes'))}: must be <= max_nodes ({pool.max_nodes}) "
+                f"(got {pool.min_nodes})"
+            )
+        if pool.purpose == "training" and pool.capacity != "spot":
+            warnings.append(
+                f"{_path((*where, 'capacity'))}: training pool '{pool.name}' is on-demand; "
+                "spot is usually 60-70% cheaper for checkpointed training"
+            )
+        if pool.instance_type is not None:
+            inst = catalog.instances().get(pool.instance_type)
+            if inst is None:
+                problems.append(
+                    f"{_path((*where, 'instance_type'))}: unknown instance type "
+                    f"'{pool.instance_type}'{catalog.suggest(pool.instance_type, catalog.instances())}"
+                )
+            elif inst.gpu != pool.gpu or inst.gpu_count != pool.gpus_per_node:
+                problems.append(
+                    f"{_path((*where, 'instance_type'))}: {inst.id} has {inst.gpu_count}x {inst.gpu}, "
+                    f"but the pool says {pool.gpus_per_node}x {pool.gpu}"
+                )
+
+    names: set[str] = set()
+    pools = {p.name: p for p in spec.gpu_pools}
+    models = catalog.models()
+    for i, model in enumerate(spec.models):
+        where = ("models", i)
+        if model.name in names:
+            problems.append(f"{_path((*where, 'name'))}: duplicate model name '{model.name}'")
+        names.add(model.name)
+        if model.hf_id is None and model.architecture is None:
+            problems.append(
+                f"{_path(where)}: set hf_id (a catalog model) or architecture (for any other model)"
+            )
+            continue
+        arch = architecture_of(model)
+        if arch is None:
+            problems.append(
+                f"{_path((*where, 'hf_id'))}: '{model.hf_id}' is not in the catalog"
+                f"{catalog.suggest(model.hf_id or '', models)}; add an architecture block to use it"
+            )
+            continue
+        if model.max_context > arch.max_position_embeddings:
+            problems.append(
+                f"{_path((*where, 'max_context'))}: must be <= the model's max positions "
+                f"{arch.max_position_embeddings} (got {model.max_context})"
+            )
+            continue
+        pool = pools.get(model.pool)
+        if pool is None:
+            problems.append(
+                f"{_path((*where, 'pool'))}: no gpu_pool named '{model.pool}'"
+                f"{catalog.suggest(model.pool, pools)}; pools: {', '.join(pools)}"
+            )
+            continue
+        if pool.purpose != "inference":
+            problems.append(
+                f"{_path((*where, 'pool'))}: pool '{pool.name}' is for {pool.purpose}; "
+                "models are served from an inference pool"
+            )
+            continue
+        gpu = gpus.get(pool.gpu)
+        if gpu is None:
+            continue  # already reported on the pool
+        if model.engine.kind == "tensorrt-llm" and gpu.vendor != "nvidia":
+            problems.append(
+                f"{_path((*where, 'engine', 'kind'))}: TensorRT-LLM runs on NVIDIA GPUs only; "
+                f"pool '{pool.name}' has {gpu.id}"
+            )
+            continue
+        try:
+            plan = sizing.plan_serving(arch, gpu, pool.gpus_per_node, serving_inputs(model, arch))
+        except sizing.SizingError as exc:
+            problems.append(f"{_path(where)}: {model.name} {exc}")
+            continue
+        capacity = pool.max_nodes * pool.gpus_per_node
+        if plan.gpus_min > capacity:
+            problems.append(
+                f"{_path((*where, 'pool'))}: needs at least {plan.gpus_min} GPUs "
+                f"({plan.replicas_min} replicas x TP{plan.tensor_parallel}) but pool "
+                f"'{pool.name}' has at most {capacity}; raise max_nodes"
+            )
+            continue
+        if plan.gpus_max > capacity:
+            capped = capacity // plan.tensor_parallel
+            warnings.append(
+                f"{_path((*where, 'slo', 'peak_concurrent_requests'))}: peak needs "
+                f"{plan.gpus_max} GPUs but pool '{pool.name}' has {capacity}; autoscaling is "
+                f"capped at {capped} replicas"
+            )
+            plan = replace(plan, replicas_max=capped)
+        plans[model.name] = plan
+
+    if problems:
+        raise SpecError(problems)
+    return Environment(spec=spec, plans=plans, warnings=warnings)
+
+
+def load_spec(raw: Any) -> Environment:
+    """Parse and check a stack's spec value. Raises SpecError with one line per problem."""
+    if not isinstance(raw, dict):
+        raise SpecError([f"{CONFIG_KEY}: must be a mapping (got {type(raw).__name__})"])
+    try:
+        spec = EnvironmentSpec.model_validate(raw)
+    except ValidationError as err:
+        raise SpecError(_shape_problems(err)) from None
+    return check(spec)
