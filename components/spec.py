@@ -12,7 +12,14 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from components import catalog, sizing
 
@@ -66,6 +73,33 @@ class GpuPool(_Strict):
         default_factory=dict,
         description="labels that select this pool's nodes; default llm-platform.dev/pool=<name>",
     )
+
+    @field_validator("gpu")
+    @classmethod
+    def _known_gpu(cls, v: str) -> str:
+        gpus = catalog.gpus()
+        if v not in gpus:
+            raise ValueError(
+                f"unknown GPU {v!r}{catalog.suggest(v, gpus)}; allowed: {', '.join(gpus)}"
+            )
+        return v
+
+    @field_validator("instance_type")
+    @classmethod
+    def _known_instance(cls, v: str | None) -> str | None:
+        if v is not None and v not in catalog.instances():
+            raise ValueError(
+                f"unknown instance type {v!r}{catalog.suggest(v, catalog.instances())}"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _bounds(self) -> GpuPool:
+        if self.min_nodes > self.max_nodes:
+            raise ValueError(
+                f"min_nodes ({self.min_nodes}) must be <= max_nodes ({self.max_nodes})"
+            )
+        return self
 
 
 class Architecture(_Strict):
@@ -162,6 +196,17 @@ class Model(_Strict):
     hf_token_secret: SecretRef | None = None
     hosted_api: HostedApiPrice | None = None
 
+    @field_validator("hf_id")
+    @classmethod
+    def _known_model(cls, v: str | None) -> str | None:
+        models = catalog.models()
+        if v is not None and v not in models:
+            raise ValueError(
+                f"{v!r} is not in the catalog{catalog.suggest(v, models)}; "
+                "add an architecture block to serve another model"
+            )
+        return v
+
 
 class OnPrem(_Strict):
     gpu_hour_usd: float = Field(
@@ -255,7 +300,9 @@ def _shape_problems(err: ValidationError) -> list[str]:
             continue
         msg = e["msg"].removeprefix("Value error, ")
         got = e.get("input")
-        shown = "" if e["type"] == "missing" or isinstance(got, dict | list) else f" (got {got!r})"
+        # Our own validators already quote the value; pydantic's built-ins do not.
+        quiet = e["type"] in ("missing", "value_error") or isinstance(got, dict | list)
+        shown = "" if quiet else f" (got {got!r})"
         lines.append(f"{_path(loc)}: {msg}{shown}")
     return lines
 
@@ -312,29 +359,14 @@ def check(spec: EnvironmentSpec) -> Environment:
         if pool.name in seen:
             problems.append(f"{_path((*where, 'name'))}: duplicate pool name '{pool.name}'")
         seen.add(pool.name)
-        if pool.gpu not in gpus:
-            problems.append(
-                f"{_path((*where, 'gpu'))}: unknown GPU '{pool.gpu}'{catalog.suggest(pool.gpu, gpus)};"
-                f" allowed: {', '.join(gpus)}"
-            )
-        if pool.min_nodes > pool.max_nodes:
-            problems.append(
-                f"{_path((*where, 'min_nodes'))}: must be <= max_nodes ({pool.max_nodes}) "
-                f"(got {pool.min_nodes})"
-            )
         if pool.purpose == "training" and pool.capacity != "spot":
             warnings.append(
                 f"{_path((*where, 'capacity'))}: training pool '{pool.name}' is on-demand; "
                 "spot is usually 60-70% cheaper for checkpointed training"
             )
         if pool.instance_type is not None:
-            inst = catalog.instances().get(pool.instance_type)
-            if inst is None:
-                problems.append(
-                    f"{_path((*where, 'instance_type'))}: unknown instance type "
-                    f"'{pool.instance_type}'{catalog.suggest(pool.instance_type, catalog.instances())}"
-                )
-            elif inst.gpu != pool.gpu or inst.gpu_count != pool.gpus_per_node:
+            inst = catalog.instances()[pool.instance_type]
+            if inst.gpu != pool.gpu or inst.gpu_count != pool.gpus_per_node:
                 problems.append(
                     f"{_path((*where, 'instance_type'))}: {inst.id} has {inst.gpu_count}x {inst.gpu}, "
                     f"but the pool says {pool.gpus_per_node}x {pool.gpu}"
@@ -342,7 +374,6 @@ def check(spec: EnvironmentSpec) -> Environment:
 
     names: set[str] = set()
     pools = {p.name: p for p in spec.gpu_pools}
-    models = catalog.models()
     for i, model in enumerate(spec.models):
         where = ("models", i)
         if model.name in names:
@@ -354,12 +385,7 @@ def check(spec: EnvironmentSpec) -> Environment:
             )
             continue
         arch = architecture_of(model)
-        if arch is None:
-            problems.append(
-                f"{_path((*where, 'hf_id'))}: '{model.hf_id}' is not in the catalog"
-                f"{catalog.suggest(model.hf_id or '', models)}; add an architecture block to use it"
-            )
-            continue
+        assert arch is not None  # hf_id is checked against the catalog by the field validator
         if model.max_context > arch.max_position_embeddings:
             problems.append(
                 f"{_path((*where, 'max_context'))}: must be <= the model's max positions "
@@ -379,9 +405,7 @@ def check(spec: EnvironmentSpec) -> Environment:
                 "models are served from an inference pool"
             )
             continue
-        gpu = gpus.get(pool.gpu)
-        if gpu is None:
-            continue  # already reported on the pool
+        gpu = gpus[pool.gpu]
         if model.engine.kind == "tensorrt-llm" and gpu.vendor != "nvidia":
             problems.append(
                 f"{_path((*where, 'engine', 'kind'))}: TensorRT-LLM runs on NVIDIA GPUs only; "

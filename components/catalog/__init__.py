@@ -84,5 +84,9 @@ def suggest(name: str, known: list[str] | dict[str, object]) -> str:
     """A ' (did you mean ...?)' hint, or '' when nothing is close."""
     keys = list(known)
     lowered = {k.lower(): k for k in keys}
+    # A truncated id ("Llama-3.1-8B" for "Llama-3.1-8B-Instruct") is the commonest slip.
+    prefixed = sorted(k for k in lowered if k.startswith(name.lower()))
+    if name and prefixed:
+        return f" (did you mean '{lowered[prefixed[0]]}'?)"
     close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.5)
     return f" (did you mean '{lowered[close[0]]}'?)" if close else ""

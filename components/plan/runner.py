@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import runpy
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,10 +34,22 @@ class Recorded:
 
 
 class _EchoMocks(pulumi.runtime.Mocks):
-    """A resource's outputs are its inputs: enough for the program to wire names through."""
+    """A resource's outputs are its inputs: enough for the program to wire names through.
+
+    The SDK registers resources from a thread pool, so the inputs seen by new_resource are
+    kept per thread for the monitor call running on that same thread.
+    """
 
     def __init__(self) -> None:
-        self.last_inputs: dict[str, Any] = {}
+        self._local = threading.local()
+
+    @property
+    def last_inputs(self) -> dict[str, Any]:
+        return getattr(self._local, "inputs", {})
+
+    @last_inputs.setter
+    def last_inputs(self, value: dict[str, Any]) -> None:
+        self._local.inputs = value
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         self.last_inputs = args.inputs
@@ -74,6 +87,8 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, pulumi.Resource):
         return f"<resource {value._name}>"  # noqa: SLF001
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # the wire format has only doubles; Kubernetes wants integers
     if isinstance(value, str | int | float | bool) or value is None:
         return value
     return json.loads(json.dumps(value, default=str))
@@ -88,4 +103,5 @@ def run_program(stack: str, spec_value: dict[str, Any], project_dir: Path) -> li
     pulumi.runtime.set_all_config({CONFIG_KEY: json.dumps(spec_value)})
     program = project_dir / "platform" / "__main__.py"
     _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
-    return monitor.recorded
+    # Registration order depends on thread scheduling; sort so plan.json diffs are real.
+    return sorted(monitor.recorded, key=lambda r: r.urn)

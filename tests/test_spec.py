@@ -1,0 +1,232 @@
+"""The environment spec: valid stacks load, invalid ones give one line per problem."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from conftest import STACKS, run_cli, stack_spec, write_stack
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from components.spec import EnvironmentSpec, SpecError, load_spec
+
+
+def problems(raw) -> list[str]:
+    with pytest.raises(SpecError) as exc:
+        load_spec(raw)
+    return exc.value.problems
+
+
+def local() -> dict:
+    return copy.deepcopy(stack_spec("local"))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_example_stack_loads(stack):
+    env = load_spec(stack_spec(stack))
+    assert set(env.plans) == {m.name for m in env.spec.models}
+
+
+def test_spec_is_frozen():
+    env = load_spec(local())
+    with pytest.raises(ValidationError):
+        env.spec.environment = "prod"  # type: ignore[misc]
+
+
+def _set(raw: dict, path: str, value) -> dict:
+    node = raw
+    parts = path.split(".")
+    for p in parts[:-1]:
+        node = node[int(p)] if p.isdigit() else node[p]
+    last = parts[-1]
+    if value is _DELETE:
+        del node[last]
+    else:
+        node[int(last) if last.isdigit() else last] = value
+    return raw
+
+
+_DELETE = object()
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        ("topology", "baremetal", "llm-platform:spec.topology: Input should be 'onprem', 'aws'"),
+        ("topology", "aws", "llm-platform:spec.topology: 'aws' is not available in this release"),
+        ("budget.monthly_usd", -5, "llm-platform:spec.budget.monthly_usd: Input should be greater than 0 (got -5)"),
+        ("budget.alert_thresholds_pct", [80, 50], "alert_thresholds_pct: must be distinct and ascending"),
+        ("gpu_pools.0.instance_type", "g6e.x", "instance_type: unknown instance type 'g6e.x' (did you"),
+        ("tags.owner", _DELETE, "llm-platform:spec.tags.owner: Field required"),
+        ("tags.environment", "prod", "llm-platform:spec.tags.environment: must equal environment 'local'"),
+        ("gpu_pools.0.gpu", "L40s-48", "gpu_pools[0].gpu: unknown GPU 'L40s-48' (did you mean 'L40S'?)"),
+        ("gpu_pools.0.min_nodes", 5, "gpu_pools[0]: min_nodes (5) must be <= max_nodes (2)"),
+        ("gpu_pools.0.purpose", "serving", "gpu_pools[0].purpose: Input should be 'inference' or 'training'"),
+        ("models.0.hf_id", "meta-llama/Llama-3.1-8B-Instruc",
+         "is not in the catalog (did you mean 'meta-llama/Llama-3.1-8B-Instruct'?)"),
+        ("models.0.engine.image", "vllm/vllm-openai:latest", "engine.image: must not use the 'latest' tag"),
+        ("models.0.engine.image", "vllm/vllm-openai", "engine.image: must be pinned with a tag or digest"),
+        ("models.0.engine.kind", "tgi", "engine.kind: Input should be 'vllm' or 'tensorrt-llm'"),
+        ("models.0.pool", "l40", "models[0].pool: no gpu_pool named 'l40' (did you mean 'l40s'?)"),
+        ("models.0.max_context", 200000, "models[0].max_context: must be <= the model's max positions 131072"),
+        ("models.0.kv_cache_dtype", "int4", "kv_cache_dtype: Input should be 'auto' or 'fp8'"),
+        ("models.0.slo.ttft_p95_ms", "fast", "slo.ttft_p95_ms: Input should be a valid number"),
+        ("models.0.gpumem", 0.9, "llm-platform:spec.models[0].gpumem: unknown field; allowed here: architecture,"),
+        ("onprem", _DELETE, "llm-platform:spec.onprem: required for topology onprem"),
+        ("environment", "Prod_1", "llm-platform:spec.environment: String should match pattern"),
+    ],
+)
+def test_bad_input_names_the_path_and_what_is_allowed(path, value, expected):
+    lines = problems(_set(local(), path, value))
+    assert any(expected in line for line in lines), lines
+    assert all(line.startswith("llm-platform:spec") for line in lines)
+    assert all("\n" not in line for line in lines)
+
+
+def test_every_problem_is_reported_at_once():
+    raw = local()
+    raw["budget"]["monthly_usd"] = 0
+    raw["gpu_pools"][0]["max_nodes"] = 0
+    raw["models"][0]["slo"]["peak_concurrent_requests"] = 0
+    lines = problems(raw)
+    assert len(lines) == 3
+    assert [ln.split(":")[1].split()[0] for ln in lines] == [
+        "spec.budget.monthly_usd", "spec.gpu_pools[0].max_nodes",
+        "spec.models[0].slo.peak_concurrent_requests"]
+
+
+def test_model_that_cannot_fit_its_pool():
+    raw = local()
+    raw["gpu_pools"][0].update(gpu="L4", gpus_per_node=1, node_labels={})
+    raw["models"][0]["hf_id"] = "meta-llama/Llama-3.1-70B-Instruct"
+    (line,) = problems(raw)
+    assert line.startswith("llm-platform:spec.models[0]: assistant does not fit on 1x L4")
+    assert "kv_cache_dtype fp8 or quantization" in line
+
+
+def test_pool_too_small_for_the_minimum_replicas():
+    raw = local()
+    raw["models"][0]["traffic"]["conversations_per_day"] = 5_000_000
+    raw["models"][0]["slo"]["peak_concurrent_requests"] = 100_000
+    (line,) = problems(raw)
+    assert "needs at least" in line and "pool 'l40s' has at most 4" in line
+
+
+def test_on_demand_training_pool_is_a_warning_not_an_error():
+    raw = local()
+    raw["gpu_pools"].append({"name": "train", "gpu": "H100-80GB", "gpus_per_node": 8,
+                             "max_nodes": 2, "purpose": "training", "capacity": "on-demand"})
+    env = load_spec(raw)
+    assert any("gpu_pools[1].capacity: training pool 'train' is on-demand" in w
+               for w in env.warnings)
+
+
+def test_model_on_training_pool_is_rejected():
+    raw = local()
+    raw["gpu_pools"][0]["purpose"] = "training"
+    raw["gpu_pools"][0]["capacity"] = "spot"
+    assert any("models are served from an inference pool" in ln for ln in problems(raw))
+
+
+def test_explicit_architecture_serves_a_model_outside_the_catalog():
+    raw = local()
+    del raw["models"][0]["hf_id"]
+    raw["models"][0]["architecture"] = {
+        "params_b": 8.03, "layers": 32, "attention_heads": 32, "kv_heads": 8, "head_dim": 128,
+        "hidden_size": 4096, "intermediate_size": 14336, "vocab_size": 128256,
+        "max_position_embeddings": 131072}
+    env = load_spec(raw)
+    assert env.plans["assistant"].budget.kv_bytes_per_token == 131072
+
+
+def test_neither_hf_id_nor_architecture():
+    raw = local()
+    del raw["models"][0]["hf_id"]
+    assert problems(raw) == [
+        "llm-platform:spec.models[0]: set hf_id (a catalog model) or architecture "
+        "(for any other model)"]
+
+
+def test_cli_exits_2_without_traceback_and_creates_nothing(scratch_project):
+    raw = local()
+    raw["models"][0]["engine"]["image"] = "vllm/vllm-openai:latest"
+    raw["gpu_pools"][0]["gpu"] = "H100"
+    write_stack(scratch_project, "bad", raw)
+    proc = run_cli("plan", "--stack", "bad", "--project", str(scratch_project))
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr + proc.stdout
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error: ")]
+    assert len(errors) == 2, proc.stderr
+    assert "gpu_pools[0].gpu: unknown GPU 'H100' (did you mean" in proc.stderr
+    assert not (scratch_project / "out").exists()
+
+
+def test_cli_bad_yaml_and_unknown_stack(scratch_project):
+    (scratch_project / "stacks" / "Pulumi.broken.yaml").write_text("config: [unclosed\n")
+    proc = run_cli("plan", "--stack", "broken", "--project", str(scratch_project))
+    assert proc.returncode == 2 and "not valid YAML" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    proc = run_cli("plan", "--stack", "brokn", "--project", str(scratch_project))
+    assert proc.returncode == 2 and "did you mean 'broken'" in proc.stderr
+
+
+# --- fuzzing: any value anywhere yields an Environment or SpecError lines, nothing else ---
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**12, 10**12)
+    | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=3),
+    max_leaves=6,
+)
+
+
+def _paths(node, prefix=()):
+    yield prefix
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _paths(v, (*prefix, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _paths(v, (*prefix, i))
+
+
+BASE = stack_spec("local")
+ALL_PATHS = [p for p in _paths(BASE) if p]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(edits=st.lists(st.tuples(st.sampled_from(ALL_PATHS), json_values | st.just(_DELETE)),
+                      min_size=1, max_size=3))
+def test_fuzzed_spec_never_escapes_as_an_exception(edits):
+    raw = copy.deepcopy(BASE)
+    for path, value in edits:
+        node = raw
+        try:
+            for p in path[:-1]:
+                node = node[p]
+            if value is _DELETE:
+                del node[path[-1]]
+            else:
+                node[path[-1]] = value
+        except (KeyError, IndexError, TypeError):
+            continue  # an earlier edit removed or replaced this path
+    try:
+        env = load_spec(raw)
+    except SpecError as exc:
+        assert exc.problems
+        for line in exc.problems:
+            assert line.startswith("llm-platform:spec"), line
+            assert "\n" not in line
+    else:
+        assert isinstance(env.spec, EnvironmentSpec)
+
+
+@settings(max_examples=100, deadline=None)
+@given(raw=json_values)
+def test_fuzzed_whole_value(raw):
+    with pytest.raises(SpecError) as exc:
+        load_spec(raw)
+    assert all(line.startswith("llm-platform:spec") for line in exc.value.problems)
