@@ -23,8 +23,11 @@ from rich.tree import Tree
 from components import catalog, sizing
 from components.spec import CONFIG_KEY, Environment, SpecError, load_spec
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Operations layer for self-hosted LLMs: plan, size and price environments.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Operations layer for self-hosted LLMs: plan, size and price environments.",
+)
 out = Console()
 err = Console(stderr=True)
 
@@ -46,17 +49,24 @@ def read_stack(project: Path, stack: str) -> dict[str, Any]:
     """The raw spec value of stacks/Pulumi.<stack>.yaml."""
     path = project / "stacks" / f"Pulumi.{stack}.yaml"
     if not path.exists():
-        known = sorted(p.name[len("Pulumi."):-len(".yaml")]
-                       for p in (project / "stacks").glob("Pulumi.*.yaml"))
-        raise _fail([f"stack '{stack}': no file {path.relative_to(project)}"
-                     f"{catalog.suggest(stack, known)}; stacks: {', '.join(known)}"])
+        known = sorted(
+            p.name[len("Pulumi.") : -len(".yaml")]
+            for p in (project / "stacks").glob("Pulumi.*.yaml")
+        )
+        raise _fail(
+            [
+                f"stack '{stack}': no file {path.relative_to(project)}"
+                f"{catalog.suggest(stack, known)}; stacks: {', '.join(known)}"
+            ]
+        )
     try:
         doc = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
-        raise _fail([f"{path.relative_to(project)}{where}: not valid YAML "
-                     f"({getattr(exc, 'problem', exc)})"]) from None
+        raise _fail(
+            [f"{path.relative_to(project)}{where}: not valid YAML ({getattr(exc, 'problem', exc)})"]
+        ) from None
     config = doc.get("config") if isinstance(doc, dict) else None
     if not isinstance(config, dict) or CONFIG_KEY not in config:
         raise _fail([f"{path.relative_to(project)}: missing config key '{CONFIG_KEY}'"])
@@ -98,10 +108,14 @@ def plan(
             "monthly_usd": result.monthly_usd,
             "warnings": env.warnings,
             "models": {
-                name: {"gpu": p.gpu, "tensor_parallel": p.tensor_parallel,
-                       "replicas": [p.replicas_min, p.replicas_max],
-                       "engine_args": p.engine_args, "why": p.reasons,
-                       **result.economics[name].to_json()}
+                name: {
+                    "gpu": p.gpu,
+                    "tensor_parallel": p.tensor_parallel,
+                    "replicas": [p.replicas_min, p.replicas_max],
+                    "engine_args": p.engine_args,
+                    "why": p.reasons,
+                    **result.economics[name].to_json(),
+                }
                 for name, p in env.plans.items()
             },
         }
@@ -113,8 +127,10 @@ def plan(
 def _print_plan(result, target: Path, elapsed: float) -> None:
     env = result.env
     spec = env.spec
-    out.print(f"[bold]llm-platform plan[/bold] stack [cyan]{result.stack}[/cyan] "
-              f"({spec.topology}, namespace {spec.namespace})")
+    out.print(
+        f"[bold]llm-platform plan[/bold] stack [cyan]{result.stack}[/cyan] "
+        f"({spec.topology}, namespace {spec.namespace})"
+    )
     for w in env.warnings:
         out.print(f"[yellow]warning[/yellow]: {w}", soft_wrap=True)
 
@@ -139,9 +155,15 @@ def _print_plan(result, target: Path, elapsed: float) -> None:
         models.add_column(col)
     for m in spec.models:
         p = env.plans[m.name]
-        models.add_row(m.name, m.engine.kind, p.gpu, str(p.tensor_parallel),
-                       f"{p.replicas_min}-{p.replicas_max}", f"{p.budget.kv_cache_tokens:,}",
-                       str(p.max_num_seqs))
+        models.add_row(
+            m.name,
+            m.engine.kind,
+            p.gpu,
+            str(p.tensor_parallel),
+            f"{p.replicas_min}-{p.replicas_max}",
+            f"{p.budget.kv_cache_tokens:,}",
+            str(p.max_num_seqs),
+        )
     out.print(models)
     for m in spec.models:
         out.print(f"[bold]{m.name}[/bold] why:", highlight=False)
@@ -154,26 +176,39 @@ def _print_plan(result, target: Path, elapsed: float) -> None:
     for i in result.line_items:
         costs.add_row(i.name, i.basis, f"{i.monthly_usd:,.2f}")
     budget = spec.budget.monthly_usd
-    costs.add_row("[bold]total[/bold]", f"budget ${budget:,.0f}",
-                  f"[bold]{result.monthly_usd:,.2f}[/bold]")
+    costs.add_row(
+        "[bold]total[/bold]", f"budget ${budget:,.0f}", f"[bold]{result.monthly_usd:,.2f}[/bold]"
+    )
     out.print(costs)
 
     econ = Table(title="Per model")
-    for col in ("model", "GPU-h/month", "USD/month", "USD per 1k conversations",
-                "hosted API per 1k", "break-even conv/day"):
+    for col in (
+        "model",
+        "GPU-h/month",
+        "USD/month",
+        "USD per 1k conversations",
+        "hosted API per 1k",
+        "break-even conv/day",
+    ):
         econ.add_column(col)
     for name, e in result.economics.items():
         econ.add_row(
-            name, f"{e.gpu_hours_per_month:,.0f}", f"{e.monthly_usd:,.2f}",
+            name,
+            f"{e.gpu_hours_per_month:,.0f}",
+            f"{e.monthly_usd:,.2f}",
             "-" if e.usd_per_1k_conversations is None else f"{e.usd_per_1k_conversations:,.2f}",
-            "-" if e.hosted_usd_per_1k_conversations is None
+            "-"
+            if e.hosted_usd_per_1k_conversations is None
             else f"{e.hosted_usd_per_1k_conversations:,.2f} ({e.hosted_api})",
-            "-" if e.break_even_conversations_per_day is None
+            "-"
+            if e.break_even_conversations_per_day is None
             else f"{e.break_even_conversations_per_day:,.0f}",
         )
     out.print(econ)
-    out.print(f"wrote {target}/plan.json, cost.json and {len(result.manifest_paths)} manifests "
-              f"in {elapsed:.1f}s")
+    out.print(
+        f"wrote {target}/plan.json, cost.json and {len(result.manifest_paths)} manifests "
+        f"in {elapsed:.1f}s"
+    )
 
 
 @app.command()
@@ -182,43 +217,63 @@ def size(
     gpu: Annotated[str, typer.Option(help="catalog GPU id")],
     tensor_parallel: Annotated[int, typer.Option(min=1, max=64)] = 1,
     gpu_memory_utilization: Annotated[float, typer.Option(min=0.05, max=1.0)] = 0.9,
-    max_model_len: Annotated[int | None, typer.Option(min=16, help="default: the model's max")] = None,
+    max_model_len: Annotated[
+        int | None, typer.Option(min=16, help="default: the model's max")
+    ] = None,
     kv_cache_dtype: Annotated[str, typer.Option(help="auto|fp8")] = "auto",
     quantization: Annotated[str | None, typer.Option(help="fp8|awq|gptq")] = None,
     max_num_seqs: Annotated[int, typer.Option(min=1)] = 256,
-    max_num_batched_tokens: Annotated[int | None, typer.Option(
-        min=1, help="default: vLLM's (8192 on >=70 GiB GPUs, else 2048)")] = None,
+    max_num_batched_tokens: Annotated[
+        int | None, typer.Option(min=1, help="default: vLLM's (8192 on >=70 GiB GPUs, else 2048)")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """vLLM V1 memory budget for one model on one GPU type."""
     problems = []
     arch = catalog.models().get(model)
     if arch is None:
-        problems.append(f"--model: unknown model '{model}'{catalog.suggest(model, catalog.models())}")
+        problems.append(
+            f"--model: unknown model '{model}'{catalog.suggest(model, catalog.models())}"
+        )
     g = catalog.gpus().get(gpu)
     if g is None:
-        problems.append(f"--gpu: unknown GPU '{gpu}'{catalog.suggest(gpu, catalog.gpus())}; "
-                        f"allowed: {', '.join(catalog.gpus())}")
+        problems.append(
+            f"--gpu: unknown GPU '{gpu}'{catalog.suggest(gpu, catalog.gpus())}; "
+            f"allowed: {', '.join(catalog.gpus())}"
+        )
     if kv_cache_dtype not in ("auto", "fp8"):
         problems.append(f"--kv-cache-dtype: must be auto or fp8 (got {kv_cache_dtype!r})")
     if quantization not in (None, "fp8", "awq", "gptq"):
         problems.append(f"--quantization: must be fp8, awq or gptq (got {quantization!r})")
     if arch and max_model_len and max_model_len > arch.max_position_embeddings:
-        problems.append(f"--max-model-len: must be <= {arch.max_position_embeddings} for {model} "
-                        f"(got {max_model_len})")
+        problems.append(
+            f"--max-model-len: must be <= {arch.max_position_embeddings} for {model} "
+            f"(got {max_model_len})"
+        )
     if problems:
         raise _fail(problems)
     assert arch is not None and g is not None
     quant = quantization or arch.native_quantization or "none"
     budget = sizing.memory_budget(
-        arch, g.memory_gib, tensor_parallel, gpu_memory_utilization,
-        max_model_len or arch.max_position_embeddings, kv_cache_dtype,  # type: ignore[arg-type]
+        arch,
+        g.memory_gib,
+        tensor_parallel,
+        gpu_memory_utilization,
+        max_model_len or arch.max_position_embeddings,
+        kv_cache_dtype,  # type: ignore[arg-type]
         quant,  # type: ignore[arg-type]
-        max_num_batched_tokens or (8192 if g.memory_gib >= 70 else 2048), max_num_seqs,
+        max_num_batched_tokens or (8192 if g.memory_gib >= 70 else 2048),
+        max_num_seqs,
     )
-    data = {"model": model, "gpu": gpu, "tensor_parallel": tensor_parallel,
-            "quantization": quant, "kv_cache_dtype": kv_cache_dtype, **asdict(budget),
-            "fits": budget.fits}
+    data = {
+        "model": model,
+        "gpu": gpu,
+        "tensor_parallel": tensor_parallel,
+        "quantization": quant,
+        "kv_cache_dtype": kv_cache_dtype,
+        **asdict(budget),
+        "fits": budget.fits,
+    }
     if as_json:
         print(json.dumps(data))
     else:
@@ -227,8 +282,10 @@ def size(
             table.add_row(k, str(v))
         out.print(table)
     if not budget.fits:
-        err.print(f"[yellow]does not fit[/yellow]: {budget.kv_cache_tokens} KV tokens < "
-                  f"max-model-len {budget.max_model_len}")
+        err.print(
+            f"[yellow]does not fit[/yellow]: {budget.kv_cache_tokens} KV tokens < "
+            f"max-model-len {budget.max_model_len}"
+        )
         raise typer.Exit(1)
 
 

@@ -121,9 +121,7 @@ def model_economics(
         )
         hosted_per_1k = round(per_conv * 1000, 4)
         hosted_monthly = round(per_conv * conversations, 2)
-        break_even = (
-            round(monthly_usd / per_conv / DAYS_PER_MONTH, 1) if per_conv > 0 else math.inf
-        )
+        break_even = round(monthly_usd / per_conv / DAYS_PER_MONTH, 1) if per_conv > 0 else math.inf
     return ModelEconomics(
         monthly_usd=round(monthly_usd, 2),
         gpu_hours_per_month=gpu_hours,

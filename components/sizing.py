@@ -112,9 +112,7 @@ def kv_bytes_per_token(arch: Architecture, tp: int, kv_cache_dtype: KvDtype = "a
     return arch.layers * 2 * max(1, arch.kv_heads // tp) * arch.head_dim * dtype_bytes
 
 
-def activation_bytes(
-    arch: Architecture, tp: int, batched_tokens: int, max_num_seqs: int
-) -> float:
+def activation_bytes(arch: Architecture, tp: int, batched_tokens: int, max_num_seqs: int) -> float:
     inter = arch.intermediate_size * arch.experts_per_token / tp
     per_token = (ACT_MLP_BUFFERS * inter + ACT_HIDDEN_BUFFERS * arch.hidden_size) * 2
     sampler = max_num_seqs * arch.vocab_size * 4 * SAMPLER_FP32_COPIES
@@ -265,8 +263,15 @@ def plan_serving(
     last_failure = ""
     for tp in tp_candidates(arch, gpus_per_node):
         budget = memory_budget(
-            arch, gpu.memory_gib, tp, inputs.gpu_memory_utilization, inputs.max_context,
-            inputs.kv_cache_dtype, quant, batched, MAX_NUM_SEQS_CAP,
+            arch,
+            gpu.memory_gib,
+            tp,
+            inputs.gpu_memory_utilization,
+            inputs.max_context,
+            inputs.kv_cache_dtype,
+            quant,
+            batched,
+            MAX_NUM_SEQS_CAP,
         )
         prefill_ms = prefill_flop / (tp * flops * PREFILL_MFU) * 1000
         if not budget.fits:

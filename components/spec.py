@@ -132,7 +132,9 @@ class Engine(_Strict):
     @classmethod
     def _pinned(cls, v: str) -> str:
         if not _PINNED.match(v):
-            raise ValueError("must look like registry/repo:tag or registry/repo:tag@sha256:<64 hex>")
+            raise ValueError(
+                "must look like registry/repo:tag or registry/repo:tag@sha256:<64 hex>"
+            )
         name = v.split("@")[0]
         tag = name.rsplit(":", 1)[1] if ":" in name.rsplit("/", 1)[-1] else None
         if "@sha256:" not in v and tag is None:
@@ -368,8 +370,8 @@ def check(spec: EnvironmentSpec) -> Environment:
             inst = catalog.instances()[pool.instance_type]
             if inst.gpu != pool.gpu or inst.gpu_count != pool.gpus_per_node:
                 problems.append(
-                    f"{_path((*where, 'instance_type'))}: {inst.id} has {inst.gpu_count}x {inst.gpu}, "
-                    f"but the pool says {pool.gpus_per_node}x {pool.gpu}"
+                    f"{_path((*where, 'instance_type'))}: {inst.id} has "
+                    f"{inst.gpu_count}x {inst.gpu}, but the pool says {pool.gpus_per_node}x {pool.gpu}"
                 )
 
     names: set[str] = set()

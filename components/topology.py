@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pulumi
-
 from components.kubernetes.layer import KubernetesLayer, KubernetesLayerArgs
 from components.onprem.cluster import OnPremCluster, OnPremClusterArgs
 from components.spec import Environment
@@ -15,9 +13,7 @@ def build(env: Environment) -> dict[str, Any]:
     """Create every resource of the environment and return the stack outputs."""
     spec = env.spec
     foundation = OnPremCluster(f"{spec.environment}-onprem", OnPremClusterArgs(spec=spec))
-    layer = KubernetesLayer(
-        spec.environment, KubernetesLayerArgs(env=env, facts=foundation.facts)
-    )
+    layer = KubernetesLayer(spec.environment, KubernetesLayerArgs(env=env, facts=foundation.facts))
     sizing = {
         name: {
             "gpu": plan.gpu,

@@ -46,7 +46,9 @@ class Vllm:
 
     def command(self, model_ref: str, served_name: str, plan: ServingPlan) -> list[str]:
         return [
-            "vllm", "serve", model_ref,
+            "vllm",
+            "serve",
+            model_ref,
             "--host=0.0.0.0",
             f"--port={HTTP_PORT}",
             f"--served-model-name={served_name}",
@@ -74,8 +76,9 @@ class TritonTrtllm:
     name = "tensorrt-llm"
     metrics_port = 8002
     queue_metric = "trtllm_requests_waiting"
-    probes = Probes(startup_path="/v2/health/live", ready_path="/v2/health/ready",
-                    live_path="/v2/health/live")
+    probes = Probes(
+        startup_path="/v2/health/live", ready_path="/v2/health/ready", live_path="/v2/health/live"
+    )
 
     def command(self, model_ref: str, served_name: str, plan: ServingPlan) -> list[str]:
         server = [

@@ -64,11 +64,13 @@ class GpuRuntime(pulumi.ComponentResource):
                 version=GPU_OPERATOR_CHART_VERSION,
                 namespace=ns.metadata.name,
                 repository_opts=k8s.helm.v3.RepositoryOptsArgs(
-                    repo="https://helm.ngc.nvidia.com/nvidia"),
+                    repo="https://helm.ngc.nvidia.com/nvidia"
+                ),
                 values={
                     "dcgmExporter": {"serviceMonitor": {"enabled": True}},
-                    "daemonsets": {"labels": naming.k8s_labels(spec, "gpu-operator",
-                                                               "gpu-runtime")},
+                    "daemonsets": {
+                        "labels": naming.k8s_labels(spec, "gpu-operator", "gpu-runtime")
+                    },
                 },
                 opts=child,
             )
@@ -80,28 +82,36 @@ class GpuRuntime(pulumi.ComponentResource):
             node_affinity=k8s.core.v1.NodeAffinityArgs(
                 required_during_scheduling_ignored_during_execution=k8s.core.v1.NodeSelectorArgs(
                     node_selector_terms=[
-                        k8s.core.v1.NodeSelectorTermArgs(match_expressions=[
-                            k8s.core.v1.NodeSelectorRequirementArgs(key=k, operator="In", values=[v])
-                            for k, v in sorted(p.node_selector.items())
-                        ])
+                        k8s.core.v1.NodeSelectorTermArgs(
+                            match_expressions=[
+                                k8s.core.v1.NodeSelectorRequirementArgs(
+                                    key=k, operator="In", values=[v]
+                                )
+                                for k, v in sorted(p.node_selector.items())
+                            ]
+                        )
                         for p in args.pools.values()
                     ]
                 )
             )
         )
-        tolerations = [k8s.core.v1.TolerationArgs(key="nvidia.com/gpu", operator="Exists",
-                                                  effect="NoSchedule")]
+        tolerations = [
+            k8s.core.v1.TolerationArgs(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule")
+        ]
         limited = k8s.core.v1.ResourceRequirementsArgs(
-            requests={"cpu": "50m", "memory": "64Mi"}, limits={"cpu": "500m", "memory": "512Mi"})
+            requests={"cpu": "50m", "memory": "64Mi"}, limits={"cpu": "500m", "memory": "512Mi"}
+        )
 
-        def daemonset(component: str, image: str, container: dict, volumes: list,
-                      skips: dict[str, str]) -> k8s.apps.v1.DaemonSet:
+        def daemonset(
+            component: str, image: str, container: dict, volumes: list, skips: dict[str, str]
+        ) -> k8s.apps.v1.DaemonSet:
             selector = naming.selector_labels(component, "gpu-runtime")
             labels = naming.k8s_labels(spec, component, "gpu-runtime")
             return k8s.apps.v1.DaemonSet(
                 f"{name}-{component}",
                 metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=component, namespace=ns.metadata.name, labels=labels, annotations=skips),
+                    name=component, namespace=ns.metadata.name, labels=labels, annotations=skips
+                ),
                 spec=k8s.apps.v1.DaemonSetSpecArgs(
                     selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
                     update_strategy=k8s.apps.v1.DaemonSetUpdateStrategyArgs(type="RollingUpdate"),
@@ -114,10 +124,18 @@ class GpuRuntime(pulumi.ComponentResource):
                             tolerations=tolerations,
                             security_context=k8s.core.v1.PodSecurityContextArgs(
                                 seccomp_profile=k8s.core.v1.SeccompProfileArgs(
-                                    type="RuntimeDefault")),
-                            containers=[k8s.core.v1.ContainerArgs(
-                                name=component, image=image, image_pull_policy="Always",
-                                resources=limited, **container)],
+                                    type="RuntimeDefault"
+                                )
+                            ),
+                            containers=[
+                                k8s.core.v1.ContainerArgs(
+                                    name=component,
+                                    image=image,
+                                    image_pull_policy="Always",
+                                    resources=limited,
+                                    **container,
+                                )
+                            ],
                             volumes=volumes,
                         ),
                     ),
@@ -139,21 +157,32 @@ class GpuRuntime(pulumi.ComponentResource):
             {
                 "env": [k8s.core.v1.EnvVarArgs(name="FAIL_ON_INIT_ERROR", value="false")],
                 "security_context": hardened,
-                "volume_mounts": [k8s.core.v1.VolumeMountArgs(
-                    name="device-plugin", mount_path="/var/lib/kubelet/device-plugins")],
+                "volume_mounts": [
+                    k8s.core.v1.VolumeMountArgs(
+                        name="device-plugin", mount_path="/var/lib/kubelet/device-plugins"
+                    )
+                ],
                 "liveness_probe": k8s.core.v1.ProbeArgs(
                     exec_=k8s.core.v1.ExecActionArgs(
-                        command=["test", "-S", "/var/lib/kubelet/device-plugins/nvidia-gpu.sock"]),
-                    period_seconds=60),
+                        command=["test", "-S", "/var/lib/kubelet/device-plugins/nvidia-gpu.sock"]
+                    ),
+                    period_seconds=60,
+                ),
                 "readiness_probe": k8s.core.v1.ProbeArgs(
                     exec_=k8s.core.v1.ExecActionArgs(
-                        command=["test", "-S", "/var/lib/kubelet/device-plugins/kubelet.sock"]),
-                    period_seconds=30),
+                        command=["test", "-S", "/var/lib/kubelet/device-plugins/kubelet.sock"]
+                    ),
+                    period_seconds=30,
+                ),
             },
-            [k8s.core.v1.VolumeArgs(
-                name="device-plugin",
-                host_path=k8s.core.v1.HostPathVolumeSourceArgs(
-                    path="/var/lib/kubelet/device-plugins", type="Directory"))],
+            [
+                k8s.core.v1.VolumeArgs(
+                    name="device-plugin",
+                    host_path=k8s.core.v1.HostPathVolumeSourceArgs(
+                        path="/var/lib/kubelet/device-plugins", type="Directory"
+                    ),
+                )
+            ],
             _host_access_skips(root_skip, uid_skip, digest_skip),
         )
 
@@ -167,32 +196,49 @@ class GpuRuntime(pulumi.ComponentResource):
                 ],
                 "ports": [k8s.core.v1.ContainerPortArgs(name="metrics", container_port=DCGM_PORT)],
                 "security_context": hardened,
-                "volume_mounts": [k8s.core.v1.VolumeMountArgs(
-                    name="pod-resources", mount_path="/var/lib/kubelet/pod-resources",
-                    read_only=True)],
+                "volume_mounts": [
+                    k8s.core.v1.VolumeMountArgs(
+                        name="pod-resources",
+                        mount_path="/var/lib/kubelet/pod-resources",
+                        read_only=True,
+                    )
+                ],
                 "liveness_probe": k8s.core.v1.ProbeArgs(
                     http_get=k8s.core.v1.HTTPGetActionArgs(path="/health", port=DCGM_PORT),
-                    period_seconds=30),
+                    period_seconds=30,
+                ),
                 "readiness_probe": k8s.core.v1.ProbeArgs(
                     http_get=k8s.core.v1.HTTPGetActionArgs(path="/health", port=DCGM_PORT),
-                    period_seconds=10),
+                    period_seconds=10,
+                ),
             },
-            [k8s.core.v1.VolumeArgs(
-                name="pod-resources",
-                host_path=k8s.core.v1.HostPathVolumeSourceArgs(
-                    path="/var/lib/kubelet/pod-resources", type="Directory"))],
+            [
+                k8s.core.v1.VolumeArgs(
+                    name="pod-resources",
+                    host_path=k8s.core.v1.HostPathVolumeSourceArgs(
+                        path="/var/lib/kubelet/pod-resources", type="Directory"
+                    ),
+                )
+            ],
             _host_access_skips(root_skip, uid_skip, digest_skip),
         )
         dcgm_selector = naming.selector_labels("dcgm-exporter", "gpu-runtime")
         k8s.core.v1.Service(
             f"{name}-dcgm-exporter-svc",
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name="dcgm-exporter", namespace=ns.metadata.name,
-                labels=naming.k8s_labels(spec, "dcgm-exporter", "gpu-runtime")),
+                name="dcgm-exporter",
+                namespace=ns.metadata.name,
+                labels=naming.k8s_labels(spec, "dcgm-exporter", "gpu-runtime"),
+            ),
             spec=k8s.core.v1.ServiceSpecArgs(
-                type="ClusterIP", selector=dcgm_selector,
-                ports=[k8s.core.v1.ServicePortArgs(name="metrics", port=DCGM_PORT,
-                                                   target_port="metrics")]),
+                type="ClusterIP",
+                selector=dcgm_selector,
+                ports=[
+                    k8s.core.v1.ServicePortArgs(
+                        name="metrics", port=DCGM_PORT, target_port="metrics"
+                    )
+                ],
+            ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[exporter]),
         )
         k8s.apiextensions.CustomResource(
@@ -200,32 +246,51 @@ class GpuRuntime(pulumi.ComponentResource):
             api_version="monitoring.coreos.com/v1",
             kind="ServiceMonitor",
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name="dcgm-exporter", namespace=ns.metadata.name,
-                labels=naming.k8s_labels(spec, "dcgm-exporter", "gpu-runtime")),
+                name="dcgm-exporter",
+                namespace=ns.metadata.name,
+                labels=naming.k8s_labels(spec, "dcgm-exporter", "gpu-runtime"),
+            ),
             spec={
                 "selector": {"matchLabels": dcgm_selector},
                 "endpoints": [{"port": "metrics", "path": "/metrics", "interval": "15s"}],
             },
             opts=child,
         )
+        prometheus_ns = spec.cluster.prometheus_namespace
         for component in ("nvidia-device-plugin", "dcgm-exporter"):
             k8s.networking.v1.NetworkPolicy(
                 f"{name}-{component}-netpol",
                 metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=component, namespace=ns.metadata.name,
-                    labels=naming.k8s_labels(spec, component, "gpu-runtime")),
+                    name=component,
+                    namespace=ns.metadata.name,
+                    labels=naming.k8s_labels(spec, component, "gpu-runtime"),
+                ),
                 spec=k8s.networking.v1.NetworkPolicySpecArgs(
                     pod_selector=k8s.meta.v1.LabelSelectorArgs(
-                        match_labels=naming.selector_labels(component, "gpu-runtime")),
+                        match_labels=naming.selector_labels(component, "gpu-runtime")
+                    ),
                     policy_types=["Ingress"],
                     # Only Prometheus scrapes the exporter; the device plugin takes no traffic.
-                    ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                        from_=[k8s.networking.v1.NetworkPolicyPeerArgs(
-                            namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={
-                                "kubernetes.io/metadata.name": spec.cluster.prometheus_namespace}))],
-                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=DCGM_PORT,
-                                                                      protocol="TCP")],
-                    )] if component == "dcgm-exporter" else [],
+                    ingress=[
+                        k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                            from_=[
+                                k8s.networking.v1.NetworkPolicyPeerArgs(
+                                    namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                                        match_labels={
+                                            "kubernetes.io/metadata.name": prometheus_ns
+                                        }
+                                    )
+                                )
+                            ],
+                            ports=[
+                                k8s.networking.v1.NetworkPolicyPortArgs(
+                                    port=DCGM_PORT, protocol="TCP"
+                                )
+                            ],
+                        )
+                    ]
+                    if component == "dcgm-exporter"
+                    else [],
                 ),
                 opts=child,
             )

@@ -27,8 +27,9 @@ class KubernetesLayer(pulumi.ComponentResource):
     namespace: pulumi.Output[str]
     endpoints: dict[str, pulumi.Output[str]]
 
-    def __init__(self, name: str, args: KubernetesLayerArgs,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self, name: str, args: KubernetesLayerArgs, opts: pulumi.ResourceOptions | None = None
+    ):
         super().__init__("llm-platform:kubernetes:Layer", name, None, opts)
         spec = args.env.spec
         facts = args.facts

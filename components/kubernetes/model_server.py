@@ -9,7 +9,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import cost, naming
-from components.kubernetes.engines import ENGINES, HTTP_PORT, MODELS_MOUNT, SCRATCH_MOUNT, TritonTrtllm
+from components.kubernetes.engines import (
+    ENGINES,
+    HTTP_PORT,
+    MODELS_MOUNT,
+    SCRATCH_MOUNT,
+    TritonTrtllm,
+)
 from components.kubernetes.facts import PoolScheduling
 from components.sizing import GIB, ServingPlan, weight_bytes
 from components.spec import EnvironmentSpec, Model, architecture_of
@@ -40,14 +46,17 @@ class ModelServer(pulumi.ComponentResource):
 
     endpoint: pulumi.Output[str]
 
-    def __init__(self, name: str, args: ModelServerArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self, name: str, args: ModelServerArgs, opts: pulumi.ResourceOptions | None = None
+    ):
         super().__init__("llm-platform:kubernetes:ModelServer", name, None, opts)
         spec, model, plan, pool = args.spec, args.model, args.plan, args.pool
         engine = ENGINES[model.engine.kind]
         component = "model-server"
         selector = naming.selector_labels(model.name, component)
-        labels = naming.k8s_labels(spec, model.name, component, model=model.name,
-                                   engine=engine.name)
+        labels = naming.k8s_labels(
+            spec, model.name, component, model=model.name, engine=engine.name
+        )
         child = pulumi.ResourceOptions(parent=self)
         ns = args.namespace
 
@@ -99,16 +108,23 @@ class ModelServer(pulumi.ComponentResource):
         env = dict(engine.env())
         if model.hf_token_secret is not None:
             # A file, not an env var: env vars leak into crash dumps and `kubectl describe`.
-            volumes.append(k8s.core.v1.VolumeArgs(
-                name="hf-token",
-                secret=k8s.core.v1.SecretVolumeSourceArgs(
-                    secret_name=model.hf_token_secret.name,
-                    items=[k8s.core.v1.KeyToPathArgs(key=model.hf_token_secret.key, path="token")],
-                    default_mode=0o440,
-                ),
-            ))
-            mounts.append(k8s.core.v1.VolumeMountArgs(
-                name="hf-token", mount_path=HF_SECRET_MOUNT, read_only=True))
+            volumes.append(
+                k8s.core.v1.VolumeArgs(
+                    name="hf-token",
+                    secret=k8s.core.v1.SecretVolumeSourceArgs(
+                        secret_name=model.hf_token_secret.name,
+                        items=[
+                            k8s.core.v1.KeyToPathArgs(key=model.hf_token_secret.key, path="token")
+                        ],
+                        default_mode=0o440,
+                    ),
+                )
+            )
+            mounts.append(
+                k8s.core.v1.VolumeMountArgs(
+                    name="hf-token", mount_path=HF_SECRET_MOUNT, read_only=True
+                )
+            )
             env["HF_TOKEN_PATH"] = f"{HF_SECRET_MOUNT}/token"
 
         if isinstance(engine, TritonTrtllm):
@@ -118,23 +134,31 @@ class ModelServer(pulumi.ComponentResource):
                 data=engine.build_parameters(plan),
                 opts=child,
             )
-            volumes.append(k8s.core.v1.VolumeArgs(
-                name="trtllm-params",
-                config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=params.metadata.name),
-            ))
-            mounts.append(k8s.core.v1.VolumeMountArgs(
-                name="trtllm-params", mount_path="/etc/llm-platform", read_only=True))
+            volumes.append(
+                k8s.core.v1.VolumeArgs(
+                    name="trtllm-params",
+                    config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=params.metadata.name),
+                )
+            )
+            mounts.append(
+                k8s.core.v1.VolumeMountArgs(
+                    name="trtllm-params", mount_path="/etc/llm-platform", read_only=True
+                )
+            )
 
         ports = [k8s.core.v1.ContainerPortArgs(name="http", container_port=HTTP_PORT)]
         if engine.metrics_port != HTTP_PORT:
-            ports.append(k8s.core.v1.ContainerPortArgs(name="metrics",
-                                                       container_port=engine.metrics_port))
+            ports.append(
+                k8s.core.v1.ContainerPortArgs(name="metrics", container_port=engine.metrics_port)
+            )
         metrics_port_name = "http" if engine.metrics_port == HTTP_PORT else "metrics"
 
         def probe(path: str, period: int, failures: int) -> k8s.core.v1.ProbeArgs:
             return k8s.core.v1.ProbeArgs(
                 http_get=k8s.core.v1.HTTPGetActionArgs(path=path, port="http"),
-                period_seconds=period, failure_threshold=failures, timeout_seconds=5,
+                period_seconds=period,
+                failure_threshold=failures,
+                timeout_seconds=5,
             )
 
         tp = plan.tensor_parallel
@@ -153,8 +177,9 @@ class ModelServer(pulumi.ComponentResource):
                 limits={"cpu": str(8 * tp), "memory": f"{memory_gib}Gi", gpu_key: str(tp)},
             ),
             volume_mounts=mounts,
-            startup_probe=probe(engine.probes.startup_path, 10,
-                                math.ceil(plan.startup_budget_s / 10)),
+            startup_probe=probe(
+                engine.probes.startup_path, 10, math.ceil(plan.startup_budget_s / 10)
+            ),
             readiness_probe=probe(engine.probes.ready_path, 10, 3),
             liveness_probe=probe(engine.probes.live_path, 30, 5),
             lifecycle=k8s.core.v1.LifecycleArgs(
@@ -210,8 +235,7 @@ class ModelServer(pulumi.ComponentResource):
                                 max_skew=1,
                                 topology_key="kubernetes.io/hostname",
                                 when_unsatisfiable="ScheduleAnyway",
-                                label_selector=k8s.meta.v1.LabelSelectorArgs(
-                                    match_labels=selector),
+                                label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
                             )
                         ],
                         security_context=k8s.core.v1.PodSecurityContextArgs(
@@ -232,8 +256,11 @@ class ModelServer(pulumi.ComponentResource):
 
         svc_ports = [k8s.core.v1.ServicePortArgs(name="http", port=HTTP_PORT, target_port="http")]
         if metrics_port_name == "metrics":
-            svc_ports.append(k8s.core.v1.ServicePortArgs(
-                name="metrics", port=engine.metrics_port, target_port="metrics"))
+            svc_ports.append(
+                k8s.core.v1.ServicePortArgs(
+                    name="metrics", port=engine.metrics_port, target_port="metrics"
+                )
+            )
         service = k8s.core.v1.Service(
             f"{name}-svc",
             metadata=meta(),
@@ -261,26 +288,39 @@ class ModelServer(pulumi.ComponentResource):
                 ),
                 min_replicas=plan.replicas_min,
                 max_replicas=plan.replicas_max,
-                metrics=[k8s.autoscaling.v2.MetricSpecArgs(
-                    type="Pods",
-                    pods=k8s.autoscaling.v2.PodsMetricSourceArgs(
-                        metric=k8s.autoscaling.v2.MetricIdentifierArgs(name=engine.queue_metric),
-                        target=k8s.autoscaling.v2.MetricTargetArgs(
-                            type="AverageValue", average_value=str(queue_target)),
-                    ),
-                )],
+                metrics=[
+                    k8s.autoscaling.v2.MetricSpecArgs(
+                        type="Pods",
+                        pods=k8s.autoscaling.v2.PodsMetricSourceArgs(
+                            metric=k8s.autoscaling.v2.MetricIdentifierArgs(
+                                name=engine.queue_metric
+                            ),
+                            target=k8s.autoscaling.v2.MetricTargetArgs(
+                                type="AverageValue", average_value=str(queue_target)
+                            ),
+                        ),
+                    )
+                ],
                 # A new replica takes up to the startup budget to serve; deciding faster
                 # than that would flap, so both windows outlast a model load.
                 behavior=k8s.autoscaling.v2.HorizontalPodAutoscalerBehaviorArgs(
                     scale_up=k8s.autoscaling.v2.HPAScalingRulesArgs(
                         stabilization_window_seconds=min(3600, plan.startup_budget_s),
-                        policies=[k8s.autoscaling.v2.HPAScalingPolicyArgs(
-                            type="Pods", value=1, period_seconds=min(1800, plan.startup_budget_s))],
+                        policies=[
+                            k8s.autoscaling.v2.HPAScalingPolicyArgs(
+                                type="Pods",
+                                value=1,
+                                period_seconds=min(1800, plan.startup_budget_s),
+                            )
+                        ],
                     ),
                     scale_down=k8s.autoscaling.v2.HPAScalingRulesArgs(
                         stabilization_window_seconds=min(3600, 2 * plan.startup_budget_s),
-                        policies=[k8s.autoscaling.v2.HPAScalingPolicyArgs(
-                            type="Pods", value=1, period_seconds=300)],
+                        policies=[
+                            k8s.autoscaling.v2.HPAScalingPolicyArgs(
+                                type="Pods", value=1, period_seconds=300
+                            )
+                        ],
                     ),
                 ),
             ),
@@ -301,23 +341,34 @@ class ModelServer(pulumi.ComponentResource):
         )
 
         prometheus_peer = k8s.networking.v1.NetworkPolicyPeerArgs(
-            namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={
-                "kubernetes.io/metadata.name": spec.cluster.prometheus_namespace}),
+            namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                match_labels={"kubernetes.io/metadata.name": spec.cluster.prometheus_namespace}
+            ),
         )
         gateway_peer = k8s.networking.v1.NetworkPolicyPeerArgs(
             pod_selector=k8s.meta.v1.LabelSelectorArgs(
-                match_labels={"app.kubernetes.io/component": "gateway"}),
+                match_labels={"app.kubernetes.io/component": "gateway"}
+            ),
         )
-        ingress = [k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-            from_=[gateway_peer, prometheus_peer] if metrics_port_name == "http" else [gateway_peer],
-            ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=HTTP_PORT, protocol="TCP")],
-        )]
+        ingress = [
+            k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                from_=[gateway_peer, prometheus_peer]
+                if metrics_port_name == "http"
+                else [gateway_peer],
+                ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=HTTP_PORT, protocol="TCP")],
+            )
+        ]
         if metrics_port_name == "metrics":
-            ingress.append(k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                from_=[prometheus_peer],
-                ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=engine.metrics_port,
-                                                              protocol="TCP")],
-            ))
+            ingress.append(
+                k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                    from_=[prometheus_peer],
+                    ports=[
+                        k8s.networking.v1.NetworkPolicyPortArgs(
+                            port=engine.metrics_port, protocol="TCP"
+                        )
+                    ],
+                )
+            )
         k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol",
             metadata=meta(),

@@ -43,8 +43,9 @@ def pool_scheduling(spec: EnvironmentSpec) -> dict[str, PoolScheduling]:
 class OnPremCluster(pulumi.ComponentResource):
     facts: ClusterFacts
 
-    def __init__(self, name: str, args: OnPremClusterArgs,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self, name: str, args: OnPremClusterArgs, opts: pulumi.ResourceOptions | None = None
+    ):
         super().__init__("llm-platform:onprem:Cluster", name, None, opts)
         spec = args.spec
         cluster = spec.cluster

@@ -14,16 +14,18 @@ _NOT_OBJECTS = ("pulumi:providers:", "kubernetes:helm.sh/", "kubernetes:yaml:")
 
 
 def is_object(rec: Recorded) -> bool:
-    return rec.custom and rec.type.startswith("kubernetes:") and not rec.type.startswith(
-        _NOT_OBJECTS
+    return (
+        rec.custom and rec.type.startswith("kubernetes:") and not rec.type.startswith(_NOT_OBJECTS)
     )
 
 
 def to_object(rec: Recorded) -> dict[str, Any]:
     group_version, kind = rec.type.removeprefix("kubernetes:").rsplit(":", 1)
     api_version = group_version.removeprefix("core/")
-    obj = {"apiVersion": rec.inputs.get("apiVersion", api_version),
-           "kind": rec.inputs.get("kind", kind)}
+    obj = {
+        "apiVersion": rec.inputs.get("apiVersion", api_version),
+        "kind": rec.inputs.get("kind", kind),
+    }
     obj.update({k: v for k, v in rec.inputs.items() if k not in ("apiVersion", "kind")})
     return obj
 

@@ -58,17 +58,22 @@ def economics(env: Environment, items: list[cost.LineItem]) -> dict[str, cost.Mo
             prompt_tokens_per_turn=t.prompt_tokens_per_turn,
             completion_tokens_per_turn=t.completion_tokens_per_turn,
             hosted=(hosted.name, hosted.usd_per_million_input, hosted.usd_per_million_output)
-            if hosted else None,
+            if hosted
+            else None,
         )
     return out
 
 
-def run_plan(stack: str, spec_value: dict[str, Any], env: Environment, project_dir: Path,
-             out_dir: Path) -> PlanResult:
+def run_plan(
+    stack: str, spec_value: dict[str, Any], env: Environment, project_dir: Path, out_dir: Path
+) -> PlanResult:
     records = run_program(stack, spec_value, project_dir)
     items = [
-        item for r in records if r.custom
-        for item in [cost.price_resource(r.type, r.name, r.inputs)] if item is not None
+        item
+        for r in records
+        if r.custom
+        for item in [cost.price_resource(r.type, r.name, r.inputs)]
+        if item is not None
     ]
     paths = manifests.write(records, out_dir / "manifests")
     result = PlanResult(stack, env, records, items, economics(env, items), paths)

@@ -29,8 +29,14 @@ class Recorded:
     inputs: dict[str, Any]
 
     def to_json(self) -> dict[str, Any]:
-        return {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent,
-                "custom": self.custom, "inputs": self.inputs}
+        return {
+            "urn": self.urn,
+            "type": self.type,
+            "name": self.name,
+            "parent": self.parent,
+            "custom": self.custom,
+            "inputs": self.inputs,
+        }
 
 
 class _EchoMocks(pulumi.runtime.Mocks):
@@ -71,11 +77,16 @@ class _RecordingMonitor(mocks.MockMonitor):
         self.echo.last_inputs = {}
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
-            self.recorded.append(Recorded(
-                urn=response.urn, type=request.type, name=request.name,
-                parent=request.parent, custom=request.custom,
-                inputs=_plain(self.echo.last_inputs),
-            ))
+            self.recorded.append(
+                Recorded(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    parent=request.parent,
+                    custom=request.custom,
+                    inputs=_plain(self.echo.last_inputs),
+                )
+            )
         return response
 
 
