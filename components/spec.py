@@ -371,7 +371,8 @@ def check(spec: EnvironmentSpec) -> Environment:
             if inst.gpu != pool.gpu or inst.gpu_count != pool.gpus_per_node:
                 problems.append(
                     f"{_path((*where, 'instance_type'))}: {inst.id} has "
-                    f"{inst.gpu_count}x {inst.gpu}, but the pool says {pool.gpus_per_node}x {pool.gpu}"
+                    f"{inst.gpu_count}x {inst.gpu}, but the pool says "
+                    f"{pool.gpus_per_node}x {pool.gpu}"
                 )
 
     names: set[str] = set()
