@@ -276,17 +276,17 @@ def _fields_of(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
         info = current.model_fields.get(part) if hasattr(current, "model_fields") else None
         if info is None:
             return []
-        current = _model_in(info.annotation)
+        current = nested_model(info.annotation)
         if current is None:
             return []
     return sorted(current.model_fields) if hasattr(current, "model_fields") else []
 
 
-def _model_in(annotation: Any) -> type[BaseModel] | None:
+def nested_model(annotation: Any) -> type[BaseModel] | None:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     for arg in getattr(annotation, "__args__", ()):
-        found = _model_in(arg)
+        found = nested_model(arg)
         if found:
             return found
     return None
