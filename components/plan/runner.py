@@ -91,9 +91,10 @@ class _RecordingMonitor(mocks.MockMonitor):
 
 
 def _plain(value: Any) -> Any:
-    """JSON-safe copy; resource references become their URN."""
+    """JSON-safe copy with sorted keys (the wire format's map order varies from run to run,
+    and plan.json and the manifests must not); resource references become their name."""
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: _plain(value[k]) for k in sorted(value)}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     if isinstance(value, pulumi.Resource):
