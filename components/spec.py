@@ -260,10 +260,18 @@ class SpecError(ValueError):
         self.problems = problems
 
 
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][-\w./]*$")
+
+
 def _path(loc: tuple[Any, ...]) -> str:
     out = CONFIG_KEY
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _PLAIN_KEY.match(str(part)):
+            out += f".{part}"
+        else:
+            out += f"[{str(part)!r}]"  # a key with spaces or newlines stays on one line
     return out
 
 
@@ -361,6 +369,11 @@ def check(spec: EnvironmentSpec) -> Environment:
         if pool.name in seen:
             problems.append(f"{_path((*where, 'name'))}: duplicate pool name '{pool.name}'")
         seen.add(pool.name)
+        if catalog.gpus()[pool.gpu].vendor == "amd" and not spec.cluster.gpu_operator:
+            warnings.append(
+                f"{_path((*where, 'gpu'))}: {pool.gpu} nodes need AMD's ROCm device plugin, "
+                "which llm-platform does not install; the NVIDIA runtime skips this pool"
+            )
         if pool.purpose == "training" and pool.capacity != "spot":
             warnings.append(
                 f"{_path((*where, 'capacity'))}: training pool '{pool.name}' is on-demand; "

@@ -199,3 +199,30 @@ def test_gpu_operator_replaces_the_explicit_daemonsets():
     assert not by_kind(records, "kubernetes:apps/v1:DaemonSet")
     (release,) = by_kind(records, "kubernetes:helm.sh/v3:Release").values()
     assert release["chart"] == "gpu-operator" and release["version"] == GPU_OPERATOR_CHART_VERSION
+
+
+def test_amd_pool_is_served_with_amd_gpus_and_skipped_by_the_nvidia_runtime():
+    raw = copy.deepcopy(stack_spec("local"))
+    raw["gpu_pools"].append({"name": "mi300x", "gpu": "MI300X", "gpus_per_node": 8,
+                             "max_nodes": 1})
+    model = copy.deepcopy(raw["models"][0])
+    model.update(name="on-amd", pool="mi300x", engine={
+        "kind": "vllm", "image": "rocm/vllm:rocm6.3.1_vllm_0.8.5_20250521"})
+    raw["models"].append(model)
+    env = load_spec(raw)
+    assert any("ROCm device plugin" in w for w in env.warnings)
+    records = run_program("local", raw, ROOT)
+    (c,) = pod(by_kind(records, DEPLOYMENT)["local-on-amd-server"])["containers"]
+    assert c["resources"]["limits"]["amd.com/gpu"] == "1"
+    plugin = by_kind(records, "kubernetes:apps/v1:DaemonSet")["local-gpu-nvidia-device-plugin"]
+    terms = pod(plugin)["affinity"]["nodeAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert len(terms) == 1
+
+
+def test_environment_without_models_still_plans():
+    raw = copy.deepcopy(stack_spec("local"))
+    raw["models"] = []
+    records = run_program("local", raw, ROOT)
+    assert not by_kind(records, DEPLOYMENT)
+    assert by_kind(records, "kubernetes:apps/v1:DaemonSet")

@@ -75,6 +75,7 @@ _DELETE = object()
         ("models.0.slo.ttft_p95_ms", "fast", "slo.ttft_p95_ms: Input should be a valid number"),
         ("models.0.gpumem", 0.9, "llm-platform:spec.models[0].gpumem: unknown field; allowed here: architecture,"),
         ("onprem", _DELETE, "llm-platform:spec.onprem: required for topology onprem"),
+        ("budget.x\ny", 1, "llm-platform:spec.budget['x\\ny']: unknown field; allowed here"),
         ("environment", "Prod_1", "llm-platform:spec.environment: String should match pattern"),
     ],
 )

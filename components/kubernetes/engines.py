@@ -25,6 +25,7 @@ class Probes:
 
 class Engine(Protocol):
     name: str
+    api_path: str
     metrics_port: int
     queue_metric: str
     probes: Probes
@@ -39,6 +40,7 @@ class Vllm:
     answer before the weights are loaded."""
 
     name = "vllm"
+    api_path = "/v1"  # OpenAI-compatible
     metrics_port = HTTP_PORT
     # vLLM exports vllm:num_requests_waiting; Prometheus Adapter renames ':' to '_'.
     queue_metric = "vllm_num_requests_waiting"
@@ -74,6 +76,7 @@ class TritonTrtllm:
     ConfigMap next to the server."""
 
     name = "tensorrt-llm"
+    api_path = "/v2"  # KServe v2 inference protocol
     metrics_port = 8002
     queue_metric = "trtllm_requests_waiting"
     probes = Probes(

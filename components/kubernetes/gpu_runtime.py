@@ -91,6 +91,7 @@ class GpuRuntime(pulumi.ComponentResource):
                             ]
                         )
                         for p in args.pools.values()
+                        if p.gpu_resource == "nvidia.com/gpu"
                     ]
                 )
             )

@@ -381,6 +381,6 @@ class ModelServer(pulumi.ComponentResource):
         )
 
         self.endpoint = pulumi.Output.concat(
-            "http://", service.metadata.name, ".", ns, ".svc:", str(HTTP_PORT), "/v1"
+            "http://", service.metadata.name, ".", ns, ".svc:", str(HTTP_PORT), engine.api_path
         )
         self.register_outputs({"endpoint": self.endpoint})
