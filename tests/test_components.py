@@ -226,3 +226,13 @@ def test_environment_without_models_still_plans():
     records = run_program("local", raw, ROOT)
     assert not by_kind(records, DEPLOYMENT)
     assert by_kind(records, "kubernetes:apps/v1:DaemonSet")
+
+
+def test_program_refuses_an_invalid_spec_under_the_engine():
+    """Under the engine (`pulumi up`) the program logs one error per problem and stops."""
+    import pulumi
+
+    raw = copy.deepcopy(stack_spec("local"))
+    raw["models"][0]["engine"]["image"] = "vllm/vllm-openai:latest"
+    with pytest.raises(pulumi.RunError, match="invalid stack config: 1 problem"):
+        run_program("local", raw, ROOT)
