@@ -236,3 +236,10 @@ def test_program_refuses_an_invalid_spec_under_the_engine():
     raw["models"][0]["engine"]["image"] = "vllm/vllm-openai:latest"
     with pytest.raises(pulumi.RunError, match="invalid stack config: 1 problem"):
         run_program("local", raw, ROOT)
+
+
+def test_every_available_topology_has_a_foundation():
+    from components.spec import AVAILABLE_TOPOLOGIES
+    from components.topology import FOUNDATIONS
+
+    assert set(FOUNDATIONS) == set(AVAILABLE_TOPOLOGIES)
