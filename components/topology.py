@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from components.kubernetes.facts import ClusterFacts
 from components.kubernetes.layer import KubernetesLayer, KubernetesLayerArgs
 from components.onprem.cluster import OnPremCluster, OnPremClusterArgs
-from components.spec import Environment
+from components.spec import Environment, EnvironmentSpec
+
+
+def _onprem(spec: EnvironmentSpec) -> ClusterFacts:
+    return OnPremCluster(f"{spec.environment}-onprem", OnPremClusterArgs(spec=spec)).facts
+
+
+# One entry per topology. spec.AVAILABLE_TOPOLOGIES lists the same keys, so a topology that
+# is not built yet is refused at validation with its config path instead of failing here.
+FOUNDATIONS: dict[str, Callable[[EnvironmentSpec], ClusterFacts]] = {"onprem": _onprem}
 
 
 def build(env: Environment) -> dict[str, Any]:
     """Create every resource of the environment and return the stack outputs."""
     spec = env.spec
-    foundation = OnPremCluster(f"{spec.environment}-onprem", OnPremClusterArgs(spec=spec))
-    layer = KubernetesLayer(spec.environment, KubernetesLayerArgs(env=env, facts=foundation.facts))
+    facts = FOUNDATIONS[spec.topology](spec)
+    layer = KubernetesLayer(spec.environment, KubernetesLayerArgs(env=env, facts=facts))
     sizing = {
         name: {
             "gpu": plan.gpu,
@@ -24,8 +35,4 @@ def build(env: Environment) -> dict[str, Any]:
         }
         for name, plan in env.plans.items()
     }
-    return {
-        "namespace": layer.namespace,
-        "endpoints": layer.endpoints,
-        "sizing": sizing,
-    }
+    return {"namespace": layer.namespace, "endpoints": layer.endpoints, "sizing": sizing}
