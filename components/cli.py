@@ -180,6 +180,9 @@ def _print_plan(result, target: Path, elapsed: float) -> None:
         "[bold]total[/bold]", f"budget ${budget:,.0f}", f"[bold]{result.monthly_usd:,.2f}[/bold]"
     )
     out.print(costs)
+    if result.monthly_usd > budget:
+        out.print(f"[red]over budget[/red]: ${result.monthly_usd:,.2f}/month planned against a "
+                  f"${budget:,.0f} cap (budget.monthly_usd)")
 
     econ = Table(title="Per model")
     for col in (

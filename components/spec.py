@@ -451,6 +451,27 @@ def check(spec: EnvironmentSpec) -> Environment:
             plan = replace(plan, replicas_max=capped)
         plans[model.name] = plan
 
+    # Models sharing a pool share its GPUs: their minimums must fit together.
+    for i, pool in enumerate(spec.gpu_pools):
+        sharing = [m.name for m in spec.models if m.pool == pool.name and m.name in plans]
+        if len(sharing) < 2:
+            continue
+        capacity = pool.max_nodes * pool.gpus_per_node
+        need_min = sum(plans[n].gpus_min for n in sharing)
+        need_max = sum(plans[n].gpus_max for n in sharing)
+        if need_min > capacity:
+            problems.append(
+                f"{_path(('gpu_pools', i, 'max_nodes'))}: models {', '.join(sharing)} need "
+                f"{need_min} GPUs at their minimum replicas but pool '{pool.name}' has at most "
+                f"{capacity}; raise max_nodes or move a model to another pool"
+            )
+        elif need_max > capacity:
+            warnings.append(
+                f"{_path(('gpu_pools', i, 'max_nodes'))}: models {', '.join(sharing)} need "
+                f"{need_max} GPUs at peak but pool '{pool.name}' has {capacity}; they will "
+                "compete for GPUs when all scale out"
+            )
+
     if problems:
         raise SpecError(problems)
     return Environment(spec=spec, plans=plans, warnings=warnings)

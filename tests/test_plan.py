@@ -127,3 +127,14 @@ def test_plan_prints_the_summary(tmp_path):
     for text in ("llm-platform:kubernetes:ModelServer", "GPUs per model", "assistant why:",
                  "Monthly cost", "USD per 1k", "break-even"):
         assert text in proc.stdout, text
+
+
+def test_plan_flags_a_stack_over_its_budget(scratch_project):
+    from conftest import run_cli, stack_spec, write_stack
+
+    raw = stack_spec("local")
+    raw["budget"]["monthly_usd"] = 500
+    write_stack(scratch_project, "tight", raw)
+    proc = run_cli("plan", "--stack", "tight", "--project", str(scratch_project))
+    assert proc.returncode == 0, proc.stderr
+    assert "over budget: $803.00/month planned against a $500 cap" in proc.stdout

@@ -231,3 +231,19 @@ def test_fuzzed_whole_value(raw):
     with pytest.raises(SpecError) as exc:
         load_spec(raw)
     assert all(line.startswith("llm-platform:spec") for line in exc.value.problems)
+
+
+def test_models_sharing_a_pool_must_fit_together():
+    raw = local()
+    raw["gpu_pools"][0].update(gpus_per_node=1, max_nodes=2)
+    second = copy.deepcopy(raw["models"][0])
+    second["name"] = "second"
+    third = copy.deepcopy(raw["models"][0])
+    third["name"] = "third"
+    raw["models"] += [second, third]
+    (line,) = problems(raw)
+    assert line.startswith("llm-platform:spec.gpu_pools[0].max_nodes: models assistant, second, "
+                           "third need 3 GPUs at their minimum replicas but pool 'l40s' has at most 2")
+    raw["models"].pop()
+    env = load_spec(raw)  # 2 minimum GPUs fit; the peak of 4 does not
+    assert any("will compete for GPUs" in w for w in env.warnings)
