@@ -20,6 +20,7 @@ DEVICE_PLUGIN_IMAGE = "nvcr.io/nvidia/k8s-device-plugin:v0.17.0"
 DCGM_EXPORTER_IMAGE = "nvcr.io/nvidia/k8s/dcgm-exporter:3.3.9-3.6.1-ubuntu22.04"
 GPU_OPERATOR_CHART_VERSION = "v24.9.2"
 DCGM_PORT = 9400
+PLUGIN_DIR = "/var/lib/kubelet/device-plugins"
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ class GpuRuntime(pulumi.ComponentResource):
             self.register_outputs({"namespace": self.namespace})
             return
 
-        # Run on every GPU node of any pool: one node-selector term per pool (terms are ORed).
+        # Run on every NVIDIA node of any pool: one node-selector term per pool (ORed).
         affinity = k8s.core.v1.AffinityArgs(
             node_affinity=k8s.core.v1.NodeAffinityArgs(
                 required_during_scheduling_ignored_during_execution=k8s.core.v1.NodeSelectorArgs(
@@ -102,12 +103,24 @@ class GpuRuntime(pulumi.ComponentResource):
         limited = k8s.core.v1.ResourceRequirementsArgs(
             requests={"cpu": "50m", "memory": "64Mi"}, limits={"cpu": "500m", "memory": "512Mi"}
         )
+        hardened = k8s.core.v1.SecurityContextArgs(
+            allow_privilege_escalation=False,
+            capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+            read_only_root_filesystem=True,
+        )
+        skips = _host_access_skips(
+            ("CKV_K8S_23", "must run as root to reach the GPU devices and kubelet sockets"),
+            ("CKV_K8S_40", "runs as root, see CKV_K8S_23"),
+            ("CKV_K8S_43", "pinned by NVIDIA's immutable release tag"),
+        )
 
         def daemonset(
-            component: str, image: str, container: dict, volumes: list, skips: dict[str, str]
+            component: str, image: str, host_dir: str, read_only: bool, **container
         ) -> k8s.apps.v1.DaemonSet:
+            """A DaemonSet on the GPU nodes that mounts one kubelet directory from the host."""
             selector = naming.selector_labels(component, "gpu-runtime")
             labels = naming.k8s_labels(spec, component, "gpu-runtime")
+            volume = host_dir.rsplit("/", 1)[-1]
             return k8s.apps.v1.DaemonSet(
                 f"{name}-{component}",
                 metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -134,94 +147,62 @@ class GpuRuntime(pulumi.ComponentResource):
                                     image=image,
                                     image_pull_policy="Always",
                                     resources=limited,
+                                    security_context=hardened,
+                                    volume_mounts=[
+                                        k8s.core.v1.VolumeMountArgs(
+                                            name=volume, mount_path=host_dir, read_only=read_only
+                                        )
+                                    ],
                                     **container,
                                 )
                             ],
-                            volumes=volumes,
+                            volumes=[
+                                k8s.core.v1.VolumeArgs(
+                                    name=volume,
+                                    host_path=k8s.core.v1.HostPathVolumeSourceArgs(
+                                        path=host_dir, type="Directory"
+                                    ),
+                                )
+                            ],
                         ),
                     ),
                 ),
                 opts=child,
             )
 
-        root_skip = ("CKV_K8S_23", "must run as root to reach the GPU devices and kubelet sockets")
-        uid_skip = ("CKV_K8S_40", "runs as root, see CKV_K8S_23")
-        digest_skip = ("CKV_K8S_43", "pinned by NVIDIA's immutable release tag")
-        hardened = k8s.core.v1.SecurityContextArgs(
-            allow_privilege_escalation=False,
-            capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-            read_only_root_filesystem=True,
-        )
+        def socket_probe(socket: str, period: int) -> k8s.core.v1.ProbeArgs:
+            return k8s.core.v1.ProbeArgs(
+                exec_=k8s.core.v1.ExecActionArgs(command=["test", "-S", f"{PLUGIN_DIR}/{socket}"]),
+                period_seconds=period,
+            )
+
+        def health_probe(period: int) -> k8s.core.v1.ProbeArgs:
+            return k8s.core.v1.ProbeArgs(
+                http_get=k8s.core.v1.HTTPGetActionArgs(path="/health", port=DCGM_PORT),
+                period_seconds=period,
+            )
+
         daemonset(
             "nvidia-device-plugin",
             DEVICE_PLUGIN_IMAGE,
-            {
-                "env": [k8s.core.v1.EnvVarArgs(name="FAIL_ON_INIT_ERROR", value="false")],
-                "security_context": hardened,
-                "volume_mounts": [
-                    k8s.core.v1.VolumeMountArgs(
-                        name="device-plugin", mount_path="/var/lib/kubelet/device-plugins"
-                    )
-                ],
-                "liveness_probe": k8s.core.v1.ProbeArgs(
-                    exec_=k8s.core.v1.ExecActionArgs(
-                        command=["test", "-S", "/var/lib/kubelet/device-plugins/nvidia-gpu.sock"]
-                    ),
-                    period_seconds=60,
-                ),
-                "readiness_probe": k8s.core.v1.ProbeArgs(
-                    exec_=k8s.core.v1.ExecActionArgs(
-                        command=["test", "-S", "/var/lib/kubelet/device-plugins/kubelet.sock"]
-                    ),
-                    period_seconds=30,
-                ),
-            },
-            [
-                k8s.core.v1.VolumeArgs(
-                    name="device-plugin",
-                    host_path=k8s.core.v1.HostPathVolumeSourceArgs(
-                        path="/var/lib/kubelet/device-plugins", type="Directory"
-                    ),
-                )
-            ],
-            _host_access_skips(root_skip, uid_skip, digest_skip),
+            PLUGIN_DIR,
+            read_only=False,  # the plugin creates its socket here
+            env=[k8s.core.v1.EnvVarArgs(name="FAIL_ON_INIT_ERROR", value="false")],
+            liveness_probe=socket_probe("nvidia-gpu.sock", 60),
+            readiness_probe=socket_probe("kubelet.sock", 30),
         )
-
         exporter = daemonset(
             "dcgm-exporter",
             DCGM_EXPORTER_IMAGE,
-            {
-                "env": [
-                    k8s.core.v1.EnvVarArgs(name="DCGM_EXPORTER_KUBERNETES", value="true"),
-                    k8s.core.v1.EnvVarArgs(name="DCGM_EXPORTER_LISTEN", value=f":{DCGM_PORT}"),
-                ],
-                "ports": [k8s.core.v1.ContainerPortArgs(name="metrics", container_port=DCGM_PORT)],
-                "security_context": hardened,
-                "volume_mounts": [
-                    k8s.core.v1.VolumeMountArgs(
-                        name="pod-resources",
-                        mount_path="/var/lib/kubelet/pod-resources",
-                        read_only=True,
-                    )
-                ],
-                "liveness_probe": k8s.core.v1.ProbeArgs(
-                    http_get=k8s.core.v1.HTTPGetActionArgs(path="/health", port=DCGM_PORT),
-                    period_seconds=30,
-                ),
-                "readiness_probe": k8s.core.v1.ProbeArgs(
-                    http_get=k8s.core.v1.HTTPGetActionArgs(path="/health", port=DCGM_PORT),
-                    period_seconds=10,
-                ),
-            },
-            [
-                k8s.core.v1.VolumeArgs(
-                    name="pod-resources",
-                    host_path=k8s.core.v1.HostPathVolumeSourceArgs(
-                        path="/var/lib/kubelet/pod-resources", type="Directory"
-                    ),
-                )
+            "/var/lib/kubelet/pod-resources",  # maps GPU metrics to the pods using them
+            read_only=True,
+            env=[
+                k8s.core.v1.EnvVarArgs(name="DCGM_EXPORTER_KUBERNETES", value="true"),
+                k8s.core.v1.EnvVarArgs(name="DCGM_EXPORTER_LISTEN", value=f":{DCGM_PORT}"),
             ],
-            _host_access_skips(root_skip, uid_skip, digest_skip),
+            ports=[k8s.core.v1.ContainerPortArgs(name="metrics", container_port=DCGM_PORT)],
+            liveness_probe=health_probe(30),
+            readiness_probe=health_probe(10),
         )
         dcgm_selector = naming.selector_labels("dcgm-exporter", "gpu-runtime")
         k8s.core.v1.Service(
