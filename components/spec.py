@@ -369,7 +369,7 @@ def check(spec: EnvironmentSpec) -> Environment:
         if pool.name in seen:
             problems.append(f"{_path((*where, 'name'))}: duplicate pool name '{pool.name}'")
         seen.add(pool.name)
-        if catalog.gpus()[pool.gpu].vendor == "amd" and not spec.cluster.gpu_operator:
+        if gpus[pool.gpu].vendor == "amd" and not spec.cluster.gpu_operator:
             warnings.append(
                 f"{_path((*where, 'gpu'))}: {pool.gpu} nodes need AMD's ROCm device plugin, "
                 "which llm-platform does not install; the NVIDIA runtime skips this pool"
@@ -377,7 +377,8 @@ def check(spec: EnvironmentSpec) -> Environment:
         if pool.purpose == "training" and pool.capacity != "spot":
             warnings.append(
                 f"{_path((*where, 'capacity'))}: training pool '{pool.name}' is on-demand; "
-                "spot is usually 60-70% cheaper for checkpointed training"
+                "checkpointed training can run on spot at a fraction of the price "
+                "(see components/catalog/instances.yaml)"
             )
         if pool.instance_type is not None:
             inst = catalog.instances()[pool.instance_type]
