@@ -256,7 +256,7 @@ def size(
     if problems:
         raise _fail(problems)
     assert arch is not None and g is not None
-    quant = quantization or arch.native_quantization or "none"
+    quant = sizing.effective_quantization(quantization, arch.native_quantization)
     budget = sizing.memory_budget(
         arch,
         g.memory_gib,
@@ -264,8 +264,8 @@ def size(
         gpu_memory_utilization,
         max_model_len or arch.max_position_embeddings,
         kv_cache_dtype,  # type: ignore[arg-type]
-        quant,  # type: ignore[arg-type]
-        max_num_batched_tokens or (8192 if g.memory_gib >= 70 else 2048),
+        quant,
+        max_num_batched_tokens or sizing.default_batched_tokens(g),
         max_num_seqs,
     )
     data = {

@@ -241,9 +241,16 @@ class SizingError(ValueError):
     """The model cannot be served on the given GPUs; the message says why and what to change."""
 
 
-def _batched_tokens(gpu: Gpu) -> int:
+def default_batched_tokens(gpu: Gpu) -> int:
     # vLLM V1's OpenAI-server default: 8192 on GPUs with at least 70 GiB, else 2048.
     return 8192 if gpu.memory_gib >= 70 else 2048
+
+
+def effective_quantization(requested: str | None, native: str | None) -> Quantization:
+    """What the weights are stored as: an explicit choice, else the checkpoint's own."""
+    if requested and requested != "none":
+        return requested  # type: ignore[return-value]
+    return native or "none"  # type: ignore[return-value]
 
 
 def plan_serving(
@@ -251,10 +258,8 @@ def plan_serving(
 ) -> ServingPlan:
     """Pick the smallest tensor-parallel degree that holds one full-context request and
     meets the TTFT share, then size max-num-seqs and the replica bounds from traffic."""
-    quant: Quantization = inputs.quantization
-    if quant == "none" and inputs.native_quantization:
-        quant = inputs.native_quantization  # type: ignore[assignment]
-    batched = _batched_tokens(gpu)
+    quant = effective_quantization(inputs.quantization, inputs.native_quantization)
+    batched = default_batched_tokens(gpu)
     flops = (gpu.fp8_tflops if quant == "fp8" and gpu.fp8_tflops else gpu.bf16_tflops) * 1e12
     prefill_flop = 2 * active_params_b(arch) * 1e9 * inputs.prompt_tokens_per_turn
     ttft_budget_ms = inputs.ttft_p95_ms * TTFT_PREFILL_SHARE

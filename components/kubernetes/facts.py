@@ -3,7 +3,7 @@ beyond these facts."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi_kubernetes as k8s
@@ -13,8 +13,6 @@ import pulumi_kubernetes as k8s
 class PoolScheduling:
     """How pods land on one GPU pool's nodes."""
 
-    gpu: str
-    gpus_per_node: int
     max_gpus: int
     node_selector: dict[str, str]
     tolerations: list[dict[str, Any]]
@@ -26,8 +24,6 @@ class ClusterFacts:
     provider: k8s.Provider
     pools: dict[str, PoolScheduling]
     storage_class: str | None = None
-    artifact_uri: str | None = None
-    workload_identity: dict[str, str] = field(default_factory=dict)
     # Set where GPU time is not billed by a cloud node pool (on-prem): the model servers
     # then carry the rate so the cost model prices their GPU-hours.
     gpu_hour_usd: float | None = None

@@ -30,8 +30,6 @@ def pool_scheduling(spec: EnvironmentSpec) -> dict[str, PoolScheduling]:
         vendor = catalog.gpus()[pool.gpu].vendor
         resource = "amd.com/gpu" if vendor == "amd" else "nvidia.com/gpu"
         out[pool.name] = PoolScheduling(
-            gpu=pool.gpu,
-            gpus_per_node=pool.gpus_per_node,
             max_gpus=pool.max_nodes * pool.gpus_per_node,
             node_selector=dict(pool.node_labels) or {POOL_LABEL: pool.name},
             tolerations=[{"key": resource, "operator": "Exists", "effect": "NoSchedule"}],
