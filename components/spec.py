@@ -29,6 +29,12 @@ DnsLabel = Annotated[
     str, Field(pattern=r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$", description="DNS label, max 40")
 ]
 LabelValue = Annotated[str, Field(pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")]
+LabelKey = Annotated[
+    str,
+    Field(pattern=r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"),
+]
+DnsSubdomain = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")]
+NonEmpty = Annotated[str, Field(min_length=1, max_length=4096)]
 Topology = Literal["onprem", "aws", "gcp", "azure", "hybrid"]
 AVAILABLE_TOPOLOGIES = ("onprem",)
 
@@ -69,7 +75,7 @@ class GpuPool(_Strict):
     max_nodes: int = Field(ge=1, le=1000)
     purpose: Literal["inference", "training"] = "inference"
     capacity: Literal["on-demand", "spot"] = "on-demand"
-    node_labels: dict[str, LabelValue] = Field(
+    node_labels: dict[LabelKey, LabelValue] = Field(
         default_factory=dict,
         description="labels that select this pool's nodes; default llm-platform.dev/pool=<name>",
     )
@@ -164,7 +170,7 @@ class WeightStorage(_Strict):
     size_gib: int | None = Field(
         default=None, ge=1, le=100_000, description="PVC size; default weights x 1.5 rounded up"
     )
-    storage_class: str | None = None
+    storage_class: DnsSubdomain | None = None
     access_mode: Literal["ReadWriteMany", "ReadOnlyMany", "ReadWriteOnce"] = "ReadWriteMany"
 
 
@@ -217,9 +223,9 @@ class OnPrem(_Strict):
 
 
 class Cluster(_Strict):
-    kubeconfig: str | None = Field(default=None, description="path to a kubeconfig file")
-    context: str | None = None
-    render_to_directory: str | None = Field(
+    kubeconfig: NonEmpty | None = Field(default=None, description="path to a kubeconfig file")
+    context: NonEmpty | None = None
+    render_to_directory: NonEmpty | None = Field(
         default=None, description="write manifests here instead of applying them"
     )
     namespace: DnsLabel | None = Field(default=None, description="default llm-<environment>")
@@ -304,6 +310,9 @@ def _shape_problems(err: ValidationError) -> list[str]:
     lines = []
     for e in err.errors(include_url=False):
         loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        # pydantic marks a bad mapping key with a trailing "[key]" location element.
+        key_problem = loc[-1:] == ("[key]",)
+        loc = loc[:-1] if key_problem else loc
         if e["type"] == "extra_forbidden":
             allowed = ", ".join(_fields_of(EnvironmentSpec, loc))
             lines.append(f"{_path(loc)}: unknown field; allowed here: {allowed}")
@@ -313,7 +322,7 @@ def _shape_problems(err: ValidationError) -> list[str]:
         # Our own validators already quote the value; pydantic's built-ins do not.
         quiet = e["type"] in ("missing", "value_error") or isinstance(got, dict | list)
         shown = "" if quiet else f" (got {got!r})"
-        lines.append(f"{_path(loc)}: {msg}{shown}")
+        lines.append(f"{_path(loc)}: {'key: ' if key_problem else ''}{msg}{shown}")
     return lines
 
 

@@ -76,6 +76,9 @@ _DELETE = object()
         ("models.0.gpumem", 0.9, "llm-platform:spec.models[0].gpumem: unknown field; allowed here: architecture,"),
         ("onprem", _DELETE, "llm-platform:spec.onprem: required for topology onprem"),
         ("budget.x\ny", 1, "llm-platform:spec.budget['x\\ny']: unknown field; allowed here"),
+        ("gpu_pools.0.node_labels", {"bad key!": "x"}, "gpu_pools[0].node_labels['bad key!']: key: String should match pattern"),
+        ("models.0.weights.storage_class", "Fast SSD", "weights.storage_class: String should match pattern"),
+        ("cluster.context", "", "llm-platform:spec.cluster.context: String should have at least 1 character"),
         ("environment", "Prod_1", "llm-platform:spec.environment: String should match pattern"),
     ],
 )
