@@ -12,7 +12,7 @@ import time
 from collections import defaultdict
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import yaml
@@ -21,6 +21,10 @@ from rich.table import Table
 from rich.tree import Tree
 
 from components import catalog, sizing
+
+if TYPE_CHECKING:  # Pulumi is imported only when planning
+    from components.plan.report import PlanResult
+    from components.plan.runner import Recorded
 from components.spec import CONFIG_KEY, Environment, SpecError, load_spec
 
 app = typer.Typer(
@@ -124,7 +128,7 @@ def plan(
     _print_plan(result, target, elapsed)
 
 
-def _print_plan(result, target: Path, elapsed: float) -> None:
+def _print_plan(result: PlanResult, target: Path, elapsed: float) -> None:
     env = result.env
     spec = env.spec
     out.print(
@@ -140,7 +144,7 @@ def _print_plan(result, target: Path, elapsed: float) -> None:
     roots = [r for r in result.records if r.parent not in {x.urn for x in result.records}]
     tree = Tree(f"resources ({len(result.records)})")
 
-    def add(node: Tree, rec) -> None:
+    def add(node: Tree, rec: Recorded) -> None:
         label = f"[bold]{rec.name}[/bold] [dim]{rec.type}[/dim]"
         branch = node.add(label)
         for c in children.get(rec.urn, []):
