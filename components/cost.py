@@ -11,6 +11,9 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from components import catalog
+from components.spec import EnvironmentSpec
+
 # AWS, GCP and Azure all bill a month as 730 hours (8760 / 12) on their price pages.
 HOURS_PER_MONTH = 730
 DAYS_PER_MONTH = 365 / 12
@@ -77,6 +80,19 @@ def price_resource(type_: str, name: str, inputs: dict[str, Any]) -> LineItem | 
             model=(meta.get("labels") or {}).get(MODEL_LABEL),
         )
     return None
+
+
+def gpu_hour_usd(spec: EnvironmentSpec, pool_name: str) -> float:
+    """The deploy-time price of one GPU-hour in a pool: the catalog price of the pool's
+    instance type (spot or on-demand) over its GPUs, else the spec's amortised on-prem rate."""
+    pool = spec.pool(pool_name)
+    if pool.instance_type is not None:
+        inst = catalog.instances()[pool.instance_type]
+        hourly = inst.spot_usd_per_hour if pool.capacity == "spot" else inst.on_demand_usd_per_hour
+        return round(hourly / inst.gpu_count, 6)
+    if spec.onprem is None:
+        raise ValueError(f"pool {pool_name!r} has no instance_type and the spec no onprem rate")
+    return spec.onprem.gpu_hour_usd
 
 
 @dataclass(frozen=True)

@@ -40,3 +40,8 @@ def k8s_labels(spec: EnvironmentSpec, name: str, component: str, **extra: str) -
     labels.update({f"{LABEL_PREFIX}/{k}": v for k, v in tags(spec).items() if k != "managed-by"})
     labels.update({f"{LABEL_PREFIX}/{k}": v for k, v in extra.items()})
     return labels
+
+
+def monitoring_labels(spec: EnvironmentSpec) -> dict[str, str]:
+    """Labels an existing Prometheus Operator selects ServiceMonitors and rules by."""
+    return dict(spec.observability.prometheus.match_labels)

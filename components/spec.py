@@ -23,7 +23,8 @@ from pydantic import (
 
 from components import catalog, sizing
 
-CONFIG_KEY = "llm-platform:spec"
+PROJECT = "llm-platform"
+CONFIG_KEY = f"{PROJECT}:spec"
 
 DnsLabel = Annotated[
     str, Field(pattern=r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$", description="DNS label, max 40")
@@ -130,33 +131,38 @@ class Architecture(_Strict):
 _PINNED = re.compile(r"^[^\s:@]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$")
 
 
+def pinned_image(v: str) -> str:
+    """An image reference that names one build: a tag other than latest, or a digest."""
+    if not _PINNED.match(v):
+        raise ValueError("must look like registry/repo:tag or registry/repo:tag@sha256:<64 hex>")
+    name = v.split("@")[0]
+    tag = name.rsplit(":", 1)[1] if ":" in name.rsplit("/", 1)[-1] else None
+    if "@sha256:" not in v and tag is None:
+        raise ValueError("must be pinned with a tag or digest, e.g. vllm/vllm-openai:v0.11.0")
+    if tag == "latest":
+        raise ValueError("must not use the 'latest' tag; pin a release such as :v0.11.0")
+    return v
+
+
 class Engine(_Strict):
     kind: Literal["vllm", "tensorrt-llm"]
     image: str = Field(description="registry/repo:tag[@sha256:digest]; never latest")
 
-    @field_validator("image")
-    @classmethod
-    def _pinned(cls, v: str) -> str:
-        if not _PINNED.match(v):
-            raise ValueError(
-                "must look like registry/repo:tag or registry/repo:tag@sha256:<64 hex>"
-            )
-        name = v.split("@")[0]
-        tag = name.rsplit(":", 1)[1] if ":" in name.rsplit("/", 1)[-1] else None
-        if "@sha256:" not in v and tag is None:
-            raise ValueError("must be pinned with a tag or digest, e.g. vllm/vllm-openai:v0.11.0")
-        if tag == "latest":
-            raise ValueError("must not use the 'latest' tag; pin a release such as :v0.11.0")
-        return v
-
-    @property
-    def digest(self) -> str | None:
-        return self.image.split("@", 1)[1] if "@" in self.image else None
+    _pinned = field_validator("image")(pinned_image)
 
 
 class Slo(_Strict):
     ttft_p95_ms: float = Field(gt=0, le=600_000)
     peak_concurrent_requests: int = Field(ge=1, le=1_000_000)
+    availability: float = Field(
+        default=0.995, gt=0.5, lt=1, description="target share of requests served without error"
+    )
+    max_usd_per_1k_conversations: float | None = Field(
+        default=None,
+        gt=0,
+        le=1_000_000,
+        description="cost ceiling alerted on; default twice the planned figure",
+    )
 
 
 class Traffic(_Strict):
@@ -233,6 +239,133 @@ class Cluster(_Strict):
     prometheus_namespace: DnsLabel = "monitoring"
 
 
+ConfigKeyName = Annotated[
+    str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$", description="a Pulumi config key")
+]
+_EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+class Receiver(_Strict):
+    """Where an alert goes. The credential (PagerDuty routing key, Slack webhook URL, SMTP
+    password, webhook bearer token) is never in the spec: `secret` names a Pulumi secret in
+    this stack's config, and Alertmanager reads it from a mounted file."""
+
+    kind: Literal["pagerduty", "slack", "email", "webhook"]
+    secret: ConfigKeyName = Field(
+        description="Pulumi config key set with `pulumi config set --secret <key> <value>`"
+    )
+    channel: str | None = Field(default=None, pattern=r"^[#@]?[-\w.]{1,80}$")
+    to: str | None = Field(default=None, pattern=_EMAIL)
+    sender: str | None = Field(default=None, pattern=_EMAIL)
+    smarthost: str | None = Field(default=None, pattern=r"^[-a-zA-Z0-9.]+:[0-9]{1,5}$")
+    username: str | None = Field(default=None, min_length=1, max_length=256)
+    url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s@?#]+$",
+        description="webhook endpoint; the secret is the bearer token sent to it",
+    )
+
+    @model_validator(mode="after")
+    def _fields_for_kind(self) -> Receiver:
+        needs = {
+            "slack": ("channel",),
+            "email": ("to", "sender", "smarthost", "username"),
+            "webhook": ("url",),
+        }
+        missing = [f for f in needs.get(self.kind, ()) if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"a {self.kind} receiver needs {', '.join(missing)}")
+        return self
+
+
+class Alerting(_Strict):
+    """Critical alerts page; warnings open a ticket. Both must reach a human."""
+
+    pager: Receiver
+    ticket: Receiver
+
+
+_CHART_VERSION = Field(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$", description="pinned chart version")
+
+
+class Prometheus(_Strict):
+    mode: Literal["install", "existing"] = Field(
+        default="install",
+        description="install kube-prometheus-stack, or use a Prometheus Operator already there",
+    )
+    chart_version: Annotated[str, _CHART_VERSION] = "65.1.1"
+    adapter_chart_version: Annotated[str, _CHART_VERSION] = "4.11.0"
+    install_adapter: bool = Field(
+        default=True, description="Prometheus Adapter, which serves the HPA's queue metric"
+    )
+    retention: str = Field(default="15d", pattern=r"^[0-9]+[dhw]$")
+    storage_gib: int = Field(default=50, ge=1, le=100_000)
+    storage_class: DnsSubdomain | None = None
+    match_labels: dict[LabelKey, LabelValue] = Field(
+        default_factory=dict,
+        description="labels the existing operator selects ServiceMonitors and rules by",
+    )
+    url: str = Field(
+        default="http://kube-prometheus-stack-prometheus.monitoring.svc:9090",
+        pattern=r"^https?://[^\s/]+(:[0-9]+)?(/\S*)?$",
+        description="Prometheus the adapter queries (the installed one by default)",
+    )
+    grafana_admin_secret: ConfigKeyName = Field(
+        default="grafanaAdminPassword",
+        description="Pulumi secret with Grafana's admin password (install mode)",
+    )
+
+
+class Quality(_Strict):
+    """The quality and drift monitor: a CronJob over the gateway's request/response logs."""
+
+    log_volume_claim: DnsLabel = Field(description="PVC holding JSONL request/response logs")
+    reference_dir: str = Field(
+        default="reference",
+        pattern=r"^[A-Za-z0-9_][-\w/]*$",
+        description="directory in the claim with <model>.jsonl reference prompts",
+    )
+    schedule: str = Field(
+        default="*/15 * * * *", pattern=r"^(\S+\s+){4}\S+$", description="cron schedule"
+    )
+    sample_size: int = Field(default=400, ge=50, le=20_000)
+    image: str = Field(default="ghcr.io/llm-platform/quality-monitor:0.1.0")
+    # Measured with tests/quality_corpus.py (bench/drift.py): about 0.000 for a fresh sample
+    # of the same topic, 0.008 with 20% of prompts off-topic, 0.05 at 50%, 0.20 for a new
+    # topic. 0.02 flags roughly a third of traffic moving to something new.
+    input_drift_threshold: float = Field(
+        default=0.02, gt=0, le=2, description="MMD^2 of prompt embeddings vs the reference"
+    )
+    output_length_drift_pct: float = Field(
+        default=30, gt=0, le=1000, description="change of mean output tokens, 1h vs 7d"
+    )
+    refusal_spike_factor: float = Field(default=2.0, gt=1, le=100)
+    refusal_rate_floor: float = Field(default=0.05, gt=0, lt=1)
+
+    _pinned = field_validator("image")(pinned_image)
+
+
+class AlertThresholds(_Strict):
+    kv_cache_full_pct: float = Field(default=95, gt=0, le=100)
+    preemptions_per_minute: float = Field(default=1, gt=0, le=100_000)
+    gpu_idle_util_pct: float = Field(default=10, gt=0, le=100)
+    spot_interruptions_per_hour: int = Field(default=3, ge=1, le=1000)
+
+
+class Observability(_Strict):
+    alerting: Alerting
+    prometheus: Prometheus = Prometheus()
+    runbook_base_url: str = Field(
+        default="https://github.com/llm-platform/llm-platform/blob/main/runbooks",
+        pattern=r"^https?://\S+[^/]$",
+    )
+    grafana_url: str = Field(
+        default="http://grafana.monitoring.svc", pattern=r"^https?://\S+[^/]$"
+    )
+    thresholds: AlertThresholds = AlertThresholds()
+    quality: Quality | None = None
+
+
 class EnvironmentSpec(_Strict):
     environment: DnsLabel
     topology: Topology
@@ -242,6 +375,22 @@ class EnvironmentSpec(_Strict):
     models: list[Model] = Field(default_factory=list)
     onprem: OnPrem | None = None
     cluster: Cluster = Cluster()
+    observability: Observability
+
+    def secret_keys(self) -> dict[str, tuple[str, ...]]:
+        """Pulumi secret config keys the spec refers to, with the spec path of each."""
+        obs = self.observability
+        keys = {
+            obs.alerting.pager.secret: ("observability", "alerting", "pager", "secret"),
+            obs.alerting.ticket.secret: ("observability", "alerting", "ticket", "secret"),
+        }
+        if obs.prometheus.mode == "install":
+            keys[obs.prometheus.grafana_admin_secret] = (
+                "observability",
+                "prometheus",
+                "grafana_admin_secret",
+            )
+        return keys
 
     @property
     def namespace(self) -> str:
@@ -269,7 +418,7 @@ class SpecError(ValueError):
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][-\w./]*$")
 
 
-def _path(loc: tuple[Any, ...]) -> str:
+def config_path(loc: tuple[Any, ...]) -> str:
     out = CONFIG_KEY
     for part in loc:
         if isinstance(part, int):
@@ -315,14 +464,14 @@ def _shape_problems(err: ValidationError) -> list[str]:
         loc = loc[:-1] if key_problem else loc
         if e["type"] == "extra_forbidden":
             allowed = ", ".join(_fields_of(EnvironmentSpec, loc))
-            lines.append(f"{_path(loc)}: unknown field; allowed here: {allowed}")
+            lines.append(f"{config_path(loc)}: unknown field; allowed here: {allowed}")
             continue
         msg = e["msg"].removeprefix("Value error, ")
         got = e.get("input")
         # Our own validators already quote the value; pydantic's built-ins do not.
         quiet = e["type"] in ("missing", "value_error") or isinstance(got, dict | list)
         shown = "" if quiet else f" (got {got!r})"
-        lines.append(f"{_path(loc)}: {'key: ' if key_problem else ''}{msg}{shown}")
+        lines.append(f"{config_path(loc)}: {'key: ' if key_problem else ''}{msg}{shown}")
     return lines
 
 
@@ -358,17 +507,17 @@ def check(spec: EnvironmentSpec) -> Environment:
 
     if spec.topology not in AVAILABLE_TOPOLOGIES:
         problems.append(
-            f"{_path(('topology',))}: '{spec.topology}' is not available in this release; "
+            f"{config_path(('topology',))}: '{spec.topology}' is not available in this release; "
             f"allowed: {', '.join(AVAILABLE_TOPOLOGIES)}"
         )
     if spec.tags.environment != spec.environment:
         problems.append(
-            f"{_path(('tags', 'environment'))}: must equal environment '{spec.environment}' "
+            f"{config_path(('tags', 'environment'))}: must equal environment '{spec.environment}' "
             f"(got {spec.tags.environment!r})"
         )
     if spec.topology in ("onprem", "hybrid") and spec.onprem is None:
         problems.append(
-            f"{_path(('onprem',))}: required for topology {spec.topology}; "
+            f"{config_path(('onprem',))}: required for topology {spec.topology}; "
             "set onprem.gpu_hour_usd to the amortised cost of one GPU-hour"
         )
 
@@ -376,16 +525,16 @@ def check(spec: EnvironmentSpec) -> Environment:
     for i, pool in enumerate(spec.gpu_pools):
         where = ("gpu_pools", i)
         if pool.name in seen:
-            problems.append(f"{_path((*where, 'name'))}: duplicate pool name '{pool.name}'")
+            problems.append(f"{config_path((*where, 'name'))}: duplicate pool name '{pool.name}'")
         seen.add(pool.name)
         if gpus[pool.gpu].vendor == "amd" and not spec.cluster.gpu_operator:
             warnings.append(
-                f"{_path((*where, 'gpu'))}: {pool.gpu} nodes need AMD's ROCm device plugin, "
+                f"{config_path((*where, 'gpu'))}: {pool.gpu} nodes need AMD's ROCm device plugin, "
                 "which llm-platform does not install; the NVIDIA runtime skips this pool"
             )
         if pool.purpose == "training" and pool.capacity != "spot":
             warnings.append(
-                f"{_path((*where, 'capacity'))}: training pool '{pool.name}' is on-demand; "
+                f"{config_path((*where, 'capacity'))}: training pool '{pool.name}' is on-demand; "
                 "checkpointed training can run on spot at a fraction of the price "
                 "(see components/catalog/instances.yaml)"
             )
@@ -393,7 +542,7 @@ def check(spec: EnvironmentSpec) -> Environment:
             inst = catalog.instances()[pool.instance_type]
             if inst.gpu != pool.gpu or inst.gpu_count != pool.gpus_per_node:
                 problems.append(
-                    f"{_path((*where, 'instance_type'))}: {inst.id} has "
+                    f"{config_path((*where, 'instance_type'))}: {inst.id} has "
                     f"{inst.gpu_count}x {inst.gpu}, but the pool says "
                     f"{pool.gpus_per_node}x {pool.gpu}"
                 )
@@ -403,50 +552,52 @@ def check(spec: EnvironmentSpec) -> Environment:
     for i, model in enumerate(spec.models):
         where = ("models", i)
         if model.name in names:
-            problems.append(f"{_path((*where, 'name'))}: duplicate model name '{model.name}'")
+            problems.append(f"{config_path((*where, 'name'))}: duplicate model name '{model.name}'")
         names.add(model.name)
         if model.hf_id is None and model.architecture is None:
             problems.append(
-                f"{_path(where)}: set hf_id (a catalog model) or architecture (for any other model)"
+                f"{config_path(where)}: set hf_id (a catalog model) "
+                "or architecture (for any other model)"
             )
             continue
         arch = architecture_of(model)
         assert arch is not None  # hf_id is checked against the catalog by the field validator
         if model.max_context > arch.max_position_embeddings:
             problems.append(
-                f"{_path((*where, 'max_context'))}: must be <= the model's max positions "
+                f"{config_path((*where, 'max_context'))}: must be <= the model's max positions "
                 f"{arch.max_position_embeddings} (got {model.max_context})"
             )
             continue
         pool = pools.get(model.pool)
         if pool is None:
             problems.append(
-                f"{_path((*where, 'pool'))}: no gpu_pool named '{model.pool}'"
+                f"{config_path((*where, 'pool'))}: no gpu_pool named '{model.pool}'"
                 f"{catalog.suggest(model.pool, pools)}; pools: {', '.join(pools)}"
             )
             continue
         if pool.purpose != "inference":
             problems.append(
-                f"{_path((*where, 'pool'))}: pool '{pool.name}' is for {pool.purpose}; "
+                f"{config_path((*where, 'pool'))}: pool '{pool.name}' is for {pool.purpose}; "
                 "models are served from an inference pool"
             )
             continue
         gpu = gpus[pool.gpu]
         if model.engine.kind == "tensorrt-llm" and gpu.vendor != "nvidia":
             problems.append(
-                f"{_path((*where, 'engine', 'kind'))}: TensorRT-LLM runs on NVIDIA GPUs only; "
+                f"{config_path((*where, 'engine', 'kind'))}: "
+                "TensorRT-LLM runs on NVIDIA GPUs only; "
                 f"pool '{pool.name}' has {gpu.id}"
             )
             continue
         try:
             plan = sizing.plan_serving(arch, gpu, pool.gpus_per_node, serving_inputs(model, arch))
         except sizing.SizingError as exc:
-            problems.append(f"{_path(where)}: {model.name} {exc}")
+            problems.append(f"{config_path(where)}: {model.name} {exc}")
             continue
         capacity = pool.max_nodes * pool.gpus_per_node
         if plan.gpus_min > capacity:
             problems.append(
-                f"{_path((*where, 'pool'))}: needs at least {plan.gpus_min} GPUs "
+                f"{config_path((*where, 'pool'))}: needs at least {plan.gpus_min} GPUs "
                 f"({plan.replicas_min} replicas x TP{plan.tensor_parallel}) but pool "
                 f"'{pool.name}' has at most {capacity}; raise max_nodes"
             )
@@ -454,7 +605,7 @@ def check(spec: EnvironmentSpec) -> Environment:
         if plan.gpus_max > capacity:
             capped = capacity // plan.tensor_parallel
             warnings.append(
-                f"{_path((*where, 'slo', 'peak_concurrent_requests'))}: peak needs "
+                f"{config_path((*where, 'slo', 'peak_concurrent_requests'))}: peak needs "
                 f"{plan.gpus_max} GPUs but pool '{pool.name}' has {capacity}; autoscaling is "
                 f"capped at {capped} replicas"
             )
@@ -471,13 +622,13 @@ def check(spec: EnvironmentSpec) -> Environment:
         need_max = sum(plans[n].gpus_max for n in sharing)
         if need_min > capacity:
             problems.append(
-                f"{_path(('gpu_pools', i, 'max_nodes'))}: models {', '.join(sharing)} need "
+                f"{config_path(('gpu_pools', i, 'max_nodes'))}: models {', '.join(sharing)} need "
                 f"{need_min} GPUs at their minimum replicas but pool '{pool.name}' has at most "
                 f"{capacity}; raise max_nodes or move a model to another pool"
             )
         elif need_max > capacity:
             warnings.append(
-                f"{_path(('gpu_pools', i, 'max_nodes'))}: models {', '.join(sharing)} need "
+                f"{config_path(('gpu_pools', i, 'max_nodes'))}: models {', '.join(sharing)} need "
                 f"{need_max} GPUs at peak but pool '{pool.name}' has {capacity}; they will "
                 "compete for GPUs when all scale out"
             )

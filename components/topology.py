@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pulumi
+
 from components.kubernetes.facts import ClusterFacts
 from components.kubernetes.layer import KubernetesLayer, KubernetesLayerArgs
 from components.onprem.cluster import OnPremCluster, OnPremClusterArgs
@@ -20,11 +22,15 @@ def _onprem(spec: EnvironmentSpec) -> ClusterFacts:
 FOUNDATIONS: dict[str, Callable[[EnvironmentSpec], ClusterFacts]] = {"onprem": _onprem}
 
 
-def build(env: Environment) -> dict[str, Any]:
-    """Create every resource of the environment and return the stack outputs."""
+def build(env: Environment, secrets: dict[str, pulumi.Input[str]]) -> dict[str, Any]:
+    """Create every resource of the environment and return the stack outputs.
+
+    `secrets` maps each Pulumi config key in `spec.secret_keys()` to its secret value."""
     spec = env.spec
     facts = FOUNDATIONS[spec.topology](spec)
-    layer = KubernetesLayer(spec.environment, KubernetesLayerArgs(env=env, facts=facts))
+    layer = KubernetesLayer(
+        spec.environment, KubernetesLayerArgs(env=env, facts=facts, secrets=secrets)
+    )
     sizing = {
         name: {
             "gpu": plan.gpu,

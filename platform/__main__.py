@@ -5,15 +5,33 @@ import pulumi
 from components import spec as spec_module
 from components import topology
 
-try:
-    env = spec_module.load_spec(pulumi.Config().get_object("spec"))
-except spec_module.SpecError as err:
-    for line in err.problems:
+
+def _fail(problems: list[str]) -> None:
+    for line in problems:
         pulumi.log.error(line)
-    raise pulumi.RunError(f"invalid stack config: {len(err.problems)} problem(s)") from None
+    raise pulumi.RunError(f"invalid stack config: {len(problems)} problem(s)")
+
+
+config = pulumi.Config()
+try:
+    env = spec_module.load_spec(config.get_object("spec"))
+except spec_module.SpecError as err:
+    _fail(err.problems)
 
 for warning in env.warnings:
     pulumi.log.warn(warning)
 
-for key, value in topology.build(env).items():
+# Receiver credentials and the Grafana password are Pulumi secrets named by the spec; a
+# missing one stops the run before anything is created.
+secrets = {key: config.get_secret(key) for key in env.spec.secret_keys()}
+missing = [
+    f"{spec_module.config_path(path)}: Pulumi secret '{spec_module.PROJECT}:{key}' is not set; "
+    f"run `pulumi config set --secret {key} <value>`"
+    for key, path in env.spec.secret_keys().items()
+    if secrets[key] is None
+]
+if missing:
+    _fail(missing)
+
+for key, value in topology.build(env, secrets).items():
     pulumi.export(key, value)

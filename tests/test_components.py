@@ -41,7 +41,8 @@ def test_components_have_type_tokens_and_children_derive_their_names(mixed):
     components = {r.type for r in records if not r.custom}
     assert components == {
         "llm-platform:onprem:Cluster", "llm-platform:kubernetes:Layer",
-        "llm-platform:kubernetes:GpuRuntime", "llm-platform:kubernetes:ModelServer"}
+        "llm-platform:kubernetes:GpuRuntime", "llm-platform:kubernetes:ModelServer",
+        "llm-platform:kubernetes:Observability", "llm-platform:kubernetes:Pushgateway"}
     for r in records:
         if r.parent in urns:
             assert r.name.startswith(urns[r.parent].name), (r.name, urns[r.parent].name)
@@ -197,8 +198,8 @@ def test_gpu_operator_replaces_the_explicit_daemonsets():
     raw["cluster"]["gpu_operator"] = True
     records = run_program("local", raw, ROOT)
     assert not by_kind(records, "kubernetes:apps/v1:DaemonSet")
-    (release,) = by_kind(records, "kubernetes:helm.sh/v3:Release").values()
-    assert release["chart"] == "gpu-operator" and release["version"] == GPU_OPERATOR_CHART_VERSION
+    releases = by_kind(records, "kubernetes:helm.sh/v3:Release")
+    assert releases["local-gpu-gpu-operator"]["version"] == GPU_OPERATOR_CHART_VERSION
 
 
 def test_amd_pool_is_served_with_amd_gpus_and_skipped_by_the_nvidia_runtime():
@@ -224,8 +225,9 @@ def test_environment_without_models_still_plans():
     raw = copy.deepcopy(stack_spec("local"))
     raw["models"] = []
     records = run_program("local", raw, ROOT)
-    assert not by_kind(records, DEPLOYMENT)
+    assert set(by_kind(records, DEPLOYMENT)) == {"local-observability-pushgateway-deployment"}
     assert by_kind(records, "kubernetes:apps/v1:DaemonSet")
+    assert not by_kind(records, "kubernetes:batch/v1:CronJob")  # nothing to check quality of
 
 
 def test_program_refuses_an_invalid_spec_under_the_engine():

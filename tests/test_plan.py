@@ -16,7 +16,7 @@ from conftest import ROOT, STACKS
 GOLDEN = ROOT / "tests" / "golden"
 # Kinds defined by CRDs that a stock 1.30 API server does not know: checked in
 # test_components instead. Anything else without a schema is a failure.
-CRD_KINDS = {"ServiceMonitor"}
+CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}
 
 
 def test_local_and_second_onprem_stack_exist():
@@ -44,6 +44,7 @@ def test_golden_output(planned, stack):
     golden = GOLDEN / stack
     current = {f"manifests/{path.name}": path.read_text() for path in p.manifest_paths}
     current["cost.json"] = (p.out / "cost.json").read_text()
+    current["alertmanager.yaml"] = (p.out / "alertmanager.yaml").read_text()
     if os.environ.get("UPDATE_GOLDEN"):
         shutil.rmtree(golden, ignore_errors=True)
         for rel, text in current.items():

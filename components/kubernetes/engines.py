@@ -90,6 +90,8 @@ class TritonTrtllm:
             f"--http-port={HTTP_PORT}",
             "--grpc-port=8001",
             f"--metrics-port={self.metrics_port}",
+            # Latency quantiles; Triton's default counters only give averages.
+            "--metrics-config=summary_latencies=true",
             f"--exit-timeout-secs={plan.drain_s}",
             "--disable-auto-complete-config",
         ]

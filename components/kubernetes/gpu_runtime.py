@@ -68,7 +68,13 @@ class GpuRuntime(pulumi.ComponentResource):
                     repo="https://helm.ngc.nvidia.com/nvidia"
                 ),
                 values={
-                    "dcgmExporter": {"serviceMonitor": {"enabled": True}},
+                    "dcgmExporter": {
+                        "serviceMonitor": {
+                            "enabled": True,
+                            "honorLabels": True,
+                            "additionalLabels": naming.monitoring_labels(spec),
+                        }
+                    },
                     "daemonsets": {
                         "labels": naming.k8s_labels(spec, "gpu-operator", "gpu-runtime")
                     },
@@ -230,11 +236,23 @@ class GpuRuntime(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name="dcgm-exporter",
                 namespace=ns.metadata.name,
-                labels=naming.k8s_labels(spec, "dcgm-exporter", "gpu-runtime"),
+                labels={
+                    **naming.k8s_labels(spec, "dcgm-exporter", "gpu-runtime"),
+                    **naming.monitoring_labels(spec),
+                },
             ),
             spec={
                 "selector": {"matchLabels": dcgm_selector},
-                "endpoints": [{"port": "metrics", "path": "/metrics", "interval": "15s"}],
+                "endpoints": [
+                    {
+                        "port": "metrics",
+                        "path": "/metrics",
+                        "interval": "15s",
+                        # The exporter labels each GPU with the pod and namespace using it;
+                        # honouring them keeps those from being renamed exported_pod/_namespace.
+                        "honorLabels": True,
+                    }
+                ],
             },
             opts=child,
         )

@@ -1,4 +1,5 @@
-"""KubernetesLayer: the workload namespace, the GPU runtime and one ModelServer per model.
+"""KubernetesLayer: the workload namespace, the GPU runtime, observability and one
+ModelServer per model.
 
 Identical on every topology; all it knows of the cluster is the ClusterFacts it is given.
 """
@@ -14,6 +15,7 @@ from components import naming
 from components.kubernetes.facts import ClusterFacts
 from components.kubernetes.gpu_runtime import GpuRuntime, GpuRuntimeArgs
 from components.kubernetes.model_server import ModelServer, ModelServerArgs
+from components.kubernetes.observability import Observability, ObservabilityArgs
 from components.spec import Environment
 
 
@@ -21,6 +23,8 @@ from components.spec import Environment
 class KubernetesLayerArgs:
     env: Environment
     facts: ClusterFacts
+    # Pulumi config key -> secret value, for every key in spec.secret_keys().
+    secrets: dict[str, pulumi.Input[str]]
 
 
 class KubernetesLayer(pulumi.ComponentResource):
@@ -51,6 +55,11 @@ class KubernetesLayer(pulumi.ComponentResource):
         )
         self.namespace = ns.metadata.name
         GpuRuntime(f"{name}-gpu", GpuRuntimeArgs(spec=spec, pools=facts.pools), opts=child)
+        Observability(
+            f"{name}-observability",
+            ObservabilityArgs(env=args.env, namespace=ns.metadata.name, secrets=args.secrets),
+            opts=child,
+        )
         self.endpoints = {}
         for model in spec.models:
             server = ModelServer(

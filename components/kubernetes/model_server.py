@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components import cost, naming
+from components.kubernetes import pods
 from components.kubernetes.engines import (
     ENGINES,
     HTTP_PORT,
@@ -20,7 +22,6 @@ from components.kubernetes.facts import PoolScheduling
 from components.sizing import GIB, ServingPlan, weight_bytes
 from components.spec import EnvironmentSpec, Model, architecture_of
 
-RUN_AS = 10001  # above 10000 so the UID cannot collide with a host account
 PRESTOP_SLEEP_S = 15  # lets endpoints and the gateway stop routing before SIGTERM
 QUEUE_TARGET_FRACTION = 0.1  # scale out when a tenth of max-num-seqs is waiting per pod
 HF_SECRET_MOUNT = "/var/run/secrets/huggingface"
@@ -35,6 +36,9 @@ class ModelServerArgs:
     pool: PoolScheduling
     storage_class: str | None
     gpu_hour_usd: float | None
+
+
+MODEL_POD_LABEL = "__meta_kubernetes_pod_label_" + re.sub(r"[^A-Za-z0-9]", "_", cost.MODEL_LABEL)
 
 
 class ModelServer(pulumi.ComponentResource):
@@ -187,15 +191,7 @@ class ModelServer(pulumi.ComponentResource):
                     sleep=k8s.core.v1.SleepActionArgs(seconds=PRESTOP_SLEEP_S)
                 )
             ),
-            security_context=k8s.core.v1.SecurityContextArgs(
-                allow_privilege_escalation=False,
-                read_only_root_filesystem=True,
-                run_as_non_root=True,
-                run_as_user=RUN_AS,
-                run_as_group=RUN_AS,
-                capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-                seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-            ),
+            security_context=pods.container_security(),
         )
 
         # Without a free GPU for a surge pod, a surge rollout would hang Pending forever.
@@ -205,14 +201,9 @@ class ModelServer(pulumi.ComponentResource):
             if headroom >= tp
             else k8s.apps.v1.RollingUpdateDeploymentArgs(max_surge=0, max_unavailable=1)
         )
-        annotations = {}
+        annotations = pods.digest_skip(model.engine.image)
         if args.gpu_hour_usd is not None:
             annotations[cost.GPU_HOUR_ANNOTATION] = str(args.gpu_hour_usd)
-        if model.engine.digest is None:
-            annotations["checkov.io/skip1"] = (
-                "CKV_K8S_43=image pinned by an immutable release tag; add @sha256 in the spec "
-                "to pin by digest"
-            )
         deployment = k8s.apps.v1.Deployment(
             f"{name}-server",
             metadata=meta(annotations=annotations),
@@ -238,13 +229,7 @@ class ModelServer(pulumi.ComponentResource):
                                 label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
                             )
                         ],
-                        security_context=k8s.core.v1.PodSecurityContextArgs(
-                            run_as_non_root=True,
-                            run_as_user=RUN_AS,
-                            run_as_group=RUN_AS,
-                            fs_group=RUN_AS,
-                            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-                        ),
+                        security_context=pods.pod_security(),
                         containers=[container],
                         volumes=volumes,
                     ),
@@ -331,20 +316,35 @@ class ModelServer(pulumi.ComponentResource):
             f"{name}-servicemonitor",
             api_version="monitoring.coreos.com/v1",
             kind="ServiceMonitor",
-            metadata=meta(),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=model.name,
+                namespace=ns,
+                labels={**labels, **naming.monitoring_labels(spec)},
+            ),
             spec={
                 "selector": {"matchLabels": selector},
                 "namespaceSelector": {"matchNames": [ns]},
-                "endpoints": [{"port": metrics_port_name, "path": "/metrics", "interval": "15s"}],
+                "endpoints": [
+                    {
+                        "port": metrics_port_name,
+                        "path": "/metrics",
+                        "interval": "15s",
+                        # Every rule and dashboard selects a model by this one label,
+                        # whatever the engine calls it.
+                        "relabelings": [
+                            {
+                                "sourceLabels": [MODEL_POD_LABEL],
+                                "targetLabel": "model",
+                                "action": "replace",
+                            }
+                        ],
+                    }
+                ],
             },
             opts=child,
         )
 
-        prometheus_peer = k8s.networking.v1.NetworkPolicyPeerArgs(
-            namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                match_labels={"kubernetes.io/metadata.name": spec.cluster.prometheus_namespace}
-            ),
-        )
+        prometheus_peer = pods.prometheus_peer(spec)
         gateway_peer = k8s.networking.v1.NetworkPolicyPeerArgs(
             pod_selector=k8s.meta.v1.LabelSelectorArgs(
                 match_labels={"app.kubernetes.io/component": "gateway"}

@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from components import cost
+from components.observability import alertmanager
 from components.plan import manifests
 from components.plan.runner import Recorded, run_program
 from components.spec import Environment
@@ -79,4 +82,9 @@ def run_plan(
     result = PlanResult(stack, env, records, items, economics(env, items), paths)
     (out_dir / "plan.json").write_text(json.dumps(result.plan_json(), indent=2))
     (out_dir / "cost.json").write_text(json.dumps(result.cost_json(), indent=2))
+    # The Alertmanager config travels in a Secret, which the plan redacts whole; it holds
+    # no credential, so it is written out here for review and `amtool check-config`.
+    (out_dir / "alertmanager.yaml").write_text(
+        yaml.safe_dump(alertmanager.config(env.spec), sort_keys=False)
+    )
     return result

@@ -10,13 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.runtime import mocks, settings
+from google.protobuf import json_format
+from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from components.spec import CONFIG_KEY
+from components.spec import CONFIG_KEY, PROJECT, SpecError, load_spec
 
-PROJECT = "llm-platform"
+# Stands in for each Pulumi secret the spec names: the plan has no key to decrypt the
+# stack's secrets, and every secret value is redacted from what it records anyway.
+SECRET_PLACEHOLDER = "offline-plan-placeholder"
+REDACTED = "[secret]"
+_SIG = rpc._special_sig_key  # noqa: SLF001 - the wire marker of a secret value
+_SECRET = rpc._special_secret_sig  # noqa: SLF001
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,7 @@ class _RecordingMonitor(mocks.MockMonitor):
         self.echo.last_inputs = {}
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
+            wire = json_format.MessageToDict(request.object)
             self.recorded.append(
                 Recorded(
                     urn=response.urn,
@@ -84,10 +91,33 @@ class _RecordingMonitor(mocks.MockMonitor):
                     name=request.name,
                     parent=request.parent,
                     custom=request.custom,
-                    inputs=_plain(self.echo.last_inputs),
+                    inputs=_redact(wire, _plain(self.echo.last_inputs)),
                 )
             )
         return response
+
+
+def _redact(wire: Any, plain: Any) -> Any:
+    """`plain` with every value that was a secret on the wire replaced by REDACTED, keeping
+    the shape (a secret map stays a map), so plan.json and the manifests never hold one."""
+    if isinstance(wire, dict) and wire.get(_SIG) == _SECRET:
+        # The mocks may hand the inputs over still wrapped in the secret envelope.
+        if isinstance(plain, dict) and plain.get(_SIG) == _SECRET:
+            plain = plain.get("value")
+        return _mask(plain)
+    if isinstance(wire, dict) and isinstance(plain, dict):
+        return {k: _redact(wire[k], v) if k in wire else v for k, v in plain.items()}
+    if isinstance(wire, list) and isinstance(plain, list) and len(wire) == len(plain):
+        return [_redact(w, p) for w, p in zip(wire, plain, strict=True)]
+    return plain
+
+
+def _mask(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _mask(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask(v) for v in value]
+    return REDACTED
 
 
 def _plain(value: Any) -> Any:
@@ -107,12 +137,20 @@ def _plain(value: Any) -> Any:
 
 
 def run_program(stack: str, spec_value: dict[str, Any], project_dir: Path) -> list[Recorded]:
-    """Execute the Pulumi program for `stack` with `spec_value` as its spec config."""
+    """Execute the Pulumi program for `stack` with `spec_value` as its spec config and a
+    placeholder for each Pulumi secret the spec names."""
+    try:
+        secret_keys = list(load_spec(spec_value).spec.secret_keys())
+    except SpecError:
+        secret_keys = []  # the program reports the spec's problems itself
     echo = _EchoMocks()
     monitor = _RecordingMonitor(echo)
     settings.reset_options()
     mocks.set_mocks(echo, project=PROJECT, stack=stack, preview=False, monitor=monitor)
-    pulumi.runtime.set_all_config({CONFIG_KEY: json.dumps(spec_value)})
+    secrets = {f"{PROJECT}:{key}": SECRET_PLACEHOLDER for key in secret_keys}
+    pulumi.runtime.set_all_config(
+        {CONFIG_KEY: json.dumps(spec_value), **secrets}, secret_keys=list(secrets)
+    )
     program = project_dir / "platform" / "__main__.py"
     _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
     # Registration order depends on thread scheduling; sort so plan.json diffs are real.

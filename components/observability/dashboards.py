@@ -1,0 +1,246 @@
+"""Grafana dashboards as code: serving, cost, quality and GPU.
+
+Panels query the `llm:*` recording rules where one exists, so a dashboard and an alert
+read the same number. Each dashboard has `namespace` and `model` variables; alert
+annotations link here with both set. Pure: no Pulumi.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from components.observability import metrics as m
+from components.observability.rules import DASHBOARDS
+
+# The label the Grafana dashboard sidecar of kube-prometheus-stack watches for.
+SIDECAR_LABEL = ("grafana_dashboard", "1")
+SEL = 'namespace="$namespace",model=~"$model"'
+GPU_PODS = 'namespace="$namespace"'
+
+Panel = tuple[str, str, list[tuple[str, str]]]  # title, unit, [(expr, legend)]
+
+
+def _quantiles(rule: str) -> list[tuple[str, str]]:
+    return [
+        (f"{rule}:p{round(q * 100)}{{{SEL}}}", f"{{{{model}}}} p{round(q * 100)}")
+        for q in m.QUANTILES
+    ]
+
+
+SERVING: list[Panel] = [
+    (
+        "Tokens per second",
+        "short",
+        [
+            (f"llm:prompt_tokens:rate5m{{{SEL}}}", "{{model}} prompt"),
+            (f"llm:completion_tokens:rate5m{{{SEL}}}", "{{model}} completion"),
+        ],
+    ),
+    ("Requests per second", "reqps", [(f"llm:requests:rate5m{{{SEL}}}", "{{model}}")]),
+    ("Time to first token", "s", _quantiles("llm:ttft_seconds")),
+    ("Time per output token", "s", _quantiles("llm:tpot_seconds")),
+    ("End-to-end latency", "s", _quantiles("llm:e2e_seconds")),
+    (
+        "Queue",
+        "short",
+        [
+            (f"llm:requests_waiting{{{SEL}}}", "{{model}} waiting"),
+            (f"llm:requests_running{{{SEL}}}", "{{model}} running"),
+        ],
+    ),
+    ("KV cache used", "percentunit", [(f"llm:kv_cache_usage:ratio{{{SEL}}}", "{{model}}")]),
+    (
+        "Prefix cache hit rate",
+        "percentunit",
+        [(f"llm:prefix_cache_hit:ratio_rate5m{{{SEL}}}", "{{model}}")],
+    ),
+    ("Ready replicas", "short", [(f"llm:replicas{{{SEL}}}", "{{model}}")]),
+    (
+        "Server error ratio",
+        "percentunit",
+        [
+            (f"llm:slo_errors:ratio_rate5m{{{SEL}}}", "{{model}} 5m"),
+            (f"llm:slo_errors:ratio_rate1h{{{SEL}}}", "{{model}} 1h"),
+        ],
+    ),
+    (
+        "Requests slower than the TTFT SLO",
+        "percentunit",
+        [(f"llm:slo_ttft_slow:ratio_rate1h{{{SEL}}}", "{{model}} 1h")],
+    ),
+]
+
+COST: list[Panel] = [
+    ("USD per hour, by model", "currencyUSD", [(f"llm:cost_usd_per_hour{{{SEL}}}", "{{model}}")]),
+    (
+        "USD per 1,000 conversations",
+        "currencyUSD",
+        [(f"llm:usd_per_1k_conversations{{{SEL}}}", "{{model}}")],
+    ),
+    (
+        "Projected month vs budget",
+        "currencyUSD",
+        [
+            ('llm:spend_usd:projected_month{namespace="$namespace"}', "projected"),
+            ('llm:spend_usd:month_to_date{namespace="$namespace"}', "month to date"),
+            ('llm:budget_usd_per_month{namespace="$namespace"}', "budget"),
+        ],
+    ),
+    (
+        "Budget burn (projected / budget)",
+        "percentunit",
+        [('llm:budget_used:ratio_projected{namespace="$namespace"}', "projected use")],
+    ),
+    ("GPU price per hour, by pool", "currencyUSD", [("llm:gpu_price_usd_per_hour", "{{pool}}")]),
+    ("GPUs paid for", "short", [(f"llm:gpus_allocated{{{SEL}}}", "{{model}}")]),
+]
+
+QUALITY: list[Panel] = [
+    (
+        "Refusal rate",
+        "percentunit",
+        [
+            (f"llm:refusal:ratio{{{SEL}}}", "{{model}} sampled"),
+            (f"llm:refusal:ratio_baseline7d{{{SEL}}}", "{{model}} 7-day baseline"),
+        ],
+    ),
+    (
+        "Input drift (MMD^2 vs reference)",
+        "short",
+        [(f"llm:input_drift:mmd2{{{SEL}}}", "{{model}}")],
+    ),
+    ("Input drift p-value", "short", [(f"{m.Q_INPUT_PVALUE}{{{SEL}}}", "{{model}}")]),
+    (
+        "Output length (mean completion tokens)",
+        "short",
+        [
+            (f"llm:output_tokens:mean1h{{{SEL}}}", "{{model}} 1h"),
+            (f"llm:output_tokens:mean7d{{{SEL}}}", "{{model}} 7d"),
+        ],
+    ),
+    (
+        "Output length drift",
+        "short",
+        [
+            (f"llm:output_length_drift:ratio{{{SEL}}}", "{{model}} 1h / 7d"),
+            (f"{m.Q_OUTPUT_LENGTH_KS}{{{SEL}}}", "{{model}} KS vs reference"),
+        ],
+    ),
+    ("Sample size", "short", [(f"{m.Q_SAMPLE_SIZE}{{{SEL}}}", "{{model}}")]),
+    ("Minutes since last check", "m", [(f"(time() - {m.Q_LAST_RUN}{{{SEL}}}) / 60", "{{model}}")]),
+]
+
+GPU: list[Panel] = [
+    (
+        "GPU utilisation, by model",
+        "percentunit",
+        [(f"llm:gpu_utilization:ratio{{{SEL}}}", "{{model}}")],
+    ),
+    (
+        "GPU memory used, by model",
+        "percentunit",
+        [(f"llm:gpu_memory_used:ratio{{{SEL}}}", "{{model}}")],
+    ),
+    (
+        "GPU utilisation, by GPU",
+        "percent",
+        [(f"{m.DCGM_UTIL}{{{GPU_PODS}}}", "{{Hostname}} gpu{{gpu}}")],
+    ),
+    (
+        "Framebuffer used, by GPU",
+        "decmbytes",
+        [(f"{m.DCGM_FB_USED}{{{GPU_PODS}}}", "{{Hostname}} gpu{{gpu}}")],
+    ),
+    ("Power", "watt", [(f"DCGM_FI_DEV_POWER_USAGE{{{GPU_PODS}}}", "{{Hostname}} gpu{{gpu}}")]),
+    (
+        "Temperature",
+        "celsius",
+        [(f"DCGM_FI_DEV_GPU_TEMP{{{GPU_PODS}}}", "{{Hostname}} gpu{{gpu}}")],
+    ),
+    (
+        "Spot interruptions (1h)",
+        "short",
+        [
+            (
+                f'sum by (pool) (increase({m.SPOT_INTERRUPTIONS}{{namespace="$namespace"}}[1h]))',
+                "{{pool}}",
+            )
+        ],
+    ),
+]
+
+TITLES = {
+    "serving": ("LLM serving", SERVING),
+    "cost": ("LLM cost", COST),
+    "quality": ("LLM quality", QUALITY),
+    "gpu": ("LLM GPUs", GPU),
+}
+
+
+def _variables(namespace: str) -> list[dict[str, Any]]:
+    def var(name: str, query: str, current: str, include_all: bool) -> dict[str, Any]:
+        return {
+            "name": name,
+            "type": "query",
+            "datasource": {"type": "prometheus", "uid": "${datasource}"},
+            "query": {"query": query, "refId": name},
+            "refresh": 2,
+            "includeAll": include_all,
+            "allValue": ".+" if include_all else None,
+            "current": {"text": current, "value": current},
+        }
+
+    return [
+        {"name": "datasource", "type": "datasource", "query": "prometheus"},
+        var("namespace", "label_values(llm:requests:rate5m, namespace)", namespace, False),
+        var(
+            "model",
+            'label_values(llm:requests:rate5m{namespace="$namespace"}, model)',
+            "$__all",
+            True,
+        ),
+    ]
+
+
+def dashboard(key: str, namespace: str) -> dict[str, Any]:
+    title, panels = TITLES[key]
+    out = []
+    for i, (panel_title, unit, targets) in enumerate(panels):
+        out.append(
+            {
+                "id": i + 1,
+                "type": "timeseries",
+                "title": panel_title,
+                "gridPos": {"h": 8, "w": 12, "x": 12 * (i % 2), "y": 8 * (i // 2)},
+                "datasource": {"type": "prometheus", "uid": "${datasource}"},
+                "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+                "targets": [
+                    {"refId": chr(ord("A") + j), "expr": expr, "legendFormat": legend}
+                    for j, (expr, legend) in enumerate(targets)
+                ],
+            }
+        )
+    return {
+        "uid": DASHBOARDS[key],
+        "title": title,
+        "tags": ["llm-platform"],
+        "schemaVersion": 39,
+        "time": {"from": "now-6h", "to": "now"},
+        "refresh": "1m",
+        "templating": {"list": _variables(namespace)},
+        "panels": out,
+    }
+
+
+def dashboards(namespace: str) -> dict[str, str]:
+    """File name -> dashboard JSON, for the ConfigMaps the Grafana sidecar loads."""
+    return {
+        f"{DASHBOARDS[key]}.json": json.dumps(dashboard(key, namespace), indent=1, sort_keys=True)
+        for key in TITLES
+    }
+
+
+def panel_queries(board: dict[str, Any]) -> list[tuple[str, str]]:
+    """(panel title, PromQL) for every target of a dashboard."""
+    return [(p["title"], t["expr"]) for p in board["panels"] for t in p["targets"]]

@@ -1,0 +1,584 @@
+"""Recording and alerting rules, from the spec and the serving plans.
+
+Every model gets its own rule groups with its SLO, prices and sizing baked in at deploy
+time, so a threshold in an alert is the number the spec asked for, not a global default.
+Alert annotations are plain text for the same reason: they name the model and the
+threshold, and `promtool test rules` can compare them exactly. Pure: no Pulumi.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from components import cost
+from components.observability import metrics as m
+from components.spec import Environment, Model
+
+# Multi-window, multi-burn-rate SLO alerts (Google SRE Workbook, "Alerting on SLOs",
+# table 5-8): page on 2% of a 30-day budget spent in 1h or 5% in 6h, ticket on 10% in 3d.
+# The short window stops the alert soon after the burn stops.
+PAGE_BURNS = ((14.4, "1h", "5m"), (6.0, "6h", "30m"))
+TICKET_BURN = (1.0, "3d", "6h")
+SLO_WINDOWS = ("5m", "30m", "1h", "6h", "3d")
+# The TTFT objective is a p95, so 5% of requests may be slower than it.
+TTFT_BUDGET = 0.05
+# The cost ceiling when the spec gives none: twice what the plan expects at its traffic.
+DEFAULT_COST_CEILING_FACTOR = 2.0
+
+DASHBOARDS = {
+    "serving": "llm-serving",
+    "cost": "llm-cost",
+    "quality": "llm-quality",
+    "gpu": "llm-gpu",
+}
+
+
+@dataclass(frozen=True)
+class Alert:
+    name: str
+    severity: str
+    expr: str
+    for_: str
+    summary: str
+    description: str
+    dashboard: str
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def _num(x: float) -> str:
+    return f"{x:.6g}"
+
+
+def _record(name: str, expr: str, labels: dict[str, str]) -> dict[str, Any]:
+    return {"record": name, "expr": expr, "labels": dict(labels)}
+
+
+def cost_ceiling(env: Environment, model: Model) -> float | None:
+    """USD per 1,000 conversations above which the cost alert fires."""
+    if model.slo.max_usd_per_1k_conversations is not None:
+        return model.slo.max_usd_per_1k_conversations
+    plan = env.plans[model.name]
+    rate = cost.gpu_hour_usd(env.spec, model.pool)
+    t = model.traffic
+    planned = cost.model_economics(
+        monthly_usd=plan.gpus_min * rate * cost.HOURS_PER_MONTH,
+        gpu_hours=plan.gpus_min * cost.HOURS_PER_MONTH,
+        conversations_per_day=t.conversations_per_day,
+        turns_per_conversation=t.turns_per_conversation,
+        prompt_tokens_per_turn=t.prompt_tokens_per_turn,
+        completion_tokens_per_turn=t.completion_tokens_per_turn,
+        hosted=None,
+    ).usd_per_1k_conversations
+    return None if planned is None else round(planned * DEFAULT_COST_CEILING_FACTOR, 4)
+
+
+_CRON_EVERY_N_MIN = re.compile(r"^\*/([0-9]+) \* \* \* \*$")
+
+
+def quality_stale_after_s(schedule: str) -> int:
+    """Three missed runs, or three hours when the schedule is not every-N-minutes."""
+    match = _CRON_EVERY_N_MIN.match(" ".join(schedule.split()))
+    return 3 * 60 * int(match.group(1)) if match else 3 * 3600
+
+
+class RuleBuilder:
+    def __init__(self, env: Environment):
+        self.env = env
+        self.spec = env.spec
+        self.obs = env.spec.observability
+        self.ns = env.spec.namespace
+
+    # -- annotations ---------------------------------------------------------------------
+    def _rule(self, alert: Alert) -> dict[str, Any]:
+        uid = DASHBOARDS[alert.dashboard]
+        query = f"var-namespace={self.ns}"
+        if "model" in alert.labels:
+            query += f"&var-model={alert.labels['model']}"
+        return {
+            "alert": alert.name,
+            "expr": alert.expr,
+            "for": alert.for_,
+            "labels": {
+                "severity": alert.severity,
+                "environment": self.spec.environment,
+                "namespace": self.ns,
+                **alert.labels,
+            },
+            "annotations": {
+                "summary": alert.summary,
+                "description": alert.description,
+                "runbook_url": f"{self.obs.runbook_base_url}/{alert.name}.md",
+                "dashboard_url": f"{self.obs.grafana_url}/d/{uid}?{query}",
+            },
+        }
+
+    # -- per model -----------------------------------------------------------------------
+    def model_groups(self, model: Model) -> list[dict[str, Any]]:
+        plan = self.env.plans[model.name]
+        sel = m.Selector(self.ns, model.name)
+        eng = m.engine_metrics(model.engine.kind, sel)
+        ids = {"namespace": self.ns, "model": model.name}
+        s = sel.base
+        rec: list[dict[str, Any]] = [
+            _record("llm:requests:rate5m", eng.requests_rate("5m"), ids),
+            _record("llm:requests:rate1h", eng.requests_rate("1h"), ids),
+        ]
+        if isinstance(eng, m.VllmMetrics):
+            rec += [
+                _record("llm:prompt_tokens:rate5m", eng.prompt_tokens_rate("5m"), ids),
+                _record("llm:completion_tokens:rate5m", eng.completion_tokens_rate("5m"), ids),
+            ]
+            for q in m.QUANTILES:
+                p = f"p{round(q * 100)}"
+                rec += [
+                    _record(f"llm:ttft_seconds:{p}", eng.ttft_quantile(q), ids),
+                    _record(f"llm:tpot_seconds:{p}", eng.tpot_quantile(q), ids),
+                ]
+        for q in m.QUANTILES:
+            rec.append(_record(f"llm:e2e_seconds:p{round(q * 100)}", eng.e2e_quantile(q), ids))
+        pods = f'namespace="{self.ns}",pod=~"{m.pod_regex(model.name)}"'
+        deployment = f'namespace="{self.ns}",deployment="{model.name}"'
+        rec += [
+            _record("llm:requests_waiting", eng.waiting(), ids),
+            _record("llm:requests_running", eng.running(), ids),
+            _record("llm:kv_cache_usage:ratio", eng.kv_usage(), ids),
+            _record("llm:gpu_utilization:ratio", f"avg({m.DCGM_UTIL}{{{pods}}}) / 100", ids),
+            _record(
+                "llm:gpu_memory_used:ratio",
+                f"sum({m.DCGM_FB_USED}{{{pods}}}) / "
+                f"(sum({m.DCGM_FB_USED}{{{pods}}}) + sum({m.DCGM_FB_FREE}{{{pods}}}))",
+                ids,
+            ),
+            _record(
+                "llm:replicas",
+                f"sum(kube_deployment_status_replicas_available{{{deployment}}})",
+                ids,
+            ),
+            _record(
+                "llm:gpus_allocated",
+                f"sum(kube_deployment_spec_replicas{{{deployment}}}) * {plan.tensor_parallel}",
+                {**ids, "pool": model.pool},
+            ),
+            _record(
+                "llm:cost_usd_per_hour",
+                f"llm:gpus_allocated{{{s}}} * on (pool) group_left () llm:gpu_price_usd_per_hour",
+                ids,
+            ),
+            _record(
+                "llm:conversations:rate1h",
+                f"llm:requests:rate1h{{{s}}} / {_num(model.traffic.turns_per_conversation)}",
+                ids,
+            ),
+            _record(
+                "llm:usd_per_1k_conversations",
+                f"llm:cost_usd_per_hour{{{s}}} / on (namespace, model) "
+                f"(llm:conversations:rate1h{{{s}}} * 3600 > 0) * 1000",
+                ids,
+            ),
+        ]
+        if isinstance(eng, m.VllmMetrics):
+            rec += [
+                _record("llm:prefix_cache_hit:ratio_rate5m", eng.prefix_hit_ratio("5m"), ids),
+                _record("llm:preemptions:rate5m", eng.preemptions_rate("5m"), ids),
+                _record("llm:output_tokens:mean1h", eng.output_tokens_mean("1h"), ids),
+                _record(
+                    "llm:output_tokens:mean7d",
+                    eng.output_tokens_mean("7d", offset="1h"),
+                    ids,
+                ),
+            ]
+        elif self.obs.quality is not None:
+            pushed = f"{m.Q_OUTPUT_TOKENS_MEAN}{{{s}}}"
+            rec += [
+                _record("llm:output_tokens:mean1h", f"max(avg_over_time({pushed}[1h]))", ids),
+                _record(
+                    "llm:output_tokens:mean7d", f"max(avg_over_time({pushed}[7d] offset 1h))", ids
+                ),
+            ]
+        rec.append(
+            _record(
+                "llm:output_length_drift:ratio",
+                f"llm:output_tokens:mean1h{{{s}}} / llm:output_tokens:mean7d{{{s}}}",
+                ids,
+            )
+        )
+        if self.obs.quality is not None:
+            rec += [
+                _record("llm:refusal:ratio", f"max({m.Q_REFUSAL_RATIO}{{{s}}})", ids),
+                _record(
+                    "llm:refusal:ratio_baseline7d",
+                    f"avg_over_time(llm:refusal:ratio{{{s}}}[7d] offset 1h)",
+                    ids,
+                ),
+                _record("llm:input_drift:mmd2", f"max({m.Q_INPUT_MMD2}{{{s}}})", ids),
+            ]
+
+        slo: list[dict[str, Any]] = []
+        bound = m.ttft_bucket(model.slo.ttft_p95_ms) if eng.has_ttft else None
+        for w in SLO_WINDOWS:
+            slo.append(_record(f"llm:slo_errors:ratio_rate{w}", eng.error_ratio(w), ids))
+            if isinstance(eng, m.VllmMetrics) and bound is not None:
+                slo.append(
+                    _record(f"llm:slo_ttft_slow:ratio_rate{w}", eng.slow_ttft_ratio(w, bound), ids)
+                )
+
+        alerts = self._model_alerts(model, eng, bound)
+        name = f"llm-{model.name}"
+        return [
+            {"name": f"{name}.recording", "rules": rec},
+            {"name": f"{name}.slo", "rules": slo},
+            {"name": f"{name}.alerts", "rules": [self._rule(a) for a in alerts]},
+        ]
+
+    def _burn_alerts(
+        self, model: Model, prefix: str, name: str, budget: float, what: str, objective: str
+    ) -> list[Alert]:
+        s = m.Selector(self.ns, model.name).base
+        labels = {"model": model.name, "slo": name}
+
+        def over(factor: float, window: str) -> str:
+            return f"{prefix}{window}{{{s}}} > {_num(factor * budget)}"
+
+        page = " or ".join(f"({over(f, lw)} and {over(f, sw)})" for f, lw, sw in PAGE_BURNS)
+        factor, lw, sw = TICKET_BURN
+        title = "Error" if name == "availability" else "TTFT"
+        return [
+            Alert(
+                name=f"Model{title}BudgetBurn",
+                severity="critical",
+                expr=page,
+                for_="2m",
+                summary=f"{model.name}: {what} is burning the {objective} SLO budget fast",
+                description=(
+                    f"{model.name} in {self.ns}: the {what} ratio is over 14.4x the budget "
+                    f"({_num(budget)}) in the last 1h and 5m, or over 6x in the last 6h and "
+                    f"30m. At this rate a 30-day budget is gone in days."
+                ),
+                dashboard="serving",
+                labels=labels,
+            ),
+            Alert(
+                name=f"Model{title}BudgetBurnSlow",
+                severity="warning",
+                expr=f"{over(factor, lw)} and {over(factor, sw)}",
+                for_="30m",
+                summary=f"{model.name}: {what} is spending the {objective} SLO budget steadily",
+                description=(
+                    f"{model.name} in {self.ns}: the {what} ratio has been above the budget "
+                    f"({_num(budget)}) over the last 3d and 6h; the SLO will be missed if it "
+                    "goes on."
+                ),
+                dashboard="serving",
+                labels=labels,
+            ),
+        ]
+
+    def _model_alerts(self, model: Model, eng: m.EngineMetrics, bound: float | None) -> list[Alert]:
+        plan = self.env.plans[model.name]
+        th = self.obs.thresholds
+        s = m.Selector(self.ns, model.name).base
+        mine = {"model": model.name}
+        out = self._burn_alerts(
+            model,
+            "llm:slo_errors:ratio_rate",
+            "availability",
+            1 - model.slo.availability,
+            "server error",
+            f"{_num(model.slo.availability * 100)}% availability",
+        )
+        if bound is not None:
+            out += self._burn_alerts(
+                model,
+                "llm:slo_ttft_slow:ratio_rate",
+                "ttft",
+                TTFT_BUDGET,
+                f"time-to-first-token over {_num(bound * 1000)} ms",
+                f"TTFT p95 {_num(model.slo.ttft_p95_ms)} ms",
+            )
+        out += [
+            Alert(
+                name="ModelDown",
+                severity="critical",
+                expr=f"llm:replicas{{{s}}} == 0 or absent(llm:replicas{{{s}}})",
+                for_="5m",
+                summary=f"{model.name} has no ready replica",
+                description=(
+                    f"Deployment {self.ns}/{model.name} has had no available replica for 5 "
+                    "minutes (or its state is not reported); every request to it fails."
+                ),
+                dashboard="serving",
+                labels=mine,
+            ),
+            Alert(
+                name="ModelQueueSaturated",
+                severity="critical",
+                expr=(
+                    f"llm:requests_waiting{{{s}}} / llm:replicas{{{s}}} > {plan.max_num_seqs} "
+                    f"and llm:replicas{{{s}}} >= {plan.replicas_max}"
+                ),
+                for_="10m",
+                summary=f"{model.name} is scaled out to its maximum and still queueing",
+                description=(
+                    f"{model.name} runs its maximum {plan.replicas_max} replica(s) and each "
+                    f"has more than a full batch ({plan.max_num_seqs} sequences) waiting; "
+                    "requests wait at least one batch before their first token."
+                ),
+                dashboard="serving",
+                labels=mine,
+            ),
+            Alert(
+                name="ModelKVCacheNearFull",
+                severity="warning",
+                expr=f"llm:kv_cache_usage:ratio{{{s}}} > {_num(th.kv_cache_full_pct / 100)}",
+                for_="15m",
+                summary=f"{model.name}: KV cache above {_num(th.kv_cache_full_pct)}%",
+                description=(
+                    f"The busiest {model.name} replica has used over "
+                    f"{_num(th.kv_cache_full_pct)}% of its KV cache for 15 minutes; new "
+                    "sequences wait or preempt running ones."
+                ),
+                dashboard="serving",
+                labels=mine,
+            ),
+        ]
+        if isinstance(eng, m.VllmMetrics):
+            out.append(
+                Alert(
+                    name="ModelPreemptions",
+                    severity="warning",
+                    expr=(
+                        f"llm:preemptions:rate5m{{{s}}} * 60 > {_num(th.preemptions_per_minute)}"
+                    ),
+                    for_="15m",
+                    summary=f"{model.name} is preempting sequences",
+                    description=(
+                        f"{model.name} preempts more than {_num(th.preemptions_per_minute)} "
+                        "sequence(s) a minute: the KV cache cannot hold the running batch, "
+                        "so work is recomputed and latency grows."
+                    ),
+                    dashboard="serving",
+                    labels=mine,
+                )
+            )
+        out.append(
+            Alert(
+                name="GPUIdleWaste",
+                severity="warning",
+                expr=(
+                    f"llm:gpu_utilization:ratio{{{s}}} < {_num(th.gpu_idle_util_pct / 100)} "
+                    f"and on (namespace, model) llm:cost_usd_per_hour{{{s}}} > 0"
+                ),
+                for_="3h",
+                summary=f"{model.name}: paid-for GPUs idle",
+                description=(
+                    f"The GPUs of {model.name} averaged under {_num(th.gpu_idle_util_pct)}% "
+                    "utilisation for 3 hours while they are paid for; lower the minimum "
+                    "replicas or move the model to a smaller GPU."
+                ),
+                dashboard="gpu",
+                labels=mine,
+            )
+        )
+        ceiling = cost_ceiling(self.env, model)
+        if ceiling is not None:
+            out.append(
+                Alert(
+                    name="CostPer1kConversationsHigh",
+                    severity="warning",
+                    expr=f"llm:usd_per_1k_conversations{{{s}}} > {_num(ceiling)}",
+                    for_="1h",
+                    summary=f"{model.name}: cost per 1,000 conversations above ${_num(ceiling)}",
+                    description=(
+                        f"{model.name} has cost more than ${_num(ceiling)} per 1,000 "
+                        "conversations for an hour (GPU cost per hour over live conversation "
+                        "rate, at deploy-time prices)."
+                    ),
+                    dashboard="cost",
+                    labels=mine,
+                )
+            )
+        if self.obs.quality is not None:
+            out += self._quality_alerts(model)
+        return out
+
+    def _quality_alerts(self, model: Model) -> list[Alert]:
+        q = self.obs.quality
+        assert q is not None
+        s = m.Selector(self.ns, model.name).base
+        mine = {"model": model.name}
+        stale = quality_stale_after_s(q.schedule)
+        return [
+            Alert(
+                name="RefusalRateSpike",
+                severity="critical",
+                expr=(
+                    f"llm:refusal:ratio{{{s}}} > {_num(q.refusal_rate_floor)} and "
+                    f"llm:refusal:ratio{{{s}}} > {_num(q.refusal_spike_factor)} * "
+                    f"llm:refusal:ratio_baseline7d{{{s}}}"
+                ),
+                for_="15m",
+                summary=f"{model.name} is refusing far more requests than usual",
+                description=(
+                    f"The sampled refusal rate of {model.name} is above "
+                    f"{_num(q.refusal_rate_floor * 100)}% and {_num(q.refusal_spike_factor)}x "
+                    "its 7-day baseline; users are being turned away."
+                ),
+                dashboard="quality",
+                labels=mine,
+            ),
+            Alert(
+                name="InputDrift",
+                severity="warning",
+                expr=f"llm:input_drift:mmd2{{{s}}} > {_num(q.input_drift_threshold)}",
+                for_="30m",
+                summary=f"{model.name}: prompts have drifted from the reference",
+                description=(
+                    f"The MMD^2 between recent {model.name} prompt embeddings and the "
+                    f"reference corpus is above {_num(q.input_drift_threshold)}; see "
+                    "runbooks/retraining-policy.md."
+                ),
+                dashboard="quality",
+                labels=mine,
+            ),
+            Alert(
+                name="OutputLengthDrift",
+                severity="warning",
+                expr=(
+                    f"abs(llm:output_length_drift:ratio{{{s}}} - 1) > "
+                    f"{_num(q.output_length_drift_pct / 100)}"
+                ),
+                for_="1h",
+                summary=f"{model.name}: answer length moved from its 7-day baseline",
+                description=(
+                    f"The mean completion length of {model.name} over the last hour differs "
+                    f"from the 7-day mean by more than {_num(q.output_length_drift_pct)}%."
+                ),
+                dashboard="quality",
+                labels=mine,
+            ),
+            Alert(
+                name="QualityMonitorStale",
+                severity="warning",
+                expr=(
+                    f"time() - max({m.Q_LAST_RUN}{{{s}}}) > {stale} "
+                    f"or absent({m.Q_LAST_RUN}{{{s}}})"
+                ),
+                for_="30m",
+                summary=f"{model.name}: the quality monitor has not reported",
+                description=(
+                    f"No quality-monitor result for {model.name} in {stale // 60} minutes; "
+                    "refusal and drift alerts are blind until it runs again."
+                ),
+                dashboard="quality",
+                labels=mine,
+            ),
+        ]
+
+    # -- environment -----------------------------------------------------------------------
+    def platform_groups(self) -> list[dict[str, Any]]:
+        env_labels = {"namespace": self.ns}
+        rec = [
+            _record(
+                "llm:gpu_price_usd_per_hour",
+                f"vector({_num(cost.gpu_hour_usd(self.spec, p.name))})",
+                {"pool": p.name},
+            )
+            for p in self.spec.gpu_pools
+        ]
+        rec += [
+            _record(
+                "llm:budget_usd_per_month",
+                f"vector({_num(self.spec.budget.monthly_usd)})",
+                env_labels,
+            ),
+            _record(
+                "llm:cost_usd_per_hour:sum",
+                f'sum(llm:cost_usd_per_hour{{namespace="{self.ns}"}})',
+                env_labels,
+            ),
+            # A month at the last day's average rate: the spend the budget will see.
+            _record(
+                "llm:spend_usd:projected_month",
+                f'avg_over_time(llm:cost_usd_per_hour:sum{{namespace="{self.ns}"}}[1d])'
+                " * 24 * scalar(days_in_month())",
+                env_labels,
+            ),
+            _record(
+                "llm:spend_usd:month_to_date",
+                f'avg_over_time(llm:cost_usd_per_hour:sum{{namespace="{self.ns}"}}[1d])'
+                " * scalar(24 * (day_of_month() - 1) + hour())",
+                env_labels,
+            ),
+            _record(
+                "llm:budget_used:ratio_projected",
+                f'llm:spend_usd:projected_month{{namespace="{self.ns}"}} / on (namespace) '
+                f'llm:budget_usd_per_month{{namespace="{self.ns}"}}',
+                env_labels,
+            ),
+        ]
+        th = self.obs.thresholds
+        alerts = [
+            Alert(
+                name="ProjectedSpendOverBudget",
+                severity="warning",
+                expr=f'llm:budget_used:ratio_projected{{namespace="{self.ns}"}} > 1',
+                for_="1h",
+                summary=f"{self.spec.environment}: projected GPU spend is over the budget",
+                description=(
+                    f"At the last day's rate, GPU spend in {self.ns} this month will exceed "
+                    f"the ${_num(self.spec.budget.monthly_usd)} budget."
+                ),
+                dashboard="cost",
+            ),
+            Alert(
+                name="TrainingJobFailed",
+                severity="warning",
+                expr=(
+                    f'kube_job_failed{{namespace="{self.ns}",'
+                    f'job_name=~"{m.TRAINING_JOB_PREFIX}.+",condition="true"}} > 0'
+                ),
+                for_="1m",
+                summary=f"{self.spec.environment}: a training job failed",
+                description=(
+                    f"A training Job in {self.ns} reached the Failed condition after its "
+                    "retries; its job_name label names it."
+                ),
+                dashboard="gpu",
+            ),
+            Alert(
+                name="SpotInterruptionsHigh",
+                severity="warning",
+                expr=(
+                    f"sum by (pool) (increase({m.SPOT_INTERRUPTIONS}"
+                    f'{{namespace="{self.ns}"}}[1h])) > {th.spot_interruptions_per_hour}'
+                ),
+                for_="5m",
+                summary=f"{self.spec.environment}: spot capacity is being reclaimed often",
+                description=(
+                    "Training jobs were interrupted more than "
+                    f"{th.spot_interruptions_per_hour} times in the last hour in one pool; "
+                    "checkpoints may not keep up."
+                ),
+                dashboard="gpu",
+            ),
+        ]
+        name = f"llm-{self.spec.environment}"
+        return [
+            {"name": f"{name}.cost", "rules": rec},
+            {"name": f"{name}.alerts", "rules": [self._rule(a) for a in alerts]},
+        ]
+
+
+def prometheus_rules(env: Environment) -> dict[str, list[dict[str, Any]]]:
+    """PrometheusRule name -> its groups: one for the environment, one per model."""
+    builder = RuleBuilder(env)
+    out = {"llm-platform": builder.platform_groups()}
+    for model in env.spec.models:
+        out[f"llm-model-{model.name}"] = builder.model_groups(model)
+    return out
+
+
+def alert_names(groups: dict[str, list[dict[str, Any]]]) -> set[str]:
+    return {r["alert"] for gs in groups.values() for g in gs for r in g["rules"] if "alert" in r}

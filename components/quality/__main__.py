@@ -1,0 +1,5 @@
+import sys
+
+from components.quality.monitor import main
+
+sys.exit(main())

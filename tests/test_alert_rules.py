@@ -1,0 +1,266 @@
+"""The rendered rules, checked and unit-tested with promtool; Alertmanager with amtool;
+dashboard queries parsed by Prometheus' own parser; runbook links in both directions."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import ROOT, STACKS
+
+from components.observability.dashboards import panel_queries
+
+RUNBOOKS = ROOT / "runbooks"
+NOT_ALERTS = {"operations.md", "retraining-policy.md"}
+SCENARIOS = ROOT / "tests" / "alerts"
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name)
+    assert found, f"{name} not installed: `.ci/run` installs Debian's prometheus packages"
+    return found
+
+
+def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=cwd)
+
+
+def _kind(planned, kind: str) -> list[dict]:
+    return [m for m in planned.manifests if m["kind"] == kind]
+
+
+def _write_rules(planned, directory: Path) -> list[Path]:
+    paths = []
+    for obj in _kind(planned, "PrometheusRule"):
+        path = directory / f"{obj['metadata']['name']}.yaml"
+        path.write_text(yaml.safe_dump({"groups": obj["spec"]["groups"]}, sort_keys=False))
+        paths.append(path)
+    return paths
+
+
+def _alerts(planned) -> list[dict]:
+    return [
+        r for obj in _kind(planned, "PrometheusRule") for g in obj["spec"]["groups"]
+        for r in g["rules"] if "alert" in r
+    ]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_promtool_check_rules_passes_on_every_rendered_group(planned, stack, tmp_path):
+    paths = _write_rules(planned[stack], tmp_path)
+    assert paths
+    proc = _run(_tool("promtool"), "check", "rules", *map(str, paths))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_alert_is_labelled_annotated_and_linked(planned, stack):
+    for rule in _alerts(planned[stack]):
+        name = rule["alert"]
+        assert rule["labels"]["severity"] in ("critical", "warning"), name
+        ann = rule["annotations"]
+        assert set(ann) == {"summary", "description", "runbook_url", "dashboard_url"}, name
+        assert ann["runbook_url"].endswith(f"/runbooks/{name}.md"), name
+        assert (RUNBOOKS / f"{name}.md").is_file(), f"no runbook for {name}"
+        assert re.search(r"/d/llm-(serving|cost|quality|gpu)\?var-namespace=", ann["dashboard_url"])
+
+
+def test_every_runbook_is_linked_from_an_alert(planned):
+    linked = {rule["alert"] for p in planned.values() for rule in _alerts(p)}
+    files = {p.name for p in RUNBOOKS.glob("*.md")}
+    assert files >= NOT_ALERTS
+    orphans = sorted(files - NOT_ALERTS - {f"{a}.md" for a in linked})
+    assert not orphans, f"runbooks no alert links to: {orphans}"
+
+
+def test_runbooks_have_the_sections_on_call_needs():
+    for path in RUNBOOKS.glob("*.md"):
+        if path.name in NOT_ALERTS:
+            continue
+        text = path.read_text()
+        for section in ("## Meaning", "## Confirm", "## Mitigate", "## Escalate", "## Verify"):
+            assert section in text, f"{path.name} lacks {section}"
+        assert "kubectl" in text and "```promql" in text, path.name
+
+
+def _scenario_tests(
+    scenarios: list[dict], rules: dict[str, dict]
+) -> tuple[dict[str, list[dict]], dict]:
+    """promtool test groups, one per case, keyed by rule evaluation interval, and per alert
+    how many fire/near-miss cases it has."""
+    tests: dict[str, list[dict]] = {}
+    counts = {}
+    for sc in scenarios:
+        rule = rules[sc["alert"]]
+        expected = {
+            "exp_labels": {**rule["labels"], **sc.get("labels", {})},
+            "exp_annotations": rule["annotations"],
+        }
+        counts[sc["alert"]] = (len(sc.get("fire", [])), len(sc.get("near_miss", [])))
+        for kind in ("fire", "near_miss"):
+            for case in sc.get(kind, []):
+                tests.setdefault(sc.get("evaluation_interval", "1m"), []).append({
+                    "name": f"{sc['alert']} {kind}: {case['name']}",
+                    "interval": case.get("interval", sc.get("interval", "1m")),
+                    "input_series": case["series"],
+                    "alert_rule_test": [{
+                        "eval_time": case["eval_time"],
+                        "alertname": sc["alert"],
+                        "exp_alerts": [expected] if kind == "fire" else [],
+                    }],
+                })
+    return tests, counts
+
+
+def test_promtool_unit_tests_fire_and_near_miss_for_every_alert(planned, tmp_path):
+    """Every alert of the `local` stack has a series that makes it fire and a near miss
+    that must not, run through `promtool test rules` against the rendered rules."""
+    local = planned["local"]
+    paths = _write_rules(local, tmp_path)
+    rules = {r["alert"]: r for r in _alerts(local)}
+    scenarios = yaml.safe_load((SCENARIOS / "local.yaml").read_text())
+    tests, counts = _scenario_tests(scenarios, rules)
+    uncovered = sorted(a for a in rules if counts.get(a, (0, 0))[0] < 1 or counts[a][1] < 1)
+    assert not uncovered, f"alerts without both a firing and a near-miss case: {uncovered}"
+    procs = []
+    for i, (every, group) in enumerate(sorted(tests.items())):
+        name = f"tests-{i}.yaml"
+        (tmp_path / name).write_text(yaml.safe_dump({
+            "rule_files": [p.name for p in paths],
+            "evaluation_interval": every,
+            "tests": group,
+        }, sort_keys=False))
+        procs.append(subprocess.Popen(
+            [_tool("promtool"), "test", "rules", name], cwd=tmp_path, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+    for proc in procs:
+        out, _ = proc.communicate(timeout=600)
+        assert proc.returncode == 0, out[-6000:]
+
+
+def _expr_test(planned, tmp_path, interval: str, series: list[dict], checks: list[dict]):
+    paths = _write_rules(planned, tmp_path)
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump({
+        "rule_files": [p.name for p in paths],
+        "evaluation_interval": "1m",
+        "tests": [{"interval": interval, "input_series": series, "promql_expr_test": checks}],
+    }, sort_keys=False))
+    proc = _run(_tool("promtool"), "test", "rules", "t.yaml", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+def test_vllm_renamed_metrics_record_one_series_whichever_name_is_exported(planned, tmp_path):
+    ids = 'namespace="llm-local",model="assistant"'
+    _expr_test(planned["local"], tmp_path, "1m", [
+        {"series": f'vllm:gpu_cache_usage_perc{{{ids},pod="old"}}', "values": "0.4x10"},
+        {"series": f'vllm:gpu_prefix_cache_hits_total{{{ids}}}', "values": "0+30x10"},
+        {"series": f'vllm:gpu_prefix_cache_queries_total{{{ids}}}', "values": "0+100x10"},
+    ], [
+        {"expr": f"llm:kv_cache_usage:ratio{{{ids}}}", "eval_time": "8m",
+         "exp_samples": [{"labels": f'llm:kv_cache_usage:ratio{{{ids}}}', "value": 0.4}]},
+        {"expr": f"llm:prefix_cache_hit:ratio_rate5m{{{ids}}}", "eval_time": "8m",
+         "exp_samples": [{"labels": f'llm:prefix_cache_hit:ratio_rate5m{{{ids}}}', "value": 0.3}]},
+    ])
+
+
+def test_tensorrt_llm_metrics_normalise_to_the_same_rules(planned, tmp_path):
+    """Triton's queue, KV blocks, failures and latency summary become the llm:* series the
+    alerts read, for the TensorRT-LLM model of onprem-mixed."""
+    ids = 'namespace="llm-mixed",model="analyst"'
+    entry = f'{ids},exported_model="ensemble"'
+    _expr_test(planned["onprem-mixed"], tmp_path, "1m", [
+        {"series": f'nv_trt_llm_request_metrics{{{ids},request_type="waiting"}}', "values": "7x10"},
+        {"series": f'nv_trt_llm_kv_cache_block_metrics{{{ids},kv_cache_block_type="used"}}', "values": "300x10"},
+        {"series": f'nv_trt_llm_kv_cache_block_metrics{{{ids},kv_cache_block_type="max"}}', "values": "400x10"},
+        {"series": f'nv_inference_request_success{{{entry}}}', "values": "0+95x10"},
+        {"series": f'nv_inference_request_failure{{{entry},reason="OTHER"}}', "values": "0+5x10"},
+        # The inner models see the same requests; they must not be counted again.
+        {"series": f'nv_inference_request_success{{{ids},exported_model="tensorrt_llm"}}', "values": "0+95x10"},
+        {"series": f'nv_inference_request_summary_us{{{entry},quantile="0.950000"}}', "values": "1500000x10"},
+    ], [
+        {"expr": f"llm:requests_waiting{{{ids}}}", "eval_time": "8m",
+         "exp_samples": [{"labels": f"llm:requests_waiting{{{ids}}}", "value": 7}]},
+        {"expr": f"llm:kv_cache_usage:ratio{{{ids}}}", "eval_time": "8m",
+         "exp_samples": [{"labels": f"llm:kv_cache_usage:ratio{{{ids}}}", "value": 0.75}]},
+        {"expr": f"llm:slo_errors:ratio_rate5m{{{ids}}}", "eval_time": "8m",
+         "exp_samples": [{"labels": f"llm:slo_errors:ratio_rate5m{{{ids}}}", "value": 0.05}]},
+        {"expr": f"llm:e2e_seconds:p95{{{ids}}}", "eval_time": "8m",
+         "exp_samples": [{"labels": f"llm:e2e_seconds:p95{{{ids}}}", "value": 1.5}]},
+    ])
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_amtool_accepts_the_rendered_alertmanager_config(planned, stack):
+    config = planned[stack].out / "alertmanager.yaml"
+    proc = _run(_tool("amtool"), "check-config", str(config))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Found:" in proc.stdout  # amtool parsed a config, not an empty file
+
+
+@pytest.mark.parametrize(("labels", "receiver"), [
+    (["severity=critical", "environment=local", "alertname=ModelDown"], "pager"),
+    (["severity=warning", "environment=local", "alertname=InputDrift"], "ticket"),
+    (["severity=info", "environment=local", "alertname=Unknown"], "ticket"),
+])
+def test_alertmanager_routes_critical_to_the_pager_and_warnings_to_a_ticket(planned, labels, receiver):
+    config = planned["local"].out / "alertmanager.yaml"
+    proc = _run(_tool("amtool"), "config", "routes", "test", f"--config.file={config}", *labels)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == receiver
+
+
+def test_receiver_credentials_are_files_never_values(planned):
+    for p in planned.values():
+        config = yaml.safe_load((p.out / "alertmanager.yaml").read_text())
+        for receiver in config["receivers"]:
+            text = json.dumps(receiver)
+            assert "_file" in text, receiver["name"]
+            assert "hooks.slack.com" not in text and "routing_key\"" not in text
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_secret_value_reaches_the_plan_output(planned, stack):
+    for path in planned[stack].out.rglob("*"):
+        if path.is_file():
+            assert "offline-plan-placeholder" not in path.read_text(), path
+    secrets = _kind(planned[stack], "Secret")
+    assert secrets
+    for obj in secrets:
+        assert set(obj["stringData"].values()) == {"[secret]"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_dashboard_panel_query_parses(planned, stack, tmp_path):
+    """Each panel's PromQL, with Grafana's variables filled in, goes through promtool's
+    parser as a recording rule."""
+    boards = [
+        json.loads(text)
+        for cm in _kind(planned[stack], "ConfigMap")
+        if cm["metadata"].get("labels", {}).get("grafana_dashboard") == "1"
+        for text in cm["data"].values()
+    ]
+    assert {b["uid"] for b in boards} == {"llm-serving", "llm-cost", "llm-quality", "llm-gpu"}
+    rules = []
+    for board in boards:
+        for title, expr in panel_queries(board):
+            filled = expr.replace("$namespace", "llm-x").replace("$model", ".+")
+            assert "$" not in filled, (board["uid"], title)
+            rules.append({"record": "panel:query", "expr": filled})
+    path = tmp_path / "panels.yaml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "panels", "rules": rules}]}))
+    proc = _run(_tool("promtool"), "check", "rules", str(path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_serving_dashboard_shows_tokens_latency_queue_kv_and_replicas(planned):
+    (cm,) = [c for c in _kind(planned["local"], "ConfigMap") if "llm-serving.json" in c.get("data", {})]
+    exprs = " ".join(e for _, e in panel_queries(json.loads(cm["data"]["llm-serving.json"])))
+    for series in ("llm:completion_tokens:rate5m", "llm:ttft_seconds:p50", "llm:ttft_seconds:p95",
+                   "llm:ttft_seconds:p99", "llm:tpot_seconds:p95", "llm:e2e_seconds:p99",
+                   "llm:requests_waiting", "llm:kv_cache_usage:ratio", "llm:replicas"):
+        assert series in exprs, series

