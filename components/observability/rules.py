@@ -479,7 +479,10 @@ class RuleBuilder:
     # -- environment -----------------------------------------------------------------------
     def platform_groups(self) -> list[dict[str, Any]]:
         env_labels = {"namespace": self.ns}
-        rec = [
+        # Deploy-time constants get a group of their own: the model groups read the prices
+        # and this environment's cost group reads the model groups, and keeping the chain
+        # acyclic means a fresh evaluation never reads a value from two steps back.
+        prices = [
             _record(
                 "llm:gpu_price_usd_per_hour",
                 f"vector({_num(cost.gpu_hour_usd(self.spec, p.name))})",
@@ -487,12 +490,14 @@ class RuleBuilder:
             )
             for p in self.spec.gpu_pools
         ]
-        rec += [
+        prices.append(
             _record(
                 "llm:budget_usd_per_month",
                 f"vector({_num(self.spec.budget.monthly_usd)})",
                 env_labels,
-            ),
+            )
+        )
+        rec = [
             _record(
                 "llm:cost_usd_per_hour:sum",
                 f'sum(llm:cost_usd_per_hour{{namespace="{self.ns}"}})',
@@ -566,6 +571,7 @@ class RuleBuilder:
         ]
         name = f"llm-{self.spec.environment}"
         return [
+            {"name": f"{name}.prices", "rules": prices},
             {"name": f"{name}.cost", "rules": rec},
             {"name": f"{name}.alerts", "rules": [self._rule(a) for a in alerts]},
         ]
