@@ -185,8 +185,10 @@ def _print_plan(result: PlanResult, target: Path, elapsed: float) -> None:
     )
     out.print(costs)
     if result.monthly_usd > budget:
-        out.print(f"[red]over budget[/red]: ${result.monthly_usd:,.2f}/month planned against a "
-                  f"${budget:,.0f} cap (budget.monthly_usd)")
+        out.print(
+            f"[red]over budget[/red]: ${result.monthly_usd:,.2f}/month planned against a "
+            f"${budget:,.0f} cap (budget.monthly_usd)"
+        )
 
     econ = Table(title="Per model")
     for col in (

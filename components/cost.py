@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from components import catalog
-from components.spec import EnvironmentSpec
+from components.spec import Environment, EnvironmentSpec, GpuPool
 
 # AWS, GCP and Azure all bill a month as 730 hours (8760 / 12) on their price pages.
 HOURS_PER_MONTH = 730
@@ -23,6 +23,15 @@ DAYS_PER_MONTH = 365 / 12
 GPU_HOUR_ANNOTATION = "llm-platform.dev/gpu-hour-usd"
 MODEL_LABEL = "llm-platform.dev/model"
 GPU_RESOURCE_KEYS = ("nvidia.com/gpu", "amd.com/gpu")
+
+# Tags (AWS, Azure) and labels (GCP) the cloud foundations put on what they create, so the
+# price of a node pool or a bucket can be read off the resource itself, as a policy pack
+# sees it. GCP label values allow only [-_a-z0-9], hence whole numbers.
+NODE_HOURS_TAG = "llm-platform-node-hours"
+EXPECTED_GIB_TAG = "llm-platform-expected-gib"
+POOL_TAG = "llm-platform-pool"
+# Without a stated size, the bucket holds this many versions of every model's weights.
+WEIGHT_VERSIONS_KEPT = 3
 
 _POD_TEMPLATE_KINDS = {
     "kubernetes:apps/v1:Deployment",
@@ -40,6 +49,7 @@ class LineItem:
     monthly_usd: float
     basis: str
     model: str | None = None
+    pool: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -55,31 +65,195 @@ def _gpus_per_pod(pod_spec: dict[str, Any]) -> int:
     return total
 
 
-def price_resource(type_: str, name: str, inputs: dict[str, Any]) -> LineItem | None:
-    """Monthly price of one resource, or None when it costs nothing we can attribute."""
+def price_resource(type_: str, name: str, inputs: dict[str, Any]) -> list[LineItem]:
+    """Monthly price of one resource: none when it costs nothing we can attribute, and more
+    than one item when it bundles priced parts (an AKS cluster and its system pool)."""
     if type_ in _POD_TEMPLATE_KINDS:
-        meta = inputs.get("metadata") or {}
-        annotations = meta.get("annotations") or {}
-        rate = annotations.get(GPU_HOUR_ANNOTATION)
-        spec = inputs.get("spec") or {}
-        pod_spec = (spec.get("template") or {}).get("spec") or {}
-        gpus = _gpus_per_pod(pod_spec)
-        if rate is None or gpus == 0:
-            return None
-        replicas = int(spec.get("replicas", 1))
-        gpu_hours = replicas * gpus * HOURS_PER_MONTH
-        unit_usd = float(rate)
-        return LineItem(
-            name=name,
-            type=type_,
-            quantity=gpu_hours,
-            unit="GPU-hour",
-            unit_usd=unit_usd,
-            monthly_usd=round(gpu_hours * unit_usd, 2),
-            basis=f"{replicas} replica(s) x {gpus} GPU x {HOURS_PER_MONTH} h x ${unit_usd}/GPU-h",
-            model=(meta.get("labels") or {}).get(MODEL_LABEL),
+        item = _price_gpu_workload(type_, name, inputs)
+        return [item] if item else []
+    pricer = _CLOUD_PRICERS.get(type_)
+    return pricer(type_, name, inputs) if pricer else []
+
+
+def _price_gpu_workload(type_: str, name: str, inputs: dict[str, Any]) -> LineItem | None:
+    meta = inputs.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    rate = annotations.get(GPU_HOUR_ANNOTATION)
+    spec = inputs.get("spec") or {}
+    pod_spec = (spec.get("template") or {}).get("spec") or {}
+    gpus = _gpus_per_pod(pod_spec)
+    if rate is None or gpus == 0:
+        return None
+    replicas = int(spec.get("replicas", 1))
+    gpu_hours = replicas * gpus * HOURS_PER_MONTH
+    unit_usd = float(rate)
+    return LineItem(
+        name=name,
+        type=type_,
+        quantity=gpu_hours,
+        unit="GPU-hour",
+        unit_usd=unit_usd,
+        monthly_usd=round(gpu_hours * unit_usd, 2),
+        basis=f"{replicas} replica(s) x {gpus} GPU x {HOURS_PER_MONTH} h x ${unit_usd}/GPU-h",
+        model=(meta.get("labels") or {}).get(MODEL_LABEL),
+    )
+
+
+def _service(type_: str, name: str, service_id: str, quantity: float) -> LineItem:
+    svc = catalog.services()[service_id]
+    return LineItem(
+        name=name,
+        type=type_,
+        quantity=quantity,
+        unit=svc.unit,
+        unit_usd=svc.usd,
+        monthly_usd=round(quantity * svc.usd, 2),
+        basis=f"{quantity:g} {svc.unit} x ${svc.usd:g} ({service_id}, {svc.source} {svc.as_of})",
+    )
+
+
+def _always_on(service_id: str):
+    """A resource billed per hour it exists."""
+    return lambda type_, name, _inputs: [_service(type_, name, service_id, HOURS_PER_MONTH)]
+
+
+def _per_month(service_id: str):
+    return lambda type_, name, _inputs: [_service(type_, name, service_id, 1)]
+
+
+def _stored(service_id: str, tags_key: str):
+    def price(type_: str, name: str, inputs: dict[str, Any]) -> list[LineItem]:
+        gib = (inputs.get(tags_key) or {}).get(EXPECTED_GIB_TAG)
+        return [_service(type_, name, service_id, float(gib))] if gib is not None else []
+
+    return price
+
+
+def _nodes(
+    type_: str,
+    name: str,
+    instance_types: list[str],
+    spot: bool,
+    tags: dict[str, Any],
+    default_nodes: float,
+) -> LineItem:
+    """A node pool at the price of its dearest instance type, for the node-hours its tag
+    states (the foundation's expectation) or, without one, its node count always on."""
+    known = [catalog.instances()[t] for t in instance_types if t in catalog.instances()]
+    if not known:
+        raise ValueError(f"{name}: no catalog price for instance types {instance_types}")
+    hourly, inst = max(
+        ((i.spot_usd_per_hour if spot and i.spot_usd_per_hour else i.on_demand_usd_per_hour), i)
+        for i in known
+    )
+    stated = tags.get(NODE_HOURS_TAG)
+    hours = float(stated) if stated is not None else default_nodes * HOURS_PER_MONTH
+    kind = "spot" if spot else "on-demand"
+    return LineItem(
+        name=name,
+        type=type_,
+        quantity=hours,
+        unit="node-hour",
+        unit_usd=hourly,
+        monthly_usd=round(hours * hourly, 2),
+        basis=f"{hours:g} node-h x ${hourly:g} ({inst.id} {kind}, {inst.source} {inst.as_of})",
+        pool=tags.get(POOL_TAG),
+    )
+
+
+def _aws_node_group(type_: str, name: str, inputs: dict[str, Any]) -> list[LineItem]:
+    scaling = inputs.get("scalingConfig") or {}
+    return [
+        _nodes(
+            type_,
+            name,
+            list(inputs.get("instanceTypes") or []),
+            inputs.get("capacityType") == "SPOT",
+            inputs.get("tags") or {},
+            float(scaling.get("desiredSize", 0)),
         )
-    return None
+    ]
+
+
+def _gke_node_pool(type_: str, name: str, inputs: dict[str, Any]) -> list[LineItem]:
+    config = inputs.get("nodeConfig") or {}
+    zones = len(inputs.get("nodeLocations") or []) or 1
+    return [
+        _nodes(
+            type_,
+            name,
+            [config.get("machineType", "")],
+            bool(config.get("spot")),
+            config.get("resourceLabels") or {},
+            float(inputs.get("initialNodeCount", 0)) * zones,
+        )
+    ]
+
+
+def _aks_agent_pool(type_: str, name: str, inputs: dict[str, Any]) -> list[LineItem]:
+    return [
+        _nodes(
+            type_,
+            name,
+            [inputs.get("vmSize", "")],
+            inputs.get("scaleSetPriority") == "Spot",
+            inputs.get("tags") or {},
+            float(inputs.get("count", 0)),
+        )
+    ]
+
+
+def _aks_cluster(type_: str, name: str, inputs: dict[str, Any]) -> list[LineItem]:
+    items = []
+    if (inputs.get("sku") or {}).get("tier") in ("Standard", "Premium"):
+        items.append(_service(type_, name, "azure-aks-standard", HOURS_PER_MONTH))
+    for profile in inputs.get("agentPoolProfiles") or []:
+        items += _aks_agent_pool(type_, f"{name}/{profile.get('name')}", profile)
+    return items
+
+
+_CLOUD_PRICERS = {
+    "aws:eks/cluster:Cluster": _always_on("aws-eks-cluster"),
+    "aws:eks/nodeGroup:NodeGroup": _aws_node_group,
+    "aws:ec2/natGateway:NatGateway": _always_on("aws-nat-gateway"),
+    "aws:ec2/eip:Eip": _always_on("aws-public-ipv4"),
+    "aws:s3/bucket:Bucket": _stored("aws-s3-standard", "tags"),
+    "aws:kms/key:Key": _per_month("aws-kms-key"),
+    "aws:ec2/vpnConnection:VpnConnection": _always_on("aws-vpn-connection"),
+    "aws:lb/loadBalancer:LoadBalancer": _always_on("aws-nlb"),
+    "gcp:container/cluster:Cluster": _always_on("gcp-gke-cluster"),
+    "gcp:container/nodePool:NodePool": _gke_node_pool,
+    "gcp:compute/routerNat:RouterNat": _always_on("gcp-cloud-nat"),
+    "gcp:storage/bucket:Bucket": _stored("gcp-gcs-standard", "labels"),
+    "gcp:compute/vPNTunnel:VPNTunnel": _always_on("gcp-ha-vpn-tunnel"),
+    "gcp:compute/forwardingRule:ForwardingRule": _always_on("gcp-forwarding-rule"),
+    "azure-native:containerservice:ManagedCluster": _aks_cluster,
+    "azure-native:containerservice:AgentPool": _aks_agent_pool,
+    "azure-native:network:NatGateway": _always_on("azure-nat-gateway"),
+    "azure-native:network:PublicIPAddress": _always_on("azure-public-ip"),
+    "azure-native:storage:StorageAccount": _stored("azure-blob-hot-lrs", "tags"),
+    "azure-native:network:VirtualNetworkGateway": _always_on("azure-vpn-gateway-vpngw1"),
+    "azure-native:network:LoadBalancer": _always_on("azure-standard-lb"),
+}
+
+
+def steady_nodes(pool: GpuPool, gpus_min: int) -> int:
+    """Nodes a pool keeps up: its floor, or what the models' minimum replicas need."""
+    return max(pool.min_nodes, math.ceil(gpus_min / pool.gpus_per_node))
+
+
+def node_hours(pool: GpuPool, gpus_min: int) -> int:
+    """Expected node-hours a month: the spec's figure, else the steady nodes always on."""
+    if pool.node_hours_per_month is not None:
+        return round(pool.node_hours_per_month)
+    return steady_nodes(pool, gpus_min) * HOURS_PER_MONTH
+
+
+def expected_artifact_gib(env: Environment) -> int:
+    if env.spec.artifacts.expected_gib is not None:
+        return env.spec.artifacts.expected_gib
+    weights = sum(p.budget.weights_gib * p.tensor_parallel for p in env.plans.values())
+    return max(1, math.ceil(weights * WEIGHT_VERSIONS_KEPT))
 
 
 def gpu_hour_usd(spec: EnvironmentSpec, pool_name: str) -> float:

@@ -8,11 +8,13 @@ one line each, with its config path.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field, replace
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -32,16 +34,43 @@ DnsLabel = Annotated[
 LabelValue = Annotated[str, Field(pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")]
 LabelKey = Annotated[
     str,
-    Field(pattern=r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"),
+    Field(
+        pattern=r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+    ),
 ]
 DnsSubdomain = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")]
 NonEmpty = Annotated[str, Field(min_length=1, max_length=4096)]
 Topology = Literal["onprem", "aws", "gcp", "azure", "hybrid"]
-AVAILABLE_TOPOLOGIES = ("onprem",)
+CloudName = Literal["aws", "gcp", "azure"]
+Uuid = Annotated[
+    str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+]
+KubernetesVersion = Annotated[
+    str, Field(pattern=r"^1\.[0-9]{2}$", description="control-plane minor version, e.g. 1.31")
+]
+
+
+ConfigKeyName = Annotated[
+    str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$", description="a Pulumi config key")
+]
+
+
+def _cidr(v: str) -> str:
+    try:
+        net = ipaddress.IPv4Network(v, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"must be an IPv4 network such as 10.40.0.0/16 ({exc})") from None
+    return str(net)
+
+
+Cidr = Annotated[str, AfterValidator(_cidr)]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+_EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
 class Tags(_Strict):
@@ -59,12 +88,34 @@ class Budget(_Strict):
         default=[50, 80, 100], min_length=1
     )
 
+    notify_emails: list[Annotated[str, Field(pattern=_EMAIL)]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="who the cloud budget's own notifications reach (required on a cloud)",
+    )
+    hard_cap_pct: int | None = Field(
+        default=100,
+        ge=1,
+        le=200,
+        description="at this share of the budget (actual spend) GPU pools are scaled to zero; "
+        "null disables the cap",
+    )
+
     @field_validator("alert_thresholds_pct")
     @classmethod
     def _ascending(cls, v: list[int]) -> list[int]:
         if v != sorted(set(v)):
             raise ValueError("must be distinct and ascending, for example [50, 80, 100]")
         return v
+
+    @property
+    def hard_cap_usd(self) -> float | None:
+        return None if self.hard_cap_pct is None else self.monthly_usd * self.hard_cap_pct / 100
+
+
+def _known_instance_type(v: str) -> None:
+    if v not in catalog.instances():
+        raise ValueError(f"unknown instance type {v!r}{catalog.suggest(v, catalog.instances())}")
 
 
 class GpuPool(_Strict):
@@ -74,8 +125,23 @@ class GpuPool(_Strict):
     instance_type: str | None = Field(default=None, description="cloud instance type")
     min_nodes: int = Field(default=0, ge=0, le=1000)
     max_nodes: int = Field(ge=1, le=1000)
+    extra_instance_types: list[str] = Field(
+        default_factory=list,
+        max_length=10,
+        description="more instance types with the same GPUs, for spot capacity (AWS)",
+    )
     purpose: Literal["inference", "training"] = "inference"
     capacity: Literal["on-demand", "spot"] = "on-demand"
+    node_hours_per_month: float | None = Field(
+        default=None,
+        ge=0,
+        le=1_000_000,
+        description="expected node-hours a month, for the cost estimate; default: the nodes "
+        "that are always up (inference) or none (training) x 730 h",
+    )
+    spot_max_usd_per_hour: float | None = Field(
+        default=None, gt=0, le=1000, description="Azure spot bid; default the on-demand price"
+    )
     node_labels: dict[LabelKey, LabelValue] = Field(
         default_factory=dict,
         description="labels that select this pool's nodes; default llm-platform.dev/pool=<name>",
@@ -94,10 +160,15 @@ class GpuPool(_Strict):
     @field_validator("instance_type")
     @classmethod
     def _known_instance(cls, v: str | None) -> str | None:
-        if v is not None and v not in catalog.instances():
-            raise ValueError(
-                f"unknown instance type {v!r}{catalog.suggest(v, catalog.instances())}"
-            )
+        if v is not None:
+            _known_instance_type(v)
+        return v
+
+    @field_validator("extra_instance_types")
+    @classmethod
+    def _known_extras(cls, v: list[str]) -> list[str]:
+        for name in v:
+            _known_instance_type(name)
         return v
 
     @model_validator(mode="after")
@@ -228,6 +299,173 @@ class OnPrem(_Strict):
     )
 
 
+class Artifacts(_Strict):
+    """The bucket for weights and checkpoints (cloud and hybrid topologies)."""
+
+    expected_gib: int | None = Field(
+        default=None,
+        ge=1,
+        le=10_000_000,
+        description="stored GB for the cost estimate; default three versions of every "
+        "model's weights",
+    )
+    noncurrent_version_days: int = Field(
+        default=30, ge=1, le=3650, description="overwritten or deleted versions expire after"
+    )
+    checkpoint_days: int = Field(
+        default=14, ge=1, le=3650, description="objects under checkpoints/ expire after"
+    )
+
+
+def _system_instance(cloud: str, v: str) -> str:
+    inst = catalog.instances().get(v)
+    if inst is None or inst.cloud != cloud or inst.gpu_count:
+        cpu = sorted(
+            i.id for i in catalog.instances().values() if i.cloud == cloud and not i.gpu_count
+        )
+        raise ValueError(f"must be a CPU instance type of {cloud} in the catalog: {', '.join(cpu)}")
+    return v
+
+
+class Aws(_Strict):
+    region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", description="e.g. us-east-1")
+    account_id: str = Field(
+        pattern=r"^[0-9]{12}$", description="the only account this stack may deploy into"
+    )
+    availability_zones: list[str] | None = Field(
+        default=None, min_length=3, max_length=3, description="default <region>a, b and c"
+    )
+    vpc_cidr: Cidr = "10.40.0.0/16"
+    nat: Literal["per-az", "single"] = Field(
+        default="per-az", description="one NAT gateway per AZ, or a single cheaper one"
+    )
+    kubernetes_version: KubernetesVersion = "1.31"
+    public_endpoint_cidrs: list[Cidr] = Field(
+        default_factory=list,
+        description="CIDRs allowed to reach a public API endpoint; empty keeps it private",
+    )
+    system_instance_type: str = "m6i.xlarge"
+    system_nodes: int = Field(default=2, ge=1, le=100)
+    log_retention_days: Literal[30, 60, 90, 120, 150, 180, 365, 400, 545, 731] = 90
+
+    _system = field_validator("system_instance_type")(lambda v: _system_instance("aws", v))
+
+    @model_validator(mode="after")
+    def _zones_in_region(self) -> Aws:
+        for zone in self.availability_zones or ():
+            if not zone.startswith(self.region):
+                raise ValueError(f"availability zone {zone!r} is not in region {self.region}")
+        return self
+
+    @property
+    def zones(self) -> list[str]:
+        return self.availability_zones or [f"{self.region}{z}" for z in "abc"]
+
+
+class Gcp(_Strict):
+    project: str = Field(pattern=r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
+    region: str = Field(pattern=r"^[a-z]+-[a-z]+[0-9]$", description="e.g. us-central1")
+    zones: list[str] | None = Field(
+        default=None, min_length=1, max_length=4, description="GPU node zones; default <region>-a"
+    )
+    billing_account: str = Field(pattern=r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")
+    subnet_cidr: Cidr = "10.50.0.0/20"
+    pods_cidr: Cidr = "10.64.0.0/14"
+    services_cidr: Cidr = "10.68.0.0/20"
+    control_plane_cidr: Cidr = Field(
+        default="172.16.0.0/28", description="the private control plane's /28"
+    )
+    release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
+    authorized_networks: list[Cidr] = Field(
+        default_factory=list,
+        description="CIDRs allowed to reach a public control-plane endpoint; empty: private",
+    )
+    system_machine_type: str = "e2-standard-4"
+    system_nodes: int = Field(default=1, ge=1, le=100, description="per zone")
+
+    _system = field_validator("system_machine_type")(lambda v: _system_instance("gcp", v))
+
+    @property
+    def node_zones(self) -> list[str]:
+        return self.zones or [f"{self.region}-a"]
+
+
+class Azure(_Strict):
+    subscription_id: Uuid
+    location: str = Field(pattern=r"^[a-z][a-z0-9]{2,30}$", description="e.g. eastus")
+    vnet_cidr: Cidr = "10.60.0.0/16"
+    kubernetes_version: KubernetesVersion = "1.31"
+    admin_group_object_ids: list[Uuid] = Field(
+        default_factory=list, description="Entra ID groups made cluster admins (Azure RBAC)"
+    )
+    budget_start: str = Field(
+        pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])-01$",
+        description="first day of the month the budget starts (Azure requires one)",
+    )
+    system_vm_size: str = "Standard_D4s_v5"
+    system_nodes: int = Field(default=2, ge=1, le=100)
+
+    _system = field_validator("system_vm_size")(lambda v: _system_instance("azure", v))
+
+
+# Private and shared address space a VPN peer cannot be reached at over the internet.
+_UNROUTABLE = ("0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "172.16.0.0/12", "192.168.0.0/16")
+
+
+class Vpn(_Strict):
+    """A site-to-site IPsec VPN from the cloud network to the on-prem gateway."""
+
+    kind: Literal["vpn"]
+    peer_ip: str = Field(description="the on-prem VPN gateway's public IPv4 address")
+    onprem_cidrs: list[Cidr] = Field(min_length=1)
+    bgp_asn: int = Field(default=65000, ge=64512, le=65534, description="on-prem private ASN")
+    shared_key_secret: ConfigKeyName = Field(
+        default="vpnSharedKey", description="Pulumi secret holding the IPsec pre-shared key"
+    )
+
+    @field_validator("peer_ip")
+    @classmethod
+    def _public_ip(cls, v: str) -> str:
+        try:
+            ip = ipaddress.IPv4Address(v)
+        except ValueError:
+            raise ValueError("must be an IPv4 address such as 203.0.113.10") from None
+        unroutable = [ipaddress.IPv4Network(n) for n in _UNROUTABLE]
+        if (
+            ip.is_loopback
+            or ip.is_link_local
+            or ip.is_multicast
+            or any(ip in n for n in unroutable)
+        ):
+            raise ValueError(f"must be the gateway's public address (got {v})")
+        return v
+
+
+class ExistingLink(_Strict):
+    """Connectivity that already exists (Direct Connect, Interconnect, ExpressRoute)."""
+
+    kind: Literal["existing"]
+    name: str = Field(min_length=1, max_length=200, description="what the link is, for review")
+    onprem_cidrs: list[Cidr] = Field(min_length=1)
+
+
+class Hybrid(_Strict):
+    """Inference on the on-prem cluster; artifacts and spot training in one cloud."""
+
+    cloud: CloudName
+    connectivity: Annotated[Vpn | ExistingLink, Field(discriminator="kind")]
+    onprem_oidc_issuer: str = Field(
+        pattern=r"^https://[^\s/]+(/\S*)?$",
+        description="the on-prem cluster's service-account issuer; the cloud trusts its tokens "
+        "so serving pods read weights with no stored key",
+    )
+    onprem_jwks_json: str | None = Field(
+        default=None,
+        min_length=2,
+        description="the issuer's JWKS, for an issuer the cloud cannot reach (GCP only)",
+    )
+
+
 class Cluster(_Strict):
     kubeconfig: NonEmpty | None = Field(default=None, description="path to a kubeconfig file")
     context: NonEmpty | None = None
@@ -237,12 +475,6 @@ class Cluster(_Strict):
     namespace: DnsLabel | None = Field(default=None, description="default llm-<environment>")
     gpu_operator: bool = Field(default=False, description="install the NVIDIA GPU Operator")
     prometheus_namespace: DnsLabel = "monitoring"
-
-
-ConfigKeyName = Annotated[
-    str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$", description="a Pulumi config key")
-]
-_EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
 class Receiver(_Strict):
@@ -359,9 +591,7 @@ class Observability(_Strict):
         default="https://github.com/llm-platform/llm-platform/blob/main/runbooks",
         pattern=r"^https?://\S+[^/]$",
     )
-    grafana_url: str = Field(
-        default="http://grafana.monitoring.svc", pattern=r"^https?://\S+[^/]$"
-    )
+    grafana_url: str = Field(default="http://grafana.monitoring.svc", pattern=r"^https?://\S+[^/]$")
     thresholds: AlertThresholds = AlertThresholds()
     quality: Quality | None = None
 
@@ -374,6 +604,11 @@ class EnvironmentSpec(_Strict):
     gpu_pools: list[GpuPool] = Field(min_length=1)
     models: list[Model] = Field(default_factory=list)
     onprem: OnPrem | None = None
+    aws: Aws | None = None
+    gcp: Gcp | None = None
+    azure: Azure | None = None
+    hybrid: Hybrid | None = None
+    artifacts: Artifacts = Artifacts()
     cluster: Cluster = Cluster()
     observability: Observability
 
@@ -390,7 +625,27 @@ class EnvironmentSpec(_Strict):
                 "prometheus",
                 "grafana_admin_secret",
             )
+        if self.hybrid is not None and isinstance(self.hybrid.connectivity, Vpn):
+            keys[self.hybrid.connectivity.shared_key_secret] = (
+                "hybrid",
+                "connectivity",
+                "shared_key_secret",
+            )
         return keys
+
+    @property
+    def cloud(self) -> CloudName | None:
+        """The cloud that hosts this environment's pools, artifacts and budget."""
+        if self.topology in ("aws", "gcp", "azure"):
+            return self.topology  # type: ignore[return-value]
+        return self.hybrid.cloud if self.hybrid is not None else None
+
+    def cloud_pools(self) -> list[GpuPool]:
+        """The GPU pools a cloud foundation creates: all of them, or in a hybrid the
+        training pools (inference stays on the on-prem cluster)."""
+        if self.topology == "hybrid":
+            return [p for p in self.gpu_pools if p.purpose == "training"]
+        return list(self.gpu_pools) if self.cloud is not None else []
 
     @property
     def namespace(self) -> str:
@@ -505,11 +760,6 @@ def check(spec: EnvironmentSpec) -> Environment:
     plans: dict[str, sizing.ServingPlan] = {}
     gpus = catalog.gpus()
 
-    if spec.topology not in AVAILABLE_TOPOLOGIES:
-        problems.append(
-            f"{config_path(('topology',))}: '{spec.topology}' is not available in this release; "
-            f"allowed: {', '.join(AVAILABLE_TOPOLOGIES)}"
-        )
     if spec.tags.environment != spec.environment:
         problems.append(
             f"{config_path(('tags', 'environment'))}: must equal environment '{spec.environment}' "
@@ -520,6 +770,7 @@ def check(spec: EnvironmentSpec) -> Environment:
             f"{config_path(('onprem',))}: required for topology {spec.topology}; "
             "set onprem.gpu_hour_usd to the amortised cost of one GPU-hour"
         )
+    problems += _topology_blocks(spec)
 
     seen: set[str] = set()
     for i, pool in enumerate(spec.gpu_pools):
@@ -538,14 +789,21 @@ def check(spec: EnvironmentSpec) -> Environment:
                 "checkpointed training can run on spot at a fraction of the price "
                 "(see components/catalog/instances.yaml)"
             )
-        if pool.instance_type is not None:
-            inst = catalog.instances()[pool.instance_type]
+        typed: list[tuple[tuple[str | int, ...], str | None]] = [
+            (("instance_type",), pool.instance_type),
+            *((("extra_instance_types", j), n) for j, n in enumerate(pool.extra_instance_types)),
+        ]
+        for sub, name in typed:
+            if name is None:
+                continue
+            inst = catalog.instances()[name]
+            path = config_path((*where, *sub))
             if inst.gpu != pool.gpu or inst.gpu_count != pool.gpus_per_node:
                 problems.append(
-                    f"{config_path((*where, 'instance_type'))}: {inst.id} has "
-                    f"{inst.gpu_count}x {inst.gpu}, but the pool says "
+                    f"{path}: {inst.id} has {inst.gpu_count}x {inst.gpu}, but the pool says "
                     f"{pool.gpus_per_node}x {pool.gpu}"
                 )
+        problems += _cloud_pool_problems(spec, pool, where)
 
     names: set[str] = set()
     pools = {p.name: p for p in spec.gpu_pools}
@@ -636,6 +894,89 @@ def check(spec: EnvironmentSpec) -> Environment:
     if problems:
         raise SpecError(problems)
     return Environment(spec=spec, plans=plans, warnings=warnings)
+
+
+def _topology_blocks(spec: EnvironmentSpec) -> list[str]:
+    """Each topology's own block is required, and a block no topology here reads is an
+    error rather than silently ignored."""
+    problems = []
+    cloud = spec.cloud
+    for name in ("aws", "gcp", "azure"):
+        block = getattr(spec, name)
+        if name == cloud and block is None:
+            problems.append(
+                f"{config_path((name,))}: required when the environment runs on {name} "
+                f"(topology {spec.topology})"
+            )
+        elif name != cloud and block is not None:
+            problems.append(
+                f"{config_path((name,))}: set, but topology {spec.topology} does not use {name}; "
+                "remove it"
+            )
+    if spec.topology == "hybrid" and spec.hybrid is None:
+        problems.append(
+            f"{config_path(('hybrid',))}: required for topology hybrid; set hybrid.cloud, "
+            "hybrid.connectivity and hybrid.onprem_oidc_issuer"
+        )
+    if spec.topology != "hybrid" and spec.hybrid is not None:
+        problems.append(f"{config_path(('hybrid',))}: only used with topology hybrid; remove it")
+    if cloud is not None and not spec.budget.notify_emails:
+        problems.append(
+            f"{config_path(('budget', 'notify_emails'))}: required on {cloud}: the cloud "
+            "budget's notifications must reach a person, for example [finops@example.com]"
+        )
+    if spec.topology in ("aws", "gcp", "azure") and spec.onprem is not None:
+        problems.append(
+            f"{config_path(('onprem',))}: only used with topologies onprem and hybrid; remove it"
+        )
+    if spec.hybrid is not None and spec.hybrid.onprem_jwks_json and spec.hybrid.cloud != "gcp":
+        problems.append(
+            f"{config_path(('hybrid', 'onprem_jwks_json'))}: only GCP accepts an uploaded JWKS; "
+            f"{spec.hybrid.cloud} must reach the issuer's /.well-known/openid-configuration"
+        )
+    return problems
+
+
+def _cloud_pool_problems(spec: EnvironmentSpec, pool: GpuPool, where: tuple) -> list[str]:
+    """Where a pool runs decides what it must say: cloud pools need an instance type of
+    their cloud; on-prem pools (all of onprem, a hybrid's inference pools) must not."""
+    problems = []
+    cloud = spec.cloud if pool in spec.cloud_pools() else None
+    types = [t for t in [pool.instance_type, *pool.extra_instance_types] if t is not None]
+    if cloud is None:
+        if types:
+            problems.append(
+                f"{config_path((*where, 'instance_type'))}: pool '{pool.name}' runs on the "
+                "on-prem cluster; instance types are for cloud pools (in a hybrid, the "
+                "training pools)"
+            )
+        return problems
+    if pool.instance_type is None:
+        allowed = sorted(
+            i.id
+            for i in catalog.instances().values()
+            if i.cloud == cloud and i.gpu == pool.gpu and i.gpu_count == pool.gpus_per_node
+        )
+        problems.append(
+            f"{config_path((*where, 'instance_type'))}: required for a {cloud} pool; for "
+            f"{pool.gpus_per_node}x {pool.gpu}: {', '.join(allowed) or 'none in the catalog'}"
+        )
+    for t in types:
+        if catalog.instances()[t].cloud != cloud:
+            problems.append(
+                f"{config_path((*where, 'instance_type'))}: {t} is a "
+                f"{catalog.instances()[t].cloud} instance type; this pool runs on {cloud}"
+            )
+    if pool.extra_instance_types and cloud != "aws":
+        problems.append(
+            f"{config_path((*where, 'extra_instance_types'))}: only AWS node groups take several "
+            f"instance types; a {cloud} node pool has one machine type"
+        )
+    if pool.spot_max_usd_per_hour is not None and (cloud != "azure" or pool.capacity != "spot"):
+        problems.append(
+            f"{config_path((*where, 'spot_max_usd_per_hour'))}: only for an Azure spot pool"
+        )
+    return problems
 
 
 def load_spec(raw: Any) -> Environment:

@@ -3,23 +3,59 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pulumi
 
+from components.aws.foundation import AwsFoundation, AwsFoundationArgs
+from components.azure.foundation import AzureFoundation, AzureFoundationArgs
+from components.gcp.foundation import GcpFoundation, GcpFoundationArgs
 from components.kubernetes.facts import ClusterFacts
 from components.kubernetes.layer import KubernetesLayer, KubernetesLayerArgs
 from components.onprem.cluster import OnPremCluster, OnPremClusterArgs
-from components.spec import Environment, EnvironmentSpec
+from components.spec import Environment
+
+Secrets = dict[str, pulumi.Input[str]]
+CLOUDS = {
+    "aws": (AwsFoundation, AwsFoundationArgs),
+    "gcp": (GcpFoundation, GcpFoundationArgs),
+    "azure": (AzureFoundation, AzureFoundationArgs),
+}
 
 
-def _onprem(spec: EnvironmentSpec) -> ClusterFacts:
+def _cloud(env: Environment, secrets: Secrets) -> AwsFoundation | GcpFoundation | AzureFoundation:
+    assert env.spec.cloud is not None
+    component, args = CLOUDS[env.spec.cloud]
+    return component(f"{env.spec.environment}-{env.spec.cloud}", args(env=env, secrets=secrets))
+
+
+def _onprem(env: Environment, _secrets: Secrets) -> ClusterFacts:
+    spec = env.spec
     return OnPremCluster(f"{spec.environment}-onprem", OnPremClusterArgs(spec=spec)).facts
 
 
-# One entry per topology. spec.AVAILABLE_TOPOLOGIES lists the same keys, so a topology that
-# is not built yet is refused at validation with its config path instead of failing here.
-FOUNDATIONS: dict[str, Callable[[EnvironmentSpec], ClusterFacts]] = {"onprem": _onprem}
+def _cloud_only(env: Environment, secrets: Secrets) -> ClusterFacts:
+    return _cloud(env, secrets).facts
+
+
+def _hybrid(env: Environment, secrets: Secrets) -> ClusterFacts:
+    """Serving on the on-prem cluster, reading weights from the cloud's bucket through a
+    federated identity; the cloud side (training pools, bucket, budget, VPN) stands alone."""
+    cloud = _cloud(env, secrets)
+    return replace(
+        _onprem(env, secrets), artifacts=cloud.store, workload_identity=cloud.onprem_identity
+    )
+
+
+# One entry per value of spec.Topology; a test keeps the two in step.
+FOUNDATIONS: dict[str, Callable[[Environment, Secrets], ClusterFacts]] = {
+    "onprem": _onprem,
+    "aws": _cloud_only,
+    "gcp": _cloud_only,
+    "azure": _cloud_only,
+    "hybrid": _hybrid,
+}
 
 
 def build(env: Environment, secrets: dict[str, pulumi.Input[str]]) -> dict[str, Any]:
@@ -27,7 +63,7 @@ def build(env: Environment, secrets: dict[str, pulumi.Input[str]]) -> dict[str, 
 
     `secrets` maps each Pulumi config key in `spec.secret_keys()` to its secret value."""
     spec = env.spec
-    facts = FOUNDATIONS[spec.topology](spec)
+    facts = FOUNDATIONS[spec.topology](env, secrets)
     layer = KubernetesLayer(
         spec.environment, KubernetesLayerArgs(env=env, facts=facts, secrets=secrets)
     )

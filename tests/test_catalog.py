@@ -26,7 +26,9 @@ def test_required_rows_exist():
     assert {i.cloud for i in catalog.instances().values()} == {"aws", "gcp", "azure"}
 
 
-@pytest.mark.parametrize("table", [catalog.models, catalog.gpus, catalog.instances])
+@pytest.mark.parametrize(
+    "table", [catalog.models, catalog.gpus, catalog.instances, catalog.services]
+)
 def test_every_row_has_a_source_and_date(table):
     for row in table().values():
         assert row.source.startswith("https://"), row.id
@@ -42,8 +44,26 @@ def test_architecture_facts_are_consistent():
 
 def test_instances_name_catalog_gpus_and_spot_is_cheaper():
     for inst in catalog.instances().values():
+        if inst.gpu_count == 0:
+            assert inst.gpu is None and inst.spot_usd_per_hour is None, inst.id
+            continue
         assert inst.gpu in catalog.gpus(), inst.id
+        assert inst.spot_usd_per_hour is not None, inst.id
         assert inst.spot_usd_per_hour < inst.on_demand_usd_per_hour, inst.id
+        # A GKE GPU pool must name its accelerator for the managed driver install.
+        assert (inst.accelerator is not None) == (inst.cloud == "gcp"), inst.id
+
+
+def test_each_cloud_prices_what_its_foundation_creates():
+    have = set(catalog.services())
+    for cloud, needed in {
+        "aws": ["eks-cluster", "nat-gateway", "public-ipv4", "s3-standard", "kms-key",
+                "vpn-connection", "nlb"],
+        "gcp": ["gke-cluster", "cloud-nat", "gcs-standard", "ha-vpn-tunnel", "forwarding-rule"],
+        "azure": ["aks-standard", "nat-gateway", "public-ip", "blob-hot-lrs",
+                  "vpn-gateway-vpngw1", "standard-lb"],
+    }.items():
+        assert {f"{cloud}-{n}" for n in needed} <= have, cloud
 
 
 def test_suggest_finds_close_names():

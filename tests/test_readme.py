@@ -39,3 +39,11 @@ def test_every_spec_field_is_documented():
     assert not missing, f"README spec table lacks: {missing}"
     for key in Architecture.model_fields:
         assert f"`{key}`" in README, key
+
+
+def test_topology_table_shows_each_stacks_planned_monthly_cost(planned):
+    table = README[README.index("## Topologies"):README.index("## The environment spec")]
+    for stack, result in planned.items():
+        rows = [line for line in table.splitlines() if line.startswith("| `")]
+        row = next(line for line in rows if f"`{stack}`" in line.split("|")[1])
+        assert f"${result.cost['monthly_usd']:,.2f}" in row, (stack, row)

@@ -55,7 +55,8 @@ _DELETE = object()
     ("path", "value", "expected"),
     [
         ("topology", "baremetal", "llm-platform:spec.topology: Input should be 'onprem', 'aws'"),
-        ("topology", "aws", "llm-platform:spec.topology: 'aws' is not available in this release"),
+        ("topology", "aws", "llm-platform:spec.aws: required when the environment runs on aws (topology aws)"),
+        ("topology", "gcp", "llm-platform:spec.onprem: only used with topologies onprem and hybrid; remove it"),
         ("budget.monthly_usd", -5, "llm-platform:spec.budget.monthly_usd: Input should be greater than 0 (got -5)"),
         ("budget.alert_thresholds_pct", [80, 50], "alert_thresholds_pct: must be distinct and ascending"),
         ("gpu_pools.0.instance_type", "g6e.x", "instance_type: unknown instance type 'g6e.x' (did you"),
@@ -87,6 +88,51 @@ def test_bad_input_names_the_path_and_what_is_allowed(path, value, expected):
     assert any(expected in line for line in lines), lines
     assert all(line.startswith("llm-platform:spec") for line in lines)
     assert all("\n" not in line for line in lines)
+
+
+def aws() -> dict:
+    return copy.deepcopy(stack_spec("aws"))
+
+
+def hybrid() -> dict:
+    return copy.deepcopy(stack_spec("hybrid"))
+
+
+@pytest.mark.parametrize(
+    ("stack", "path", "value", "expected"),
+    [
+        ("aws", "gpu_pools.0.instance_type", _DELETE,
+         "gpu_pools[0].instance_type: required for a aws pool; for 1x L40S: g6e.2xlarge, g6e.xlarge"),
+        ("aws", "gpu_pools.0.instance_type", "g2-standard-4",
+         "gpu_pools[0].instance_type: g2-standard-4 has 1x L4, but the pool says 1x L40S"),
+        ("aws", "gpu_pools.1.extra_instance_types", ["g6e.12xlarge"],
+         "gpu_pools[1].extra_instance_types[0]: g6e.12xlarge has 4x L40S, but the pool says 1x L40S"),
+        ("aws", "gpu_pools.0.spot_max_usd_per_hour", 1.0,
+         "gpu_pools[0].spot_max_usd_per_hour: only for an Azure spot pool"),
+        ("aws", "aws.account_id", "12345", "aws.account_id: String should match pattern"),
+        ("aws", "aws.availability_zones", ["eu-west-1a", "eu-west-1b", "eu-west-1c"],
+         "availability zone 'eu-west-1a' is not in region us-east-1"),
+        ("aws", "aws.vpc_cidr", "10.40.0.1/16", "aws.vpc_cidr: must be an IPv4 network such as 10.40.0.0/16"),
+        ("aws", "aws.system_instance_type", "g6e.xlarge",
+         "aws.system_instance_type: must be a CPU instance type of aws in the catalog: m6i.xlarge"),
+        ("aws", "aws.nat", "none", "aws.nat: Input should be 'per-az' or 'single'"),
+        ("aws", "budget.notify_emails", [], "budget.notify_emails: required on aws"),
+        ("aws", "gcp", {"project": "x"}, "llm-platform:spec.gcp"),
+        ("hybrid", "hybrid", _DELETE, "llm-platform:spec.hybrid: required for topology hybrid"),
+        ("hybrid", "gpu_pools.0.instance_type", "g6e.12xlarge",
+         "gpu_pools[0].instance_type: pool 'l40s' runs on the on-prem cluster"),
+        ("hybrid", "hybrid.connectivity.peer_ip", "10.1.2.3",
+         "hybrid.connectivity.vpn.peer_ip: must be the gateway's public address (got 10.1.2.3)"),
+        ("hybrid", "hybrid.connectivity.kind", "ipsec", "hybrid.connectivity: Input tag 'ipsec' found"),
+        ("hybrid", "hybrid.onprem_jwks_json", "{}", "hybrid.onprem_jwks_json: only GCP accepts an uploaded JWKS"),
+        ("hybrid", "hybrid.onprem_oidc_issuer", "http://insecure", "hybrid.onprem_oidc_issuer: String should match"),
+    ],
+)
+def test_cloud_and_hybrid_specs_name_the_path_and_what_is_allowed(stack, path, value, expected):
+    raw = aws() if stack == "aws" else hybrid()
+    lines = problems(_set(raw, path, value))
+    assert any(expected in line for line in lines), lines
+    assert all(line.startswith("llm-platform:spec") for line in lines)
 
 
 def test_every_problem_is_reported_at_once():

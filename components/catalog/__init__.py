@@ -49,15 +49,27 @@ class GpuInfo(_Row):
     fp8_tflops: float | None = None
 
 
+Cloud = Literal["aws", "gcp", "azure"]
+
+
 class InstanceInfo(_Row):
-    cloud: Literal["aws", "gcp", "azure"]
-    gpu: str
-    gpu_count: int = Field(gt=0)
+    cloud: Cloud
+    gpu: str | None = None
+    gpu_count: int = Field(ge=0)
+    accelerator: str | None = None
     vcpu: int = Field(gt=0)
     memory_gib: float = Field(gt=0)
     region: str
     on_demand_usd_per_hour: float = Field(gt=0)
-    spot_usd_per_hour: float = Field(gt=0)
+    spot_usd_per_hour: float | None = Field(default=None, gt=0)
+
+
+class ServiceInfo(_Row):
+    cloud: Cloud
+    unit: str
+    usd: float = Field(gt=0)
+    region: str
+    note: str | None = None
 
 
 def _load(name: str, key: str, row: type[_Row]) -> dict[str, _Row]:
@@ -78,6 +90,11 @@ def gpus() -> dict[str, GpuInfo]:
 @cache
 def instances() -> dict[str, InstanceInfo]:
     return _load("instances.yaml", "instances", InstanceInfo)  # type: ignore[return-value]
+
+
+@cache
+def services() -> dict[str, ServiceInfo]:
+    return _load("services.yaml", "services", ServiceInfo)  # type: ignore[return-value]
 
 
 def suggest(name: str, known: list[str] | dict[str, object]) -> str:

@@ -276,9 +276,7 @@ class GpuRuntime(pulumi.ComponentResource):
                             from_=[
                                 k8s.networking.v1.NetworkPolicyPeerArgs(
                                     namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                                        match_labels={
-                                            "kubernetes.io/metadata.name": prometheus_ns
-                                        }
+                                        match_labels={"kubernetes.io/metadata.name": prometheus_ns}
                                     )
                                 )
                             ],

@@ -16,6 +16,7 @@ from components.kubernetes.facts import ClusterFacts
 from components.kubernetes.gpu_runtime import GpuRuntime, GpuRuntimeArgs
 from components.kubernetes.model_server import ModelServer, ModelServerArgs
 from components.kubernetes.observability import Observability, ObservabilityArgs
+from components.kubernetes.weights_access import WeightsAccess, WeightsAccessArgs
 from components.spec import Environment
 
 
@@ -60,6 +61,15 @@ class KubernetesLayer(pulumi.ComponentResource):
             ObservabilityArgs(env=args.env, namespace=ns.metadata.name, secrets=args.secrets),
             opts=child,
         )
+        access = None
+        if facts.artifacts is not None and facts.workload_identity is not None:
+            access = WeightsAccess(
+                f"{name}-weights",
+                WeightsAccessArgs(
+                    spec=spec, namespace=ns.metadata.name, identity=facts.workload_identity
+                ),
+                opts=child,
+            )
         self.endpoints = {}
         for model in spec.models:
             server = ModelServer(
@@ -72,6 +82,10 @@ class KubernetesLayer(pulumi.ComponentResource):
                     pool=facts.pools[model.pool],
                     storage_class=facts.storage_class,
                     gpu_hour_usd=facts.gpu_hour_usd,
+                    artifacts=facts.artifacts if access else None,
+                    identity=facts.workload_identity if access else None,
+                    service_account=access.service_account if access else None,
+                    identity_files=access.files_config_map if access else None,
                 ),
                 opts=child,
             )

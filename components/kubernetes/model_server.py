@@ -18,7 +18,8 @@ from components.kubernetes.engines import (
     SCRATCH_MOUNT,
     TritonTrtllm,
 )
-from components.kubernetes.facts import PoolScheduling
+from components.kubernetes.facts import ArtifactStore, PoolScheduling, WorkloadIdentity
+from components.kubernetes.weights_access import fetch_weights
 from components.sizing import GIB, ServingPlan, weight_bytes
 from components.spec import EnvironmentSpec, Model, architecture_of
 
@@ -36,6 +37,11 @@ class ModelServerArgs:
     pool: PoolScheduling
     storage_class: str | None
     gpu_hour_usd: float | None
+    # Set where weights come from the environment's bucket rather than the Hugging Face Hub.
+    artifacts: ArtifactStore | None = None
+    identity: WorkloadIdentity | None = None
+    service_account: pulumi.Input[str] | None = None
+    identity_files: pulumi.Input[str] | None = None
 
 
 MODEL_POD_LABEL = "__meta_kubernetes_pod_label_" + re.sub(r"[^A-Za-z0-9]", "_", cost.MODEL_LABEL)
@@ -168,7 +174,20 @@ class ModelServer(pulumi.ComponentResource):
         tp = plan.tensor_parallel
         memory_gib = max(16, math.ceil(weights_gib) + 8)
         gpu_key = pool.gpu_resource
-        model_ref = model.hf_id or f"{MODELS_MOUNT}/{model.name}"
+        init_containers = []
+        pod_labels = dict(labels)
+        if args.artifacts is not None and args.identity is not None:
+            fetch, extra_volumes = fetch_weights(
+                args.artifacts, args.identity, model.name, args.identity_files
+            )
+            init_containers.append(fetch)
+            volumes += extra_volumes
+            pod_labels.update(args.identity.pod_labels)
+            # The weights are on the volume before the server starts: never reach the Hub.
+            env["HF_HUB_OFFLINE"] = "1"
+            model_ref = f"{MODELS_MOUNT}/{model.name}"
+        else:
+            model_ref = model.hf_id or f"{MODELS_MOUNT}/{model.name}"
         container = k8s.core.v1.ContainerArgs(
             name="server",
             image=model.engine.image,
@@ -214,8 +233,9 @@ class ModelServer(pulumi.ComponentResource):
                     type="RollingUpdate", rolling_update=strategy
                 ),
                 template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=pod_labels),
                     spec=k8s.core.v1.PodSpecArgs(
+                        service_account_name=args.service_account,
                         automount_service_account_token=False,
                         enable_service_links=False,
                         termination_grace_period_seconds=PRESTOP_SLEEP_S + plan.drain_s,
@@ -230,6 +250,7 @@ class ModelServer(pulumi.ComponentResource):
                             )
                         ],
                         security_context=pods.pod_security(),
+                        init_containers=init_containers or None,
                         containers=[container],
                         volumes=volumes,
                     ),

@@ -12,30 +12,13 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import catalog
-from components.kubernetes.facts import ClusterFacts, PoolScheduling
+from components.kubernetes.facts import ClusterFacts, pool_scheduling
 from components.spec import EnvironmentSpec
-
-POOL_LABEL = "llm-platform.dev/pool"
 
 
 @dataclass(frozen=True)
 class OnPremClusterArgs:
     spec: EnvironmentSpec
-
-
-def pool_scheduling(spec: EnvironmentSpec) -> dict[str, PoolScheduling]:
-    out = {}
-    for pool in spec.gpu_pools:
-        vendor = catalog.gpus()[pool.gpu].vendor
-        resource = "amd.com/gpu" if vendor == "amd" else "nvidia.com/gpu"
-        out[pool.name] = PoolScheduling(
-            max_gpus=pool.max_nodes * pool.gpus_per_node,
-            node_selector=dict(pool.node_labels) or {POOL_LABEL: pool.name},
-            tolerations=[{"key": resource, "operator": "Exists", "effect": "NoSchedule"}],
-            gpu_resource=resource,
-        )
-    return out
 
 
 class OnPremCluster(pulumi.ComponentResource):
@@ -59,7 +42,7 @@ class OnPremCluster(pulumi.ComponentResource):
         assert spec.onprem is not None  # guaranteed by spec.check for this topology
         self.facts = ClusterFacts(
             provider=provider,
-            pools=pool_scheduling(spec),
+            pools=pool_scheduling([p for p in spec.gpu_pools if p not in spec.cloud_pools()]),
             gpu_hour_usd=spec.onprem.gpu_hour_usd,
         )
         self.register_outputs({})

@@ -47,15 +47,36 @@ class PlanResult:
         return {"stack": self.stack, "resources": [r.to_json() for r in self.records]}
 
 
+def _shares(env: Environment) -> dict[str, dict[str, float]]:
+    """pool -> model -> the model's share of the pool's nodes, by minimum GPUs: a cloud node
+    pool is billed whole, so its cost is carried by the models it serves."""
+    out: dict[str, dict[str, float]] = {}
+    for pool in env.spec.gpu_pools:
+        gpus = {m.name: env.plans[m.name].gpus_min for m in env.spec.models if m.pool == pool.name}
+        total = sum(gpus.values())
+        if total:
+            out[pool.name] = {name: n / total for name, n in gpus.items()}
+    return out
+
+
 def economics(env: Environment, items: list[cost.LineItem]) -> dict[str, cost.ModelEconomics]:
     out = {}
+    shares = _shares(env)
     for model in env.spec.models:
-        mine = [i for i in items if i.model == model.name]
+        mine = [(i, 1.0) for i in items if i.model == model.name] + [
+            (i, shares[i.pool][model.name])
+            for i in items
+            if i.pool in shares and model.name in shares[i.pool]
+        ]
         t = model.traffic
         hosted = model.hosted_api
         out[model.name] = cost.model_economics(
-            monthly_usd=sum(i.monthly_usd for i in mine),
-            gpu_hours=sum(i.quantity for i in mine if i.unit == "GPU-hour"),
+            monthly_usd=sum(i.monthly_usd * share for i, share in mine),
+            gpu_hours=sum(
+                i.quantity * share * (pool_gpus(env, i.pool) if i.unit == "node-hour" else 1)
+                for i, share in mine
+                if i.unit in ("GPU-hour", "node-hour")
+            ),
             conversations_per_day=t.conversations_per_day,
             turns_per_conversation=t.turns_per_conversation,
             prompt_tokens_per_turn=t.prompt_tokens_per_turn,
@@ -67,16 +88,16 @@ def economics(env: Environment, items: list[cost.LineItem]) -> dict[str, cost.Mo
     return out
 
 
+def pool_gpus(env: Environment, pool: str | None) -> int:
+    return env.spec.pool(pool).gpus_per_node if pool else 1
+
+
 def run_plan(
     stack: str, spec_value: dict[str, Any], env: Environment, project_dir: Path, out_dir: Path
 ) -> PlanResult:
     records = run_program(stack, spec_value, project_dir)
     items = [
-        item
-        for r in records
-        if r.custom
-        for item in [cost.price_resource(r.type, r.name, r.inputs)]
-        if item is not None
+        item for r in records if r.custom for item in cost.price_resource(r.type, r.name, r.inputs)
     ]
     paths = manifests.write(records, out_dir / "manifests")
     result = PlanResult(stack, env, records, items, economics(env, items), paths)

@@ -25,6 +25,31 @@ _SIG = rpc._special_sig_key  # noqa: SLF001 - the wire marker of a secret value
 _SECRET = rpc._special_secret_sig  # noqa: SLF001
 
 
+# What a cloud API returns for the functions the program calls, with no credential: enough
+# shape for the SDK to build its result type (an empty list, not a missing field).
+_INVOKE_RESULTS: dict[str, dict[str, Any]] = {
+    "azure-native:containerservice:listManagedClusterUserCredentials": {"kubeconfigs": []},
+}
+
+
+OFFLINE_ACCOUNT = "000000000000"
+OFFLINE_UUID = "00000000-0000-0000-0000-000000000000"
+
+
+def _computed(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Placeholders for the outputs a cloud computes and the program wires into other
+    resources (ARNs into policies, a service account's email into an annotation), so the
+    plan shows those references instead of dropping them."""
+    if type_.startswith("aws:"):
+        service = type_.split(":")[1].split("/")[0]
+        return {"arn": f"arn:aws:{service}::{OFFLINE_ACCOUNT}:{name}"}
+    if type_ == "gcp:serviceaccount/account:Account":
+        return {"email": f"{inputs.get('accountId', name)}@offline-plan.iam.gserviceaccount.com"}
+    if type_ == "azure-native:managedidentity:UserAssignedIdentity":
+        return {"clientId": OFFLINE_UUID, "principalId": OFFLINE_UUID, "tenantId": OFFLINE_UUID}
+    return {}
+
+
 @dataclass(frozen=True)
 class Recorded:
     urn: str
@@ -65,10 +90,10 @@ class _EchoMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         self.last_inputs = args.inputs
-        return f"{args.name}-id", args.inputs
+        return f"{args.name}-id", {**_computed(args.typ, args.name, args.inputs), **args.inputs}
 
     def call(self, args: pulumi.runtime.MockCallArgs):
-        return {}, None
+        return dict(_INVOKE_RESULTS.get(args.token, {})), []
 
 
 class _RecordingMonitor(mocks.MockMonitor):

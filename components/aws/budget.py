@@ -1,0 +1,244 @@
+"""Budget: an AWS Budget for the environment's tagged spend, notifying an encrypted SNS
+topic at each threshold, and the hard-cap Lambda subscribed to it.
+
+The topic is encrypted with a customer-managed key whose policy lets AWS Budgets use it:
+with the default aws/sns key Budgets cannot publish, and notifications vanish silently.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+from components import naming
+from components.aws import budget_enforcer
+from components.aws.cluster import service_role
+from components.spec import EnvironmentSpec
+
+ENFORCER_SOURCE = Path(budget_enforcer.__file__)
+BUDGETS = "budgets.amazonaws.com"
+
+
+@dataclass(frozen=True)
+class BudgetArgs:
+    spec: EnvironmentSpec
+    budget_name: str
+    cluster_name: str
+
+
+class Budget(pulumi.ComponentResource):
+    topic_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: BudgetArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("llm-platform:aws:Budget", name, None, opts)
+        spec = args.spec
+        cfg = spec.aws
+        assert cfg is not None
+        child = pulumi.ResourceOptions(parent=self)
+        tags = naming.tags(spec)
+        account = cfg.account_id
+        key = aws.kms.Key(
+            f"{name}-topic-key",
+            description=f"SNS encryption for budget {args.budget_name}",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "AccountAdministers",
+                            "Effect": "Allow",
+                            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                            "Action": "kms:*",
+                            "Resource": "*",
+                        },
+                        {
+                            "Sid": "BudgetsPublishes",
+                            "Effect": "Allow",
+                            "Principal": {"Service": BUDGETS},
+                            "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+                            "Resource": "*",
+                            "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+                        },
+                    ],
+                }
+            ),
+            tags=tags,
+            opts=child,
+        )
+        topic = aws.sns.Topic(f"{name}-topic", kms_master_key_id=key.arn, tags=tags, opts=child)
+        aws.sns.TopicPolicy(
+            f"{name}-topic-policy",
+            arn=topic.arn,
+            policy=topic.arn.apply(
+                lambda arn: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Sid": "BudgetsPublishes",
+                                "Effect": "Allow",
+                                "Principal": {"Service": BUDGETS},
+                                "Action": "SNS:Publish",
+                                "Resource": arn,
+                                "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+                            }
+                        ],
+                    }
+                )
+            ),
+            opts=child,
+        )
+        # Budgets can filter on a tag only once it is an active cost-allocation tag.
+        tag = aws.costexplorer.CostAllocationTag(
+            f"{name}-environment-tag", tag_key="environment", status="Active", opts=child
+        )
+        budget = spec.budget
+        thresholds = list(budget.alert_thresholds_pct)
+        if budget.hard_cap_pct is not None and budget.hard_cap_pct not in thresholds:
+            thresholds = sorted([*thresholds, budget.hard_cap_pct])
+        aws.budgets.Budget(
+            f"{name}-budget",
+            name=args.budget_name,
+            budget_type="COST",
+            limit_amount=f"{budget.monthly_usd:.2f}",
+            limit_unit="USD",
+            time_unit="MONTHLY",
+            cost_filters=[
+                aws.budgets.BudgetCostFilterArgs(
+                    name="TagKeyValue", values=[f"user:environment${spec.environment}"]
+                )
+            ],
+            notifications=[
+                aws.budgets.BudgetNotificationArgs(
+                    comparison_operator="GREATER_THAN",
+                    threshold=pct,
+                    threshold_type="PERCENTAGE",
+                    notification_type="ACTUAL",
+                    subscriber_sns_topic_arns=[topic.arn],
+                    subscriber_email_addresses=list(budget.notify_emails),
+                )
+                for pct in thresholds
+            ]
+            # Warn a month ahead as well as after the fact.
+            + [
+                aws.budgets.BudgetNotificationArgs(
+                    comparison_operator="GREATER_THAN",
+                    threshold=100,
+                    threshold_type="PERCENTAGE",
+                    notification_type="FORECASTED",
+                    subscriber_sns_topic_arns=[topic.arn],
+                    subscriber_email_addresses=list(budget.notify_emails),
+                )
+            ],
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[tag]),
+        )
+        if budget.hard_cap_usd is not None:
+            self._enforcer(name, args, topic, tags, child)
+        self.topic_arn = topic.arn
+        self.register_outputs({"topic_arn": self.topic_arn})
+
+    def _enforcer(self, name, args: BudgetArgs, topic, tags, child) -> None:
+        spec = args.spec
+        cfg = spec.aws
+        state_prefix = f"/llm-platform/{spec.environment}/budget-enforcer"
+        logs = aws.cloudwatch.LogGroup(
+            f"{name}-enforcer-logs",
+            name=f"/aws/lambda/{args.budget_name}-enforcer",
+            retention_in_days=cfg.log_retention_days,
+            tags=tags,
+            opts=child,
+        )
+        role = service_role(
+            f"{name}-enforcer",
+            "lambda.amazonaws.com",
+            [
+                "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+                "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess",
+            ],
+            tags,
+            child,
+        )
+        eks_arn = f"arn:aws:eks:{cfg.region}:{cfg.account_id}"
+        cluster_arn = f"{eks_arn}:cluster/{args.cluster_name}"
+        nodegroups = f"{eks_arn}:nodegroup/{args.cluster_name}/*"
+        aws.iam.RolePolicy(
+            f"{name}-enforcer",
+            role=role.id,
+            policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "eks:ListNodegroups",
+                            "Resource": cluster_arn,
+                        },
+                        {
+                            "Effect": "Allow",
+                            "Action": ["eks:DescribeNodegroup", "eks:UpdateNodegroupConfig"],
+                            "Resource": nodegroups,
+                        },
+                        {
+                            "Effect": "Allow",
+                            "Action": [
+                                "ssm:PutParameter",
+                                "ssm:GetParameter",
+                                "ssm:DeleteParameter",
+                            ],
+                            "Resource": (
+                                f"arn:aws:ssm:{cfg.region}:{cfg.account_id}:parameter"
+                                f"{state_prefix}/*"
+                            ),
+                        },
+                    ],
+                }
+            ),
+            opts=child,
+        )
+        function = aws.lambda_.Function(
+            f"{name}-enforcer",
+            name=f"{args.budget_name}-enforcer",
+            runtime="python3.12",
+            handler="budget_enforcer.handler",
+            code=pulumi.AssetArchive(
+                {"budget_enforcer.py": pulumi.FileAsset(str(ENFORCER_SOURCE))}
+            ),
+            role=role.arn,
+            timeout=120,
+            # One run at a time: two notifications racing could both read "not yet capped".
+            reserved_concurrent_executions=1,
+            environment=aws.lambda_.FunctionEnvironmentArgs(
+                variables={
+                    "CLUSTER_NAME": args.cluster_name,
+                    "ENVIRONMENT": spec.environment,
+                    "BUDGET_NAME": args.budget_name,
+                    "HARD_CAP_USD": f"{spec.budget.hard_cap_usd:.2f}",
+                    "STATE_PREFIX": state_prefix,
+                }
+            ),
+            tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs]),
+        )
+        aws.lambda_.Permission(
+            f"{name}-enforcer-sns",
+            action="lambda:InvokeFunction",
+            function=function.name,
+            principal="sns.amazonaws.com",
+            source_arn=topic.arn,
+            opts=child,
+        )
+        aws.sns.TopicSubscription(
+            f"{name}-enforcer",
+            topic=topic.arn,
+            protocol="lambda",
+            endpoint=function.arn,
+            opts=child,
+        )

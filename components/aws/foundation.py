@@ -1,0 +1,139 @@
+"""AwsFoundation: network, EKS, node groups, the artifact bucket, the budget with its hard
+cap and, in a hybrid, the VPN to the on-prem site. Hands the Kubernetes layer its facts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components import cost
+from components.aws.artifacts import ArtifactBucket, ArtifactBucketArgs
+from components.aws.budget import Budget, BudgetArgs
+from components.aws.cluster import STORAGE_CLASS, Cluster, ClusterArgs
+from components.aws.network import Network, NetworkArgs
+from components.aws.node_group import NodeGroup, NodeGroupArgs
+from components.aws.vpn import SiteVpn, VpnArgs
+from components.kubernetes.facts import (
+    ArtifactStore,
+    ClusterFacts,
+    WorkloadIdentity,
+    node_labels,
+    pool_scheduling,
+)
+from components.spec import Environment, Vpn
+
+
+@dataclass(frozen=True)
+class AwsFoundationArgs:
+    env: Environment
+    secrets: dict[str, pulumi.Input[str]]
+
+
+class AwsFoundation(pulumi.ComponentResource):
+    facts: ClusterFacts
+    store: ArtifactStore
+    # How the on-prem cluster of a hybrid reads the bucket.
+    onprem_identity: WorkloadIdentity | None
+
+    def __init__(
+        self, name: str, args: AwsFoundationArgs, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__("llm-platform:aws:Foundation", name, None, opts)
+        env = args.env
+        spec = env.spec
+        cfg = spec.aws
+        assert cfg is not None
+        provider = aws.Provider(
+            f"{name}-aws",
+            region=cfg.region,
+            allowed_account_ids=[cfg.account_id],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        child = pulumi.ResourceOptions(parent=self, providers={"aws": provider})
+        cluster_name = f"llm-{spec.environment}"
+        network = Network(
+            f"{name}-network", NetworkArgs(spec=spec, cluster_name=cluster_name), opts=child
+        )
+        cluster = Cluster(
+            f"{name}-cluster",
+            ClusterArgs(
+                spec=spec, cluster_name=cluster_name, subnet_ids=network.private_subnet_ids
+            ),
+            opts=child,
+        )
+        group_args = dict(
+            spec=spec,
+            cluster_name=cluster.name,
+            node_role_arn=cluster.node_role_arn,
+            subnet_ids=network.private_subnet_ids,
+        )
+        NodeGroup(
+            f"{name}-system",
+            NodeGroupArgs(
+                **group_args,
+                pool=None,
+                node_labels={"llm-platform.dev/pool": "system"},
+                desired=cfg.system_nodes,
+                node_hours=cfg.system_nodes * cost.HOURS_PER_MONTH,
+            ),
+            opts=child,
+        )
+        pools = spec.cloud_pools()
+        for pool in pools:
+            gpus_min = sum(env.plans[m.name].gpus_min for m in spec.models if m.pool == pool.name)
+            NodeGroup(
+                f"{name}-{pool.name}",
+                NodeGroupArgs(
+                    **group_args,
+                    pool=pool,
+                    node_labels=node_labels(pool),
+                    desired=cost.steady_nodes(pool, gpus_min),
+                    node_hours=cost.node_hours(pool, gpus_min),
+                ),
+                opts=child,
+            )
+        hybrid = spec.topology == "hybrid"
+        bucket = ArtifactBucket(
+            f"{name}-artifacts",
+            ArtifactBucketArgs(
+                spec=spec,
+                bucket_name=f"llm-{spec.environment}-artifacts-{cfg.account_id}",
+                expected_gib=cost.expected_artifact_gib(env),
+                cluster_name=None if hybrid else cluster.name,
+            ),
+            opts=child,
+        )
+        Budget(
+            f"{name}-budget",
+            BudgetArgs(
+                spec=spec,
+                budget_name=f"llm-{spec.environment}",
+                cluster_name=cluster_name,
+            ),
+            opts=child,
+        )
+        link = spec.hybrid.connectivity if spec.hybrid else None
+        if isinstance(link, Vpn):
+            SiteVpn(
+                f"{name}-vpn",
+                VpnArgs(
+                    spec=spec,
+                    link=link,
+                    vpc_id=network.vpc_id,
+                    route_table_ids=network.private_route_table_ids,
+                    shared_key=args.secrets[link.shared_key_secret],
+                ),
+                opts=child,
+            )
+        self.store = bucket.store
+        self.onprem_identity = bucket.identity if hybrid else None
+        self.facts = ClusterFacts(
+            provider=cluster.provider,
+            pools=pool_scheduling(pools),
+            storage_class=STORAGE_CLASS,
+            artifacts=bucket.store,
+            workload_identity=None if hybrid else bucket.identity,
+        )
+        self.register_outputs({"artifacts": bucket.store.uri, "cluster": cluster.name})

@@ -1,0 +1,142 @@
+"""AzureFoundation: resource group and VNet, private AKS, GPU agent pools, the artifact
+storage account, the consumption budget and, in a hybrid, the VPN to the on-prem site.
+Hands the layer its facts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import pulumi
+import pulumi_azure_native as azure
+
+from components import cost
+from components.azure.agent_pool import SPOT_TAINT, AgentPool, AgentPoolArgs
+from components.azure.artifacts import ArtifactBucket, ArtifactBucketArgs
+from components.azure.budget import Budget, BudgetArgs
+from components.azure.cluster import STORAGE_CLASS, Cluster, ClusterArgs
+from components.azure.network import Network, NetworkArgs
+from components.azure.vpn import SiteVpn, VpnArgs
+from components.kubernetes.facts import (
+    ArtifactStore,
+    ClusterFacts,
+    WorkloadIdentity,
+    node_labels,
+    pool_scheduling,
+)
+from components.spec import Environment, Vpn
+
+
+@dataclass(frozen=True)
+class AzureFoundationArgs:
+    env: Environment
+    secrets: dict[str, pulumi.Input[str]]
+
+
+class AzureFoundation(pulumi.ComponentResource):
+    facts: ClusterFacts
+    store: ArtifactStore
+    onprem_identity: WorkloadIdentity | None
+
+    def __init__(
+        self, name: str, args: AzureFoundationArgs, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__("llm-platform:azure:Foundation", name, None, opts)
+        env = args.env
+        spec = env.spec
+        cfg = spec.azure
+        assert cfg is not None
+        provider = azure.Provider(
+            f"{name}-azure",
+            subscription_id=cfg.subscription_id,
+            location=cfg.location,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        child = pulumi.ResourceOptions(parent=self, providers={"azure-native": provider})
+        link = spec.hybrid.connectivity if spec.hybrid else None
+        network = Network(
+            f"{name}-network",
+            NetworkArgs(spec=spec, gateway_subnet=isinstance(link, Vpn)),
+            opts=child,
+        )
+        cluster = Cluster(
+            f"{name}-cluster",
+            ClusterArgs(
+                spec=spec,
+                cluster_name=f"llm-{spec.environment}",
+                resource_group=network.resource_group,
+                node_subnet_id=network.node_subnet_id,
+            ),
+            opts=child,
+        )
+        pools = spec.cloud_pools()
+        for pool in pools:
+            gpus_min = sum(env.plans[m.name].gpus_min for m in spec.models if m.pool == pool.name)
+            AgentPool(
+                f"{name}-{pool.name}",
+                AgentPoolArgs(
+                    spec=spec,
+                    resource_group=network.resource_group,
+                    cluster_name=cluster.name,
+                    node_subnet_id=network.node_subnet_id,
+                    pool=pool,
+                    node_labels=node_labels(pool),
+                    steady_nodes=cost.steady_nodes(pool, gpus_min),
+                    node_hours=cost.node_hours(pool, gpus_min),
+                ),
+                opts=child,
+            )
+        hybrid = spec.topology == "hybrid"
+        bucket = ArtifactBucket(
+            f"{name}-artifacts",
+            ArtifactBucketArgs(
+                spec=spec,
+                resource_group=network.resource_group,
+                node_subnet_id=network.node_subnet_id,
+                expected_gib=cost.expected_artifact_gib(env),
+                cluster_issuer=None if hybrid else cluster.oidc_issuer,
+            ),
+            opts=child,
+        )
+        Budget(
+            f"{name}-budget",
+            BudgetArgs(
+                spec=spec,
+                budget_name=f"llm-{spec.environment}",
+                resource_group=network.resource_group,
+            ),
+            opts=child,
+        )
+        if isinstance(link, Vpn):
+            assert network.gateway_subnet_id is not None
+            SiteVpn(
+                f"{name}-vpn",
+                VpnArgs(
+                    spec=spec,
+                    link=link,
+                    resource_group=network.resource_group,
+                    gateway_subnet_id=network.gateway_subnet_id,
+                    shared_key=args.secrets[link.shared_key_secret],
+                ),
+                opts=child,
+            )
+        scheduling = pool_scheduling(pools)
+        for pool in pools:
+            if pool.capacity == "spot":
+                spot = {
+                    "key": SPOT_TAINT,
+                    "operator": "Equal",
+                    "value": "spot",
+                    "effect": "NoSchedule",
+                }
+                sched = scheduling[pool.name]
+                scheduling[pool.name] = replace(sched, tolerations=[*sched.tolerations, spot])
+        self.store = bucket.store
+        self.onprem_identity = bucket.identity if hybrid else None
+        self.facts = ClusterFacts(
+            provider=cluster.provider,
+            pools=scheduling,
+            storage_class=STORAGE_CLASS,
+            artifacts=bucket.store,
+            workload_identity=None if hybrid else bucket.identity,
+        )
+        self.register_outputs({"artifacts": bucket.store.uri, "cluster": cluster.name})

@@ -1,0 +1,207 @@
+"""Cluster: a private, VPC-native GKE cluster with Workload Identity, shielded nodes,
+Dataplane V2 (which enforces NetworkPolicy) and a release channel; its system node pool;
+and the Kubernetes provider for the layer."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+import pulumi_kubernetes as k8s
+
+from components import naming
+from components.gcp.network import PODS_RANGE, SERVICES_RANGE
+from components.spec import EnvironmentSpec
+
+STORAGE_CLASS = "standard-rwo"  # GKE's balanced persistent disk class
+
+
+def labels(spec: EnvironmentSpec, **extra: str) -> dict[str, str]:
+    """The required tags as GCP labels, which allow only lowercase values."""
+    return {k: v.lower() for k, v in {**naming.tags(spec), **extra}.items()}
+
+
+@dataclass(frozen=True)
+class ClusterArgs:
+    spec: EnvironmentSpec
+    cluster_name: str
+    network_id: pulumi.Input[str]
+    subnet_id: pulumi.Input[str]
+
+
+class Cluster(pulumi.ComponentResource):
+    name: pulumi.Output[str]
+    node_service_account: pulumi.Output[str]
+    provider: k8s.Provider
+
+    def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("llm-platform:gcp:Cluster", name, None, opts)
+        spec = args.spec
+        cfg = spec.gcp
+        assert cfg is not None
+        child = pulumi.ResourceOptions(parent=self)
+        # Nodes run as a service account that can only write logs and metrics, not as the
+        # project's default Compute Engine account (Editor).
+        nodes_sa = gcp.serviceaccount.Account(
+            f"{name}-nodes",
+            account_id=f"llm-{spec.environment}-nodes"[:30],
+            display_name=f"GKE nodes of {args.cluster_name}",
+            opts=child,
+        )
+        for role in (
+            "roles/logging.logWriter",
+            "roles/monitoring.metricWriter",
+            "roles/monitoring.viewer",
+            "roles/artifactregistry.reader",
+        ):
+            gcp.projects.IAMMember(
+                f"{name}-nodes-{role.split('/')[1]}",
+                project=cfg.project,
+                role=role,
+                member=nodes_sa.email.apply(lambda e: f"serviceAccount:{e}"),
+                opts=child,
+            )
+        public = bool(cfg.authorized_networks)
+        cluster = gcp.container.Cluster(
+            f"{name}-gke",
+            name=args.cluster_name,
+            project=cfg.project,
+            location=cfg.region,
+            node_locations=cfg.node_zones,
+            network=args.network_id,
+            subnetwork=args.subnet_id,
+            remove_default_node_pool=True,
+            initial_node_count=1,
+            networking_mode="VPC_NATIVE",
+            datapath_provider="ADVANCED_DATAPATH",
+            ip_allocation_policy=gcp.container.ClusterIpAllocationPolicyArgs(
+                cluster_secondary_range_name=PODS_RANGE,
+                services_secondary_range_name=SERVICES_RANGE,
+            ),
+            private_cluster_config=gcp.container.ClusterPrivateClusterConfigArgs(
+                enable_private_nodes=True,
+                enable_private_endpoint=not public,
+                master_ipv4_cidr_block=cfg.control_plane_cidr,
+            ),
+            master_authorized_networks_config=gcp.container.ClusterMasterAuthorizedNetworksConfigArgs(  # noqa: E501
+                cidr_blocks=[
+                    gcp.container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(
+                        cidr_block=c, display_name=f"allowed-{i}"
+                    )
+                    for i, c in enumerate(cfg.authorized_networks)
+                ]
+            ),
+            workload_identity_config=gcp.container.ClusterWorkloadIdentityConfigArgs(
+                workload_pool=f"{cfg.project}.svc.id.goog"
+            ),
+            release_channel=gcp.container.ClusterReleaseChannelArgs(channel=cfg.release_channel),
+            enable_shielded_nodes=True,
+            enable_legacy_abac=False,
+            master_auth=gcp.container.ClusterMasterAuthArgs(
+                client_certificate_config=gcp.container.ClusterMasterAuthClientCertificateConfigArgs(  # noqa: E501
+                    issue_client_certificate=False
+                )
+            ),
+            logging_config=gcp.container.ClusterLoggingConfigArgs(
+                enable_components=["SYSTEM_COMPONENTS", "APISERVER", "WORKLOADS"]
+            ),
+            resource_labels=labels(spec),
+            deletion_protection=True,
+            opts=child,
+        )
+        gcp.container.NodePool(
+            f"{name}-system",
+            cluster=cluster.id,
+            location=cfg.region,
+            node_locations=cfg.node_zones,
+            initial_node_count=cfg.system_nodes,
+            autoscaling=gcp.container.NodePoolAutoscalingArgs(
+                total_min_node_count=cfg.system_nodes * len(cfg.node_zones),
+                total_max_node_count=cfg.system_nodes * len(cfg.node_zones) * 2,
+            ),
+            management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
+            node_config=node_config(
+                spec,
+                cfg.system_machine_type,
+                nodes_sa.email,
+                {"llm-platform.dev/pool": "system"},
+                labels(spec),
+            ),
+            opts=child,
+        )
+        kubeconfig = pulumi.Output.all(
+            cluster.endpoint,
+            cluster.master_auth.apply(lambda auth: auth.cluster_ca_certificate if auth else None),
+            cluster.name,
+        ).apply(lambda a: _kubeconfig(*a))
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=kubeconfig,
+            namespace=spec.namespace,
+            enable_server_side_apply=True,
+            opts=child,
+        )
+        self.name = cluster.name
+        self.node_service_account = nodes_sa.email
+        self.register_outputs({"name": self.name})
+
+
+def node_config(
+    spec: EnvironmentSpec,
+    machine_type: str,
+    service_account: pulumi.Input[str],
+    node_labels: dict[str, str],
+    resource_labels: dict[str, str],
+    **gpu: object,
+) -> gcp.container.NodePoolNodeConfigArgs:
+    """Node settings every pool shares: shielded VMs with secure boot, the GKE metadata
+    server (pods never see the node's credentials), legacy metadata endpoints off."""
+    return gcp.container.NodePoolNodeConfigArgs(
+        machine_type=machine_type,
+        service_account=service_account,
+        oauth_scopes=["https://www.googleapis.com/auth/cloud-platform"],
+        disk_type="pd-balanced",
+        disk_size_gb=200 if gpu else 50,
+        labels=node_labels,
+        resource_labels=resource_labels,
+        metadata={"disable-legacy-endpoints": "true"},
+        shielded_instance_config=gcp.container.NodePoolNodeConfigShieldedInstanceConfigArgs(
+            enable_secure_boot=True, enable_integrity_monitoring=True
+        ),
+        workload_metadata_config=gcp.container.NodePoolNodeConfigWorkloadMetadataConfigArgs(
+            mode="GKE_METADATA"
+        ),
+        **gpu,  # type: ignore[arg-type]
+    )
+
+
+def _kubeconfig(endpoint: str | None, ca: str | None, cluster: str | None) -> str:
+    """Authenticates with gke-gcloud-auth-plugin: no static credential."""
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": cluster,
+                    "cluster": {"server": f"https://{endpoint}", "certificate-authority-data": ca},
+                }
+            ],
+            "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": cluster}}],
+            "current-context": cluster,
+            "users": [
+                {
+                    "name": cluster,
+                    "user": {
+                        "exec": {
+                            "apiVersion": "client.authentication.k8s.io/v1beta1",
+                            "command": "gke-gcloud-auth-plugin",
+                            "provideClusterInfo": True,
+                        }
+                    },
+                }
+            ],
+        }
+    )

@@ -1,0 +1,120 @@
+"""GcpFoundation: network, private GKE, GPU node pools, the artifact bucket, the billing
+budget and, in a hybrid, HA VPN to the on-prem site. Hands the layer its facts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components import cost
+from components.gcp.artifacts import ArtifactBucket, ArtifactBucketArgs
+from components.gcp.budget import Budget, BudgetArgs
+from components.gcp.cluster import STORAGE_CLASS, Cluster, ClusterArgs, labels
+from components.gcp.network import Network, NetworkArgs
+from components.gcp.node_pool import NodePool, NodePoolArgs
+from components.gcp.vpn import SiteVpn, VpnArgs
+from components.kubernetes.facts import (
+    ArtifactStore,
+    ClusterFacts,
+    WorkloadIdentity,
+    node_labels,
+    pool_scheduling,
+)
+from components.spec import Environment, Vpn
+
+
+@dataclass(frozen=True)
+class GcpFoundationArgs:
+    env: Environment
+    secrets: dict[str, pulumi.Input[str]]
+
+
+class GcpFoundation(pulumi.ComponentResource):
+    facts: ClusterFacts
+    store: ArtifactStore
+    onprem_identity: WorkloadIdentity | None
+
+    def __init__(
+        self, name: str, args: GcpFoundationArgs, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__("llm-platform:gcp:Foundation", name, None, opts)
+        env = args.env
+        spec = env.spec
+        cfg = spec.gcp
+        assert cfg is not None
+        provider = gcp.Provider(
+            f"{name}-gcp",
+            project=cfg.project,
+            region=cfg.region,
+            # Every resource that takes labels gets the required tags.
+            default_labels=labels(spec),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        child = pulumi.ResourceOptions(parent=self, providers={"gcp": provider})
+        network = Network(f"{name}-network", NetworkArgs(spec=spec), opts=child)
+        cluster = Cluster(
+            f"{name}-cluster",
+            ClusterArgs(
+                spec=spec,
+                cluster_name=f"llm-{spec.environment}",
+                network_id=network.network_id,
+                subnet_id=network.subnet_id,
+            ),
+            opts=child,
+        )
+        pools = spec.cloud_pools()
+        for pool in pools:
+            gpus_min = sum(env.plans[m.name].gpus_min for m in spec.models if m.pool == pool.name)
+            NodePool(
+                f"{name}-{pool.name}",
+                NodePoolArgs(
+                    spec=spec,
+                    cluster_id=cluster.name,
+                    service_account=cluster.node_service_account,
+                    pool=pool,
+                    node_labels=node_labels(pool),
+                    steady_nodes=cost.steady_nodes(pool, gpus_min),
+                    node_hours=cost.node_hours(pool, gpus_min),
+                ),
+                opts=child,
+            )
+        hybrid = spec.topology == "hybrid"
+        bucket = ArtifactBucket(
+            f"{name}-artifacts",
+            ArtifactBucketArgs(
+                spec=spec,
+                bucket_name=f"{cfg.project}-llm-{spec.environment}-artifacts",
+                expected_gib=cost.expected_artifact_gib(env),
+                federate_onprem=hybrid,
+            ),
+            opts=child,
+        )
+        Budget(
+            f"{name}-budget",
+            BudgetArgs(spec=spec, budget_name=f"llm-{spec.environment}"),
+            opts=child,
+        )
+        link = spec.hybrid.connectivity if spec.hybrid else None
+        if isinstance(link, Vpn):
+            SiteVpn(
+                f"{name}-vpn",
+                VpnArgs(
+                    spec=spec,
+                    link=link,
+                    network_id=network.network_id,
+                    shared_key=args.secrets[link.shared_key_secret],
+                ),
+                opts=child,
+            )
+        self.store = bucket.store
+        self.onprem_identity = bucket.identity if hybrid else None
+        self.facts = ClusterFacts(
+            provider=cluster.provider,
+            pools=pool_scheduling(pools),
+            storage_class=STORAGE_CLASS,
+            artifacts=bucket.store,
+            workload_identity=None if hybrid else bucket.identity,
+        )
+        self.register_outputs({"artifacts": bucket.store.uri, "cluster": cluster.name})

@@ -1,0 +1,79 @@
+"""Vpn: HA VPN from the VPC to the on-prem gateway (hybrid): two tunnels with BGP on a
+Cloud Router, so either tunnel carries the traffic when the other is down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components.spec import EnvironmentSpec, Vpn
+
+CLOUD_ASN = 64514
+
+
+@dataclass(frozen=True)
+class VpnArgs:
+    spec: EnvironmentSpec
+    link: Vpn
+    network_id: pulumi.Input[str]
+    shared_key: pulumi.Input[str]
+
+
+class SiteVpn(pulumi.ComponentResource):
+    def __init__(self, name: str, args: VpnArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("llm-platform:gcp:Vpn", name, None, opts)
+        cfg = args.spec.gcp
+        assert cfg is not None
+        child = pulumi.ResourceOptions(parent=self)
+        gateway = gcp.compute.HaVpnGateway(
+            f"{name}-gateway", network=args.network_id, region=cfg.region, opts=child
+        )
+        peer = gcp.compute.ExternalVpnGateway(
+            f"{name}-peer",
+            redundancy_type="SINGLE_IP_INTERNALLY_REDUNDANT",
+            interfaces=[
+                gcp.compute.ExternalVpnGatewayInterfaceArgs(id=0, ip_address=args.link.peer_ip)
+            ],
+            opts=child,
+        )
+        router = gcp.compute.Router(
+            f"{name}-router",
+            network=args.network_id,
+            region=cfg.region,
+            bgp=gcp.compute.RouterBgpArgs(asn=CLOUD_ASN),
+            opts=child,
+        )
+        key = pulumi.Output.secret(args.shared_key)
+        for i in (0, 1):
+            tunnel = gcp.compute.VPNTunnel(
+                f"{name}-tunnel-{i}",
+                region=cfg.region,
+                vpn_gateway=gateway.id,
+                vpn_gateway_interface=i,
+                peer_external_gateway=peer.id,
+                peer_external_gateway_interface=0,
+                shared_secret=key,
+                router=router.id,
+                ike_version=2,
+                opts=child,
+            )
+            interface = gcp.compute.RouterInterface(
+                f"{name}-interface-{i}",
+                router=router.name,
+                region=cfg.region,
+                ip_range=f"169.254.{i}.1/30",
+                vpn_tunnel=tunnel.name,
+                opts=child,
+            )
+            gcp.compute.RouterPeer(
+                f"{name}-bgp-{i}",
+                router=router.name,
+                region=cfg.region,
+                peer_ip_address=f"169.254.{i}.2",
+                peer_asn=args.link.bgp_asn,
+                interface=interface.name,
+                opts=child,
+            )
+        self.register_outputs({})
