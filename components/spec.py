@@ -663,6 +663,10 @@ class Environment:
     plans: dict[str, sizing.ServingPlan]
     warnings: list[str] = field(default_factory=list)
 
+    def pool_gpus_min(self, pool: str) -> int:
+        """GPUs the models served from `pool` hold at their minimum replicas."""
+        return sum(self.plans[m.name].gpus_min for m in self.spec.models if m.pool == pool)
+
 
 class SpecError(ValueError):
     def __init__(self, problems: list[str]):

@@ -8,26 +8,23 @@ from typing import Any
 
 import pulumi
 
-from components.aws.foundation import AwsFoundation, AwsFoundationArgs
-from components.azure.foundation import AzureFoundation, AzureFoundationArgs
-from components.gcp.foundation import GcpFoundation, GcpFoundationArgs
-from components.kubernetes.facts import ClusterFacts
+from components.aws.foundation import AwsFoundation
+from components.azure.foundation import AzureFoundation
+from components.gcp.foundation import GcpFoundation
+from components.kubernetes.facts import ClusterFacts, FoundationArgs
 from components.kubernetes.layer import KubernetesLayer, KubernetesLayerArgs
 from components.onprem.cluster import OnPremCluster, OnPremClusterArgs
 from components.spec import Environment
 
 Secrets = dict[str, pulumi.Input[str]]
-CLOUDS = {
-    "aws": (AwsFoundation, AwsFoundationArgs),
-    "gcp": (GcpFoundation, GcpFoundationArgs),
-    "azure": (AzureFoundation, AzureFoundationArgs),
-}
+CLOUDS = {"aws": AwsFoundation, "gcp": GcpFoundation, "azure": AzureFoundation}
 
 
 def _cloud(env: Environment, secrets: Secrets) -> AwsFoundation | GcpFoundation | AzureFoundation:
     assert env.spec.cloud is not None
-    component, args = CLOUDS[env.spec.cloud]
-    return component(f"{env.spec.environment}-{env.spec.cloud}", args(env=env, secrets=secrets))
+    component = CLOUDS[env.spec.cloud]
+    name = f"{env.spec.environment}-{env.spec.cloud}"
+    return component(name, FoundationArgs(env=env, secrets=secrets))
 
 
 def _onprem(env: Environment, _secrets: Secrets) -> ClusterFacts:

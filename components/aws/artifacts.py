@@ -16,7 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import cost, naming
-from components.aws.cluster import pod_identity_role
+from components.aws.iam import pod_identity_role, rotated_key
 from components.kubernetes.facts import WEIGHTS_READER, ArtifactStore, WorkloadIdentity
 from components.kubernetes.weights_access import TOKEN_DIR
 from components.spec import EnvironmentSpec
@@ -50,14 +50,7 @@ class ArtifactBucket(pulumi.ComponentResource):
         assert cfg is not None
         child = pulumi.ResourceOptions(parent=self)
         tags = naming.tags(spec)
-        key = aws.kms.Key(
-            f"{name}-key",
-            description=f"SSE-KMS for {args.bucket_name}",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            tags=tags,
-            opts=child,
-        )
+        key = rotated_key(f"{name}-key", f"SSE-KMS for {args.bucket_name}", tags, child)
         bucket = aws.s3.Bucket(
             f"{name}-bucket",
             bucket=args.bucket_name,

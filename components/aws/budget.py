@@ -16,7 +16,7 @@ import pulumi_aws as aws
 
 from components import naming
 from components.aws import budget_enforcer
-from components.aws.cluster import service_role
+from components.aws.iam import rotated_key, service_role
 from components.spec import EnvironmentSpec
 
 ENFORCER_SOURCE = Path(budget_enforcer.__file__)
@@ -41,35 +41,31 @@ class Budget(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tags = naming.tags(spec)
         account = cfg.account_id
-        key = aws.kms.Key(
+        key = rotated_key(
             f"{name}-topic-key",
-            description=f"SNS encryption for budget {args.budget_name}",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "AccountAdministers",
-                            "Effect": "Allow",
-                            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
-                            "Action": "kms:*",
-                            "Resource": "*",
-                        },
-                        {
-                            "Sid": "BudgetsPublishes",
-                            "Effect": "Allow",
-                            "Principal": {"Service": BUDGETS},
-                            "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
-                            "Resource": "*",
-                            "Condition": {"StringEquals": {"aws:SourceAccount": account}},
-                        },
-                    ],
-                }
-            ),
-            tags=tags,
-            opts=child,
+            f"SNS encryption for budget {args.budget_name}",
+            tags,
+            child,
+            policy={
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "AccountAdministers",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                        "Action": "kms:*",
+                        "Resource": "*",
+                    },
+                    {
+                        "Sid": "BudgetsPublishes",
+                        "Effect": "Allow",
+                        "Principal": {"Service": BUDGETS},
+                        "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+                        "Resource": "*",
+                        "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+                    },
+                ],
+            },
         )
         topic = aws.sns.Topic(f"{name}-topic", kms_master_key_id=key.arn, tags=tags, opts=child)
         aws.sns.TopicPolicy(

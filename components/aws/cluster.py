@@ -16,6 +16,8 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components import naming
+from components.aws.iam import pod_identity_role, rotated_key, service_role
+from components.kubernetes.kubeconfig import exec_kubeconfig
 from components.spec import EnvironmentSpec
 
 LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
@@ -32,54 +34,6 @@ class ClusterArgs:
     subnet_ids: list[pulumi.Input[str]]
 
 
-def assume_role(service: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": service},
-                    "Action": ["sts:AssumeRole", "sts:TagSession"],
-                }
-            ],
-        }
-    )
-
-
-def service_role(
-    name: str,
-    service: str,
-    managed: list[str],
-    tags: dict[str, str],
-    opts: pulumi.ResourceOptions,
-) -> aws.iam.Role:
-    """A role `service` assumes, with AWS-managed policies attached one resource each."""
-    role = aws.iam.Role(name, assume_role_policy=assume_role(service), tags=tags, opts=opts)
-    for arn in managed:
-        aws.iam.RolePolicyAttachment(
-            f"{name}-{arn.rsplit('/', 1)[-1]}", role=role.name, policy_arn=arn, opts=opts
-        )
-    return role
-
-
-def pod_identity_role(
-    name: str,
-    policy: pulumi.Input[str],
-    tags: dict[str, str],
-    opts: pulumi.ResourceOptions,
-) -> aws.iam.Role:
-    """An IAM role for EKS Pod Identity with one inline least-privilege policy."""
-    role = aws.iam.Role(
-        name,
-        assume_role_policy=assume_role("pods.eks.amazonaws.com"),
-        tags=tags,
-        opts=opts,
-    )
-    aws.iam.RolePolicy(name, role=role.id, policy=policy, opts=opts)
-    return role
-
-
 class Cluster(pulumi.ComponentResource):
     name: pulumi.Output[str]
     arn: pulumi.Output[str]
@@ -94,13 +48,11 @@ class Cluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tags = naming.tags(spec)
 
-        key = aws.kms.Key(
+        key = rotated_key(
             f"{name}-secrets",
-            description=f"EKS secrets envelope encryption for {args.cluster_name}",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            tags=tags,
-            opts=child,
+            f"EKS secrets envelope encryption for {args.cluster_name}",
+            tags,
+            child,
         )
         # Created here so its retention is ours, not "never expire".
         logs = aws.cloudwatch.LogGroup(
@@ -298,34 +250,6 @@ class Cluster(pulumi.ComponentResource):
 
 
 def _kubeconfig(endpoint: str | None, ca: str | None, cluster: str | None, region: str) -> str:
-    """A kubeconfig that authenticates with `aws eks get-token`: no static credential."""
-    return json.dumps(
-        {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {"name": cluster, "cluster": {"server": endpoint, "certificate-authority-data": ca}}
-            ],
-            "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": cluster}}],
-            "current-context": cluster,
-            "users": [
-                {
-                    "name": cluster,
-                    "user": {
-                        "exec": {
-                            "apiVersion": "client.authentication.k8s.io/v1beta1",
-                            "command": "aws",
-                            "args": [
-                                "eks",
-                                "get-token",
-                                "--cluster-name",
-                                str(cluster),
-                                "--region",
-                                region,
-                            ],
-                        }
-                    },
-                }
-            ],
-        }
-    )
+    command = {"command": "aws", "args": ["eks", "get-token", "--cluster-name", str(cluster)]}
+    command["args"] += ["--region", region]
+    return exec_kubeconfig(cluster, endpoint, ca, command)

@@ -3,8 +3,6 @@ cap and, in a hybrid, the VPN to the on-prem site. Hands the Kubernetes layer it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pulumi
 import pulumi_aws as aws
 
@@ -18,17 +16,12 @@ from components.aws.vpn import SiteVpn, VpnArgs
 from components.kubernetes.facts import (
     ArtifactStore,
     ClusterFacts,
+    FoundationArgs,
     WorkloadIdentity,
     node_labels,
     pool_scheduling,
 )
-from components.spec import Environment, Vpn
-
-
-@dataclass(frozen=True)
-class AwsFoundationArgs:
-    env: Environment
-    secrets: dict[str, pulumi.Input[str]]
+from components.spec import Vpn
 
 
 class AwsFoundation(pulumi.ComponentResource):
@@ -37,9 +30,7 @@ class AwsFoundation(pulumi.ComponentResource):
     # How the on-prem cluster of a hybrid reads the bucket.
     onprem_identity: WorkloadIdentity | None
 
-    def __init__(
-        self, name: str, args: AwsFoundationArgs, opts: pulumi.ResourceOptions | None = None
-    ):
+    def __init__(self, name: str, args: FoundationArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:aws:Foundation", name, None, opts)
         env = args.env
         spec = env.spec
@@ -82,7 +73,7 @@ class AwsFoundation(pulumi.ComponentResource):
         )
         pools = spec.cloud_pools()
         for pool in pools:
-            gpus_min = sum(env.plans[m.name].gpus_min for m in spec.models if m.pool == pool.name)
+            gpus_min = env.pool_gpus_min(pool.name)
             NodeGroup(
                 f"{name}-{pool.name}",
                 NodeGroupArgs(

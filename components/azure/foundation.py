@@ -4,7 +4,7 @@ Hands the layer its facts."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import pulumi
 import pulumi_azure_native as azure
@@ -19,17 +19,12 @@ from components.azure.vpn import SiteVpn, VpnArgs
 from components.kubernetes.facts import (
     ArtifactStore,
     ClusterFacts,
+    FoundationArgs,
     WorkloadIdentity,
     node_labels,
     pool_scheduling,
 )
-from components.spec import Environment, Vpn
-
-
-@dataclass(frozen=True)
-class AzureFoundationArgs:
-    env: Environment
-    secrets: dict[str, pulumi.Input[str]]
+from components.spec import Vpn
 
 
 class AzureFoundation(pulumi.ComponentResource):
@@ -37,9 +32,7 @@ class AzureFoundation(pulumi.ComponentResource):
     store: ArtifactStore
     onprem_identity: WorkloadIdentity | None
 
-    def __init__(
-        self, name: str, args: AzureFoundationArgs, opts: pulumi.ResourceOptions | None = None
-    ):
+    def __init__(self, name: str, args: FoundationArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:azure:Foundation", name, None, opts)
         env = args.env
         spec = env.spec
@@ -70,7 +63,7 @@ class AzureFoundation(pulumi.ComponentResource):
         )
         pools = spec.cloud_pools()
         for pool in pools:
-            gpus_min = sum(env.plans[m.name].gpus_min for m in spec.models if m.pool == pool.name)
+            gpus_min = env.pool_gpus_min(pool.name)
             AgentPool(
                 f"{name}-{pool.name}",
                 AgentPoolArgs(

@@ -4,7 +4,6 @@ and the Kubernetes provider for the layer."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pulumi
@@ -13,6 +12,7 @@ import pulumi_kubernetes as k8s
 
 from components import naming
 from components.gcp.network import PODS_RANGE, SERVICES_RANGE
+from components.kubernetes.kubeconfig import exec_kubeconfig
 from components.spec import EnvironmentSpec
 
 STORAGE_CLASS = "standard-rwo"  # GKE's balanced persistent disk class
@@ -178,30 +178,5 @@ def node_config(
 
 
 def _kubeconfig(endpoint: str | None, ca: str | None, cluster: str | None) -> str:
-    """Authenticates with gke-gcloud-auth-plugin: no static credential."""
-    return json.dumps(
-        {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {
-                    "name": cluster,
-                    "cluster": {"server": f"https://{endpoint}", "certificate-authority-data": ca},
-                }
-            ],
-            "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": cluster}}],
-            "current-context": cluster,
-            "users": [
-                {
-                    "name": cluster,
-                    "user": {
-                        "exec": {
-                            "apiVersion": "client.authentication.k8s.io/v1beta1",
-                            "command": "gke-gcloud-auth-plugin",
-                            "provideClusterInfo": True,
-                        }
-                    },
-                }
-            ],
-        }
-    )
+    plugin = {"command": "gke-gcloud-auth-plugin", "provideClusterInfo": True}
+    return exec_kubeconfig(cluster, f"https://{endpoint}", ca, plugin)

@@ -3,8 +3,6 @@ budget and, in a hybrid, HA VPN to the on-prem site. Hands the layer its facts."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pulumi
 import pulumi_gcp as gcp
 
@@ -18,17 +16,12 @@ from components.gcp.vpn import SiteVpn, VpnArgs
 from components.kubernetes.facts import (
     ArtifactStore,
     ClusterFacts,
+    FoundationArgs,
     WorkloadIdentity,
     node_labels,
     pool_scheduling,
 )
-from components.spec import Environment, Vpn
-
-
-@dataclass(frozen=True)
-class GcpFoundationArgs:
-    env: Environment
-    secrets: dict[str, pulumi.Input[str]]
+from components.spec import Vpn
 
 
 class GcpFoundation(pulumi.ComponentResource):
@@ -36,9 +29,7 @@ class GcpFoundation(pulumi.ComponentResource):
     store: ArtifactStore
     onprem_identity: WorkloadIdentity | None
 
-    def __init__(
-        self, name: str, args: GcpFoundationArgs, opts: pulumi.ResourceOptions | None = None
-    ):
+    def __init__(self, name: str, args: FoundationArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:gcp:Foundation", name, None, opts)
         env = args.env
         spec = env.spec
@@ -66,7 +57,7 @@ class GcpFoundation(pulumi.ComponentResource):
         )
         pools = spec.cloud_pools()
         for pool in pools:
-            gpus_min = sum(env.plans[m.name].gpus_min for m in spec.models if m.pool == pool.name)
+            gpus_min = env.pool_gpus_min(pool.name)
             NodePool(
                 f"{name}-{pool.name}",
                 NodePoolArgs(

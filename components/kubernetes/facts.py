@@ -10,7 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import catalog
-from components.spec import GpuPool
+from components.spec import Environment, GpuPool
 
 POOL_LABEL = "llm-platform.dev/pool"
 
@@ -27,6 +27,15 @@ class PoolScheduling:
     node_selector: dict[str, str]
     tolerations: list[dict[str, Any]]
     gpu_resource: str = "nvidia.com/gpu"
+
+
+@dataclass(frozen=True)
+class FoundationArgs:
+    """What every cloud foundation is built from."""
+
+    env: Environment
+    # Pulumi config key -> secret value, for every key in spec.secret_keys().
+    secrets: dict[str, pulumi.Input[str]]
 
 
 @dataclass(frozen=True)
