@@ -2,27 +2,43 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 import pulumi
 
-from components.aws.foundation import AwsFoundation
-from components.azure.foundation import AzureFoundation
-from components.gcp.foundation import GcpFoundation
-from components.kubernetes.facts import ClusterFacts, FoundationArgs
+from components.kubernetes.facts import (
+    ArtifactStore,
+    ClusterFacts,
+    FoundationArgs,
+    WorkloadIdentity,
+)
 from components.kubernetes.layer import KubernetesLayer, KubernetesLayerArgs
 from components.onprem.cluster import OnPremCluster, OnPremClusterArgs
 from components.spec import Environment
 
 Secrets = dict[str, pulumi.Input[str]]
-CLOUDS = {"aws": AwsFoundation, "gcp": GcpFoundation, "azure": AzureFoundation}
+# Imported on use: each cloud's provider SDK takes a second or more to import, and an
+# environment needs at most one of them.
+CLOUDS = {
+    "aws": ("components.aws.foundation", "AwsFoundation"),
+    "gcp": ("components.gcp.foundation", "GcpFoundation"),
+    "azure": ("components.azure.foundation", "AzureFoundation"),
+}
 
 
-def _cloud(env: Environment, secrets: Secrets) -> AwsFoundation | GcpFoundation | AzureFoundation:
+class CloudFoundation(Protocol):
+    facts: ClusterFacts
+    store: ArtifactStore
+    onprem_identity: WorkloadIdentity | None
+
+
+def _cloud(env: Environment, secrets: Secrets) -> CloudFoundation:
     assert env.spec.cloud is not None
-    component = CLOUDS[env.spec.cloud]
+    module, cls = CLOUDS[env.spec.cloud]
+    component = getattr(importlib.import_module(module), cls)
     name = f"{env.spec.environment}-{env.spec.cloud}"
     return component(name, FoundationArgs(env=env, secrets=secrets))
 
