@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field, replace
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -689,21 +689,6 @@ def config_path(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def _fields_of(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """The allowed field names at `loc`, for the 'unknown field' message."""
-    current: Any = model
-    for part in loc[:-1]:
-        if isinstance(part, int):
-            continue
-        info = current.model_fields.get(part) if hasattr(current, "model_fields") else None
-        if info is None:
-            return []
-        current = nested_model(info.annotation)
-        if current is None:
-            return []
-    return sorted(current.model_fields) if hasattr(current, "model_fields") else []
-
-
 def nested_model(annotation: Any) -> type[BaseModel] | None:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
@@ -714,15 +699,48 @@ def nested_model(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+def _locate(loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], Any]:
+    """The config path of an error location, and the model holding its last part.
+
+    pydantic puts the tag of a discriminated union in the location (`vpn` in
+    hybrid.connectivity.vpn.peer_ip); the config has no such key, so it is dropped and the
+    tagged member is the model walked into."""
+    out: list[Any] = []
+    current: Any = EnvironmentSpec
+    holder: Any = None
+    tags: dict[str, type[BaseModel]] | None = None
+    for part in loc:
+        if tags is not None:
+            member, tags = tags.get(part), None
+            if member is not None:
+                current = member
+                continue
+        out.append(part)
+        if isinstance(part, int):
+            continue
+        holder = current
+        info = current.model_fields.get(part) if hasattr(current, "model_fields") else None
+        if info is None:
+            current = None
+            continue
+        if isinstance(info.discriminator, str):
+            tags = {
+                get_args(m.model_fields[info.discriminator].annotation)[0]: m
+                for m in get_args(info.annotation)
+            }
+        current = nested_model(info.annotation)
+    return tuple(out), holder
+
+
 def _shape_problems(err: ValidationError) -> list[str]:
     lines = []
     for e in err.errors(include_url=False):
         loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         # pydantic marks a bad mapping key with a trailing "[key]" location element.
         key_problem = loc[-1:] == ("[key]",)
-        loc = loc[:-1] if key_problem else loc
+        loc, holder = _locate(loc[:-1] if key_problem else loc)
         if e["type"] == "extra_forbidden":
-            allowed = ", ".join(_fields_of(EnvironmentSpec, loc))
+            allowed = ", ".join(sorted(getattr(holder, "model_fields", {})))
             lines.append(f"{config_path(loc)}: unknown field; allowed here: {allowed}")
             continue
         msg = e["msg"].removeprefix("Value error, ")
