@@ -33,6 +33,10 @@ class CloudFoundation(Protocol):
     facts: ClusterFacts
     store: ArtifactStore
     onprem_identity: WorkloadIdentity | None
+    outputs: dict[str, pulumi.Output[Any]]
+
+
+Built = tuple[ClusterFacts, dict[str, Any]]
 
 
 def _cloud(env: Environment, secrets: Secrets) -> CloudFoundation:
@@ -43,26 +47,27 @@ def _cloud(env: Environment, secrets: Secrets) -> CloudFoundation:
     return component(name, FoundationArgs(env=env, secrets=secrets))
 
 
-def _onprem(env: Environment, _secrets: Secrets) -> ClusterFacts:
+def _onprem(env: Environment, _secrets: Secrets) -> Built:
     spec = env.spec
-    return OnPremCluster(f"{spec.environment}-onprem", OnPremClusterArgs(spec=spec)).facts
+    return OnPremCluster(f"{spec.environment}-onprem", OnPremClusterArgs(spec=spec)).facts, {}
 
 
-def _cloud_only(env: Environment, secrets: Secrets) -> ClusterFacts:
-    return _cloud(env, secrets).facts
+def _cloud_only(env: Environment, secrets: Secrets) -> Built:
+    cloud = _cloud(env, secrets)
+    return cloud.facts, cloud.outputs
 
 
-def _hybrid(env: Environment, secrets: Secrets) -> ClusterFacts:
+def _hybrid(env: Environment, secrets: Secrets) -> Built:
     """Serving on the on-prem cluster, reading weights from the cloud's bucket through a
     federated identity; the cloud side (training pools, bucket, budget, VPN) stands alone."""
     cloud = _cloud(env, secrets)
-    return replace(
-        _onprem(env, secrets), artifacts=cloud.store, workload_identity=cloud.onprem_identity
-    )
+    onprem, _ = _onprem(env, secrets)
+    facts = replace(onprem, artifacts=cloud.store, workload_identity=cloud.onprem_identity)
+    return facts, cloud.outputs
 
 
 # One entry per value of spec.Topology; a test keeps the two in step.
-FOUNDATIONS: dict[str, Callable[[Environment, Secrets], ClusterFacts]] = {
+FOUNDATIONS: dict[str, Callable[[Environment, Secrets], Built]] = {
     "onprem": _onprem,
     "aws": _cloud_only,
     "gcp": _cloud_only,
@@ -76,7 +81,7 @@ def build(env: Environment, secrets: dict[str, pulumi.Input[str]]) -> dict[str, 
 
     `secrets` maps each Pulumi config key in `spec.secret_keys()` to its secret value."""
     spec = env.spec
-    facts = FOUNDATIONS[spec.topology](env, secrets)
+    facts, foundation_outputs = FOUNDATIONS[spec.topology](env, secrets)
     layer = KubernetesLayer(
         spec.environment, KubernetesLayerArgs(env=env, facts=facts, secrets=secrets)
     )
@@ -90,4 +95,9 @@ def build(env: Environment, secrets: dict[str, pulumi.Input[str]]) -> dict[str, 
         }
         for name, plan in env.plans.items()
     }
-    return {"namespace": layer.namespace, "endpoints": layer.endpoints, "sizing": sizing}
+    return {
+        "namespace": layer.namespace,
+        "endpoints": layer.endpoints,
+        "sizing": sizing,
+        **foundation_outputs,
+    }

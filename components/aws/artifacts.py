@@ -37,7 +37,6 @@ class ArtifactBucketArgs:
 
 
 class ArtifactBucket(pulumi.ComponentResource):
-    bucket: pulumi.Output[str]
     store: ArtifactStore
     identity: WorkloadIdentity
 
@@ -165,7 +164,6 @@ class ArtifactBucket(pulumi.ComponentResource):
         else:
             self.identity = self._onprem_federation(name, spec, read_models, tags, child)
 
-        self.bucket = bucket.bucket
         self.store = ArtifactStore(
             uri=pulumi.Output.concat("s3://", bucket.bucket),
             rclone_env={
@@ -176,7 +174,7 @@ class ArtifactBucket(pulumi.ComponentResource):
             },
             models_path=pulumi.Output.concat("artifacts:", bucket.bucket, f"/{MODELS_PREFIX}"),
         )
-        self.register_outputs({"bucket": self.bucket})
+        self.register_outputs({"uri": self.store.uri})
 
     @staticmethod
     def _onprem_federation(name, spec, read_models, tags, child) -> WorkloadIdentity:

@@ -31,8 +31,6 @@ class BudgetArgs:
 
 
 class Budget(pulumi.ComponentResource):
-    topic_arn: pulumi.Output[str]
-
     def __init__(self, name: str, args: BudgetArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:aws:Budget", name, None, opts)
         spec = args.spec
@@ -137,8 +135,7 @@ class Budget(pulumi.ComponentResource):
         )
         if budget.hard_cap_usd is not None:
             self._enforcer(name, args, topic, tags, child)
-        self.topic_arn = topic.arn
-        self.register_outputs({"topic_arn": self.topic_arn})
+        self.register_outputs({})
 
     def _enforcer(self, name, args: BudgetArgs, topic, tags, child) -> None:
         spec = args.spec

@@ -36,7 +36,6 @@ class ClusterArgs:
 
 class Cluster(pulumi.ComponentResource):
     name: pulumi.Output[str]
-    arn: pulumi.Output[str]
     node_role_arn: pulumi.Output[str]
     provider: k8s.Provider
 
@@ -160,7 +159,6 @@ class Cluster(pulumi.ComponentResource):
         self._autoscaler(name, spec, cluster, tags, child, on_cluster)
 
         self.name = cluster.name
-        self.arn = cluster.arn
         self.node_role_arn = node_role.arn
         self.register_outputs({"name": self.name})
 
@@ -250,6 +248,5 @@ class Cluster(pulumi.ComponentResource):
 
 
 def _kubeconfig(endpoint: str | None, ca: str | None, cluster: str | None, region: str) -> str:
-    command = {"command": "aws", "args": ["eks", "get-token", "--cluster-name", str(cluster)]}
-    command["args"] += ["--region", region]
-    return exec_kubeconfig(cluster, endpoint, ca, command)
+    args = ["eks", "get-token", "--cluster-name", str(cluster), "--region", region]
+    return exec_kubeconfig(cluster, endpoint, ca, {"command": "aws", "args": args})

@@ -3,6 +3,8 @@ cap and, in a hybrid, the VPN to the on-prem site. Hands the Kubernetes layer it
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 import pulumi_aws as aws
 
@@ -29,6 +31,7 @@ class AwsFoundation(pulumi.ComponentResource):
     store: ArtifactStore
     # How the on-prem cluster of a hybrid reads the bucket.
     onprem_identity: WorkloadIdentity | None
+    outputs: dict[str, pulumi.Output[Any]]
 
     def __init__(self, name: str, args: FoundationArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:aws:Foundation", name, None, opts)
@@ -106,8 +109,12 @@ class AwsFoundation(pulumi.ComponentResource):
             opts=child,
         )
         link = spec.hybrid.connectivity if spec.hybrid else None
+        self.outputs = {
+            "cluster": cluster.name,
+            "artifacts": pulumi.Output.from_input(bucket.store.uri),
+        }
         if isinstance(link, Vpn):
-            SiteVpn(
+            vpn = SiteVpn(
                 f"{name}-vpn",
                 VpnArgs(
                     spec=spec,
@@ -118,6 +125,8 @@ class AwsFoundation(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
+            # Where the on-prem VPN peer points its tunnels.
+            self.outputs["vpn_gateway_addresses"] = vpn.gateway_addresses
         self.store = bucket.store
         self.onprem_identity = bucket.identity if hybrid else None
         self.facts = ClusterFacts(
@@ -127,4 +136,4 @@ class AwsFoundation(pulumi.ComponentResource):
             artifacts=bucket.store,
             workload_identity=None if hybrid else bucket.identity,
         )
-        self.register_outputs({"artifacts": bucket.store.uri, "cluster": cluster.name})
+        self.register_outputs(self.outputs)

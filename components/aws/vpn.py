@@ -22,7 +22,7 @@ class VpnArgs:
 
 
 class SiteVpn(pulumi.ComponentResource):
-    tunnel_addresses: pulumi.Output[list[str]]
+    gateway_addresses: pulumi.Output[list[str]]
 
     def __init__(self, name: str, args: VpnArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:aws:Vpn", name, None, opts)
@@ -55,7 +55,7 @@ class SiteVpn(pulumi.ComponentResource):
             aws.ec2.VpnGatewayRoutePropagation(
                 f"{name}-propagate-{i}", vpn_gateway_id=gateway.id, route_table_id=table, opts=child
             )
-        self.tunnel_addresses = pulumi.Output.all(
+        self.gateway_addresses = pulumi.Output.all(
             connection.tunnel1_address, connection.tunnel2_address
         )
-        self.register_outputs({"tunnel_addresses": self.tunnel_addresses})
+        self.register_outputs({"gateway_addresses": self.gateway_addresses})

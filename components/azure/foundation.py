@@ -5,6 +5,7 @@ Hands the layer its facts."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pulumi
 import pulumi_azure_native as azure
@@ -31,6 +32,7 @@ class AzureFoundation(pulumi.ComponentResource):
     facts: ClusterFacts
     store: ArtifactStore
     onprem_identity: WorkloadIdentity | None
+    outputs: dict[str, pulumi.Output[Any]]
 
     def __init__(self, name: str, args: FoundationArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:azure:Foundation", name, None, opts)
@@ -99,9 +101,13 @@ class AzureFoundation(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        self.outputs = {
+            "cluster": cluster.name,
+            "artifacts": pulumi.Output.from_input(bucket.store.uri),
+        }
         if isinstance(link, Vpn):
             assert network.gateway_subnet_id is not None
-            SiteVpn(
+            vpn = SiteVpn(
                 f"{name}-vpn",
                 VpnArgs(
                     spec=spec,
@@ -112,6 +118,8 @@ class AzureFoundation(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
+            # Where the on-prem VPN peer points its tunnels.
+            self.outputs["vpn_gateway_addresses"] = vpn.gateway_addresses
         scheduling = pool_scheduling(pools)
         for pool in pools:
             if pool.capacity == "spot":
@@ -132,4 +140,4 @@ class AzureFoundation(pulumi.ComponentResource):
             artifacts=bucket.store,
             workload_identity=None if hybrid else bucket.identity,
         )
-        self.register_outputs({"artifacts": bucket.store.uri, "cluster": cluster.name})
+        self.register_outputs(self.outputs)

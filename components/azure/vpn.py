@@ -24,6 +24,8 @@ class VpnArgs:
 
 
 class SiteVpn(pulumi.ComponentResource):
+    gateway_addresses: pulumi.Output[list[str]]
+
     def __init__(self, name: str, args: VpnArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:azure:Vpn", name, None, opts)
         cfg = args.spec.azure
@@ -82,4 +84,5 @@ class SiteVpn(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        self.register_outputs({})
+        self.gateway_addresses = ip.ip_address.apply(lambda a: [a] if a else [])
+        self.register_outputs({"gateway_addresses": self.gateway_addresses})

@@ -22,8 +22,6 @@ class BudgetArgs:
 
 
 class Budget(pulumi.ComponentResource):
-    topic: pulumi.Output[str]
-
     def __init__(self, name: str, args: BudgetArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:gcp:Budget", name, None, opts)
         spec = args.spec
@@ -82,5 +80,4 @@ class Budget(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.topic = topic.id
-        self.register_outputs({"topic": self.topic})
+        self.register_outputs({})

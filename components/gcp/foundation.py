@@ -3,6 +3,8 @@ budget and, in a hybrid, HA VPN to the on-prem site. Hands the layer its facts."
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 import pulumi_gcp as gcp
 
@@ -28,6 +30,7 @@ class GcpFoundation(pulumi.ComponentResource):
     facts: ClusterFacts
     store: ArtifactStore
     onprem_identity: WorkloadIdentity | None
+    outputs: dict[str, pulumi.Output[Any]]
 
     def __init__(self, name: str, args: FoundationArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:gcp:Foundation", name, None, opts)
@@ -88,8 +91,12 @@ class GcpFoundation(pulumi.ComponentResource):
             opts=child,
         )
         link = spec.hybrid.connectivity if spec.hybrid else None
+        self.outputs = {
+            "cluster": cluster.name,
+            "artifacts": pulumi.Output.from_input(bucket.store.uri),
+        }
         if isinstance(link, Vpn):
-            SiteVpn(
+            vpn = SiteVpn(
                 f"{name}-vpn",
                 VpnArgs(
                     spec=spec,
@@ -99,6 +106,8 @@ class GcpFoundation(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
+            # Where the on-prem VPN peer points its tunnels.
+            self.outputs["vpn_gateway_addresses"] = vpn.gateway_addresses
         self.store = bucket.store
         self.onprem_identity = bucket.identity if hybrid else None
         self.facts = ClusterFacts(
@@ -108,4 +117,4 @@ class GcpFoundation(pulumi.ComponentResource):
             artifacts=bucket.store,
             workload_identity=None if hybrid else bucket.identity,
         )
-        self.register_outputs({"artifacts": bucket.store.uri, "cluster": cluster.name})
+        self.register_outputs(self.outputs)

@@ -22,6 +22,8 @@ class VpnArgs:
 
 
 class SiteVpn(pulumi.ComponentResource):
+    gateway_addresses: pulumi.Output[list[str]]
+
     def __init__(self, name: str, args: VpnArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:gcp:Vpn", name, None, opts)
         cfg = args.spec.gcp
@@ -76,4 +78,7 @@ class SiteVpn(pulumi.ComponentResource):
                 interface=interface.name,
                 opts=child,
             )
-        self.register_outputs({})
+        self.gateway_addresses = gateway.vpn_interfaces.apply(
+            lambda interfaces: [i.ip_address for i in interfaces or [] if i.ip_address]
+        )
+        self.register_outputs({"gateway_addresses": self.gateway_addresses})
