@@ -26,14 +26,15 @@ plan: $(VENV)/.installed
 	$(BIN)/llm-platform plan --stack $(STACK)
 
 test: install
-	$(BIN)/ruff check components policies tests bench platform
+	$(BIN)/ruff check components policies tests bench platform .github/scripts
 	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest
 
 bench: $(VENV)/.installed
+	$(BIN)/python bench/policy.py
 	$(BIN)/python bench/bench.py
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check components policies tests bench platform
+	$(BIN)/ruff check components policies tests bench platform .github/scripts
 
 clean:
 	rm -rf out .pytest_cache .hypothesis

@@ -1,7 +1,8 @@
 """The `llm-platform` command: offline plan and the sizing calculator.
 
 Exit codes: 0 success, 1 a failure of the tool or the program, 2 invalid input (a stack
-config or an option), each problem printed on one line with its path.
+config, a policy config or an option), each problem printed on one line with its path, and
+3 when the policy pack reports a mandatory violation.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from rich.tree import Tree
 from components import catalog, sizing
 
 if TYPE_CHECKING:  # Pulumi is imported only when planning
-    from components.plan.report import PlanResult
+    from components.plan.report import PlanResult, PolicyVerdict
     from components.plan.runner import Recorded
 from components.spec import CONFIG_KEY, Environment, SpecError, load_spec
 
@@ -34,6 +35,7 @@ app = typer.Typer(
 )
 out = Console()
 err = Console(stderr=True)
+POLICY_VIOLATION = 3
 
 
 def _fail(lines: list[str], code: int = 2) -> typer.Exit:
@@ -90,18 +92,71 @@ def plan(
     out_dir: Annotated[Path | None, typer.Option("--out", help="default out/<stack>")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print a JSON summary")] = False,
     project: Annotated[Path, typer.Option(help="project directory")] = Path("."),
+    policy_pack: Annotated[
+        Path | None, typer.Option(help="policy pack directory; default <project>/policies")
+    ] = None,
+    policy_config: Annotated[
+        Path | None,
+        typer.Option(
+            help="policy config JSON, as for pulumi preview --policy-pack-config; "
+            "default <policy-pack>/config/<stack>.json if it exists"
+        ),
+    ] = None,
+    no_policy: Annotated[bool, typer.Option("--no-policy", help="skip the policy pack")] = False,
 ) -> None:
-    """Run the Pulumi program offline and write plan.json, manifests/ and cost.json."""
-    from components.plan.report import run_plan  # Pulumi is only imported when planning
+    """Run the Pulumi program offline, write plan.json, manifests/, cost.json and
+    policy.json, and run the policy pack over the planned resources."""
+    from components.plan.policy import (
+        Analyzer,
+        PolicyConfigError,
+        PolicyPackError,
+        read_config,
+    )
+    from components.plan.report import run_plan, run_policy
 
     root = find_project(project.resolve())
     raw = read_stack(root, stack)
     env = load_environment(raw)
+    pack = (policy_pack or root / "policies").resolve()
+    if not no_policy and not (pack / "PulumiPolicy.yaml").exists():
+        if policy_pack is not None:
+            raise _fail([f"--policy-pack: no PulumiPolicy.yaml in {pack}"])
+        err.print(
+            f"[yellow]warning[/yellow]: no policy pack at {pack}; planning without one "
+            f"(--policy-pack DIR names it)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        no_policy = True
+    config: dict[str, Any] = {}
+    # The file the review workflows pass to `pulumi preview --policy-pack-config`.
+    per_stack = pack / "config" / f"{stack}.json"
+    if policy_config is None and per_stack.exists():
+        policy_config = per_stack
+    if policy_config is not None and not no_policy:
+        try:
+            config = read_config(policy_config)
+        except PolicyConfigError as exc:
+            raise _fail(exc.problems) from None
     target = out_dir or root / "out" / stack
     target.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    with err.status(f"running the program for stack {stack} under the mock engine"):
-        result = run_plan(stack, raw, env, root, target)
+    # The pack starts now and loads while the program runs.
+    analyzer = None if no_policy else Analyzer(pack)
+    verdict = None
+    try:
+        with err.status(f"running the program for stack {stack} under the mock engine"):
+            result = run_plan(stack, raw, env, root, target)
+        if analyzer is not None:
+            with err.status(f"running the policy pack over {len(result.records)} resources"):
+                verdict = run_policy(analyzer, result.records, config, target)
+    except PolicyConfigError as exc:
+        raise _fail(exc.problems) from None
+    except PolicyPackError as exc:
+        raise _fail([f"policy pack {pack}: {exc}"], code=1) from None
+    finally:
+        if analyzer is not None:
+            analyzer.close()
     elapsed = time.perf_counter() - started
     if as_json:
         summary = {
@@ -111,6 +166,12 @@ def plan(
             "manifests": len(result.manifest_paths),
             "monthly_usd": result.monthly_usd,
             "warnings": env.warnings,
+            "policy": None
+            if verdict is None
+            else {
+                "passed": verdict.passed,
+                **{level: len(verdict.at(level)) for level in ("mandatory", "advisory")},
+            },
             "models": {
                 name: {
                     "gpu": p.gpu,
@@ -124,8 +185,36 @@ def plan(
             },
         }
         print(json.dumps(summary, indent=2))
-        return
-    _print_plan(result, target, elapsed)
+    else:
+        _print_plan(result, target, elapsed)
+        if verdict is not None:
+            _print_verdict(verdict)
+    if verdict is not None and not verdict.passed:
+        raise typer.Exit(POLICY_VIOLATION)
+
+
+def _print_verdict(verdict: PolicyVerdict) -> None:
+    mandatory, advisory = verdict.at("mandatory"), verdict.at("advisory")
+    colour = "red" if mandatory else "green"
+    out.print(
+        f"[bold]policy pack[/bold] {verdict.name}: {len(verdict.policies)} policies, "
+        f"[{colour}]{len(mandatory)} mandatory[/{colour}] and {len(advisory)} advisory "
+        f"violations (policy.json)"
+    )
+    for level, found in (("mandatory", mandatory), ("advisory", advisory)):
+        if not found:
+            continue
+        out.print(f"[bold]{level}[/bold]")
+        for v in found:
+            where = v.urn.rsplit("::", 1)[-1] if v.urn else "stack"
+            detail = v.message.split("\n", 1)[-1]
+            out.print(
+                f"  - [cyan]{v.policy}[/cyan] ({v.severity or 'unrated'}) {where}: {detail}",
+                highlight=False,
+                soft_wrap=True,
+            )
+    if mandatory:
+        out.print("[red]policy check failed[/red]: fix the mandatory violations above")
 
 
 def _print_plan(result: PlanResult, target: Path, elapsed: float) -> None:

@@ -30,6 +30,8 @@ GPU_RESOURCE_KEYS = ("nvidia.com/gpu", "amd.com/gpu")
 NODE_HOURS_TAG = "llm-platform-node-hours"
 EXPECTED_GIB_TAG = "llm-platform-expected-gib"
 POOL_TAG = "llm-platform-pool"
+# inference | training: the policy pack holds training pools to spot capacity by it.
+PURPOSE_TAG = "llm-platform-purpose"
 # Without a stated size, the bucket holds this many versions of every model's weights.
 WEIGHT_VERSIONS_KEPT = 3
 
@@ -37,6 +39,11 @@ _POD_TEMPLATE_KINDS = {
     "kubernetes:apps/v1:Deployment",
     "kubernetes:apps/v1:StatefulSet",
 }
+
+
+def pool_tags(pool: GpuPool, node_hours: int) -> dict[str, str]:
+    """The tags a cloud GPU pool carries so its price and purpose read off the resource."""
+    return {POOL_TAG: pool.name, PURPOSE_TAG: pool.purpose, NODE_HOURS_TAG: str(node_hours)}
 
 
 @dataclass(frozen=True)
@@ -219,6 +226,7 @@ _CLOUD_PRICERS = {
     "aws:ec2/eip:Eip": _always_on("aws-public-ipv4"),
     "aws:s3/bucket:Bucket": _stored("aws-s3-standard", "tags"),
     "aws:kms/key:Key": _per_month("aws-kms-key"),
+    "gcp:kms/cryptoKey:CryptoKey": _per_month("gcp-kms-key"),
     "aws:ec2/vpnConnection:VpnConnection": _always_on("aws-vpn-connection"),
     "aws:lb/loadBalancer:LoadBalancer": _always_on("aws-nlb"),
     "gcp:container/cluster:Cluster": _always_on("gcp-gke-cluster"),

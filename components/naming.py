@@ -12,6 +12,10 @@ from components.spec import EnvironmentSpec
 PART_OF = "llm-platform"
 MANAGED_BY = "llm-platform"
 LABEL_PREFIX = "llm-platform.dev"
+# Annotations the policy pack reads: why a workload must run as root (every other
+# restricted-profile check still applies), and why a Service may be a LoadBalancer.
+RUNS_AS_ROOT_ANNOTATION = f"{LABEL_PREFIX}/runs-as-root"
+ALLOW_LOAD_BALANCER_ANNOTATION = f"{LABEL_PREFIX}/allow-load-balancer"
 
 
 def tags(spec: EnvironmentSpec) -> dict[str, str]:

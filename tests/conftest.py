@@ -60,6 +60,8 @@ def scratch_project(tmp_path) -> Path:
     """A copy of the project's program in a temp dir, for stacks written by a test."""
     shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
     shutil.copytree(ROOT / "platform", tmp_path / "platform")
+    shutil.copytree(ROOT / "policies", tmp_path / "policies",
+                    ignore=shutil.ignore_patterns("__pycache__", "config"))
     (tmp_path / "stacks").mkdir()
     return tmp_path
 

@@ -5,6 +5,7 @@ calculation from the catalog's prices."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from conftest import stack_spec
@@ -143,6 +144,21 @@ def test_gke_is_private_with_workload_identity_shielded_nodes_and_a_channel(plan
     assert {r["rangeName"] for r in subnet["secondaryIpRanges"]} == {"pods", "services"}
 
 
+def test_gke_secrets_are_encrypted_with_a_rotated_key_only_gke_can_use(planned):
+    gcp = planned["gcp"]
+    key = gcp.one("gcp:kms/cryptoKey:CryptoKey", "gcp-gcp-cluster-secrets")
+    assert key["inputs"]["rotationPeriod"] == f"{90 * 86400}s"
+    (cluster,) = _inputs(gcp, "gcp:container/cluster:Cluster")
+    assert cluster["databaseEncryption"] == {"state": "ENCRYPTED", "keyName": "gcp-gcp-cluster-secrets-id"}
+    (grant,) = _inputs(gcp, "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")
+    assert grant["cryptoKeyId"] == "gcp-gcp-cluster-secrets-id"
+    assert grant["role"] == "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+    assert re.fullmatch(
+        r"serviceAccount:service-\d+@container-engine-robot\.iam\.gserviceaccount\.com",
+        grant["member"],
+    )
+
+
 def test_gke_gpu_pools_have_accelerators_drivers_taints_and_spot_training(planned):
     gcp = planned["gcp"]
     pools = {r["name"]: r["inputs"] for r in gcp.resources("gcp:container/nodePool:NodePool")}
@@ -180,7 +196,21 @@ def test_aks_is_private_with_managed_identity_rbac_and_no_local_accounts(planned
     azure = planned["azure"]
     (cluster,) = _inputs(azure, "azure-native:containerservice:ManagedCluster")
     assert cluster["apiServerAccessProfile"]["enablePrivateCluster"] is True
-    assert cluster["identity"]["type"] == "SystemAssigned"
+    assert cluster["identity"] == {
+        "type": "UserAssigned", "userAssignedIdentities": ["azure-azure-cluster-identity-id"]
+    }
+    kms = cluster["securityProfile"]["azureKeyVaultKms"]
+    assert kms["enabled"] is True and kms["keyId"].startswith("https://")
+    (vault,) = _inputs(azure, "azure-native:keyvault:Vault")
+    assert vault["properties"]["enableRbacAuthorization"] is True
+    assert vault["properties"]["enablePurgeProtection"] is True
+    grants = {
+        r["name"]: r["inputs"]
+        for r in azure.resources("azure-native:authorization:RoleAssignment")
+    }
+    # The control-plane identity may use the key and manage its subnet, nothing more.
+    assert grants["azure-azure-cluster-kms-user"]["scope"] == "azure-azure-cluster-kms-id"
+    assert grants["azure-azure-cluster-subnet"]["scope"] == "azure-azure-network-nodes-id"
     assert cluster["disableLocalAccounts"] is True
     assert cluster["aadProfile"]["enableAzureRBAC"] is True
     assert cluster["networkProfile"]["networkPolicy"] == "cilium"
@@ -255,9 +285,9 @@ HAND = {
     + 200 * 0.96 + 500 * 0.023 + 3 * 1.00,
     # GKE $0.10/h; Cloud NAT at its $0.044/h ceiling; one e2-standard-4 in each of two
     # zones; two g2-standard-4 (min_nodes 2) at $0.70683; 200 spot hours of a2-ultragpu-1g
-    # at $2.02752; 500 GB GCS at $0.020.
+    # at $2.02752; 500 GB GCS at $0.020; one Cloud KMS key version at $0.06.
     "gcp": 730 * 0.10 + 730 * 0.044 + 2 * 730 * 0.134012 + 2 * 730 * 0.70683
-    + 200 * 2.02752 + 500 * 0.020,
+    + 200 * 2.02752 + 500 * 0.020 + 0.06,
     # AKS Standard $0.10/h; NAT $0.045/h and its IP $0.005/h; 2 D4s_v5 at $0.192; one
     # NC24ads_A100_v4 at $3.673; 200 spot hours at $1.469; 500 GB hot LRS at $0.018.
     "azure": 730 * 0.10 + 730 * (0.045 + 0.005) + 2 * 730 * 0.192 + 730 * 3.673

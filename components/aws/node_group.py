@@ -46,7 +46,7 @@ class NodeGroup(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tags = {**naming.tags(spec), cost.NODE_HOURS_TAG: str(args.node_hours)}
         if pool is not None:
-            tags[cost.POOL_TAG] = pool.name
+            tags.update(cost.pool_tags(pool, args.node_hours))
         template = aws.ec2.LaunchTemplate(
             f"{name}-lt",
             metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(

@@ -40,11 +40,7 @@ class AgentPool(pulumi.ComponentResource):
         assert pool.instance_type is not None
         spot = pool.capacity == "spot"
         inst = catalog.instances()[pool.instance_type]
-        tags = {
-            **naming.tags(args.spec),
-            cost.POOL_TAG: pool.name,
-            cost.NODE_HOURS_TAG: str(args.node_hours),
-        }
+        tags = {**naming.tags(args.spec), **cost.pool_tags(pool, args.node_hours)}
         azure.containerservice.AgentPool(
             f"{name}-pool",
             resource_group_name=args.resource_group,

@@ -9,13 +9,13 @@ cluster's OIDC issuer (or, in a hybrid, the on-prem cluster's).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_azure_native as azure
 
 from components import cost, naming
+from components.azure import ids
 from components.kubernetes.facts import WEIGHTS_READER, ArtifactStore, WorkloadIdentity
 from components.kubernetes.weights_access import TOKEN_DIR
 from components.spec import EnvironmentSpec
@@ -23,15 +23,7 @@ from components.spec import EnvironmentSpec
 CONTAINER = "artifacts"
 MODELS_PREFIX = "models"
 CHECKPOINTS_PREFIX = "checkpoints"
-BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"  # built-in role definition id
 TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
-
-
-def account_name(spec: EnvironmentSpec) -> str:
-    """Storage account names are global, 3-24 lowercase letters and digits."""
-    assert spec.azure is not None
-    digest = hashlib.sha256(spec.azure.subscription_id.encode()).hexdigest()[:6]
-    return ("llm" + "".join(c for c in spec.environment if c.isalnum()))[:18] + digest
 
 
 @dataclass(frozen=True)
@@ -57,7 +49,7 @@ class ArtifactBucket(pulumi.ComponentResource):
         assert cfg is not None
         child = pulumi.ResourceOptions(parent=self)
         tags = naming.tags(spec)
-        account_id = account_name(spec)
+        account_id = ids.global_name(spec)
         account = azure.storage.StorageAccount(
             f"{name}-account",
             account_name=account_id,
@@ -144,10 +136,7 @@ class ArtifactBucket(pulumi.ComponentResource):
             scope=container.id,
             principal_id=identity.principal_id,
             principal_type="ServicePrincipal",
-            role_definition_id=(
-                f"/subscriptions/{cfg.subscription_id}/providers/"
-                f"Microsoft.Authorization/roleDefinitions/{BLOB_DATA_READER}"
-            ),
+            role_definition_id=ids.role_definition(spec, ids.BLOB_DATA_READER),
             # Blobs under models/ only (attribute-based access control on the blob path).
             condition_version="2.0",
             condition=(

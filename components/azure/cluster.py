@@ -1,6 +1,7 @@
-"""Cluster: a private AKS cluster with managed identity, Entra ID authentication with
-Azure RBAC and local accounts disabled, Cilium network policy, the OIDC issuer and
-Workload Identity; its system pool; and the Kubernetes provider for the layer."""
+"""Cluster: a private AKS cluster with a user-assigned control-plane identity, Entra ID
+authentication with Azure RBAC and local accounts disabled, Cilium network policy, the OIDC
+issuer and Workload Identity, and Secrets encrypted with a Key Vault key (KMS); its system
+pool; and the Kubernetes provider for the layer."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pulumi_azure_native as azure
 import pulumi_kubernetes as k8s
 
 from components import cost, naming
+from components.azure import ids
 from components.spec import EnvironmentSpec
 
 STORAGE_CLASS = "managed-csi-premium"
@@ -37,6 +39,7 @@ class Cluster(pulumi.ComponentResource):
         assert cfg is not None
         child = pulumi.ResourceOptions(parent=self)
         tags = naming.tags(spec)
+        identity, key, grants = self._kms(name, args, tags, child)
         cluster = azure.containerservice.ManagedCluster(
             f"{name}-aks",
             resource_name_=args.cluster_name,
@@ -46,7 +49,10 @@ class Cluster(pulumi.ComponentResource):
             kubernetes_version=cfg.kubernetes_version,
             # Standard tier: the uptime SLA a production API server needs.
             sku=azure.containerservice.ManagedClusterSKUArgs(name="Base", tier="Standard"),
-            identity=azure.containerservice.ManagedClusterIdentityArgs(type="SystemAssigned"),
+            # User-assigned, so it can be granted the KMS key before the cluster exists.
+            identity=azure.containerservice.ManagedClusterIdentityArgs(
+                type="UserAssigned", user_assigned_identities=[identity.id]
+            ),
             enable_rbac=True,
             disable_local_accounts=True,
             aad_profile=azure.containerservice.ManagedClusterAADProfileArgs(
@@ -74,6 +80,13 @@ class Cluster(pulumi.ComponentResource):
                 image_cleaner=azure.containerservice.ManagedClusterSecurityProfileImageCleanerArgs(
                     enabled=True, interval_hours=48
                 ),
+                azure_key_vault_kms=azure.containerservice.AzureKeyVaultKmsArgs(
+                    enabled=True,
+                    key_id=key.key_uri_with_version,
+                    # AKS reaches a firewalled vault only through API server VNet
+                    # integration; the vault is RBAC-only and holds nothing but this key.
+                    key_vault_network_access="Public",
+                ),
             ),
             auto_upgrade_profile=azure.containerservice.ManagedClusterAutoUpgradeProfileArgs(
                 upgrade_channel="patch", node_os_upgrade_channel="NodeImage"
@@ -97,7 +110,9 @@ class Cluster(pulumi.ComponentResource):
             ],
             tags=tags,
             # Pools and their sizes are managed as AgentPool resources and by the autoscaler.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["agentPoolProfiles"]),
+            opts=pulumi.ResourceOptions(
+                parent=self, ignore_changes=["agentPoolProfiles"], depends_on=grants
+            ),
         )
         creds = azure.containerservice.list_managed_cluster_user_credentials_output(
             resource_group_name=args.resource_group,
@@ -120,3 +135,67 @@ class Cluster(pulumi.ComponentResource):
             lambda p: (p.issuer_url if p else None) or ""
         )
         self.register_outputs({"name": self.name})
+
+    def _kms(
+        self, name: str, args: ClusterArgs, tags: dict[str, str], child: pulumi.ResourceOptions
+    ) -> tuple[
+        azure.managedidentity.UserAssignedIdentity,
+        azure.keyvault.Key,
+        list[azure.authorization.RoleAssignment],
+    ]:
+        """The control-plane identity, the Key Vault key that encrypts Secrets, and the
+        grants the identity needs: the key (Crypto User) and the node subnet (AKS manages
+        its load balancers and routes there). Purge protection keeps a deleted key
+        recoverable for 90 days; without the key the cluster's Secrets are unreadable."""
+        spec = args.spec
+        cfg = spec.azure
+        assert cfg is not None
+        identity = azure.managedidentity.UserAssignedIdentity(
+            f"{name}-identity",
+            resource_group_name=args.resource_group,
+            location=cfg.location,
+            tags=tags,
+            opts=child,
+        )
+        vault = azure.keyvault.Vault(
+            f"{name}-kms",
+            vault_name=ids.global_name(spec),
+            resource_group_name=args.resource_group,
+            location=cfg.location,
+            properties=azure.keyvault.VaultPropertiesArgs(
+                tenant_id=azure.authorization.get_client_config_output().tenant_id,
+                sku=azure.keyvault.SkuArgs(family="A", name="standard"),
+                enable_rbac_authorization=True,
+                enable_soft_delete=True,
+                soft_delete_retention_in_days=90,
+                enable_purge_protection=True,
+            ),
+            tags=tags,
+            opts=child,
+        )
+        key = azure.keyvault.Key(
+            f"{name}-secrets",
+            resource_group_name=args.resource_group,
+            vault_name=vault.name,
+            key_name="cluster-secrets",
+            properties=azure.keyvault.KeyPropertiesArgs(
+                kty="RSA", key_size=2048, key_ops=["encrypt", "decrypt", "wrapKey", "unwrapKey"]
+            ),
+            tags=tags,
+            opts=child,
+        )
+        grants = [
+            azure.authorization.RoleAssignment(
+                f"{name}-{what}",
+                scope=scope,
+                principal_id=identity.principal_id,
+                principal_type="ServicePrincipal",
+                role_definition_id=ids.role_definition(spec, role),
+                opts=child,
+            )
+            for what, scope, role in (
+                ("kms-user", vault.id, ids.KEY_VAULT_CRYPTO_USER),
+                ("subnet", args.node_subnet_id, ids.NETWORK_CONTRIBUTOR),
+            )
+        ]
+        return identity, key, grants

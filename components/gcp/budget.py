@@ -45,6 +45,7 @@ class Budget(pulumi.ComponentResource):
                 display_name=f"{args.budget_name} budget: {email}",
                 type="email",
                 labels={"email_address": email},
+                user_labels=labels(spec),
                 opts=child,
             ).id
             for i, email in enumerate(budget.notify_emails)

@@ -1,6 +1,6 @@
 """Cluster: a private, VPC-native GKE cluster with Workload Identity, shielded nodes,
-Dataplane V2 (which enforces NetworkPolicy) and a release channel; its system node pool;
-and the Kubernetes provider for the layer."""
+Dataplane V2 (which enforces NetworkPolicy), a release channel and Secrets encrypted with a
+Cloud KMS key; its system node pool; and the Kubernetes provider for the layer."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from components.kubernetes.kubeconfig import exec_kubeconfig
 from components.spec import EnvironmentSpec
 
 STORAGE_CLASS = "standard-rwo"  # GKE's balanced persistent disk class
+KEY_ROTATION_DAYS = 90
 
 
 def labels(spec: EnvironmentSpec, **extra: str) -> dict[str, str]:
@@ -63,6 +64,7 @@ class Cluster(pulumi.ComponentResource):
                 member=nodes_sa.email.apply(lambda e: f"serviceAccount:{e}"),
                 opts=child,
             )
+        secrets_key = self._secrets_key(name, spec, child)
         public = bool(cfg.authorized_networks)
         cluster = gcp.container.Cluster(
             f"{name}-gke",
@@ -107,9 +109,14 @@ class Cluster(pulumi.ComponentResource):
             logging_config=gcp.container.ClusterLoggingConfigArgs(
                 enable_components=["SYSTEM_COMPONENTS", "APISERVER", "WORKLOADS"]
             ),
+            # Secrets in etcd are envelope-encrypted with our Cloud KMS key, not only with
+            # Google's default encryption at rest.
+            database_encryption=gcp.container.ClusterDatabaseEncryptionArgs(
+                state="ENCRYPTED", key_name=secrets_key.crypto_key_id
+            ),
             resource_labels=labels(spec),
             deletion_protection=True,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[secrets_key]),
         )
         gcp.container.NodePool(
             f"{name}-system",
@@ -146,6 +153,42 @@ class Cluster(pulumi.ComponentResource):
         self.name = cluster.name
         self.node_service_account = nodes_sa.email
         self.register_outputs({"name": self.name})
+
+    def _secrets_key(
+        self, name: str, spec: EnvironmentSpec, child: pulumi.ResourceOptions
+    ) -> gcp.kms.CryptoKeyIAMMember:
+        """A Cloud KMS key for the cluster's Secrets, rotated every 90 days, usable by the
+        GKE service agent only. Key rings cannot be deleted: a re-created environment
+        imports its ring (`pulumi import`) or takes a new environment name."""
+        cfg = spec.gcp
+        assert cfg is not None
+        ring = gcp.kms.KeyRing(
+            f"{name}-keyring",
+            name=f"llm-{spec.environment}",
+            project=cfg.project,
+            location=cfg.region,
+            opts=child,
+        )
+        key = gcp.kms.CryptoKey(
+            f"{name}-secrets",
+            name="cluster-secrets",
+            key_ring=ring.id,
+            rotation_period=f"{KEY_ROTATION_DAYS * 86400}s",
+            labels=labels(spec),
+            opts=child,
+        )
+        project = gcp.organizations.get_project_output(project_id=cfg.project)
+        return gcp.kms.CryptoKeyIAMMember(
+            f"{name}-secrets-gke",
+            crypto_key_id=key.id,
+            role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
+            member=project.number.apply(
+                lambda n: (
+                    f"serviceAccount:service-{n}@container-engine-robot.iam.gserviceaccount.com"
+                )
+            ),
+            opts=child,
+        )
 
 
 def node_config(

@@ -52,10 +52,7 @@ class NodePool(pulumi.ComponentResource):
                 inst.id,
                 args.service_account,
                 args.node_labels,
-                labels(
-                    spec,
-                    **{cost.POOL_TAG: pool.name, cost.NODE_HOURS_TAG: str(args.node_hours)},
-                ),
+                labels(spec, **cost.pool_tags(pool, args.node_hours)),
                 spot=spot,
                 guest_accelerators=[
                     gcp.container.NodePoolNodeConfigGuestAcceleratorArgs(

@@ -114,11 +114,15 @@ class GpuRuntime(pulumi.ComponentResource):
             capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
             read_only_root_filesystem=True,
         )
-        skips = _host_access_skips(
-            ("CKV_K8S_23", "must run as root to reach the GPU devices and kubelet sockets"),
-            ("CKV_K8S_40", "runs as root, see CKV_K8S_23"),
-            ("CKV_K8S_43", "pinned by NVIDIA's immutable release tag"),
-        )
+        as_root = "must run as root to reach the GPU devices and kubelet sockets"
+        skips = {
+            **_host_access_skips(
+                ("CKV_K8S_23", as_root),
+                ("CKV_K8S_40", "runs as root, see CKV_K8S_23"),
+                ("CKV_K8S_43", "pinned by NVIDIA's immutable release tag"),
+            ),
+            naming.RUNS_AS_ROOT_ANNOTATION: as_root,
+        }
 
         def daemonset(
             component: str, image: str, host_dir: str, read_only: bool, **container

@@ -13,6 +13,7 @@ import yaml
 from components import cost
 from components.observability import alertmanager
 from components.plan import manifests
+from components.plan.policy import Analyzer, Resource, Violation, engine_view
 from components.plan.runner import Recorded, run_program
 from components.spec import Environment
 
@@ -109,3 +110,61 @@ def run_plan(
         yaml.safe_dump(alertmanager.config(env.spec), sort_keys=False)
     )
     return result
+
+
+@dataclass(frozen=True)
+class PolicyVerdict:
+    pack: Path
+    name: str
+    policies: list[str]
+    config: dict[str, Any]
+    violations: list[Violation]
+
+    def at(self, level: str) -> list[Violation]:
+        return [v for v in self.violations if v.enforcement == level]
+
+    @property
+    def passed(self) -> bool:
+        return not self.at("mandatory")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "pack": self.name,
+            "passed": self.passed,
+            "policies": self.policies,
+            "config": self.config,
+            "counts": {level: len(self.at(level)) for level in ("mandatory", "advisory")},
+            "violations": [v.to_json() for v in self.violations],
+        }
+
+
+def as_analyzed(records: list[Recorded]) -> list[Resource]:
+    return [
+        Resource(
+            urn=r.urn,
+            type=r.type,
+            name=r.name,
+            properties=engine_view(r.wire),
+            parent=r.parent,
+            dependencies=r.dependencies,
+            property_dependencies=r.property_dependencies,
+        )
+        for r in records
+    ]
+
+
+def run_policy(
+    analyzer: Analyzer, records: list[Recorded], config: dict[str, Any], out_dir: Path
+) -> PolicyVerdict:
+    """The pack's verdict on the planned graph, also written to out_dir/policy.json."""
+    analyzer.configure(config)
+    info = analyzer.info()
+    verdict = PolicyVerdict(
+        analyzer.pack_dir,
+        info.name,
+        [p.name for p in info.policies],
+        config,
+        analyzer.review(as_analyzed(records)),
+    )
+    (out_dir / "policy.json").write_text(json.dumps(verdict.to_json(), indent=2))
+    return verdict

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import runpy
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +25,21 @@ _SIG = rpc._special_sig_key  # noqa: SLF001 - the wire marker of a secret value
 _SECRET = rpc._special_secret_sig  # noqa: SLF001
 
 
+OFFLINE_ACCOUNT = "000000000000"
+OFFLINE_UUID = "00000000-0000-0000-0000-000000000000"
+
 # What a cloud API returns for the functions the program calls, with no credential: enough
 # shape for the SDK to build its result type (an empty list, not a missing field).
 _INVOKE_RESULTS: dict[str, dict[str, Any]] = {
     "azure-native:containerservice:listManagedClusterUserCredentials": {"kubeconfigs": []},
+    "gcp:organizations/getProject:getProject": {"number": OFFLINE_ACCOUNT},
+    "azure-native:authorization:getClientConfig": {
+        "tenantId": OFFLINE_UUID,
+        "subscriptionId": OFFLINE_UUID,
+        "clientId": OFFLINE_UUID,
+        "objectId": OFFLINE_UUID,
+    },
 }
-
-
-OFFLINE_ACCOUNT = "000000000000"
-OFFLINE_UUID = "00000000-0000-0000-0000-000000000000"
 
 
 def _computed(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -47,6 +53,8 @@ def _computed(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
         return {"email": f"{inputs.get('accountId', name)}@offline-plan.iam.gserviceaccount.com"}
     if type_ == "azure-native:managedidentity:UserAssignedIdentity":
         return {"clientId": OFFLINE_UUID, "principalId": OFFLINE_UUID, "tenantId": OFFLINE_UUID}
+    if type_ == "azure-native:keyvault:Key":
+        return {"keyUriWithVersion": f"https://offline-plan.vault.azure.net/keys/{name}/0"}
     return {}
 
 
@@ -58,6 +66,13 @@ class Recorded:
     parent: str
     custom: bool
     inputs: dict[str, Any]
+    # What the engine would hand a policy pack: the inputs in wire form (secrets still in
+    # their envelope) and the resources each input was computed from.
+    wire: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    dependencies: tuple[str, ...] = ()
+    property_dependencies: dict[str, list[str]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -68,6 +83,21 @@ class Recorded:
             "custom": self.custom,
             "inputs": self.inputs,
         }
+
+
+def _as_output(type_: str, outputs: dict[str, Any]) -> dict[str, Any]:
+    """Where an output's shape differs from the input's, the echo takes the output's, as
+    the SDK would fail to read it back otherwise: AKS takes its identities as a list of ids
+    and returns them as a map keyed by id."""
+    identity = outputs.get("identity")
+    if type_ == "azure-native:containerservice:ManagedCluster" and isinstance(identity, dict):
+        ids = identity.get("userAssignedIdentities")
+        if isinstance(ids, list):
+            outputs = {
+                **outputs,
+                "identity": {**identity, "userAssignedIdentities": {i: {} for i in ids}},
+            }
+    return outputs
 
 
 class _EchoMocks(pulumi.runtime.Mocks):
@@ -90,7 +120,8 @@ class _EchoMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         self.last_inputs = args.inputs
-        return f"{args.name}-id", {**_computed(args.typ, args.name, args.inputs), **args.inputs}
+        outputs = {**_computed(args.typ, args.name, args.inputs), **args.inputs}
+        return f"{args.name}-id", _as_output(args.typ, outputs)
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         return dict(_INVOKE_RESULTS.get(args.token, {})), []
@@ -117,6 +148,11 @@ class _RecordingMonitor(mocks.MockMonitor):
                     parent=request.parent,
                     custom=request.custom,
                     inputs=_redact(wire, _plain(self.echo.last_inputs)),
+                    wire=wire,
+                    dependencies=tuple(request.dependencies),
+                    property_dependencies={
+                        k: list(v.urns) for k, v in request.propertyDependencies.items()
+                    },
                 )
             )
         return response

@@ -1,0 +1,78 @@
+"""Markdown for the pull-request comment: the policy verdict, the cost estimate and the
+`pulumi preview` output (from $PREVIEW, when the repository has credentials). When the plan
+wrote no verdict (an invalid stack config), the comment quotes the plan's output instead.
+
+usage: review-comment.py <stack> <plan output dir> [<plan log>]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+# GitHub refuses comments over 65,536 characters; the preview is cut to fit.
+MAX_PREVIEW = 50_000
+BIGGEST = 8
+
+
+def main(stack: str, out: Path, log: Path | None = None) -> str:
+    if not (out / "policy.json").exists():
+        text = log.read_text()[-MAX_PREVIEW:] if log and log.exists() else "(no output)"
+        return f"### llm-platform: `{stack}`\n\nThe plan failed:\n\n```\n{text}\n```\n"
+    cost = json.loads((out / "cost.json").read_text())
+    verdict = json.loads((out / "policy.json").read_text())
+    counts = verdict["counts"]
+    mark = "passed" if verdict["passed"] else "**failed**"
+    lines = [
+        f"### llm-platform: `{stack}`",
+        "",
+        f"**Policy** ({verdict['pack']}, {len(verdict['policies'])} policies): {mark}, "
+        f"{counts['mandatory']} mandatory and {counts['advisory']} advisory violations.",
+    ]
+    for v in verdict["violations"]:
+        where = v["urn"].rsplit("::", 1)[-1] if v["urn"] else "stack"
+        detail = v["message"].split("\n", 1)[-1]
+        lines.append(f"- `{v['enforcement']}` **{v['policy']}** on `{where}`: {detail}")
+    lines += [
+        "",
+        f"**Estimated cost**: ${cost['monthly_usd']:,.2f}/month, "
+        f"{cost['budget_used_pct']}% of the ${cost['budget_monthly_usd']:,.0f} budget.",
+        "",
+        "| resource | basis | USD/month |",
+        "| --- | --- | ---: |",
+    ]
+    biggest = sorted(cost["resources"], key=lambda i: i["monthly_usd"], reverse=True)
+    for item in biggest[:BIGGEST]:
+        basis = item["basis"].split(" (", 1)[0]
+        lines.append(f"| `{item['name']}` | {basis} | {item['monthly_usd']:,.2f} |")
+    if len(biggest) > BIGGEST:
+        rest = sum(i["monthly_usd"] for i in biggest[BIGGEST:])
+        lines.append(f"| {len(biggest) - BIGGEST} more | | {rest:,.2f} |")
+    preview = os.environ.get("PREVIEW", "").strip()
+    if preview:
+        cut = preview[-MAX_PREVIEW:]
+        lines += [
+            "",
+            "<details><summary>pulumi preview</summary>",
+            "",
+            "```",
+            cut,
+            "```",
+            "</details>",
+        ]
+    else:
+        lines += [
+            "",
+            "_No `pulumi preview`: the repository has no PULUMI_ACCESS_TOKEN; the "
+            "figures above are from the offline plan._",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(
+        main(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]) if len(sys.argv) > 3 else None),
+        end="",
+    )

@@ -1,0 +1,8 @@
+"""The llm-platform policy rules, importable without starting the pack (policies/__main__.py
+builds the PolicyPack from POLICIES)."""
+
+from __future__ import annotations
+
+from . import cost, reliability, security, tagging
+
+POLICIES = [*tagging.POLICIES, *cost.POLICIES, *security.POLICIES, *reliability.POLICIES]

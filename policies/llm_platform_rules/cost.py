@@ -1,0 +1,399 @@
+"""Cost rules: the preview says no before a change can burn the quarter.
+
+Prices come from `components.cost.price_resource`, the function the offline plan uses,
+applied to the same type tokens and inputs the engine hands the pack.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi_policy import (
+    PolicyResource,
+    ReportViolation,
+    ResourceValidationArgs,
+    Severity,
+    StackValidationArgs,
+)
+
+from components import catalog
+from components import cost as pricing
+
+from ._base import config, get, items, known, rule, string_list, where
+
+DEFAULT_MAX_NODES = 100
+DEFAULT_MAX_REPLICAS = 100
+BIGGEST_ITEMS = 5
+BUDGET_RECORD = "llm:budget_used"
+
+# Instance families that carry accelerators, for types the catalog does not list: AWS
+# P/G/Trn/Inf/DL, GCP's accelerator-optimized A2/A3/A4/G2/G4, Azure's N series.
+_GPU_FAMILY = re.compile(
+    r"^((p|g|gr|trn|inf|dl)\d[a-z0-9-]*\.)|^(a2|a3|a4|g2|g4)-|^standard_n", re.IGNORECASE
+)
+
+
+def is_gpu_instance(instance_type: str) -> bool:
+    inst = catalog.instances().get(instance_type)
+    if inst is not None:
+        return inst.gpu_count > 0
+    return bool(_GPU_FAMILY.match(instance_type))
+
+
+def _instance_types(type_: str, props: Mapping[str, Any]) -> list[str]:
+    if type_ == "aws:eks/nodeGroup:NodeGroup":
+        found = items(get(props, "instanceTypes"))
+    elif type_ in ("aws:ec2/launchTemplate:LaunchTemplate", "aws:ec2/instance:Instance"):
+        found = [get(props, "instanceType")]
+    elif type_ in ("gcp:container/nodePool:NodePool", "gcp:container/cluster:Cluster"):
+        found = [get(props, "nodeConfig", "machineType")]
+    elif type_ == "gcp:compute/instance:Instance":
+        found = [get(props, "machineType")]
+    elif type_ == "azure-native:containerservice:AgentPool":
+        found = [get(props, "vmSize")]
+    elif type_ == "azure-native:containerservice:ManagedCluster":
+        found = [get(p, "vmSize") for p in items(get(props, "agentPoolProfiles"))]
+    else:
+        found = []
+    return [t for t in found if isinstance(t, str) and t]
+
+
+def _accelerators(type_: str, props: Mapping[str, Any]) -> list[str]:
+    if type_ in ("gcp:container/nodePool:NodePool", "gcp:container/cluster:Cluster"):
+        found = items(get(props, "nodeConfig", "guestAccelerators"))
+    elif type_ == "gcp:compute/instance:Instance":
+        found = items(get(props, "guestAccelerators"))
+    else:
+        found = []
+    return [a["type"] for a in found if isinstance(get(a, "type"), str)]
+
+
+def _gpu_allowlist(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    instances = catalog.instances()
+    allowed_types = config(
+        args, "allowedInstanceTypes", [i for i, x in instances.items() if x.gpu_count]
+    )
+    allowed_gpus = config(args, "allowedGpus", list(catalog.gpus()))
+    allowed_accelerators = {
+        x.accelerator for x in instances.values() if x.accelerator and x.gpu in allowed_gpus
+    }
+    for t in _instance_types(args.resource_type, args.props):
+        if not is_gpu_instance(t):
+            continue
+        if t not in allowed_types:
+            report(
+                f"{where(args)} uses GPU instance type {t}, which is not on the allowlist "
+                f"({', '.join(allowed_types)}). Pick an allowed type, or add {t} to the "
+                f"policy config allowedInstanceTypes after a capacity and price review."
+            )
+        gpu = instances[t].gpu if t in instances else None
+        if gpu is not None and gpu not in allowed_gpus:
+            report(
+                f"{where(args)} runs {gpu} GPUs ({t}), and the allowed GPU models are "
+                f"{', '.join(allowed_gpus)}. Choose a pool GPU from the allowlist or extend "
+                f"the policy config allowedGpus."
+            )
+    for acc in _accelerators(args.resource_type, args.props):
+        if acc not in allowed_accelerators:
+            report(
+                f"{where(args)} attaches accelerator {acc}; allowed: "
+                f"{', '.join(sorted(allowed_accelerators))}. Use a catalog instance type "
+                f"whose GPU is in allowedGpus."
+            )
+
+
+def _bound(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _pool_max(type_: str, props: Mapping[str, Any]) -> tuple[str, float | None] | None:
+    """(what, maximum) for a node pool or autoscaler; None when the type has no size."""
+    if type_ == "aws:eks/nodeGroup:NodeGroup":
+        return "scalingConfig.maxSize", _bound(get(props, "scalingConfig", "maxSize"))
+    if type_ == "gcp:container/nodePool:NodePool":
+        auto = get(props, "autoscaling")
+        if auto is None:
+            fixed = get(props, "nodeCount")
+            return "nodeCount", _bound(
+                fixed if fixed is not None else get(props, "initialNodeCount")
+            )
+        per_zone = _bound(get(auto, "maxNodeCount"))
+        total = _bound(get(auto, "totalMaxNodeCount"))
+        zones = len(items(get(props, "nodeLocations"))) or 1
+        return "autoscaling.totalMaxNodeCount", total if total is not None else (
+            per_zone * zones if per_zone is not None else None
+        )
+    if type_ == "azure-native:containerservice:AgentPool":
+        if get(props, "enableAutoScaling"):
+            return "maxCount", _bound(get(props, "maxCount"))
+        return "count", _bound(get(props, "count"))
+    return None
+
+
+def _replica_max(type_: str, props: Mapping[str, Any]) -> tuple[str, float | None] | None:
+    if type_.startswith("kubernetes:autoscaling/") and type_.endswith(":HorizontalPodAutoscaler"):
+        return "spec.maxReplicas", _bound(get(props, "spec", "maxReplicas"))
+    if type_ == "kubernetes:keda.sh/v1alpha1:ScaledObject":
+        return "spec.maxReplicaCount", _bound(get(props, "spec", "maxReplicaCount"))
+    return None
+
+
+def _bounded(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    type_, props = args.resource_type, args.props
+    if (found := _pool_max(type_, props)) is not None:
+        cap = config(args, "maxNodesPerPool", DEFAULT_MAX_NODES)
+        unit, knob = "nodes", "max_nodes"
+    elif (found := _replica_max(type_, props)) is not None:
+        cap = config(args, "maxReplicas", DEFAULT_MAX_REPLICAS)
+        unit, knob = "replicas", "autoscaling.max_replicas"
+    else:
+        return
+    key, maximum = found
+    if maximum is None:
+        report(
+            f"{where(args)} sets no {key}: an autoscaler without a ceiling can buy GPUs "
+            f"without limit. Set a maximum (the spec's {knob})."
+        )
+    elif maximum > cap:
+        report(
+            f"{where(args)} may grow to {maximum:g} {unit} ({key}), above the {cap:g} "
+            f"allowed by the policy config. Lower the spec's {knob} or raise the cap."
+        )
+
+
+def pool_tags(type_: str, props: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The tags (labels on GCP) of a node pool, where the foundations record its name and
+    purpose; {} for anything else."""
+    if type_ in ("aws:eks/nodeGroup:NodeGroup", "azure-native:containerservice:AgentPool"):
+        return get(props, "tags") or {}
+    if type_ == "gcp:container/nodePool:NodePool":
+        return get(props, "nodeConfig", "resourceLabels") or {}
+    return {}
+
+
+def _on_spot(type_: str, props: Mapping[str, Any]) -> bool:
+    if type_ == "aws:eks/nodeGroup:NodeGroup":
+        return get(props, "capacityType") == "SPOT"
+    if type_ == "gcp:container/nodePool:NodePool":
+        return bool(get(props, "nodeConfig", "spot") or get(props, "nodeConfig", "preemptible"))
+    return get(props, "scaleSetPriority") == "Spot"
+
+
+def _training_spot(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    tags = pool_tags(args.resource_type, args.props)
+    if get(tags, pricing.PURPOSE_TAG) != "training":
+        return
+    pool = get(tags, pricing.POOL_TAG) or args.name
+    if pool in config(args, "exemptPools", []):
+        return
+    if not _on_spot(args.resource_type, args.props):
+        report(
+            f"{where(args)} is a training pool on on-demand capacity, at two to three times "
+            f"the spot price. Set `capacity: spot` on the pool (training jobs checkpoint and "
+            f"resume), or list the pool in the policy config exemptPools."
+        )
+
+
+# --- stack-wide rules -----------------------------------------------------------------
+
+
+def _cloud_of(type_: str) -> str | None:
+    for cloud, prefix in (("aws", "aws:"), ("gcp", "gcp:"), ("azure", "azure-native:")):
+        if type_.startswith(prefix):
+            return cloud
+    return None
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def budget(r: PolicyResource) -> tuple[str, float | None, int] | None:
+    """(cloud, monthly amount, alerts that reach someone) for a budget resource."""
+    p = known(r.props)
+    if r.resource_type == "aws:budgets/budget:Budget":
+        notified = sum(
+            1
+            for n in p.get("notifications") or []
+            if n.get("subscriberEmailAddresses") or n.get("subscriberSnsTopicArns")
+        )
+        return "aws", _number(p.get("limitAmount")), notified
+    if r.resource_type == "gcp:billing/budget:Budget":
+        updates = p.get("allUpdatesRule") or {}
+        reaches = updates.get("monitoringNotificationChannels") or updates.get("pubsubTopic")
+        return (
+            "gcp",
+            _number(get(p, "amount", "specifiedAmount", "units")),
+            len(p.get("thresholdRules") or []) if reaches else 0,
+        )
+    if r.resource_type == "azure-native:consumption:Budget":
+        notified = sum(
+            1
+            for n in (p.get("notifications") or {}).values()
+            if n.get("enabled", True)
+            and (n.get("contactEmails") or n.get("contactGroups") or n.get("contactRoles"))
+        )
+        return "azure", _number(p.get("amount")), notified
+    return None
+
+
+def _alerts(r: PolicyResource) -> list[dict[str, Any]]:
+    if r.resource_type != "kubernetes:monitoring.coreos.com/v1:PrometheusRule":
+        return []
+    p = known(r.props)
+    return [
+        entry
+        for group in get(p, "spec", "groups") or []
+        for entry in group.get("rules") or []
+        if entry.get("alert")
+    ]
+
+
+def _budgets(args: StackValidationArgs, report: ReportViolation) -> None:
+    clouds = {c for r in args.resources if (c := _cloud_of(r.resource_type)) is not None}
+    least = int(config(args, "minNotifications", 1))
+    found: dict[str, list[tuple[PolicyResource, int]]] = {}
+    for r in args.resources:
+        b = budget(r)
+        if b is not None:
+            found.setdefault(b[0], []).append((r, b[2]))
+    for cloud in sorted(clouds):
+        budgets = found.get(cloud, [])
+        if not budgets:
+            report(
+                f"the stack creates {cloud} resources but no {cloud} budget. Set the spec's "
+                f"`budget` block (monthly_usd and notify_emails); the foundation creates the "
+                f"budget and its alerts."
+            )
+        for r, notified in budgets:
+            if notified < least:
+                report(
+                    f"{r.resource_type} '{r.name}' notifies nobody"
+                    f"{'' if not notified else f' at {least} thresholds ({notified} do)'}. "
+                    f"Give it threshold alerts with subscribers (the spec's "
+                    f"budget.notify_emails and budget.alert_thresholds_pct).",
+                    r.urn,
+                )
+    if not clouds:
+        alarms = [
+            a for r in args.resources for a in _alerts(r) if BUDGET_RECORD in str(a.get("expr", ""))
+        ]
+        if not alarms:
+            report(
+                f"the stack has no budget alarm: no alert rule reads {BUDGET_RECORD}. Enable "
+                f"the observability block, whose cost rules alert on projected spend over "
+                f"budget.monthly_usd."
+            )
+
+
+def price(resources: list[PolicyResource]) -> list[pricing.LineItem]:
+    return [
+        item
+        for r in resources
+        for item in pricing.price_resource(r.resource_type, r.name, known(r.props))
+    ]
+
+
+def _cost_cap(args: StackValidationArgs, report: ReportViolation) -> None:
+    cap = args.get_config().get("maxMonthlyUsd")
+    source = "policy config maxMonthlyUsd"
+    if cap is None:
+        amounts = [
+            (r, b[1]) for r in args.resources if (b := budget(r)) is not None and b[1] is not None
+        ]
+        if not amounts:
+            args.not_applicable("no maxMonthlyUsd in policy config and no cloud budget")
+            return
+        cap = sum(a for _, a in amounts)
+        source = "the budget " + ", ".join(f"'{r.name}'" for r, _ in amounts)
+    lines = price(args.resources)
+    total = round(sum(i.monthly_usd for i in lines), 2)
+    if total <= cap:
+        return
+    biggest = sorted(lines, key=lambda i: i.monthly_usd, reverse=True)[:BIGGEST_ITEMS]
+    listed = "; ".join(
+        f"{i.name} ${i.monthly_usd:,.2f} ({i.basis.split(' (', 1)[0]})" for i in biggest
+    )
+    report(
+        f"estimated cost ${total:,.2f}/month is over the cap ${cap:,.2f}/month ({source}). "
+        f"Biggest line items: {listed}. Lower min_nodes or node_hours_per_month on the "
+        f"largest pools, use smaller instance types, or raise the cap."
+    )
+
+
+def _cost_schema() -> dict[str, dict[str, Any]]:
+    return {
+        "maxMonthlyUsd": {
+            "type": "number",
+            "minimum": 0,
+            "description": "monthly cost cap in USD; default: the sum of the stack's cloud budgets",
+        }
+    }
+
+
+POLICIES = [
+    rule(
+        "monthly-cost-cap",
+        "The stack's estimated monthly cost stays at or under the cap.",
+        _cost_cap,
+        stack=True,
+        severity=Severity.HIGH,
+        schema=_cost_schema(),
+        remediation="Shrink the largest line items (pool minimums, node-hours, instance "
+        "sizes) or raise maxMonthlyUsd with finance's approval.",
+    ),
+    rule(
+        "gpu-allowlist",
+        "GPU instance types and GPU models come from the allowlist.",
+        _gpu_allowlist,
+        severity=Severity.HIGH,
+        schema={
+            "allowedInstanceTypes": string_list(
+                "GPU instance types; default: the catalog's GPU instances", []
+            ),
+            "allowedGpus": string_list("GPU models; default: the catalog's GPUs", []),
+        },
+        remediation="Use an instance type from components/catalog/instances.yaml whose GPU "
+        "is allowed, or extend the allowlist in policy config.",
+    ),
+    rule(
+        "bounded-scaling",
+        "Every node pool and autoscaler has a finite maximum.",
+        _bounded,
+        severity=Severity.HIGH,
+        schema={
+            "maxNodesPerPool": {"type": "integer", "minimum": 1, "default": DEFAULT_MAX_NODES},
+            "maxReplicas": {"type": "integer", "minimum": 1, "default": DEFAULT_MAX_REPLICAS},
+        },
+        remediation="Set max_nodes on the pool and autoscaling.max_replicas on the model.",
+    ),
+    rule(
+        "training-on-spot",
+        "Training node pools use spot capacity.",
+        _training_spot,
+        severity=Severity.MEDIUM,
+        schema={"exemptPools": string_list("training pools allowed on on-demand", [])},
+        remediation="Set `capacity: spot` on training pools.",
+    ),
+    rule(
+        "budget-with-notifications",
+        "Every environment has a budget that notifies someone.",
+        _budgets,
+        stack=True,
+        severity=Severity.HIGH,
+        schema={
+            "minNotifications": {
+                "type": "integer",
+                "minimum": 1,
+                "default": 1,
+                "description": "threshold alerts with subscribers each budget needs",
+            }
+        },
+        remediation="Set budget.monthly_usd and budget.notify_emails in the stack's spec.",
+    ),
+]

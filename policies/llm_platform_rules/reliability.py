@@ -1,0 +1,152 @@
+"""Reliability rules: model servers survive node drains and slow loads; alerts are
+actionable."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity, StackValidationArgs
+
+from ._base import (
+    config,
+    containers,
+    get,
+    items,
+    known,
+    pod_labels,
+    pod_spec,
+    rule,
+    string_list,
+    where,
+)
+
+MODEL_SERVER = "model-server"
+COMPONENT_LABEL = "app.kubernetes.io/component"
+PDB = "kubernetes:policy/v1:PodDisruptionBudget"
+SEVERITIES = ["critical", "warning", "info"]
+_COMPONENT_SCHEMA = {
+    "component": {
+        "type": "string",
+        "default": MODEL_SERVER,
+        "description": "app.kubernetes.io/component of model servers",
+    }
+}
+
+
+def _is_model_server(type_: str, props: Mapping[str, Any], component: str) -> bool:
+    return (
+        pod_spec(type_, props) is not None
+        and get(pod_labels(type_, props), COMPONENT_LABEL) == component
+    )
+
+
+def _probes(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    component = config(args, "component", MODEL_SERVER)
+    if not _is_model_server(args.resource_type, args.props, component):
+        return
+    pod = pod_spec(args.resource_type, args.props)
+    for c in containers(pod, init=False):
+        missing = [p for p in ("startupProbe", "readinessProbe") if get(c, p) is None]
+        if missing:
+            report(
+                f"{where(args)} container '{get(c, 'name')}' has no {' or '.join(missing)}. "
+                f"A model server needs a startup probe as long as its weight load and a "
+                f"readiness probe on /v1/models, or traffic reaches it before the model is "
+                f"loaded (components.kubernetes.engines sets both)."
+            )
+
+
+def _selects(selector: Mapping[str, Any], labels: Mapping[str, Any]) -> bool:
+    match = selector.get("matchLabels") or {}
+    exprs = selector.get("matchExpressions") or []
+    if not match and not exprs:
+        return False  # an empty selector is never what the author meant
+    for expr in exprs:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and labels.get(key) in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return all(labels.get(k) == v for k, v in match.items())
+
+
+def _namespace(props: Mapping[str, Any]) -> str:
+    return get(props, "metadata", "namespace") or "default"
+
+
+def _disruption_budgets(args: StackValidationArgs, report: ReportViolation) -> None:
+    component = args.get_config().get("component") or MODEL_SERVER
+    pdbs = [known(r.props) for r in args.resources if r.resource_type == PDB]
+    for r in args.resources:
+        props = known(r.props)
+        if not _is_model_server(r.resource_type, props, component):
+            continue
+        labels = pod_labels(r.resource_type, props)
+        ns = _namespace(props)
+        if not any(
+            _namespace(p) == ns and _selects(get(p, "spec", "selector") or {}, labels) for p in pdbs
+        ):
+            report(
+                f"model server '{r.name}' has no PodDisruptionBudget selecting its pods in "
+                f"namespace {ns}: a node drain can take every replica down at once. Add a "
+                f"PodDisruptionBudget with maxUnavailable 1 and the Deployment's selector.",
+                r.urn,
+            )
+
+
+def _alert_rules(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type != "kubernetes:monitoring.coreos.com/v1:PrometheusRule":
+        return
+    allowed = config(args, "severities", SEVERITIES)
+    for group in items(get(args.props, "spec", "groups")):
+        for entry in items(get(group, "rules")):
+            alert = get(entry, "alert")
+            if not alert:
+                continue
+            problems = []
+            if not str(get(entry, "annotations", "runbook_url") or "").strip():
+                problems.append("no annotations.runbook_url")
+            severity = get(entry, "labels", "severity")
+            if severity not in allowed:
+                problems.append(f"labels.severity {severity!r} is not one of {', '.join(allowed)}")
+            if problems:
+                report(
+                    f"{where(args)} alert {alert} (group {get(group, 'name')}): "
+                    f"{'; '.join(problems)}. Every alert pages or tickets a human, who needs "
+                    f"a severity to route it and a runbook to act on it "
+                    f"(runbooks/<Alert>.md)."
+                )
+
+
+POLICIES = [
+    rule(
+        "model-server-disruption-budget",
+        "Every model server has a PodDisruptionBudget.",
+        _disruption_budgets,
+        stack=True,
+        severity=Severity.MEDIUM,
+        schema=_COMPONENT_SCHEMA,
+        remediation="Add a PodDisruptionBudget whose selector matches the model server pods.",
+    ),
+    rule(
+        "model-server-probes",
+        "Every model server container has a startup probe and a readiness probe.",
+        _probes,
+        severity=Severity.MEDIUM,
+        schema=_COMPONENT_SCHEMA,
+        remediation="Give the serving container a startupProbe and a readinessProbe.",
+    ),
+    rule(
+        "alert-rule-runbooks",
+        "Every alert rule has a runbook_url annotation and a severity label.",
+        _alert_rules,
+        severity=Severity.MEDIUM,
+        schema={"severities": string_list("allowed severity labels", SEVERITIES)},
+        remediation="Add annotations.runbook_url and labels.severity to each alert.",
+    ),
+]
