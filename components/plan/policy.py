@@ -156,7 +156,6 @@ class Analyzer:
     caller does other work (the plan runs the program meanwhile)."""
 
     def __init__(self, pack_dir: Path):
-        self.pack_dir = pack_dir
         # A file, not a pipe: nothing reads the pack's log until it fails.
         self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed by close()
         self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and pack

@@ -114,7 +114,6 @@ def run_plan(
 
 @dataclass(frozen=True)
 class PolicyVerdict:
-    pack: Path
     name: str
     policies: list[str]
     config: dict[str, Any]
@@ -160,7 +159,6 @@ def run_policy(
     analyzer.configure(config)
     info = analyzer.info()
     verdict = PolicyVerdict(
-        analyzer.pack_dir,
         info.name,
         [p.name for p in info.policies],
         config,

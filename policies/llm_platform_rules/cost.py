@@ -35,6 +35,10 @@ _GPU_FAMILY = re.compile(
 )
 
 
+def catalog_gpu_instances() -> list[str]:
+    return [i for i, x in catalog.instances().items() if x.gpu_count]
+
+
 def is_gpu_instance(instance_type: str) -> bool:
     inst = catalog.instances().get(instance_type)
     if inst is not None:
@@ -72,9 +76,7 @@ def _accelerators(type_: str, props: Mapping[str, Any]) -> list[str]:
 
 def _gpu_allowlist(args: ResourceValidationArgs, report: ReportViolation) -> None:
     instances = catalog.instances()
-    allowed_types = config(
-        args, "allowedInstanceTypes", [i for i, x in instances.items() if x.gpu_count]
-    )
+    allowed_types = config(args, "allowedInstanceTypes", catalog_gpu_instances())
     allowed_gpus = config(args, "allowedGpus", list(catalog.gpus()))
     allowed_accelerators = {
         x.accelerator for x in instances.values() if x.accelerator and x.gpu in allowed_gpus
@@ -163,7 +165,7 @@ def _bounded(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
-def pool_tags(type_: str, props: Mapping[str, Any]) -> Mapping[str, Any]:
+def _read_pool_tags(type_: str, props: Mapping[str, Any]) -> Mapping[str, Any]:
     """The tags (labels on GCP) of a node pool, where the foundations record its name and
     purpose; {} for anything else."""
     if type_ in ("aws:eks/nodeGroup:NodeGroup", "azure-native:containerservice:AgentPool"):
@@ -182,17 +184,24 @@ def _on_spot(type_: str, props: Mapping[str, Any]) -> bool:
 
 
 def _training_spot(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    tags = pool_tags(args.resource_type, args.props)
+    tags = _read_pool_tags(args.resource_type, args.props)
     if get(tags, pricing.PURPOSE_TAG) != "training":
         return
     pool = get(tags, pricing.POOL_TAG) or args.name
     if pool in config(args, "exemptPools", []):
         return
     if not _on_spot(args.resource_type, args.props):
+        prices = [
+            f"{t} ${inst.on_demand_usd_per_hour:g}/h on demand against "
+            f"${inst.spot_usd_per_hour:g}/h spot"
+            for t in _instance_types(args.resource_type, args.props)
+            if (inst := catalog.instances().get(t)) and inst.spot_usd_per_hour
+        ]
         report(
-            f"{where(args)} is a training pool on on-demand capacity, at two to three times "
-            f"the spot price. Set `capacity: spot` on the pool (training jobs checkpoint and "
-            f"resume), or list the pool in the policy config exemptPools."
+            f"{where(args)} is a training pool on on-demand capacity"
+            f"{' (' + '; '.join(prices) + ')' if prices else ''}. Set `capacity: spot` on "
+            f"the pool (training jobs checkpoint and resume), or list the pool in the policy "
+            f"config exemptPools."
         )
 
 
@@ -353,10 +362,8 @@ POLICIES = [
         _gpu_allowlist,
         severity=Severity.HIGH,
         schema={
-            "allowedInstanceTypes": string_list(
-                "GPU instance types; default: the catalog's GPU instances", []
-            ),
-            "allowedGpus": string_list("GPU models; default: the catalog's GPUs", []),
+            "allowedInstanceTypes": string_list("GPU instance types", catalog_gpu_instances()),
+            "allowedGpus": string_list("GPU models", list(catalog.gpus())),
         },
         remediation="Use an instance type from components/catalog/instances.yaml whose GPU "
         "is allowed, or extend the allowlist in policy config.",

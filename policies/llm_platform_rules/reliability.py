@@ -53,7 +53,7 @@ def _probes(args: ResourceValidationArgs, report: ReportViolation) -> None:
                 f"{where(args)} container '{get(c, 'name')}' has no {' or '.join(missing)}. "
                 f"A model server needs a startup probe as long as its weight load and a "
                 f"readiness probe on /v1/models, or traffic reaches it before the model is "
-                f"loaded (components.kubernetes.engines sets both)."
+                f"loaded (components.kubernetes.model_server sets both)."
             )
 
 
