@@ -558,6 +558,10 @@ def test_bad_policy_config_is_one_line_per_problem(tmp_path: Path):
     assert "Traceback" not in proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "enforcementLevel: must be one of" in lines[0], proc.stderr
+    bad.write_text(json.dumps({"all": {"maxMonthlyUsd": 5}}))
+    proc = run_cli("plan", "--stack", "local", "--out", str(tmp_path / "o"),
+                   "--policy-config", str(bad))
+    assert proc.returncode == 2 and "all: sets only enforcementLevel" in proc.stderr
     bad.write_text(json.dumps({"no-such-rule": "mandatory"}))
     proc = run_cli("plan", "--stack", "local", "--out", str(tmp_path / "o"),
                    "--policy-config", str(bad))
@@ -640,3 +644,14 @@ def test_review_comment_carries_the_verdict_and_the_cost(planned, tmp_path: Path
     failed = subprocess.run([*script, "aws", str(tmp_path), str(log)], capture_output=True,
                             text=True, check=True)
     assert "The plan failed" in failed.stdout and "unknown GPU" in failed.stdout
+
+
+def test_all_sets_the_level_of_every_policy_without_its_own(analyzer: Analyzer):
+    bad = next(c for c in CASES if c.policy == "pinned-images").bad
+    analyzer.configure({"all": "advisory"})
+    assert {v.enforcement for v in analyzer.analyze(bad)} == {"advisory"}
+    analyzer.configure({"all": {"enforcementLevel": "advisory"},
+                        "pinned-images": {"requireDigest": False}})
+    assert {v.enforcement for v in analyzer.analyze(bad)} == {"advisory"}
+    analyzer.configure({"all": "advisory", "pinned-images": "mandatory"})
+    assert {v.enforcement for v in analyzer.analyze(bad)} == {"mandatory"}

@@ -128,6 +128,8 @@ def read_config(path: Path) -> dict[str, Any]:
         )
         if not isinstance(value, str | dict):
             problems.append(f"{path}: {name}: must be an enforcement level or an object")
+        elif name == "all" and isinstance(value, dict) and set(value) - {"enforcementLevel"}:
+            problems.append(f"{path}: all: sets only enforcementLevel, for every policy")
         elif level is not None and level not in _LEVEL_VALUES:
             problems.append(
                 f"{path}: {name}.enforcementLevel: must be one of {', '.join(_LEVEL_VALUES)} "
@@ -204,7 +206,10 @@ class Analyzer:
         pack's default unless overridden) and its properties."""
         info = self.info()
         check_names(config, [p.name for p in info.policies])
+        # "all" sets only an enforcement level, for every policy without its own.
         everything = config.get("all")
+        if isinstance(everything, dict):
+            everything = everything.get("enforcementLevel")
         request = pb.ConfigureAnalyzerRequest()
         problems = []
         for policy in info.policies:
@@ -216,6 +221,8 @@ class Analyzer:
                 props = {k: v for k, v in value.items() if k != "enforcementLevel"}
                 if "enforcementLevel" in value:
                     level = _LEVEL_VALUES[value["enforcementLevel"]]
+                elif everything is not None:
+                    level = _LEVEL_VALUES[everything]
             problems += _schema_problems(policy, props)
             request.policyConfig[policy.name].CopyFrom(
                 pb.PolicyConfig(enforcementLevel=level, properties=_struct(props))
