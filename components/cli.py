@@ -206,10 +206,8 @@ def _print_verdict(verdict: PolicyVerdict) -> None:
             continue
         out.print(f"[bold]{level}[/bold]")
         for v in found:
-            where = v.urn.rsplit("::", 1)[-1] if v.urn else "stack"
-            detail = v.message.split("\n", 1)[-1]
             out.print(
-                f"  - [cyan]{v.policy}[/cyan] ({v.severity or 'unrated'}) {where}: {detail}",
+                f"  - [cyan]{v.policy}[/cyan] ({v.severity or 'unrated'}) {v.resource}: {v.detail}",
                 highlight=False,
                 soft_wrap=True,
             )

@@ -32,9 +32,9 @@ def main(stack: str, out: Path, log: Path | None = None) -> str:
         f"{counts['mandatory']} mandatory and {counts['advisory']} advisory violations.",
     ]
     for v in verdict["violations"]:
-        where = v["urn"].rsplit("::", 1)[-1] if v["urn"] else "stack"
-        detail = v["message"].split("\n", 1)[-1]
-        lines.append(f"- `{v['enforcement']}` **{v['policy']}** on `{where}`: {detail}")
+        lines.append(
+            f"- `{v['enforcement']}` **{v['policy']}** on `{v['resource']}`: {v['detail']}"
+        )
     lines += [
         "",
         f"**Estimated cost**: ${cost['monthly_usd']:,.2f}/month, "

@@ -80,8 +80,18 @@ class Violation:
     message: str
     urn: str
 
+    @property
+    def resource(self) -> str:
+        """The resource's name from its URN, or `stack` for a stack-wide violation."""
+        return self.urn.rsplit("::", 1)[-1] if self.urn else "stack"
+
+    @property
+    def detail(self) -> str:
+        """The message without the policy description the SDK puts on its first line."""
+        return self.message.split("\n", 1)[-1]
+
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "resource": self.resource, "detail": self.detail}
 
 
 def engine_view(value: Any) -> Any:
