@@ -615,16 +615,18 @@ class EnvironmentSpec(_Strict):
     def secret_keys(self) -> dict[str, tuple[str, ...]]:
         """Pulumi secret config keys the spec refers to, with the spec path of each."""
         obs = self.observability
-        keys = {
-            obs.alerting.pager.secret: ("observability", "alerting", "pager", "secret"),
-            obs.alerting.ticket.secret: ("observability", "alerting", "ticket", "secret"),
-        }
-        if obs.prometheus.mode == "install":
-            keys[obs.prometheus.grafana_admin_secret] = (
-                "observability",
-                "prometheus",
-                "grafana_admin_secret",
-            )
+        keys: dict[str, tuple[str, ...]] = {}
+        # A rendering provider writes every value to a file in plain text, so in render
+        # mode the Secrets holding these are made with kubectl, not from Pulumi secrets.
+        if self.cluster.render_to_directory is None:
+            keys[obs.alerting.pager.secret] = ("observability", "alerting", "pager", "secret")
+            keys[obs.alerting.ticket.secret] = ("observability", "alerting", "ticket", "secret")
+            if obs.prometheus.mode == "install":
+                keys[obs.prometheus.grafana_admin_secret] = (
+                    "observability",
+                    "prometheus",
+                    "grafana_admin_secret",
+                )
         if self.hybrid is not None and isinstance(self.hybrid.connectivity, Vpn):
             keys[self.hybrid.connectivity.shared_key_secret] = (
                 "hybrid",
@@ -950,6 +952,11 @@ def _topology_blocks(spec: EnvironmentSpec) -> list[str]:
     if spec.topology in ("aws", "gcp", "azure") and spec.onprem is not None:
         problems.append(
             f"{config_path(('onprem',))}: only used with topologies onprem and hybrid; remove it"
+        )
+    if spec.topology in ("aws", "gcp", "azure") and spec.cluster.render_to_directory:
+        problems.append(
+            f"{config_path(('cluster', 'render_to_directory'))}: only for the on-prem cluster "
+            "(topologies onprem and hybrid); this stack creates its cluster and applies to it"
         )
     if spec.hybrid is not None and spec.hybrid.onprem_jwks_json and spec.hybrid.cloud != "gcp":
         problems.append(

@@ -17,6 +17,7 @@ import pulumi_kubernetes as k8s
 
 from components import naming
 from components.aws.iam import pod_identity_role, rotated_key, service_role
+from components.kubernetes import helm
 from components.kubernetes.kubeconfig import exec_kubeconfig
 from components.spec import EnvironmentSpec
 
@@ -216,13 +217,11 @@ class Cluster(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        k8s.helm.v3.Release(
+        helm.install(
             f"{name}-autoscaler",
-            name="cluster-autoscaler",
-            chart="cluster-autoscaler",
-            version=AUTOSCALER_CHART,
+            release="cluster-autoscaler",
+            pinned=helm.PinnedChart("cluster-autoscaler", AUTOSCALER_CHART, AUTOSCALER_REPO),
             namespace="kube-system",
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=AUTOSCALER_REPO),
             values={
                 "cloudProvider": "aws",
                 "awsRegion": cfg.region,
@@ -243,6 +242,7 @@ class Cluster(pulumi.ComponentResource):
                     "capabilities": {"drop": ["ALL"]},
                 },
             },
+            renders=False,  # this stack's own EKS cluster is always reachable
             opts=on_cluster,
         )
 

@@ -13,6 +13,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import naming
+from components.kubernetes import helm
 from components.kubernetes.facts import PoolScheduling
 from components.spec import EnvironmentSpec
 
@@ -27,6 +28,8 @@ PLUGIN_DIR = "/var/lib/kubelet/device-plugins"
 class GpuRuntimeArgs:
     spec: EnvironmentSpec
     pools: dict[str, PoolScheduling]
+    # The release installing the ServiceMonitor CRD, when this stack installs it.
+    crds_ready: tuple[pulumi.Resource, ...] = ()
 
 
 def _host_access_skips(*checks: tuple[str, str]) -> dict[str, str]:
@@ -58,15 +61,13 @@ class GpuRuntime(pulumi.ComponentResource):
         self.namespace = ns.metadata.name
 
         if spec.cluster.gpu_operator:
-            k8s.helm.v3.Release(
+            helm.install(
                 f"{name}-gpu-operator",
-                name="gpu-operator",
-                chart="gpu-operator",
-                version=GPU_OPERATOR_CHART_VERSION,
-                namespace=ns.metadata.name,
-                repository_opts=k8s.helm.v3.RepositoryOptsArgs(
-                    repo="https://helm.ngc.nvidia.com/nvidia"
+                release="gpu-operator",
+                pinned=helm.PinnedChart(
+                    "gpu-operator", GPU_OPERATOR_CHART_VERSION, "https://helm.ngc.nvidia.com/nvidia"
                 ),
+                namespace=ns.metadata.name,
                 values={
                     "dcgmExporter": {
                         "serviceMonitor": {
@@ -79,7 +80,9 @@ class GpuRuntime(pulumi.ComponentResource):
                         "labels": naming.k8s_labels(spec, "gpu-operator", "gpu-runtime")
                     },
                 },
-                opts=child,
+                renders=spec.cluster.render_to_directory is not None,
+                # The operator creates the DCGM exporter's ServiceMonitor.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.crds_ready)),
             )
             self.register_outputs({"namespace": self.namespace})
             return
@@ -258,7 +261,7 @@ class GpuRuntime(pulumi.ComponentResource):
                     }
                 ],
             },
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.crds_ready)),
         )
         prometheus_ns = spec.cluster.prometheus_namespace
         for component in ("nvidia-device-plugin", "dcgm-exporter"):

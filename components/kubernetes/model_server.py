@@ -42,6 +42,7 @@ class ModelServerArgs:
     identity: WorkloadIdentity | None = None
     service_account: pulumi.Input[str] | None = None
     identity_files: pulumi.Input[str] | None = None
+    crds_ready: tuple[pulumi.Resource, ...] = ()  # the release installing the CRDs
 
 
 MODEL_POD_LABEL = "__meta_kubernetes_pod_label_" + re.sub(r"[^A-Za-z0-9]", "_", cost.MODEL_LABEL)
@@ -362,7 +363,7 @@ class ModelServer(pulumi.ComponentResource):
                     }
                 ],
             },
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.crds_ready)),
         )
 
         prometheus_peer = pods.prometheus_peer(spec)

@@ -28,6 +28,8 @@ UID = 65534
 class PushgatewayArgs:
     spec: EnvironmentSpec
     namespace: pulumi.Input[str]
+    # The release installing the ServiceMonitor CRD, when this stack installs it.
+    crds_ready: tuple[pulumi.Resource, ...] = ()
 
 
 class Pushgateway(pulumi.ComponentResource):
@@ -137,7 +139,7 @@ class Pushgateway(pulumi.ComponentResource):
                 "namespaceSelector": {"matchNames": [spec.namespace]},
                 "endpoints": [{"port": "http", "interval": "30s", "honorLabels": True}],
             },
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.crds_ready)),
         )
         # Pushes come from jobs in this namespace; scrapes from Prometheus.
         k8s.networking.v1.NetworkPolicy(
