@@ -80,6 +80,8 @@ class GpuRuntime(pulumi.ComponentResource):
                         "labels": naming.k8s_labels(spec, "gpu-operator", "gpu-runtime")
                     },
                 },
+                # Its Helm hooks only upgrade CRDs and clean up on delete (templates/
+                # upgrade_crd.yaml, cleanup_crd.yaml at v24.9.2): it installs rendered too.
                 renders=spec.cluster.render_to_directory is not None,
                 # The operator creates the DCGM exporter's ServiceMonitor.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.crds_ready)),

@@ -16,11 +16,12 @@ from components import naming
 from components.kubernetes import pods
 from components.spec import EnvironmentSpec
 
-IMAGE = "quay.io/prometheus/pushgateway:v1.9.0"
+IMAGE = "quay.io/prometheus/pushgateway:v1.9.0"  # release tag v1.9.0 of prometheus/pushgateway
 PORT = 9091
 NAME = "pushgateway"
 COMPONENT = "metrics"
-# The image's own user (nobody); it owns nothing on the root filesystem.
+# The image's own user (nobody: `USER 65534` in the Dockerfile at v1.9.0); it owns nothing
+# on the root filesystem.
 UID = 65534
 
 
