@@ -86,36 +86,7 @@ class Observability(pulumi.ComponentResource):
         renders = spec.cluster.render_to_directory is not None
         in_monitoring = self._monitoring_namespace(name) if prom.mode == "install" else child
         waits_for = self._alertmanager(name, args.secrets, renders, in_monitoring)
-        self.crds_ready = ()
-        if prom.mode == "install":
-            self.crds_ready = (
-                helm.install(
-                    f"{name}-kube-prometheus-stack",
-                    release=PROMETHEUS_RELEASE,
-                    pinned=helm.PinnedChart(
-                        "kube-prometheus-stack", prom.chart_version, PROMETHEUS_REPO
-                    ),
-                    namespace=spec.cluster.prometheus_namespace,
-                    values=stack_values(spec, renders),
-                    renders=renders,
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=waits_for),
-                ),
-            )
-        if prom.install_adapter:
-            helm.install(
-                f"{name}-prometheus-adapter",
-                release="prometheus-adapter",
-                pinned=helm.PinnedChart(
-                    "prometheus-adapter", prom.adapter_chart_version, PROMETHEUS_REPO
-                ),
-                namespace=spec.cluster.prometheus_namespace,
-                values={
-                    "prometheus": {"url": _origin(prom.url), "port": _port(prom.url)},
-                    "rules": {"default": False, "custom": _adapter_rules()},
-                },
-                renders=renders,
-                opts=in_monitoring,
-            )
+        self.crds_ready = self._charts(name, renders, waits_for, in_monitoring)
         selected = {**self._labels, **naming.monitoring_labels(spec)}
         for rule_name, groups in rules.prometheus_rules(env).items():
             k8s.apiextensions.CustomResource(
@@ -152,6 +123,49 @@ class Observability(pulumi.ComponentResource):
         return k8s.meta.v1.ObjectMetaArgs(
             name=obj_name, namespace=namespace, labels=labels or self._labels
         )
+
+    def _charts(
+        self,
+        name: str,
+        renders: bool,
+        waits_for: list[pulumi.Resource],
+        in_monitoring: pulumi.ResourceOptions,
+    ) -> tuple[pulumi.Resource, ...]:
+        """kube-prometheus-stack (install mode) and Prometheus Adapter; returns the release
+        that installs the operator's CRDs, if this stack installs it."""
+        spec = self._spec
+        prom = spec.observability.prometheus
+        installed: tuple[pulumi.Resource, ...] = ()
+        if prom.mode == "install":
+            installed = (
+                helm.install(
+                    f"{name}-kube-prometheus-stack",
+                    release=PROMETHEUS_RELEASE,
+                    pinned=helm.PinnedChart(
+                        "kube-prometheus-stack", prom.chart_version, PROMETHEUS_REPO
+                    ),
+                    namespace=spec.cluster.prometheus_namespace,
+                    values=stack_values(spec, renders),
+                    renders=renders,
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=waits_for),
+                ),
+            )
+        if prom.install_adapter:
+            helm.install(
+                f"{name}-prometheus-adapter",
+                release="prometheus-adapter",
+                pinned=helm.PinnedChart(
+                    "prometheus-adapter", prom.adapter_chart_version, PROMETHEUS_REPO
+                ),
+                namespace=spec.cluster.prometheus_namespace,
+                values={
+                    "prometheus": {"url": _origin(prom.url), "port": _port(prom.url)},
+                    "rules": {"default": False, "custom": _adapter_rules()},
+                },
+                renders=renders,
+                opts=in_monitoring,
+            )
+        return installed
 
     def _monitoring_namespace(self, name: str) -> pulumi.ResourceOptions:
         """The monitoring namespace, made first so the Secrets and releases land in it (in
