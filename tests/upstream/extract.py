@@ -65,6 +65,13 @@ CHARTS: dict[str, tuple[str, str, list[tuple[str, str, str, str]]]] = {
         ],
     ),
 }
+# Where each pinned version is published: a Helm repository index (checked to list the
+# version) or, for charts released by chart-releaser, the release tag itself.
+INDEXES = {
+    "gpu-operator": ("NVIDIA/gpu-operator", "gh-pages", "stable/index.yaml"),
+    "cluster-autoscaler": ("kubernetes/autoscaler", "gh-pages", "index.yaml"),
+}
+
 # Maps a chart template ranges over, so any key is taken, with the flags each key becomes.
 # cluster-autoscaler's templates/deployment.yaml turns every extraArgs key into `--<key>`;
 # the flags are those the pinned image's main.go defines (image tag v1.31.1).
@@ -147,6 +154,13 @@ def chart_keys(clones: dict[str, str], chart: str) -> dict[str, Any]:
         keys |= set.intersection(*(k for k, _, _ in found))
         open_maps |= set.intersection(*(o for _, o, _ in found))
         read |= set.intersection(*(r for _, _, r in found))
+    published = [f"https://github.com/{r}/releases/tag/{t}" for r, t, _, p in sources[:1]]
+    if chart in INDEXES:
+        repo, ref, path = INDEXES[chart]
+        entries = yaml.safe_load(_show(clones, repo, ref, path))["entries"][chart]
+        if version not in {e["version"] for e in entries}:
+            raise SystemExit(f"{chart} {version} is not in {repo}@{ref}:{path}")
+        published = [f"https://github.com/{repo}/blob/{ref}/{path}"]
     arg_maps = {
         path: {
             "source": f"https://github.com/{repo}/blob/{tag}/{file}",
@@ -159,6 +173,7 @@ def chart_keys(clones: dict[str, str], chart: str) -> dict[str, Any]:
         "version": version,
         "app_version": app_version,
         "source": [f"https://github.com/{r}/blob/{t}/{p}" for r, t, p, _ in sources],
+        "published": published,
         "keys": sorted(keys),
         "template_keys": sorted(read - keys),
         "open_maps": sorted(open_maps),
