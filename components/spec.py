@@ -1092,7 +1092,7 @@ def _support_window(
     if not extended:
         opt_in = config_path(("aws", "extended_support"))
         return f"{left_standard}, or set {opt_in}: true to pay for extended support", None
-    return None, f"{name} is in EKS extended support until {info.end_of_extended}, at its price"
+    return None, f"{name} is in extended support until {info.end_of_extended}, at its price"
 
 
 def gcp_zone_problems(spec: EnvironmentSpec) -> list[str]:
