@@ -75,6 +75,14 @@ def test_every_version_row_has_a_source_dates_in_order_and_eks_an_autoscaler():
             assert row.cluster_autoscaler_image.startswith(f"v{row.version}."), row.id
 
 
+def test_every_zone_row_has_a_source_and_names_zones_of_its_region():
+    for row in catalog.zone_offers().values():
+        assert row.source.startswith("https://") and row.as_of[:2] == "20", row.id
+        assert row.id == f"{row.instance}@{row.region}"
+        assert all(z.startswith(f"{row.region}-") for z in row.zones), row.id
+        assert catalog.instances()[row.instance].cloud == "gcp", row.id
+
+
 def test_eks_1_31_the_day_its_extended_support_has_ended_is_refused():
     # EKS 1.31: standard support ended 2025-11-26, extended support 2026-11-26.
     raw = spec_of("aws", kubernetes_version="1.31", extended_support=True)
