@@ -10,8 +10,9 @@ account, with a quota of 10 and 10 kept unreserved, refuses): the saved size is 
 only if absent, before the scale-down, so it is always the size from before the first cap;
 the scale-down itself is idempotent; and when EKS refuses an update because another run's
 update of the same node group is in progress, the run fails, so Lambda retries the SNS
-notification (twice, as for every asynchronous invocation) and the retry finds the group
-capped.
+notification (two more attempts, one and then two minutes apart:
+https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html) and the
+retry finds the group capped; the run that holds the update caps every group itself.
 
 Runs on the Lambda Python runtime with boto3 only; it imports nothing from llm-platform.
 Configuration comes from the environment: CLUSTER_NAME, ENVIRONMENT, BUDGET_NAME,
