@@ -30,6 +30,8 @@ class ArtifactBucketArgs:
     bucket_name: str
     expected_gib: int
     federate_onprem: bool
+    # The GKE cluster's workload pool (Cluster.workload_pool); unused for on-prem federation.
+    workload_pool: pulumi.Input[str] | None = None
 
 
 class ArtifactBucket(pulumi.ComponentResource):
@@ -99,11 +101,17 @@ class ArtifactBucket(pulumi.ComponentResource):
         if args.federate_onprem:
             self.identity = self._onprem_federation(name, spec, reader, subject, child)
         else:
+            assert args.workload_pool is not None
+            ksa = f"{spec.namespace}/{WEIGHTS_READER}"
             gcp.serviceaccount.IAMMember(
                 f"{name}-workload-identity",
                 service_account_id=reader.name,
                 role="roles/iam.workloadIdentityUser",
-                member=f"serviceAccount:{cfg.project}.svc.id.goog[{spec.namespace}/{WEIGHTS_READER}]",
+                # From the cluster's output, so the member is created after the cluster:
+                # before it, IAM rejects the pool as not existing.
+                member=pulumi.Output.from_input(args.workload_pool).apply(
+                    lambda pool: f"serviceAccount:{pool}[{ksa}]"
+                ),
                 opts=child,
             )
             self.identity = WorkloadIdentity(

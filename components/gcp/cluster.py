@@ -35,6 +35,9 @@ class ClusterArgs:
 class Cluster(pulumi.ComponentResource):
     name: pulumi.Output[str]
     node_service_account: pulumi.Output[str]
+    # <project>.svc.id.goog, read off the cluster: IAM accepts members of this pool only once
+    # a cluster with Workload Identity exists, so whatever names one must wait for it.
+    workload_pool: pulumi.Output[str]
     provider: k8s.Provider
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None):
@@ -152,6 +155,9 @@ class Cluster(pulumi.ComponentResource):
         )
         self.name = cluster.name
         self.node_service_account = nodes_sa.email
+        self.workload_pool = cluster.workload_identity_config.apply(
+            lambda c: (c.workload_pool if c else None) or ""
+        )
         self.register_outputs({"name": self.name})
 
     def _secrets_key(

@@ -82,6 +82,7 @@ class GcpFoundation(pulumi.ComponentResource):
                 bucket_name=f"{cfg.project}-llm-{spec.environment}-artifacts",
                 expected_gib=cost.expected_artifact_gib(env),
                 federate_onprem=hybrid,
+                workload_pool=cluster.workload_pool,
             ),
             opts=child,
         )
