@@ -7,6 +7,10 @@ topologies) get the same keys as tags.
 
 from __future__ import annotations
 
+import hashlib
+import re
+from dataclasses import dataclass
+
 from components.spec import EnvironmentSpec
 
 PART_OF = "llm-platform"
@@ -16,6 +20,63 @@ LABEL_PREFIX = "llm-platform.dev"
 # restricted-profile check still applies), and why a Service may be a LoadBalancer.
 RUNS_AS_ROOT_ANNOTATION = f"{LABEL_PREFIX}/runs-as-root"
 ALLOW_LOAD_BALANCER_ANNOTATION = f"{LABEL_PREFIX}/allow-load-balancer"
+
+
+# Characters of the stable hash a shortened name ends with: 16**6 values, so two names
+# that share a long prefix still differ after cutting.
+HASH_CHARS = 6
+# Pulumi's auto-name: the resource's logical name, then (bridged providers) "-" and 7
+# random hex characters, pulumi-terraform-bridge pkg/tfbridge/info/autonaming.go `AutoName`
+# (Randlen 7, separator "-"), or (azure-native, top-level resources) 8 random hex
+# characters and no separator, pulumi/pulumi-azure-native#519 and #3406. Either way 8.
+AUTONAME_SUFFIX = 8
+
+
+@dataclass(frozen=True)
+class NameRule:
+    """What an API accepts as one kind of name. `pattern` is matched in full; `allowed` is
+    the regex character class a name is cleaned to (with "-" last when hyphens are allowed:
+    then a shortened name joins its hash with "-"); `suffix` is how many characters
+    Pulumi appends when the resource is auto-named; `source` documents the limit."""
+
+    max_len: int
+    pattern: str
+    source: str
+    allowed: str = "a-z0-9-"
+    min_len: int = 1
+    suffix: int = 0
+
+    @property
+    def budget(self) -> int:
+        """Characters left for what the program passes (the logical name when auto-named)."""
+        return self.max_len - self.suffix
+
+    def accepts(self, name: str) -> bool:
+        """Whether the API takes `name` (with Pulumi's suffix, when auto-named)."""
+        full = name + "0" * self.suffix
+        return (
+            len(name) <= self.budget
+            and self.min_len <= len(full)
+            and re.fullmatch(self.pattern, full) is not None
+        )
+
+
+def fit(name: str, rule: NameRule) -> str:
+    """`name` as `rule` accepts it: unchanged when it already fits, else cleaned, cut, and
+    ended with a stable hash of the full name, so names that share a long prefix (or clean
+    to the same characters) stay distinct. Raises ValueError when the rule cannot hold a
+    readable part and the hash: a bug in the caller, not in the spec."""
+    if rule.accepts(name):
+        return name
+    lowered = name if "A-Z" in rule.allowed else name.lower()
+    clean = re.sub(f"[^{rule.allowed}]", "", lowered)
+    sep = "-" if rule.allowed.endswith("-") else ""
+    digest = hashlib.sha256(name.encode()).hexdigest()[:HASH_CHARS]
+    head = clean[: rule.budget - HASH_CHARS - len(sep)].rstrip("-_.")
+    fitted = f"{head}{sep}{digest}"
+    if not head[:1].isalpha() or not rule.accepts(fitted):
+        raise ValueError(f"{name!r} cannot be fitted to {rule.pattern} in {rule.budget}")
+    return fitted
 
 
 def tags(spec: EnvironmentSpec) -> dict[str, str]:

@@ -15,7 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import naming
-from components.aws import budget_enforcer
+from components.aws import budget_enforcer, names
 from components.aws.iam import rotated_key, service_role
 from components.spec import EnvironmentSpec
 
@@ -147,9 +147,10 @@ class Budget(pulumi.ComponentResource):
         spec = args.spec
         cfg = spec.aws
         state_prefix = f"/llm-platform/{spec.environment}/budget-enforcer"
+        function_name = naming.fit(f"{args.budget_name}-enforcer", names.LAMBDA_FUNCTION)
         logs = aws.cloudwatch.LogGroup(
             f"{name}-enforcer-logs",
-            name=f"/aws/lambda/{args.budget_name}-enforcer",
+            name=f"/aws/lambda/{function_name}",
             retention_in_days=cfg.log_retention_days,
             tags=tags,
             opts=child,
@@ -203,7 +204,7 @@ class Budget(pulumi.ComponentResource):
         )
         function = aws.lambda_.Function(
             f"{name}-enforcer",
-            name=f"{args.budget_name}-enforcer",
+            name=function_name,
             runtime="python3.12",
             handler="budget_enforcer.handler",
             code=pulumi.AssetArchive(

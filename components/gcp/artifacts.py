@@ -15,9 +15,11 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components import cost
+from components.gcp import names
 from components.gcp.cluster import labels
 from components.kubernetes.facts import WEIGHTS_READER, ArtifactStore, WorkloadIdentity
 from components.kubernetes.weights_access import FILES_DIR, TOKEN_DIR
+from components.naming import fit
 from components.spec import EnvironmentSpec
 
 MODELS_PREFIX = "models"
@@ -77,7 +79,7 @@ class ArtifactBucket(pulumi.ComponentResource):
         )
         reader = gcp.serviceaccount.Account(
             f"{name}-reader",
-            account_id=f"llm-{spec.environment}-weights"[:30],
+            account_id=fit(f"llm-{spec.environment}-weights", names.SERVICE_ACCOUNT_ID),
             display_name=f"Reads models/ in {args.bucket_name}",
             opts=child,
         )
@@ -136,8 +138,10 @@ class ArtifactBucket(pulumi.ComponentResource):
         audience = f"llm-platform-{spec.environment}"
         pool = gcp.iam.WorkloadIdentityPool(
             f"{name}-onprem",
-            workload_identity_pool_id=f"llm-{spec.environment}-onprem"[:32],
-            display_name=f"on-prem {spec.environment}"[:32],
+            workload_identity_pool_id=fit(
+                f"llm-{spec.environment}-onprem", names.WORKLOAD_IDENTITY_POOL
+            ),
+            display_name=fit(f"on-prem {spec.environment}", names.WORKLOAD_IDENTITY_POOL_DISPLAY),
             opts=child,
         )
         provider = gcp.iam.WorkloadIdentityPoolProvider(

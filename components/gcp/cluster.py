@@ -11,8 +11,10 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from components import naming
+from components.gcp import names
 from components.gcp.network import PODS_RANGE, SERVICES_RANGE
 from components.kubernetes.kubeconfig import exec_kubeconfig
+from components.naming import fit
 from components.spec import EnvironmentSpec
 
 STORAGE_CLASS = "standard-rwo"  # GKE's balanced persistent disk class
@@ -50,7 +52,7 @@ class Cluster(pulumi.ComponentResource):
         # project's default Compute Engine account (Editor).
         nodes_sa = gcp.serviceaccount.Account(
             f"{name}-nodes",
-            account_id=f"llm-{spec.environment}-nodes"[:30],
+            account_id=fit(f"llm-{spec.environment}-nodes", names.SERVICE_ACCOUNT_ID),
             display_name=f"GKE nodes of {args.cluster_name}",
             opts=child,
         )
@@ -122,7 +124,7 @@ class Cluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[secrets_key]),
         )
         gcp.container.NodePool(
-            f"{name}-system",
+            fit(f"{name}-system", names.GKE_NODE_POOL),
             cluster=cluster.id,
             location=cfg.region,
             node_locations=cfg.node_zones,
