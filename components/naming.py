@@ -79,6 +79,15 @@ def fit(name: str, rule: NameRule) -> str:
     return fitted
 
 
+K8S_VALIDATION = (
+    "https://github.com/kubernetes/apimachinery/blob/master/pkg/util/validation/validation.go"
+)
+# LabelValueMaxLength 63, labelValueFmt "(" + qualifiedNameFmt + ")?".
+LABEL_VALUE = NameRule(
+    63, r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?", K8S_VALIDATION, allowed="A-Za-z0-9_.-"
+)
+
+
 def tags(spec: EnvironmentSpec) -> dict[str, str]:
     return {
         "team": spec.tags.team,
@@ -98,7 +107,7 @@ def selector_labels(name: str, component: str) -> dict[str, str]:
 def k8s_labels(spec: EnvironmentSpec, name: str, component: str, **extra: str) -> dict[str, str]:
     labels = {
         **selector_labels(name, component),
-        "app.kubernetes.io/instance": f"{spec.environment}-{name}",
+        "app.kubernetes.io/instance": fit(f"{spec.environment}-{name}", LABEL_VALUE),
         "app.kubernetes.io/part-of": PART_OF,
         "app.kubernetes.io/managed-by": MANAGED_BY,
     }

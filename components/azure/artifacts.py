@@ -15,9 +15,10 @@ import pulumi
 import pulumi_azure_native as azure
 
 from components import cost, naming
-from components.azure import ids
+from components.azure import ids, names
 from components.kubernetes.facts import WEIGHTS_READER, ArtifactStore, WorkloadIdentity
 from components.kubernetes.weights_access import TOKEN_DIR
+from components.naming import fit
 from components.spec import EnvironmentSpec
 
 CONTAINER = "artifacts"
@@ -125,7 +126,7 @@ class ArtifactBucket(pulumi.ComponentResource):
             opts=child,
         )
         identity = azure.managedidentity.UserAssignedIdentity(
-            f"{name}-reader",
+            fit(f"{name}-reader", names.USER_ASSIGNED_IDENTITY),
             resource_group_name=args.resource_group,
             location=cfg.location,
             tags=tags,
