@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from components.spec import EnvironmentSpec
+if TYPE_CHECKING:  # spec checks names with the rules below, so no import at run time
+    from components.spec import EnvironmentSpec
 
 PART_OF = "llm-platform"
 MANAGED_BY = "llm-platform"

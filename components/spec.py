@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from components import catalog, sizing
+from components.azure import names as azure_names
 
 PROJECT = "llm-platform"
 CONFIG_KEY = f"{PROJECT}:spec"
@@ -814,6 +815,7 @@ def check(spec: EnvironmentSpec, plan_date: date | None = None) -> Environment:
             "set onprem.gpu_hour_usd to the amortised cost of one GPU-hour"
         )
     problems += _topology_blocks(spec)
+    problems += _name_problems(spec)
 
     seen: set[str] = set()
     for i, pool in enumerate(spec.gpu_pools):
@@ -937,6 +939,27 @@ def check(spec: EnvironmentSpec, plan_date: date | None = None) -> Environment:
     if problems:
         raise SpecError(problems)
     return Environment(spec=spec, plans=plans, warnings=warnings)
+
+
+def _name_problems(spec: EnvironmentSpec) -> list[str]:
+    """Names no fitting can save: every other derived name is shortened to fit its API
+    (naming.fit), but these would still be refused."""
+    problems = []
+    if spec.cloud == "azure":
+        for i, pool in enumerate(spec.gpu_pools):
+            if pool in spec.cloud_pools() and pool.name == azure_names.SYSTEM_POOL:
+                problems.append(
+                    f"{config_path(('gpu_pools', i, 'name'))}: '{pool.name}' is the name of the "
+                    "AKS cluster's own system pool, and AKS pool names are unique in a cluster "
+                    "(1-12 lowercase letters and digits); choose another name"
+                )
+    if spec.cloud == "gcp" and "google" in spec.environment:
+        problems.append(
+            f"{config_path(('environment',))}: '{spec.environment}' contains 'google', which "
+            "Cloud Storage refuses in the artifacts bucket name (3-63 characters, no "
+            "'google'); choose another environment name"
+        )
+    return problems
 
 
 def _topology_blocks(spec: EnvironmentSpec) -> list[str]:
