@@ -65,8 +65,9 @@ USER_ASSIGNED_IDENTITY = NameRule(
     min_len=3,
     suffix=AUTONAME_SUFFIX,
 )
-# Not verified here (the resource-name-rules rows for natGateways and publicIPAddresses
-# were not in what could be read): 1-80, alphanumerics, underscores, periods, hyphens.
+# NAT gateways, public IPs, VPN gateways, local network gateways and connections: 1-80
+# alphanumerics, underscores, periods and hyphens. Not verified here: those rows of the
+# resource-name-rules page were not in what could be read.
 NETWORK_80 = NameRule(
     80, r"[A-Za-z0-9][-\w.]*\w", NAME_RULES, allowed=r"A-Za-z0-9_.-", suffix=AUTONAME_SUFFIX
 )
