@@ -76,7 +76,7 @@ def fit(name: str, rule: NameRule) -> str:
     digest = hashlib.sha256(name.encode()).hexdigest()[:HASH_CHARS]
     head = clean[: rule.budget - HASH_CHARS - len(sep)].rstrip("-_.")
     fitted = f"{head}{sep}{digest}"
-    if not head[:1].isalpha() or not rule.accepts(fitted):
+    if not head or not rule.accepts(fitted):
         raise ValueError(f"{name!r} cannot be fitted to {rule.pattern} in {rule.budget}")
     return fitted
 
