@@ -64,21 +64,38 @@ class NameRule:
 
 
 def fit(name: str, rule: NameRule) -> str:
-    """`name` as `rule` accepts it: unchanged when it already fits, else cleaned, cut, and
-    ended with a stable hash of the full name, so names that share a long prefix (or clean
-    to the same characters) stay distinct. Raises ValueError when the rule cannot hold a
-    readable part and the hash: a bug in the caller, not in the spec."""
+    """`name` as `rule` accepts it: unchanged when it already fits; else cleaned to the
+    rule's characters and cut in the middle, where a stable hash of the full name goes, so
+    the name keeps its start (the environment) and its last words (what the resource is),
+    and names that share a long prefix, or clean to the same characters, stay distinct.
+    Raises ValueError when the rule has no room for the hash and a readable part: a bug in
+    the caller, not in the spec."""
     if rule.accepts(name):
         return name
     lowered = name if "A-Z" in rule.allowed else name.lower()
     clean = re.sub(f"[^{rule.allowed}]", "", lowered)
-    sep = "-" if rule.allowed.endswith("-") else ""
     digest = hashlib.sha256(name.encode()).hexdigest()[:HASH_CHARS]
-    head = clean[: rule.budget - HASH_CHARS - len(sep)].rstrip("-_.")
-    fitted = f"{head}{sep}{digest}"
-    if not head or not rule.accepts(fitted):
-        raise ValueError(f"{name!r} cannot be fitted to {rule.pattern} in {rule.budget}")
-    return fitted
+    for fitted in _shortened(clean, digest, rule):
+        if rule.accepts(fitted):
+            return fitted
+    raise ValueError(f"{name!r} cannot be fitted to {rule.pattern} in {rule.budget}")
+
+
+def _shortened(clean: str, digest: str, rule: NameRule) -> list[str]:
+    """Candidates, most readable first: start, hash and last words (for rules with "-");
+    then start and hash."""
+    sep = "-" if rule.allowed.endswith("-") else ""
+    room = rule.budget - len(digest) - len(sep)
+    head_only = clean[:room].rstrip("-_.")
+    candidates = [f"{head_only}{sep}{digest}"] if head_only else []
+    if not sep:
+        return candidates
+    tail = clean[-((room - 1) // 2) :]
+    tail = tail[tail.index(sep) + 1 :] if sep in tail else tail
+    head = clean[: room - 1 - len(tail)].rstrip("-_.")
+    if head and tail and len(head) + len(tail) < len(clean):
+        candidates.insert(0, f"{head}{sep}{digest}{sep}{tail}")
+    return candidates
 
 
 K8S_VALIDATION = (

@@ -156,6 +156,7 @@ def name_problems(resources: list[tuple[str, str, dict]]) -> list[str]:
 SA = NameRule(30, r"[a-z]([-a-z0-9]*[a-z0-9])", "test", min_len=6)
 POOL = NameRule(12, r"[a-z][a-z0-9]{0,11}", "test", allowed="a-z0-9")
 AUTONAMED = NameRule(40, RFC1035, "test", suffix=8)
+LABEL = NameRule(63, LABEL_VALUE, "test", allowed="A-Za-z0-9_.-")
 
 
 def test_a_name_that_fits_is_left_alone():
@@ -163,20 +164,20 @@ def test_a_name_that_fits_is_left_alone():
     assert fit("support-bot-eu-gcp-a-pool", AUTONAMED) == "support-bot-eu-gcp-a-pool"
 
 
-def test_a_long_name_keeps_its_start_and_ends_with_a_hash_of_the_whole():
-    name = "llm-support-bot-europe-west-production-nodes"
+def test_a_long_name_keeps_its_start_and_last_word_around_a_hash_of_the_whole():
+    name = "llm-support-bot-europe-west-production-nodes"  # 44 > 30
     digest = hashlib.sha256(name.encode()).hexdigest()[:6]
-    # 30 - 6 (hash) - 1 ("-") = 23 characters kept; the cut falls on a "-", dropped
-    assert name[:23] == "llm-support-bot-europe-"
-    assert fit(name, SA) == f"llm-support-bot-europe-{digest}"
-    assert len(fit(name, SA)) == 29
+    # 30 = 17 (start) + "-" + 6 (hash) + "-" + 5 ("nodes", the last word)
+    assert fit(name, SA) == f"llm-support-bot-e-{digest}-nodes"
+    weights = fit("llm-support-bot-europe-west-production-weights", SA)
+    assert weights.endswith("-weights") and weights[:-8] != fit(name, SA)[:-6]
 
 
 def test_auto_named_rules_leave_room_for_pulumis_suffix():
-    name = "support-bot-eu-gcp-training-gpus-pool"  # 37: fits 40, not 40 - 8
-    fitted = fit(name, AUTONAMED)
-    assert len(fitted) == 32 and len(fitted + BRIDGED) == 40
-    assert re.fullmatch(RFC1035, fitted + BRIDGED)
+    # the GKE system pool of a 14-character environment: 33 + 8 > 40
+    fitted = fit("support-bot-eu-gcp-cluster-system", AUTONAMED)
+    assert len(fitted + BRIDGED) <= 40 and re.fullmatch(RFC1035, fitted + BRIDGED)
+    assert fitted.startswith("support-bot-eu-") and fitted.endswith("-system")
 
 
 def test_cleaned_names_that_would_collide_stay_apart():
@@ -194,9 +195,9 @@ names = st.from_regex(r"[a-z][-a-z0-9]{0,60}[a-z0-9]", fullmatch=True)
 
 
 @settings(max_examples=300, deadline=None)
-@given(prefix=st.from_regex(r"[a-z][-a-z0-9]{28,40}", fullmatch=True), a=names, b=names)
+@given(prefix=st.from_regex(r"[a-z][-a-z0-9]{28,60}", fullmatch=True), a=names, b=names)
 def test_fitted_names_fit_are_stable_and_distinct(prefix, a, b):
-    for rule in (SA, POOL, AUTONAMED):
+    for rule in (SA, POOL, AUTONAMED, LABEL):
         one, two = fit(prefix + a, rule), fit(prefix + b, rule)
         for fitted in (one, two):
             full = fitted + "x" * rule.suffix
