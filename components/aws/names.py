@@ -39,7 +39,8 @@ EKS_CLUSTER = NameRule(
     "https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/eks/aws.sdk.kotlin.services.eks.model/-create-cluster-request/name.html",
     allowed="A-Za-z0-9_-",
 )
-# 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit.
+# "between 3 (min) and 63 (max) characters long ... only lowercase letters, numbers, periods
+# (.), and hyphens (-) ... begin and end with a letter or number".
 S3_BUCKET = NameRule(
     63,
     r"[a-z0-9][a-z0-9.-]*[a-z0-9]",
@@ -47,10 +48,11 @@ S3_BUCKET = NameRule(
     allowed="a-z0-9.-",
     min_len=3,
 )
-# Function name: 64 characters of letters, digits, hyphens and underscores.
+# "If you specify only the function name, it is limited to 64 characters in length";
+# pattern ([a-zA-Z0-9-_]+) (Lambda API FunctionName).
 LAMBDA_FUNCTION = NameRule(
     64,
     r"[A-Za-z0-9_-]+",
-    "https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html",
+    "https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/lambda/aws.sdk.kotlin.services.lambda.model/-invoke-request/function-name.html",
     allowed="A-Za-z0-9_-",
 )
