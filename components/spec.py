@@ -26,6 +26,7 @@ from pydantic import (
 
 from components import catalog, sizing
 from components.azure import names as azure_names
+from components.gcp import names as gcp_names
 
 PROJECT = "llm-platform"
 CONFIG_KEY = f"{PROJECT}:spec"
@@ -952,6 +953,14 @@ def _name_problems(spec: EnvironmentSpec) -> list[str]:
                     f"{config_path(('gpu_pools', i, 'name'))}: '{pool.name}' is the name of the "
                     "AKS cluster's own system pool, and AKS pool names are unique in a cluster "
                     "(1-12 lowercase letters and digits); choose another name"
+                )
+    if spec.cloud == "gcp":
+        for key, value in spec.tags.model_dump().items():
+            if not gcp_names.LABEL_VALUE.accepts(value.lower()):
+                problems.append(
+                    f"{config_path(('tags', key))}: '{value}' is a label on every GCP resource, "
+                    "and GCP label values allow only letters (lowercased), digits, '_' and "
+                    "'-' (at most 63)"
                 )
     if spec.cloud == "gcp" and "google" in spec.environment:
         problems.append(

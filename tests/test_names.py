@@ -147,8 +147,31 @@ def _k8s_problems(resources: list[tuple[str, str, dict]]) -> list[str]:
     return problems
 
 
+# cloud.google.com/resource-manager/docs/labels-overview: keys 1-63 starting with a
+# lowercase letter, values 0-63, only lowercase letters, digits, "_" and "-"
+GCP_LABEL_KEY, GCP_LABEL_VALUE = r"[a-z][a-z0-9_-]{0,62}", r"[a-z0-9_-]{0,63}"
+
+
+def _gcp_label_problems(resources: list[tuple[str, str, dict]]) -> list[str]:
+    """GCP resource labels (not the Kubernetes node labels under nodeConfig.labels, nor a
+    notification channel's `labels`, which are its address)."""
+    problems = []
+    for type_, logical, inputs in resources:
+        if not type_.startswith("gcp:"):
+            continue
+        found = [inputs.get("resourceLabels"), inputs.get("userLabels"),
+                 (inputs.get("nodeConfig") or {}).get("resourceLabels"),
+                 (inputs.get("budgetFilter") or {}).get("labels")]
+        if not type_.endswith("NotificationChannel"):
+            found.append(inputs.get("labels"))
+        for labels in filter(None, found):
+            problems += [f"{type_} {logical}: GCP label {k}={v!r}" for k, v in labels.items()
+                         if not (re.fullmatch(GCP_LABEL_KEY, k) and re.fullmatch(GCP_LABEL_VALUE, v))]
+    return problems
+
+
 def name_problems(resources: list[tuple[str, str, dict]]) -> list[str]:
-    return _cloud_problems(resources) + _k8s_problems(resources)
+    return _cloud_problems(resources) + _gcp_label_problems(resources) + _k8s_problems(resources)
 
 
 # --- the fitting function ------------------------------------------------------------------
@@ -230,11 +253,12 @@ def test_the_checker_sees_an_overflow():
         ("gcp:serviceaccount/account:Account", "sa", {"accountId": "llm-support-bot-eu-weights-"}),
         ("aws:iam/role:Role", "x" * 57, {}),
         ("azure-native:containerservice:AgentPool", "p", {"agentPoolName": "system"}),
+        ("gcp:storage/bucket:Bucket", "b", {"name": "bucket", "labels": {"owner": "jane.doe"}}),
         ("kubernetes:apps/v1:Deployment", "d", {"metadata": {"name": "d", "labels": {
             "app.kubernetes.io/instance": "e" * 40 + "-" + "m" * 40}}}),
     ]
     problems = name_problems(bad)
-    assert len(problems) == 5, problems
+    assert len(problems) == 6, problems
 
 
 # --- the longest names the spec accepts -----------------------------------------------------
@@ -312,3 +336,12 @@ def test_gcp_environment_with_google_is_refused():
         load_spec(raw)
     assert any(line.startswith("llm-platform:spec.environment: 'google-ads' contains 'google'")
                for line in exc.value.problems)
+
+
+def test_gcp_tag_a_label_cannot_hold_is_refused():
+    raw = stack_spec("gcp")
+    raw["tags"]["owner"] = "jane.doe"
+    with pytest.raises(SpecError) as exc:
+        load_spec(raw)
+    assert [line for line in exc.value.problems if line.startswith(
+        "llm-platform:spec.tags.owner: 'jane.doe'")], exc.value.problems

@@ -57,3 +57,12 @@ WORKLOAD_IDENTITY_POOL_DISPLAY = NameRule(
     "https://www.pulumi.com/registry/packages/google-native/api-docs/iam/v1/workloadidentitypool",
     allowed=" -~",
 )
+# Labels (resource, user and budget-filter labels): keys 1-63 starting with a lowercase
+# letter, values 0-63; both only lowercase letters, digits, "_" and "-".
+LABEL_VALUE = NameRule(
+    63,
+    r"[a-z0-9_-]*",
+    "https://cloud.google.com/resource-manager/docs/labels-overview#requirements",
+    allowed="a-z0-9_-",
+    min_len=0,
+)
