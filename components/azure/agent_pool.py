@@ -3,13 +3,14 @@ autoscaling; training pools run at Spot priority, evicted by deletion, under a m
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_azure_native as azure
 
 from components import catalog, cost, naming
+from components.azure import names
+from components.naming import fit
 from components.spec import EnvironmentSpec, GpuPool
 
 # AKS adds this taint to every Spot pool; its pods must tolerate it.
@@ -17,8 +18,7 @@ SPOT_TAINT = "kubernetes.azure.com/scalesetpriority"
 
 
 def pool_name(pool: GpuPool) -> str:
-    """AKS pool names are 1-12 lowercase letters and digits."""
-    return re.sub(r"[^a-z0-9]", "", pool.name)[:12] or "gpu"
+    return fit(pool.name, names.AKS_AGENT_POOL)
 
 
 @dataclass(frozen=True)
