@@ -98,7 +98,7 @@ def unknown_value_keys(values: dict[str, Any], vendored: dict[str, Any]) -> list
             path = f"{prefix}.{key}" if prefix else key
             if prefix in arg_maps:
                 if key not in arg_maps[prefix]["flags"]:
-                    unknown.append(f"{path} (not a flag of {arg_maps[prefix]['source']})")
+                    unknown.append(f"{path} (not a flag in {' or '.join(arg_maps[prefix]['source'])})")
             elif path not in keys:
                 unknown.append(path)
             elif isinstance(value, dict) and path not in open_maps:

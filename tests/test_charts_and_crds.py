@@ -14,8 +14,8 @@ import pytest
 import yaml
 from conftest import ROOT, STACKS, stack_spec
 
+from components import catalog
 from components import spec as spec_module
-from components.aws import cluster as aws_cluster
 from components.kubernetes.gpu_runtime import GPU_OPERATOR_CHART_VERSION
 from components.plan.manifests import is_object, to_object
 from components.plan.runner import _SECRET, _SIG, Recorded, run_program
@@ -307,8 +307,13 @@ def test_every_chart_we_install_is_key_checked(planned, rendered, applied):
     }
 
 
+def _eks_rows() -> list:
+    return [v for v in catalog.kubernetes_versions().values() if v.platform == "eks"]
+
+
 def test_value_key_check_catches_a_key_the_chart_does_not_have():
-    vendored = pinned.chart_values("cluster-autoscaler", aws_cluster.AUTOSCALER_CHART)
+    row = catalog.kubernetes_version("eks", "1.31")
+    vendored = pinned.chart_values("cluster-autoscaler", row.cluster_autoscaler_chart)
     assert not pinned.unknown_value_keys(
         {"rbac": {"serviceAccount": {"name": "x"}}, "podLabels": {"any": "label"}}, vendored
     )
@@ -316,8 +321,8 @@ def test_value_key_check_catches_a_key_the_chart_does_not_have():
         "rbac.serviceAcount"
     ]
     assert pinned.unknown_value_keys({"extraArgs": {"max-node-provision": "25m"}}, vendored) == [
-        "extraArgs.max-node-provision (not a flag of https://github.com/kubernetes/autoscaler/"
-        "blob/cluster-autoscaler-1.31.1/cluster-autoscaler/main.go)"
+        "extraArgs.max-node-provision (not a flag in https://github.com/kubernetes/autoscaler/"
+        "blob/cluster-autoscaler-1.31.5/cluster-autoscaler/main.go)"
     ]
 
 
@@ -326,29 +331,22 @@ def test_pinned_versions_are_the_vendored_releases():
     assert pinned.chart_values("kube-prometheus-stack", prom.chart_version)
     assert pinned.chart_values("prometheus-adapter", prom.adapter_chart_version)
     assert pinned.chart_values("gpu-operator", GPU_OPERATOR_CHART_VERSION)
-    autoscaler = pinned.chart_values("cluster-autoscaler", aws_cluster.AUTOSCALER_CHART)
-    assert autoscaler
-    # The autoscaler image is the release whose flags were read for extraArgs.
-    flags_from = autoscaler["arg_maps"]["extraArgs"]["source"]
-    assert f"/cluster-autoscaler-{aws_cluster.AUTOSCALER_IMAGE_TAG.removeprefix('v')}/" in flags_from
+    assert len(_eks_rows()) >= 2
+    for row in _eks_rows():
+        autoscaler = pinned.chart_values("cluster-autoscaler", row.cluster_autoscaler_chart)
+        assert autoscaler, row.id
+        # The chart is the one for this Kubernetes minor, and extraArgs were checked against
+        # the flags of the image tag the row pins.
+        assert autoscaler["app_version"].startswith(f"{row.version}."), row.id
+        image = row.cluster_autoscaler_image.removeprefix("v")
+        assert all(f"/cluster-autoscaler-{image}/" in s
+                   for s in autoscaler["arg_maps"]["extraArgs"]["source"]), row.id
 
 
-def test_policy_pack_leaves_a_rendered_charts_objects_to_the_chart():
-    """Under `pulumi preview` a helm.v4.Chart's objects reach the pack one by one, where a
-    helm.v3.Release's never do; the pack judges what we build, in both modes."""
-    from components.plan.policy import Analyzer, Resource
-
-    deployment = "kubernetes:apps/v1:Deployment"
-    props = {"metadata": {"name": "prometheus-adapter"}, "spec": {"template": {"spec": {
-        "containers": [{"name": "adapter", "image": "registry.k8s.io/prometheus-adapter:v0.12.0"}]
-    }}}}
-    stack = "urn:pulumi:onprem-mixed::llm-platform::"
-    ours = Resource(f"{stack}llm-platform:kubernetes:Layer${deployment}::a", deployment, "a", props)
-    charted = Resource(
-        f"{stack}llm-platform:kubernetes:Layer$kubernetes:helm.sh/v4:Chart${deployment}::a",
-        deployment, "a", props,
-    )
-    with Analyzer(ROOT / "policies") as analyzer:
-        analyzer.configure({})
-        assert {v.policy for v in analyzer.analyze(ours)} >= {"kubernetes-labels"}
-        assert analyzer.analyze(charted) == []
+def test_the_autoscaler_values_fit_every_eks_version_in_the_catalog(planned):
+    """The aws stack pins one EKS version; the same values go to any other row's chart."""
+    release = _charts(planned["aws"].plan["resources"])["cluster-autoscaler"]
+    assert release["inputs"]["version"] in {r.cluster_autoscaler_chart for r in _eks_rows()}
+    for row in _eks_rows():
+        vendored = pinned.chart_values("cluster-autoscaler", row.cluster_autoscaler_chart)
+        assert not pinned.unknown_value_keys(release["inputs"]["values"], vendored), row.id

@@ -13,31 +13,74 @@ from __future__ import annotations
 import argparse
 import re
 import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 HERE = Path(__file__).resolve().parent
+CATALOG = HERE.parent.parent / "components" / "catalog" / "kubernetes_versions.yaml"
 KPS = "kube-prometheus-stack-65.1.1"
-GRAFANA_8_5 = [f"grafana-8.5.{n}" for n in range(13)]
+AUTOSCALER = "kubernetes/autoscaler"
 
-# chart -> (version, appVersion, [(repo, tag, values.yaml path, key prefix), ...]).
+
+@dataclass(frozen=True)
+class Pin:
+    """A pinned chart: its values.yaml files (repo, tag, path, key prefix) and, for maps
+    its templates turn into command-line flags, the program source defining them."""
+
+    chart: str
+    version: str
+    sources: list[tuple[str, str, str, str]]
+    # repo, ref and path of a Helm repository index listing the version; None when the
+    # chart is released by chart-releaser, whose release tag is the publication.
+    index: tuple[str, str, str] | None = None
+    arg_maps: dict[str, tuple[str, str, list[str]]] = field(default_factory=dict)
+
+
+def autoscaler_pins() -> list[Pin]:
+    """One per EKS row of the catalog: the chart it pins, whose templates/deployment.yaml
+    turns every extraArgs key into `--<key>`, and the flags of the image tag it pins."""
+    rows = yaml.safe_load(CATALOG.read_text())["versions"]
+    pins = {}
+    for row in rows:
+        if row["platform"] != "eks":
+            continue
+        chart, image = row["cluster_autoscaler_chart"], row["cluster_autoscaler_image"]
+        tag = f"cluster-autoscaler-chart-{chart}"
+        flags_at = f"cluster-autoscaler-{image.removeprefix('v')}"
+        pins[chart] = Pin(
+            "cluster-autoscaler",
+            chart,
+            [(AUTOSCALER, tag, "{charts}/cluster-autoscaler/values.yaml", "")],
+            index=(AUTOSCALER, "gh-pages", "index.yaml"),
+            arg_maps={
+                "extraArgs": (
+                    AUTOSCALER,
+                    flags_at,
+                    ["cluster-autoscaler/main.go", "cluster-autoscaler/config/flags/flags.go"],
+                )
+            },
+        )
+    return list(pins.values())
+
+
 # kube-prometheus-stack 65.1.1 takes grafana "8.5.*" (its Chart.yaml), so its grafana keys
 # are those every 8.5.x release has.
-CHARTS: dict[str, tuple[str, str, list[tuple[str, str, str, str]]]] = {
-    "kube-prometheus-stack": (
+PINS = [
+    Pin(
+        "kube-prometheus-stack",
         "65.1.1",
-        "v0.77.1",
         [("prometheus-community/helm-charts", KPS, "charts/kube-prometheus-stack/values.yaml", "")]
         + [
-            ("grafana/helm-charts", tag, "charts/grafana/values.yaml", "grafana")
-            for tag in GRAFANA_8_5
+            ("grafana/helm-charts", f"grafana-8.5.{n}", "charts/grafana/values.yaml", "grafana")
+            for n in range(13)
         ],
     ),
-    "prometheus-adapter": (
+    Pin(
+        "prometheus-adapter",
         "4.11.0",
-        "v0.12.0",
         [
             (
                 "prometheus-community/helm-charts",
@@ -47,45 +90,16 @@ CHARTS: dict[str, tuple[str, str, list[tuple[str, str, str, str]]]] = {
             )
         ],
     ),
-    "gpu-operator": (
-        "v24.9.2",
+    Pin(
+        "gpu-operator",
         "v24.9.2",
         [("NVIDIA/gpu-operator", "v24.9.2", "deployments/gpu-operator/values.yaml", "")],
+        index=("NVIDIA/gpu-operator", "gh-pages", "stable/index.yaml"),
     ),
-    "cluster-autoscaler": (
-        "9.43.2",
-        "1.31.0",
-        [
-            (
-                "kubernetes/autoscaler",
-                "cluster-autoscaler-chart-9.43.2",
-                "charts/cluster-autoscaler/values.yaml",
-                "",
-            )
-        ],
-    ),
-}
-# Where each pinned version is published: a Helm repository index (checked to list the
-# version) or, for charts released by chart-releaser, the release tag itself.
-INDEXES = {
-    "gpu-operator": ("NVIDIA/gpu-operator", "gh-pages", "stable/index.yaml"),
-    "cluster-autoscaler": ("kubernetes/autoscaler", "gh-pages", "index.yaml"),
-}
-
-# Maps a chart template ranges over, so any key is taken, with the flags each key becomes.
-# cluster-autoscaler's templates/deployment.yaml turns every extraArgs key into `--<key>`;
-# the flags are those the pinned image's main.go defines (image tag v1.31.1).
-ARG_MAPS = {
-    "cluster-autoscaler": {
-        "extraArgs": (
-            "kubernetes/autoscaler",
-            "cluster-autoscaler-1.31.1",
-            "cluster-autoscaler/main.go",
-        )
-    }
-}
+]
 VALUES_REF = re.compile(r"\.Values\.([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*)")
-FLAG = re.compile(r'flag\.\w+\((?:[&\w.]+,\s*)?"([a-z0-9-]+)"')
+# flag.Bool("name", ...), flag.Var(&v, "name", ...) and helpers such as multiStringFlag("name").
+FLAG = re.compile(r'(?:flag\.\w+\((?:[&\w.]+,\s*)?|\w+Flag\()"([a-z0-9-]+)"')
 CRDS = [
     (
         "prometheus-community/helm-charts",
@@ -141,8 +155,19 @@ def _show(clones: dict[str, str], repo: str, tag: str, path: str) -> str:
     ).stdout
 
 
-def chart_keys(clones: dict[str, str], chart: str) -> dict[str, Any]:
-    version, app_version, sources = CHARTS[chart]
+def _resolve(clones: dict[str, str], repo: str, tag: str, path: str) -> str:
+    """The chart moved from charts/ to cluster-autoscaler/charts/ in kubernetes/autoscaler."""
+    if "{charts}" not in path:
+        return path
+    for where in ("charts", "cluster-autoscaler/charts"):
+        candidate = path.format(charts=where)
+        if _exists(clones, repo, tag, candidate):
+            return candidate
+    raise SystemExit(f"{path} not found at {repo}@{tag}")
+
+
+def chart_keys(clones: dict[str, str], pin: Pin) -> dict[str, Any]:
+    sources = [(r, t, _resolve(clones, r, t, p), x) for r, t, p, x in pin.sources]
     by_prefix: dict[str, list[tuple[set[str], set[str], set[str]]]] = {}
     for repo, tag, path, prefix in sources:
         keys, open_maps = key_paths(yaml.safe_load(_show(clones, repo, tag, path)), prefix)
@@ -154,24 +179,28 @@ def chart_keys(clones: dict[str, str], chart: str) -> dict[str, Any]:
         keys |= set.intersection(*(k for k, _, _ in found))
         open_maps |= set.intersection(*(o for _, o, _ in found))
         read |= set.intersection(*(r for _, _, r in found))
-    published = [f"https://github.com/{r}/releases/tag/{t}" for r, t, _, p in sources[:1]]
-    if chart in INDEXES:
-        repo, ref, path = INDEXES[chart]
-        entries = yaml.safe_load(_show(clones, repo, ref, path))["entries"][chart]
-        if version not in {e["version"] for e in entries}:
-            raise SystemExit(f"{chart} {version} is not in {repo}@{ref}:{path}")
-        published = [f"https://github.com/{repo}/blob/{ref}/{path}"]
-    arg_maps = {
-        path: {
-            "source": f"https://github.com/{repo}/blob/{tag}/{file}",
-            "flags": sorted(set(FLAG.findall(_show(clones, repo, tag, file)))),
+    repo, tag, path, _ = sources[0]
+    chart_yaml = yaml.safe_load(_show(clones, repo, tag, str(Path(path).parent / "Chart.yaml")))
+    published = [f"https://github.com/{repo}/releases/tag/{tag}"]
+    if pin.index:
+        repo, ref, index = pin.index
+        entries = yaml.safe_load(_show(clones, repo, ref, index))["entries"][pin.chart]
+        listed = {e["version"]: e for e in entries}
+        if pin.version not in listed:
+            raise SystemExit(f"{pin.chart} {pin.version} is not in {repo}@{ref}:{index}")
+        chart_yaml = listed[pin.version]  # the packaged chart's own metadata
+        published = [f"https://github.com/{repo}/blob/{ref}/{index}"]
+    arg_maps = {}
+    for key, (repo, tag, files) in pin.arg_maps.items():
+        found = [f for f in files if _exists(clones, repo, tag, f)]
+        arg_maps[key] = {
+            "source": [f"https://github.com/{repo}/blob/{tag}/{f}" for f in found],
+            "flags": sorted({n for f in found for n in FLAG.findall(_show(clones, repo, tag, f))}),
         }
-        for path, (repo, tag, file) in ARG_MAPS.get(chart, {}).items()
-    }
     return {
-        "chart": chart,
-        "version": version,
-        "app_version": app_version,
+        "chart": pin.chart,
+        "version": pin.version,
+        "app_version": str(chart_yaml["appVersion"]),
         "source": [f"https://github.com/{r}/blob/{t}/{p}" for r, t, p, _ in sources],
         "published": published,
         "keys": sorted(keys),
@@ -181,15 +210,23 @@ def chart_keys(clones: dict[str, str], chart: str) -> dict[str, Any]:
     }
 
 
+def _exists(clones: dict[str, str], repo: str, tag: str, path: str) -> bool:
+    check = ["git", "-C", clones[repo], "cat-file", "-e", f"{tag}:{path}"]
+    return subprocess.run(check, check=False, capture_output=True).returncode == 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--git", action="append", default=[], metavar="OWNER/REPO=DIR")
     clones = dict(item.split("=", 1) for item in parser.parse_args().git)
     header = "# Generated by tests/upstream/extract.py from `source`; do not edit by hand.\n"
-    for chart in CHARTS:
-        out = HERE / "chart_values" / f"{chart}-{CHARTS[chart][0]}.yaml"
-        out.parent.mkdir(exist_ok=True)
-        out.write_text(header + yaml.safe_dump(chart_keys(clones, chart), sort_keys=False))
+    out_dir = HERE / "chart_values"
+    out_dir.mkdir(exist_ok=True)
+    for old in out_dir.glob("*.yaml"):
+        old.unlink()
+    for pin in PINS + autoscaler_pins():
+        out = out_dir / f"{pin.chart}-{pin.version}.yaml"
+        out.write_text(header + yaml.safe_dump(chart_keys(clones, pin), sort_keys=False))
     for repo, tag, path in CRDS:
         out = HERE / "crds" / tag / Path(path).name
         out.parent.mkdir(parents=True, exist_ok=True)
