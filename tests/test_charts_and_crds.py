@@ -350,3 +350,24 @@ def test_the_autoscaler_values_fit_every_eks_version_in_the_catalog(planned):
     for row in _eks_rows():
         vendored = pinned.chart_values("cluster-autoscaler", row.cluster_autoscaler_chart)
         assert not pinned.unknown_value_keys(release["inputs"]["values"], vendored), row.id
+
+
+def test_policy_pack_leaves_a_rendered_charts_objects_to_the_chart():
+    """Under `pulumi preview` a helm.v4.Chart's objects reach the pack one by one, where a
+    helm.v3.Release's never do; the pack judges what we build, in both modes."""
+    from components.plan.policy import Analyzer, Resource
+
+    deployment = "kubernetes:apps/v1:Deployment"
+    props = {"metadata": {"name": "prometheus-adapter"}, "spec": {"template": {"spec": {
+        "containers": [{"name": "adapter", "image": "registry.k8s.io/prometheus-adapter:v0.12.0"}]
+    }}}}
+    stack = "urn:pulumi:onprem-mixed::llm-platform::"
+    ours = Resource(f"{stack}llm-platform:kubernetes:Layer${deployment}::a", deployment, "a", props)
+    charted = Resource(
+        f"{stack}llm-platform:kubernetes:Layer$kubernetes:helm.sh/v4:Chart${deployment}::a",
+        deployment, "a", props,
+    )
+    with Analyzer(ROOT / "policies") as analyzer:
+        analyzer.configure({})
+        assert {v.policy for v in analyzer.analyze(ours)} >= {"kubernetes-labels"}
+        assert analyzer.analyze(charted) == []
