@@ -209,9 +209,9 @@ def pinned_image(v: str) -> str:
     name = v.split("@")[0]
     tag = name.rsplit(":", 1)[1] if ":" in name.rsplit("/", 1)[-1] else None
     if "@sha256:" not in v and tag is None:
-        raise ValueError("must be pinned with a tag or digest, e.g. vllm/vllm-openai:v0.11.0")
+        raise ValueError("must be pinned with a tag or digest, e.g. vllm/vllm-openai:v0.33.0")
     if tag == "latest":
-        raise ValueError("must not use the 'latest' tag; pin a release such as :v0.11.0")
+        raise ValueError("must not use the 'latest' tag; pin a release such as :v0.33.0")
     return v
 
 
