@@ -130,7 +130,8 @@ class TritonTrtllm:
     def _rank(self, served_name: str, plan: ServingPlan, rank: int) -> list[str]:
         """One tritonserver per MPI rank, as scripts/launch_triton_server.py get_cmd()
         builds them (tensorrtllm_backend v0.19.0): each rank its own Python-backend
-        shared-memory prefix, and ranks >= 1 load only the engine model."""
+        shared-memory prefix (read in python_be.cc, python_backend r25.05), and ranks >= 1
+        load only the engine model."""
         args = [
             "tritonserver",
             f"--model-repository={MODELS_MOUNT}/{served_name}/triton",
