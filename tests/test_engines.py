@@ -86,7 +86,10 @@ def test_every_engine_flag_exists_in_the_pinned_release(planned, stack):
     for dep in deployments:
         release = RELEASES[dep["metadata"]["labels"]["llm-platform.dev/engine"]]
         (server,) = dep["spec"]["template"]["spec"]["containers"]
-        flags = {a.split("=", 1)[0] for a in server["command"] if a.startswith("--")}
+        cmd = server["command"]
+        if cmd[0] == "mpirun":  # the launcher's own options come before the first rank
+            cmd = cmd[cmd.index("-n"):]
+        flags = {a.split("=", 1)[0] for a in cmd if a.startswith("--")}
         assert flags, dep["metadata"]["name"]
         unknown = sorted(flags - set(release.flags))
         assert not unknown, f"{dep['metadata']['name']}: {unknown} not in {release.release}"
@@ -148,8 +151,9 @@ def _plan(tp: int, drain_s: int = 180) -> ServingPlan:
 
 def _ranks(cmd: list[str]) -> list[list[str]]:
     assert cmd[0] == "mpirun"
+    start = cmd.index("-n")
     blocks, current = [], []
-    for arg in cmd[1:]:
+    for arg in cmd[start:]:
         if arg == ":":
             blocks.append(current)
             current = []
@@ -172,6 +176,14 @@ def test_triton_tp2_runs_one_server_per_rank_with_its_own_shm_and_endpoints_on_r
     assert off <= set(ranks[1])
     assert "--model-control-mode=explicit" in ranks[1]
     assert [a for a in ranks[1] if a.startswith("--load-model")] == ["--load-model=tensorrt_llm"]
+
+
+def test_mpirun_lets_rank0_drain_before_it_kills_the_ranks():
+    plan = _plan(tp=2, drain_s=240)
+    cmd = TritonTrtllm().command("/models/m", "m", plan)
+    mca = cmd[1:4]
+    assert mca[:2] == ["--mca", "odls_base_sigkill_timeout"] and int(mca[2]) > 240
+    assert int(mca[2]) < TritonTrtllm().shutdown(plan).grace_s  # the kubelet waits longer
 
 
 def test_triton_tp4_gives_every_rank_a_distinct_prefix():
