@@ -8,7 +8,7 @@ import json
 import re
 
 import pytest
-from conftest import STACKS, stack_spec
+from conftest import ROOT, STACKS, stack_spec
 
 from components.catalog.engine_releases import engine_releases
 from components.kubernetes.engines import ENGINES, TritonTrtllm, Vllm
@@ -223,3 +223,21 @@ def test_rendered_pods_get_a_grace_period_beyond_prestop_plus_drain(planned, sta
                   if a.startswith(("--shutdown-timeout=", "--exit-timeout-secs="))]
         assert drains and min(drains) >= 60, dep["metadata"]["name"]
         assert spec["terminationGracePeriodSeconds"] > prestop + max(drains), dep["metadata"]["name"]
+
+
+def test_runbook_queries_name_engine_series_of_the_pinned_releases():
+    """On-call copies these queries; an engine series they name must exist."""
+    problems, seen = [], 0
+    for path in sorted((ROOT / "runbooks").glob("*.md")):
+        for block in re.findall(r"```promql\n(.*?)```", path.read_text(), re.S):
+            for line in block.splitlines():
+                names = {n for n in metric_names(line) if not NOT_ENGINE.match(n)} - {"up"}
+                seen += len(names)
+                for name in names:
+                    owners = [r for r in RELEASES.values() if name in r.metrics]
+                    if not owners:
+                        problems.append(f"{path.name}: {name}")
+                    for release in owners:
+                        problems += _check_against(release, line, path.name)
+    assert seen >= 3
+    assert not problems, problems

@@ -95,7 +95,6 @@ class Selector:
 
 class VllmMetrics:
     kind = "vllm"
-    has_tokens = True
     ttft_buckets_ms = tuple(b * 1000 for b in VLLM_TTFT_BUCKETS_S)
 
     def __init__(self, sel: Selector):
@@ -175,7 +174,6 @@ class VllmMetrics:
 
 class TritonMetrics:
     kind = "tensorrt-llm"
-    has_tokens = False
     ttft_buckets_ms = TRITON_TTFT_BUCKETS_MS
 
     def __init__(self, sel: Selector):
