@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from components import catalog, sizing
+from components.catalog.engine_releases import engine_releases
 
 PROJECT = "llm-platform"
 CONFIG_KEY = f"{PROJECT}:spec"
@@ -775,6 +776,22 @@ def serving_inputs(model: Model, arch: Architecture | catalog.ModelInfo) -> sizi
     )
 
 
+def engine_release_warnings(spec: EnvironmentSpec) -> list[str]:
+    """The engine flags, the adapter and the rules are written for one release per engine
+    (components/catalog/engines.yaml); another image may refuse a flag or export other
+    series, so say so."""
+    out = []
+    for i, model in enumerate(spec.models):
+        pinned = engine_releases()[model.engine.kind].image
+        if model.engine.image.split("@")[0] != pinned:
+            out.append(
+                f"{config_path(('models', i, 'engine', 'image'))}: engine flags and metric "
+                f"names target {pinned}; with {model.engine.image} the server may refuse a "
+                "flag or the alerts may see no series"
+            )
+    return out
+
+
 def check(spec: EnvironmentSpec) -> Environment:
     """Cross-field and catalog checks. Raises SpecError listing every problem."""
     problems: list[str] = []
@@ -793,6 +810,7 @@ def check(spec: EnvironmentSpec) -> Environment:
             "set onprem.gpu_hour_usd to the amortised cost of one GPU-hour"
         )
     problems += _topology_blocks(spec)
+    warnings += engine_release_warnings(spec)
 
     seen: set[str] = set()
     for i, pool in enumerate(spec.gpu_pools):

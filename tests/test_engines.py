@@ -4,6 +4,7 @@ release's source); Triton's MPI ranks; the shutdown budget."""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 
@@ -14,6 +15,7 @@ from components.catalog.engine_releases import engine_releases
 from components.kubernetes.engines import ENGINES, TritonTrtllm, Vllm
 from components.kubernetes.observability import _adapter_rules
 from components.sizing import MemoryBudget, ServingPlan
+from components.spec import load_spec
 
 RELEASES = engine_releases()
 # Series of other exporters (DCGM, kube-state-metrics, our Pushgateway) and our own
@@ -241,3 +243,12 @@ def test_runbook_queries_name_engine_series_of_the_pinned_releases():
                         problems += _check_against(release, line, path.name)
     assert seen >= 3
     assert not problems, problems
+
+
+def test_an_image_other_than_the_pinned_release_is_warned_about():
+    raw = copy.deepcopy(stack_spec("local"))
+    assert not any("engine flags and metric names" in w for w in load_spec(raw).warnings)
+    raw["models"][0]["engine"]["image"] = "vllm/vllm-openai:v0.11.0"
+    (warning,) = [w for w in load_spec(raw).warnings if "engine flags and metric names" in w]
+    assert warning.startswith("llm-platform:spec.models[0].engine.image: ")
+    assert "vllm/vllm-openai:v0.33.0" in warning and "v0.11.0" in warning
