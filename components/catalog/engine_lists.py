@@ -6,7 +6,9 @@
 
 SERVER, CORE and BACKEND are checkouts of triton-inference-server/server (v2.58.0),
 core (r25.05) and tensorrtllm_backend (v0.19.0). The output is YAML to paste under the
-release's row. Source is parsed, not imported: vLLM needs CUDA to import.
+release's row. Source is parsed, not imported: vLLM needs CUDA to import. The vLLM row's
+http_requests_total entry comes from prometheus-fastapi-instrumentator, not vLLM, and is
+kept by hand (see its `source`).
 """
 
 from __future__ import annotations
