@@ -165,8 +165,8 @@ class TritonTrtllm:
             return self._rank(served_name, plan, 0)
         # On SIGTERM mpirun passes SIGTERM to the ranks and SIGKILLs them after
         # odls_base_sigkill_timeout, 1 s by default (orte/mca/odls/base/odls_base_frame.c,
-        # Open MPI 4.1; the image carries HPC-X Open MPI 4.1.5, server build.py v2.58.0):
-        # without this rank 0 could not drain.
+        # Open MPI 4.x; the image carries Open MPI v4.1.5rc2 under /opt/hpcx/ompi, per
+        # server build.py v2.58.0): without this rank 0 could not drain.
         stop = self.shutdown(plan)
         cmd = ["mpirun", "--mca", "odls_base_sigkill_timeout", str(stop.drain_s + stop.margin_s)]
         for rank in range(plan.tensor_parallel):
