@@ -141,6 +141,19 @@ def test_adapter_and_hpa_metrics_exist_in_the_pinned_release():
     assert by_name["trtllm_requests_waiting"]["seriesQuery"].endswith('request_type="waiting"}')
 
 
+@pytest.mark.parametrize("stack", STACKS)
+def test_rendered_hpas_scale_on_a_series_of_their_engines_release(planned, stack):
+    by_name = {r["name"]["as"]: r for r in _adapter_rules()}
+    hpas = [m for m in planned[stack].manifests if m["kind"] == "HorizontalPodAutoscaler"]
+    assert hpas
+    for hpa in hpas:
+        release = RELEASES[hpa["metadata"]["labels"]["llm-platform.dev/engine"]]
+        for metric in hpa["spec"]["metrics"]:
+            rule = by_name[metric["pods"]["metric"]["name"]]
+            assert metric_names(rule["seriesQuery"]) <= set(release.metrics), rule
+            assert not _check_against(release, rule["seriesQuery"], hpa["metadata"]["name"])
+
+
 def _plan(tp: int, drain_s: int = 180) -> ServingPlan:
     budget = MemoryBudget(80, 72, 40, 2, 2, 28, 320_000, 90_000, 8192, 10.0)
     return ServingPlan(
