@@ -26,6 +26,7 @@ from pydantic import (
 
 from components import catalog, sizing
 from components.azure import names as azure_names
+from components.catalog.engine_releases import engine_releases
 from components.gcp import names as gcp_names
 
 PROJECT = "llm-platform"
@@ -212,9 +213,9 @@ def pinned_image(v: str) -> str:
     name = v.split("@")[0]
     tag = name.rsplit(":", 1)[1] if ":" in name.rsplit("/", 1)[-1] else None
     if "@sha256:" not in v and tag is None:
-        raise ValueError("must be pinned with a tag or digest, e.g. vllm/vllm-openai:v0.11.0")
+        raise ValueError("must be pinned with a tag or digest, e.g. vllm/vllm-openai:v0.33.0")
     if tag == "latest":
-        raise ValueError("must not use the 'latest' tag; pin a release such as :v0.11.0")
+        raise ValueError("must not use the 'latest' tag; pin a release such as :v0.33.0")
     return v
 
 
@@ -796,6 +797,22 @@ def serving_inputs(model: Model, arch: Architecture | catalog.ModelInfo) -> sizi
     )
 
 
+def engine_release_warnings(spec: EnvironmentSpec) -> list[str]:
+    """The engine flags, the adapter and the rules are written for one release per engine
+    (components/catalog/engines.yaml); another image may refuse a flag or export other
+    series, so say so."""
+    out = []
+    for i, model in enumerate(spec.models):
+        pinned = engine_releases()[model.engine.kind].image
+        if model.engine.image.split("@")[0] != pinned:
+            out.append(
+                f"{config_path(('models', i, 'engine', 'image'))}: engine flags and metric "
+                f"names target {pinned}; with {model.engine.image} the server may refuse a "
+                "flag or the alerts may see no series"
+            )
+    return out
+
+
 def check(spec: EnvironmentSpec, plan_date: date | None = None) -> Environment:
     """Cross-field and catalog checks. Raises SpecError listing every problem. Support
     windows are judged as of `plan_date` (default catalog.plan_date(): today, or
@@ -819,6 +836,7 @@ def check(spec: EnvironmentSpec, plan_date: date | None = None) -> Environment:
         )
     problems += _topology_blocks(spec)
     problems += _name_problems(spec)
+    warnings += engine_release_warnings(spec)
 
     seen: set[str] = set()
     for i, pool in enumerate(spec.gpu_pools):

@@ -181,34 +181,54 @@ def _expr_test(planned, tmp_path, interval: str, series: list[dict], checks: lis
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
 
 
-def test_vllm_renamed_metrics_record_one_series_whichever_name_is_exported(planned, tmp_path):
+def test_vllm_failed_request_counts_once_streamed_or_not(planned, tmp_path):
+    """Pod a: 5 streamed requests/min fail after their 200 (engine finish "error", no 5xx).
+    Pod b: 5 non-streamed ones fail as a 5xx that is also an engine "error" finish. Client
+    aborts are no failures. 10 failed of 200 requests: 5%, not 2.5% or 7.5%."""
     ids = 'namespace="llm-local",model="assistant"'
+    api = f'{ids},handler="/v1/chat/completions"'
     _expr_test(planned["local"], tmp_path, "1m", [
-        {"series": f'vllm:gpu_cache_usage_perc{{{ids},pod="old"}}', "values": "0.4x10"},
-        {"series": f'vllm:gpu_prefix_cache_hits_total{{{ids}}}', "values": "0+30x10"},
-        {"series": f'vllm:gpu_prefix_cache_queries_total{{{ids}}}', "values": "0+100x10"},
+        {"series": f'http_requests_total{{{api},pod="a",status="2xx"}}', "values": "0+100x10"},
+        {"series": f'vllm:request_success_total{{{ids},pod="a",finished_reason="error"}}',
+         "values": "0+5x10"},
+        {"series": f'vllm:request_success_total{{{ids},pod="a",finished_reason="abort"}}',
+         "values": "0+3x10"},
+        {"series": f'http_requests_total{{{api},pod="b",status="2xx"}}', "values": "0+95x10"},
+        {"series": f'http_requests_total{{{api},pod="b",status="5xx"}}', "values": "0+5x10"},
+        {"series": f'vllm:request_success_total{{{ids},pod="b",finished_reason="error"}}',
+         "values": "0+5x10"},
     ], [
-        {"expr": f"llm:kv_cache_usage:ratio{{{ids}}}", "eval_time": "8m",
-         "exp_samples": [{"labels": f'llm:kv_cache_usage:ratio{{{ids}}}', "value": 0.4}]},
-        {"expr": f"llm:prefix_cache_hit:ratio_rate5m{{{ids}}}", "eval_time": "8m",
-         "exp_samples": [{"labels": f'llm:prefix_cache_hit:ratio_rate5m{{{ids}}}', "value": 0.3}]},
+        {"expr": f"llm:slo_errors:ratio_rate5m{{{ids}}}", "eval_time": "8m",
+         "exp_samples": [{"labels": f"llm:slo_errors:ratio_rate5m{{{ids}}}", "value": 0.05}]},
     ])
 
 
 def test_tensorrt_llm_metrics_normalise_to_the_same_rules(planned, tmp_path):
-    """Triton's queue, KV blocks, failures and latency summary become the llm:* series the
-    alerts read, for the TensorRT-LLM model of onprem-mixed."""
+    """Triton's queue, KV blocks, failures, latency summary and first-response histogram
+    become the llm:* series the alerts read, for the TensorRT-LLM model of onprem-mixed.
+    5 of 100 requests/min fail; Triton adds 2 per failed request to the ensemble's failure
+    counter and 1 to the failing step's."""
     ids = 'namespace="llm-mixed",model="analyst"'
     entry = f'{ids},exported_model="ensemble"'
+    ttft = f"nv_inference_first_response_histogram_ms_bucket{{{entry}"
     _expr_test(planned["onprem-mixed"], tmp_path, "1m", [
         {"series": f'nv_trt_llm_request_metrics{{{ids},request_type="waiting"}}', "values": "7x10"},
         {"series": f'nv_trt_llm_kv_cache_block_metrics{{{ids},kv_cache_block_type="used"}}', "values": "300x10"},
         {"series": f'nv_trt_llm_kv_cache_block_metrics{{{ids},kv_cache_block_type="max"}}', "values": "400x10"},
         {"series": f'nv_inference_request_success{{{entry}}}', "values": "0+95x10"},
-        {"series": f'nv_inference_request_failure{{{entry},reason="OTHER"}}', "values": "0+5x10"},
+        {"series": f'nv_inference_request_failure{{{entry},reason="OTHER"}}', "values": "0+10x10"},
+        {"series": f'nv_inference_request_failure{{{ids},exported_model="tensorrt_llm",reason="BACKEND"}}',
+         "values": "0+5x10"},
         # The inner models see the same requests; they must not be counted again.
         {"series": f'nv_inference_request_success{{{ids},exported_model="tensorrt_llm"}}', "values": "0+95x10"},
         {"series": f'nv_inference_request_summary_us{{{entry},quantile="0.950000"}}', "values": "1500000x10"},
+        # prometheus-cpp writes integral bounds as "500" (or "500.000..." in older builds)
+        {"series": f'{ttft},le="100"}}', "values": "0+10x10"},
+        {"series": f'{ttft},le="500.00000000000000000"}}', "values": "0+50x10"},
+        {"series": f'{ttft},le="2000"}}', "values": "0+75x10"},
+        {"series": f'{ttft},le="5000"}}', "values": "0+100x10"},
+        {"series": f'{ttft},le="+Inf"}}', "values": "0+100x10"},
+        {"series": f"nv_inference_first_response_histogram_ms_count{{{entry}}}", "values": "0+100x10"},
     ], [
         {"expr": f"llm:requests_waiting{{{ids}}}", "eval_time": "8m",
          "exp_samples": [{"labels": f"llm:requests_waiting{{{ids}}}", "value": 7}]},
@@ -218,7 +238,42 @@ def test_tensorrt_llm_metrics_normalise_to_the_same_rules(planned, tmp_path):
          "exp_samples": [{"labels": f"llm:slo_errors:ratio_rate5m{{{ids}}}", "value": 0.05}]},
         {"expr": f"llm:e2e_seconds:p95{{{ids}}}", "eval_time": "8m",
          "exp_samples": [{"labels": f"llm:e2e_seconds:p95{{{ids}}}", "value": 1.5}]},
+        # 25% of first responses slower than the 2000 ms SLO bound
+        {"expr": f"llm:slo_ttft_slow:ratio_rate5m{{{ids}}}", "eval_time": "8m",
+         "exp_samples": [{"labels": f"llm:slo_ttft_slow:ratio_rate5m{{{ids}}}", "value": 0.25}]},
+        # p50 at 500 ms, interpolated inside the (100, 500] bucket
+        {"expr": f"llm:ttft_seconds:p50{{{ids}}}", "eval_time": "8m",
+         "exp_samples": [{"labels": f"llm:ttft_seconds:p50{{{ids}}}", "value": 0.5}]},
     ])
+
+
+def test_tensorrt_llm_model_gets_a_ttft_burn_alert(planned, tmp_path):
+    """The analyst model (Triton, TTFT p95 SLO 2000 ms) pages when 90% of its first
+    responses are over 2000 ms for an hour: 18x the 5% budget."""
+    mixed = planned["onprem-mixed"]
+    rule = next(r for r in _alerts(mixed) if r["alert"] == "ModelTTFTBudgetBurn"
+                and r["labels"]["model"] == "analyst")
+    entry = 'namespace="llm-mixed",model="analyst",exported_model="ensemble"'
+    hist = "nv_inference_first_response_histogram_ms"
+    paths = _write_rules(mixed, tmp_path)
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump({
+        "rule_files": [p.name for p in paths],
+        "evaluation_interval": "1m",
+        "tests": [{
+            "interval": "1m",
+            "input_series": [
+                {"series": f'{hist}_bucket{{{entry},le="2000"}}', "values": "0+10x90"},
+                {"series": f'{hist}_bucket{{{entry},le="+Inf"}}', "values": "0+100x90"},
+                {"series": f"{hist}_count{{{entry}}}", "values": "0+100x90"},
+            ],
+            "alert_rule_test": [
+                {"eval_time": "80m", "alertname": "ModelTTFTBudgetBurn", "exp_alerts": [
+                    {"exp_labels": rule["labels"], "exp_annotations": rule["annotations"]}]},
+            ],
+        }],
+    }, sort_keys=False))
+    proc = _run(_tool("promtool"), "test", "rules", "t.yaml", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -123,8 +123,8 @@ def test_trtllm_runs_triton_with_mpi_ranks_and_publishes_build_parameters(mixed)
     env, records = mixed
     plan = env.plans["analyst"]
     (c,) = pod(by_kind(records, DEPLOYMENT)["onprem-mixed-analyst-server"])["containers"]
-    assert c["command"][:3] == ["mpirun", "-n", str(plan.tensor_parallel)]
-    assert "tritonserver" in c["command"]
+    assert c["command"][0] == "mpirun"
+    assert c["command"].count("tritonserver") == plan.tensor_parallel == 2  # one per rank
     params = by_kind(records, "kubernetes:core/v1:ConfigMap")["onprem-mixed-analyst-trtllm-params"]
     assert params["data"]["tensor_parallel_size"] == str(plan.tensor_parallel)
     assert params["data"]["triton_max_batch_size"] == str(plan.max_num_seqs)

@@ -170,7 +170,7 @@ LAUNCH_TEMPLATE = {
 }
 CONTAINER = {
     "name": "server",
-    "image": "vllm/vllm-openai:v0.11.0",
+    "image": "vllm/vllm-openai:v0.33.0",
     "securityContext": RESTRICTED,
     "startupProbe": {"httpGet": {"path": "/health", "port": 8000}},
     "readinessProbe": {"httpGet": {"path": "/v1/models", "port": 8000}},

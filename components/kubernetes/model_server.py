@@ -23,7 +23,6 @@ from components.kubernetes.weights_access import fetch_weights
 from components.sizing import GIB, ServingPlan, weight_bytes
 from components.spec import EnvironmentSpec, Model, architecture_of
 
-PRESTOP_SLEEP_S = 15  # lets endpoints and the gateway stop routing before SIGTERM
 QUEUE_TARGET_FRACTION = 0.1  # scale out when a tenth of max-num-seqs is waiting per pod
 HF_SECRET_MOUNT = "/var/run/secrets/huggingface"
 
@@ -208,7 +207,7 @@ class ModelServer(pulumi.ComponentResource):
             liveness_probe=probe(engine.probes.live_path, 30, 5),
             lifecycle=k8s.core.v1.LifecycleArgs(
                 pre_stop=k8s.core.v1.LifecycleHandlerArgs(
-                    sleep=k8s.core.v1.SleepActionArgs(seconds=PRESTOP_SLEEP_S)
+                    sleep=k8s.core.v1.SleepActionArgs(seconds=engine.shutdown(plan).prestop_s)
                 )
             ),
             security_context=pods.container_security(),
@@ -239,7 +238,7 @@ class ModelServer(pulumi.ComponentResource):
                         service_account_name=args.service_account,
                         automount_service_account_token=False,
                         enable_service_links=False,
-                        termination_grace_period_seconds=PRESTOP_SLEEP_S + plan.drain_s,
+                        termination_grace_period_seconds=engine.shutdown(plan).grace_s,
                         node_selector=pool.node_selector,
                         tolerations=[k8s.core.v1.TolerationArgs(**t) for t in pool.tolerations],
                         topology_spread_constraints=[

@@ -48,7 +48,10 @@ class ObservabilityArgs:
 
 
 def _adapter_rules() -> list[dict]:
-    """Prometheus Adapter rules serving the queue metrics the model HPAs scale on."""
+    """Prometheus Adapter rules serving the queue metrics the model HPAs scale on. Both
+    series exist in the pinned releases (components/catalog/engines.yaml): vLLM v0.33.0,
+    and Triton 25.05, whose TensorRT-LLM backend (v0.19.0) writes request_type="waiting"
+    (custom_metrics_reporter.cc; absent before v0.18.0)."""
 
     def rule(series: str, extra: str, name: str) -> dict:
         return {

@@ -130,14 +130,16 @@ class RuleBuilder:
                 _record("llm:prompt_tokens:rate5m", eng.prompt_tokens_rate("5m"), ids),
                 _record("llm:completion_tokens:rate5m", eng.completion_tokens_rate("5m"), ids),
             ]
-            for q in m.QUANTILES:
-                p = f"p{round(q * 100)}"
-                rec += [
-                    _record(f"llm:ttft_seconds:{p}", eng.ttft_quantile(q), ids),
-                    _record(f"llm:tpot_seconds:{p}", eng.tpot_quantile(q), ids),
-                ]
+            rec += [
+                _record(f"llm:tpot_seconds:p{round(q * 100)}", eng.tpot_quantile(q), ids)
+                for q in m.QUANTILES
+            ]
         for q in m.QUANTILES:
-            rec.append(_record(f"llm:e2e_seconds:p{round(q * 100)}", eng.e2e_quantile(q), ids))
+            p = f"p{round(q * 100)}"
+            rec += [
+                _record(f"llm:ttft_seconds:{p}", eng.ttft_quantile(q), ids),
+                _record(f"llm:e2e_seconds:{p}", eng.e2e_quantile(q), ids),
+            ]
         pods = f'namespace="{self.ns}",pod=~"{m.pod_regex(model.name)}"'
         deployment = f'namespace="{self.ns}",deployment="{model.name}"'
         rec += [
@@ -216,10 +218,10 @@ class RuleBuilder:
             ]
 
         slo: list[dict[str, Any]] = []
-        bound = m.ttft_bucket(model.slo.ttft_p95_ms) if eng.has_ttft else None
+        bound = m.ttft_bucket(model.slo.ttft_p95_ms, eng.ttft_buckets_ms)
         for w in SLO_WINDOWS:
             slo.append(_record(f"llm:slo_errors:ratio_rate{w}", eng.error_ratio(w), ids))
-            if isinstance(eng, m.VllmMetrics) and bound is not None:
+            if bound is not None:
                 slo.append(
                     _record(f"llm:slo_ttft_slow:ratio_rate{w}", eng.slow_ttft_ratio(w, bound), ids)
                 )
@@ -294,7 +296,7 @@ class RuleBuilder:
                 "llm:slo_ttft_slow:ratio_rate",
                 "ttft",
                 TTFT_BUDGET,
-                f"time-to-first-token over {_num(bound * 1000)} ms",
+                f"time-to-first-token over {_num(bound)} ms",
                 f"TTFT p95 {_num(model.slo.ttft_p95_ms)} ms",
             )
         out += [
