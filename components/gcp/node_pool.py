@@ -10,7 +10,15 @@ import pulumi_gcp as gcp
 
 from components import catalog, cost
 from components.gcp.cluster import labels, node_config
+from components.kubernetes.facts import Taint
 from components.spec import EnvironmentSpec, GpuPool
+
+# GKE's API spells taint effects in its enum.
+GKE_EFFECT = {
+    "NoSchedule": "NO_SCHEDULE",
+    "NoExecute": "NO_EXECUTE",
+    "PreferNoSchedule": "PREFER_NO_SCHEDULE",
+}
 
 
 @dataclass(frozen=True)
@@ -22,6 +30,8 @@ class NodePoolArgs:
     node_labels: dict[str, str]
     steady_nodes: int
     node_hours: int
+    # The platform's taints on the pool (PoolScheduling.platform_taints).
+    taints: tuple[Taint, ...]
 
 
 class NodePool(pulumi.ComponentResource):
@@ -65,8 +75,9 @@ class NodePool(pulumi.ComponentResource):
                 ],
                 taints=[
                     gcp.container.NodePoolNodeConfigTaintArgs(
-                        key="nvidia.com/gpu", value="present", effect="NO_SCHEDULE"
+                        key=t.key, value=t.value, effect=GKE_EFFECT[t.effect]
                     )
+                    for t in args.taints
                 ],
             ),
             # The autoscaler owns the node count once the pool exists.

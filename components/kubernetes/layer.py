@@ -55,7 +55,11 @@ class KubernetesLayer(pulumi.ComponentResource):
             opts=child,
         )
         self.namespace = ns.metadata.name
-        GpuRuntime(f"{name}-gpu", GpuRuntimeArgs(spec=spec, pools=facts.pools), opts=child)
+        GpuRuntime(
+            f"{name}-gpu",
+            GpuRuntimeArgs(spec=spec, pools=facts.pools, runtime=facts.gpu_runtime),
+            opts=child,
+        )
         Observability(
             f"{name}-observability",
             ObservabilityArgs(env=args.env, namespace=ns.metadata.name, secrets=args.secrets),
