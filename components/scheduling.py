@@ -141,6 +141,8 @@ def pool_allocatable(spec: EnvironmentSpec, pool: GpuPool) -> Resources | None:
     if pool in spec.cloud_pools():
         types = [t for t in [pool.instance_type, *pool.extra_instance_types] if t is not None]
         nodes = [instance_allocatable(t) for t in types]
+        if not nodes:  # the spec check reports the missing instance type
+            return None
         return Resources(min(n.cpu_m for n in nodes), min(n.memory_mib for n in nodes))
     declared = pool.node_allocatable
     if declared is None:

@@ -952,6 +952,12 @@ def _scheduling_problems(
     and a shared ReadWriteOnce weights claim that a second pod on another node would wait
     for forever."""
     problems = []
+    if spec.cluster.gpu_operator and spec.cloud == "gcp":
+        problems.append(
+            f"{config_path(('cluster', 'gpu_operator'))}: GKE installs the NVIDIA driver and "
+            "device plugin on its GPU node pools; the GPU Operator would run a second plugin "
+            "on the same GPUs; remove it"
+        )
     for i, pool in enumerate(spec.gpu_pools):
         if pool.node_allocatable is not None and pool in spec.cloud_pools():
             problems.append(
@@ -980,6 +986,8 @@ def _fit_problems(
     allocatable = scheduling.pool_allocatable(spec, pool)
     tp = plan.tensor_parallel
     floor = scheduling.engine_floor(tp)
+    if allocatable is None and pool in spec.cloud_pools():
+        return []  # no instance type: reported as such
     if allocatable is None:
         warnings.append(
             f"{config_path(('gpu_pools', spec.gpu_pools.index(pool), 'node_allocatable'))}: "

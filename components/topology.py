@@ -67,7 +67,11 @@ def _hybrid(env: Environment, secrets: Secrets) -> Built:
     GpuRuntime(
         f"{spec.environment}-{spec.cloud}-gpu",
         GpuRuntimeArgs(
-            spec=spec, pools=cloud.facts.pools, runtime=cloud.facts.gpu_runtime, metrics=False
+            spec=spec,
+            pools=cloud.facts.pools,
+            runtime=cloud.facts.gpu_runtime,
+            metrics=False,
+            namespace=f"{spec.namespace}-cloud-gpu",
         ),
         opts=pulumi.ResourceOptions(providers={"kubernetes": cloud.facts.provider}),
     )

@@ -38,6 +38,9 @@ class GpuRuntimeArgs:
     # Whether a Prometheus on this cluster scrapes the DCGM exporter (not on a hybrid's cloud
     # cluster, whose training pools only need their GPUs schedulable).
     metrics: bool = True
+    # Default <spec namespace>-gpu; a second cluster's runtime takes its own name, so the
+    # two sets of objects stay apart in rendered manifests.
+    namespace: str | None = None
 
 
 def _annotations(*checks: tuple[str, str], why_root: str) -> dict[str, str]:
@@ -221,7 +224,7 @@ class GpuRuntime(pulumi.ComponentResource):
         ns = k8s.core.v1.Namespace(
             f"{name}-ns",
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=f"{spec.namespace}-gpu",
+                name=args.namespace or f"{spec.namespace}-gpu",
                 labels={
                     **naming.k8s_labels(spec, "gpu-runtime", "gpu-runtime"),
                     # The device plugin mounts the kubelet's socket directory from the host.
@@ -261,6 +264,10 @@ class GpuRuntime(pulumi.ComponentResource):
             self.register_outputs({"namespace": self.namespace})
             return
 
+        self._explicit_daemonsets(name, args)
+        self.register_outputs({"namespace": self.namespace})
+
+    def _explicit_daemonsets(self, name: str, args: GpuRuntimeArgs) -> None:
         pools = nvidia_pools(args.pools)
         if pools and args.runtime.device_plugin:
             self._daemonset(name, "nvidia-device-plugin", args, pools, device_plugin_container(),
@@ -279,8 +286,7 @@ class GpuRuntime(pulumi.ComponentResource):
             exporter = self._daemonset(
                 name, "dcgm-exporter", args, pools, dcgm_exporter_container(args.runtime), volumes
             )
-            self._exporter_scraping(name, spec, exporter)
-        self.register_outputs({"namespace": self.namespace})
+            self._exporter_scraping(name, args.spec, exporter)
 
     def _daemonset(
         self,
