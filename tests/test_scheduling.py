@@ -344,3 +344,12 @@ def test_spec_refuses_a_tensorrt_llm_engine_on_an_empty_per_pod_volume():
     (line,) = _problems(raw)
     assert line.startswith("llm-platform:spec.models[1].weights.volume: model 'analyst' "
                            "serves a TensorRT-LLM engine built beforehand")
+
+
+def test_on_prem_model_server_without_a_bucket_fills_its_own_volume_from_the_hub(planned):
+    (server,) = [d for d in planned["onprem-mixed"].resources(DEPLOYMENT)
+                 if d["name"].endswith("-support-bot-server")]
+    pod = _pod(server)
+    (weights,) = [v for v in pod["volumes"] if v["name"] == "weights"]
+    assert "ephemeral" in weights and "initContainers" not in pod
+    assert pod["containers"][0]["command"][2] == "Qwen/Qwen2.5-7B-Instruct"
