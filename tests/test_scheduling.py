@@ -148,36 +148,6 @@ def _gpu_pools(raw: dict) -> list[dict]:
     return [p for p in raw["gpu_pools"] if catalog.gpus()[p["gpu"]].vendor == "nvidia"]
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_pods_fit_every_pool_they_may_land_on(planned, stack):
-    """Per node: as many model pods as its GPUs allow, plus every DaemonSet that lands
-    there, within the node's allocatable, for requests and for the model pods' limits."""
-    plan, raw = planned[stack], stack_spec(stack)
-    daemonsets = plan.resources(DAEMONSET)
-    checked = 0
-    for pool in raw["gpu_pools"]:
-        allocatable = _pool_allocatable(raw, pool)
-        assert allocatable is not None, f"{stack}: pool {pool['name']} has no known node size"
-        labels = _labels(pool)
-        ds = [d for d in daemonsets if _selects(d, labels)]
-        ds_cpu = sum(_effective(_pod(d), "requests")[0] for d in ds)
-        ds_mem = sum(_effective(_pod(d), "requests")[1] for d in ds)
-        assert ds_cpu <= allocatable[0] and ds_mem <= allocatable[1]
-        for dep in plan.resources(DEPLOYMENT):
-            pod = _pod(dep)
-            if pod.get("nodeSelector") != labels:
-                continue
-            gpus = sum(int(c["resources"]["limits"].get("nvidia.com/gpu", 0))
-                       for c in pod["containers"])
-            per_node = max(1, pool.get("gpus_per_node", 1) // max(gpus, 1))
-            for kind in ("requests", "limits"):
-                cpu, mem = _effective(pod, kind)
-                assert per_node * cpu + ds_cpu <= allocatable[0], (stack, dep["name"], kind)
-                assert per_node * mem + ds_mem <= allocatable[1], (stack, dep["name"], kind)
-            checked += 1
-    assert checked == len(raw["models"])
-
-
 def _cloud_pool_taints(plan) -> dict[str, set[tuple[str, str | None, str]]]:
     """pool name -> taints, read from the rendered cloud node pools."""
     out: dict[str, set] = {}
@@ -201,18 +171,64 @@ def _cloud_pool_taints(plan) -> dict[str, set[tuple[str, str | None, str]]]:
     return out
 
 
+def _pool_taints(plan, raw: dict) -> dict[str, set[tuple[str, str | None, str]]]:
+    """Every GPU pool's taints: read from the rendered cloud node pools (with the taint AKS
+    adds to Spot pools); on-prem nodes carry the GPU taint their admin set, of any value."""
+    taints = _cloud_pool_taints(plan)
+    for pool in raw["gpu_pools"]:
+        taints.setdefault(pool["name"], {("nvidia.com/gpu", None, "NoSchedule")})
+    return taints
+
+
+def _may_land(pod: dict, labels: dict[str, str], taints: set) -> bool:
+    selector = pod.get("nodeSelector") or {}
+    return all(labels.get(k) == v for k, v in selector.items()) and all(
+        _tolerates(pod.get("tolerations", []), t) for t in taints)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_pods_fit_every_pool_they_may_land_on(planned, stack):
+    """Per node: as many pods of each Deployment that may land there as its GPUs allow, plus
+    every DaemonSet that lands there, within the node's allocatable, for requests and for the
+    Deployments' limits."""
+    plan, raw = planned[stack], stack_spec(stack)
+    taints = _pool_taints(plan, raw)
+    daemonsets = plan.resources(DAEMONSET)
+    landed = set()
+    for pool in raw["gpu_pools"]:
+        allocatable = _pool_allocatable(raw, pool)
+        assert allocatable is not None, f"{stack}: pool {pool['name']} has no known node size"
+        labels = _labels(pool)
+        ds = [d for d in daemonsets if _selects(d, labels)]
+        ds_cpu = sum(_effective(_pod(d), "requests")[0] for d in ds)
+        ds_mem = sum(_effective(_pod(d), "requests")[1] for d in ds)
+        assert ds_cpu <= allocatable[0] and ds_mem <= allocatable[1]
+        for dep in plan.resources(DEPLOYMENT):
+            pod = _pod(dep)
+            if not _may_land(pod, labels, taints[pool["name"]]):
+                continue
+            gpus = sum(int(c["resources"]["limits"].get("nvidia.com/gpu", 0))
+                       for c in pod["containers"])
+            per_node = pool.get("gpus_per_node", 1) // gpus if gpus else 1
+            for kind in ("requests", "limits"):
+                cpu, mem = _effective(pod, kind)
+                assert per_node * cpu + ds_cpu <= allocatable[0], (stack, dep["name"], kind)
+                assert per_node * mem + ds_mem <= allocatable[1], (stack, dep["name"], kind)
+            landed.add(dep["name"])
+    assert len(landed) == len(raw["models"])
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_gpu_daemonsets_run_on_every_gpu_pool_and_tolerate_all_its_taints(planned, stack):
     plan, raw = planned[stack], stack_spec(stack)
-    cloud_taints = _cloud_pool_taints(plan)
+    cloud_pools = _cloud_pool_taints(plan)
+    all_taints = _pool_taints(plan, raw)
     cloud = raw.get("hybrid", {}).get("cloud") or (
         raw["topology"] if raw["topology"] in ("aws", "gcp", "azure") else None)
     daemonsets = plan.resources(DAEMONSET)
     for pool in _gpu_pools(raw):
-        in_cloud = pool["name"] in cloud_taints
-        # On-prem nodes carry the GPU taint their admin set, of any value (README).
-        taints = cloud_taints[pool["name"]] if in_cloud else {("nvidia.com/gpu", None,
-                                                               "NoSchedule")}
+        in_cloud = pool["name"] in cloud_pools
+        taints = all_taints[pool["name"]]
         assert taints, f"{stack}: GPU pool {pool['name']} has no taint"
         running = {d["inputs"]["metadata"]["name"]: d for d in daemonsets
                    if _selects(d, _labels(pool))}
