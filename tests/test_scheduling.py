@@ -369,3 +369,14 @@ def test_on_prem_model_server_without_a_bucket_fills_its_own_volume_from_the_hub
     (weights,) = [v for v in pod["volumes"] if v["name"] == "weights"]
     assert "ephemeral" in weights and "initContainers" not in pod
     assert pod["containers"][0]["command"][2] == "Qwen/Qwen2.5-7B-Instruct"
+
+
+def test_on_prem_pool_without_a_node_size_gets_the_floor_and_a_warning():
+    raw = copy.deepcopy(stack_spec("local"))
+    del raw["gpu_pools"][0]["node_allocatable"]
+    env = load_spec(raw)
+    (warning,) = [w for w in env.warnings if "node_allocatable" in w]
+    assert warning.startswith("llm-platform:spec.gpu_pools[0].node_allocatable: pool 'l40s'")
+    assert "2 CPU / 9.0 GiB" in warning
+    sized = scheduling.model_pod_resources(None, 2, 1, 2)
+    assert sized.limits == sized.requests == scheduling.Resources(2000, 9 * 1024)
