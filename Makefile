@@ -5,7 +5,7 @@ CHECKOV_VENV ?= .venv-checkov
 BIN := $(VENV)/bin
 STACK ?= local
 
-.PHONY: plan test bench lint install clean
+.PHONY: plan test bench lint install clean test-tools
 
 install: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 
@@ -25,7 +25,12 @@ $(CHECKOV_VENV)/.installed:
 plan: $(VENV)/.installed
 	$(BIN)/llm-platform plan --stack $(STACK)
 
-test: install
+# promtool, amtool and the Pushgateway come from Debian: installed here when running as root,
+# otherwise the script names the command to run.
+test-tools:
+	bash scripts/ensure-test-tools
+
+test: install test-tools
 	$(BIN)/ruff check components policies tests bench platform .github/scripts
 	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest
 

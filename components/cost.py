@@ -210,6 +210,19 @@ def _aks_agent_pool(type_: str, name: str, inputs: dict[str, Any]) -> list[LineI
     ]
 
 
+def _eks_cluster(type_: str, name: str, inputs: dict[str, Any]) -> list[LineItem]:
+    """EKS bills a version past its end of standard support at the extended-support rate,
+    unless the upgrade policy is STANDARD (then EKS upgrades it instead); the policy's
+    default is EXTENDED."""
+    info = catalog.kubernetes_version("eks", str(inputs.get("version", "")))
+    support = (inputs.get("upgradePolicy") or {}).get("supportType", "EXTENDED")
+    extended = (
+        info is not None and support == "EXTENDED" and catalog.plan_date() >= info.end_of_standard
+    )
+    service = "aws-eks-cluster-extended" if extended else "aws-eks-cluster"
+    return [_service(type_, name, service, HOURS_PER_MONTH)]
+
+
 def _aks_cluster(type_: str, name: str, inputs: dict[str, Any]) -> list[LineItem]:
     items = []
     if (inputs.get("sku") or {}).get("tier") in ("Standard", "Premium"):
@@ -220,7 +233,7 @@ def _aks_cluster(type_: str, name: str, inputs: dict[str, Any]) -> list[LineItem
 
 
 _CLOUD_PRICERS = {
-    "aws:eks/cluster:Cluster": _always_on("aws-eks-cluster"),
+    "aws:eks/cluster:Cluster": _eks_cluster,
     "aws:eks/nodeGroup:NodeGroup": _aws_node_group,
     "aws:ec2/natGateway:NatGateway": _always_on("aws-nat-gateway"),
     "aws:ec2/eip:Eip": _always_on("aws-public-ipv4"),

@@ -3,7 +3,7 @@
 Pure functions, no Pulumi: the CLI, the components and (later) the policy pack call the
 same code, so there is one memory model.
 
-The memory budget follows vLLM's profiler (see shared/DESIGN.md):
+The memory budget follows vLLM's profiler (see docs/architecture.md):
 
     requested = total * gpu_memory_utilization
     kv_cache  = requested - weights - activation_peak - non_torch

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field, replace
+from datetime import date
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
@@ -24,6 +25,8 @@ from pydantic import (
 )
 
 from components import catalog, scheduling, sizing
+from components.azure import names as azure_names
+from components.gcp import names as gcp_names
 
 PROJECT = "llm-platform"
 CONFIG_KEY = f"{PROJECT}:spec"
@@ -365,7 +368,20 @@ class Aws(_Strict):
     nat: Literal["per-az", "single"] = Field(
         default="per-az", description="one NAT gateway per AZ, or a single cheaper one"
     )
-    kubernetes_version: KubernetesVersion = "1.31"
+    kubernetes_version: KubernetesVersion = Field(
+        default_factory=lambda: catalog.default_kubernetes_version("eks"),
+        description="EKS minor version; default the catalog's, in standard support",
+    )
+    extended_support: bool = Field(
+        default=False,
+        description="keep a version past its end of standard support, at EKS's extended-support "
+        "price; off: EKS upgrades the cluster at the end of standard support",
+    )
+    activate_cost_allocation_tag: bool = Field(
+        default=False,
+        description="activate the `environment` cost-allocation tag from this stack; only the "
+        "payer account can, and only once billing has seen the tag",
+    )
     public_endpoint_cidrs: list[Cidr] = Field(
         default_factory=list,
         description="CIDRs allowed to reach a public API endpoint; empty keeps it private",
@@ -420,7 +436,10 @@ class Azure(_Strict):
     subscription_id: Uuid
     location: str = Field(pattern=r"^[a-z][a-z0-9]{2,30}$", description="e.g. eastus")
     vnet_cidr: Cidr = "10.60.0.0/16"
-    kubernetes_version: KubernetesVersion = "1.31"
+    kubernetes_version: KubernetesVersion = Field(
+        default_factory=lambda: catalog.default_kubernetes_version("aks"),
+        description="AKS minor version; default the catalog's, in standard support",
+    )
     admin_group_object_ids: list[Uuid] = Field(
         default_factory=list, description="Entra ID groups made cluster admins (Azure RBAC)"
     )
@@ -641,16 +660,18 @@ class EnvironmentSpec(_Strict):
     def secret_keys(self) -> dict[str, tuple[str, ...]]:
         """Pulumi secret config keys the spec refers to, with the spec path of each."""
         obs = self.observability
-        keys = {
-            obs.alerting.pager.secret: ("observability", "alerting", "pager", "secret"),
-            obs.alerting.ticket.secret: ("observability", "alerting", "ticket", "secret"),
-        }
-        if obs.prometheus.mode == "install":
-            keys[obs.prometheus.grafana_admin_secret] = (
-                "observability",
-                "prometheus",
-                "grafana_admin_secret",
-            )
+        keys: dict[str, tuple[str, ...]] = {}
+        # A rendering provider writes every value to a file in plain text, so in render
+        # mode the Secrets holding these are made with kubectl, not from Pulumi secrets.
+        if self.cluster.render_to_directory is None:
+            keys[obs.alerting.pager.secret] = ("observability", "alerting", "pager", "secret")
+            keys[obs.alerting.ticket.secret] = ("observability", "alerting", "ticket", "secret")
+            if obs.prometheus.mode == "install":
+                keys[obs.prometheus.grafana_admin_secret] = (
+                    "observability",
+                    "prometheus",
+                    "grafana_admin_secret",
+                )
         if self.hybrid is not None and isinstance(self.hybrid.connectivity, Vpn):
             keys[self.hybrid.connectivity.shared_key_secret] = (
                 "hybrid",
@@ -801,10 +822,14 @@ def serving_inputs(model: Model, arch: Architecture | catalog.ModelInfo) -> sizi
     )
 
 
-def check(spec: EnvironmentSpec) -> Environment:
-    """Cross-field and catalog checks. Raises SpecError listing every problem."""
+def check(spec: EnvironmentSpec, plan_date: date | None = None) -> Environment:
+    """Cross-field and catalog checks. Raises SpecError listing every problem. Support
+    windows are judged as of `plan_date` (default catalog.plan_date(): today, or
+    LLM_PLATFORM_PLAN_DATE)."""
     problems: list[str] = []
     warnings: list[str] = []
+    problems += kubernetes_support(spec, plan_date, warnings)
+    problems += gcp_zone_problems(spec)
     plans: dict[str, sizing.ServingPlan] = {}
     gpus = catalog.gpus()
 
@@ -819,6 +844,7 @@ def check(spec: EnvironmentSpec) -> Environment:
             "set onprem.gpu_hour_usd to the amortised cost of one GPU-hour"
         )
     problems += _topology_blocks(spec)
+    problems += _name_problems(spec)
 
     seen: set[str] = set()
     for i, pool in enumerate(spec.gpu_pools):
@@ -1045,6 +1071,37 @@ def _weights_problems(
     ]
 
 
+
+
+def _name_problems(spec: EnvironmentSpec) -> list[str]:
+    """Names no fitting can save: every other derived name is shortened to fit its API
+    (naming.fit), but these would still be refused."""
+    problems = []
+    if spec.cloud == "azure":
+        for i, pool in enumerate(spec.gpu_pools):
+            if pool in spec.cloud_pools() and pool.name == azure_names.SYSTEM_POOL:
+                problems.append(
+                    f"{config_path(('gpu_pools', i, 'name'))}: '{pool.name}' is the name of the "
+                    "AKS cluster's own system pool, and AKS pool names are unique in a cluster "
+                    "(1-12 lowercase letters and digits); choose another name"
+                )
+    if spec.cloud == "gcp":
+        for key, value in spec.tags.model_dump().items():
+            if not gcp_names.LABEL_VALUE.accepts(value.lower()):
+                problems.append(
+                    f"{config_path(('tags', key))}: '{value}' is a label on every GCP resource, "
+                    "and GCP label values allow only letters (lowercased), digits, '_' and "
+                    "'-' (at most 63)"
+                )
+    if spec.cloud == "gcp" and "google" in spec.environment:
+        problems.append(
+            f"{config_path(('environment',))}: '{spec.environment}' contains 'google', which "
+            "Cloud Storage refuses in the artifacts bucket name (3-63 characters, no "
+            "'google'); choose another environment name"
+        )
+    return problems
+
+
 def _topology_blocks(spec: EnvironmentSpec) -> list[str]:
     """Each topology's own block is required, and a block no topology here reads is an
     error rather than silently ignored."""
@@ -1077,6 +1134,11 @@ def _topology_blocks(spec: EnvironmentSpec) -> list[str]:
     if spec.topology in ("aws", "gcp", "azure") and spec.onprem is not None:
         problems.append(
             f"{config_path(('onprem',))}: only used with topologies onprem and hybrid; remove it"
+        )
+    if spec.topology in ("aws", "gcp", "azure") and spec.cluster.render_to_directory:
+        problems.append(
+            f"{config_path(('cluster', 'render_to_directory'))}: only for the on-prem cluster "
+            "(topologies onprem and hybrid); this stack creates its cluster and applies to it"
         )
     if spec.hybrid is not None and spec.hybrid.onprem_jwks_json and spec.hybrid.cloud != "gcp":
         problems.append(
@@ -1128,7 +1190,110 @@ def _cloud_pool_problems(spec: EnvironmentSpec, pool: GpuPool, where: tuple) -> 
     return problems
 
 
-def load_spec(raw: Any) -> Environment:
+# A version leaving standard support this soon gets a warning in the plan.
+SUPPORT_WARNING_DAYS = 90
+_MANAGED = {"aws": ("eks", "EKS"), "azure": ("aks", "AKS")}
+_VERSIONS_FILE = "components/catalog/kubernetes_versions.yaml"
+
+
+def kubernetes_support(
+    spec: EnvironmentSpec, plan_date: date | None, warnings: list[str]
+) -> list[str]:
+    """The control-plane version of each managed cluster must be released and in standard
+    support on the plan date (EKS: or in extended support, if the spec pays for it); one
+    leaving standard support within SUPPORT_WARNING_DAYS is a warning. GKE follows its
+    release channel, which offers only supported versions."""
+    try:
+        day = plan_date or catalog.plan_date()
+    except ValueError as exc:
+        return [str(exc)]
+    problems = []
+    for cloud, (platform, label) in _MANAGED.items():
+        block = getattr(spec, cloud)
+        if block is None:
+            continue
+        where = config_path((cloud, "kubernetes_version"))
+        extended = getattr(block, "extended_support", False)
+        problem, warning = _support_window(platform, label, block.kubernetes_version, extended, day)
+        problems += [f"{where}: {problem}"] if problem else []
+        warnings += [f"{where}: {warning}"] if warning else []
+    return problems
+
+
+def supported_versions(platform: catalog.Platform, day: date) -> list[str]:
+    """Versions released and in standard support on `day`, oldest first."""
+    rows = [
+        r
+        for r in catalog.kubernetes_versions().values()
+        if r.platform == platform and r.available_from <= day < r.end_of_standard
+    ]
+    return [r.version for r in sorted(rows, key=lambda r: int(r.version.split(".")[1]))]
+
+
+def _support_window(
+    platform: catalog.Platform, label: str, version: str, extended: bool, day: date
+) -> tuple[str | None, str | None]:
+    """(problem, warning) for one cluster version on `day`."""
+    allowed = ", ".join(supported_versions(platform, day)) or f"none in {_VERSIONS_FILE}"
+    use = f"versions in standard support on {day}: {allowed}"
+    name = f"{label} {version}"
+    info = catalog.kubernetes_version(platform, version)
+    if info is None:
+        return f"{name} is not in {_VERSIONS_FILE}; {use}", None
+    if day < info.available_from:
+        return f"{name} is not generally available until {info.released}; {use}", None
+    if platform == "eks" and info.cluster_autoscaler_image is None:
+        return f"{name} has no cluster-autoscaler release in {_VERSIONS_FILE}; {use}", None
+    ends = info.end_of_standard
+    if day < ends:
+        left = (ends - day).days
+        soon = f"{name} leaves standard support on {ends}, {left} days after the plan date; {use}"
+        return None, soon if left <= SUPPORT_WARNING_DAYS else None
+    if info.end_of_extended is None or day >= info.end_of_extended:
+        return f"{name} is out of support since {info.end_of_extended or ends}; {use}", None
+    left_standard = f"{name} left standard support on {ends}; {use}"
+    if platform != "eks":
+        return (
+            f"{left_standard} (AKS long-term support needs the Premium tier and does not "
+            "support the Key Vault KMS encryption this cluster uses)"
+        ), None
+    if not extended:
+        opt_in = config_path(("aws", "extended_support"))
+        return f"{left_standard}, or set {opt_in}: true to pay for extended support", None
+    return None, f"{name} is in extended support until {info.end_of_extended}, at its price"
+
+
+def gcp_zone_problems(spec: EnvironmentSpec) -> list[str]:
+    """Every GKE node zone must lie in the region and offer each machine type the node
+    pools use there (every pool spans all of gcp.zones)."""
+    cfg = spec.gcp
+    if cfg is None:
+        return []
+    problems = []
+    types = {cfg.system_machine_type: "the system pool"} | {
+        p.instance_type: f"pool '{p.name}'" for p in spec.cloud_pools() if p.instance_type
+    }
+    for i, zone in enumerate(cfg.node_zones):
+        where = config_path(("gcp", "zones", i) if cfg.zones else ("gcp", "region"))
+        if not zone.startswith(f"{cfg.region}-"):
+            problems.append(f"{where}: zone {zone} is not in region {cfg.region}")
+            continue
+        for machine, user in types.items():
+            offered = catalog.zones_offering(machine, cfg.region)
+            if offered is None:
+                problems.append(
+                    f"{where}: components/catalog/zones.yaml does not say which zones of "
+                    f"{cfg.region} offer {machine} ({user}); add a row with its source"
+                )
+            elif zone not in offered:
+                problems.append(
+                    f"{where}: {zone} does not offer {machine} ({user}); zones of "
+                    f"{cfg.region} that do: {', '.join(offered)}"
+                )
+    return problems
+
+
+def load_spec(raw: Any, plan_date: date | None = None) -> Environment:
     """Parse and check a stack's spec value. Raises SpecError with one line per problem."""
     if not isinstance(raw, dict):
         raise SpecError([f"{CONFIG_KEY}: must be a mapping (got {type(raw).__name__})"])
@@ -1136,4 +1301,4 @@ def load_spec(raw: Any) -> Environment:
         spec = EnvironmentSpec.model_validate(raw)
     except ValidationError as err:
         raise SpecError(_shape_problems(err)) from None
-    return check(spec)
+    return check(spec, plan_date)

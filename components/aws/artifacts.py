@@ -16,9 +16,11 @@ import pulumi
 import pulumi_aws as aws
 
 from components import cost, naming
+from components.aws import names
 from components.aws.iam import pod_identity_role, rotated_key
 from components.kubernetes.facts import WEIGHTS_READER, ArtifactStore, WorkloadIdentity
 from components.kubernetes.weights_access import TOKEN_DIR
+from components.naming import fit
 from components.spec import EnvironmentSpec
 
 MODELS_PREFIX = "models"
@@ -212,13 +214,18 @@ class ArtifactBucket(pulumi.ComponentResource):
             )
         )
         role = aws.iam.Role(
-            f"{name}-onprem-reader",
+            fit(f"{name}-onprem-reader", names.IAM_ROLE),
             assume_role_policy=trust,
             max_session_duration=3600,
             tags=tags,
             opts=child,
         )
-        aws.iam.RolePolicy(f"{name}-onprem-reader", role=role.id, policy=read_models, opts=child)
+        aws.iam.RolePolicy(
+            fit(f"{name}-onprem-reader", names.IAM_INLINE_POLICY),
+            role=role.id,
+            policy=read_models,
+            opts=child,
+        )
         return WorkloadIdentity(
             env={
                 "AWS_ROLE_ARN": role.arn,

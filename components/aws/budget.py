@@ -15,7 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import naming
-from components.aws import budget_enforcer
+from components.aws import budget_enforcer, names
 from components.aws.iam import rotated_key, service_role
 from components.spec import EnvironmentSpec
 
@@ -88,10 +88,16 @@ class Budget(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        # Budgets can filter on a tag only once it is an active cost-allocation tag.
-        tag = aws.costexplorer.CostAllocationTag(
-            f"{name}-environment-tag", tag_key="environment", status="Active", opts=child
-        )
+        # Budgets can filter on a tag only once it is an active cost-allocation tag. The API
+        # refuses to activate a tag billing has not seen yet, and in an Organizations member
+        # account; so this is opt-in, and otherwise a manual step (README).
+        tags_ready = []
+        if cfg.activate_cost_allocation_tag:
+            tags_ready.append(
+                aws.costexplorer.CostAllocationTag(
+                    f"{name}-environment-tag", tag_key="environment", status="Active", opts=child
+                )
+            )
         budget = spec.budget
         thresholds = list(budget.alert_thresholds_pct)
         if budget.hard_cap_pct is not None and budget.hard_cap_pct not in thresholds:
@@ -131,7 +137,7 @@ class Budget(pulumi.ComponentResource):
                 )
             ],
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[tag]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=tags_ready),
         )
         if budget.hard_cap_usd is not None:
             self._enforcer(name, args, topic, tags, child)
@@ -141,9 +147,10 @@ class Budget(pulumi.ComponentResource):
         spec = args.spec
         cfg = spec.aws
         state_prefix = f"/llm-platform/{spec.environment}/budget-enforcer"
+        function_name = naming.fit(f"{args.budget_name}-enforcer", names.LAMBDA_FUNCTION)
         logs = aws.cloudwatch.LogGroup(
             f"{name}-enforcer-logs",
-            name=f"/aws/lambda/{args.budget_name}-enforcer",
+            name=f"/aws/lambda/{function_name}",
             retention_in_days=cfg.log_retention_days,
             tags=tags,
             opts=child,
@@ -197,7 +204,7 @@ class Budget(pulumi.ComponentResource):
         )
         function = aws.lambda_.Function(
             f"{name}-enforcer",
-            name=f"{args.budget_name}-enforcer",
+            name=function_name,
             runtime="python3.12",
             handler="budget_enforcer.handler",
             code=pulumi.AssetArchive(
@@ -205,8 +212,9 @@ class Budget(pulumi.ComponentResource):
             ),
             role=role.arn,
             timeout=120,
-            # One run at a time: two notifications racing could both read "not yet capped".
-            reserved_concurrent_executions=1,
+            # No reserved concurrency: a new account's whole quota is 10 and Lambda keeps 10
+            # unreserved, so reserving refuses the function. Concurrent runs are safe without
+            # it (budget_enforcer's docstring).
             environment=aws.lambda_.FunctionEnvironmentArgs(
                 variables={
                     "CLUSTER_NAME": args.cluster_name,

@@ -5,6 +5,15 @@ the environment is scaled to zero and tainted so the cluster autoscaler cannot b
 back; the sizes it had are saved in SSM Parameter Store first. `{"action": "restore"}`
 puts the saved sizes back and lifts the taint.
 
+Runs concurrently without harm, so the function needs no reserved concurrency (which a new
+account, with a quota of 10 and 10 kept unreserved, refuses): the saved size is written
+only if absent, before the scale-down, so it is always the size from before the first cap;
+the scale-down itself is idempotent; and when EKS refuses an update because another run's
+update of the same node group is in progress, the run fails, so Lambda retries the SNS
+notification (two more attempts, one and then two minutes apart:
+https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html) and the
+retry finds the group capped; the run that holds the update caps every group itself.
+
 Runs on the Lambda Python runtime with boto3 only; it imports nothing from llm-platform.
 Configuration comes from the environment: CLUSTER_NAME, ENVIRONMENT, BUDGET_NAME,
 HARD_CAP_USD and STATE_PREFIX (an SSM path such as /llm-platform/aws/budget-enforcer).
@@ -36,6 +45,10 @@ _USD = re.compile(r"\$?\s*([0-9][0-9,]*(?:\.[0-9]+)?)")
 
 class Malformed(ValueError):
     """A message this function cannot act on; it is logged and nothing changes."""
+
+
+class Busy(RuntimeError):
+    """Another run is updating a node group; raised so that Lambda retries the event."""
 
 
 @dataclass(frozen=True)
@@ -134,9 +147,8 @@ class Enforcer:
             tainted = any(t.get("key") == CAP_TAINT["key"] for t in ng.get("taints") or [])
             if scaling.get("desiredSize") == 0 and scaling.get("minSize") == 0 and tainted:
                 continue
-            self.eks.update_nodegroup_config(
-                clusterName=self.config.cluster,
-                nodegroupName=name,
+            self._update(
+                name,
                 # EKS keeps maxSize >= 1; the taint is what stops a scale-up from zero.
                 scalingConfig={"minSize": 0, "desiredSize": 0, "maxSize": scaling["maxSize"]},
                 taints={"addOrUpdateTaints": [CAP_TAINT]},
@@ -144,6 +156,17 @@ class Enforcer:
             log.info("capped %s: was %s", name, scaling)
             changed.append(name)
         return changed
+
+    def _update(self, nodegroup: str, **change: Any) -> None:
+        try:
+            self.eks.update_nodegroup_config(
+                clusterName=self.config.cluster, nodegroupName=nodegroup, **change
+            )
+        except ClientError as err:
+            if err.response["Error"]["Code"] == "ResourceInUseException":
+                log.warning("%s is being updated by another run; failing for a retry", nodegroup)
+                raise Busy(f"node group {nodegroup} has an update in progress") from err
+            raise
 
     def restore(self) -> list[str]:
         """Put back every size `cap` saved and lift the taint; return what changed."""
@@ -157,12 +180,7 @@ class Enforcer:
                     continue
                 raise
             scaling = json.loads(saved)
-            self.eks.update_nodegroup_config(
-                clusterName=self.config.cluster,
-                nodegroupName=name,
-                scalingConfig=scaling,
-                taints={"removeTaints": [CAP_TAINT]},
-            )
+            self._update(name, scalingConfig=scaling, taints={"removeTaints": [CAP_TAINT]})
             self.ssm.delete_parameter(Name=self._state_name(name))
             log.info("restored %s to %s", name, scaling)
             changed.append(name)

@@ -15,15 +15,16 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components import naming
+from components import catalog, naming
 from components.aws.iam import pod_identity_role, rotated_key, service_role
+from components.kubernetes import helm
 from components.kubernetes.kubeconfig import exec_kubeconfig
 from components.spec import EnvironmentSpec
 
 LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 STORAGE_CLASS = "gp3-encrypted"
-AUTOSCALER_CHART = "9.43.2"  # cluster-autoscaler 1.31.x, matching the default control plane
-AUTOSCALER_IMAGE_TAG = "v1.31.1"
+# The chart and image come from the version's catalog row: the autoscaler's minor version
+# must match the control plane's.
 AUTOSCALER_REPO = "https://kubernetes.github.io/autoscaler"
 
 
@@ -87,6 +88,11 @@ class Cluster(pulumi.ComponentResource):
             ),
             access_config=aws.eks.ClusterAccessConfigArgs(
                 authentication_mode="API", bootstrap_cluster_creator_admin_permissions=True
+            ),
+            # EKS defaults to EXTENDED, which bills extended support silently; STANDARD
+            # upgrades the cluster at the end of standard support instead.
+            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(
+                support_type="EXTENDED" if cfg.extended_support else "STANDARD"
             ),
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[logs]),
@@ -166,6 +172,8 @@ class Cluster(pulumi.ComponentResource):
         """The cluster autoscaler: scales each node group between its min and max as pods
         wait for GPUs; it finds the groups by the tags EKS puts on their ASGs."""
         cfg = spec.aws
+        pins = catalog.kubernetes_version("eks", cfg.kubernetes_version)
+        assert pins is not None  # spec.check refuses a version without a catalog row
         policy = cluster.name.apply(
             lambda cluster_name: json.dumps(
                 {
@@ -216,18 +224,18 @@ class Cluster(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        k8s.helm.v3.Release(
+        helm.install(
             f"{name}-autoscaler",
-            name="cluster-autoscaler",
-            chart="cluster-autoscaler",
-            version=AUTOSCALER_CHART,
+            release="cluster-autoscaler",
+            pinned=helm.PinnedChart(
+                "cluster-autoscaler", pins.cluster_autoscaler_chart, AUTOSCALER_REPO
+            ),
             namespace="kube-system",
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=AUTOSCALER_REPO),
             values={
                 "cloudProvider": "aws",
                 "awsRegion": cfg.region,
                 "autoDiscovery": {"clusterName": cluster.name},
-                "image": {"tag": AUTOSCALER_IMAGE_TAG},
+                "image": {"tag": pins.cluster_autoscaler_image},
                 "rbac": {"serviceAccount": {"name": "cluster-autoscaler"}},
                 "extraArgs": {
                     "balance-similar-node-groups": True,
@@ -243,6 +251,7 @@ class Cluster(pulumi.ComponentResource):
                     "capabilities": {"drop": ["ALL"]},
                 },
             },
+            renders=False,  # this stack's own EKS cluster is always reachable
             opts=on_cluster,
         )
 

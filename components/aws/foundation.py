@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import cost
+from components.aws import names
 from components.aws.artifacts import ArtifactBucket, ArtifactBucketArgs
 from components.aws.budget import Budget, BudgetArgs
 from components.aws.cluster import STORAGE_CLASS, Cluster, ClusterArgs
@@ -23,6 +24,7 @@ from components.kubernetes.facts import (
     node_labels,
     pool_scheduling,
 )
+from components.naming import fit
 from components.spec import Vpn
 
 
@@ -46,7 +48,7 @@ class AwsFoundation(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         child = pulumi.ResourceOptions(parent=self, providers={"aws": provider})
-        cluster_name = f"llm-{spec.environment}"
+        cluster_name = fit(f"llm-{spec.environment}", names.EKS_CLUSTER)
         network = Network(
             f"{name}-network", NetworkArgs(spec=spec, cluster_name=cluster_name), opts=child
         )
@@ -96,7 +98,9 @@ class AwsFoundation(pulumi.ComponentResource):
             f"{name}-artifacts",
             ArtifactBucketArgs(
                 spec=spec,
-                bucket_name=f"llm-{spec.environment}-artifacts-{cfg.account_id}",
+                bucket_name=fit(
+                    f"llm-{spec.environment}-artifacts-{cfg.account_id}", names.S3_BUCKET
+                ),
                 expected_gib=cost.expected_artifact_gib(env),
                 cluster_name=None if hybrid else cluster.name,
             ),

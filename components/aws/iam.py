@@ -9,6 +9,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.aws import names
+from components.naming import fit
+
 
 def assume_role(service: str) -> str:
     return json.dumps(
@@ -33,7 +36,9 @@ def service_role(
     opts: pulumi.ResourceOptions,
 ) -> aws.iam.Role:
     """A role `service` assumes, with AWS-managed policies attached one resource each."""
-    role = aws.iam.Role(name, assume_role_policy=assume_role(service), tags=tags, opts=opts)
+    role = aws.iam.Role(
+        fit(name, names.IAM_ROLE), assume_role_policy=assume_role(service), tags=tags, opts=opts
+    )
     for arn in managed:
         aws.iam.RolePolicyAttachment(
             f"{name}-{arn.rsplit('/', 1)[-1]}", role=role.name, policy_arn=arn, opts=opts
@@ -49,7 +54,7 @@ def pod_identity_role(
 ) -> aws.iam.Role:
     """An IAM role for EKS Pod Identity with one inline least-privilege policy."""
     role = service_role(name, "pods.eks.amazonaws.com", [], tags, opts)
-    aws.iam.RolePolicy(name, role=role.id, policy=policy, opts=opts)
+    aws.iam.RolePolicy(fit(name, names.IAM_INLINE_POLICY), role=role.id, policy=policy, opts=opts)
     return role
 
 

@@ -14,7 +14,9 @@ import pulumi
 import pulumi_aws as aws
 
 from components import cost, naming
+from components.aws import names
 from components.kubernetes.facts import Taint
+from components.naming import fit
 from components.spec import EnvironmentSpec, GpuPool
 
 GPU_AMI = "AL2023_x86_64_NVIDIA"
@@ -93,7 +95,7 @@ class NodeGroup(pulumi.ComponentResource):
             capacity = "SPOT" if pool.capacity == "spot" else "ON_DEMAND"
             bounds = (pool.min_nodes, pool.max_nodes)
         group = aws.eks.NodeGroup(
-            f"{name}-ng",
+            fit(f"{name}-ng", names.EKS_NODE_GROUP),
             cluster_name=args.cluster_name,
             node_role_arn=args.node_role_arn,
             subnet_ids=args.subnet_ids,

@@ -3,14 +3,15 @@ autoscaling; training pools run at Spot priority, evicted by deletion, under a m
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_azure_native as azure
 
 from components import catalog, cost, naming
+from components.azure import names
 from components.kubernetes.facts import Taint
+from components.naming import fit
 from components.spec import EnvironmentSpec, GpuPool
 
 # AKS puts this taint on every node of a Spot pool itself; whatever must run there tolerates it.
@@ -27,8 +28,7 @@ def implied_taints(pool: GpuPool) -> list[Taint]:
 
 
 def pool_name(pool: GpuPool) -> str:
-    """AKS pool names are 1-12 lowercase letters and digits."""
-    return re.sub(r"[^a-z0-9]", "", pool.name)[:12] or "gpu"
+    return fit(pool.name, names.AKS_AGENT_POOL)
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,10 @@ import pulumi
 import pulumi_azure_native as azure
 
 from components import cost, naming
-from components.azure import ids
+from components.azure import ids, names
 from components.kubernetes.facts import WEIGHTS_READER, ArtifactStore, WorkloadIdentity
 from components.kubernetes.weights_access import TOKEN_DIR
+from components.naming import fit
 from components.spec import EnvironmentSpec
 
 CONTAINER = "artifacts"
@@ -125,7 +126,7 @@ class ArtifactBucket(pulumi.ComponentResource):
             opts=child,
         )
         identity = azure.managedidentity.UserAssignedIdentity(
-            f"{name}-reader",
+            fit(f"{name}-reader", names.USER_ASSIGNED_IDENTITY),
             resource_group_name=args.resource_group,
             location=cfg.location,
             tags=tags,
@@ -137,13 +138,8 @@ class ArtifactBucket(pulumi.ComponentResource):
             principal_id=identity.principal_id,
             principal_type="ServicePrincipal",
             role_definition_id=ids.role_definition(spec, ids.BLOB_DATA_READER),
-            # Blobs under models/ only (attribute-based access control on the blob path).
             condition_version="2.0",
-            condition=(
-                "((!(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/"
-                "blobs/read'})) OR (@Resource[Microsoft.Storage/storageAccounts/blobServices/"
-                f"containers/blobs:path] StringStartsWith '{MODELS_PREFIX}/'))"
-            ),
+            condition=models_only_condition(f"{MODELS_PREFIX}/"),
             opts=child,
         )
         onprem = args.cluster_issuer is None
@@ -183,6 +179,25 @@ class ArtifactBucket(pulumi.ComponentResource):
             models_path=f"artifacts:{CONTAINER}/{MODELS_PREFIX}",
         )
         self.register_outputs({"account": account_id})
+
+
+_BLOBS = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
+
+
+def models_only_condition(prefix: str) -> str:
+    """An ABAC condition letting blobs/read through for reads of blobs under `prefix` and
+    for listings of that prefix. A listing (suboperation Blob.List) has no blob path, so a
+    condition on the path alone denies it; it is judged on the request's prefix instead. As
+    in "Example: Read or list blobs in named containers with a path" of Azure's
+    storage-auth-abac-examples.md, and storage-auth-abac-attributes.md ("Blob prefix", a
+    request attribute; values without the container name or a leading slash)."""
+    read, listing = f"ActionMatches{{'{_BLOBS}/read'}}", "SubOperationMatches{'Blob.List'}"
+    return (
+        f"((!({read} AND NOT {listing})) OR "
+        f"(@Resource[{_BLOBS}:path] StringStartsWith '{prefix}')) AND "
+        f"((!({read} AND {listing})) OR "
+        f"(@Request[{_BLOBS}:prefix] StringStartsWith '{prefix}'))"
+    )
 
 
 def _rule(name: str, prefixes: list[str], **actions) -> azure.storage.ManagementPolicyRuleArgs:

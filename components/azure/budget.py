@@ -9,6 +9,8 @@ import pulumi
 import pulumi_azure_native as azure
 
 from components import naming
+from components.azure import names
+from components.naming import fit
 from components.spec import EnvironmentSpec
 
 
@@ -32,7 +34,7 @@ class Budget(pulumi.ComponentResource):
             action_group_name=f"{args.budget_name}-budget",
             resource_group_name=args.resource_group,
             location="Global",
-            group_short_name=f"llm{spec.environment}"[:12],
+            group_short_name=fit(f"llm{spec.environment}", names.ACTION_GROUP_SHORT),
             enabled=True,
             email_receivers=[
                 azure.monitor.MicrosoftCommonEmailReceiverArgs(

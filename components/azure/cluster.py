@@ -13,7 +13,8 @@ import pulumi_azure_native as azure
 import pulumi_kubernetes as k8s
 
 from components import cost, naming
-from components.azure import ids
+from components.azure import ids, names
+from components.naming import fit
 from components.spec import EnvironmentSpec
 
 STORAGE_CLASS = "managed-csi-premium"
@@ -46,6 +47,7 @@ class Cluster(pulumi.ComponentResource):
             resource_group_name=args.resource_group,
             location=cfg.location,
             dns_prefix=args.cluster_name,
+            node_resource_group=ids.node_resource_group(spec),
             kubernetes_version=cfg.kubernetes_version,
             # Standard tier: the uptime SLA a production API server needs.
             sku=azure.containerservice.ManagedClusterSKUArgs(name="Base", tier="Standard"),
@@ -93,7 +95,7 @@ class Cluster(pulumi.ComponentResource):
             ),
             agent_pool_profiles=[
                 azure.containerservice.ManagedClusterAgentPoolProfileArgs(
-                    name="system",
+                    name=names.SYSTEM_POOL,
                     mode="System",
                     vm_size=cfg.system_vm_size,
                     count=cfg.system_nodes,
@@ -151,7 +153,7 @@ class Cluster(pulumi.ComponentResource):
         cfg = spec.azure
         assert cfg is not None
         identity = azure.managedidentity.UserAssignedIdentity(
-            f"{name}-identity",
+            fit(f"{name}-identity", names.USER_ASSIGNED_IDENTITY),
             resource_group_name=args.resource_group,
             location=cfg.location,
             tags=tags,

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_azure_native as azure
 
 from components import cost
+from components.azure import ids
 from components.azure.agent_pool import AgentPool, AgentPoolArgs, implied_taints
 from components.azure.artifacts import ArtifactBucket, ArtifactBucketArgs
 from components.azure.budget import Budget, BudgetArgs
@@ -56,7 +57,7 @@ class AzureFoundation(pulumi.ComponentResource):
             f"{name}-cluster",
             ClusterArgs(
                 spec=spec,
-                cluster_name=f"llm-{spec.environment}",
+                cluster_name=ids.cluster_name(spec),
                 resource_group=network.resource_group,
                 node_subnet_id=network.node_subnet_id,
             ),

@@ -10,6 +10,8 @@ import pulumi
 import pulumi_azure_native as azure
 
 from components import naming
+from components.azure import ids, names
+from components.naming import fit
 from components.spec import EnvironmentSpec
 
 
@@ -35,13 +37,13 @@ class Network(pulumi.ComponentResource):
         tags = naming.tags(spec)
         rg = azure.resources.ResourceGroup(
             f"{name}-rg",
-            resource_group_name=f"llm-{spec.environment}",
+            resource_group_name=ids.resource_group(spec),
             location=cfg.location,
             tags=tags,
             opts=child,
         )
         ip = azure.network.PublicIPAddress(
-            f"{name}-nat-ip",
+            fit(f"{name}-nat-ip", names.NETWORK_80),
             resource_group_name=rg.name,
             location=cfg.location,
             sku=azure.network.PublicIPAddressSkuArgs(name="Standard"),
@@ -50,7 +52,7 @@ class Network(pulumi.ComponentResource):
             opts=child,
         )
         nat = azure.network.NatGateway(
-            f"{name}-nat",
+            fit(f"{name}-nat", names.NETWORK_80),
             resource_group_name=rg.name,
             location=cfg.location,
             sku=azure.network.NatGatewaySkuArgs(name="Standard"),
@@ -64,7 +66,7 @@ class Network(pulumi.ComponentResource):
         nodes_cidr = next(net.subnets(new_prefix=net.prefixlen + 2))
         gateway_cidr = list(net.subnets(new_prefix=27))[-1]
         vnet = azure.network.VirtualNetwork(
-            f"{name}-vnet",
+            fit(f"{name}-vnet", names.VIRTUAL_NETWORK),
             resource_group_name=rg.name,
             location=cfg.location,
             address_space=azure.network.AddressSpaceArgs(address_prefixes=[cfg.vnet_cidr]),

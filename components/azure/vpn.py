@@ -9,6 +9,8 @@ import pulumi
 import pulumi_azure_native as azure
 
 from components import naming
+from components.azure import names
+from components.naming import fit
 from components.spec import EnvironmentSpec, Vpn
 
 CLOUD_ASN = 65515  # Azure's default for VPN gateways
@@ -33,7 +35,7 @@ class SiteVpn(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tags = naming.tags(args.spec)
         ip = azure.network.PublicIPAddress(
-            f"{name}-ip",
+            fit(f"{name}-ip", names.NETWORK_80),
             resource_group_name=args.resource_group,
             location=cfg.location,
             sku=azure.network.PublicIPAddressSkuArgs(name="Standard"),
@@ -42,7 +44,7 @@ class SiteVpn(pulumi.ComponentResource):
             opts=child,
         )
         gateway = azure.network.VirtualNetworkGateway(
-            f"{name}-gateway",
+            fit(f"{name}-gateway", names.NETWORK_80),
             resource_group_name=args.resource_group,
             location=cfg.location,
             gateway_type="Vpn",
@@ -62,7 +64,7 @@ class SiteVpn(pulumi.ComponentResource):
             opts=child,
         )
         peer = azure.network.LocalNetworkGateway(
-            f"{name}-peer",
+            fit(f"{name}-peer", names.NETWORK_80),
             resource_group_name=args.resource_group,
             location=cfg.location,
             gateway_ip_address=args.link.peer_ip,
@@ -73,7 +75,7 @@ class SiteVpn(pulumi.ComponentResource):
             opts=child,
         )
         azure.network.VirtualNetworkGatewayConnection(
-            f"{name}-connection",
+            fit(f"{name}-connection", names.NETWORK_80),
             resource_group_name=args.resource_group,
             location=cfg.location,
             connection_type="IPsec",

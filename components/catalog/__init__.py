@@ -1,4 +1,5 @@
-"""Typed access to the catalog data files (models, GPUs, cloud instances).
+"""Typed access to the catalog data files (models, GPUs, cloud instances, Kubernetes
+versions, zones).
 
 The numbers live in YAML next to this module so that every figure carries its source and
 the date it was recorded; code never holds a price or a GPU fact of its own.
@@ -6,7 +7,11 @@ the date it was recorded; code never holds a price or a GPU fact of its own.
 
 from __future__ import annotations
 
+import calendar
 import difflib
+import os
+import re
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -107,6 +112,76 @@ def suggest(name: str, known: list[str] | dict[str, object]) -> str:
         return f" (did you mean '{lowered[prefixed[0]]}'?)"
     close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.5)
     return f" (did you mean '{lowered[close[0]]}'?)" if close else ""
+
+
+Platform = Literal["eks", "gke", "aks"]
+PLAN_DATE_ENV = "LLM_PLATFORM_PLAN_DATE"
+_MONTH = re.compile(r"^\d{4}-\d{2}$")
+
+
+class KubernetesVersionInfo(_Row):
+    platform: Platform
+    version: str = Field(pattern=r"^1\.[0-9]{2}$")
+    released: str = Field(pattern=r"^\d{4}-\d{2}(-\d{2})?$", description="a month or a day")
+    end_of_standard: date
+    end_of_extended: date | None
+    cluster_autoscaler_chart: str | None = None
+    cluster_autoscaler_image: str | None = None
+
+    @property
+    def available_from(self) -> date:
+        """The day the version can surely be created: a month-only release counts from the
+        month's last day."""
+        if _MONTH.match(self.released):
+            year, month = map(int, self.released.split("-"))
+            return date(year, month, calendar.monthrange(year, month)[1])
+        return date.fromisoformat(self.released)
+
+
+class ZoneOffer(_Row):
+    instance: str
+    region: str
+    zones: list[str] = Field(min_length=1)
+
+
+@cache
+def kubernetes_versions() -> dict[str, KubernetesVersionInfo]:
+    return _load("kubernetes_versions.yaml", "versions", KubernetesVersionInfo)  # type: ignore[return-value]
+
+
+@cache
+def default_kubernetes_version(platform: Platform) -> str:
+    data = yaml.safe_load((_HERE / "kubernetes_versions.yaml").read_text())
+    return data["defaults"][platform]
+
+
+def kubernetes_version(platform: Platform, version: str) -> KubernetesVersionInfo | None:
+    return kubernetes_versions().get(f"{platform}-{version}")
+
+
+@cache
+def zone_offers() -> dict[str, ZoneOffer]:
+    return _load("zones.yaml", "zones", ZoneOffer)  # type: ignore[return-value]
+
+
+def zones_offering(instance: str, region: str) -> list[str] | None:
+    """The zones of `region` that offer `instance`, or None when the catalog does not say."""
+    offer = zone_offers().get(f"{instance}@{region}")
+    return None if offer is None else offer.zones
+
+
+def plan_date() -> date:
+    """The day support windows are judged on: LLM_PLATFORM_PLAN_DATE (YYYY-MM-DD), so a
+    test or a review can plan as of another day, or else today."""
+    raw = os.environ.get(PLAN_DATE_ENV)
+    if not raw:
+        return date.today()
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(
+            f"{PLAN_DATE_ENV}: must be a date such as 2026-12-01 (got {raw!r})"
+        ) from None
 
 
 class CpuTier(BaseModel):

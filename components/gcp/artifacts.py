@@ -15,9 +15,11 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components import cost
+from components.gcp import names
 from components.gcp.cluster import labels
 from components.kubernetes.facts import WEIGHTS_READER, ArtifactStore, WorkloadIdentity
 from components.kubernetes.weights_access import FILES_DIR, TOKEN_DIR
+from components.naming import fit
 from components.spec import EnvironmentSpec
 
 MODELS_PREFIX = "models"
@@ -30,6 +32,8 @@ class ArtifactBucketArgs:
     bucket_name: str
     expected_gib: int
     federate_onprem: bool
+    # The GKE cluster's workload pool (Cluster.workload_pool); unused for on-prem federation.
+    workload_pool: pulumi.Input[str] | None = None
 
 
 class ArtifactBucket(pulumi.ComponentResource):
@@ -75,7 +79,7 @@ class ArtifactBucket(pulumi.ComponentResource):
         )
         reader = gcp.serviceaccount.Account(
             f"{name}-reader",
-            account_id=f"llm-{spec.environment}-weights"[:30],
+            account_id=fit(f"llm-{spec.environment}-weights", names.SERVICE_ACCOUNT_ID),
             display_name=f"Reads models/ in {args.bucket_name}",
             opts=child,
         )
@@ -99,11 +103,17 @@ class ArtifactBucket(pulumi.ComponentResource):
         if args.federate_onprem:
             self.identity = self._onprem_federation(name, spec, reader, subject, child)
         else:
+            assert args.workload_pool is not None
+            ksa = f"{spec.namespace}/{WEIGHTS_READER}"
             gcp.serviceaccount.IAMMember(
                 f"{name}-workload-identity",
                 service_account_id=reader.name,
                 role="roles/iam.workloadIdentityUser",
-                member=f"serviceAccount:{cfg.project}.svc.id.goog[{spec.namespace}/{WEIGHTS_READER}]",
+                # From the cluster's output, so the member is created after the cluster:
+                # before it, IAM rejects the pool as not existing.
+                member=pulumi.Output.from_input(args.workload_pool).apply(
+                    lambda pool: f"serviceAccount:{pool}[{ksa}]"
+                ),
                 opts=child,
             )
             self.identity = WorkloadIdentity(
@@ -128,8 +138,10 @@ class ArtifactBucket(pulumi.ComponentResource):
         audience = f"llm-platform-{spec.environment}"
         pool = gcp.iam.WorkloadIdentityPool(
             f"{name}-onprem",
-            workload_identity_pool_id=f"llm-{spec.environment}-onprem"[:32],
-            display_name=f"on-prem {spec.environment}"[:32],
+            workload_identity_pool_id=fit(
+                f"llm-{spec.environment}-onprem", names.WORKLOAD_IDENTITY_POOL
+            ),
+            display_name=fit(f"on-prem {spec.environment}", names.WORKLOAD_IDENTITY_POOL_DISPLAY),
             opts=child,
         )
         provider = gcp.iam.WorkloadIdentityPoolProvider(

@@ -11,8 +11,10 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from components import naming
+from components.gcp import names
 from components.gcp.network import PODS_RANGE, SERVICES_RANGE
 from components.kubernetes.kubeconfig import exec_kubeconfig
+from components.naming import fit
 from components.spec import EnvironmentSpec
 
 STORAGE_CLASS = "standard-rwo"  # GKE's balanced persistent disk class
@@ -35,6 +37,9 @@ class ClusterArgs:
 class Cluster(pulumi.ComponentResource):
     name: pulumi.Output[str]
     node_service_account: pulumi.Output[str]
+    # <project>.svc.id.goog, read off the cluster: IAM accepts members of this pool only once
+    # a cluster with Workload Identity exists, so whatever names one must wait for it.
+    workload_pool: pulumi.Output[str]
     provider: k8s.Provider
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None):
@@ -47,7 +52,7 @@ class Cluster(pulumi.ComponentResource):
         # project's default Compute Engine account (Editor).
         nodes_sa = gcp.serviceaccount.Account(
             f"{name}-nodes",
-            account_id=f"llm-{spec.environment}-nodes"[:30],
+            account_id=fit(f"llm-{spec.environment}-nodes", names.SERVICE_ACCOUNT_ID),
             display_name=f"GKE nodes of {args.cluster_name}",
             opts=child,
         )
@@ -119,7 +124,7 @@ class Cluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[secrets_key]),
         )
         gcp.container.NodePool(
-            f"{name}-system",
+            fit(f"{name}-system", names.GKE_NODE_POOL),
             cluster=cluster.id,
             location=cfg.region,
             node_locations=cfg.node_zones,
@@ -152,6 +157,9 @@ class Cluster(pulumi.ComponentResource):
         )
         self.name = cluster.name
         self.node_service_account = nodes_sa.email
+        self.workload_pool = cluster.workload_identity_config.apply(
+            lambda c: (c.workload_pool if c else None) or ""
+        )
         self.register_outputs({"name": self.name})
 
     def _secrets_key(

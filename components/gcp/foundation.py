@@ -9,6 +9,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components import cost
+from components.gcp import names
 from components.gcp.artifacts import ArtifactBucket, ArtifactBucketArgs
 from components.gcp.budget import Budget, BudgetArgs
 from components.gcp.cluster import STORAGE_CLASS, Cluster, ClusterArgs, labels
@@ -23,6 +24,7 @@ from components.kubernetes.facts import (
     node_labels,
     pool_scheduling,
 )
+from components.naming import fit
 from components.scheduling import node_runtime
 from components.spec import Vpn
 
@@ -53,7 +55,7 @@ class GcpFoundation(pulumi.ComponentResource):
             f"{name}-cluster",
             ClusterArgs(
                 spec=spec,
-                cluster_name=f"llm-{spec.environment}",
+                cluster_name=fit(f"llm-{spec.environment}", names.GKE_CLUSTER),
                 network_id=network.network_id,
                 subnet_id=network.subnet_id,
             ),
@@ -86,9 +88,12 @@ class GcpFoundation(pulumi.ComponentResource):
             f"{name}-artifacts",
             ArtifactBucketArgs(
                 spec=spec,
-                bucket_name=f"{cfg.project}-llm-{spec.environment}-artifacts",
+                bucket_name=fit(
+                    f"{cfg.project}-llm-{spec.environment}-artifacts", names.GCS_BUCKET
+                ),
                 expected_gib=cost.expected_artifact_gib(env),
                 federate_onprem=hybrid,
+                workload_pool=cluster.workload_pool,
             ),
             opts=child,
         )

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from components.gcp import names
+from components.naming import fit
 from components.spec import EnvironmentSpec
 
 PODS_RANGE = "pods"
@@ -29,10 +31,13 @@ class Network(pulumi.ComponentResource):
         assert cfg is not None
         child = pulumi.ResourceOptions(parent=self)
         vpc = gcp.compute.Network(
-            f"{name}-vpc", auto_create_subnetworks=False, routing_mode="REGIONAL", opts=child
+            fit(f"{name}-vpc", names.COMPUTE),
+            auto_create_subnetworks=False,
+            routing_mode="REGIONAL",
+            opts=child,
         )
         subnet = gcp.compute.Subnetwork(
-            f"{name}-nodes",
+            fit(f"{name}-nodes", names.COMPUTE),
             network=vpc.id,
             region=cfg.region,
             ip_cidr_range=cfg.subnet_cidr,
@@ -50,9 +55,11 @@ class Network(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        router = gcp.compute.Router(f"{name}-router", network=vpc.id, region=cfg.region, opts=child)
+        router = gcp.compute.Router(
+            fit(f"{name}-router", names.COMPUTE), network=vpc.id, region=cfg.region, opts=child
+        )
         gcp.compute.RouterNat(
-            f"{name}-nat",
+            fit(f"{name}-nat", names.COMPUTE),
             router=router.name,
             region=cfg.region,
             nat_ip_allocate_option="AUTO_ONLY",

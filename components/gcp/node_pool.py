@@ -9,8 +9,10 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components import catalog, cost
+from components.gcp import names
 from components.gcp.cluster import labels, node_config
 from components.kubernetes.facts import Taint
+from components.naming import fit
 from components.spec import EnvironmentSpec, GpuPool
 
 # GKE's API spells taint effects in its enum.
@@ -44,7 +46,7 @@ class NodePool(pulumi.ComponentResource):
         zones = cfg.node_zones
         spot = pool.capacity == "spot"
         gcp.container.NodePool(
-            f"{name}-pool",
+            fit(f"{name}-pool", names.GKE_NODE_POOL),
             cluster=args.cluster_id,
             location=cfg.region,
             node_locations=zones,

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from components.gcp import names
+from components.naming import fit
 from components.spec import EnvironmentSpec, Vpn
 
 CLOUD_ASN = 64514
@@ -30,10 +32,13 @@ class SiteVpn(pulumi.ComponentResource):
         assert cfg is not None
         child = pulumi.ResourceOptions(parent=self)
         gateway = gcp.compute.HaVpnGateway(
-            f"{name}-gateway", network=args.network_id, region=cfg.region, opts=child
+            fit(f"{name}-gateway", names.COMPUTE),
+            network=args.network_id,
+            region=cfg.region,
+            opts=child,
         )
         peer = gcp.compute.ExternalVpnGateway(
-            f"{name}-peer",
+            fit(f"{name}-peer", names.COMPUTE),
             redundancy_type="SINGLE_IP_INTERNALLY_REDUNDANT",
             interfaces=[
                 gcp.compute.ExternalVpnGatewayInterfaceArgs(id=0, ip_address=args.link.peer_ip)
@@ -41,7 +46,7 @@ class SiteVpn(pulumi.ComponentResource):
             opts=child,
         )
         router = gcp.compute.Router(
-            f"{name}-router",
+            fit(f"{name}-router", names.COMPUTE),
             network=args.network_id,
             region=cfg.region,
             bgp=gcp.compute.RouterBgpArgs(asn=CLOUD_ASN),
@@ -50,7 +55,7 @@ class SiteVpn(pulumi.ComponentResource):
         key = pulumi.Output.secret(args.shared_key)
         for i in (0, 1):
             tunnel = gcp.compute.VPNTunnel(
-                f"{name}-tunnel-{i}",
+                fit(f"{name}-tunnel-{i}", names.COMPUTE),
                 region=cfg.region,
                 vpn_gateway=gateway.id,
                 vpn_gateway_interface=i,
@@ -62,7 +67,7 @@ class SiteVpn(pulumi.ComponentResource):
                 opts=child,
             )
             interface = gcp.compute.RouterInterface(
-                f"{name}-interface-{i}",
+                fit(f"{name}-interface-{i}", names.COMPUTE),
                 router=router.name,
                 region=cfg.region,
                 ip_range=f"169.254.{i}.1/30",
@@ -70,7 +75,7 @@ class SiteVpn(pulumi.ComponentResource):
                 opts=child,
             )
             gcp.compute.RouterPeer(
-                f"{name}-bgp-{i}",
+                fit(f"{name}-bgp-{i}", names.COMPUTE),
                 router=router.name,
                 region=cfg.region,
                 peer_ip_address=f"169.254.{i}.2",

@@ -15,6 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import naming
+from components.kubernetes import helm
 from components.kubernetes.facts import PoolScheduling
 from components.scheduling import GPU_DAEMONSET_REQUEST, GpuNodeRuntime
 from components.spec import EnvironmentSpec
@@ -41,6 +42,8 @@ class GpuRuntimeArgs:
     # Default <spec namespace>-gpu; a second cluster's runtime takes its own name, so the
     # two sets of objects stay apart in rendered manifests.
     namespace: str | None = None
+    # The release installing the ServiceMonitor CRD, when this stack installs it.
+    crds_ready: tuple[pulumi.Resource, ...] = ()
 
 
 def _annotations(*checks: tuple[str, str], why_root: str) -> dict[str, str]:
@@ -238,15 +241,13 @@ class GpuRuntime(pulumi.ComponentResource):
         self.namespace = ns.metadata.name
 
         if spec.cluster.gpu_operator:
-            k8s.helm.v3.Release(
+            helm.install(
                 f"{name}-gpu-operator",
-                name="gpu-operator",
-                chart="gpu-operator",
-                version=GPU_OPERATOR_CHART_VERSION,
-                namespace=ns.metadata.name,
-                repository_opts=k8s.helm.v3.RepositoryOptsArgs(
-                    repo="https://helm.ngc.nvidia.com/nvidia"
+                release="gpu-operator",
+                pinned=helm.PinnedChart(
+                    "gpu-operator", GPU_OPERATOR_CHART_VERSION, "https://helm.ngc.nvidia.com/nvidia"
                 ),
+                namespace=ns.metadata.name,
                 values={
                     "dcgmExporter": {
                         "serviceMonitor": {
@@ -259,7 +260,11 @@ class GpuRuntime(pulumi.ComponentResource):
                         "labels": naming.k8s_labels(spec, "gpu-operator", "gpu-runtime")
                     },
                 },
-                opts=child,
+                # Its Helm hooks only upgrade CRDs and clean up on delete (templates/
+                # upgrade_crd.yaml, cleanup_crd.yaml at v24.9.2): it installs rendered too.
+                renders=spec.cluster.render_to_directory is not None,
+                # The operator creates the DCGM exporter's ServiceMonitor.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.crds_ready)),
             )
             self.register_outputs({"namespace": self.namespace})
             return
@@ -286,7 +291,7 @@ class GpuRuntime(pulumi.ComponentResource):
             exporter = self._daemonset(
                 name, "dcgm-exporter", args, pools, dcgm_exporter_container(args.runtime), volumes
             )
-            self._exporter_scraping(name, args.spec, exporter)
+            self._exporter_scraping(name, args.spec, exporter, args.crds_ready)
 
     def _daemonset(
         self,
@@ -328,7 +333,11 @@ class GpuRuntime(pulumi.ComponentResource):
         )
 
     def _exporter_scraping(
-        self, name: str, spec: EnvironmentSpec, exporter: k8s.apps.v1.DaemonSet
+        self,
+        name: str,
+        spec: EnvironmentSpec,
+        exporter: k8s.apps.v1.DaemonSet,
+        crds_ready: tuple[pulumi.Resource, ...],
     ) -> None:
         labels = naming.k8s_labels(spec, "dcgm-exporter", "gpu-runtime")
         selector = naming.selector_labels("dcgm-exporter", "gpu-runtime")
@@ -370,7 +379,7 @@ class GpuRuntime(pulumi.ComponentResource):
                     }
                 ],
             },
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(crds_ready)),
         )
 
 

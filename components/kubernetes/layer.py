@@ -55,14 +55,18 @@ class KubernetesLayer(pulumi.ComponentResource):
             opts=child,
         )
         self.namespace = ns.metadata.name
-        GpuRuntime(
-            f"{name}-gpu",
-            GpuRuntimeArgs(spec=spec, pools=facts.pools, runtime=facts.gpu_runtime),
-            opts=child,
-        )
-        Observability(
+        observability = Observability(
             f"{name}-observability",
             ObservabilityArgs(env=args.env, namespace=ns.metadata.name, secrets=args.secrets),
+            opts=child,
+        )
+        # Every ServiceMonitor and PrometheusRule waits for the operator's CRDs.
+        crds_ready = observability.crds_ready
+        GpuRuntime(
+            f"{name}-gpu",
+            GpuRuntimeArgs(
+                spec=spec, pools=facts.pools, runtime=facts.gpu_runtime, crds_ready=crds_ready
+            ),
             opts=child,
         )
         access = None
@@ -90,6 +94,7 @@ class KubernetesLayer(pulumi.ComponentResource):
                     identity=facts.workload_identity if access else None,
                     service_account=access.service_account if access else None,
                     identity_files=access.files_config_map if access else None,
+                    crds_ready=crds_ready,
                 ),
                 opts=child,
             )

@@ -55,6 +55,7 @@ class ModelServerArgs:
     identity: WorkloadIdentity | None = None
     service_account: pulumi.Input[str] | None = None
     identity_files: pulumi.Input[str] | None = None
+    crds_ready: tuple[pulumi.Resource, ...] = ()  # the release installing the CRDs
 
 
 @dataclass
@@ -536,7 +537,7 @@ class ModelServer(pulumi.ComponentResource):
                 labels={**self._labels, **naming.monitoring_labels(args.spec)},
             ),
             spec=service_monitor_spec(selector, self._ns, engine),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.crds_ready)),
         )
         k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol",

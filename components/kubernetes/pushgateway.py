@@ -16,11 +16,12 @@ from components import naming
 from components.kubernetes import pods
 from components.spec import EnvironmentSpec
 
-IMAGE = "quay.io/prometheus/pushgateway:v1.9.0"
+IMAGE = "quay.io/prometheus/pushgateway:v1.9.0"  # release tag v1.9.0 of prometheus/pushgateway
 PORT = 9091
 NAME = "pushgateway"
 COMPONENT = "metrics"
-# The image's own user (nobody); it owns nothing on the root filesystem.
+# The image's own user (nobody: `USER 65534` in the Dockerfile at v1.9.0); it owns nothing
+# on the root filesystem.
 UID = 65534
 
 
@@ -28,6 +29,8 @@ UID = 65534
 class PushgatewayArgs:
     spec: EnvironmentSpec
     namespace: pulumi.Input[str]
+    # The release installing the ServiceMonitor CRD, when this stack installs it.
+    crds_ready: tuple[pulumi.Resource, ...] = ()
 
 
 class Pushgateway(pulumi.ComponentResource):
@@ -137,7 +140,7 @@ class Pushgateway(pulumi.ComponentResource):
                 "namespaceSelector": {"matchNames": [spec.namespace]},
                 "endpoints": [{"port": "http", "interval": "30s", "honorLabels": True}],
             },
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.crds_ready)),
         )
         # Pushes come from jobs in this namespace; scrapes from Prometheus.
         k8s.networking.v1.NetworkPolicy(

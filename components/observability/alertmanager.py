@@ -1,8 +1,9 @@
 """The Alertmanager configuration: critical alerts page, warnings open a ticket.
 
 The configuration holds no credential. Each receiver reads its key, URL or password from
-a file under the mounted receivers Secret, which the component fills from Pulumi secrets,
-so the rendered config can be shown in a plan, diffed in review and checked by amtool.
+a file under the mounted receivers Secret, which the component fills from Pulumi secrets
+(in render mode, the operator of the cluster creates it with kubectl), so the rendered
+config can be shown in a plan, diffed in review and checked by amtool.
 Pure: no Pulumi.
 """
 
@@ -17,6 +18,8 @@ RECEIVERS_SECRET = "llm-platform-alertmanager-receivers"
 # Where the Prometheus Operator mounts each Secret listed in an Alertmanager's `secrets`.
 SECRETS_MOUNT = "/etc/alertmanager/secrets"
 ROUTES = (("pager", "critical", "1h"), ("ticket", "warning", "12h"))
+# The receivers, each a key of the receivers Secret holding its credential.
+ROLES = tuple(role for role, _, _ in ROUTES)
 
 
 def secret_file(role: str) -> str:
@@ -71,7 +74,7 @@ def _receiver(role: str, r: Receiver) -> dict[str, Any]:
 
 def config(spec: EnvironmentSpec) -> dict[str, Any]:
     alerting = spec.observability.alerting
-    receivers = {"pager": alerting.pager, "ticket": alerting.ticket}
+    receivers = {role: getattr(alerting, role) for role in ROLES}
     env = f'environment="{spec.environment}"'
     return {
         "route": {

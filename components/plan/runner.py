@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import runpy
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,8 @@ class Recorded:
     property_dependencies: dict[str, list[str]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    # The provider reference (`<urn>::<id>`) a custom resource or remote component goes to.
+    provider: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -82,6 +85,8 @@ class Recorded:
             "parent": self.parent,
             "custom": self.custom,
             "inputs": self.inputs,
+            # What the engine creates first: depends_on and every input's source resources.
+            "dependencies": sorted(self.dependencies),
         }
 
 
@@ -153,6 +158,7 @@ class _RecordingMonitor(mocks.MockMonitor):
                     property_dependencies={
                         k: list(v.urns) for k, v in request.propertyDependencies.items()
                     },
+                    provider=request.provider,
                 )
             )
         return response
@@ -197,9 +203,15 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def run_program(stack: str, spec_value: dict[str, Any], project_dir: Path) -> list[Recorded]:
+def run_program(
+    stack: str,
+    spec_value: dict[str, Any],
+    project_dir: Path,
+    secret_values: Mapping[str, str] | None = None,
+) -> list[Recorded]:
     """Execute the Pulumi program for `stack` with `spec_value` as its spec config and a
-    placeholder for each Pulumi secret the spec names."""
+    placeholder for each Pulumi secret the spec names; `secret_values` sets Pulumi secrets
+    (config key -> value) instead, e.g. known values to look for in the output."""
     try:
         secret_keys = list(load_spec(spec_value).spec.secret_keys())
     except SpecError:
@@ -208,7 +220,10 @@ def run_program(stack: str, spec_value: dict[str, Any], project_dir: Path) -> li
     monitor = _RecordingMonitor(echo)
     settings.reset_options()
     mocks.set_mocks(echo, project=PROJECT, stack=stack, preview=False, monitor=monitor)
-    secrets = {f"{PROJECT}:{key}": SECRET_PLACEHOLDER for key in secret_keys}
+    given = dict(secret_values or {})
+    secrets = {
+        f"{PROJECT}:{key}": given.get(key, SECRET_PLACEHOLDER) for key in {*secret_keys, *given}
+    }
     pulumi.runtime.set_all_config(
         {CONFIG_KEY: json.dumps(spec_value), **secrets}, secret_keys=list(secrets)
     )

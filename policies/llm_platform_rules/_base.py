@@ -92,12 +92,28 @@ def rule(
     return kind(
         name=name,
         description=description,
-        validate=validate,  # type: ignore[arg-type]
+        validate=validate if stack else _outside_charts(validate),  # type: ignore[arg-type]
         enforcement_level=EnforcementLevel.MANDATORY,
         config_schema=PolicyConfigSchema(properties=schema or {}),
         severity=severity,
         remediation_steps=remediation,
     )
+
+
+def in_chart(urn: str) -> bool:
+    """An object a third-party chart renders: a child of a helm.v4.Chart, which render mode
+    installs charts as (components/kubernetes/helm.py). A helm.v3.Release's objects never
+    reach the pack, so these are left to their chart the same way."""
+    parents = urn.split("::")[2].split("$")[:-1] if urn.count("::") >= 3 else []
+    return "kubernetes:helm.sh/v4:Chart" in parents
+
+
+def _outside_charts(validate: Validate) -> Validate:
+    def run(args: ResourceValidationArgs, report: ReportViolation) -> None:
+        if not in_chart(args.urn):
+            validate(args, report)
+
+    return run
 
 
 def string_list(description: str, default: list[str]) -> dict[str, Any]:

@@ -1,0 +1,67 @@
+"""One way to install a pinned Helm chart, whether the provider applies to a cluster or
+renders manifests to a directory (`cluster.render_to_directory`).
+
+`helm.v3.Release` installs through Helm's own client and never looks at the provider's
+`renderYamlToDirectory`: its Create fails when the cluster is unreachable and otherwise
+installs for real (pulumi-kubernetes provider/pkg/provider/helm_release.go, `Create`, at
+v4.32.0; pulumi/pulumi-kubernetes#1716 is the open request to change that). So a
+rendering provider gets a `helm.v4.Chart` instead: the provider templates the chart and
+registers each object as an ordinary resource, which it writes to the directory like every
+other (provider/pkg/provider/helm/v4/chart.go and provider_construct.go, v4.32.0). The
+Chart drops Helm hooks (`cmd.DisableHooks = true` there), so a chart installed this way
+must be given values that need none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+
+@dataclass(frozen=True)
+class PinnedChart:
+    chart: str
+    version: str
+    repo: str
+
+
+def install(
+    name: str,
+    *,
+    release: str,
+    pinned: PinnedChart,
+    namespace: pulumi.Input[str],
+    values: Mapping[str, Any],
+    renders: bool,
+    opts: pulumi.ResourceOptions,
+) -> pulumi.Resource:
+    """The chart as a Helm release, or as rendered objects when the provider renders.
+
+    Either way `depends_on` this resource waits for everything the chart installs."""
+    if renders:
+        return k8s.helm.v4.Chart(
+            name,
+            k8s.helm.v4.ChartArgs(
+                name=release,
+                chart=pinned.chart,
+                version=pinned.version,
+                namespace=namespace,
+                repository_opts=k8s.helm.v4.RepositoryOptsArgs(repo=pinned.repo),
+                values=dict(values),
+            ),
+            opts=opts,
+        )
+    return k8s.helm.v3.Release(
+        name,
+        name=release,
+        chart=pinned.chart,
+        version=pinned.version,
+        namespace=namespace,
+        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=pinned.repo),
+        values=dict(values),
+        opts=opts,
+    )
