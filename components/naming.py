@@ -22,6 +22,9 @@ LABEL_PREFIX = "llm-platform.dev"
 # restricted-profile check still applies), and why a Service may be a LoadBalancer.
 RUNS_AS_ROOT_ANNOTATION = f"{LABEL_PREFIX}/runs-as-root"
 ALLOW_LOAD_BALANCER_ANNOTATION = f"{LABEL_PREFIX}/allow-load-balancer"
+# Why a workload's containers must be privileged (GKE's DCGM exporter): privileged,
+# allowPrivilegeEscalation and capabilities are then not checked; the rest still is.
+PRIVILEGED_ANNOTATION = f"{LABEL_PREFIX}/privileged"
 
 
 # Characters of the stable hash a shortened name ends with: 16**6 values, so two names

@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from components import catalog, sizing
+from components import catalog, scheduling, sizing
 from components.azure import names as azure_names
 from components.catalog.engine_releases import engine_releases
 from components.gcp import names as gcp_names
@@ -122,6 +122,14 @@ def _known_instance_type(v: str) -> None:
         raise ValueError(f"unknown instance type {v!r}{catalog.suggest(v, catalog.instances())}")
 
 
+class NodeAllocatable(_Strict):
+    """An on-prem node's allocatable, as `kubectl get node <n> -o jsonpath='{.status.allocatable}'`
+    shows it (cloud pools take theirs from the catalog)."""
+
+    cpu: float = Field(gt=0, le=4096, description="allocatable CPUs")
+    memory_gib: float = Field(gt=0, le=65536, description="allocatable memory in GiB")
+
+
 class GpuPool(_Strict):
     name: DnsLabel
     gpu: str = Field(description="catalog GPU id, e.g. L40S")
@@ -149,6 +157,11 @@ class GpuPool(_Strict):
     node_labels: dict[LabelKey, LabelValue] = Field(
         default_factory=dict,
         description="labels that select this pool's nodes; default llm-platform.dev/pool=<name>",
+    )
+    node_allocatable: NodeAllocatable | None = Field(
+        default=None,
+        description="an on-prem node's allocatable CPU and memory; sizes the model servers' "
+        "CPU and memory to it and checks that they fit",
     )
 
     @field_validator("gpu")
@@ -248,11 +261,24 @@ class Traffic(_Strict):
 
 
 class WeightStorage(_Strict):
+    """Where a model server keeps its weights. `per-pod`: each pod gets its own volume (a
+    generic ephemeral volume, deleted with the pod), filled before the server starts, so any
+    pod can start on any node and rollouts may surge. `shared`: one claim all pods mount,
+    which must be ReadWriteMany (or ReadOnlyMany, filled beforehand) unless only one pod
+    ever runs."""
+
+    volume: Literal["per-pod", "shared"] = "per-pod"
     size_gib: int | None = Field(
-        default=None, ge=1, le=100_000, description="PVC size; default weights x 1.5 rounded up"
+        default=None, ge=1, le=100_000, description="volume size; default weights x 1.5 rounded up"
     )
     storage_class: DnsSubdomain | None = None
-    access_mode: Literal["ReadWriteMany", "ReadOnlyMany", "ReadWriteOnce"] = "ReadWriteMany"
+    access_mode: Literal["ReadWriteMany", "ReadOnlyMany", "ReadWriteOnce"] | None = Field(
+        default=None, description="the shared claim's access mode; default ReadWriteMany"
+    )
+
+    @property
+    def shared_access_mode(self) -> str:
+        return self.access_mode or "ReadWriteMany"
 
 
 class SecretRef(_Strict):
@@ -957,9 +983,112 @@ def check(spec: EnvironmentSpec, plan_date: date | None = None) -> Environment:
                 "compete for GPUs when all scale out"
             )
 
+    problems += _scheduling_problems(spec, plans, warnings)
     if problems:
         raise SpecError(problems)
     return Environment(spec=spec, plans=plans, warnings=warnings)
+
+
+def _scheduling_problems(
+    spec: EnvironmentSpec, plans: dict[str, sizing.ServingPlan], warnings: list[str]
+) -> list[str]:
+    """What the scheduler would refuse: a model server that does not fit its pool's nodes,
+    and a shared ReadWriteOnce weights claim that a second pod on another node would wait
+    for forever."""
+    problems = []
+    if spec.cluster.gpu_operator and spec.cloud == "gcp":
+        problems.append(
+            f"{config_path(('cluster', 'gpu_operator'))}: GKE installs the NVIDIA driver and "
+            "device plugin on its GPU node pools; the GPU Operator would run a second plugin "
+            "on the same GPUs; remove it"
+        )
+    for i, pool in enumerate(spec.gpu_pools):
+        if pool.node_allocatable is not None and pool in spec.cloud_pools():
+            problems.append(
+                f"{config_path(('gpu_pools', i, 'node_allocatable'))}: pool '{pool.name}' runs "
+                f"on {spec.cloud}, whose node allocatable comes from the catalog "
+                "(components/catalog/node_reserve.yaml); remove it"
+            )
+    for i, model in enumerate(spec.models):
+        plan = plans.get(model.name)
+        if plan is None:
+            continue
+        pool = spec.pool(model.pool)
+        problems += _fit_problems(spec, i, model, pool, plan, warnings)
+        problems += _weights_problems(spec, i, model, pool, plan)
+    return problems
+
+
+def _fit_problems(
+    spec: EnvironmentSpec,
+    i: int,
+    model: Model,
+    pool: GpuPool,
+    plan: sizing.ServingPlan,
+    warnings: list[str],
+) -> list[str]:
+    allocatable = scheduling.pool_allocatable(spec, pool)
+    tp = plan.tensor_parallel
+    floor = scheduling.engine_floor(tp)
+    if allocatable is None and pool in spec.cloud_pools():
+        return []  # no instance type: reported as such
+    if allocatable is None:
+        warnings.append(
+            f"{config_path(('gpu_pools', spec.gpu_pools.index(pool), 'node_allocatable'))}: "
+            f"pool '{pool.name}' declares no node size, so model '{model.name}' requests and is "
+            f"limited to its floor of {floor.describe()} and its fit is not checked; set cpu "
+            "and memory_gib from `kubectl get node -o jsonpath='{.status.allocatable}'`"
+        )
+        return []
+    daemonsets = scheduling.gpu_daemonsets(spec, pool)
+    share = scheduling.gpu_share(allocatable, pool.gpus_per_node, tp, daemonsets)
+    if floor.fits_in(share):
+        return []
+    nodes = pool.instance_type or "its nodes"
+    return [
+        f"{config_path(('models', i, 'pool'))}: model '{model.name}' needs {floor.describe()} "
+        f"per pod (TP{tp}) but pool '{pool.name}' ({nodes}) has {share.describe()} for "
+        f"{tp} of its {pool.gpus_per_node} GPUs after the system reserve and the GPU "
+        "DaemonSets; choose a node type with more CPU and memory per GPU"
+    ]
+
+
+def _weights_problems(
+    spec: EnvironmentSpec, i: int, model: Model, pool: GpuPool, plan: sizing.ServingPlan
+) -> list[str]:
+    weights = model.weights
+    where = config_path(("models", i, "weights", "access_mode"))
+    if weights.volume == "per-pod":
+        if weights.access_mode is not None:
+            return [
+                f"{where}: only for volume: shared; a per-pod volume is one ReadWriteOnce "
+                f"claim per pod (remove access_mode, or set volume: shared)"
+            ]
+        if model.engine.kind == "tensorrt-llm" and spec.cloud is None:
+            return [
+                f"{config_path(('models', i, 'weights', 'volume'))}: model '{model.name}' "
+                "serves a TensorRT-LLM engine built beforehand into /models/<model>/triton; "
+                "with no bucket to copy it from, a new per-pod volume starts empty; set "
+                "volume: shared on a claim that holds the engine"
+            ]
+        return []
+    if weights.shared_access_mode != "ReadWriteOnce":
+        return []
+    surge = scheduling.can_surge(
+        pool.max_nodes * pool.gpus_per_node, plan.replicas_max, plan.tensor_parallel
+    )
+    if plan.replicas_max == 1 and not surge:
+        return []
+    why = (
+        f"up to {plan.replicas_max} replicas" if plan.replicas_max > 1 else "a surge pod"
+    )
+    return [
+        f"{where}: a ReadWriteOnce claim attaches to one node, but model '{model.name}' runs "
+        f"{why} that may land on another and wait for it forever; use volume: per-pod "
+        "(the default) or a ReadWriteMany claim"
+    ]
+
+
 
 
 def _name_problems(spec: EnvironmentSpec) -> list[str]:

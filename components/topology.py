@@ -15,6 +15,7 @@ from components.kubernetes.facts import (
     FoundationArgs,
     WorkloadIdentity,
 )
+from components.kubernetes.gpu_runtime import GpuRuntime, GpuRuntimeArgs
 from components.kubernetes.layer import KubernetesLayer, KubernetesLayerArgs
 from components.onprem.cluster import OnPremCluster, OnPremClusterArgs
 from components.spec import Environment
@@ -59,8 +60,21 @@ def _cloud_only(env: Environment, secrets: Secrets) -> Built:
 
 def _hybrid(env: Environment, secrets: Secrets) -> Built:
     """Serving on the on-prem cluster, reading weights from the cloud's bucket through a
-    federated identity; the cloud side (training pools, bucket, budget, VPN) stands alone."""
+    federated identity; the cloud side (training pools, bucket, budget, VPN) stands alone,
+    with the GPU runtime its training pools need to offer their GPUs."""
     cloud = _cloud(env, secrets)
+    spec = env.spec
+    GpuRuntime(
+        f"{spec.environment}-{spec.cloud}-gpu",
+        GpuRuntimeArgs(
+            spec=spec,
+            pools=cloud.facts.pools,
+            runtime=cloud.facts.gpu_runtime,
+            metrics=False,
+            namespace=f"{spec.namespace}-cloud-gpu",
+        ),
+        opts=pulumi.ResourceOptions(providers={"kubernetes": cloud.facts.provider}),
+    )
     onprem, _ = _onprem(env, secrets)
     facts = replace(onprem, artifacts=cloud.store, workload_identity=cloud.onprem_identity)
     return facts, cloud.outputs

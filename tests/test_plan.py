@@ -87,15 +87,16 @@ def test_checkov_kubernetes_checks_pass(planned, stack):
     # Skips are allowed only inline, with a reason: every one comes from an annotation.
     skipped = [c for r in reports for c in r["results"]["skipped_checks"]]
     annotated = {
-        (obj["kind"], obj["metadata"]["name"], v.split("=", 1)[0])
+        (obj["kind"], obj["metadata"].get("namespace", "default"), obj["metadata"]["name"],
+         v.split("=", 1)[0])
         for obj in planned[stack].manifests
         for k, v in (obj["metadata"].get("annotations") or {}).items()
         if k.startswith("checkov.io/skip") and len(v.split("=", 1)[1]) > 20
     }
     for c in skipped:
-        kind, _, name = c["resource"].split(".", 2)
-        assert (kind, name, c["check_id"]) in annotated, c["resource"]
-    assert len(skipped) == sum(1 for _, _, check in annotated if check)
+        kind, namespace, name = c["resource"].split(".", 2)
+        assert (kind, namespace, name, c["check_id"]) in annotated, c["resource"]
+    assert len(skipped) == sum(1 for *_, check in annotated if check)
 
 
 def test_cost_matches_a_hand_calculation(planned):

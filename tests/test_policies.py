@@ -361,6 +361,15 @@ CASES = [
              "spec.template.spec.containers.0.securityContext.runAsNonRoot", None)),
          "runAsNonRoot: true"),
     Case("restricted-pods",
+         # A stated reason lets a container be privileged (GKE's DCGM exporter), and nothing
+         # else: seccomp is still checked.
+         res(DEPLOY, "d", with_(with_(
+             DEPLOYMENT, "spec.template.spec.containers.0.securityContext.privileged", True),
+             "metadata.annotations", {naming.PRIVILEGED_ANNOTATION: "GPU devices on GKE"})),
+         res(DEPLOY, "d", with_(
+             DEPLOYMENT, "spec.template.spec.containers.0.securityContext.privileged", True)),
+         "privileged: false"),
+    Case("restricted-pods",
          res("kubernetes:batch/v1:CronJob", "cj", {"spec": {"jobTemplate": {"spec": {
              "template": DEPLOYMENT["spec"]["template"]}}}}),
          res("kubernetes:batch/v1:CronJob", "cj", {"spec": {"jobTemplate": {"spec": {

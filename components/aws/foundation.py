@@ -77,6 +77,8 @@ class AwsFoundation(pulumi.ComponentResource):
             opts=child,
         )
         pools = spec.cloud_pools()
+        # Neither the NVIDIA AMI nor SPOT capacity adds a taint of its own on EKS.
+        scheduling = pool_scheduling(pools)
         for pool in pools:
             gpus_min = env.pool_gpus_min(pool.name)
             NodeGroup(
@@ -87,6 +89,7 @@ class AwsFoundation(pulumi.ComponentResource):
                     node_labels=node_labels(pool),
                     desired=cost.steady_nodes(pool, gpus_min),
                     node_hours=cost.node_hours(pool, gpus_min),
+                    taints=tuple(scheduling[pool.name].platform_taints),
                 ),
                 opts=child,
             )
@@ -135,7 +138,7 @@ class AwsFoundation(pulumi.ComponentResource):
         self.onprem_identity = bucket.identity if hybrid else None
         self.facts = ClusterFacts(
             provider=cluster.provider,
-            pools=pool_scheduling(pools),
+            pools=scheduling,
             storage_class=STORAGE_CLASS,
             artifacts=bucket.store,
             workload_identity=None if hybrid else bucket.identity,

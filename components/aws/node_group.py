@@ -15,6 +15,7 @@ import pulumi_aws as aws
 
 from components import cost, naming
 from components.aws import names
+from components.kubernetes.facts import Taint
 from components.naming import fit
 from components.spec import EnvironmentSpec, GpuPool
 
@@ -35,6 +36,16 @@ class NodeGroupArgs:
     node_labels: dict[str, str]
     desired: int
     node_hours: int
+    # The platform's taints on the pool (PoolScheduling.platform_taints); none on the system group.
+    taints: tuple[Taint, ...] = ()
+
+
+# EKS spells taint effects in its API's enum.
+EKS_EFFECT = {
+    "NoSchedule": "NO_SCHEDULE",
+    "NoExecute": "NO_EXECUTE",
+    "PreferNoSchedule": "PREFER_NO_SCHEDULE",
+}
 
 
 class NodeGroup(pulumi.ComponentResource):
@@ -100,12 +111,10 @@ class NodeGroup(pulumi.ComponentResource):
             update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
             labels=args.node_labels,
             taints=[
-                aws.eks.NodeGroupTaintArgs(
-                    key="nvidia.com/gpu", value="present", effect="NO_SCHEDULE"
-                )
+                aws.eks.NodeGroupTaintArgs(key=t.key, value=t.value, effect=EKS_EFFECT[t.effect])
+                for t in args.taints
             ]
-            if pool is not None
-            else None,
+            or None,
             tags=tags,
             # The cluster autoscaler (and the budget enforcer) own the size after creation.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["scalingConfig.desiredSize"]),

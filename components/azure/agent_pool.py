@@ -10,11 +10,21 @@ import pulumi_azure_native as azure
 
 from components import catalog, cost, naming
 from components.azure import names
+from components.kubernetes.facts import Taint
 from components.naming import fit
 from components.spec import EnvironmentSpec, GpuPool
 
-# AKS adds this taint to every Spot pool; its pods must tolerate it.
-SPOT_TAINT = "kubernetes.azure.com/scalesetpriority"
+# AKS puts this taint on every node of a Spot pool itself; whatever must run there tolerates it.
+SPOT_TAINT = Taint(
+    key="kubernetes.azure.com/scalesetpriority",
+    value="spot",
+    effect="NoSchedule",
+    implied_by="https://learn.microsoft.com/en-us/azure/aks/spot-node-pool",
+)
+
+
+def implied_taints(pool: GpuPool) -> list[Taint]:
+    return [SPOT_TAINT] if pool.capacity == "spot" else []
 
 
 def pool_name(pool: GpuPool) -> str:
@@ -31,6 +41,8 @@ class AgentPoolArgs:
     node_labels: dict[str, str]
     steady_nodes: int
     node_hours: int
+    # The platform's taints on the pool (PoolScheduling.platform_taints).
+    taints: tuple[Taint, ...]
 
 
 class AgentPool(pulumi.ComponentResource):
@@ -57,7 +69,7 @@ class AgentPool(pulumi.ComponentResource):
             min_count=pool.min_nodes,
             max_count=pool.max_nodes,
             node_labels=args.node_labels,
-            node_taints=["nvidia.com/gpu=present:NoSchedule"],
+            node_taints=[f"{t.key}={t.value}:{t.effect}" for t in args.taints],
             scale_set_priority="Spot" if spot else "Regular",
             scale_set_eviction_policy="Delete" if spot else None,
             # Never bid above the on-demand price unless the spec says so.

@@ -4,7 +4,6 @@ Hands the layer its facts."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import pulumi
@@ -12,7 +11,7 @@ import pulumi_azure_native as azure
 
 from components import cost
 from components.azure import ids
-from components.azure.agent_pool import SPOT_TAINT, AgentPool, AgentPoolArgs
+from components.azure.agent_pool import AgentPool, AgentPoolArgs, implied_taints
 from components.azure.artifacts import ArtifactBucket, ArtifactBucketArgs
 from components.azure.budget import Budget, BudgetArgs
 from components.azure.cluster import STORAGE_CLASS, Cluster, ClusterArgs
@@ -65,6 +64,7 @@ class AzureFoundation(pulumi.ComponentResource):
             opts=child,
         )
         pools = spec.cloud_pools()
+        scheduling = pool_scheduling(pools, implied=implied_taints)
         for pool in pools:
             gpus_min = env.pool_gpus_min(pool.name)
             AgentPool(
@@ -78,6 +78,7 @@ class AzureFoundation(pulumi.ComponentResource):
                     node_labels=node_labels(pool),
                     steady_nodes=cost.steady_nodes(pool, gpus_min),
                     node_hours=cost.node_hours(pool, gpus_min),
+                    taints=tuple(scheduling[pool.name].platform_taints),
                 ),
                 opts=child,
             )
@@ -121,17 +122,6 @@ class AzureFoundation(pulumi.ComponentResource):
             )
             # Where the on-prem VPN peer points its tunnels.
             self.outputs["vpn_gateway_addresses"] = vpn.gateway_addresses
-        scheduling = pool_scheduling(pools)
-        for pool in pools:
-            if pool.capacity == "spot":
-                spot = {
-                    "key": SPOT_TAINT,
-                    "operator": "Equal",
-                    "value": "spot",
-                    "effect": "NoSchedule",
-                }
-                sched = scheduling[pool.name]
-                scheduling[pool.name] = replace(sched, tolerations=[*sched.tolerations, spot])
         self.store = bucket.store
         self.onprem_identity = bucket.identity if hybrid else None
         self.facts = ClusterFacts(

@@ -182,3 +182,41 @@ def plan_date() -> date:
         raise ValueError(
             f"{PLAN_DATE_ENV}: must be a date such as 2026-12-01 (got {raw!r})"
         ) from None
+
+
+class CpuTier(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    up_to_cores: float | None
+    fraction: float = Field(ge=0, le=1)
+
+
+class CpuStep(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    cores: int = Field(gt=0)
+    millicores: int = Field(ge=0)
+
+
+class MemoryTier(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    up_to_gib: float | None
+    fraction: float = Field(ge=0, le=1)
+
+
+class NodeReserve(_Row):
+    """How a cloud's kubelet computes a node's allocatable (see node_reserve.yaml)."""
+
+    cpu_tiers: list[CpuTier] = Field(default_factory=list)
+    cpu_table: list[CpuStep] = Field(default_factory=list)
+    memory_tiers: list[MemoryTier] = Field(default_factory=list)
+    memory_per_pod_mib: int = 0
+    memory_base_mib: int = 0
+    memory_cap_fraction: float | None = None
+    max_pods: dict[str, int] = Field(default_factory=dict)
+    default_max_pods: int | None = None
+    eviction_hard_mib: int = Field(ge=0)
+    vm_memory_overhead_fraction: float = Field(ge=0, lt=1)
+
+
+@cache
+def node_reserves() -> dict[str, NodeReserve]:
+    return _load("node_reserve.yaml", "clouds", NodeReserve)  # type: ignore[return-value]

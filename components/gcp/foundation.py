@@ -25,6 +25,7 @@ from components.kubernetes.facts import (
     pool_scheduling,
 )
 from components.naming import fit
+from components.scheduling import node_runtime
 from components.spec import Vpn
 
 
@@ -61,6 +62,11 @@ class GcpFoundation(pulumi.ComponentResource):
             opts=child,
         )
         pools = spec.cloud_pools()
+        # GKE taints GPU nodes nvidia.com/gpu=present:NoSchedule itself, the same taint the
+        # pools set; Spot VMs in Standard node pools get a label, not a taint
+        # (https://cloud.google.com/kubernetes-engine/docs/how-to/gpus,
+        # https://cloud.google.com/kubernetes-engine/docs/concepts/spot-vms).
+        scheduling = pool_scheduling(pools)
         for pool in pools:
             gpus_min = env.pool_gpus_min(pool.name)
             NodePool(
@@ -73,6 +79,7 @@ class GcpFoundation(pulumi.ComponentResource):
                     node_labels=node_labels(pool),
                     steady_nodes=cost.steady_nodes(pool, gpus_min),
                     node_hours=cost.node_hours(pool, gpus_min),
+                    taints=tuple(scheduling[pool.name].platform_taints),
                 ),
                 opts=child,
             )
@@ -117,9 +124,10 @@ class GcpFoundation(pulumi.ComponentResource):
         self.onprem_identity = bucket.identity if hybrid else None
         self.facts = ClusterFacts(
             provider=cluster.provider,
-            pools=pool_scheduling(pools),
+            pools=scheduling,
             storage_class=STORAGE_CLASS,
             artifacts=bucket.store,
             workload_identity=None if hybrid else bucket.identity,
+            gpu_runtime=node_runtime("gcp"),
         )
         self.register_outputs(self.outputs)

@@ -11,8 +11,16 @@ import pulumi_gcp as gcp
 from components import catalog, cost
 from components.gcp import names
 from components.gcp.cluster import labels, node_config
+from components.kubernetes.facts import Taint
 from components.naming import fit
 from components.spec import EnvironmentSpec, GpuPool
+
+# GKE's API spells taint effects in its enum.
+GKE_EFFECT = {
+    "NoSchedule": "NO_SCHEDULE",
+    "NoExecute": "NO_EXECUTE",
+    "PreferNoSchedule": "PREFER_NO_SCHEDULE",
+}
 
 
 @dataclass(frozen=True)
@@ -24,6 +32,8 @@ class NodePoolArgs:
     node_labels: dict[str, str]
     steady_nodes: int
     node_hours: int
+    # The platform's taints on the pool (PoolScheduling.platform_taints).
+    taints: tuple[Taint, ...]
 
 
 class NodePool(pulumi.ComponentResource):
@@ -67,8 +77,9 @@ class NodePool(pulumi.ComponentResource):
                 ],
                 taints=[
                     gcp.container.NodePoolNodeConfigTaintArgs(
-                        key="nvidia.com/gpu", value="present", effect="NO_SCHEDULE"
+                        key=t.key, value=t.value, effect=GKE_EFFECT[t.effect]
                     )
+                    for t in args.taints
                 ],
             ),
             # The autoscaler owns the node count once the pool exists.

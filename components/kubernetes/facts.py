@@ -3,13 +3,14 @@ beyond these facts."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components import catalog
+from components.scheduling import GpuNodeRuntime
 from components.spec import Environment, GpuPool
 
 POOL_LABEL = "llm-platform.dev/pool"
@@ -20,13 +21,38 @@ WEIGHTS_READER = "model-weights-reader"
 
 
 @dataclass(frozen=True)
+class Taint:
+    """A taint a pool's nodes carry. `implied_by` is None for the taints our own node pools
+    set, and otherwise cites the cloud documentation of a taint the cloud adds itself."""
+
+    key: str
+    effect: str  # Kubernetes spelling: NoSchedule, PreferNoSchedule, NoExecute
+    value: str | None = None  # None: whatever value the node carries
+    implied_by: str | None = None
+
+    def toleration(self) -> dict[str, str]:
+        if self.value is None:
+            return {"key": self.key, "operator": "Exists", "effect": self.effect}
+        return {"key": self.key, "operator": "Equal", "value": self.value, "effect": self.effect}
+
+
+@dataclass(frozen=True)
 class PoolScheduling:
-    """How pods land on one GPU pool's nodes."""
+    """How pods land on one GPU pool's nodes: its labels, and every taint on them."""
 
     max_gpus: int
     node_selector: dict[str, str]
-    tolerations: list[dict[str, Any]]
+    taints: tuple[Taint, ...]
     gpu_resource: str = "nvidia.com/gpu"
+
+    @property
+    def tolerations(self) -> list[dict[str, str]]:
+        return [t.toleration() for t in self.taints]
+
+    @property
+    def platform_taints(self) -> list[Taint]:
+        """The taints the foundation's node pool must set (the cloud adds the others)."""
+        return [t for t in self.taints if t.implied_by is None]
 
 
 @dataclass(frozen=True)
@@ -76,6 +102,7 @@ class ClusterFacts:
     gpu_hour_usd: float | None = None
     artifacts: ArtifactStore | None = None
     workload_identity: WorkloadIdentity | None = None
+    gpu_runtime: GpuNodeRuntime = field(default_factory=GpuNodeRuntime)
 
 
 def node_labels(pool: GpuPool) -> dict[str, str]:
@@ -83,17 +110,30 @@ def node_labels(pool: GpuPool) -> dict[str, str]:
     return dict(pool.node_labels) or {POOL_LABEL: pool.name}
 
 
-def pool_scheduling(pools: list[GpuPool]) -> dict[str, PoolScheduling]:
-    """How pods reach each pool: its node labels, and a toleration for the GPU taint every
-    foundation puts on GPU nodes so nothing else lands there."""
-    out = {}
-    for pool in pools:
-        vendor = catalog.gpus()[pool.gpu].vendor
-        resource = "amd.com/gpu" if vendor == "amd" else "nvidia.com/gpu"
-        out[pool.name] = PoolScheduling(
+def gpu_resource(pool: GpuPool) -> str:
+    return "amd.com/gpu" if catalog.gpus()[pool.gpu].vendor == "amd" else "nvidia.com/gpu"
+
+
+def gpu_taint(pool: GpuPool, value: str | None = "present") -> Taint:
+    """The taint that keeps everything but GPU workloads off a pool's nodes. Cloud node pools
+    set it with the value `present`; on-prem nodes carry it with whatever value their admin
+    chose (README: before the first `up`)."""
+    return Taint(key=gpu_resource(pool), effect="NoSchedule", value=value)
+
+
+def pool_scheduling(
+    pools: list[GpuPool],
+    implied: Callable[[GpuPool], list[Taint]] = lambda _: [],
+    taint_value: str | None = "present",
+) -> dict[str, PoolScheduling]:
+    """How pods reach each pool: its node labels, the GPU taint the platform sets and the
+    taints `implied` says the cloud adds."""
+    return {
+        pool.name: PoolScheduling(
             max_gpus=pool.max_nodes * pool.gpus_per_node,
             node_selector=node_labels(pool),
-            tolerations=[{"key": resource, "operator": "Exists", "effect": "NoSchedule"}],
-            gpu_resource=resource,
+            taints=(gpu_taint(pool, taint_value), *implied(pool)),
+            gpu_resource=gpu_resource(pool),
         )
-    return out
+        for pool in pools
+    }

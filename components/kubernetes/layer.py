@@ -64,7 +64,9 @@ class KubernetesLayer(pulumi.ComponentResource):
         crds_ready = observability.crds_ready
         GpuRuntime(
             f"{name}-gpu",
-            GpuRuntimeArgs(spec=spec, pools=facts.pools, crds_ready=crds_ready),
+            GpuRuntimeArgs(
+                spec=spec, pools=facts.pools, runtime=facts.gpu_runtime, crds_ready=crds_ready
+            ),
             opts=child,
         )
         access = None

@@ -42,7 +42,10 @@ class OnPremCluster(pulumi.ComponentResource):
         assert spec.onprem is not None  # guaranteed by spec.check for this topology
         self.facts = ClusterFacts(
             provider=provider,
-            pools=pool_scheduling([p for p in spec.gpu_pools if p not in spec.cloud_pools()]),
+            # The admin taints the GPU nodes (README); the value is theirs to choose.
+            pools=pool_scheduling(
+                [p for p in spec.gpu_pools if p not in spec.cloud_pools()], taint_value=None
+            ),
             gpu_hour_usd=spec.onprem.gpu_hour_usd,
         )
         self.register_outputs({})

@@ -33,6 +33,7 @@ S3_BUCKET = "aws:s3/bucket:Bucket"
 S3_PAB = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 S3_SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 RUNS_AS_ROOT = naming.RUNS_AS_ROOT_ANNOTATION
+PRIVILEGED = naming.PRIVILEGED_ANNOTATION
 ALLOW_LOAD_BALANCER = naming.ALLOW_LOAD_BALANCER_ANNOTATION
 
 
@@ -219,6 +220,7 @@ def _restricted(args: ResourceValidationArgs, report: ReportViolation) -> None:
         return
     pod_sc = get(pod, "securityContext") or {}
     root_ok = annotation(args.props, RUNS_AS_ROOT) is not None
+    privileged_ok = annotation(args.props, PRIVILEGED) is not None
     for c in containers(pod):
         sc = get(c, "securityContext") or {}
         name = get(c, "name")
@@ -231,12 +233,13 @@ def _restricted(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
         if not root_ok and (non_root is not True or user == 0):
             problems.append("runAsNonRoot: true")
-        if get(sc, "privileged") is True:
-            problems.append("privileged: false")
-        if get(sc, "allowPrivilegeEscalation") is not False:
-            problems.append("allowPrivilegeEscalation: false")
-        if "ALL" not in items(get(sc, "capabilities", "drop")):
-            problems.append("capabilities.drop: [ALL]")
+        if not privileged_ok:
+            if get(sc, "privileged") is True:
+                problems.append("privileged: false")
+            if get(sc, "allowPrivilegeEscalation") is not False:
+                problems.append("allowPrivilegeEscalation: false")
+            if "ALL" not in items(get(sc, "capabilities", "drop")):
+                problems.append("capabilities.drop: [ALL]")
         seccomp = get(sc, "seccompProfile", "type") or get(pod_sc, "seccompProfile", "type")
         if seccomp not in ("RuntimeDefault", "Localhost"):
             problems.append("seccompProfile.type: RuntimeDefault")
@@ -245,7 +248,7 @@ def _restricted(args: ResourceValidationArgs, report: ReportViolation) -> None:
                 f"{where(args)} container '{name}' is not restricted; set "
                 f"{', '.join(problems)} (components.kubernetes.pods.container_security and "
                 f"pod_security). A workload that must run as root states why in the annotation "
-                f"{RUNS_AS_ROOT}."
+                f"{RUNS_AS_ROOT}, one that must be privileged in {PRIVILEGED}."
             )
 
 
