@@ -4,6 +4,8 @@ VENV ?= .venv
 CHECKOV_VENV ?= .venv-checkov
 BIN := $(VENV)/bin
 STACK ?= local
+# pytest workers (pytest-xdist); the build machines have two cores.
+TEST_WORKERS ?= 2
 
 .PHONY: plan test bench lint install clean test-tools
 
@@ -32,7 +34,7 @@ test-tools:
 
 test: install test-tools
 	$(BIN)/ruff check components policies tests bench platform .github/scripts
-	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest
+	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/policy.py
