@@ -32,9 +32,7 @@ class SiteVpn(pulumi.ComponentResource):
         assert cfg is not None
         child = pulumi.ResourceOptions(parent=self)
         gateway = gcp.compute.HaVpnGateway(
-            fit(f"{name}-gateway", names.COMPUTE),
-            network=args.network_id,
-            region=cfg.region,
+            fit(f"{name}-gateway", names.COMPUTE), network=args.network_id, region=cfg.region,
             opts=child,
         )
         peer = gcp.compute.ExternalVpnGateway(

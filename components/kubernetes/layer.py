@@ -17,7 +17,7 @@ from components.kubernetes.gpu_runtime import GpuRuntime, GpuRuntimeArgs
 from components.kubernetes.model_server import ModelServer, ModelServerArgs
 from components.kubernetes.observability import Observability, ObservabilityArgs
 from components.kubernetes.weights_access import WeightsAccess, WeightsAccessArgs
-from components.spec import Environment
+from components.spec import Environment, Model
 
 
 @dataclass(frozen=True)
@@ -78,25 +78,38 @@ class KubernetesLayer(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
-        self.endpoints = {}
-        for model in spec.models:
-            server = ModelServer(
-                f"{name}-{model.name}",
-                ModelServerArgs(
-                    spec=spec,
-                    model=model,
-                    plan=args.env.plans[model.name],
-                    namespace=ns.metadata.name,
-                    pool=facts.pools[model.pool],
-                    storage_class=facts.storage_class,
-                    gpu_hour_usd=facts.gpu_hour_usd,
-                    artifacts=facts.artifacts if access else None,
-                    identity=facts.workload_identity if access else None,
-                    service_account=access.service_account if access else None,
-                    identity_files=access.files_config_map if access else None,
-                    crds_ready=crds_ready,
-                ),
-                opts=child,
-            )
-            self.endpoints[model.name] = server.endpoint
+        self.endpoints = {
+            model.name: self._model_server(name, args, model, ns.metadata.name, access, crds_ready)
+            for model in spec.models
+        }
         self.register_outputs({"namespace": self.namespace, "endpoints": self.endpoints})
+
+    def _model_server(
+        self,
+        name: str,
+        args: KubernetesLayerArgs,
+        model: Model,
+        namespace: pulumi.Output[str],
+        access: WeightsAccess | None,
+        crds_ready: tuple[pulumi.Resource, ...],
+    ) -> pulumi.Output[str]:
+        facts = args.facts
+        server = ModelServer(
+            f"{name}-{model.name}",
+            ModelServerArgs(
+                spec=args.env.spec,
+                model=model,
+                plan=args.env.plans[model.name],
+                namespace=namespace,
+                pool=facts.pools[model.pool],
+                storage_class=facts.storage_class,
+                gpu_hour_usd=facts.gpu_hour_usd,
+                artifacts=facts.artifacts if access else None,
+                identity=facts.workload_identity if access else None,
+                service_account=access.service_account if access else None,
+                identity_files=access.files_config_map if access else None,
+                crds_ready=crds_ready,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, providers={"kubernetes": facts.provider}),
+        )
+        return server.endpoint
