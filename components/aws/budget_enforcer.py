@@ -2,14 +2,24 @@
 
 When AWS Budgets reports that actual spend reached the hard cap, every GPU node group of
 the environment is scaled to zero and tainted so the cluster autoscaler cannot bring it
-back; the sizes it had are saved in SSM Parameter Store first. `{"action": "restore"}`
-puts the saved sizes back and lifts the taint.
+back. `{"action": "restore"}` puts the saved sizes back and lifts the taint.
+
+The saved sizes live in SSM Parameter Store, one parameter per node group
+(STATE_PREFIX/<node group>, JSON {"minSize", "desiredSize", "maxSize"}), and hold the size the
+group had before it was last capped. The taint tells which record is current: a group
+without the taint is running at its real size, so a cap always (over)writes the group's
+record from the live size before it scales the group down, whatever an earlier cycle left
+there; a group with the taint was capped after its record was written, so a cap never
+touches that record and restore trusts it. Restore lifts the cap only from tainted groups,
+keeps the records of groups that exist (deleting one while a duplicate notification is
+capping the group again could leave it at zero with nothing saved) and deletes the records
+of node groups that no longer exist. It restores every group it can and reports each one it
+cannot (record missing or not a size, update refused) instead of stopping half-way.
 
 Runs concurrently without harm, so the function needs no reserved concurrency (which a new
-account, with a quota of 10 and 10 kept unreserved, refuses): the saved size is written
-only if absent, before the scale-down, so it is always the size from before the first cap;
-the scale-down itself is idempotent; and when EKS refuses an update because another run's
-update of the same node group is in progress, the run fails, so Lambda retries the SNS
+account, with a quota of 10 and 10 kept unreserved, refuses): concurrent caps write the same
+live size; the scale-down itself is idempotent; and when EKS refuses an update because another
+run's update of the same node group is in progress, the run fails, so Lambda retries the SNS
 notification (two more attempts, one and then two minutes apart:
 https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html) and the
 retry finds the group capped; the run that holds the update caps every group itself.
@@ -29,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 log = logging.getLogger("budget-enforcer")
 log.setLevel(logging.INFO)
@@ -37,10 +47,27 @@ log.setLevel(logging.INFO)
 # Node groups the foundation creates for GPU pools carry these tags.
 POOL_TAG = "llm-platform-pool"
 ENVIRONMENT_TAG = "environment"
-CAP_TAINT = {"key": "llm-platform.dev/budget-hard-cap", "value": "true", "effect": "NO_SCHEDULE"}
+TAINT_KEY = "llm-platform.dev/budget-hard-cap"
+CAP_TAINT = {"key": TAINT_KEY, "value": "true", "effect": "NO_SCHEDULE"}
 
-_FIELD = re.compile(r"^\s*(Budget Name|Alert Type|ACTUAL Amount|Alert Threshold):\s*(.+?)\s*$")
-_USD = re.compile(r"\$?\s*([0-9][0-9,]*(?:\.[0-9]+)?)")
+# The plain-text body AWS Budgets publishes has one "Field: value" line per field, e.g.
+#   Budget Name: billingThree / Alert Type: ACTUAL / ACTUAL Amount: $36.69
+# (notifications captured from SNS in cds-snc/sre-bot
+# app/tests/modules/webhooks/patterns/aws_sns_notifications/test_budget_notification.py,
+# 2022-09-26; the AWS docs describe the Notification API, not the body). Such a body is well
+# under 1 KB; a longer message is refused before it is read, and the lines are split with
+# str.partition, so reading takes time linear in its length.
+MAX_MESSAGE_CHARS = 65_536
+FIELDS = ("Budget Name", "Alert Type", "ACTUAL Amount")
+ALERT_TYPES = ("ACTUAL", "FORECASTED")
+# The budget's limit unit is USD (components/aws/budget.py), and Budgets writes amounts as
+# "$" and two decimals. Anything else ("€6,012.55", "6012.55 EUR", "CA$9.00") is refused rather
+# than read as dollars. No nested quantifier, so no backtracking blow-up.
+_USD = re.compile(r"\$([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)\.([0-9]{2})")
+# Minimum sizes from botocore 1.44.8's EKS model (NodegroupScalingConfig: ZeroCapacity min 0
+# for minSize and desiredSize, Capacity min 1 for maxSize); EKS refuses any other bad size and
+# restore reports that refusal for the group.
+_SIZE_MINIMUM = {"minSize": 0, "desiredSize": 0, "maxSize": 1}
 
 
 class Malformed(ValueError):
@@ -51,11 +78,15 @@ class Busy(RuntimeError):
     """Another run is updating a node group; raised so that Lambda retries the event."""
 
 
+class Unrestorable(ValueError):
+    """A capped node group whose saved size cannot be used; restore reports it and goes on."""
+
+
 @dataclass(frozen=True)
 class Notification:
     budget: str
     alert_type: str
-    actual_usd: float
+    actual_usd: float | None  # None unless the alert is for ACTUAL spend
 
 
 @dataclass(frozen=True)
@@ -77,31 +108,87 @@ class Config:
         )
 
 
+def usd(text: str) -> float:
+    """A dollar figure as AWS Budgets writes it ("$6,012.55"); anything else is Malformed."""
+    m = _USD.fullmatch(text)
+    if m is None:
+        raise Malformed(f"ACTUAL Amount is not a dollar figure like $6,012.55: {text[:80]!r}")
+    return float(f"{m.group(1).replace(',', '')}.{m.group(2)}")
+
+
+def _fields(message: str) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for line in message.splitlines():
+        key, sep, value = line.partition(":")
+        key = key.strip()
+        if sep and key in FIELDS:
+            if key in fields:
+                raise Malformed(f"not an AWS Budgets notification: {key} appears twice")
+            fields[key] = value.strip()
+    return fields
+
+
 def parse(message: str) -> Notification:
     """Read the fields of an AWS Budgets notification (the plain-text body it publishes)."""
-    fields = {}
-    for line in message.splitlines():
-        m = _FIELD.match(line)
-        if m:
-            fields[m.group(1)] = m.group(2)
-    missing = [f for f in ("Budget Name", "Alert Type", "ACTUAL Amount") if f not in fields]
+    if len(message) > MAX_MESSAGE_CHARS:
+        raise Malformed(
+            f"message is {len(message)} characters; an AWS Budgets notification is under "
+            f"{MAX_MESSAGE_CHARS}"
+        )
+    fields = _fields(message)
+    missing = [f for f in FIELDS[:2] if f not in fields]
     if missing:
         raise Malformed(f"not an AWS Budgets notification: no {', '.join(missing)}")
-    amount = _USD.search(fields["ACTUAL Amount"])
-    if amount is None:
-        raise Malformed(f"ACTUAL Amount is not a dollar figure: {fields['ACTUAL Amount']!r}")
-    return Notification(
-        budget=fields["Budget Name"],
-        alert_type=fields["Alert Type"].upper(),
-        actual_usd=float(amount.group(1).replace(",", "")),
-    )
+    alert_type = fields["Alert Type"]
+    if alert_type not in ALERT_TYPES:
+        raise Malformed(f"Alert Type is {alert_type[:40]!r}, not one of {', '.join(ALERT_TYPES)}")
+    if alert_type != "ACTUAL":
+        return Notification(fields["Budget Name"], alert_type, None)
+    if "ACTUAL Amount" not in fields:
+        raise Malformed("not an AWS Budgets notification: no ACTUAL Amount")
+    return Notification(fields["Budget Name"], alert_type, usd(fields["ACTUAL Amount"]))
 
 
 def _messages(event: Any) -> list[str]:
+    records = event.get("Records") if isinstance(event, dict) else None
+    if not isinstance(records, list) or not records:
+        raise Malformed("not an SNS event: no Records list")
+    messages = []
+    for i, record in enumerate(records):
+        sns = record.get("Sns") if isinstance(record, dict) else None
+        message = sns.get("Message") if isinstance(sns, dict) else None
+        if not isinstance(message, str):
+            kind = "missing or null" if message is None else f"a {type(message).__name__}"
+            raise Malformed(f"not an SNS event: Records[{i}].Sns.Message is {kind}, not text")
+        messages.append(message)
+    return messages
+
+
+def _capped(ng: dict[str, Any]) -> bool:
+    return any(t.get("key") == CAP_TAINT["key"] for t in ng.get("taints") or [])
+
+
+def _size(scaling: dict[str, Any]) -> dict[str, int]:
+    return {k: scaling[k] for k in _SIZE_MINIMUM}
+
+
+def _valid_size(name: str, value: str) -> dict[str, int]:
+    """The saved size of a node group, or Unrestorable naming the parameter and the fault."""
     try:
-        return [r["Sns"]["Message"] for r in event["Records"]]
-    except (KeyError, TypeError) as exc:
-        raise Malformed(f"not an SNS event: missing {exc}") from None
+        size = json.loads(value)
+    except ValueError:
+        raise Unrestorable(f"{name} is not JSON: {value[:80]!r}") from None
+    ok = isinstance(size, dict) and set(size) == set(_SIZE_MINIMUM)
+    if ok:
+        ok = all(
+            type(size[k]) is int and size[k] >= least for k, least in _SIZE_MINIMUM.items()
+        )
+    if not ok:
+        raise Unrestorable(
+            f"{name} holds {value[:80]!r}, not a size: want integers "
+            '{"minSize": >= 0, "desiredSize": >= 0, "maxSize": >= 1}'
+        )
+    return size
 
 
 class Enforcer:
@@ -110,18 +197,33 @@ class Enforcer:
         self.eks = eks
         self.ssm = ssm
 
-    def gpu_node_groups(self) -> list[dict[str, Any]]:
+    def node_groups(self) -> list[dict[str, Any]]:
+        """Every node group of the cluster, skipping one deleted while it is listed."""
         groups = []
         pages = self.eks.get_paginator("list_nodegroups").paginate(clusterName=self.config.cluster)
         for page in pages:
             for name in page["nodegroups"]:
-                ng = self.eks.describe_nodegroup(
-                    clusterName=self.config.cluster, nodegroupName=name
-                )["nodegroup"]
-                tags = ng.get("tags") or {}
-                if POOL_TAG in tags and tags.get(ENVIRONMENT_TAG) == self.config.environment:
-                    groups.append(ng)
+                try:
+                    groups.append(
+                        self.eks.describe_nodegroup(
+                            clusterName=self.config.cluster, nodegroupName=name
+                        )["nodegroup"]
+                    )
+                except ClientError as err:
+                    if err.response["Error"]["Code"] != "ResourceNotFoundException":
+                        raise
         return groups
+
+    def _gpu(self, groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            ng
+            for ng in groups
+            if POOL_TAG in (ng.get("tags") or {})
+            and ng["tags"].get(ENVIRONMENT_TAG) == self.config.environment
+        ]
+
+    def gpu_node_groups(self) -> list[dict[str, Any]]:
+        return self._gpu(self.node_groups())
 
     def _state_name(self, nodegroup: str) -> str:
         return f"{self.config.state_prefix}/{nodegroup}"
@@ -132,20 +234,17 @@ class Enforcer:
         for ng in self.gpu_node_groups():
             name = ng["nodegroupName"]
             scaling = ng["scalingConfig"]
-            try:
-                # Overwrite=False makes the saved size the one from before the first cap:
-                # a repeated message cannot replace it with zeros.
+            if not _capped(ng):
+                # Untainted, the group runs at its real size: save that, replacing whatever
+                # an earlier cycle left, before the scale-down. A tainted group's record was
+                # written before it was capped and is left alone.
                 self.ssm.put_parameter(
                     Name=self._state_name(name),
-                    Value=json.dumps(scaling, sort_keys=True),
+                    Value=json.dumps(_size(scaling), sort_keys=True),
                     Type="String",
-                    Overwrite=False,
+                    Overwrite=True,
                 )
-            except ClientError as err:
-                if err.response["Error"]["Code"] != "ParameterAlreadyExists":
-                    raise
-            tainted = any(t.get("key") == CAP_TAINT["key"] for t in ng.get("taints") or [])
-            if scaling.get("desiredSize") == 0 and scaling.get("minSize") == 0 and tainted:
+            elif scaling.get("desiredSize") == 0 and scaling.get("minSize") == 0:
                 continue
             self._update(
                 name,
@@ -168,27 +267,66 @@ class Enforcer:
                 raise Busy(f"node group {nodegroup} has an update in progress") from err
             raise
 
-    def restore(self) -> list[str]:
-        """Put back every size `cap` saved and lift the taint; return what changed."""
-        changed = []
-        for ng in self.gpu_node_groups():
+    def _saved(self, nodegroup: str) -> dict[str, int]:
+        name = self._state_name(nodegroup)
+        try:
+            value = self.ssm.get_parameter(Name=name)["Parameter"]["Value"]
+        except ClientError as err:
+            if err.response["Error"]["Code"] == "ParameterNotFound":
+                raise Unrestorable(f"{name} is missing: no size was saved") from None
+            raise
+        return _valid_size(name, value)
+
+    def _restore_one(self, ng: dict[str, Any]) -> None:
+        name = ng["nodegroupName"]
+        size = self._saved(name)
+        self._update(name, scalingConfig=size, taints={"removeTaints": [CAP_TAINT]})
+        log.info("restored %s to %s", name, size)
+
+    def _forget_removed(self, existing: set[str]) -> list[str]:
+        """Delete the records of node groups that no longer exist; return their names."""
+        forgotten = []
+        pages = self.ssm.get_paginator("get_parameters_by_path").paginate(
+            Path=self.config.state_prefix, Recursive=False
+        )
+        for page in pages:
+            for param in page["Parameters"]:
+                nodegroup = param["Name"].rsplit("/", 1)[-1]
+                if nodegroup not in existing:
+                    self.ssm.delete_parameter(Name=param["Name"])
+                    log.info("forgot %s: node group %s no longer exists", param["Name"], nodegroup)
+                    forgotten.append(nodegroup)
+        return forgotten
+
+    def restore(self) -> dict[str, Any]:
+        """Lift the cap from every capped GPU node group that has a usable saved size.
+
+        Never stops half-way: a group that cannot be restored is logged and reported under
+        "failed" with the reason, and the others are restored all the same."""
+        groups = self.node_groups()
+        changed: list[str] = []
+        failed: dict[str, str] = {}
+        for ng in self._gpu(groups):
+            if not _capped(ng):
+                continue
             name = ng["nodegroupName"]
             try:
-                saved = self.ssm.get_parameter(Name=self._state_name(name))["Parameter"]["Value"]
-            except ClientError as err:
-                if err.response["Error"]["Code"] == "ParameterNotFound":
-                    continue
-                raise
-            scaling = json.loads(saved)
-            self._update(name, scalingConfig=scaling, taints={"removeTaints": [CAP_TAINT]})
-            self.ssm.delete_parameter(Name=self._state_name(name))
-            log.info("restored %s to %s", name, scaling)
-            changed.append(name)
-        return changed
+                self._restore_one(ng)
+                changed.append(name)
+            except (Unrestorable, Busy, ClientError, BotoCoreError) as exc:
+                failed[name] = f"{exc}; set its size by hand and remove the taint {TAINT_KEY}"
+                log.error("not restored %s: %s", name, failed[name])
+        forgotten: list[str] = []
+        try:
+            forgotten = self._forget_removed({ng["nodegroupName"] for ng in groups})
+        except (ClientError, BotoCoreError) as exc:
+            failed["(records)"] = f"could not clean up {self.config.state_prefix}: {exc}"
+            log.error("%s", failed["(records)"])
+        return {"action": "restore", "changed": changed, "failed": failed, "forgotten": forgotten}
 
     def handle(self, event: Any) -> dict[str, Any]:
         if isinstance(event, dict) and event.get("action") == "restore":
-            return {"action": "restore", "changed": self.restore()}
+            return self.restore()
         try:
             notes = [parse(m) for m in _messages(event)]
         except Malformed as exc:
@@ -197,14 +335,14 @@ class Enforcer:
         changed: list[str] = []
         for note in notes:
             if note.budget != self.config.budget:
-                log.info("ignored: budget %r is not %r", note.budget, self.config.budget)
+                log.info("ignored: budget %r is not %r", note.budget[:100], self.config.budget)
                 continue
-            if note.alert_type != "ACTUAL" or note.actual_usd < self.config.hard_cap_usd:
+            if note.actual_usd is None:
+                log.info("ignored: a %s alert is not actual spend", note.alert_type)
+                continue
+            if note.actual_usd < self.config.hard_cap_usd:
                 log.info(
-                    "below the hard cap: %s $%.2f < $%.2f",
-                    note.alert_type,
-                    note.actual_usd,
-                    self.config.hard_cap_usd,
+                    "below the hard cap: $%.2f < $%.2f", note.actual_usd, self.config.hard_cap_usd
                 )
                 continue
             changed += self.cap()
