@@ -165,40 +165,11 @@ class Budget(pulumi.ComponentResource):
             tags,
             child,
         )
-        eks_arn = f"arn:aws:eks:{cfg.region}:{cfg.account_id}"
-        cluster_arn = f"{eks_arn}:cluster/{args.cluster_name}"
-        nodegroups = f"{eks_arn}:nodegroup/{args.cluster_name}/*"
         aws.iam.RolePolicy(
             f"{name}-enforcer",
             role=role.id,
             policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Action": "eks:ListNodegroups",
-                            "Resource": cluster_arn,
-                        },
-                        {
-                            "Effect": "Allow",
-                            "Action": ["eks:DescribeNodegroup", "eks:UpdateNodegroupConfig"],
-                            "Resource": nodegroups,
-                        },
-                        {
-                            "Effect": "Allow",
-                            "Action": [
-                                "ssm:PutParameter",
-                                "ssm:GetParameter",
-                                "ssm:DeleteParameter",
-                            ],
-                            "Resource": (
-                                f"arn:aws:ssm:{cfg.region}:{cfg.account_id}:parameter"
-                                f"{state_prefix}/*"
-                            ),
-                        },
-                    ],
-                }
+                enforcer_policy(cfg.region, cfg.account_id, args.cluster_name, state_prefix)
             ),
             opts=child,
         )
@@ -243,3 +214,47 @@ class Budget(pulumi.ComponentResource):
             endpoint=function.arn,
             opts=child,
         )
+
+
+def enforcer_policy(
+    region: str, account: str, cluster: str, state_prefix: str
+) -> dict[str, object]:
+    """What the hard-cap Lambda may do: read and resize the cluster's node groups, and keep
+    its records under state_prefix (budget_enforcer's docstring)."""
+    eks_arn = f"arn:aws:eks:{region}:{account}"
+    cluster_arn = f"{eks_arn}:cluster/{cluster}"
+    nodegroups = f"{eks_arn}:nodegroup/{cluster}/*"
+    parameters = f"arn:aws:ssm:{region}:{account}:parameter"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "eks:ListNodegroups",
+                "Resource": cluster_arn,
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["eks:DescribeNodegroup", "eks:UpdateNodegroupConfig"],
+                "Resource": nodegroups,
+            },
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "ssm:PutParameter",
+                    "ssm:GetParameter",
+                    "ssm:DeleteParameter",
+                ],
+                "Resource": f"{parameters}{state_prefix}/*",
+            },
+            {
+                # Restore lists the records to delete those of removed node groups.
+                # GetParametersByPath is authorized against the path, not the
+                # parameters it returns:
+                # https://docs.aws.amazon.com/systems-manager/latest/userguide/ps-retrieval-authorization.html
+                "Effect": "Allow",
+                "Action": "ssm:GetParametersByPath",
+                "Resource": f"{parameters}{state_prefix}",
+            },
+        ],
+    }
