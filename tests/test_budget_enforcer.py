@@ -3,8 +3,10 @@ AWS endpoint with EKS and SSM, two environments and a system node group in the w
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import logging
+import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
@@ -49,6 +51,33 @@ def endpoint():
     server.stop()
 
 
+GROUPS = {
+    "system": ({"minSize": 2, "maxSize": 3, "desiredSize": 2}, {}),
+    "gpu-infer": ({"minSize": 1, "maxSize": 3, "desiredSize": 2}, {"llm-platform-pool": "infer"}),
+    "gpu-train": ({"minSize": 0, "maxSize": 4, "desiredSize": 1}, {"llm-platform-pool": "train"}),
+}
+# The sizes above as _sizes reports them (min, desired, max, tainted): what restore must give back.
+REAL = {"system": (2, 2, 3, False), "gpu-infer": (1, 2, 3, False), "gpu-train": (0, 1, 4, False)}
+PREFIX = "/llm-platform/aws/budget-enforcer"
+
+
+def _cluster(eks, cluster: str, env: str) -> None:
+    eks.create_cluster(
+        name=cluster,
+        roleArn=ROLE,
+        resourcesVpcConfig={"subnetIds": ["subnet-1", "subnet-2"]},
+    )
+    for name, (scaling, extra) in GROUPS.items():
+        eks.create_nodegroup(
+            clusterName=cluster,
+            nodegroupName=name,
+            nodeRole=ROLE,
+            subnets=["subnet-1"],
+            scalingConfig=scaling,
+            tags={"environment": env, **extra},
+        )
+
+
 @pytest.fixture
 def aws(endpoint, monkeypatch):
     for key, value in {
@@ -61,27 +90,16 @@ def aws(endpoint, monkeypatch):
     urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
     eks = boto3.client("eks", endpoint_url=endpoint, region_name=REGION)
     ssm = boto3.client("ssm", endpoint_url=endpoint, region_name=REGION)
-    for cluster, env in (("llm-aws", "aws"), ("llm-other", "other")):
-        eks.create_cluster(
-            name=cluster,
-            roleArn=ROLE,
-            resourcesVpcConfig={"subnetIds": ["subnet-1", "subnet-2"]},
-        )
-        groups = {
-            "system": ({"minSize": 2, "maxSize": 3, "desiredSize": 2}, {}),
-            "gpu-infer": ({"minSize": 1, "maxSize": 3, "desiredSize": 2}, {"llm-platform-pool": "infer"}),
-            "gpu-train": ({"minSize": 0, "maxSize": 4, "desiredSize": 1}, {"llm-platform-pool": "train"}),
-        }
-        for name, (scaling, extra) in groups.items():
-            eks.create_nodegroup(
-                clusterName=cluster,
-                nodegroupName=name,
-                nodeRole=ROLE,
-                subnets=["subnet-1"],
-                scalingConfig=scaling,
-                tags={"environment": env, **extra},
-            )
+    _cluster(eks, "llm-aws", "aws")
     return eks, ssm
+
+
+@pytest.fixture
+def other_environment(aws):
+    """A second environment's cluster, with the same node group names and tags but its own
+    environment tag, in the same account."""
+    _cluster(aws[0], "llm-other", "other")
+    return aws
 
 
 def _enforcer(eks, ssm, cluster="llm-aws", env="aws") -> Enforcer:
@@ -105,8 +123,8 @@ def _sizes(eks, cluster: str) -> dict[str, tuple[int, int, int, bool]]:
     return out
 
 
-def test_hard_cap_scales_only_this_environments_gpu_node_groups(aws):
-    eks, ssm = aws
+def test_hard_cap_scales_only_this_environments_gpu_node_groups(other_environment):
+    eks, ssm = other_environment
     before_other = _sizes(eks, "llm-other")
     result = _enforcer(eks, ssm).handle(_message("llm-aws", "$6,012.55"))
     assert sorted(result["changed"]) == ["gpu-infer", "gpu-train"]
@@ -239,3 +257,222 @@ def test_an_update_already_in_progress_fails_the_run_so_lambda_retries_it(aws):
     # The size was saved before the refused update, so the retry still restores it later.
     saved = ssm.get_parameter(Name="/llm-platform/aws/budget-enforcer/gpu-infer")
     assert json.loads(saved["Parameter"]["Value"])["desiredSize"] == 2
+
+
+def _set(eks, name: str, min_size: int, desired: int, max_size: int, untaint: bool = False):
+    """What an operator does by hand in the console: resize a node group, maybe lift the taint."""
+    change = {"taints": {"removeTaints": [CAP_TAINT]}} if untaint else {}
+    eks.update_nodegroup_config(
+        clusterName="llm-aws",
+        nodegroupName=name,
+        scalingConfig={"minSize": min_size, "desiredSize": desired, "maxSize": max_size},
+        **change,
+    )
+
+
+def _records(ssm) -> dict[str, str]:
+    params = ssm.get_parameters_by_path(Path=PREFIX)["Parameters"]
+    return {p["Name"].rsplit("/", 1)[1]: p["Value"] for p in params}
+
+
+def test_a_record_left_from_an_earlier_cycle_is_replaced_by_the_size_before_this_cap(aws):
+    """October's cap saved 5/5/6; the operator lifted it by hand at 1/2/3 without `restore`,
+    so October's record stayed. November's cap must save 1/2/3, not keep 5/5/6."""
+    eks, ssm = aws
+    enforcer = _enforcer(eks, ssm)
+    _set(eks, "gpu-infer", 5, 5, 6)
+    assert "gpu-infer" in enforcer.handle(_message("llm-aws", "$6,012.55"))["changed"]
+    _set(eks, "gpu-infer", 1, 2, 3, untaint=True)
+    assert "gpu-infer" in enforcer.handle(_message("llm-aws", "$6,300.00"))["changed"]
+    enforcer.handle({"action": "restore"})
+    assert _sizes(eks, "llm-aws")["gpu-infer"] == (1, 2, 3, False)
+
+
+def test_a_bad_record_is_reported_and_every_other_group_is_restored(aws):
+    eks, ssm = aws
+    enforcer = _enforcer(eks, ssm)
+    enforcer.handle(_message("llm-aws", "$6,012.55"))
+    for bad, reason in (
+        ("{not json", "is not JSON"),
+        ('{"minSize": 1, "desiredSize": 2, "maxSize": 0}', "not a size"),
+        ('{"minSize": "1", "desiredSize": 2, "maxSize": 3}', "not a size"),
+        ("[1, 2, 3]", "not a size"),
+    ):
+        ssm.put_parameter(Name=f"{PREFIX}/gpu-infer", Value=bad, Type="String", Overwrite=True)
+        result = enforcer.handle({"action": "restore"})
+        assert result["failed"].keys() == {"gpu-infer"}, bad
+        assert f"{PREFIX}/gpu-infer" in result["failed"]["gpu-infer"] and reason in result["failed"]["gpu-infer"]
+        # The bad group stays capped (no guessed size); the good one is back.
+        assert _sizes(eks, "llm-aws")["gpu-infer"] == (0, 0, 3, True)
+        assert _sizes(eks, "llm-aws")["gpu-train"] == REAL["gpu-train"]
+    ssm.put_parameter(
+        Name=f"{PREFIX}/gpu-infer",
+        Value='{"desiredSize": 2, "maxSize": 3, "minSize": 1}',
+        Type="String",
+        Overwrite=True,
+    )
+    assert enforcer.handle({"action": "restore"}) == {
+        "action": "restore", "changed": ["gpu-infer"], "failed": {}, "forgotten": []}
+    assert _sizes(eks, "llm-aws") == REAL
+
+
+def test_a_restore_during_a_duplicate_cap_leaves_no_group_at_zero_without_its_size(aws, endpoint):
+    """The worst interleaving, made to happen: right after restore puts gpu-infer back, a
+    duplicate notification caps it again, before restore has finished."""
+    eks, ssm = aws
+    _enforcer(eks, ssm).handle(_message("llm-aws", "$6,012.55"))
+
+    def duplicate_cap():
+        clients = {s: boto3.client(s, endpoint_url=endpoint, region_name=REGION) for s in ("eks", "ssm")}
+        _enforcer(clients["eks"], clients["ssm"]).handle(_message("llm-aws", "$6,012.55"))
+
+    class CapRightAfterRestoringGpuInfer:
+        def __getattr__(self, name):
+            return getattr(eks, name)
+
+        def update_nodegroup_config(self, **kwargs):
+            eks.update_nodegroup_config(**kwargs)
+            if kwargs["nodegroupName"] == "gpu-infer":
+                duplicate_cap()
+
+    _enforcer(CapRightAfterRestoringGpuInfer(), ssm).handle({"action": "restore"})
+    # Whichever run won, a capped group still has its real size saved: one more restore
+    # brings every group back.
+    _enforcer(eks, ssm).handle({"action": "restore"})
+    assert _sizes(eks, "llm-aws") == REAL
+
+
+def test_concurrent_caps_and_restores_always_leave_the_real_sizes_recoverable(aws, endpoint):
+    eks, ssm = aws
+    _enforcer(eks, ssm).handle(_message("llm-aws", "$6,012.55"))
+
+    def run(i):
+        clients = {s: boto3.client(s, endpoint_url=endpoint, region_name=REGION) for s in ("eks", "ssm")}
+        event = {"action": "restore"} if i % 2 else _message("llm-aws", "$6,012.55")
+        try:
+            return _enforcer(clients["eks"], clients["ssm"]).handle(event)
+        except budget_enforcer.Busy:
+            return {"action": "busy"}  # Lambda would retry this event
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(run, range(6)))
+    assert all(r["action"] != "restore" or r["failed"] == {} for r in results), results
+    _enforcer(eks, ssm).handle({"action": "restore"})
+    assert _sizes(eks, "llm-aws") == REAL
+
+
+def test_restore_forgets_the_records_of_node_groups_deleted_since_the_cap(aws):
+    eks, ssm = aws
+    enforcer = _enforcer(eks, ssm)
+    enforcer.handle(_message("llm-aws", "$6,012.55"))
+    assert _records(ssm).keys() == {"gpu-infer", "gpu-train"}
+    eks.delete_nodegroup(clusterName="llm-aws", nodegroupName="gpu-train")
+    result = enforcer.handle({"action": "restore"})
+    assert result == {"action": "restore", "changed": ["gpu-infer"], "failed": {}, "forgotten": ["gpu-train"]}
+    assert _records(ssm) == {"gpu-infer": '{"desiredSize": 2, "maxSize": 3, "minSize": 1}'}
+    assert _sizes(eks, "llm-aws") == {"system": REAL["system"], "gpu-infer": REAL["gpu-infer"]}
+
+
+def _rejected(enforcer, event, reason: str, caplog) -> None:
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="budget-enforcer"):
+        result = enforcer.handle(event)
+    assert result["action"] == "rejected" and reason in result["reason"], (event, result)
+    assert any(reason in r.getMessage() for r in caplog.records), event
+
+
+def test_a_null_or_non_text_sns_message_is_rejected_with_a_logged_reason(aws, caplog):
+    eks, ssm = aws
+    enforcer = _enforcer(eks, ssm)
+    for message, reason in (
+        (None, "Records[0].Sns.Message is missing or null, not text"),
+        (42, "Records[0].Sns.Message is a int, not text"),
+        (["Budget Name: llm-aws"], "Records[0].Sns.Message is a list, not text"),
+        ({"Budget Name": "llm-aws"}, "Records[0].Sns.Message is a dict, not text"),
+    ):
+        _rejected(enforcer, {"Records": [{"Sns": {"Message": message}}]}, reason, caplog)
+    for event in ({"Records": "x"}, {"Records": []}, {"Records": [None]}, {"Records": [{"Sns": None}]}):
+        _rejected(enforcer, event, "not an SNS event", caplog)
+    assert _sizes(eks, "llm-aws") == REAL
+    assert _records(ssm) == {}
+
+
+def test_amounts_in_other_currencies_are_refused_not_read_as_dollars(aws, caplog):
+    """The budget's unit is USD and Budgets writes "$36.69" (see budget_enforcer.FIELDS)."""
+    eks, ssm = aws
+    enforcer = _enforcer(eks, ssm)
+    for amount in ("€9,000.00", "9,000.00 EUR", "CA$9,000.00", "$9,000.00 CAD", "USD 9000.00",
+                   "£9000", "¥900000", "$9.000,00", "$9,00,000.00", "$9000"):
+        _rejected(enforcer, _message("llm-aws", amount), "not a dollar figure", caplog)
+    assert _sizes(eks, "llm-aws") == REAL
+    # The same message in dollars, grouped or not, is read and caps.
+    assert enforcer.handle(_message("llm-aws", "$9000.00"))["action"] == "cap"
+    assert enforcer.handle({"action": "restore"})["changed"] == ["gpu-infer", "gpu-train"]
+    assert enforcer.handle(_message("llm-aws", "$9,000.00"))["action"] == "cap"
+
+
+def test_a_hostile_long_message_is_dealt_with_in_linear_time(aws, caplog):
+    """A 32k-space line made the old field pattern backtrack quadratically (6 s here, 16 s
+    on a busy machine); a 1 MB message is refused before it is read."""
+    eks, ssm = aws
+    enforcer = _enforcer(eks, ssm)
+    spaces = _message("llm-aws", "$6,012.55")
+    body = spaces["Records"][0]["Sns"]["Message"].replace(
+        "Budget Name: llm-aws", "Budget Name: a" + " " * 32_768 + "\0"
+    )
+    start = time.perf_counter()
+    result = enforcer.handle({"Records": [{"Sns": {"Message": body}}]})
+    took = time.perf_counter() - start
+    print(f"32k-space line: {took * 1000:.1f} ms")
+    assert result == {"action": "none", "changed": []}  # another budget's name: ignored
+    assert took < 1.0
+    huge = "Budget Name: a" + " " * 1_048_576 + "\0"
+    start = time.perf_counter()
+    _rejected(enforcer, {"Records": [{"Sns": {"Message": huge}}]}, "1048591 characters", caplog)
+    took = time.perf_counter() - start
+    print(f"1 MB message: {took * 1000:.1f} ms")
+    assert took < 1.0
+    assert _sizes(eks, "llm-aws") == REAL
+
+
+def test_the_lambdas_iam_policy_allows_every_call_it_makes(aws, endpoint):
+    """Every AWS API call of a cap, a restore and the record clean-up, recorded from the
+    boto3 clients, is allowed by the role policy the Budget component attaches."""
+    from components.aws.budget import enforcer_policy
+
+    eks, ssm = aws
+    calls: list[tuple[str, str]] = []
+    nodegroup = f"arn:aws:eks:{REGION}:123456789012:nodegroup/llm-aws"
+    parameter = f"arn:aws:ssm:{REGION}:123456789012:parameter"
+    resource = {
+        "ListNodegroups": lambda p: f"arn:aws:eks:{REGION}:123456789012:cluster/{p['clusterName']}",
+        "DescribeNodegroup": lambda p: f"{nodegroup}/{p['nodegroupName']}/uuid",
+        "UpdateNodegroupConfig": lambda p: f"{nodegroup}/{p['nodegroupName']}/uuid",
+        "PutParameter": lambda p: parameter + p["Name"],
+        "GetParameter": lambda p: parameter + p["Name"],
+        "DeleteParameter": lambda p: parameter + p["Name"],
+        "GetParametersByPath": lambda p: parameter + p["Path"],
+    }
+    for client, service in ((eks, "eks"), (ssm, "ssm")):
+        client.meta.events.register(
+            "before-parameter-build",
+            lambda params, model, service=service, **_: calls.append(
+                (f"{service}:{model.name}", resource[model.name](params))
+            ),
+        )
+    enforcer = _enforcer(eks, ssm)
+    enforcer.handle(_message("llm-aws", "$6,012.55"))
+    operator = boto3.client("eks", endpoint_url=endpoint, region_name=REGION)
+    operator.delete_nodegroup(clusterName="llm-aws", nodegroupName="gpu-train")
+    enforcer.handle({"action": "restore"})
+    statements = enforcer_policy(REGION, "123456789012", "llm-aws", PREFIX)["Statement"]
+
+    def allowed(action: str, arn: str) -> bool:
+        for st in statements:
+            actions = [st["Action"]] if isinstance(st["Action"], str) else st["Action"]
+            if action in actions and fnmatch.fnmatchcase(arn, st["Resource"]):
+                return True
+        return False
+
+    assert {a for a, _ in calls} >= {"ssm:GetParametersByPath", "ssm:DeleteParameter", "eks:UpdateNodegroupConfig"}
+    assert [c for c in calls if not allowed(*c)] == []
