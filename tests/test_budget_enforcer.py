@@ -368,8 +368,8 @@ def test_restore_forgets_the_records_of_node_groups_deleted_since_the_cap(aws):
     assert _records(ssm).keys() == {"gpu-infer", "gpu-train"}
     eks.delete_nodegroup(clusterName="llm-aws", nodegroupName="gpu-train")
     result = enforcer.handle({"action": "restore"})
-    assert result == {"action": "restore", "changed": ["gpu-infer"], "failed": {}, "forgotten": ["gpu-train"]}
     assert _records(ssm) == {"gpu-infer": '{"desiredSize": 2, "maxSize": 3, "minSize": 1}'}
+    assert result == {"action": "restore", "changed": ["gpu-infer"], "failed": {}, "forgotten": ["gpu-train"]}
     assert _sizes(eks, "llm-aws") == {"system": REAL["system"], "gpu-infer": REAL["gpu-infer"]}
 
 
