@@ -54,9 +54,9 @@ CAP_TAINT = {"key": TAINT_KEY, "value": "true", "effect": "NO_SCHEDULE"}
 #   Budget Name: billingThree / Alert Type: ACTUAL / ACTUAL Amount: $36.69
 # (notifications captured from SNS in cds-snc/sre-bot
 # app/tests/modules/webhooks/patterns/aws_sns_notifications/test_budget_notification.py,
-# 2022-09-26; the AWS docs describe the Notification API, not the body). Such a body is well
-# under 1 KB; a longer message is refused before it is read, and the lines are split with
-# str.partition, so reading takes time linear in its length.
+# 2022-09-26; the AWS docs describe the Notification API, not the body). Such a body is under
+# 1 KB: one over MAX_MESSAGE_CHARS is refused unread, and lines are split with str.partition
+# (no pattern that can backtrack), so reading takes time linear in the message's length.
 MAX_MESSAGE_CHARS = 65_536
 FIELDS = ("Budget Name", "Alert Type", "ACTUAL Amount")
 ALERT_TYPES = ("ACTUAL", "FORECASTED")
