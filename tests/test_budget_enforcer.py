@@ -432,6 +432,12 @@ def test_a_hostile_long_message_is_dealt_with_in_linear_time(aws, caplog):
     took = time.perf_counter() - start
     print(f"1 MB message: {took * 1000:.1f} ms")
     assert took < 1.0
+    # A second field of the same name, or an alert type Budgets does not send, is not guessed at.
+    body = _message("llm-aws", "$6,012.55")["Records"][0]["Sns"]["Message"]
+    twice = body + "Budget Name: llm-aws\n"
+    _rejected(enforcer, {"Records": [{"Sns": {"Message": twice}}]}, "Budget Name appears twice", caplog)
+    odd = body.replace("Alert Type: ACTUAL", "Alert Type: ACTUAL[/red]")
+    _rejected(enforcer, {"Records": [{"Sns": {"Message": odd}}]}, "not one of ACTUAL, FORECASTED", caplog)
     assert _sizes(eks, "llm-aws") == REAL
 
 
