@@ -199,6 +199,11 @@ class Budget(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[logs]),
         )
+        self._subscribe(name, topic, function, child)
+
+    @staticmethod
+    def _subscribe(name: str, topic, function, child: pulumi.ResourceOptions) -> None:
+        """Let the topic invoke the function, and subscribe it."""
         aws.lambda_.Permission(
             f"{name}-enforcer-sns",
             action="lambda:InvokeFunction",
