@@ -44,10 +44,10 @@ POLICY_VIOLATION = 3
 _CONTROL = {c: f"\\x{c:02x}" for c in (*range(32), *range(127, 160)) if c not in (9, 10)}
 
 
-def plain(text: object) -> Text:
+def plain(text: object, style: str = "") -> Text:
     """Text for the terminal taken literally: never Rich markup or emoji codes. Everything
     that can hold user input (names, values, paths, messages) is printed through this."""
-    return Text(str(text).translate(_CONTROL))
+    return Text(str(text).translate(_CONTROL), style=style)
 
 
 def say(console: Console, label: str, style: str, message: str) -> None:
@@ -228,7 +228,7 @@ def _print_verdict(verdict: PolicyVerdict) -> None:
         out.print(Text(level, style="bold"))
         for v in found:
             line = f" ({v.severity or 'unrated'}) {v.resource}: {v.detail}"
-            out.print(Text.assemble("  - ", (plain(v.policy), "cyan"), plain(line)), soft_wrap=True)
+            out.print(Text.assemble("  - ", plain(v.policy, "cyan"), plain(line)), soft_wrap=True)
     if mandatory:
         say(out, "policy check failed", "red", "fix the mandatory violations above")
 
@@ -240,7 +240,7 @@ def _print_plan(result: PlanResult, target: Path, elapsed: float) -> None:
         Text.assemble(
             ("llm-platform plan", "bold"),
             " stack ",
-            (plain(result.stack), "cyan"),
+            plain(result.stack, "cyan"),
             plain(f" ({spec.topology}, namespace {spec.namespace})"),
         )
     )
@@ -254,7 +254,7 @@ def _print_plan(result: PlanResult, target: Path, elapsed: float) -> None:
     tree = Tree(f"resources ({len(result.records)})")
 
     def add(node: Tree, rec: Recorded) -> None:
-        branch = node.add(Text.assemble((plain(rec.name), "bold"), " ", (plain(rec.type), "dim")))
+        branch = node.add(Text.assemble(plain(rec.name, "bold"), " ", plain(rec.type, "dim")))
         for c in children.get(rec.urn, []):
             add(branch, c)
 
@@ -283,7 +283,7 @@ def _print_plan(result: PlanResult, target: Path, elapsed: float) -> None:
         )
     out.print(models)
     for m in spec.models:
-        out.print(Text.assemble((plain(m.name), "bold"), " why:"))
+        out.print(Text.assemble(plain(m.name, "bold"), " why:"))
         for reason in env.plans[m.name].reasons:
             out.print(plain(f"  - {reason}"), soft_wrap=True)
 
@@ -420,8 +420,18 @@ def size(
         raise typer.Exit(1)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """The console script. A bad option is an `error:` line like every other problem,
+    rather than typer's boxed message."""
     try:
-        app()
+        code = app(args=argv, standalone_mode=False)
     except KeyboardInterrupt:
         sys.exit(130)
+    except typer.Abort:
+        sys.exit(1)
+    except typer.TyperException as exc:
+        # With no arguments typer has printed the help already (typer/core.py, parse_args).
+        if type(exc).__name__ != "NoArgsIsHelpError":
+            say(err, "error", "red", exc.format_message())
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)

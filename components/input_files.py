@@ -20,7 +20,7 @@ import yaml
 # Deeper than any real stack or policy config. The YAML composer and the JSON decoder
 # recurse per level and raise RecursionError near Python's limit (1000); what reads the
 # document afterwards (pydantic, protobuf's Struct, jsonschema) recurses too.
-MAX_DEPTH = 64
+MAX_DEPTH = 32
 # RFC 8259 section 6: numbers beyond IEEE 754 double precision are not interoperable; the
 # policy config reaches the pack as a protobuf Struct, whose numbers are doubles.
 MAX_EXACT_INT = 2**53
