@@ -747,15 +747,20 @@ def names_a_secret(loc: tuple[Any, ...]) -> bool:
     return any(isinstance(p, str) and (p == "secret" or p.endswith("_secret")) for p in loc)
 
 
+def key_text(key: str) -> str:
+    """A mapping key as a problem names it: as written when plain, else quoted (a key with
+    spaces or newlines stays on one line) and cut like a value."""
+    return key if _PLAIN_KEY.match(key) and len(key) <= ECHO_LIMIT else echo(key)
+
+
 def config_path(loc: tuple[Any, ...]) -> str:
     out = CONFIG_KEY
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif _PLAIN_KEY.match(str(part)) and len(str(part)) <= ECHO_LIMIT:
-            out += f".{part}"
         else:
-            out += f"[{echo(str(part))}]"  # a key with spaces or newlines stays on one line
+            key = key_text(str(part))
+            out += f".{key}" if key == part else f"[{key}]"
     return out
 
 

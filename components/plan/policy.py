@@ -23,7 +23,7 @@ from pulumi.runtime.proto import analyzer_pb2 as pb
 from pulumi.runtime.proto import analyzer_pb2_grpc
 
 from components.input_files import InputFileError, read_json
-from components.spec import ECHO_LIMIT, echo
+from components.spec import ECHO_LIMIT, echo, key_text
 
 # No engine runs here: the pack only logs to this address, and the SDK writes its logs to
 # stderr when nothing is configured, as under the CLI with no engine attached.
@@ -137,12 +137,12 @@ def read_config(path: Path) -> dict[str, Any]:
             else (value.get("enforcementLevel") if isinstance(value, dict) else None)
         )
         if not isinstance(value, str | dict):
-            problems.append(f"{path}: {echo(name)}: must be an enforcement level or an object")
+            problems.append(f"{path}: {key_text(name)}: must be an enforcement level or an object")
         elif name == "all" and isinstance(value, dict) and set(value) - {"enforcementLevel"}:
             problems.append(f"{path}: all: sets only enforcementLevel, for every policy")
         elif level is not None and level not in _LEVEL_VALUES:
             problems.append(
-                f"{path}: {echo(name)}.enforcementLevel: must be one of "
+                f"{path}: {key_text(name)}.enforcementLevel: must be one of "
                 f"{', '.join(_LEVEL_VALUES)} (got {echo(level)})"
             )
     if problems:
@@ -156,7 +156,7 @@ def check_names(config: dict[str, Any], policies: list[str]) -> None:
     if unknown:
         raise PolicyConfigError(
             [
-                f"policy config: {echo(name)}: no such policy; policies: {', '.join(policies)}"
+                f"policy config: {key_text(name)}: no such policy; policies: {', '.join(policies)}"
                 for name in unknown
             ]
         )
