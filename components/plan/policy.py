@@ -131,16 +131,16 @@ def read_config(path: Path) -> dict[str, Any]:
         raise PolicyConfigError([f"{path}: must be a JSON object of policy name -> config"])
     problems = []
     for name, value in raw.items():
-        level = (
-            value
-            if isinstance(value, str)
-            else (value.get("enforcementLevel") if isinstance(value, dict) else None)
+        # A level given as null, a list or a number is as wrong as a misspelt one.
+        has_level = isinstance(value, str) or (
+            isinstance(value, dict) and "enforcementLevel" in value
         )
+        level = value.get("enforcementLevel") if isinstance(value, dict) else value
         if not isinstance(value, str | dict):
             problems.append(f"{path}: {key_text(name)}: must be an enforcement level or an object")
         elif name == "all" and isinstance(value, dict) and set(value) - {"enforcementLevel"}:
             problems.append(f"{path}: all: sets only enforcementLevel, for every policy")
-        elif level is not None and level not in _LEVEL_VALUES:
+        elif has_level and not (isinstance(level, str) and level in _LEVEL_VALUES):
             problems.append(
                 f"{path}: {key_text(name)}.enforcementLevel: must be one of "
                 f"{', '.join(_LEVEL_VALUES)} (got {echo(level)})"
