@@ -213,7 +213,11 @@ def test_stack_file_we_cannot_read_is_one_error_line(
     [
         ('{"gpu-allowlist": {"allowedGpus": ["L4ä"]}}'.encode("latin-1"), "not UTF-8 text (byte 38)"),
         (('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}").encode(), "nests deeper than 32 levels"),
-        (('{"a": ' + "[" * 40 + "]" * 40 + "}").encode(), "nests deeper than 32 levels"),
+        # Parsed by json, then too deep for protobuf's Struct on the way to the pack.
+        (
+            ('{"monthly-cost-cap": {"maxMonthlyUsd": ' + "[" * 900 + "]" * 900 + "}}").encode(),
+            "nests deeper than 32 levels",
+        ),
         (b'{"monthly-cost-cap": {"maxMonthlyUsd": NaN}}', "not valid JSON (NaN is not a JSON number)"),
         (b'{"monthly-cost-cap": {"maxMonthlyUsd": -Infinity}}', "(-Infinity is not a JSON number)"),
         (b'{"monthly-cost-cap": {"maxMonthlyUsd": 1e400}}', "(1e400 is out of range for a double)"),
@@ -223,7 +227,7 @@ def test_stack_file_we_cannot_read_is_one_error_line(
         ),
         (b'{"bounded-scaling": {"maxReplicas": 9007199254740993}}', "is out of range"),
     ],
-    ids=["latin1", "deep-recursion", "deep-41", "nan", "infinity", "1e400", "5000-digits", "2^53+1"],
+    ids=["latin1", "deep-recursion", "deep-900", "nan", "infinity", "1e400", "5000-digits", "2^53+1"],
 )
 def test_policy_config_we_cannot_read_is_one_error_line(capsys, tmp_path, content, expected):
     config = tmp_path / "config.json"
