@@ -55,9 +55,14 @@ def say(console: Console, label: str, style: str, message: str) -> None:
     console.print(Text.assemble((label, style), ": ", plain(message)), soft_wrap=True)
 
 
+# A backstop for messages that quote a value without spec.echo: no problem needs more.
+MAX_LINE = 1000
+
+
 def _fail(lines: list[str], code: int = 2) -> typer.Exit:
     for line in lines:
-        say(err, "error", "red", line)
+        cut = line if len(line) <= MAX_LINE else f"{line[:MAX_LINE]}... ({len(line)} characters)"
+        say(err, "error", "red", cut)
     return typer.Exit(code)
 
 

@@ -105,7 +105,7 @@ def test_markup_in_stack_and_size_model_is_printed_literally(capsys, scratch_pro
 
 def test_markup_in_a_free_text_field_prints_literally_in_the_plan(scratch_project, tmp_path):
     raw = stack_spec("local")
-    raw["models"][0]["hosted_api"]["name"] = "[/red] :smile: [bold]x"
+    raw["models"][0]["hosted_api"]["name"] = "[/red] :smile: [bold]x\x1b[2J"
     write_stack(scratch_project, "s", raw)
     proc = subprocess.run(
         [*CLI, "plan", "--stack", "s", "--project", str(scratch_project), "--no-policy",
@@ -114,7 +114,9 @@ def test_markup_in_a_free_text_field_prints_literally_in_the_plan(scratch_projec
         env={**os.environ, "COLUMNS": "220"},  # Rich's width: the table cell stays on one line
     )  # fmt: skip
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
-    assert "([/red] :smile: [bold]x)" in proc.stdout, proc.stdout[-1500:]
+    # The escape sequence that would clear the screen is shown, not sent.
+    assert "([/red] :smile: [bold]x\\x1b[2J)" in proc.stdout, proc.stdout[-1500:]
+    assert "\x1b" not in proc.stdout
 
 
 def test_a_five_megabyte_value_is_cut(capsys, scratch_project):
@@ -128,6 +130,16 @@ def test_a_five_megabyte_value_is_cut(capsys, scratch_project):
     # The repr's first 80 characters: the quote and 79 x's.
     assert f"(got '{'x' * 79}... (5000000 characters))" in lines[1] + lines[0]
     assert f"unknown GPU '{'y' * 79}... (5000000 characters)" in lines[0] + lines[1]
+
+
+def test_a_long_gcp_zone_is_cut_by_the_backstop(capsys, scratch_project):
+    raw = stack_spec("gcp")
+    raw["gcp"]["zones"] = ["z" * 1_000_000]
+    write_stack(scratch_project, "s", raw)
+    code, _, stderr = plan(capsys, scratch_project, "s", "--no-policy")
+    lines = only_error_lines(code, stderr)
+    assert all(len(line) < 1100 for line in lines), [len(x) for x in lines]
+    assert any(line.endswith(" characters)") and "zzzz" in line for line in lines), lines
 
 
 def test_a_credential_pasted_into_a_secret_field_is_not_echoed(capsys, scratch_project):
