@@ -137,15 +137,31 @@ def _int(text: str) -> int | float:
     return int(text)
 
 
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    if repeated:
+        noun = "key" if len(repeated) == 1 else "keys"
+        raise ValueError(f"duplicate {noun} {', '.join(map(repr, repeated))} in one object")
+    return dict(pairs)
+
+
 def _cut(text: str) -> str:
     return text if len(text) <= 24 else f"{text[:20]}... ({len(text)} digits)"
 
 
 def read_json(path: Path, shown: str) -> Any:
-    """The data in a JSON file, refusing NaN, Infinity and numbers a double cannot hold."""
+    """The data in a JSON file, refusing NaN, Infinity, numbers a double cannot hold and
+    duplicate keys (json keeps the last one silently)."""
     text = _text(path, shown)
     try:
-        doc = json.loads(text, parse_constant=_constant, parse_float=_float, parse_int=_int)
+        doc = json.loads(
+            text,
+            parse_constant=_constant,
+            parse_float=_float,
+            parse_int=_int,
+            object_pairs_hook=_object,
+        )
     except json.JSONDecodeError as exc:
         raise InputFileError(f"{shown}:{exc.lineno}: not valid JSON ({exc.msg})") from None
     except RecursionError:

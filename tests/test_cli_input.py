@@ -238,8 +238,15 @@ def test_stack_file_we_cannot_read_is_one_error_line(
             "(10000000000000000000... (5001 digits) is out of range (integers up to 2^53))",
         ),
         (b'{"bounded-scaling": {"maxReplicas": 9007199254740993}}', "is out of range"),
+        (
+            b'{"gpu-allowlist": "mandatory", "gpu-allowlist": "disabled"}',
+            "not valid JSON (duplicate key 'gpu-allowlist' in one object)",
+        ),
     ],
-    ids=["latin1", "deep-recursion", "deep-900", "nan", "infinity", "1e400", "5000-digits", "2^53+1"],
+    ids=[
+        "latin1", "deep-recursion", "deep-900", "nan", "infinity", "1e400", "5000-digits",
+        "2^53+1", "duplicate",
+    ],  # fmt: skip
 )
 def test_policy_config_we_cannot_read_is_one_error_line(capsys, tmp_path, content, expected):
     config = tmp_path / "config.json"
@@ -265,6 +272,18 @@ def test_policy_config_level_of_the_wrong_type_is_one_error_line(capsys, tmp_pat
         f"error: {config}: gpu-allowlist.enforcementLevel: must be one of advisory, mandatory, "
         f"disabled, remediate (got {level!r})"
     ]
+
+
+def test_an_unquoted_date_in_a_stack_file_stays_the_string_written(tmp_path):
+    from components.input_files import read_yaml
+    from components.spec import load_spec
+
+    path = tmp_path / "Pulumi.azure.yaml"
+    text = (ROOT / "stacks" / "Pulumi.azure.yaml").read_text()
+    path.write_text(text.replace('budget_start: "2026-12-01"', "budget_start: 2026-12-01"))
+    raw = read_yaml(path, "azure")["config"]["llm-platform:spec"]
+    assert raw["azure"]["budget_start"] == "2026-12-01"
+    assert load_spec(raw).spec.azure.budget_start == "2026-12-01"
 
 
 def test_plain_policy_config_still_reads(tmp_path):
