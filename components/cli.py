@@ -433,9 +433,11 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except typer.Abort:
+        say(err, "error", "red", "aborted")
         sys.exit(1)
     except typer.TyperException as exc:
-        # With no arguments typer has printed the help already (typer/core.py, parse_args).
+        # With no arguments the help is printed as this error is built: NoArgsIsHelpError
+        # calls ctx.get_help(), which typer renders straight to the terminal (typer 0.29).
         if type(exc).__name__ != "NoArgsIsHelpError":
             say(err, "error", "red", exc.format_message())
         sys.exit(exc.exit_code)

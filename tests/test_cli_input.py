@@ -158,6 +158,13 @@ def test_a_credential_pasted_into_a_secret_field_is_not_echoed(capsys, scratch_p
     ), lines
 
 
+def test_a_bad_option_is_one_error_line(capsys):
+    code, _, stderr = cli(capsys, "size", "--model", "[/red]", "--gpu", "L4", "--tensor-parallel", "0")
+    assert only_error_lines(code, stderr) == [
+        "error: Invalid value for '--tensor-parallel': Input should be greater than or equal to 1"
+    ]
+
+
 def test_markup_never_reaches_a_traceback_in_a_subprocess(scratch_project):
     raw = stack_spec("local")
     raw["tags"]["[/red]"] = "[/red]"
