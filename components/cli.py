@@ -251,59 +251,14 @@ def _print_plan(result: PlanResult, target: Path, elapsed: float) -> None:
     )
     for w in env.warnings:
         say(out, "warning", "yellow", w)
-
-    children: dict[str, list] = defaultdict(list)
-    for r in result.records:
-        children[r.parent].append(r)
-    roots = [r for r in result.records if r.parent not in {x.urn for x in result.records}]
-    tree = Tree(f"resources ({len(result.records)})")
-
-    def add(node: Tree, rec: Recorded) -> None:
-        branch = node.add(Text.assemble(plain(rec.name, "bold"), " ", plain(rec.type, "dim")))
-        for c in children.get(rec.urn, []):
-            add(branch, c)
-
-    for r in roots:
-        add(tree, r)
-    out.print(tree)
-
-    models = Table(title="GPUs per model", show_lines=True)
-    for col in ("model", "engine", "GPU", "TP", "replicas", "KV tokens/replica", "max-num-seqs"):
-        models.add_column(col)
-    for m in spec.models:
-        p = env.plans[m.name]
-        models.add_row(
-            *map(
-                plain,
-                (
-                    m.name,
-                    m.engine.kind,
-                    p.gpu,
-                    p.tensor_parallel,
-                    f"{p.replicas_min}-{p.replicas_max}",
-                    f"{p.budget.kv_cache_tokens:,}",
-                    p.max_num_seqs,
-                ),
-            )
-        )
-    out.print(models)
+    out.print(_resource_tree(result.records))
+    out.print(_models_table(env))
     for m in spec.models:
         out.print(Text.assemble(plain(m.name, "bold"), " why:"))
         for reason in env.plans[m.name].reasons:
             out.print(plain(f"  - {reason}"), soft_wrap=True)
-
-    costs = Table(title="Monthly cost")
-    for col in ("resource", "basis", "USD/month"):
-        costs.add_column(col)
-    for i in result.line_items:
-        costs.add_row(plain(i.name), plain(i.basis), f"{i.monthly_usd:,.2f}")
+    out.print(_cost_table(result))
     budget = spec.budget.monthly_usd
-    costs.add_row(
-        Text("total", style="bold"),
-        f"budget ${budget:,.0f}",
-        Text(f"{result.monthly_usd:,.2f}", style="bold"),
-    )
-    out.print(costs)
     if result.monthly_usd > budget:
         say(
             out,
@@ -312,7 +267,64 @@ def _print_plan(result: PlanResult, target: Path, elapsed: float) -> None:
             f"${result.monthly_usd:,.2f}/month planned against a ${budget:,.0f} cap "
             "(budget.monthly_usd)",
         )
+    out.print(_economics_table(result))
+    out.print(
+        plain(
+            f"wrote {target}/plan.json, cost.json and {len(result.manifest_paths)} manifests "
+            f"in {elapsed:.1f}s"
+        )
+    )
 
+
+def _resource_tree(records: list[Recorded]) -> Tree:
+    children: dict[str, list] = defaultdict(list)
+    for r in records:
+        children[r.parent].append(r)
+    roots = [r for r in records if r.parent not in {x.urn for x in records}]
+    tree = Tree(f"resources ({len(records)})")
+
+    def add(node: Tree, rec: Recorded) -> None:
+        branch = node.add(Text.assemble(plain(rec.name, "bold"), " ", plain(rec.type, "dim")))
+        for c in children.get(rec.urn, []):
+            add(branch, c)
+
+    for r in roots:
+        add(tree, r)
+    return tree
+
+
+def _models_table(env: Environment) -> Table:
+    models = Table(title="GPUs per model", show_lines=True)
+    for col in ("model", "engine", "GPU", "TP", "replicas", "KV tokens/replica", "max-num-seqs"):
+        models.add_column(col)
+    for m in env.spec.models:
+        p = env.plans[m.name]
+        row = (
+            m.name,
+            m.engine.kind,
+            p.gpu,
+            p.tensor_parallel,
+            f"{p.replicas_min}-{p.replicas_max}",
+        )
+        models.add_row(*map(plain, (*row, f"{p.budget.kv_cache_tokens:,}", p.max_num_seqs)))
+    return models
+
+
+def _cost_table(result: PlanResult) -> Table:
+    costs = Table(title="Monthly cost")
+    for col in ("resource", "basis", "USD/month"):
+        costs.add_column(col)
+    for i in result.line_items:
+        costs.add_row(plain(i.name), plain(i.basis), f"{i.monthly_usd:,.2f}")
+    costs.add_row(
+        Text("total", style="bold"),
+        f"budget ${result.env.spec.budget.monthly_usd:,.0f}",
+        Text(f"{result.monthly_usd:,.2f}", style="bold"),
+    )
+    return costs
+
+
+def _economics_table(result: PlanResult) -> Table:
     econ = Table(title="Per model")
     for col in (
         "model",
@@ -336,13 +348,7 @@ def _print_plan(result: PlanResult, target: Path, elapsed: float) -> None:
             if e.break_even_conversations_per_day is None
             else f"{e.break_even_conversations_per_day:,.0f}",
         )
-    out.print(econ)
-    out.print(
-        plain(
-            f"wrote {target}/plan.json, cost.json and {len(result.manifest_paths)} manifests "
-            f"in {elapsed:.1f}s"
-        )
-    )
+    return econ
 
 
 @app.command()
