@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 from rich.tree import Tree
 
 from components import catalog, sizing
@@ -26,7 +26,8 @@ from components import catalog, sizing
 if TYPE_CHECKING:  # Pulumi is imported only when planning
     from components.plan.report import PlanResult, PolicyVerdict
     from components.plan.runner import Recorded
-from components.spec import CONFIG_KEY, Environment, SpecError, load_spec
+from components.input_files import InputFileError, read_yaml, unwritable
+from components.spec import CONFIG_KEY, Environment, SpecError, echo, load_spec
 
 app = typer.Typer(
     add_completion=False,
@@ -38,9 +39,30 @@ err = Console(stderr=True)
 POLICY_VIOLATION = 3
 
 
+# Control characters other than tab and newline, shown escaped so a value cannot move the
+# cursor, recolour the terminal or split one problem over several lines.
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(32), *range(127, 160)) if c not in (9, 10)}
+
+
+def plain(text: object, style: str = "") -> Text:
+    """Text for the terminal taken literally: never Rich markup or emoji codes. Everything
+    that can hold user input (names, values, paths, messages) is printed through this."""
+    return Text(str(text).translate(_CONTROL), style=style)
+
+
+def say(console: Console, label: str, style: str, message: str) -> None:
+    """One `label: message` line, the label styled and the message literal."""
+    console.print(Text.assemble((label, style), ": ", plain(message)), soft_wrap=True)
+
+
+# A backstop for messages that quote a value without spec.echo: no problem needs more.
+MAX_LINE = 1000
+
+
 def _fail(lines: list[str], code: int = 2) -> typer.Exit:
     for line in lines:
-        err.print(f"[red]error[/red]: {line}", highlight=False, soft_wrap=True)
+        cut = line if len(line) <= MAX_LINE else f"{line[:MAX_LINE]}... ({len(line)} characters)"
+        say(err, "error", "red", cut)
     return typer.Exit(code)
 
 
@@ -61,18 +83,14 @@ def read_stack(project: Path, stack: str) -> dict[str, Any]:
         )
         raise _fail(
             [
-                f"stack '{stack}': no file {path.relative_to(project)}"
+                f"stack {echo(stack)}: no file {path.relative_to(project)}"
                 f"{catalog.suggest(stack, known)}; stacks: {', '.join(known)}"
             ]
         )
     try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark else ""
-        raise _fail(
-            [f"{path.relative_to(project)}{where}: not valid YAML ({getattr(exc, 'problem', exc)})"]
-        ) from None
+        doc = read_yaml(path, str(path.relative_to(project))) or {}
+    except InputFileError as exc:
+        raise _fail([exc.problem]) from None
     config = doc.get("config") if isinstance(doc, dict) else None
     if not isinstance(config, dict) or CONFIG_KEY not in config:
         raise _fail([f"{path.relative_to(project)}: missing config key '{CONFIG_KEY}'"])
@@ -121,11 +139,11 @@ def plan(
     if not no_policy and not (pack / "PulumiPolicy.yaml").exists():
         if policy_pack is not None:
             raise _fail([f"--policy-pack: no PulumiPolicy.yaml in {pack}"])
-        err.print(
-            f"[yellow]warning[/yellow]: no policy pack at {pack}; planning without one "
-            f"(--policy-pack DIR names it)",
-            highlight=False,
-            soft_wrap=True,
+        say(
+            err,
+            "warning",
+            "yellow",
+            f"no policy pack at {pack}; planning without one (--policy-pack DIR names it)",
         )
         no_policy = True
     config: dict[str, Any] = {}
@@ -139,16 +157,19 @@ def plan(
         except PolicyConfigError as exc:
             raise _fail(exc.problems) from None
     target = out_dir or root / "out" / stack
+    cannot_write = unwritable(target, "--out")
+    if cannot_write:
+        raise _fail([cannot_write])
     target.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     # The pack starts now and loads while the program runs.
     analyzer = None if no_policy else Analyzer(pack)
     verdict = None
     try:
-        with err.status(f"running the program for stack {stack} under the mock engine"):
+        with err.status(plain(f"running the program for stack {stack} under the mock engine")):
             result = run_plan(stack, raw, env, root, target)
         if analyzer is not None:
-            with err.status(f"running the policy pack over {len(result.records)} resources"):
+            with err.status(plain(f"running the policy pack over {len(result.records)} resources")):
                 verdict = run_policy(analyzer, result.records, config, target)
     except PolicyConfigError as exc:
         raise _fail(exc.problems) from None
@@ -197,86 +218,113 @@ def _print_verdict(verdict: PolicyVerdict) -> None:
     mandatory, advisory = verdict.at("mandatory"), verdict.at("advisory")
     colour = "red" if mandatory else "green"
     out.print(
-        f"[bold]policy pack[/bold] {verdict.name}: {len(verdict.policies)} policies, "
-        f"[{colour}]{len(mandatory)} mandatory[/{colour}] and {len(advisory)} advisory "
-        f"violations (policy.json)"
+        Text.assemble(
+            ("policy pack", "bold"),
+            " ",
+            plain(verdict.name),
+            f": {len(verdict.policies)} policies, ",
+            (f"{len(mandatory)} mandatory", colour),
+            f" and {len(advisory)} advisory violations (policy.json)",
+        )
     )
     for level, found in (("mandatory", mandatory), ("advisory", advisory)):
         if not found:
             continue
-        out.print(f"[bold]{level}[/bold]")
+        out.print(Text(level, style="bold"))
         for v in found:
-            out.print(
-                f"  - [cyan]{v.policy}[/cyan] ({v.severity or 'unrated'}) {v.resource}: {v.detail}",
-                highlight=False,
-                soft_wrap=True,
-            )
+            line = f" ({v.severity or 'unrated'}) {v.resource}: {v.detail}"
+            out.print(Text.assemble("  - ", plain(v.policy, "cyan"), plain(line)), soft_wrap=True)
     if mandatory:
-        out.print("[red]policy check failed[/red]: fix the mandatory violations above")
+        say(out, "policy check failed", "red", "fix the mandatory violations above")
 
 
 def _print_plan(result: PlanResult, target: Path, elapsed: float) -> None:
     env = result.env
     spec = env.spec
     out.print(
-        f"[bold]llm-platform plan[/bold] stack [cyan]{result.stack}[/cyan] "
-        f"({spec.topology}, namespace {spec.namespace})"
+        Text.assemble(
+            ("llm-platform plan", "bold"),
+            " stack ",
+            plain(result.stack, "cyan"),
+            plain(f" ({spec.topology}, namespace {spec.namespace})"),
+        )
     )
     for w in env.warnings:
-        out.print(f"[yellow]warning[/yellow]: {w}", soft_wrap=True)
+        say(out, "warning", "yellow", w)
+    out.print(_resource_tree(result.records))
+    out.print(_models_table(env))
+    for m in spec.models:
+        out.print(Text.assemble(plain(m.name, "bold"), " why:"))
+        for reason in env.plans[m.name].reasons:
+            out.print(plain(f"  - {reason}"), soft_wrap=True)
+    out.print(_cost_table(result))
+    budget = spec.budget.monthly_usd
+    if result.monthly_usd > budget:
+        say(
+            out,
+            "over budget",
+            "red",
+            f"${result.monthly_usd:,.2f}/month planned against a ${budget:,.0f} cap "
+            "(budget.monthly_usd)",
+        )
+    out.print(_economics_table(result))
+    out.print(
+        plain(
+            f"wrote {target}/plan.json, cost.json and {len(result.manifest_paths)} manifests "
+            f"in {elapsed:.1f}s"
+        )
+    )
 
+
+def _resource_tree(records: list[Recorded]) -> Tree:
     children: dict[str, list] = defaultdict(list)
-    for r in result.records:
+    for r in records:
         children[r.parent].append(r)
-    roots = [r for r in result.records if r.parent not in {x.urn for x in result.records}]
-    tree = Tree(f"resources ({len(result.records)})")
+    roots = [r for r in records if r.parent not in {x.urn for x in records}]
+    tree = Tree(f"resources ({len(records)})")
 
     def add(node: Tree, rec: Recorded) -> None:
-        label = f"[bold]{rec.name}[/bold] [dim]{rec.type}[/dim]"
-        branch = node.add(label)
+        branch = node.add(Text.assemble(plain(rec.name, "bold"), " ", plain(rec.type, "dim")))
         for c in children.get(rec.urn, []):
             add(branch, c)
 
     for r in roots:
         add(tree, r)
-    out.print(tree)
+    return tree
 
+
+def _models_table(env: Environment) -> Table:
     models = Table(title="GPUs per model", show_lines=True)
     for col in ("model", "engine", "GPU", "TP", "replicas", "KV tokens/replica", "max-num-seqs"):
         models.add_column(col)
-    for m in spec.models:
+    for m in env.spec.models:
         p = env.plans[m.name]
-        models.add_row(
+        row = (
             m.name,
             m.engine.kind,
             p.gpu,
-            str(p.tensor_parallel),
+            p.tensor_parallel,
             f"{p.replicas_min}-{p.replicas_max}",
-            f"{p.budget.kv_cache_tokens:,}",
-            str(p.max_num_seqs),
         )
-    out.print(models)
-    for m in spec.models:
-        out.print(f"[bold]{m.name}[/bold] why:", highlight=False)
-        for reason in env.plans[m.name].reasons:
-            out.print(f"  - {reason}", highlight=False, soft_wrap=True)
+        models.add_row(*map(plain, (*row, f"{p.budget.kv_cache_tokens:,}", p.max_num_seqs)))
+    return models
 
+
+def _cost_table(result: PlanResult) -> Table:
     costs = Table(title="Monthly cost")
     for col in ("resource", "basis", "USD/month"):
         costs.add_column(col)
     for i in result.line_items:
-        costs.add_row(i.name, i.basis, f"{i.monthly_usd:,.2f}")
-    budget = spec.budget.monthly_usd
+        costs.add_row(plain(i.name), plain(i.basis), f"{i.monthly_usd:,.2f}")
     costs.add_row(
-        "[bold]total[/bold]", f"budget ${budget:,.0f}", f"[bold]{result.monthly_usd:,.2f}[/bold]"
+        Text("total", style="bold"),
+        f"budget ${result.env.spec.budget.monthly_usd:,.0f}",
+        Text(f"{result.monthly_usd:,.2f}", style="bold"),
     )
-    out.print(costs)
-    if result.monthly_usd > budget:
-        out.print(
-            f"[red]over budget[/red]: ${result.monthly_usd:,.2f}/month planned against a "
-            f"${budget:,.0f} cap (budget.monthly_usd)"
-        )
+    return costs
 
+
+def _economics_table(result: PlanResult) -> Table:
     econ = Table(title="Per model")
     for col in (
         "model",
@@ -289,22 +337,18 @@ def _print_plan(result: PlanResult, target: Path, elapsed: float) -> None:
         econ.add_column(col)
     for name, e in result.economics.items():
         econ.add_row(
-            name,
+            plain(name),
             f"{e.gpu_hours_per_month:,.0f}",
             f"{e.monthly_usd:,.2f}",
             "-" if e.usd_per_1k_conversations is None else f"{e.usd_per_1k_conversations:,.2f}",
             "-"
             if e.hosted_usd_per_1k_conversations is None
-            else f"{e.hosted_usd_per_1k_conversations:,.2f} ({e.hosted_api})",
+            else plain(f"{e.hosted_usd_per_1k_conversations:,.2f} ({e.hosted_api})"),
             "-"
             if e.break_even_conversations_per_day is None
             else f"{e.break_even_conversations_per_day:,.0f}",
         )
-    out.print(econ)
-    out.print(
-        f"wrote {target}/plan.json, cost.json and {len(result.manifest_paths)} manifests "
-        f"in {elapsed:.1f}s"
-    )
+    return econ
 
 
 @app.command()
@@ -329,18 +373,18 @@ def size(
     arch = catalog.models().get(model)
     if arch is None:
         problems.append(
-            f"--model: unknown model '{model}'{catalog.suggest(model, catalog.models())}"
+            f"--model: unknown model {echo(model)}{catalog.suggest(model, catalog.models())}"
         )
     g = catalog.gpus().get(gpu)
     if g is None:
         problems.append(
-            f"--gpu: unknown GPU '{gpu}'{catalog.suggest(gpu, catalog.gpus())}; "
+            f"--gpu: unknown GPU {echo(gpu)}{catalog.suggest(gpu, catalog.gpus())}; "
             f"allowed: {', '.join(catalog.gpus())}"
         )
     if kv_cache_dtype not in ("auto", "fp8"):
-        problems.append(f"--kv-cache-dtype: must be auto or fp8 (got {kv_cache_dtype!r})")
+        problems.append(f"--kv-cache-dtype: must be auto or fp8 (got {echo(kv_cache_dtype)})")
     if quantization not in (None, "fp8", "awq", "gptq"):
-        problems.append(f"--quantization: must be fp8, awq or gptq (got {quantization!r})")
+        problems.append(f"--quantization: must be fp8, awq or gptq (got {echo(quantization)})")
     if arch and max_model_len and max_model_len > arch.max_position_embeddings:
         problems.append(
             f"--max-model-len: must be <= {arch.max_position_embeddings} for {model} "
@@ -373,20 +417,34 @@ def size(
     if as_json:
         print(json.dumps(data))
     else:
-        table = Table(title=f"{model} on {tensor_parallel}x {gpu}", show_header=False)
+        table = Table(title=plain(f"{model} on {tensor_parallel}x {gpu}"), show_header=False)
         for k, v in data.items():
-            table.add_row(k, str(v))
+            table.add_row(plain(k), plain(v))
         out.print(table)
     if not budget.fits:
-        err.print(
-            f"[yellow]does not fit[/yellow]: {budget.kv_cache_tokens} KV tokens < "
-            f"max-model-len {budget.max_model_len}"
+        say(
+            err,
+            "does not fit",
+            "yellow",
+            f"{budget.kv_cache_tokens} KV tokens < max-model-len {budget.max_model_len}",
         )
         raise typer.Exit(1)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """The console script. A bad option is an `error:` line like every other problem,
+    rather than typer's boxed message."""
     try:
-        app()
+        code = app(args=argv, standalone_mode=False)
     except KeyboardInterrupt:
         sys.exit(130)
+    except typer.Abort:
+        say(err, "error", "red", "aborted")
+        sys.exit(1)
+    except typer.TyperException as exc:
+        # With no arguments the help is printed as this error is built: NoArgsIsHelpError
+        # calls ctx.get_help(), which typer renders straight to the terminal (typer 0.29).
+        if type(exc).__name__ != "NoArgsIsHelpError":
+            say(err, "error", "red", exc.format_message())
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)

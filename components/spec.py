@@ -119,7 +119,9 @@ class Budget(_Strict):
 
 def _known_instance_type(v: str) -> None:
     if v not in catalog.instances():
-        raise ValueError(f"unknown instance type {v!r}{catalog.suggest(v, catalog.instances())}")
+        raise ValueError(
+            f"unknown instance type {echo(v)}{catalog.suggest(v, catalog.instances())}"
+        )
 
 
 class NodeAllocatable(_Strict):
@@ -170,7 +172,7 @@ class GpuPool(_Strict):
         gpus = catalog.gpus()
         if v not in gpus:
             raise ValueError(
-                f"unknown GPU {v!r}{catalog.suggest(v, gpus)}; allowed: {', '.join(gpus)}"
+                f"unknown GPU {echo(v)}{catalog.suggest(v, gpus)}; allowed: {', '.join(gpus)}"
             )
         return v
 
@@ -317,7 +319,7 @@ class Model(_Strict):
         models = catalog.models()
         if v is not None and v not in models:
             raise ValueError(
-                f"{v!r} is not in the catalog{catalog.suggest(v, models)}; "
+                f"{echo(v)} is not in the catalog{catalog.suggest(v, models)}; "
                 "add an architecture block to serve another model"
             )
         return v
@@ -397,7 +399,7 @@ class Aws(_Strict):
     def _zones_in_region(self) -> Aws:
         for zone in self.availability_zones or ():
             if not zone.startswith(self.region):
-                raise ValueError(f"availability zone {zone!r} is not in region {self.region}")
+                raise ValueError(f"availability zone {echo(zone)} is not in region {self.region}")
         return self
 
     @property
@@ -723,6 +725,32 @@ class SpecError(ValueError):
 
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][-\w./]*$")
+# A value quoted back in a problem is cut to this many characters: enough to recognise it,
+# and a pasted file does not flood the terminal.
+ECHO_LIMIT = 80
+
+
+def echo(value: Any) -> str:
+    """`value` as a problem quotes it: its repr (one line, control characters escaped), cut
+    to ECHO_LIMIT characters with the original length."""
+    text = repr(value)
+    if len(text) <= ECHO_LIMIT:
+        return text
+    size = f"{len(value)} characters" if isinstance(value, str) else f"{len(text)} as text"
+    return f"{text[:ECHO_LIMIT]}... ({size})"
+
+
+def names_a_secret(loc: tuple[Any, ...]) -> bool:
+    """Whether `loc` is a field that names a Pulumi secret (`secret`, `*_secret`, and the
+    parts of hf_token_secret): a bad value there may be the credential itself, pasted by
+    mistake, so it is never echoed."""
+    return any(isinstance(p, str) and (p == "secret" or p.endswith("_secret")) for p in loc)
+
+
+def key_text(key: str) -> str:
+    """A mapping key as a problem names it: as written when plain, else quoted (a key with
+    spaces or newlines stays on one line) and cut like a value."""
+    return key if _PLAIN_KEY.match(key) and len(key) <= ECHO_LIMIT else echo(key)
 
 
 def config_path(loc: tuple[Any, ...]) -> str:
@@ -730,10 +758,9 @@ def config_path(loc: tuple[Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif _PLAIN_KEY.match(str(part)):
-            out += f".{part}"
         else:
-            out += f"[{str(part)!r}]"  # a key with spaces or newlines stays on one line
+            key = key_text(str(part))
+            out += f".{key}" if key == part else f"[{key}]"
     return out
 
 
@@ -795,7 +822,10 @@ def _shape_problems(err: ValidationError) -> list[str]:
         got = e.get("input")
         # Our own validators already quote the value; pydantic's built-ins do not.
         quiet = e["type"] in ("missing", "value_error") or isinstance(got, dict | list)
-        shown = "" if quiet else f" (got {got!r})"
+        if names_a_secret(loc):
+            shown = " (value not shown: this field names a secret and must not hold one)"
+        else:
+            shown = "" if quiet else f" (got {echo(got)})"
         lines.append(f"{config_path(loc)}: {'key: ' if key_problem else ''}{msg}{shown}")
     return lines
 
@@ -853,7 +883,7 @@ def check(spec: EnvironmentSpec, plan_date: date | None = None) -> Environment:
     if spec.tags.environment != spec.environment:
         problems.append(
             f"{config_path(('tags', 'environment'))}: must equal environment '{spec.environment}' "
-            f"(got {spec.tags.environment!r})"
+            f"(got {echo(spec.tags.environment)})"
         )
     if spec.topology in ("onprem", "hybrid") and spec.onprem is None:
         problems.append(

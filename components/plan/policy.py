@@ -8,7 +8,6 @@ same, so the offline plan and `pulumi preview --policy-pack policies` return one
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,9 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import analyzer_pb2 as pb
 from pulumi.runtime.proto import analyzer_pb2_grpc
+
+from components.input_files import InputFileError, read_json
+from components.spec import ECHO_LIMIT, echo, key_text
 
 # No engine runs here: the pack only logs to this address, and the SDK writes its logs to
 # stderr when nothing is configured, as under the CLI with no engine attached.
@@ -122,28 +124,26 @@ def _struct(value: dict[str, Any]) -> struct_pb2.Struct:
 def read_config(path: Path) -> dict[str, Any]:
     """A `--policy-pack-config` file: {policy: level | {enforcementLevel?, ...props}}."""
     try:
-        raw = json.loads(path.read_text())
-    except OSError as exc:
-        raise PolicyConfigError([f"{path}: cannot read ({exc.strerror})"]) from None
-    except json.JSONDecodeError as exc:
-        raise PolicyConfigError([f"{path}:{exc.lineno}: not valid JSON ({exc.msg})"]) from None
+        raw = read_json(path, str(path))
+    except InputFileError as exc:
+        raise PolicyConfigError([exc.problem]) from None
     if not isinstance(raw, dict):
         raise PolicyConfigError([f"{path}: must be a JSON object of policy name -> config"])
     problems = []
     for name, value in raw.items():
-        level = (
-            value
-            if isinstance(value, str)
-            else (value.get("enforcementLevel") if isinstance(value, dict) else None)
+        # A level given as null, a list or a number is as wrong as a misspelt one.
+        has_level = isinstance(value, str) or (
+            isinstance(value, dict) and "enforcementLevel" in value
         )
+        level = value.get("enforcementLevel") if isinstance(value, dict) else value
         if not isinstance(value, str | dict):
-            problems.append(f"{path}: {name}: must be an enforcement level or an object")
+            problems.append(f"{path}: {key_text(name)}: must be an enforcement level or an object")
         elif name == "all" and isinstance(value, dict) and set(value) - {"enforcementLevel"}:
             problems.append(f"{path}: all: sets only enforcementLevel, for every policy")
-        elif level is not None and level not in _LEVEL_VALUES:
+        elif has_level and not (isinstance(level, str) and level in _LEVEL_VALUES):
             problems.append(
-                f"{path}: {name}.enforcementLevel: must be one of {', '.join(_LEVEL_VALUES)} "
-                f"(got {level!r})"
+                f"{path}: {key_text(name)}.enforcementLevel: must be one of "
+                f"{', '.join(_LEVEL_VALUES)} (got {echo(level)})"
             )
     if problems:
         raise PolicyConfigError(problems)
@@ -156,7 +156,7 @@ def check_names(config: dict[str, Any], policies: list[str]) -> None:
     if unknown:
         raise PolicyConfigError(
             [
-                f"policy config: {name}: no such policy; policies: {', '.join(policies)}"
+                f"policy config: {key_text(name)}: no such policy; policies: {', '.join(policies)}"
                 for name in unknown
             ]
         )
@@ -282,9 +282,17 @@ def _schema_problems(policy: pb.PolicyInfo, props: dict[str, Any]) -> list[str]:
         "additionalProperties": False,
     }
     return [
-        f"policy config: {policy.name}{''.join(f'.{p}' for p in e.absolute_path)}: {e.message}"
+        f"policy config: {policy.name}{''.join(f'.{p}' for p in e.absolute_path)}: "
+        f"{_schema_message(e)}"
         for e in jsonschema.Draft7Validator(schema).iter_errors(props)
     ]
+
+
+def _schema_message(e: jsonschema.ValidationError) -> str:
+    # jsonschema's message quotes the whole offending value; a long one is cut as spec's are.
+    if len(e.message) <= 2 * ECHO_LIMIT:
+        return e.message
+    return f"{echo(e.instance)} does not satisfy {e.validator} {echo(e.validator_value)}"
 
 
 def _violations(response: pb.AnalyzeResponse, urn: str) -> list[Violation]:
