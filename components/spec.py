@@ -1070,8 +1070,7 @@ def architecture_problems(where: tuple, arch: Architecture) -> list[str]:
     if arch.attention_heads % arch.kv_heads:
         problems.append(
             f"{config_path((*where, 'kv_heads'))}: must divide attention_heads "
-            f"({arch.attention_heads}), so at most {arch.attention_heads} "
-            f"(got {arch.kv_heads})"
+            f"({arch.attention_heads}) (got {arch.kv_heads})"
         )
     experts_b = arch.num_experts * sizing.expert_params_b(arch)
     if arch.num_experts > 1 and not problems and experts_b > arch.params_b:
@@ -1094,8 +1093,8 @@ def _volume_problems(
         return []
     return [
         f"{config_path((*where, 'weights', 'size_gib'))}: {size} GiB cannot hold the model's "
-        f"{need} GiB of weights ({quant}); set at least {need}, or leave it out for "
-        "weights x 1.5"
+        f"{need} GiB of {'16-bit' if quant == 'none' else quant} weights; set at least "
+        f"{need}, or leave it out for weights x 1.5"
     ]
 
 
