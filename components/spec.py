@@ -324,10 +324,8 @@ class SecretRef(_Strict):
     @field_validator("key")
     @classmethod
     def _not_a_directory(cls, v: str) -> str:
-        if v.startswith(".."):
-            raise ValueError(f"must not be '..' or start with '..' (got {v!r})")
-        if v == ".":
-            raise ValueError("must not be '.'")
+        if v == "." or v.startswith(".."):
+            raise ValueError("must not be '.' or '..' or start with '..'")
         return v
 
 

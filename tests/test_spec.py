@@ -6,11 +6,9 @@ import copy
 
 import pytest
 from conftest import STACKS, run_cli, stack_spec, write_stack
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from components.spec import EnvironmentSpec, SpecError, load_spec
+from components.spec import SpecError, load_spec
 
 
 def problems(raw) -> list[str]:
@@ -262,13 +260,14 @@ ARCH = "llm-platform:spec.models[0].architecture"
         (_edited("local", "models.0.slo.ttft_p95_ms", "800"),
          "llm-platform:spec.models[0].slo.ttft_p95_ms: Input should be a valid number (got '800')"),
         (_edited("local", "models.0.hf_token_secret.key", ".."),
-         "llm-platform:spec.models[0].hf_token_secret.key: must not be '..' or start with '..' "
-         "(got '..')"),
+         "llm-platform:spec.models[0].hf_token_secret.key: must not be '.' or '..' or start "
+         "with '..'"),
         (_edited("local", "models.0.hf_token_secret.key", "..data"),
-         "llm-platform:spec.models[0].hf_token_secret.key: must not be '..' or start with '..' "
-         "(got '..data')"),
+         "llm-platform:spec.models[0].hf_token_secret.key: must not be '.' or '..' or start "
+         "with '..'"),
         (_edited("local", "models.0.hf_token_secret.key", "."),
-         "llm-platform:spec.models[0].hf_token_secret.key: must not be '.'"),
+         "llm-platform:spec.models[0].hf_token_secret.key: must not be '.' or '..' or start "
+         "with '..'"),
         (_edited("local", "models.0.hf_token_secret.key", "t" * 254),
          "llm-platform:spec.models[0].hf_token_secret.key: String should have at most 253 "
          "characters"),
@@ -372,66 +371,6 @@ def test_size_refuses_a_tensor_parallel_vllm_refuses():
         "and 8 KV heads: it must divide the attention heads, and divide the KV heads or be a "
         "multiple of them; allowed: 1, 2, 4, 8, 16, 32 (meta-llama/Llama-3.1-8B-Instruct)")
     assert proc.stdout == ""
-
-
-# --- fuzzing: any value anywhere yields an Environment or SpecError lines, nothing else ---
-
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**12, 10**12)
-    | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
-                                                                max_size=3),
-    max_leaves=6,
-)
-
-
-def _paths(node, prefix=()):
-    yield prefix
-    if isinstance(node, dict):
-        for k, v in node.items():
-            yield from _paths(v, (*prefix, k))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            yield from _paths(v, (*prefix, i))
-
-
-BASE = stack_spec("local")
-ALL_PATHS = [p for p in _paths(BASE) if p]
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(edits=st.lists(st.tuples(st.sampled_from(ALL_PATHS), json_values | st.just(_DELETE)),
-                      min_size=1, max_size=3))
-def test_fuzzed_spec_never_escapes_as_an_exception(edits):
-    raw = copy.deepcopy(BASE)
-    for path, value in edits:
-        node = raw
-        try:
-            for p in path[:-1]:
-                node = node[p]
-            if value is _DELETE:
-                del node[path[-1]]
-            else:
-                node[path[-1]] = value
-        except (KeyError, IndexError, TypeError):
-            continue  # an earlier edit removed or replaced this path
-    try:
-        env = load_spec(raw)
-    except SpecError as exc:
-        assert exc.problems
-        for line in exc.problems:
-            assert line.startswith("llm-platform:spec"), line
-            assert "\n" not in line
-    else:
-        assert isinstance(env.spec, EnvironmentSpec)
-
-
-@settings(max_examples=100, deadline=None)
-@given(raw=json_values)
-def test_fuzzed_whole_value(raw):
-    with pytest.raises(SpecError) as exc:
-        load_spec(raw)
-    assert all(line.startswith("llm-platform:spec") for line in exc.value.problems)
 
 
 def test_models_sharing_a_pool_must_fit_together():
