@@ -13,6 +13,7 @@ import copy
 import math
 import os
 import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -139,7 +140,7 @@ def _plan_in_process(project: Path, raw: dict, problems: list[str], literal: boo
     """`llm-platform plan` on `raw` in this process: exit 2, one `error:` line per problem
     (exactly the problem when `literal`), nothing in --out."""
     write_stack(project, "fuzz", raw)
-    target = project / "out-fuzz"
+    target = Path(tempfile.mkdtemp(dir=project)) / "out"
     result = CliRunner().invoke(cli.app, ["plan", "--stack", "fuzz", "--project", str(project),
                                           "--out", str(target), "--no-policy"])
     assert result.exit_code == 2, (result.exception, result.stderr)
@@ -279,7 +280,7 @@ def test_each_nonsense_edit_is_one_problem_at_its_path(case, project):
 
 def _cli_refuses(project: Path, raw: dict, expected: list[str]) -> None:
     write_stack(project, "fuzz-cli", raw)
-    target = project / "out-fuzz-cli"
+    target = Path(tempfile.mkdtemp(dir=project)) / "out"
     proc = run_cli("plan", "--stack", "fuzz-cli", "--project", str(project), "--out",
                    str(target), "--no-policy")
     assert proc.returncode == 2, proc.stderr
