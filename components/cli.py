@@ -390,6 +390,9 @@ def size(
             f"--max-model-len: must be <= {arch.max_position_embeddings} for {model} "
             f"(got {max_model_len})"
         )
+    refused = sizing.tp_problem(arch, tensor_parallel) if arch else None
+    if refused:
+        problems.append(f"--tensor-parallel: {refused} ({model})")
     if problems:
         raise _fail(problems)
     assert arch is not None and g is not None

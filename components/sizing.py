@@ -79,6 +79,10 @@ class Gpu(Protocol):
     fp8_tflops: float | None
 
 
+class SizingError(ValueError):
+    """The model cannot be served on the given GPUs; the message says why and what to change."""
+
+
 @dataclass(frozen=True)
 class MemoryBudget:
     gpu_total_gib: float
@@ -149,6 +153,9 @@ def memory_budget(
     prefill) ran max_model_len tokens at once.
     """
     tp = tensor_parallel
+    problem = tp_problem(arch, tp)
+    if problem:
+        raise SizingError(problem)
     requested = gpu_total_gib * gpu_memory_utilization
     weights = weight_bytes(arch, quantization) / tp / GIB
     profiled = max_model_len if profiler == "v0" else max_num_batched_tokens
@@ -171,22 +178,47 @@ def memory_budget(
     )
 
 
+def expert_params_b(arch: Architecture) -> float:
+    """Billions of parameters in one expert's gated MLP (gate, up and down) over all layers."""
+    return arch.layers * 3 * arch.hidden_size * arch.intermediate_size / 1e9
+
+
 def active_params_b(arch: Architecture) -> float:
     """Parameters touched per token: for a mixture of experts only the routed experts."""
     if arch.num_experts <= 1:
         return arch.params_b
-    expert_b = arch.layers * 3 * arch.hidden_size * arch.intermediate_size / 1e9
-    return arch.params_b - (arch.num_experts - arch.experts_per_token) * expert_b
+    return arch.params_b - (arch.num_experts - arch.experts_per_token) * expert_params_b(arch)
+
+
+def tp_problem(arch: Architecture, tp: int) -> str | None:
+    """Why vLLM v0.33.0 refuses tensor-parallel degree `tp` for this model, or None.
+
+    ModelConfig.verify_with_parallel_config (vllm/config/model.py) requires the attention
+    heads to divide by TP. QKVParallelLinear (vllm/model_executor/layers/linear.py) splits
+    the KV heads over the ranks when TP < KV heads (divide() asserts KV heads % TP == 0)
+    and replicates them when TP >= KV heads (it asserts TP % KV heads == 0)."""
+    if _tp_ok(arch, tp):
+        return None
+    allowed = [n for n in range(1, arch.attention_heads + 1) if _tp_ok(arch, n)]
+    return (
+        f"tensor parallel {tp} is refused by vLLM for {arch.attention_heads} attention heads "
+        f"and {arch.kv_heads} KV heads: it must divide the attention heads, and divide the "
+        f"KV heads or be a multiple of them; allowed: {', '.join(map(str, allowed))}"
+    )
+
+
+def _tp_ok(arch: Architecture, tp: int) -> bool:
+    kv = arch.kv_heads
+    return arch.attention_heads % tp == 0 and (kv % tp == 0 if tp < kv else tp % kv == 0)
 
 
 def tp_candidates(arch: Architecture, gpus_per_node: int) -> list[int]:
-    """Tensor-parallel degrees vLLM accepts: powers of two that divide the attention heads
-    and either divide the KV heads or are a multiple of them."""
+    """Tensor-parallel degrees the planner tries: the powers of two up to the node's GPUs
+    that vLLM accepts (tp_problem)."""
     out = []
     tp = 1
     while tp <= gpus_per_node:
-        kv_ok = arch.kv_heads % tp == 0 or tp % arch.kv_heads == 0
-        if arch.attention_heads % tp == 0 and kv_ok:
+        if _tp_ok(arch, tp):
             out.append(tp)
         tp *= 2
     return out
@@ -235,10 +267,6 @@ class ServingPlan:
     @property
     def gpus_max(self) -> int:
         return self.replicas_max * self.tensor_parallel
-
-
-class SizingError(ValueError):
-    """The model cannot be served on the given GPUs; the message says why and what to change."""
 
 
 def default_batched_tokens(gpu: Gpu) -> int:

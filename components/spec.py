@@ -9,6 +9,7 @@ one line each, with its config path.
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -19,6 +20,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     ValidationError,
     field_validator,
     model_validator,
@@ -54,6 +56,12 @@ KubernetesVersion = Annotated[
 ]
 
 
+# Numbers are strict: pydantic's lax mode reads `true` as 1 and "5" as 5, so
+# `monthly_usd: true` would become a $1 budget. A Float still takes an integer (5 -> 5.0).
+Int = Annotated[int, Strict()]
+Float = Annotated[float, Strict()]
+
+
 ConfigKeyName = Annotated[
     str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$", description="a Pulumi config key")
 ]
@@ -68,6 +76,30 @@ def _cidr(v: str) -> str:
 
 
 Cidr = Annotated[str, AfterValidator(_cidr)]
+
+# RFC 1918 private address space: a cloud network (VPC, VNet, GKE ranges) built from
+# anything else would take over public addresses its nodes could then never reach.
+RFC1918 = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+
+
+def _private(v: str) -> str:
+    net = ipaddress.IPv4Network(v)
+    if not any(net.subnet_of(block) for block in RFC1918):
+        raise ValueError(
+            f"must be a private (RFC 1918) range inside 10.0.0.0/8, 172.16.0.0/12 or "
+            f"192.168.0.0/16 (got {v})"
+        )
+    return v
+
+
+PrivateCidr = Annotated[str, AfterValidator(_cidr), AfterValidator(_private)]
+
+
+def _prefix_between(v: str, largest: int, smallest: int, why: str) -> str:
+    prefix = ipaddress.IPv4Network(v).prefixlen
+    if not largest <= prefix <= smallest:
+        raise ValueError(f"must be a /{largest} to /{smallest} ({why}; got {v})")
+    return v
 
 
 class _Strict(BaseModel):
@@ -87,8 +119,8 @@ class Tags(_Strict):
 
 
 class Budget(_Strict):
-    monthly_usd: float = Field(gt=0, le=10_000_000)
-    alert_thresholds_pct: list[Annotated[int, Field(ge=1, le=200)]] = Field(
+    monthly_usd: Float = Field(gt=0, le=10_000_000)
+    alert_thresholds_pct: list[Annotated[Int, Field(ge=1, le=200)]] = Field(
         default=[50, 80, 100], min_length=1
     )
 
@@ -97,7 +129,7 @@ class Budget(_Strict):
         max_length=20,
         description="who the cloud budget's own notifications reach (required on a cloud)",
     )
-    hard_cap_pct: int | None = Field(
+    hard_cap_pct: Int | None = Field(
         default=100,
         ge=1,
         le=200,
@@ -128,17 +160,17 @@ class NodeAllocatable(_Strict):
     """An on-prem node's allocatable, as `kubectl get node <n> -o jsonpath='{.status.allocatable}'`
     shows it (cloud pools take theirs from the catalog)."""
 
-    cpu: float = Field(gt=0, le=4096, description="allocatable CPUs")
-    memory_gib: float = Field(gt=0, le=65536, description="allocatable memory in GiB")
+    cpu: Float = Field(gt=0, le=4096, description="allocatable CPUs")
+    memory_gib: Float = Field(gt=0, le=65536, description="allocatable memory in GiB")
 
 
 class GpuPool(_Strict):
     name: DnsLabel
     gpu: str = Field(description="catalog GPU id, e.g. L40S")
-    gpus_per_node: int = Field(default=1, ge=1, le=16)
+    gpus_per_node: Int = Field(default=1, ge=1, le=16)
     instance_type: str | None = Field(default=None, description="cloud instance type")
-    min_nodes: int = Field(default=0, ge=0, le=1000)
-    max_nodes: int = Field(ge=1, le=1000)
+    min_nodes: Int = Field(default=0, ge=0, le=1000)
+    max_nodes: Int = Field(ge=1, le=1000)
     extra_instance_types: list[str] = Field(
         default_factory=list,
         max_length=10,
@@ -146,14 +178,14 @@ class GpuPool(_Strict):
     )
     purpose: Literal["inference", "training"] = "inference"
     capacity: Literal["on-demand", "spot"] = "on-demand"
-    node_hours_per_month: float | None = Field(
+    node_hours_per_month: Float | None = Field(
         default=None,
         ge=0,
         le=1_000_000,
         description="expected node-hours a month, for the cost estimate; default: the nodes "
         "that are always up (inference) or none (training) x 730 h",
     )
-    spot_max_usd_per_hour: float | None = Field(
+    spot_max_usd_per_hour: Float | None = Field(
         default=None, gt=0, le=1000, description="Azure spot bid; default the on-demand price"
     )
     node_labels: dict[LabelKey, LabelValue] = Field(
@@ -202,19 +234,19 @@ class GpuPool(_Strict):
 class Architecture(_Strict):
     """For a model that is not in the catalog: the facts from its config.json."""
 
-    params_b: float = Field(gt=0, le=2000)
-    layers: int = Field(gt=0, le=1000)
-    attention_heads: int = Field(gt=0, le=1024)
-    kv_heads: int = Field(gt=0, le=1024)
-    head_dim: int = Field(gt=0, le=1024)
-    hidden_size: int = Field(gt=0, le=65536)
-    intermediate_size: int = Field(gt=0, le=262144)
-    vocab_size: int = Field(gt=0, le=1_000_000)
-    max_position_embeddings: int = Field(gt=0, le=10_000_000)
-    sliding_window: int | None = None
+    params_b: Float = Field(gt=0, le=2000)
+    layers: Int = Field(gt=0, le=1000)
+    attention_heads: Int = Field(gt=0, le=1024)
+    kv_heads: Int = Field(gt=0, le=1024)
+    head_dim: Int = Field(gt=0, le=1024)
+    hidden_size: Int = Field(gt=0, le=65536)
+    intermediate_size: Int = Field(gt=0, le=262144)
+    vocab_size: Int = Field(gt=0, le=1_000_000)
+    max_position_embeddings: Int = Field(gt=0, le=10_000_000)
+    sliding_window: Int | None = Field(default=None, ge=1, le=10_000_000)
     tie_word_embeddings: bool = False
-    num_experts: int = Field(default=1, ge=1, le=1024)
-    experts_per_token: int = Field(default=1, ge=1, le=64)
+    num_experts: Int = Field(default=1, ge=1, le=1024)
+    experts_per_token: Int = Field(default=1, ge=1, le=64)
     native_quantization: Literal["fp8", "awq", "gptq"] | None = None
 
 
@@ -242,12 +274,12 @@ class Engine(_Strict):
 
 
 class Slo(_Strict):
-    ttft_p95_ms: float = Field(gt=0, le=600_000)
-    peak_concurrent_requests: int = Field(ge=1, le=1_000_000)
-    availability: float = Field(
+    ttft_p95_ms: Float = Field(gt=0, le=600_000)
+    peak_concurrent_requests: Int = Field(ge=1, le=1_000_000)
+    availability: Float = Field(
         default=0.995, gt=0.5, lt=1, description="target share of requests served without error"
     )
-    max_usd_per_1k_conversations: float | None = Field(
+    max_usd_per_1k_conversations: Float | None = Field(
         default=None,
         gt=0,
         le=1_000_000,
@@ -256,10 +288,10 @@ class Slo(_Strict):
 
 
 class Traffic(_Strict):
-    conversations_per_day: float = Field(ge=0, le=1e9)
-    prompt_tokens_per_turn: int = Field(ge=1, le=10_000_000)
-    completion_tokens_per_turn: int = Field(ge=1, le=10_000_000)
-    turns_per_conversation: float = Field(ge=1, le=10_000)
+    conversations_per_day: Float = Field(ge=0, le=1e9)
+    prompt_tokens_per_turn: Int = Field(ge=1, le=10_000_000)
+    completion_tokens_per_turn: Int = Field(ge=1, le=10_000_000)
+    turns_per_conversation: Float = Field(ge=1, le=10_000)
 
 
 class WeightStorage(_Strict):
@@ -270,7 +302,7 @@ class WeightStorage(_Strict):
     ever runs."""
 
     volume: Literal["per-pod", "shared"] = "per-pod"
-    size_gib: int | None = Field(
+    size_gib: Int | None = Field(
         default=None, ge=1, le=100_000, description="volume size; default weights x 1.5 rounded up"
     )
     storage_class: DnsSubdomain | None = None
@@ -285,15 +317,26 @@ class WeightStorage(_Strict):
 
 class SecretRef(_Strict):
     name: DnsLabel
-    key: str = Field(default="token", pattern=r"^[-._a-zA-Z0-9]+$")
+    # A Secret data key, as k8s.io/apimachinery's IsConfigMapKey accepts it
+    # (pkg/util/validation/validation.go @eed236ce, 2026-07-23): [-._a-zA-Z0-9]+, at most
+    # 253 characters, and not `.`, `..` or starting with `..` (hasChDirPrefix): the key
+    # becomes a file name where the Secret is mounted.
+    key: str = Field(default="token", max_length=253, pattern=r"^[-._a-zA-Z0-9]+$")
+
+    @field_validator("key")
+    @classmethod
+    def _not_a_directory(cls, v: str) -> str:
+        if v == "." or v.startswith(".."):
+            raise ValueError("must not be '.' or '..' or start with '..'")
+        return v
 
 
 class HostedApiPrice(_Strict):
     """A hosted API to compare against for the break-even figure."""
 
     name: str = Field(min_length=1, max_length=80)
-    usd_per_million_input: float = Field(ge=0, le=10_000)
-    usd_per_million_output: float = Field(ge=0, le=10_000)
+    usd_per_million_input: Float = Field(ge=0, le=10_000)
+    usd_per_million_output: Float = Field(ge=0, le=10_000)
 
 
 class Model(_Strict):
@@ -304,8 +347,8 @@ class Model(_Strict):
     pool: DnsLabel
     quantization: sizing.Quantization = "none"
     kv_cache_dtype: sizing.KvDtype = "auto"
-    max_context: int = Field(ge=256, le=10_000_000)
-    gpu_memory_utilization: float = Field(default=0.9, ge=0.5, le=0.98)
+    max_context: Int = Field(ge=256, le=10_000_000)
+    gpu_memory_utilization: Float = Field(default=0.9, ge=0.5, le=0.98)
     prefix_caching: bool = True
     slo: Slo
     traffic: Traffic
@@ -326,7 +369,7 @@ class Model(_Strict):
 
 
 class OnPrem(_Strict):
-    gpu_hour_usd: float = Field(
+    gpu_hour_usd: Float = Field(
         gt=0, le=1000, description="amortised cost of one owned GPU for one hour"
     )
 
@@ -334,17 +377,17 @@ class OnPrem(_Strict):
 class Artifacts(_Strict):
     """The bucket for weights and checkpoints (cloud and hybrid topologies)."""
 
-    expected_gib: int | None = Field(
+    expected_gib: Int | None = Field(
         default=None,
         ge=1,
         le=10_000_000,
         description="stored GB for the cost estimate; default three versions of every "
         "model's weights",
     )
-    noncurrent_version_days: int = Field(
+    noncurrent_version_days: Int = Field(
         default=30, ge=1, le=3650, description="overwritten or deleted versions expire after"
     )
-    checkpoint_days: int = Field(
+    checkpoint_days: Int = Field(
         default=14, ge=1, le=3650, description="objects under checkpoints/ expire after"
     )
 
@@ -367,7 +410,9 @@ class Aws(_Strict):
     availability_zones: list[str] | None = Field(
         default=None, min_length=3, max_length=3, description="default <region>a, b and c"
     )
-    vpc_cidr: Cidr = "10.40.0.0/16"
+    vpc_cidr: PrivateCidr = Field(
+        default="10.40.0.0/16", description="RFC 1918, /16 to /24"
+    )
     nat: Literal["per-az", "single"] = Field(
         default="per-az", description="one NAT gateway per AZ, or a single cheaper one"
     )
@@ -390,10 +435,16 @@ class Aws(_Strict):
         description="CIDRs allowed to reach a public API endpoint; empty keeps it private",
     )
     system_instance_type: str = "m6i.xlarge"
-    system_nodes: int = Field(default=2, ge=1, le=100)
+    system_nodes: Int = Field(default=2, ge=1, le=100)
     log_retention_days: Literal[30, 60, 90, 120, 150, 180, 365, 400, 545, 731] = 90
 
     _system = field_validator("system_instance_type")(lambda v: _system_instance("aws", v))
+    # CreateVpc takes /16 to /28 (EC2 API reference, CreateVpc CidrBlock, 2026-12-01), and
+    # components/aws/network.py cuts public subnets of /(n+4), which must stay >= /28.
+    _vpc_size = field_validator("vpc_cidr")(
+        lambda v: _prefix_between(v, 16, 24, "AWS VPCs are /16 to /28 and the public subnets "
+                                  "are a sixteenth of it")
+    )
 
     @model_validator(mode="after")
     def _zones_in_region(self) -> Aws:
@@ -414,9 +465,9 @@ class Gcp(_Strict):
         default=None, min_length=1, max_length=4, description="GPU node zones; default <region>-a"
     )
     billing_account: str = Field(pattern=r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")
-    subnet_cidr: Cidr = "10.50.0.0/20"
-    pods_cidr: Cidr = "10.64.0.0/14"
-    services_cidr: Cidr = "10.68.0.0/20"
+    subnet_cidr: PrivateCidr = "10.50.0.0/20"
+    pods_cidr: PrivateCidr = "10.64.0.0/14"
+    services_cidr: PrivateCidr = "10.68.0.0/20"
     control_plane_cidr: Cidr = Field(
         default="172.16.0.0/28", description="the private control plane's /28"
     )
@@ -426,7 +477,7 @@ class Gcp(_Strict):
         description="CIDRs allowed to reach a public control-plane endpoint; empty: private",
     )
     system_machine_type: str = "e2-standard-4"
-    system_nodes: int = Field(default=1, ge=1, le=100, description="per zone")
+    system_nodes: Int = Field(default=1, ge=1, le=100, description="per zone")
 
     _system = field_validator("system_machine_type")(lambda v: _system_instance("gcp", v))
 
@@ -438,7 +489,7 @@ class Gcp(_Strict):
 class Azure(_Strict):
     subscription_id: Uuid
     location: str = Field(pattern=r"^[a-z][a-z0-9]{2,30}$", description="e.g. eastus")
-    vnet_cidr: Cidr = "10.60.0.0/16"
+    vnet_cidr: PrivateCidr = Field(default="10.60.0.0/16", description="RFC 1918, /8 to /26")
     kubernetes_version: KubernetesVersion = Field(
         default_factory=lambda: catalog.default_kubernetes_version("aks"),
         description="AKS minor version; default the catalog's, in standard support",
@@ -451,9 +502,15 @@ class Azure(_Strict):
         description="first day of the month the budget starts (Azure requires one)",
     )
     system_vm_size: str = "Standard_D4s_v5"
-    system_nodes: int = Field(default=2, ge=1, le=100)
+    system_nodes: Int = Field(default=2, ge=1, le=100)
 
     _system = field_validator("system_vm_size")(lambda v: _system_instance("azure", v))
+    # components/azure/network.py puts the nodes in the first quarter and the VPN gateway
+    # in the last /27; below a /26 the two would overlap.
+    _vnet_size = field_validator("vnet_cidr")(
+        lambda v: _prefix_between(v, 8, 26, "the nodes subnet is its first quarter and the "
+                                  "gateway subnet its last /27")
+    )
 
 
 # Private and shared address space a VPN peer cannot be reached at over the internet.
@@ -466,7 +523,7 @@ class Vpn(_Strict):
     kind: Literal["vpn"]
     peer_ip: str = Field(description="the on-prem VPN gateway's public IPv4 address")
     onprem_cidrs: list[Cidr] = Field(min_length=1)
-    bgp_asn: int = Field(default=65000, ge=64512, le=65534, description="on-prem private ASN")
+    bgp_asn: Int = Field(default=65000, ge=64512, le=65534, description="on-prem private ASN")
     shared_key_secret: ConfigKeyName = Field(
         default="vpnSharedKey", description="Pulumi secret holding the IPsec pre-shared key"
     )
@@ -579,7 +636,7 @@ class Prometheus(_Strict):
         default=True, description="Prometheus Adapter, which serves the HPA's queue metric"
     )
     retention: str = Field(default="15d", pattern=r"^[0-9]+[dhw]$")
-    storage_gib: int = Field(default=50, ge=1, le=100_000)
+    storage_gib: Int = Field(default=50, ge=1, le=100_000)
     storage_class: DnsSubdomain | None = None
     match_labels: dict[LabelKey, LabelValue] = Field(
         default_factory=dict,
@@ -608,28 +665,28 @@ class Quality(_Strict):
     schedule: str = Field(
         default="*/15 * * * *", pattern=r"^(\S+\s+){4}\S+$", description="cron schedule"
     )
-    sample_size: int = Field(default=400, ge=50, le=20_000)
+    sample_size: Int = Field(default=400, ge=50, le=20_000)
     image: str = Field(default="ghcr.io/llm-platform/quality-monitor:0.1.0")
     # Measured with tests/quality_corpus.py (bench/drift.py): about 0.000 for a fresh sample
     # of the same topic, 0.008 with 20% of prompts off-topic, 0.05 at 50%, 0.20 for a new
     # topic. 0.02 flags roughly a third of traffic moving to something new.
-    input_drift_threshold: float = Field(
+    input_drift_threshold: Float = Field(
         default=0.02, gt=0, le=2, description="MMD^2 of prompt embeddings vs the reference"
     )
-    output_length_drift_pct: float = Field(
+    output_length_drift_pct: Float = Field(
         default=30, gt=0, le=1000, description="change of mean output tokens, 1h vs 7d"
     )
-    refusal_spike_factor: float = Field(default=2.0, gt=1, le=100)
-    refusal_rate_floor: float = Field(default=0.05, gt=0, lt=1)
+    refusal_spike_factor: Float = Field(default=2.0, gt=1, le=100)
+    refusal_rate_floor: Float = Field(default=0.05, gt=0, lt=1)
 
     _pinned = field_validator("image")(pinned_image)
 
 
 class AlertThresholds(_Strict):
-    kv_cache_full_pct: float = Field(default=95, gt=0, le=100)
-    preemptions_per_minute: float = Field(default=1, gt=0, le=100_000)
-    gpu_idle_util_pct: float = Field(default=10, gt=0, le=100)
-    spot_interruptions_per_hour: int = Field(default=3, ge=1, le=1000)
+    kv_cache_full_pct: Float = Field(default=95, gt=0, le=100)
+    preemptions_per_minute: Float = Field(default=1, gt=0, le=100_000)
+    gpu_idle_util_pct: Float = Field(default=10, gt=0, le=100)
+    spot_interruptions_per_hour: Int = Field(default=3, ge=1, le=1000)
 
 
 class Observability(_Strict):
@@ -877,6 +934,7 @@ def check(spec: EnvironmentSpec, plan_date: date | None = None) -> Environment:
     warnings: list[str] = []
     problems += kubernetes_support(spec, plan_date, warnings)
     problems += gcp_zone_problems(spec)
+    problems += network_problems(spec)
     plans: dict[str, sizing.ServingPlan] = {}
     gpus = catalog.gpus()
 
@@ -940,6 +998,11 @@ def check(spec: EnvironmentSpec, plan_date: date | None = None) -> Environment:
                 "or architecture (for any other model)"
             )
             continue
+        if model.architecture is not None:
+            inconsistent = architecture_problems((*where, "architecture"), model.architecture)
+            if inconsistent:
+                problems += inconsistent
+                continue
         arch = architecture_of(model)
         assert arch is not None  # hf_id is checked against the catalog by the field validator
         if model.max_context > arch.max_position_embeddings:
@@ -991,6 +1054,7 @@ def check(spec: EnvironmentSpec, plan_date: date | None = None) -> Environment:
             )
             plan = replace(plan, replicas_max=capped)
         plans[model.name] = plan
+        problems += _volume_problems(where, model, arch)
 
     # Models sharing a pool share its GPUs: their minimums must fit together.
     for i, pool in enumerate(spec.gpu_pools):
@@ -1017,6 +1081,77 @@ def check(spec: EnvironmentSpec, plan_date: date | None = None) -> Environment:
     if problems:
         raise SpecError(problems)
     return Environment(spec=spec, plans=plans, warnings=warnings)
+
+
+def architecture_problems(where: tuple, arch: Architecture) -> list[str]:
+    """Facts of a config.json that contradict each other, which the sizing model would turn
+    into nonsense (a negative active parameter count, a negative concurrency)."""
+    problems = []
+    if arch.experts_per_token > arch.num_experts:
+        problems.append(
+            f"{config_path((*where, 'experts_per_token'))}: must be <= num_experts "
+            f"({arch.num_experts}) (got {arch.experts_per_token})"
+        )
+    # Grouped-query attention gives each KV head an equal group of query heads; vLLM's
+    # Attention asserts num_heads % num_kv_heads == 0
+    # (vllm/model_executor/layers/attention/attention.py, v0.33.0).
+    if arch.attention_heads % arch.kv_heads:
+        problems.append(
+            f"{config_path((*where, 'kv_heads'))}: must divide attention_heads "
+            f"({arch.attention_heads}) (got {arch.kv_heads})"
+        )
+    experts_b = arch.num_experts * sizing.expert_params_b(arch)
+    if arch.num_experts > 1 and not problems and experts_b > arch.params_b:
+        problems.append(
+            f"{config_path((*where, 'params_b'))}: {arch.num_experts} experts of "
+            f"layers x 3 x hidden_size x intermediate_size hold {experts_b:.1f}B parameters, "
+            f"more than the model's {arch.params_b}B; params_b is the total over all experts"
+        )
+    return problems
+
+
+def _volume_problems(
+    where: tuple, model: Model, arch: Architecture | catalog.ModelInfo
+) -> list[str]:
+    """A weights volume smaller than the weights fills up before the server starts."""
+    size = model.weights.size_gib
+    quant = sizing.effective_quantization(model.quantization, arch.native_quantization)
+    need = math.ceil(sizing.weight_bytes(arch, quant) / sizing.GIB)
+    if size is None or size >= need:
+        return []
+    return [
+        f"{config_path((*where, 'weights', 'size_gib'))}: {size} GiB cannot hold the model's "
+        f"{need} GiB of {'16-bit' if quant == 'none' else quant} weights; set at least "
+        f"{need}, or leave it out for weights x 1.5"
+    ]
+
+
+def network_problems(spec: EnvironmentSpec) -> list[str]:
+    """Address ranges that overlap: GKE's node, pod, service and control-plane ranges
+    route to different places, and a hybrid's on-prem ranges are reached over the link
+    from the cloud network, so none of them may share an address."""
+    ranges: list[tuple[tuple, str]] = []
+    if spec.aws is not None:
+        ranges.append((("aws", "vpc_cidr"), spec.aws.vpc_cidr))
+    if spec.azure is not None:
+        ranges.append((("azure", "vnet_cidr"), spec.azure.vnet_cidr))
+    if spec.gcp is not None:
+        for name in ("subnet_cidr", "pods_cidr", "services_cidr", "control_plane_cidr"):
+            ranges.append((("gcp", name), getattr(spec.gcp, name)))
+    if spec.hybrid is not None:
+        for j, cidr in enumerate(spec.hybrid.connectivity.onprem_cidrs):
+            ranges.append((("hybrid", "connectivity", "onprem_cidrs", j), cidr))
+    problems = []
+    for k, (where, cidr) in enumerate(ranges):
+        net = ipaddress.IPv4Network(cidr)
+        for other, taken in ranges[:k]:
+            if net.overlaps(ipaddress.IPv4Network(taken)):
+                problems.append(
+                    f"{config_path(where)}: {cidr} overlaps {config_path(other)} ({taken}); "
+                    "choose a range that shares no address with it"
+                )
+                break
+    return problems
 
 
 def _scheduling_problems(
