@@ -223,7 +223,8 @@ def test_ctrl_c_at_any_moment_exits_130_and_keeps_the_previous_plan(tmp_path, pl
     plan = plans("--stack", "aws", "--out", str(out))
     time.sleep(after_s)
     code, stderr, _ = plan.signal(signal.SIGINT)
-    assert code == 130, stderr
+    # Still importing, Python dies of the signal itself, which a shell reports as 130 too.
+    assert code in (130, -signal.SIGINT), stderr
     assert no_process_left(plan.proc.pid) == []
     assert snapshot(out) == before
     assert leftovers(out) == []
@@ -244,22 +245,35 @@ PolicyPack(name="slow", enforcement_level=EnforcementLevel.ADVISORY,
 """
 
 
-def test_ctrl_c_while_the_pack_runs_stops_it_and_writes_nothing(tmp_path, plans):
+def analyzing(tmp_path: Path, plans, out: Path) -> Plan:
+    """A plan of `local` whose pack is busy analyzing (for two minutes) when it returns."""
     pack = tmp_path / "pack"
     pack.mkdir()
     (pack / "PulumiPolicy.yaml").write_text("runtime: python\n")
     (pack / "__main__.py").write_text(SLOW_PACK)
-    out = tmp_path / "out"
-    before = previous_plan(out, "local")
     plan = plans("--stack", "local", "--out", str(out), "--policy-pack", str(pack))
     deadline = time.monotonic() + 120
     while not (pack / "analyzing").exists():
         assert plan.proc.poll() is None and time.monotonic() < deadline, "the pack never ran"
         time.sleep(0.1)
+    return plan
+
+
+def test_ctrl_c_while_the_pack_runs_stops_it_and_writes_nothing(tmp_path, plans):
+    out = tmp_path / "out"
+    before = previous_plan(out, "local")
+    plan = analyzing(tmp_path, plans, out)
     code, stderr, _ = plan.signal(signal.SIGINT)
     assert code == 130, stderr
     assert no_process_left(plan.proc.pid) == []
     assert snapshot(out) == before
+
+
+def test_a_killed_plan_leaves_no_pack_behind(tmp_path, plans):
+    plan = analyzing(tmp_path, plans, tmp_path / "out")
+    plan.proc.kill()  # SIGKILL: none of the plan's clean-up runs
+    plan.proc.communicate()
+    assert no_process_left(plan.proc.pid) == []
 
 
 # Ctrl-C while an output the program waits on is still pending (as a resource's outputs
@@ -302,14 +316,3 @@ def test_sigterm_stops_the_plan_and_its_pack(tmp_path, plans):
     assert code == 128 + signal.SIGTERM, stderr
     assert no_process_left(plan.proc.pid) == []
     assert snapshot(out) == before
-
-
-def test_a_killed_plan_leaves_no_pack_behind(tmp_path, plans):
-    plan = plans("--stack", "aws", "--out", str(tmp_path / "out"))
-    deadline = time.monotonic() + 60
-    while not any("pulumi.policy" in cmd for cmd in session(plan.proc.pid)):
-        assert plan.proc.poll() is None and time.monotonic() < deadline, "no pack started"
-        time.sleep(0.05)
-    plan.proc.kill()  # SIGKILL: no clean-up of the plan's runs
-    plan.proc.communicate()
-    assert no_process_left(plan.proc.pid) == []
