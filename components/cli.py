@@ -109,32 +109,11 @@ def plan(
     """Run the Pulumi program offline, write plan.json, manifests/, cost.json and
     policy.json, and run the policy pack over the planned resources."""
     from components.plan.output import OutputError, check_target
-    from components.plan.policy import PolicyConfigError, read_config
 
     root = find_project(project.resolve())
     raw = read_stack(root, stack)
     env = load_environment(raw)
-    pack = (policy_pack or root / "policies").resolve()
-    if not no_policy and not (pack / "PulumiPolicy.yaml").exists():
-        if policy_pack is not None:
-            raise _fail([f"--policy-pack: no PulumiPolicy.yaml in {pack}"])
-        err.print(
-            f"[yellow]warning[/yellow]: no policy pack at {pack}; planning without one "
-            f"(--policy-pack DIR names it)",
-            highlight=False,
-            soft_wrap=True,
-        )
-        no_policy = True
-    config: dict[str, Any] = {}
-    # The file the review workflows pass to `pulumi preview --policy-pack-config`.
-    per_stack = pack / "config" / f"{stack}.json"
-    if policy_config is None and per_stack.exists():
-        policy_config = per_stack
-    if policy_config is not None and not no_policy:
-        try:
-            config = read_config(policy_config)
-        except PolicyConfigError as exc:
-            raise _fail(exc.problems) from None
+    policy = None if no_policy else _policy(root, stack, policy_pack, policy_config)
     # Resolved, so a symlinked out/<stack> keeps its link and the plan goes where it points.
     target = (out_dir or root / "out" / stack).resolve()
     try:
@@ -142,7 +121,7 @@ def plan(
     except OutputError as exc:
         raise _fail([str(exc)]) from None
     started = time.perf_counter()
-    result, verdict = _run(stack, raw, env, root, target, None if no_policy else (pack, config))
+    result, verdict = _run(stack, raw, env, root, target, policy)
     elapsed = time.perf_counter() - started
     if as_json:
         print(json.dumps(_summary(result, verdict, target), indent=2))
@@ -152,6 +131,36 @@ def plan(
             _print_verdict(verdict)
     if verdict is not None and not verdict.passed:
         raise typer.Exit(POLICY_VIOLATION)
+
+
+def _policy(
+    root: Path, stack: str, policy_pack: Path | None, policy_config: Path | None
+) -> tuple[Path, dict[str, Any]] | None:
+    """The pack and its config file's content, or None to plan without a pack. The pack
+    checks the config against its policies' schemas when it runs, before anything is written."""
+    from components.plan.policy import PolicyConfigError, read_config
+
+    pack = (policy_pack or root / "policies").resolve()
+    if not (pack / "PulumiPolicy.yaml").exists():
+        if policy_pack is not None:
+            raise _fail([f"--policy-pack: no PulumiPolicy.yaml in {pack}"])
+        err.print(
+            f"[yellow]warning[/yellow]: no policy pack at {pack}; planning without one "
+            f"(--policy-pack DIR names it)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return None
+    # The file the review workflows pass to `pulumi preview --policy-pack-config`.
+    per_stack = pack / "config" / f"{stack}.json"
+    if policy_config is None and per_stack.exists():
+        policy_config = per_stack
+    if policy_config is None:
+        return pack, {}
+    try:
+        return pack, read_config(policy_config)
+    except PolicyConfigError as exc:
+        raise _fail(exc.problems) from None
 
 
 def _run(
@@ -217,6 +226,7 @@ def _interrupted(target: Path, signum: int) -> NoReturn:
     err.print(
         f"interrupted by {signal.Signals(signum).name}; {target} holds the last complete "
         f"plan, or none",
+        markup=False,
         highlight=False,
         soft_wrap=True,
     )

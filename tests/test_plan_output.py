@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from components.plan import output
 from tests.conftest import ROOT, run_cli, stack_spec, write_stack
 
 # As a shell starts it: a runner that ignores SIGINT (a background job) would pass that on.
@@ -316,3 +317,40 @@ def test_sigterm_stops_the_plan_and_its_pack(tmp_path, plans):
     assert code == 128 + signal.SIGTERM, stderr
     assert no_process_left(plan.proc.pid) == []
     assert snapshot(out) == before
+
+
+# -- the swap itself ----------------------------------------------------------------------
+
+
+def test_a_swap_that_fails_puts_the_previous_plan_back(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    before = previous_plan(out, "local")
+    real_rename = os.rename
+
+    def rename(src, dst):
+        if Path(src).name.endswith(".partial"):  # the new plan, after the old went aside
+            raise OSError(28, "No space left on device")
+        real_rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", rename)
+    with pytest.raises(output.OutputError, match="cannot replace"), output.staged(out) as staging:
+        (staging / "plan.json").write_text(json.dumps({"stack": "local"}))
+    assert snapshot(out) == before
+    assert leftovers(out) == []
+
+
+def test_a_signal_a_library_swallowed_still_stops_the_swap(tmp_path):
+    """The Pulumi SDK catches BaseException in places: the plan must not complete as if no
+    Ctrl-C had come."""
+    out = tmp_path / "out"
+    before = previous_plan(out, "local")
+    with pytest.raises(KeyboardInterrupt), output.interruptible(), output.staged(out) as staging:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)  # the handler runs here and raises
+        except BaseException:  # noqa: BLE001, S110 - what the library does
+            pass
+        (staging / "plan.json").write_text(json.dumps({"stack": "local"}))
+    assert output.received() == signal.SIGINT
+    assert snapshot(out) == before
+    assert leftovers(out) == []

@@ -112,7 +112,10 @@ def staged(target: Path) -> Iterator[Path]:
     except OSError as exc:
         raise OutputError(f"{target.parent}: cannot write ({exc.strerror})") from None
     try:
-        yield staging
+        try:
+            yield staging
+        except OSError as exc:  # a full disk, a quota
+            raise OutputError(f"{target}: cannot write ({exc.strerror})") from None
         _replace(staging, target)
     finally:
         with _deferred():
