@@ -1,8 +1,9 @@
 """The `llm-platform` command: offline plan and the sizing calculator.
 
 Exit codes: 0 success, 1 a failure of the tool or the program, 2 invalid input (a stack
-config, a policy config or an option), each problem printed on one line with its path, and
-3 when the policy pack reports a mandatory violation.
+config, a policy config or an option), each problem printed on one line with its path,
+3 when the policy pack reports a mandatory violation, and 128 + the signal when a plan is
+stopped (130 on Ctrl-C, 143 on SIGTERM).
 """
 
 from __future__ import annotations
