@@ -236,8 +236,9 @@ def run_program(
             runpy.run_path(str(program), run_name="__main__")
         except KeyboardInterrupt as exc:
             # run_pulumi_func (pulumi/runtime/stack.py, 3.272.0) catches this and then
-            # waits for the registrations in flight; one whose constructor it cut short
-            # never completes, and that wait never ends. Stop the loop instead.
+            # waits for the registrations in flight; one waiting on a value the cut-short
+            # code would have provided never completes (a plan hung so, in select()).
+            # Stop the loop instead.
             interrupted.append(exc)
             asyncio.get_event_loop().stop()
             raise
