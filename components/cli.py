@@ -1,19 +1,22 @@
 """The `llm-platform` command: offline plan and the sizing calculator.
 
 Exit codes: 0 success, 1 a failure of the tool or the program, 2 invalid input (a stack
-config, a policy config or an option), each problem printed on one line with its path, and
-3 when the policy pack reports a mandatory violation.
+config, a policy config or an option), each problem printed on one line with its path,
+3 when the policy pack reports a mandatory violation, and 128 + the signal when a plan is
+stopped (130 on Ctrl-C, 143 on SIGTERM).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 import time
 from collections import defaultdict
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -124,19 +127,43 @@ def plan(
 ) -> None:
     """Run the Pulumi program offline, write plan.json, manifests/, cost.json and
     policy.json, and run the policy pack over the planned resources."""
-    from components.plan.policy import (
-        Analyzer,
-        PolicyConfigError,
-        PolicyPackError,
-        read_config,
-    )
-    from components.plan.report import run_plan, run_policy
+    from components.plan.output import OutputError, check_target
 
     root = find_project(project.resolve())
     raw = read_stack(root, stack)
     env = load_environment(raw)
+    policy = None if no_policy else _policy(root, stack, policy_pack, policy_config)
+    # Resolved, so a symlinked out/<stack> keeps its link and the plan goes where it points.
+    target = (out_dir or root / "out" / stack).resolve()
+    cannot_write = unwritable(target, "--out")
+    if cannot_write:
+        raise _fail([cannot_write])
+    try:
+        check_target(target, stack)
+    except OutputError as exc:
+        raise _fail([str(exc)]) from None
+    started = time.perf_counter()
+    result, verdict = _run(stack, raw, env, root, target, policy)
+    elapsed = time.perf_counter() - started
+    if as_json:
+        print(json.dumps(_summary(result, verdict, target), indent=2))
+    else:
+        _print_plan(result, target, elapsed)
+        if verdict is not None:
+            _print_verdict(verdict)
+    if verdict is not None and not verdict.passed:
+        raise typer.Exit(POLICY_VIOLATION)
+
+
+def _policy(
+    root: Path, stack: str, policy_pack: Path | None, policy_config: Path | None
+) -> tuple[Path, dict[str, Any]] | None:
+    """The pack and its config file's content, or None to plan without a pack. The pack
+    checks the config against its policies' schemas when it runs, before anything is written."""
+    from components.plan.policy import PolicyConfigError, read_config
+
     pack = (policy_pack or root / "policies").resolve()
-    if not no_policy and not (pack / "PulumiPolicy.yaml").exists():
+    if not (pack / "PulumiPolicy.yaml").exists():
         if policy_pack is not None:
             raise _fail([f"--policy-pack: no PulumiPolicy.yaml in {pack}"])
         say(
@@ -145,73 +172,120 @@ def plan(
             "yellow",
             f"no policy pack at {pack}; planning without one (--policy-pack DIR names it)",
         )
-        no_policy = True
-    config: dict[str, Any] = {}
+        return None
     # The file the review workflows pass to `pulumi preview --policy-pack-config`.
     per_stack = pack / "config" / f"{stack}.json"
     if policy_config is None and per_stack.exists():
         policy_config = per_stack
-    if policy_config is not None and not no_policy:
-        try:
-            config = read_config(policy_config)
-        except PolicyConfigError as exc:
-            raise _fail(exc.problems) from None
-    target = out_dir or root / "out" / stack
-    cannot_write = unwritable(target, "--out")
-    if cannot_write:
-        raise _fail([cannot_write])
-    target.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    # The pack starts now and loads while the program runs.
-    analyzer = None if no_policy else Analyzer(pack)
-    verdict = None
+    if policy_config is None:
+        return pack, {}
     try:
-        with err.status(plain(f"running the program for stack {stack} under the mock engine")):
-            result = run_plan(stack, raw, env, root, target)
-        if analyzer is not None:
-            with err.status(plain(f"running the policy pack over {len(result.records)} resources")):
-                verdict = run_policy(analyzer, result.records, config, target)
+        return pack, read_config(policy_config)
     except PolicyConfigError as exc:
         raise _fail(exc.problems) from None
-    except PolicyPackError as exc:
-        raise _fail([f"policy pack {pack}: {exc}"], code=1) from None
+
+
+def _run(
+    stack: str,
+    raw: Any,
+    env: Environment,
+    root: Path,
+    target: Path,
+    policy: tuple[Path, dict[str, Any]] | None,
+) -> tuple[PlanResult, PolicyVerdict | None]:
+    """Plans and runs the pack in memory, so a policy config the pack refuses stops the run
+    before anything is written, then writes `target` whole. Ctrl-C or a failure leaves it
+    holding the last complete plan, or nothing."""
+    from components.plan import output
+    from components.plan.policy import PolicyConfigError, PolicyPackError
+
+    try:
+        with output.interruptible():
+            return _execute(stack, raw, env, root, target, policy)
+    except BaseException as exc:
+        # A signal comes first: whatever it broke on its way (a half-imported module, the
+        # pack's connection) is its consequence, not a fault to report.
+        if output.received() is not None or isinstance(exc, KeyboardInterrupt):
+            _interrupted(target, output.received() or signal.SIGINT)
+        if isinstance(exc, PolicyConfigError):
+            raise _fail(exc.problems) from None
+        if isinstance(exc, PolicyPackError):
+            raise _fail([f"policy pack {policy and policy[0]}: {exc}"], code=1) from None
+        if isinstance(exc, output.OutputError):
+            raise _fail([str(exc)]) from None
+        raise
+
+
+def _execute(
+    stack: str,
+    raw: Any,
+    env: Environment,
+    root: Path,
+    target: Path,
+    policy: tuple[Path, dict[str, Any]] | None,
+) -> tuple[PlanResult, PolicyVerdict | None]:
+    from components.plan import output, report
+    from components.plan.policy import Analyzer
+
+    # The pack starts now and loads while the program runs; it is stopped on every path.
+    analyzer = None if policy is None else Analyzer(policy[0])
+    try:
+        with err.status(plain(f"running the program for stack {stack} under the mock engine")):
+            result = report.run_plan(stack, raw, env, root)
+        verdict = None
+        if analyzer is not None and policy is not None:
+            with err.status(plain(f"running the policy pack over {len(result.records)} resources")):
+                verdict = report.run_policy(analyzer, result.records, policy[1])
+        with output.staged(target) as staging:
+            report.write(result, verdict, staging)
+        return result, verdict
     finally:
         if analyzer is not None:
             analyzer.close()
-    elapsed = time.perf_counter() - started
-    if as_json:
-        summary = {
-            "stack": stack,
-            "out": str(target),
-            "resources": len(result.records),
-            "manifests": len(result.manifest_paths),
-            "monthly_usd": result.monthly_usd,
-            "warnings": env.warnings,
-            "policy": None
-            if verdict is None
-            else {
-                "passed": verdict.passed,
-                **{level: len(verdict.at(level)) for level in ("mandatory", "advisory")},
-            },
-            "models": {
-                name: {
-                    "gpu": p.gpu,
-                    "tensor_parallel": p.tensor_parallel,
-                    "replicas": [p.replicas_min, p.replicas_max],
-                    "engine_args": p.engine_args,
-                    "why": p.reasons,
-                    **result.economics[name].to_json(),
-                }
-                for name, p in env.plans.items()
-            },
-        }
-        print(json.dumps(summary, indent=2))
-    else:
-        _print_plan(result, target, elapsed)
-        if verdict is not None:
-            _print_verdict(verdict)
-    if verdict is not None and not verdict.passed:
-        raise typer.Exit(POLICY_VIOLATION)
+
+
+def _interrupted(target: Path, signum: int) -> NoReturn:
+    err.print(
+        f"interrupted by {signal.Signals(signum).name}; {target} holds the last complete "
+        f"plan, or none",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Not sys.exit: the Pulumi runtime's worker threads may wait on futures of the event
+    # loop the signal stopped, and the interpreter would join them at exit for ever.
+    os._exit(128 + signum)
+
+
+def _summary(result: PlanResult, verdict: PolicyVerdict | None, target: Path) -> dict[str, Any]:
+    env = result.env
+    return {
+        "stack": result.stack,
+        "out": str(target),
+        "resources": len(result.records),
+        "manifests": len(result.manifests),
+        "monthly_usd": result.monthly_usd,
+        "warnings": env.warnings,
+        "policy": None
+        if verdict is None
+        else {
+            "passed": verdict.passed,
+            **{level: len(verdict.at(level)) for level in ("mandatory", "advisory")},
+        },
+        "models": {
+            name: {
+                "gpu": p.gpu,
+                "tensor_parallel": p.tensor_parallel,
+                "replicas": [p.replicas_min, p.replicas_max],
+                "engine_args": p.engine_args,
+                "why": p.reasons,
+                **result.economics[name].to_json(),
+            }
+            for name, p in env.plans.items()
+        },
+    }
 
 
 def _print_verdict(verdict: PolicyVerdict) -> None:
@@ -270,7 +344,7 @@ def _print_plan(result: PlanResult, target: Path, elapsed: float) -> None:
     out.print(_economics_table(result))
     out.print(
         plain(
-            f"wrote {target}/plan.json, cost.json and {len(result.manifest_paths)} manifests "
+            f"wrote {target}/plan.json, cost.json and {len(result.manifests)} manifests "
             f"in {elapsed:.1f}s"
         )
     )

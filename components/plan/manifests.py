@@ -30,19 +30,20 @@ def to_object(rec: Recorded) -> dict[str, Any]:
     return obj
 
 
-def write(records: list[Recorded], out_dir: Path) -> list[Path]:
-    """One file per object, named <kind>-<namespace>-<name>.yaml, in a stable order."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for old in out_dir.glob("*.yaml"):
-        old.unlink()
-    paths = []
+def by_file(records: list[Recorded]) -> dict[str, dict[str, Any]]:
+    """Every object under its file name, <kind>-<namespace>-<name>.yaml, in a stable order."""
+    out = {}
     for rec in records:
         if not is_object(rec):
             continue
         obj = to_object(rec)
         meta = obj.get("metadata") or {}
         ns = meta.get("namespace") or "cluster"
-        path = out_dir / f"{obj['kind'].lower()}-{ns}-{meta.get('name', rec.name)}.yaml"
-        path.write_text(yaml.safe_dump(obj, sort_keys=False))
-        paths.append(path)
-    return paths
+        out[f"{obj['kind'].lower()}-{ns}-{meta.get('name', rec.name)}.yaml"] = obj
+    return out
+
+
+def write(objects: dict[str, dict[str, Any]], out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, obj in objects.items():
+        (out_dir / name).write_text(yaml.safe_dump(obj, sort_keys=False))

@@ -1,13 +1,15 @@
 """Runs the CrossGuard pack over a recorded graph the way the Pulumi engine does.
 
-The engine starts `python -m pulumi.policy <engine-address> <pack-dir>`, reads the gRPC
-port from the first line the pack prints, then calls `Configure` with the policy config,
-`Analyze` once per resource, and `AnalyzeStack` with every resource. This module does the
-same, so the offline plan and `pulumi preview --policy-pack policies` return one verdict.
+The engine starts `python -m pulumi.policy <engine-address> <pack-dir>` (here with a guard
+that ends the pack with the plan), reads the gRPC port from the first line the pack
+prints, then calls `Configure` with the policy config, `Analyze` once per resource, and
+`AnalyzeStack` with every resource. This module does the same, so the offline plan and
+`pulumi preview --policy-pack policies` return one verdict.
 """
 
 from __future__ import annotations
 
+import select
 import subprocess
 import sys
 import tempfile
@@ -29,6 +31,18 @@ from components.spec import ECHO_LIMIT, echo, key_text
 # stderr when nothing is configured, as under the CLI with no engine attached.
 NO_ENGINE = "127.0.0.1:0"
 START_TIMEOUT_S = 60
+STOP_TIMEOUT_S = 5
+# `python -m pulumi.policy`, plus a thread that ends the pack when its stdin closes: the
+# plan holds the other end, so no pack outlives the plan, however the plan ends (SIGKILL
+# included, which runs no clean-up of ours).
+_PACK_MAIN = """
+import os, runpy, sys, threading
+def _orphaned():
+    sys.stdin.buffer.read()
+    os._exit(1)
+threading.Thread(target=_orphaned, daemon=True).start()
+runpy.run_module("pulumi.policy", run_name="__main__", alter_sys=True)
+"""
 LEVELS = {
     pb.ADVISORY: "advisory",
     pb.MANDATORY: "mandatory",
@@ -165,17 +179,21 @@ def check_names(config: dict[str, Any], policies: list[str]) -> None:
 class Analyzer:
     """A policy pack process, spoken to over the engine's analyzer protocol. The process
     starts at construction and is connected to on first use, so it can load while the
-    caller does other work (the plan runs the program meanwhile)."""
+    caller does other work (the plan runs the program meanwhile); `close` stops it."""
 
     def __init__(self, pack_dir: Path):
         # A file, not a pipe: nothing reads the pack's log until it fails.
         self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed by close()
+        # Its own process group: a terminal's Ctrl-C reaches only the plan, which stops the
+        # pack itself, instead of racing the pack's own exit (read as "did not start").
         self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and pack
-            [sys.executable, "-m", "pulumi.policy", NO_ENGINE, str(pack_dir)],
+            [sys.executable, "-c", _PACK_MAIN, NO_ENGINE, str(pack_dir)],
             cwd=pack_dir,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,
             text=True,
+            process_group=0,
         )
         self._channel: grpc.Channel | None = None
         self._analyzer: analyzer_pb2_grpc.AnalyzerStub | None = None
@@ -184,14 +202,15 @@ class Analyzer:
     def _stub(self) -> analyzer_pb2_grpc.AnalyzerStub:
         if self._analyzer is None:
             assert self._proc.stdout is not None
-            line = self._proc.stdout.readline().strip()
+            ready, _, _ = select.select([self._proc.stdout], [], [], START_TIMEOUT_S)
+            line = self._proc.stdout.readline().strip() if ready else ""
             if not line.isdigit():
-                self._proc.kill()
-                self._proc.wait(timeout=10)
-                self._log.seek(0)
-                raise PolicyPackError(f"did not start: {line}\n{self._log.read()}".strip())
+                raise self._failed(f"did not start: {line}")
             self._channel = grpc.insecure_channel(f"127.0.0.1:{line}")
-            grpc.channel_ready_future(self._channel).result(timeout=START_TIMEOUT_S)
+            try:
+                grpc.channel_ready_future(self._channel).result(timeout=START_TIMEOUT_S)
+            except grpc.FutureTimeoutError:
+                raise self._failed(f"no answer on port {line}") from None
             self._analyzer = analyzer_pb2_grpc.AnalyzerStub(self._channel)
         return self._analyzer
 
@@ -201,12 +220,32 @@ class Analyzer:
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    def _failed(self, reason: str) -> PolicyPackError:
+        self._stop()
+        self._log.seek(0)
+        error = PolicyPackError(f"{reason}\n{self._log.read()}".strip())
+        self.close()
+        return error
+
     def close(self) -> None:
+        """Stops the pack; safe to call more than once, and on every exit path."""
+        self._stop()
+        for stream in (self._proc.stdin, self._proc.stdout, self._log):
+            if stream is not None:
+                stream.close()
+
+    def _stop(self) -> None:
+        """Asks the pack to stop, and kills it if it has not within STOP_TIMEOUT_S."""
         if self._channel is not None:
             self._channel.close()
-        self._proc.kill()
-        self._proc.communicate(timeout=10)
-        self._log.close()
+            self._channel = None
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
 
     def info(self) -> pb.AnalyzerInfo:
         return self._stub.GetAnalyzerInfo(empty_pb2.Empty())

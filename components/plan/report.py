@@ -25,7 +25,7 @@ class PlanResult:
     records: list[Recorded]
     line_items: list[cost.LineItem]
     economics: dict[str, cost.ModelEconomics]
-    manifest_paths: list[Path]
+    manifests: dict[str, dict[str, Any]]
 
     @property
     def monthly_usd(self) -> float:
@@ -94,22 +94,17 @@ def pool_gpus(env: Environment, pool: str | None) -> int:
 
 
 def run_plan(
-    stack: str, spec_value: dict[str, Any], env: Environment, project_dir: Path, out_dir: Path
+    stack: str, spec_value: dict[str, Any], env: Environment, project_dir: Path
 ) -> PlanResult:
+    """The planned graph and its cost, in memory: nothing is written until the whole run,
+    policy config included, has passed (see `write`)."""
     records = run_program(stack, spec_value, project_dir)
     items = [
         item for r in records if r.custom for item in cost.price_resource(r.type, r.name, r.inputs)
     ]
-    paths = manifests.write(records, out_dir / "manifests")
-    result = PlanResult(stack, env, records, items, economics(env, items), paths)
-    (out_dir / "plan.json").write_text(json.dumps(result.plan_json(), indent=2))
-    (out_dir / "cost.json").write_text(json.dumps(result.cost_json(), indent=2))
-    # The Alertmanager config travels in a Secret, which the plan redacts whole; it holds
-    # no credential, so it is written out here for review and `amtool check-config`.
-    (out_dir / "alertmanager.yaml").write_text(
-        yaml.safe_dump(alertmanager.config(env.spec), sort_keys=False)
+    return PlanResult(
+        stack, env, records, items, economics(env, items), manifests.by_file(records)
     )
-    return result
 
 
 @dataclass(frozen=True)
@@ -153,16 +148,28 @@ def as_analyzed(records: list[Recorded]) -> list[Resource]:
 
 
 def run_policy(
-    analyzer: Analyzer, records: list[Recorded], config: dict[str, Any], out_dir: Path
+    analyzer: Analyzer, records: list[Recorded], config: dict[str, Any]
 ) -> PolicyVerdict:
-    """The pack's verdict on the planned graph, also written to out_dir/policy.json."""
+    """The pack's verdict on the planned graph."""
     analyzer.configure(config)
     info = analyzer.info()
-    verdict = PolicyVerdict(
+    return PolicyVerdict(
         info.name,
         [p.name for p in info.policies],
         config,
         analyzer.review(as_analyzed(records)),
     )
-    (out_dir / "policy.json").write_text(json.dumps(verdict.to_json(), indent=2))
-    return verdict
+
+
+def write(result: PlanResult, verdict: PolicyVerdict | None, out_dir: Path) -> None:
+    """Every file of the plan, into a directory of its own (output.staged)."""
+    manifests.write(result.manifests, out_dir / "manifests")
+    (out_dir / "plan.json").write_text(json.dumps(result.plan_json(), indent=2))
+    (out_dir / "cost.json").write_text(json.dumps(result.cost_json(), indent=2))
+    # The Alertmanager config travels in a Secret, which the plan redacts whole; it holds
+    # no credential, so it is written out here for review and `amtool check-config`.
+    (out_dir / "alertmanager.yaml").write_text(
+        yaml.safe_dump(alertmanager.config(result.env.spec), sort_keys=False)
+    )
+    if verdict is not None:
+        (out_dir / "policy.json").write_text(json.dumps(verdict.to_json(), indent=2))

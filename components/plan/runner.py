@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import runpy
 import threading
@@ -228,6 +229,25 @@ def run_program(
         {CONFIG_KEY: json.dumps(spec_value), **secrets}, secret_keys=list(secrets)
     )
     program = project_dir / "platform" / "__main__.py"
-    _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
+    interrupted: list[KeyboardInterrupt] = []
+
+    def main() -> None:
+        try:
+            runpy.run_path(str(program), run_name="__main__")
+        except KeyboardInterrupt as exc:
+            # run_pulumi_func (pulumi/runtime/stack.py, 3.272.0) catches this and then
+            # waits for the registrations in flight; one waiting on a value the cut-short
+            # code would have provided never completes (a plan hung so, in select()).
+            # Stop the loop instead.
+            interrupted.append(exc)
+            asyncio.get_event_loop().stop()
+            raise
+
+    try:
+        _sync_await(run_pulumi_func(main))
+    except RuntimeError:  # "Event loop stopped before Future completed."
+        if interrupted:
+            raise interrupted[0] from None
+        raise
     # Registration order depends on thread scheduling; sort so plan.json diffs are real.
     return sorted(monitor.recorded, key=lambda r: r.urn)

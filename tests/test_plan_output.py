@@ -1,0 +1,356 @@
+"""`llm-platform plan` leaves its output directory complete or as it was: refused input,
+a failing pack, Ctrl-C, termination and a second stack never leave old and new files mixed,
+and no policy-pack process outlives the plan."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from components.plan import output
+from tests.conftest import ROOT, run_cli, stack_spec, write_stack
+
+# As a shell starts it: a runner that ignores SIGINT (a background job) would pass that on.
+CLI = [
+    sys.executable,
+    "-c",
+    "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from components.cli import main; main()",
+]
+# A plan stops within this after Ctrl-C on a loaded 2-core machine; it waited for ever.
+PROMPT_S = 8
+
+
+def previous_plan(out: Path, stack: str) -> dict[str, bytes]:
+    """Stands in for an earlier complete plan of `stack`: what a failed run must leave."""
+    (out / "manifests").mkdir(parents=True)
+    (out / "plan.json").write_text(json.dumps({"stack": stack, "resources": []}))
+    (out / "cost.json").write_text(json.dumps({"stack": stack, "monthly_usd": 1.0}))
+    (out / "policy.json").write_text(json.dumps({"pack": "llm-platform", "passed": True}))
+    (out / "manifests" / "deployment-old-gone.yaml").write_text("kind: Deployment\n")
+    return snapshot(out)
+
+
+def snapshot(out: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(out)): p.read_bytes() if p.is_file() else b"<dir>"
+        for p in sorted(out.rglob("*"))
+    }
+
+
+def leftovers(out: Path) -> list[str]:
+    """Staging directories left beside the output."""
+    return [p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}.")]
+
+
+def session(sid: int) -> list[str]:
+    """Command lines of the live processes in session `sid`: the plan started with
+    start_new_session, so its policy pack is in it too, whatever its process group."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if not entry.name.isdigit() or os.getsid(int(entry.name)) != sid:
+                continue
+            if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                continue
+            found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except (OSError, ProcessLookupError):
+            continue
+    return found
+
+
+def no_process_left(sid: int) -> list[str]:
+    deadline = time.monotonic() + 3
+    while (alive := session(sid)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return alive
+
+
+class Plan:
+    """`llm-platform plan` in a session of its own, to signal and to look for its children."""
+
+    def __init__(self, *args: str, cwd: Path = ROOT):
+        self.proc = subprocess.Popen(
+            [*CLI, "plan", *args],
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+
+    def signal(self, signum: int) -> tuple[int, str, float]:
+        """Sends `signum`; the exit code, stderr and seconds until the plan exited."""
+        self.proc.send_signal(signum)
+        sent = time.monotonic()
+        try:
+            _, stderr = self.proc.communicate(timeout=PROMPT_S)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail(f"still running {PROMPT_S}s after {signal.Signals(signum).name}")
+        return self.proc.returncode, stderr, time.monotonic() - sent
+
+    def kill(self) -> None:
+        for pid in [p for p in Path("/proc").iterdir() if p.name.isdigit()]:
+            try:
+                if os.getsid(int(pid.name)) == self.proc.pid:
+                    os.kill(int(pid.name), signal.SIGKILL)
+            except (OSError, ProcessLookupError):
+                continue
+        self.proc.communicate()
+
+
+@pytest.fixture
+def plans():
+    started: list[Plan] = []
+
+    def start(*args: str, cwd: Path = ROOT) -> Plan:
+        started.append(Plan(*args, cwd=cwd))
+        return started[-1]
+
+    yield start
+    for p in started:
+        if p.proc.poll() is None or session(p.proc.pid):
+            p.kill()
+
+
+# -- validation before writing ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("config", "problem"),
+    [
+        ({"no-such-policy": "mandatory"}, "policy config: no-such-policy: no such policy"),
+        (
+            {"bounded-scaling": {"maxReplicas": "many"}},
+            "policy config: bounded-scaling.maxReplicas: 'many' is not of type 'integer'",
+        ),
+    ],
+    ids=["unknown-policy", "schema"],
+)
+def test_a_policy_config_the_pack_refuses_writes_nothing(tmp_path, config, problem):
+    out = tmp_path / "out"
+    before = previous_plan(out, "local")
+    cfg = tmp_path / "policy.json"
+    cfg.write_text(json.dumps(config))
+    proc = run_cli("plan", "--stack", "local", "--out", str(out), "--policy-config", str(cfg))
+    assert proc.returncode == 2, proc.stderr
+    assert problem in proc.stderr
+    # The old verdict ("passed": true) is not left beside a new plan, nor is anything new.
+    assert snapshot(out) == before
+    assert leftovers(out) == []
+
+
+def test_a_plan_without_the_pack_leaves_no_earlier_verdict(tmp_path):
+    out = tmp_path / "out"
+    previous_plan(out, "local")
+    proc = run_cli("plan", "--stack", "local", "--out", str(out), "--no-policy")
+    assert proc.returncode == 0, proc.stderr
+    assert not (out / "policy.json").exists()
+    assert not (out / "manifests" / "deployment-old-gone.yaml").exists()
+    plan = json.loads((out / "plan.json").read_text())
+    assert plan["stack"] == "local" and plan["resources"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "alertmanager.yaml",
+        "cost.json",
+        "manifests",
+        "plan.json",
+    ]
+
+
+BROKEN_PACK = """
+from pulumi_policy import EnforcementLevel, PolicyPack, ResourceValidationPolicy
+
+def crash(args, report_violation):
+    raise RuntimeError("a bug in a rule")
+
+PolicyPack(name="broken", enforcement_level=EnforcementLevel.MANDATORY,
+           policies=[ResourceValidationPolicy(name="crash", description="crashes",
+                                              validate=crash)])
+"""
+
+
+def test_a_pack_that_fails_keeps_the_previous_plan(tmp_path):
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    (pack / "PulumiPolicy.yaml").write_text("runtime: python\n")
+    (pack / "__main__.py").write_text(BROKEN_PACK)
+    out = tmp_path / "out"
+    before = previous_plan(out, "local")
+    proc = run_cli("plan", "--stack", "local", "--out", str(out), "--policy-pack", str(pack))
+    assert proc.returncode == 1, proc.stderr
+    assert "a bug in a rule" in proc.stderr
+    assert snapshot(out) == before
+    assert leftovers(out) == []
+
+
+# -- one stack per output directory -------------------------------------------------------
+
+
+def test_a_second_stack_is_refused_an_output_that_holds_another(tmp_path):
+    out = tmp_path / "shared"
+    before = previous_plan(out, "local")
+    proc = run_cli("plan", "--stack", "onprem-mixed", "--out", str(out))
+    assert proc.returncode == 2
+    assert proc.stderr.count("error:") == 1
+    assert f"{out}: holds the plan of stack 'local'" in proc.stderr.replace("\n", "")
+    assert snapshot(out) == before
+
+
+def test_a_directory_that_is_not_a_plan_is_never_replaced(tmp_path):
+    out = tmp_path / "notes"
+    out.mkdir()
+    (out / "todo.txt").write_text("mine\n")
+    proc = run_cli("plan", "--stack", "local", "--out", str(out), "--no-policy")
+    assert proc.returncode == 2
+    assert "not empty and holds no plan" in proc.stderr
+    assert snapshot(out) == {"todo.txt": b"mine\n"}
+
+
+# -- signals ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("after_s", [0.5, 1.5, 2.5])
+def test_ctrl_c_at_any_moment_exits_130_and_keeps_the_previous_plan(tmp_path, plans, after_s):
+    out = tmp_path / "out"
+    before = previous_plan(out, "aws")
+    plan = plans("--stack", "aws", "--out", str(out))
+    time.sleep(after_s)
+    code, stderr, _ = plan.signal(signal.SIGINT)
+    # Still importing, Python dies of the signal itself, which a shell reports as 130 too.
+    assert code in (130, -signal.SIGINT), stderr
+    assert no_process_left(plan.proc.pid) == []
+    assert snapshot(out) == before
+    assert leftovers(out) == []
+
+
+SLOW_PACK = """
+import time
+from pathlib import Path
+from pulumi_policy import EnforcementLevel, PolicyPack, ResourceValidationPolicy
+
+def slow(args, report_violation):
+    Path("analyzing").touch()
+    time.sleep(120)
+
+PolicyPack(name="slow", enforcement_level=EnforcementLevel.ADVISORY,
+           policies=[ResourceValidationPolicy(name="slow", description="sleeps",
+                                              validate=slow)])
+"""
+
+
+def analyzing(tmp_path: Path, plans, out: Path) -> Plan:
+    """A plan of `local` whose pack is busy analyzing (for two minutes) when it returns."""
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    (pack / "PulumiPolicy.yaml").write_text("runtime: python\n")
+    (pack / "__main__.py").write_text(SLOW_PACK)
+    plan = plans("--stack", "local", "--out", str(out), "--policy-pack", str(pack))
+    deadline = time.monotonic() + 120
+    while not (pack / "analyzing").exists():
+        assert plan.proc.poll() is None and time.monotonic() < deadline, "the pack never ran"
+        time.sleep(0.1)
+    return plan
+
+
+def test_ctrl_c_while_the_pack_runs_stops_it_and_writes_nothing(tmp_path, plans):
+    out = tmp_path / "out"
+    before = previous_plan(out, "local")
+    plan = analyzing(tmp_path, plans, out)
+    code, stderr, _ = plan.signal(signal.SIGINT)
+    assert code == 130, stderr
+    assert no_process_left(plan.proc.pid) == []
+    assert snapshot(out) == before
+
+
+def test_a_killed_plan_leaves_no_pack_behind(tmp_path, plans):
+    plan = analyzing(tmp_path, plans, tmp_path / "out")
+    plan.proc.kill()  # SIGKILL: none of the plan's clean-up runs
+    plan.proc.communicate()
+    assert no_process_left(plan.proc.pid) == []
+
+
+# Ctrl-C while an output the program waits on is still pending (as a resource's outputs
+# are while its constructor runs): Pulumi's run_pulumi_func catches the KeyboardInterrupt
+# and waits for every registration in flight, so the plan waited for ever.
+INTERRUPTED_PROGRAM = """
+import asyncio, os, signal
+import pulumi
+
+pending = asyncio.get_event_loop().create_future()
+pulumi.CustomResource("test:index:Thing", "waits", {"value": pulumi.Output.from_input(pending)})
+os.kill(os.getpid(), signal.SIGINT)
+pending.set_result("never reached")
+"""
+
+
+def test_ctrl_c_inside_the_program_does_not_hang(scratch_project, plans):
+    (scratch_project / "platform" / "__main__.py").write_text(INTERRUPTED_PROGRAM)
+    write_stack(scratch_project, "local", stack_spec("local"))
+    out = scratch_project / "out" / "local"
+    before = previous_plan(out, "local")
+    plan = plans("--stack", "local", cwd=scratch_project)
+    try:
+        _, stderr = plan.proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        plan.kill()
+        pytest.fail("the plan hung after Ctrl-C inside the program")
+    assert plan.proc.returncode == 130, stderr
+    assert "interrupted by SIGINT" in stderr
+    assert no_process_left(plan.proc.pid) == []
+    assert snapshot(out) == before
+
+
+def test_sigterm_stops_the_plan_and_its_pack(tmp_path, plans):
+    out = tmp_path / "out"
+    before = previous_plan(out, "aws")
+    plan = plans("--stack", "aws", "--out", str(out))
+    time.sleep(2)
+    code, stderr, _ = plan.signal(signal.SIGTERM)
+    assert code == 128 + signal.SIGTERM, stderr
+    assert no_process_left(plan.proc.pid) == []
+    assert snapshot(out) == before
+
+
+# -- the swap itself ----------------------------------------------------------------------
+
+
+def test_a_swap_that_fails_puts_the_previous_plan_back(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    before = previous_plan(out, "local")
+    real_rename = os.rename
+
+    def rename(src, dst):
+        if Path(src).name.endswith(".partial"):  # the new plan, after the old went aside
+            raise OSError(28, "No space left on device")
+        real_rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", rename)
+    with pytest.raises(output.OutputError, match="cannot replace"), output.staged(out) as staging:
+        (staging / "plan.json").write_text(json.dumps({"stack": "local"}))
+    assert snapshot(out) == before
+    assert leftovers(out) == []
+
+
+def test_a_signal_a_library_swallowed_still_stops_the_swap(tmp_path):
+    """The Pulumi SDK catches BaseException in places: the plan must not complete as if no
+    Ctrl-C had come."""
+    out = tmp_path / "out"
+    before = previous_plan(out, "local")
+    with pytest.raises(KeyboardInterrupt), output.interruptible(), output.staged(out) as staging:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)  # the handler runs here and raises
+        except BaseException:  # noqa: BLE001, S110 - what the library does
+            pass
+        (staging / "plan.json").write_text(json.dumps({"stack": "local"}))
+    assert output.received() == signal.SIGINT
+    assert snapshot(out) == before
+    assert leftovers(out) == []
