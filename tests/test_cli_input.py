@@ -109,7 +109,7 @@ def test_markup_in_a_free_text_field_prints_literally_in_the_plan(scratch_projec
     write_stack(scratch_project, "s", raw)
     proc = subprocess.run(
         [*CLI, "plan", "--stack", "s", "--project", str(scratch_project), "--no-policy",
-         "--out", str(tmp_path)],
+         "--out", str(tmp_path / "out")],
         capture_output=True, text=True, timeout=300,
         env={**os.environ, "COLUMNS": "220"},  # Rich's width: the table cell stays on one line
     )  # fmt: skip
