@@ -1459,7 +1459,7 @@ def gcp_zone_problems(spec: EnvironmentSpec) -> list[str]:
     for i, zone in enumerate(cfg.node_zones):
         where = config_path(("gcp", "zones", i) if cfg.zones else ("gcp", "region"))
         if not zone.startswith(f"{cfg.region}-"):
-            problems.append(f"{where}: zone {zone} is not in region {cfg.region}")
+            problems.append(f"{where}: zone {key_text(zone)} is not in region {cfg.region}")
             continue
         for machine, user in types.items():
             offered = catalog.zones_offering(machine, cfg.region)
@@ -1470,7 +1470,7 @@ def gcp_zone_problems(spec: EnvironmentSpec) -> list[str]:
                 )
             elif zone not in offered:
                 problems.append(
-                    f"{where}: {zone} does not offer {machine} ({user}); zones of "
+                    f"{where}: {key_text(zone)} does not offer {machine} ({user}); zones of "
                     f"{cfg.region} that do: {', '.join(offered)}"
                 )
     return problems
