@@ -63,15 +63,19 @@ def planned(tmp_path_factory) -> dict[str, Planned]:
     return out
 
 
+def copy_project(root: Path) -> Path:
+    """The project's program, pack and an empty stacks/ under `root`, for stacks a test writes."""
+    shutil.copy(ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
+    shutil.copytree(ROOT / "platform", root / "platform")
+    shutil.copytree(ROOT / "policies", root / "policies",
+                    ignore=shutil.ignore_patterns("__pycache__", "config"))
+    (root / "stacks").mkdir()
+    return root
+
+
 @pytest.fixture
 def scratch_project(tmp_path) -> Path:
-    """A copy of the project's program in a temp dir, for stacks written by a test."""
-    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
-    shutil.copytree(ROOT / "platform", tmp_path / "platform")
-    shutil.copytree(ROOT / "policies", tmp_path / "policies",
-                    ignore=shutil.ignore_patterns("__pycache__", "config"))
-    (tmp_path / "stacks").mkdir()
-    return tmp_path
+    return copy_project(tmp_path)
 
 
 def write_stack(project: Path, name: str, spec: dict) -> None:

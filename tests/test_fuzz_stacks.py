@@ -12,13 +12,12 @@ from __future__ import annotations
 import copy
 import math
 import os
-import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, STACKS, run_cli, stack_spec, write_stack
+from conftest import STACKS, copy_project, run_cli, stack_spec, write_stack
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -127,13 +126,7 @@ def _lines_of(raw: dict) -> list[str] | None:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     """A copy of the project for stacks written by the fuzzer."""
-    root = tmp_path_factory.mktemp("fuzz-project")
-    shutil.copy(ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
-    shutil.copytree(ROOT / "platform", root / "platform")
-    shutil.copytree(ROOT / "policies", root / "policies",
-                    ignore=shutil.ignore_patterns("__pycache__", "config"))
-    (root / "stacks").mkdir()
-    return root
+    return copy_project(tmp_path_factory.mktemp("fuzz-project"))
 
 
 def _plan_in_process(project: Path, raw: dict, problems: list[str], literal: bool) -> None:
