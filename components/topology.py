@@ -9,15 +9,12 @@ from typing import Any, Protocol
 
 import pulumi
 
-from components.kubernetes.facts import (
-    ArtifactStore,
-    ClusterFacts,
-    FoundationArgs,
-    WorkloadIdentity,
-)
-from components.kubernetes.gpu_runtime import GpuRuntime, GpuRuntimeArgs
-from components.kubernetes.layer import KubernetesLayer, KubernetesLayerArgs
-from components.onprem.cluster import OnPremCluster, OnPremClusterArgs
+from components.kubernetes import resolve as k8s_resolve
+from components.kubernetes.facts import ArtifactStore, ClusterFacts, WorkloadIdentity
+from components.kubernetes.gpu_runtime import GpuRuntime
+from components.kubernetes.layer import KubernetesLayer
+from components.onprem import resolve as onprem_resolve
+from components.onprem.cluster import OnPremCluster
 from components.spec import Environment
 
 Secrets = dict[str, pulumi.Input[str]]
@@ -44,13 +41,14 @@ def _cloud(env: Environment, secrets: Secrets) -> CloudFoundation:
     assert env.spec.cloud is not None
     module, cls = CLOUDS[env.spec.cloud]
     component = getattr(importlib.import_module(module), cls)
+    resolve = importlib.import_module(f"components.{env.spec.cloud}.resolve")
     name = f"{env.spec.environment}-{env.spec.cloud}"
-    return component(name, FoundationArgs(env=env, secrets=secrets))
+    return component(name, resolve.foundation_args(env, secrets))
 
 
 def _onprem(env: Environment, _secrets: Secrets) -> Built:
     spec = env.spec
-    return OnPremCluster(f"{spec.environment}-onprem", OnPremClusterArgs(spec=spec)).facts, {}
+    return OnPremCluster(f"{spec.environment}-onprem", onprem_resolve.cluster_args(env)).facts, {}
 
 
 def _cloud_only(env: Environment, secrets: Secrets) -> Built:
@@ -66,13 +64,7 @@ def _hybrid(env: Environment, secrets: Secrets) -> Built:
     spec = env.spec
     GpuRuntime(
         f"{spec.environment}-{spec.cloud}-gpu",
-        GpuRuntimeArgs(
-            spec=spec,
-            pools=cloud.facts.pools,
-            runtime=cloud.facts.gpu_runtime,
-            metrics=False,
-            namespace=f"{spec.namespace}-cloud-gpu",
-        ),
+        k8s_resolve.cloud_gpu_runtime_args(env, cloud.facts),
         opts=pulumi.ResourceOptions(providers={"kubernetes": cloud.facts.provider}),
     )
     onprem, _ = _onprem(env, secrets)
@@ -96,9 +88,7 @@ def build(env: Environment, secrets: dict[str, pulumi.Input[str]]) -> dict[str, 
     `secrets` maps each Pulumi config key in `spec.secret_keys()` to its secret value."""
     spec = env.spec
     facts, foundation_outputs = FOUNDATIONS[spec.topology](env, secrets)
-    layer = KubernetesLayer(
-        spec.environment, KubernetesLayerArgs(env=env, facts=facts, secrets=secrets)
-    )
+    layer = KubernetesLayer(spec.environment, k8s_resolve.layer_args(env, facts, secrets))
     sizing = {
         name: {
             "gpu": plan.gpu,

@@ -13,7 +13,7 @@ from datetime import date
 import pytest
 from conftest import ROOT, STACKS, run_cli, stack_spec, write_stack
 
-from components import catalog, cost
+from components import catalog, pricing
 from components.plan.runner import Recorded, run_program
 from components.spec import SpecError, load_spec
 
@@ -155,15 +155,15 @@ def test_plan_date_comes_from_the_environment(monkeypatch):
 def test_eks_upgrade_policy_follows_the_opt_in_and_extended_support_is_priced(monkeypatch):
     extended = {"version": "1.31", "upgradePolicy": {"supportType": "EXTENDED"}}
     monkeypatch.setenv("LLM_PLATFORM_PLAN_DATE", "2026-06-01")
-    (item,) = cost.price_resource("aws:eks/cluster:Cluster", "eks", extended)
+    (item,) = pricing.price_resource("aws:eks/cluster:Cluster", "eks", extended)
     assert item.monthly_usd == 438.0 and item.unit_usd == 0.60
     standard = {**extended, "upgradePolicy": {"supportType": "STANDARD"}}
-    assert cost.price_resource("aws:eks/cluster:Cluster", "eks", standard)[0].monthly_usd == 73.0
+    assert pricing.price_resource("aws:eks/cluster:Cluster", "eks", standard)[0].monthly_usd == 73.0
     # EKS's own default policy is EXTENDED: no policy is billed as extended too.
-    default = cost.price_resource("aws:eks/cluster:Cluster", "eks", {"version": "1.31"})
+    default = pricing.price_resource("aws:eks/cluster:Cluster", "eks", {"version": "1.31"})
     assert default[0].monthly_usd == 438.0
     monkeypatch.setenv("LLM_PLATFORM_PLAN_DATE", "2025-06-01")  # 1.31 still in standard
-    assert cost.price_resource("aws:eks/cluster:Cluster", "eks", extended)[0].monthly_usd == 73.0
+    assert pricing.price_resource("aws:eks/cluster:Cluster", "eks", extended)[0].monthly_usd == 73.0
 
 
 def test_plan_of_an_extended_eks_version_warns_and_prices_the_fee(scratch_project, monkeypatch):

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import analyzer_pb2 as pb
 
-from components import cost, naming
+from components import naming, pricing
 from components.plan.policy import Analyzer, PolicyConfigError, Resource, Violation
 
 PACK = ROOT / "policies"
@@ -129,11 +129,11 @@ NODE_GROUP = {
     "capacityType": "ON_DEMAND",
     "instanceTypes": ["g6e.xlarge"],
     "scalingConfig": {"minSize": 1, "maxSize": 3, "desiredSize": 1},
-    "tags": {**TAGS, cost.POOL_TAG: "l40s", cost.PURPOSE_TAG: "inference",
-             cost.NODE_HOURS_TAG: "730"},
+    "tags": {**TAGS, pricing.POOL_TAG: "l40s", pricing.PURPOSE_TAG: "inference",
+             pricing.NODE_HOURS_TAG: "730"},
 }
 TRAIN_GROUP = with_(
-    with_(NODE_GROUP, "capacityType", "SPOT"), f"tags.{cost.PURPOSE_TAG}", "training"
+    with_(NODE_GROUP, "capacityType", "SPOT"), f"tags.{pricing.PURPOSE_TAG}", "training"
 )
 GKE_POOL = {
     "autoscaling": {"totalMinNodeCount": 0, "totalMaxNodeCount": 4},
@@ -142,7 +142,7 @@ GKE_POOL = {
         "machineType": "g2-standard-4",
         "guestAccelerators": [{"type": "nvidia-l4", "count": 1}],
         "spot": True,
-        "resourceLabels": {**TAGS, cost.PURPOSE_TAG: "training"},
+        "resourceLabels": {**TAGS, pricing.PURPOSE_TAG: "training"},
     },
 }
 AKS_POOL = {
@@ -151,7 +151,7 @@ AKS_POOL = {
     "minCount": 0,
     "maxCount": 2,
     "scaleSetPriority": "Spot",
-    "tags": {**TAGS, cost.PURPOSE_TAG: "training"},
+    "tags": {**TAGS, pricing.PURPOSE_TAG: "training"},
 }
 EKS = {
     "vpcConfig": {"endpointPrivateAccess": True, "endpointPublicAccess": False},
@@ -273,12 +273,12 @@ CASES = [
          res("azure-native:containerservice:AgentPool", "a",
              with_(AKS_POOL, "scaleSetPriority", "Regular")), "capacity: spot"),
     Case("monthly-cost-cap",
-         [res(NG, "ng", with_(NODE_GROUP, "tags." + cost.NODE_HOURS_TAG, "200"))],
+         [res(NG, "ng", with_(NODE_GROUP, "tags." + pricing.NODE_HOURS_TAG, "200"))],
          [res(NG, "ng", NODE_GROUP)],
          "over the cap $1,000.00", config={"maxMonthlyUsd": 1000}),
     Case("monthly-cost-cap",
          [res(NG, "ng", NODE_GROUP), res("aws:budgets/budget:Budget", "bud", AWS_BUDGET)],
-         [res(NG, "ng", with_(NODE_GROUP, "tags." + cost.NODE_HOURS_TAG, "2190")),
+         [res(NG, "ng", with_(NODE_GROUP, "tags." + pricing.NODE_HOURS_TAG, "2190")),
           res("aws:budgets/budget:Budget", "bud", AWS_BUDGET)],
          "the budget 'bud'"),
     Case("budget-with-notifications", [VPC, res("aws:budgets/budget:Budget", "bud", AWS_BUDGET)],
@@ -456,7 +456,7 @@ def test_unknown_values_defer_the_rule_instead_of_failing(analyzer: Analyzer):
     nor crashes the pack."""
     analyzer.configure({})
     group = with_(NODE_GROUP, "capacityType", rpc.UNKNOWN)
-    group = with_(group, f"tags.{cost.PURPOSE_TAG}", "training")
+    group = with_(group, f"tags.{pricing.PURPOSE_TAG}", "training")
     found = analyzer.analyze(res(NG, "ng", group))
     assert [(v.policy, v.enforcement) for v in found] == [("training-on-spot", "advisory")]
     assert "can't be known during preview" in found[0].message

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components import cost, naming
+from components import naming, pricing
 from components.aws import names
 from components.aws.iam import pod_identity_role, rotated_key
 from components.kubernetes.facts import WEIGHTS_READER, ArtifactStore, WorkloadIdentity
@@ -55,7 +55,7 @@ class ArtifactBucket(pulumi.ComponentResource):
         bucket = aws.s3.Bucket(
             f"{name}-bucket",
             bucket=args.bucket_name,
-            tags={**tags, cost.EXPECTED_GIB_TAG: str(args.expected_gib)},
+            tags={**tags, pricing.EXPECTED_GIB_TAG: str(args.expected_gib)},
             # Weights and checkpoints outlive a stack: `pulumi destroy` must not empty them.
             opts=pulumi.ResourceOptions(parent=self, protect=True),
         )

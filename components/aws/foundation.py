@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components import cost
+from components import pricing
 from components.aws import names
 from components.aws.artifacts import ArtifactBucket, ArtifactBucketArgs
 from components.aws.budget import Budget, BudgetArgs
@@ -72,7 +72,7 @@ class AwsFoundation(pulumi.ComponentResource):
                 pool=None,
                 node_labels={"llm-platform.dev/pool": "system"},
                 desired=cfg.system_nodes,
-                node_hours=cfg.system_nodes * cost.HOURS_PER_MONTH,
+                node_hours=cfg.system_nodes * pricing.HOURS_PER_MONTH,
             ),
             opts=child,
         )
@@ -87,8 +87,8 @@ class AwsFoundation(pulumi.ComponentResource):
                     **group_args,
                     pool=pool,
                     node_labels=node_labels(pool),
-                    desired=cost.steady_nodes(pool, gpus_min),
-                    node_hours=cost.node_hours(pool, gpus_min),
+                    desired=pricing.steady_nodes(pool, gpus_min),
+                    node_hours=pricing.node_hours(pool, gpus_min),
                     taints=tuple(scheduling[pool.name].platform_taints),
                 ),
                 opts=child,
@@ -101,7 +101,7 @@ class AwsFoundation(pulumi.ComponentResource):
                 bucket_name=fit(
                     f"llm-{spec.environment}-artifacts-{cfg.account_id}", names.S3_BUCKET
                 ),
-                expected_gib=cost.expected_artifact_gib(env),
+                expected_gib=pricing.expected_artifact_gib(env),
                 cluster_name=None if hybrid else cluster.name,
             ),
             opts=child,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components import cost, naming
+from components import naming, pricing
 from components.aws import names
 from components.kubernetes.facts import Taint
 from components.naming import fit
@@ -57,9 +57,9 @@ class NodeGroup(pulumi.ComponentResource):
         cfg = spec.aws
         assert cfg is not None
         child = pulumi.ResourceOptions(parent=self)
-        tags = {**naming.tags(spec), cost.NODE_HOURS_TAG: str(args.node_hours)}
+        tags = {**naming.tags(spec), pricing.NODE_HOURS_TAG: str(args.node_hours)}
         if pool is not None:
-            tags.update(cost.pool_tags(pool, args.node_hours))
+            tags.update(pricing.pool_tags(pool, args.node_hours))
         template = aws.ec2.LaunchTemplate(
             f"{name}-lt",
             metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_azure_native as azure
 
-from components import catalog, cost, naming
+from components import catalog, naming, pricing
 from components.azure import names
 from components.kubernetes.facts import Taint
 from components.naming import fit
@@ -52,7 +52,7 @@ class AgentPool(pulumi.ComponentResource):
         assert pool.instance_type is not None
         spot = pool.capacity == "spot"
         inst = catalog.instances()[pool.instance_type]
-        tags = {**naming.tags(args.spec), **cost.pool_tags(pool, args.node_hours)}
+        tags = {**naming.tags(args.spec), **pricing.pool_tags(pool, args.node_hours)}
         azure.containerservice.AgentPool(
             f"{name}-pool",
             resource_group_name=args.resource_group,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_azure_native as azure
 
-from components import cost, naming
+from components import naming, pricing
 from components.azure import ids, names
 from components.kubernetes.facts import WEIGHTS_READER, ArtifactStore, WorkloadIdentity
 from components.kubernetes.weights_access import TOKEN_DIR
@@ -74,7 +74,7 @@ class ArtifactBucket(pulumi.ComponentResource):
                     )
                 ],
             ),
-            tags={**tags, cost.EXPECTED_GIB_TAG: str(args.expected_gib)},
+            tags={**tags, pricing.EXPECTED_GIB_TAG: str(args.expected_gib)},
             # Weights and checkpoints outlive a stack: `pulumi destroy` must not delete them.
             opts=pulumi.ResourceOptions(parent=self, protect=True),
         )

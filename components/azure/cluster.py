@@ -12,7 +12,7 @@ import pulumi
 import pulumi_azure_native as azure
 import pulumi_kubernetes as k8s
 
-from components import cost, naming
+from components import naming, pricing
 from components.azure import ids, names
 from components.naming import fit
 from components.spec import EnvironmentSpec
@@ -106,7 +106,7 @@ class Cluster(pulumi.ComponentResource):
                     node_labels={"llm-platform.dev/pool": "system"},
                     tags={
                         **tags,
-                        cost.NODE_HOURS_TAG: str(cfg.system_nodes * cost.HOURS_PER_MONTH),
+                        pricing.NODE_HOURS_TAG: str(cfg.system_nodes * pricing.HOURS_PER_MONTH),
                     },
                 )
             ],

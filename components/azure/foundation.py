@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_azure_native as azure
 
-from components import cost
+from components import pricing
 from components.azure import ids
 from components.azure.agent_pool import AgentPool, AgentPoolArgs, implied_taints
 from components.azure.artifacts import ArtifactBucket, ArtifactBucketArgs
@@ -76,8 +76,8 @@ class AzureFoundation(pulumi.ComponentResource):
                     node_subnet_id=network.node_subnet_id,
                     pool=pool,
                     node_labels=node_labels(pool),
-                    steady_nodes=cost.steady_nodes(pool, gpus_min),
-                    node_hours=cost.node_hours(pool, gpus_min),
+                    steady_nodes=pricing.steady_nodes(pool, gpus_min),
+                    node_hours=pricing.node_hours(pool, gpus_min),
                     taints=tuple(scheduling[pool.name].platform_taints),
                 ),
                 opts=child,
@@ -89,7 +89,7 @@ class AzureFoundation(pulumi.ComponentResource):
                 spec=spec,
                 resource_group=network.resource_group,
                 node_subnet_id=network.node_subnet_id,
-                expected_gib=cost.expected_artifact_gib(env),
+                expected_gib=pricing.expected_artifact_gib(env),
                 cluster_issuer=None if hybrid else cluster.oidc_issuer,
             ),
             opts=child,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from components import cost
+from components import pricing
 from components.gcp import names
 from components.gcp.cluster import labels
 from components.kubernetes.facts import WEIGHTS_READER, ArtifactStore, WorkloadIdentity
@@ -72,7 +72,7 @@ class ArtifactBucket(pulumi.ComponentResource):
                     ),
                 ),
             ],
-            labels=labels(spec, **{cost.EXPECTED_GIB_TAG: str(args.expected_gib)}),
+            labels=labels(spec, **{pricing.EXPECTED_GIB_TAG: str(args.expected_gib)}),
             force_destroy=False,
             # Weights and checkpoints outlive a stack: `pulumi destroy` must not delete them.
             opts=pulumi.ResourceOptions(parent=self, protect=True),

@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 import pulumi_gcp as gcp
 
-from components import cost
+from components import pricing
 from components.gcp import names
 from components.gcp.artifacts import ArtifactBucket, ArtifactBucketArgs
 from components.gcp.budget import Budget, BudgetArgs
@@ -77,8 +77,8 @@ class GcpFoundation(pulumi.ComponentResource):
                     service_account=cluster.node_service_account,
                     pool=pool,
                     node_labels=node_labels(pool),
-                    steady_nodes=cost.steady_nodes(pool, gpus_min),
-                    node_hours=cost.node_hours(pool, gpus_min),
+                    steady_nodes=pricing.steady_nodes(pool, gpus_min),
+                    node_hours=pricing.node_hours(pool, gpus_min),
                     taints=tuple(scheduling[pool.name].platform_taints),
                 ),
                 opts=child,
@@ -91,7 +91,7 @@ class GcpFoundation(pulumi.ComponentResource):
                 bucket_name=fit(
                     f"{cfg.project}-llm-{spec.environment}-artifacts", names.GCS_BUCKET
                 ),
-                expected_gib=cost.expected_artifact_gib(env),
+                expected_gib=pricing.expected_artifact_gib(env),
                 federate_onprem=hybrid,
                 workload_pool=cluster.workload_pool,
             ),

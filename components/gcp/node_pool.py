@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from components import catalog, cost
+from components import catalog, pricing
 from components.gcp import names
 from components.gcp.cluster import labels, node_config
 from components.kubernetes.facts import Taint
@@ -64,7 +64,7 @@ class NodePool(pulumi.ComponentResource):
                 inst.id,
                 args.service_account,
                 args.node_labels,
-                labels(spec, **cost.pool_tags(pool, args.node_hours)),
+                labels(spec, **pricing.pool_tags(pool, args.node_hours)),
                 spot=spot,
                 guest_accelerators=[
                     gcp.container.NodePoolNodeConfigGuestAcceleratorArgs(

@@ -15,7 +15,7 @@ from components import naming
 from components.kubernetes.facts import ClusterFacts
 from components.kubernetes.gpu_runtime import GpuRuntime, GpuRuntimeArgs
 from components.kubernetes.model_server import ModelServer, ModelServerArgs
-from components.kubernetes.observability import Observability, ObservabilityArgs
+from components.kubernetes.monitoring import Observability, ObservabilityArgs
 from components.kubernetes.weights_access import WeightsAccess, WeightsAccessArgs
 from components.spec import Environment, Model
 

@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import cost, naming, scheduling
-from components.kubernetes import pods
-from components.kubernetes.engines import (
+from components import naming, pricing, scheduling
+from components.engines import (
     ENGINES,
     HTTP_PORT,
     MODELS_MOUNT,
@@ -23,6 +22,7 @@ from components.kubernetes.engines import (
     Engine,
     TritonTrtllm,
 )
+from components.kubernetes import pods
 from components.kubernetes.facts import ArtifactStore, PoolScheduling, WorkloadIdentity
 from components.kubernetes.weights_access import fetch_weights
 from components.sizing import GIB, ServingPlan, weight_bytes
@@ -32,7 +32,7 @@ QUEUE_TARGET_FRACTION = 0.1  # scale out when a tenth of max-num-seqs is waiting
 HF_SECRET_MOUNT = "/var/run/secrets/huggingface"
 TRTLLM_PARAMS_MOUNT = "/etc/llm-platform"
 
-MODEL_POD_LABEL = "__meta_kubernetes_pod_label_" + re.sub(r"[^A-Za-z0-9]", "_", cost.MODEL_LABEL)
+MODEL_POD_LABEL = "__meta_kubernetes_pod_label_" + re.sub(r"[^A-Za-z0-9]", "_", pricing.MODEL_LABEL)
 
 
 @dataclass(frozen=True)
@@ -444,7 +444,7 @@ class ModelServer(pulumi.ComponentResource):
         parts = self._pod_parts(name, args, engine)
         annotations = pods.digest_skip(model.engine.image)
         if args.gpu_hour_usd is not None:
-            annotations[cost.GPU_HOUR_ANNOTATION] = str(args.gpu_hour_usd)
+            annotations[pricing.GPU_HOUR_ANNOTATION] = str(args.gpu_hour_usd)
         pod = pod_spec(args, server_container(args, engine, parts), parts)
         deployment = k8s.apps.v1.Deployment(
             f"{name}-server",

@@ -14,8 +14,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import naming
+from components.engines import MODELS_MOUNT, SCRATCH_MOUNT
 from components.kubernetes import pods
-from components.kubernetes.engines import MODELS_MOUNT, SCRATCH_MOUNT
 from components.kubernetes.facts import WEIGHTS_READER, ArtifactStore, WorkloadIdentity
 from components.spec import EnvironmentSpec
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from components import cost
+from components import pricing
 from components.observability import metrics as m
 from components.spec import Environment, Model
 
@@ -60,11 +60,11 @@ def cost_ceiling(env: Environment, model: Model) -> float | None:
     if model.slo.max_usd_per_1k_conversations is not None:
         return model.slo.max_usd_per_1k_conversations
     plan = env.plans[model.name]
-    rate = cost.gpu_hour_usd(env.spec, model.pool)
+    rate = pricing.gpu_hour_usd(env.spec, model.pool)
     t = model.traffic
-    planned = cost.model_economics(
-        monthly_usd=plan.gpus_min * rate * cost.HOURS_PER_MONTH,
-        gpu_hours=plan.gpus_min * cost.HOURS_PER_MONTH,
+    planned = pricing.model_economics(
+        monthly_usd=plan.gpus_min * rate * pricing.HOURS_PER_MONTH,
+        gpu_hours=plan.gpus_min * pricing.HOURS_PER_MONTH,
         conversations_per_day=t.conversations_per_day,
         turns_per_conversation=t.turns_per_conversation,
         prompt_tokens_per_turn=t.prompt_tokens_per_turn,
@@ -487,7 +487,7 @@ class RuleBuilder:
         prices = [
             _record(
                 "llm:gpu_price_usd_per_hour",
-                f"vector({_num(cost.gpu_hour_usd(self.spec, p.name))})",
+                f"vector({_num(pricing.gpu_hour_usd(self.spec, p.name))})",
                 {"pool": p.name},
             )
             for p in self.spec.gpu_pools

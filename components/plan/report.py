@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from components import cost
+from components import pricing
 from components.observability import alertmanager
 from components.plan import manifests
 from components.plan.policy import Analyzer, Resource, Violation, engine_view
@@ -23,8 +23,8 @@ class PlanResult:
     stack: str
     env: Environment
     records: list[Recorded]
-    line_items: list[cost.LineItem]
-    economics: dict[str, cost.ModelEconomics]
+    line_items: list[pricing.LineItem]
+    economics: dict[str, pricing.ModelEconomics]
     manifests: dict[str, dict[str, Any]]
 
     @property
@@ -36,7 +36,7 @@ class PlanResult:
         return {
             "stack": self.stack,
             "currency": "USD",
-            "hours_per_month": cost.HOURS_PER_MONTH,
+            "hours_per_month": pricing.HOURS_PER_MONTH,
             "monthly_usd": self.monthly_usd,
             "budget_monthly_usd": budget,
             "budget_used_pct": round(100 * self.monthly_usd / budget, 1),
@@ -60,7 +60,7 @@ def _shares(env: Environment) -> dict[str, dict[str, float]]:
     return out
 
 
-def economics(env: Environment, items: list[cost.LineItem]) -> dict[str, cost.ModelEconomics]:
+def economics(env: Environment, items: list[pricing.LineItem]) -> dict[str, pricing.ModelEconomics]:
     out = {}
     shares = _shares(env)
     for model in env.spec.models:
@@ -71,7 +71,7 @@ def economics(env: Environment, items: list[cost.LineItem]) -> dict[str, cost.Mo
         ]
         t = model.traffic
         hosted = model.hosted_api
-        out[model.name] = cost.model_economics(
+        out[model.name] = pricing.model_economics(
             monthly_usd=sum(i.monthly_usd * share for i, share in mine),
             gpu_hours=sum(
                 i.quantity * share * (pool_gpus(env, i.pool) if i.unit == "node-hour" else 1)
@@ -100,7 +100,10 @@ def run_plan(
     policy config included, has passed (see `write`)."""
     records = run_program(stack, spec_value, project_dir)
     items = [
-        item for r in records if r.custom for item in cost.price_resource(r.type, r.name, r.inputs)
+        item
+        for r in records
+        if r.custom
+        for item in pricing.price_resource(r.type, r.name, r.inputs)
     ]
     return PlanResult(
         stack, env, records, items, economics(env, items), manifests.by_file(records)

@@ -1,6 +1,6 @@
 """Cost rules: the preview says no before a change can burn the quarter.
 
-Prices come from `components.cost.price_resource`, the function the offline plan uses,
+Prices come from `components.pricing.price_resource`, the function the offline plan uses,
 applied to the same type tokens and inputs the engine hands the pack.
 """
 
@@ -18,8 +18,7 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from components import catalog
-from components import cost as pricing
+from components import catalog, pricing
 
 from ._base import config, get, items, known, rule, string_list, where
 

@@ -1,110 +1,16 @@
-"""The two serving engines behind one interface.
-
-An engine turns a serving plan into a container: command, ports, probe paths, the metric
-the autoscaler watches, and how long a pod needs to stop. The ModelServer component is the
-same for both. Pure: no Pulumi.
-
-Every flag emitted here is in the pinned release's flag list
-(components/catalog/engines.yaml); tests/test_engines.py holds them to it.
-"""
+"""TensorRT-LLM on Triton Inference Server (pinned release: components/catalog/engines.yaml)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
-
+from components.engines.base import (
+    HTTP_PORT,
+    MODELS_MOUNT,
+    SCRATCH_MOUNT,
+    Probes,
+    Shutdown,
+    drain_shutdown,
+)
 from components.sizing import ServingPlan
-
-HTTP_PORT = 8000
-MODELS_MOUNT = "/models"
-SCRATCH_MOUNT = "/tmp"
-# Lets endpoints and the gateway stop routing to the pod before the engine gets SIGTERM.
-PRESTOP_SLEEP_S = 15
-# After its drain the engine still tears down worker processes and frees GPU memory; the
-# kubelet must not SIGKILL it during that. A planning allowance, not a measurement.
-TEARDOWN_MARGIN_S = 30
-
-
-@dataclass(frozen=True)
-class Probes:
-    startup_path: str
-    ready_path: str
-    live_path: str
-
-
-@dataclass(frozen=True)
-class Shutdown:
-    """How a pod stops: preStop sleep, then SIGTERM and the engine's own drain, then
-    teardown. The grace period covers all three, so the kubelet never cuts a drain short."""
-
-    prestop_s: int
-    drain_s: int
-    margin_s: int = TEARDOWN_MARGIN_S
-
-    @property
-    def grace_s(self) -> int:
-        return self.prestop_s + self.drain_s + self.margin_s
-
-
-class Engine(Protocol):
-    name: str
-    api_path: str
-    metrics_port: int
-    queue_metric: str
-    probes: Probes
-
-    def command(self, model_ref: str, served_name: str, plan: ServingPlan) -> list[str]: ...
-
-    def env(self) -> dict[str, str]: ...
-
-    def shutdown(self, plan: ServingPlan) -> Shutdown: ...
-
-
-def drain_shutdown(plan: ServingPlan) -> Shutdown:
-    return Shutdown(prestop_s=PRESTOP_SLEEP_S, drain_s=plan.drain_s)
-
-
-class Vllm:
-    """vLLM's OpenAI-compatible server. Readiness probes /v1/models because /health can
-    answer before the weights are loaded."""
-
-    name = "vllm"
-    api_path = "/v1"  # OpenAI-compatible
-    metrics_port = HTTP_PORT
-    # vLLM exports vllm:num_requests_waiting; Prometheus Adapter renames ':' to '_'.
-    queue_metric = "vllm_num_requests_waiting"
-    probes = Probes(startup_path="/health", ready_path="/v1/models", live_path="/health")
-
-    def command(self, model_ref: str, served_name: str, plan: ServingPlan) -> list[str]:
-        return [
-            "vllm",
-            "serve",
-            model_ref,
-            "--host=0.0.0.0",
-            f"--port={HTTP_PORT}",
-            f"--served-model-name={served_name}",
-            "--disable-uvicorn-access-log",
-            # On SIGTERM vLLM stops taking requests and lets in-flight ones finish for up
-            # to this many seconds; 0, the default, aborts them (EngineCore._handle_shutdown
-            # in vllm/v1/engine/core.py and serve_http in
-            # vllm/entrypoints/launchers/launcher.py, v0.33.0).
-            f"--shutdown-timeout={self.shutdown(plan).drain_s}",
-            *plan.engine_args,
-        ]
-
-    def env(self) -> dict[str, str]:
-        return {
-            "HF_HOME": f"{MODELS_MOUNT}/hf",
-            "HOME": f"{SCRATCH_MOUNT}/home",
-            "XDG_CACHE_HOME": f"{SCRATCH_MOUNT}/cache",
-            "VLLM_CACHE_ROOT": f"{SCRATCH_MOUNT}/cache/vllm",
-            "VLLM_NO_USAGE_STATS": "1",
-            "DO_NOT_TRACK": "1",
-        }
-
-    def shutdown(self, plan: ServingPlan) -> Shutdown:
-        return drain_shutdown(plan)
-
 
 # The Triton model that runs the engine; only it is loaded on MPI ranks >= 1.
 TRTLLM_MODEL = "tensorrt_llm"
@@ -196,6 +102,3 @@ class TritonTrtllm:
             # (MetricModelReporter::InitializeHistograms, core r25.05).
             "decoupled_mode": "true",
         }
-
-
-ENGINES: dict[str, Engine] = {"vllm": Vllm(), "tensorrt-llm": TritonTrtllm()}

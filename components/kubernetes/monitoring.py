@@ -27,7 +27,7 @@ import yaml
 from components import naming
 from components.kubernetes import helm
 from components.kubernetes.pushgateway import Pushgateway, PushgatewayArgs
-from components.kubernetes.quality_monitor import QualityMonitor, QualityMonitorArgs
+from components.kubernetes.quality_cronjob import QualityMonitor, QualityMonitorArgs
 from components.observability import alertmanager, dashboards, rules
 from components.spec import Environment, EnvironmentSpec
 

@@ -1,0 +1,697 @@
+"""Checks that span fields or need the catalog or the sizing model. `load_spec` reports every
+problem at once, one line each, with its config path."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from dataclasses import replace
+from datetime import date
+from typing import Any, get_args
+
+from pydantic import (
+    BaseModel,
+    ValidationError,
+)
+
+from components import catalog, scheduling, sizing
+from components.azure import names as azure_names
+from components.catalog.engine_releases import engine_releases
+from components.gcp import names as gcp_names
+from components.spec.errors import (
+    CONFIG_KEY,
+    SpecError,
+    config_path,
+    echo,
+    key_text,
+    names_a_secret,
+)
+from components.spec.types import (
+    Architecture,
+    Environment,
+    EnvironmentSpec,
+    GpuPool,
+    Model,
+)
+
+
+def nested_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = nested_model(arg)
+        if found:
+            return found
+    return None
+
+
+def _locate(loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], Any]:
+    """The config path of an error location, and the model holding its last part.
+
+    pydantic puts the tag of a discriminated union in the location (`vpn` in
+    hybrid.connectivity.vpn.peer_ip); the config has no such key, so it is dropped and the
+    tagged member is the model walked into."""
+    out: list[Any] = []
+    current: Any = EnvironmentSpec
+    holder: Any = None
+    tags: dict[str, type[BaseModel]] | None = None
+    for part in loc:
+        if tags is not None:
+            member, tags = tags.get(part), None
+            if member is not None:
+                current = member
+                continue
+        out.append(part)
+        if isinstance(part, int):
+            continue
+        holder = current
+        info = current.model_fields.get(part) if hasattr(current, "model_fields") else None
+        if info is None:
+            current = None
+            continue
+        if isinstance(info.discriminator, str):
+            tags = {
+                get_args(m.model_fields[info.discriminator].annotation)[0]: m
+                for m in get_args(info.annotation)
+            }
+        current = nested_model(info.annotation)
+    return tuple(out), holder
+
+
+def _shape_problems(err: ValidationError) -> list[str]:
+    lines = []
+    for e in err.errors(include_url=False):
+        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        # pydantic marks a bad mapping key with a trailing "[key]" location element.
+        key_problem = loc[-1:] == ("[key]",)
+        loc, holder = _locate(loc[:-1] if key_problem else loc)
+        if e["type"] == "extra_forbidden":
+            allowed = ", ".join(sorted(getattr(holder, "model_fields", {})))
+            lines.append(f"{config_path(loc)}: unknown field; allowed here: {allowed}")
+            continue
+        msg = e["msg"].removeprefix("Value error, ")
+        got = e.get("input")
+        # Our own validators already quote the value; pydantic's built-ins do not.
+        quiet = e["type"] in ("missing", "value_error") or isinstance(got, dict | list)
+        if names_a_secret(loc):
+            shown = " (value not shown: this field names a secret and must not hold one)"
+        else:
+            shown = "" if quiet else f" (got {echo(got)})"
+        lines.append(f"{config_path(loc)}: {'key: ' if key_problem else ''}{msg}{shown}")
+    return lines
+
+
+def architecture_of(model: Model) -> Architecture | catalog.ModelInfo | None:
+    if model.architecture is not None:
+        return model.architecture
+    return catalog.models().get(model.hf_id or "")
+
+
+def serving_inputs(model: Model, arch: Architecture | catalog.ModelInfo) -> sizing.ServingInputs:
+    return sizing.ServingInputs(
+        max_context=model.max_context,
+        quantization=model.quantization,
+        native_quantization=arch.native_quantization,
+        kv_cache_dtype=model.kv_cache_dtype,
+        gpu_memory_utilization=model.gpu_memory_utilization,
+        prefix_caching=model.prefix_caching,
+        ttft_p95_ms=model.slo.ttft_p95_ms,
+        peak_concurrent_requests=model.slo.peak_concurrent_requests,
+        conversations_per_day=model.traffic.conversations_per_day,
+        prompt_tokens_per_turn=model.traffic.prompt_tokens_per_turn,
+        completion_tokens_per_turn=model.traffic.completion_tokens_per_turn,
+        turns_per_conversation=model.traffic.turns_per_conversation,
+    )
+
+
+def engine_release_warnings(spec: EnvironmentSpec) -> list[str]:
+    """The engine flags, the adapter and the rules are written for one release per engine
+    (components/catalog/engines.yaml); another image may refuse a flag or export other
+    series, so say so."""
+    out = []
+    for i, model in enumerate(spec.models):
+        pinned = engine_releases()[model.engine.kind].image
+        if model.engine.image.split("@")[0] != pinned:
+            out.append(
+                f"{config_path(('models', i, 'engine', 'image'))}: engine flags and metric "
+                f"names target {pinned}; with {model.engine.image} the server may refuse a "
+                "flag or the alerts may see no series"
+            )
+    return out
+
+
+def check(spec: EnvironmentSpec, plan_date: date | None = None) -> Environment:
+    """Cross-field and catalog checks. Raises SpecError listing every problem. Support
+    windows are judged as of `plan_date` (default catalog.plan_date(): today, or
+    LLM_PLATFORM_PLAN_DATE)."""
+    problems: list[str] = []
+    warnings: list[str] = []
+    problems += kubernetes_support(spec, plan_date, warnings)
+    problems += gcp_zone_problems(spec)
+    problems += network_problems(spec)
+    plans: dict[str, sizing.ServingPlan] = {}
+    gpus = catalog.gpus()
+
+    if spec.tags.environment != spec.environment:
+        problems.append(
+            f"{config_path(('tags', 'environment'))}: must equal environment '{spec.environment}' "
+            f"(got {echo(spec.tags.environment)})"
+        )
+    if spec.topology in ("onprem", "hybrid") and spec.onprem is None:
+        problems.append(
+            f"{config_path(('onprem',))}: required for topology {spec.topology}; "
+            "set onprem.gpu_hour_usd to the amortised cost of one GPU-hour"
+        )
+    problems += _topology_blocks(spec)
+    problems += _name_problems(spec)
+    warnings += engine_release_warnings(spec)
+
+    seen: set[str] = set()
+    for i, pool in enumerate(spec.gpu_pools):
+        where = ("gpu_pools", i)
+        if pool.name in seen:
+            problems.append(f"{config_path((*where, 'name'))}: duplicate pool name '{pool.name}'")
+        seen.add(pool.name)
+        if gpus[pool.gpu].vendor == "amd" and not spec.cluster.gpu_operator:
+            warnings.append(
+                f"{config_path((*where, 'gpu'))}: {pool.gpu} nodes need AMD's ROCm device plugin, "
+                "which llm-platform does not install; the NVIDIA runtime skips this pool"
+            )
+        if pool.purpose == "training" and pool.capacity != "spot":
+            warnings.append(
+                f"{config_path((*where, 'capacity'))}: training pool '{pool.name}' is on-demand; "
+                "checkpointed training can run on spot at a fraction of the price "
+                "(see components/catalog/instances.yaml)"
+            )
+        typed: list[tuple[tuple[str | int, ...], str | None]] = [
+            (("instance_type",), pool.instance_type),
+            *((("extra_instance_types", j), n) for j, n in enumerate(pool.extra_instance_types)),
+        ]
+        for sub, name in typed:
+            if name is None:
+                continue
+            inst = catalog.instances()[name]
+            path = config_path((*where, *sub))
+            if inst.gpu != pool.gpu or inst.gpu_count != pool.gpus_per_node:
+                problems.append(
+                    f"{path}: {inst.id} has {inst.gpu_count}x {inst.gpu}, but the pool says "
+                    f"{pool.gpus_per_node}x {pool.gpu}"
+                )
+        problems += _cloud_pool_problems(spec, pool, where)
+
+    names: set[str] = set()
+    pools = {p.name: p for p in spec.gpu_pools}
+    for i, model in enumerate(spec.models):
+        where = ("models", i)
+        if model.name in names:
+            problems.append(f"{config_path((*where, 'name'))}: duplicate model name '{model.name}'")
+        names.add(model.name)
+        if model.hf_id is None and model.architecture is None:
+            problems.append(
+                f"{config_path(where)}: set hf_id (a catalog model) "
+                "or architecture (for any other model)"
+            )
+            continue
+        if model.architecture is not None:
+            inconsistent = architecture_problems((*where, "architecture"), model.architecture)
+            if inconsistent:
+                problems += inconsistent
+                continue
+        arch = architecture_of(model)
+        assert arch is not None  # hf_id is checked against the catalog by the field validator
+        if model.max_context > arch.max_position_embeddings:
+            problems.append(
+                f"{config_path((*where, 'max_context'))}: must be <= the model's max positions "
+                f"{arch.max_position_embeddings} (got {model.max_context})"
+            )
+            continue
+        pool = pools.get(model.pool)
+        if pool is None:
+            problems.append(
+                f"{config_path((*where, 'pool'))}: no gpu_pool named '{model.pool}'"
+                f"{catalog.suggest(model.pool, pools)}; pools: {', '.join(pools)}"
+            )
+            continue
+        if pool.purpose != "inference":
+            problems.append(
+                f"{config_path((*where, 'pool'))}: pool '{pool.name}' is for {pool.purpose}; "
+                "models are served from an inference pool"
+            )
+            continue
+        gpu = gpus[pool.gpu]
+        if model.engine.kind == "tensorrt-llm" and gpu.vendor != "nvidia":
+            problems.append(
+                f"{config_path((*where, 'engine', 'kind'))}: "
+                "TensorRT-LLM runs on NVIDIA GPUs only; "
+                f"pool '{pool.name}' has {gpu.id}"
+            )
+            continue
+        try:
+            plan = sizing.plan_serving(arch, gpu, pool.gpus_per_node, serving_inputs(model, arch))
+        except sizing.SizingError as exc:
+            problems.append(f"{config_path(where)}: {model.name} {exc}")
+            continue
+        capacity = pool.max_nodes * pool.gpus_per_node
+        if plan.gpus_min > capacity:
+            problems.append(
+                f"{config_path((*where, 'pool'))}: needs at least {plan.gpus_min} GPUs "
+                f"({plan.replicas_min} replicas x TP{plan.tensor_parallel}) but pool "
+                f"'{pool.name}' has at most {capacity}; raise max_nodes"
+            )
+            continue
+        if plan.gpus_max > capacity:
+            capped = capacity // plan.tensor_parallel
+            warnings.append(
+                f"{config_path((*where, 'slo', 'peak_concurrent_requests'))}: peak needs "
+                f"{plan.gpus_max} GPUs but pool '{pool.name}' has {capacity}; autoscaling is "
+                f"capped at {capped} replicas"
+            )
+            plan = replace(plan, replicas_max=capped)
+        plans[model.name] = plan
+        problems += _volume_problems(where, model, arch)
+
+    # Models sharing a pool share its GPUs: their minimums must fit together.
+    for i, pool in enumerate(spec.gpu_pools):
+        sharing = [m.name for m in spec.models if m.pool == pool.name and m.name in plans]
+        if len(sharing) < 2:
+            continue
+        capacity = pool.max_nodes * pool.gpus_per_node
+        need_min = sum(plans[n].gpus_min for n in sharing)
+        need_max = sum(plans[n].gpus_max for n in sharing)
+        if need_min > capacity:
+            problems.append(
+                f"{config_path(('gpu_pools', i, 'max_nodes'))}: models {', '.join(sharing)} need "
+                f"{need_min} GPUs at their minimum replicas but pool '{pool.name}' has at most "
+                f"{capacity}; raise max_nodes or move a model to another pool"
+            )
+        elif need_max > capacity:
+            warnings.append(
+                f"{config_path(('gpu_pools', i, 'max_nodes'))}: models {', '.join(sharing)} need "
+                f"{need_max} GPUs at peak but pool '{pool.name}' has {capacity}; they will "
+                "compete for GPUs when all scale out"
+            )
+
+    problems += _scheduling_problems(spec, plans, warnings)
+    if problems:
+        raise SpecError(problems)
+    return Environment(spec=spec, plans=plans, warnings=warnings)
+
+
+def architecture_problems(where: tuple, arch: Architecture) -> list[str]:
+    """Facts of a config.json that contradict each other, which the sizing model would turn
+    into nonsense (a negative active parameter count, a negative concurrency)."""
+    problems = []
+    if arch.experts_per_token > arch.num_experts:
+        problems.append(
+            f"{config_path((*where, 'experts_per_token'))}: must be <= num_experts "
+            f"({arch.num_experts}) (got {arch.experts_per_token})"
+        )
+    # Grouped-query attention gives each KV head an equal group of query heads; vLLM's
+    # Attention asserts num_heads % num_kv_heads == 0
+    # (vllm/model_executor/layers/attention/attention.py, v0.33.0).
+    if arch.attention_heads % arch.kv_heads:
+        problems.append(
+            f"{config_path((*where, 'kv_heads'))}: must divide attention_heads "
+            f"({arch.attention_heads}) (got {arch.kv_heads})"
+        )
+    experts_b = arch.num_experts * sizing.expert_params_b(arch)
+    if arch.num_experts > 1 and not problems and experts_b > arch.params_b:
+        problems.append(
+            f"{config_path((*where, 'params_b'))}: {arch.num_experts} experts of "
+            f"layers x 3 x hidden_size x intermediate_size hold {experts_b:.1f}B parameters, "
+            f"more than the model's {arch.params_b}B; params_b is the total over all experts"
+        )
+    return problems
+
+
+def _volume_problems(
+    where: tuple, model: Model, arch: Architecture | catalog.ModelInfo
+) -> list[str]:
+    """A weights volume smaller than the weights fills up before the server starts."""
+    size = model.weights.size_gib
+    quant = sizing.effective_quantization(model.quantization, arch.native_quantization)
+    need = math.ceil(sizing.weight_bytes(arch, quant) / sizing.GIB)
+    if size is None or size >= need:
+        return []
+    return [
+        f"{config_path((*where, 'weights', 'size_gib'))}: {size} GiB cannot hold the model's "
+        f"{need} GiB of {'16-bit' if quant == 'none' else quant} weights; set at least "
+        f"{need}, or leave it out for weights x 1.5"
+    ]
+
+
+def network_problems(spec: EnvironmentSpec) -> list[str]:
+    """Address ranges that overlap: GKE's node, pod, service and control-plane ranges
+    route to different places, and a hybrid's on-prem ranges are reached over the link
+    from the cloud network, so none of them may share an address."""
+    ranges: list[tuple[tuple, str]] = []
+    if spec.aws is not None:
+        ranges.append((("aws", "vpc_cidr"), spec.aws.vpc_cidr))
+    if spec.azure is not None:
+        ranges.append((("azure", "vnet_cidr"), spec.azure.vnet_cidr))
+    if spec.gcp is not None:
+        for name in ("subnet_cidr", "pods_cidr", "services_cidr", "control_plane_cidr"):
+            ranges.append((("gcp", name), getattr(spec.gcp, name)))
+    if spec.hybrid is not None:
+        for j, cidr in enumerate(spec.hybrid.connectivity.onprem_cidrs):
+            ranges.append((("hybrid", "connectivity", "onprem_cidrs", j), cidr))
+    problems = []
+    for k, (where, cidr) in enumerate(ranges):
+        net = ipaddress.IPv4Network(cidr)
+        for other, taken in ranges[:k]:
+            if net.overlaps(ipaddress.IPv4Network(taken)):
+                problems.append(
+                    f"{config_path(where)}: {cidr} overlaps {config_path(other)} ({taken}); "
+                    "choose a range that shares no address with it"
+                )
+                break
+    return problems
+
+
+def _scheduling_problems(
+    spec: EnvironmentSpec, plans: dict[str, sizing.ServingPlan], warnings: list[str]
+) -> list[str]:
+    """What the scheduler would refuse: a model server that does not fit its pool's nodes,
+    and a shared ReadWriteOnce weights claim that a second pod on another node would wait
+    for forever."""
+    problems = []
+    if spec.cluster.gpu_operator and spec.cloud == "gcp":
+        problems.append(
+            f"{config_path(('cluster', 'gpu_operator'))}: GKE installs the NVIDIA driver and "
+            "device plugin on its GPU node pools; the GPU Operator would run a second plugin "
+            "on the same GPUs; remove it"
+        )
+    for i, pool in enumerate(spec.gpu_pools):
+        if pool.node_allocatable is not None and pool in spec.cloud_pools():
+            problems.append(
+                f"{config_path(('gpu_pools', i, 'node_allocatable'))}: pool '{pool.name}' runs "
+                f"on {spec.cloud}, whose node allocatable comes from the catalog "
+                "(components/catalog/node_reserve.yaml); remove it"
+            )
+    for i, model in enumerate(spec.models):
+        plan = plans.get(model.name)
+        if plan is None:
+            continue
+        pool = spec.pool(model.pool)
+        problems += _fit_problems(spec, i, model, pool, plan, warnings)
+        problems += _weights_problems(spec, i, model, pool, plan)
+    return problems
+
+
+def _fit_problems(
+    spec: EnvironmentSpec,
+    i: int,
+    model: Model,
+    pool: GpuPool,
+    plan: sizing.ServingPlan,
+    warnings: list[str],
+) -> list[str]:
+    allocatable = scheduling.pool_allocatable(spec, pool)
+    tp = plan.tensor_parallel
+    floor = scheduling.engine_floor(tp)
+    if allocatable is None and pool in spec.cloud_pools():
+        return []  # no instance type: reported as such
+    if allocatable is None:
+        warnings.append(
+            f"{config_path(('gpu_pools', spec.gpu_pools.index(pool), 'node_allocatable'))}: "
+            f"pool '{pool.name}' declares no node size, so model '{model.name}' requests and is "
+            f"limited to its floor of {floor.describe()} and its fit is not checked; set cpu "
+            "and memory_gib from `kubectl get node -o jsonpath='{.status.allocatable}'`"
+        )
+        return []
+    daemonsets = scheduling.gpu_daemonsets(spec, pool)
+    share = scheduling.gpu_share(allocatable, pool.gpus_per_node, tp, daemonsets)
+    if floor.fits_in(share):
+        return []
+    nodes = pool.instance_type or "its nodes"
+    return [
+        f"{config_path(('models', i, 'pool'))}: model '{model.name}' needs {floor.describe()} "
+        f"per pod (TP{tp}) but pool '{pool.name}' ({nodes}) has {share.describe()} for "
+        f"{tp} of its {pool.gpus_per_node} GPUs after the system reserve and the GPU "
+        "DaemonSets; choose a node type with more CPU and memory per GPU"
+    ]
+
+
+def _weights_problems(
+    spec: EnvironmentSpec, i: int, model: Model, pool: GpuPool, plan: sizing.ServingPlan
+) -> list[str]:
+    weights = model.weights
+    where = config_path(("models", i, "weights", "access_mode"))
+    if weights.volume == "per-pod":
+        if weights.access_mode is not None:
+            return [
+                f"{where}: only for volume: shared; a per-pod volume is one ReadWriteOnce "
+                f"claim per pod (remove access_mode, or set volume: shared)"
+            ]
+        if model.engine.kind == "tensorrt-llm" and spec.cloud is None:
+            return [
+                f"{config_path(('models', i, 'weights', 'volume'))}: model '{model.name}' "
+                "serves a TensorRT-LLM engine built beforehand into /models/<model>/triton; "
+                "with no bucket to copy it from, a new per-pod volume starts empty; set "
+                "volume: shared on a claim that holds the engine"
+            ]
+        return []
+    if weights.shared_access_mode != "ReadWriteOnce":
+        return []
+    surge = scheduling.can_surge(
+        pool.max_nodes * pool.gpus_per_node, plan.replicas_max, plan.tensor_parallel
+    )
+    if plan.replicas_max == 1 and not surge:
+        return []
+    why = f"up to {plan.replicas_max} replicas" if plan.replicas_max > 1 else "a surge pod"
+    return [
+        f"{where}: a ReadWriteOnce claim attaches to one node, but model '{model.name}' runs "
+        f"{why} that may land on another and wait for it forever; use volume: per-pod "
+        "(the default) or a ReadWriteMany claim"
+    ]
+
+
+def _name_problems(spec: EnvironmentSpec) -> list[str]:
+    """Names no fitting can save: every other derived name is shortened to fit its API
+    (naming.fit), but these would still be refused."""
+    problems = []
+    if spec.cloud == "azure":
+        for i, pool in enumerate(spec.gpu_pools):
+            if pool in spec.cloud_pools() and pool.name == azure_names.SYSTEM_POOL:
+                problems.append(
+                    f"{config_path(('gpu_pools', i, 'name'))}: '{pool.name}' is the name of the "
+                    "AKS cluster's own system pool, and AKS pool names are unique in a cluster "
+                    "(1-12 lowercase letters and digits); choose another name"
+                )
+    if spec.cloud == "gcp":
+        for key, value in spec.tags.model_dump().items():
+            if not gcp_names.LABEL_VALUE.accepts(value.lower()):
+                problems.append(
+                    f"{config_path(('tags', key))}: '{value}' is a label on every GCP resource, "
+                    "and GCP label values allow only letters (lowercased), digits, '_' and "
+                    "'-' (at most 63)"
+                )
+    if spec.cloud == "gcp" and "google" in spec.environment:
+        problems.append(
+            f"{config_path(('environment',))}: '{spec.environment}' contains 'google', which "
+            "Cloud Storage refuses in the artifacts bucket name (3-63 characters, no "
+            "'google'); choose another environment name"
+        )
+    return problems
+
+
+def _topology_blocks(spec: EnvironmentSpec) -> list[str]:
+    """Each topology's own block is required, and a block no topology here reads is an
+    error rather than silently ignored."""
+    problems = []
+    cloud = spec.cloud
+    for name in ("aws", "gcp", "azure"):
+        block = getattr(spec, name)
+        if name == cloud and block is None:
+            problems.append(
+                f"{config_path((name,))}: required when the environment runs on {name} "
+                f"(topology {spec.topology})"
+            )
+        elif name != cloud and block is not None:
+            problems.append(
+                f"{config_path((name,))}: set, but topology {spec.topology} does not use {name}; "
+                "remove it"
+            )
+    if spec.topology == "hybrid" and spec.hybrid is None:
+        problems.append(
+            f"{config_path(('hybrid',))}: required for topology hybrid; set hybrid.cloud, "
+            "hybrid.connectivity and hybrid.onprem_oidc_issuer"
+        )
+    if spec.topology != "hybrid" and spec.hybrid is not None:
+        problems.append(f"{config_path(('hybrid',))}: only used with topology hybrid; remove it")
+    if cloud is not None and not spec.budget.notify_emails:
+        problems.append(
+            f"{config_path(('budget', 'notify_emails'))}: required on {cloud}: the cloud "
+            "budget's notifications must reach a person, for example [finops@example.com]"
+        )
+    if spec.topology in ("aws", "gcp", "azure") and spec.onprem is not None:
+        problems.append(
+            f"{config_path(('onprem',))}: only used with topologies onprem and hybrid; remove it"
+        )
+    if spec.topology in ("aws", "gcp", "azure") and spec.cluster.render_to_directory:
+        problems.append(
+            f"{config_path(('cluster', 'render_to_directory'))}: only for the on-prem cluster "
+            "(topologies onprem and hybrid); this stack creates its cluster and applies to it"
+        )
+    if spec.hybrid is not None and spec.hybrid.onprem_jwks_json and spec.hybrid.cloud != "gcp":
+        problems.append(
+            f"{config_path(('hybrid', 'onprem_jwks_json'))}: only GCP accepts an uploaded JWKS; "
+            f"{spec.hybrid.cloud} must reach the issuer's /.well-known/openid-configuration"
+        )
+    return problems
+
+
+def _cloud_pool_problems(spec: EnvironmentSpec, pool: GpuPool, where: tuple) -> list[str]:
+    """Where a pool runs decides what it must say: cloud pools need an instance type of
+    their cloud; on-prem pools (all of onprem, a hybrid's inference pools) must not."""
+    problems = []
+    cloud = spec.cloud if pool in spec.cloud_pools() else None
+    types = [t for t in [pool.instance_type, *pool.extra_instance_types] if t is not None]
+    if cloud is None:
+        if types:
+            problems.append(
+                f"{config_path((*where, 'instance_type'))}: pool '{pool.name}' runs on the "
+                "on-prem cluster; instance types are for cloud pools (in a hybrid, the "
+                "training pools)"
+            )
+        return problems
+    if pool.instance_type is None:
+        allowed = sorted(
+            i.id
+            for i in catalog.instances().values()
+            if i.cloud == cloud and i.gpu == pool.gpu and i.gpu_count == pool.gpus_per_node
+        )
+        problems.append(
+            f"{config_path((*where, 'instance_type'))}: required for a {cloud} pool; for "
+            f"{pool.gpus_per_node}x {pool.gpu}: {', '.join(allowed) or 'none in the catalog'}"
+        )
+    for t in types:
+        if catalog.instances()[t].cloud != cloud:
+            problems.append(
+                f"{config_path((*where, 'instance_type'))}: {t} is a "
+                f"{catalog.instances()[t].cloud} instance type; this pool runs on {cloud}"
+            )
+    if pool.extra_instance_types and cloud != "aws":
+        problems.append(
+            f"{config_path((*where, 'extra_instance_types'))}: only AWS node groups take several "
+            f"instance types; a {cloud} node pool has one machine type"
+        )
+    if pool.spot_max_usd_per_hour is not None and (cloud != "azure" or pool.capacity != "spot"):
+        problems.append(
+            f"{config_path((*where, 'spot_max_usd_per_hour'))}: only for an Azure spot pool"
+        )
+    return problems
+
+
+# A version leaving standard support this soon gets a warning in the plan.
+SUPPORT_WARNING_DAYS = 90
+_MANAGED = {"aws": ("eks", "EKS"), "azure": ("aks", "AKS")}
+_VERSIONS_FILE = "components/catalog/kubernetes_versions.yaml"
+
+
+def kubernetes_support(
+    spec: EnvironmentSpec, plan_date: date | None, warnings: list[str]
+) -> list[str]:
+    """The control-plane version of each managed cluster must be released and in standard
+    support on the plan date (EKS: or in extended support, if the spec pays for it); one
+    leaving standard support within SUPPORT_WARNING_DAYS is a warning. GKE follows its
+    release channel, which offers only supported versions."""
+    try:
+        day = plan_date or catalog.plan_date()
+    except ValueError as exc:
+        return [str(exc)]
+    problems = []
+    for cloud, (platform, label) in _MANAGED.items():
+        block = getattr(spec, cloud)
+        if block is None:
+            continue
+        where = config_path((cloud, "kubernetes_version"))
+        extended = getattr(block, "extended_support", False)
+        problem, warning = _support_window(platform, label, block.kubernetes_version, extended, day)
+        problems += [f"{where}: {problem}"] if problem else []
+        warnings += [f"{where}: {warning}"] if warning else []
+    return problems
+
+
+def supported_versions(platform: catalog.Platform, day: date) -> list[str]:
+    """Versions released and in standard support on `day`, oldest first."""
+    rows = [
+        r
+        for r in catalog.kubernetes_versions().values()
+        if r.platform == platform and r.available_from <= day < r.end_of_standard
+    ]
+    return [r.version for r in sorted(rows, key=lambda r: int(r.version.split(".")[1]))]
+
+
+def _support_window(
+    platform: catalog.Platform, label: str, version: str, extended: bool, day: date
+) -> tuple[str | None, str | None]:
+    """(problem, warning) for one cluster version on `day`."""
+    allowed = ", ".join(supported_versions(platform, day)) or f"none in {_VERSIONS_FILE}"
+    use = f"versions in standard support on {day}: {allowed}"
+    name = f"{label} {version}"
+    info = catalog.kubernetes_version(platform, version)
+    if info is None:
+        return f"{name} is not in {_VERSIONS_FILE}; {use}", None
+    if day < info.available_from:
+        return f"{name} is not generally available until {info.released}; {use}", None
+    if platform == "eks" and info.cluster_autoscaler_image is None:
+        return f"{name} has no cluster-autoscaler release in {_VERSIONS_FILE}; {use}", None
+    ends = info.end_of_standard
+    if day < ends:
+        left = (ends - day).days
+        soon = f"{name} leaves standard support on {ends}, {left} days after the plan date; {use}"
+        return None, soon if left <= SUPPORT_WARNING_DAYS else None
+    if info.end_of_extended is None or day >= info.end_of_extended:
+        return f"{name} is out of support since {info.end_of_extended or ends}; {use}", None
+    left_standard = f"{name} left standard support on {ends}; {use}"
+    if platform != "eks":
+        return (
+            f"{left_standard} (AKS long-term support needs the Premium tier and does not "
+            "support the Key Vault KMS encryption this cluster uses)"
+        ), None
+    if not extended:
+        opt_in = config_path(("aws", "extended_support"))
+        return f"{left_standard}, or set {opt_in}: true to pay for extended support", None
+    return None, f"{name} is in extended support until {info.end_of_extended}, at its price"
+
+
+def gcp_zone_problems(spec: EnvironmentSpec) -> list[str]:
+    """Every GKE node zone must lie in the region and offer each machine type the node
+    pools use there (every pool spans all of gcp.zones)."""
+    cfg = spec.gcp
+    if cfg is None:
+        return []
+    problems = []
+    types = {cfg.system_machine_type: "the system pool"} | {
+        p.instance_type: f"pool '{p.name}'" for p in spec.cloud_pools() if p.instance_type
+    }
+    for i, zone in enumerate(cfg.node_zones):
+        where = config_path(("gcp", "zones", i) if cfg.zones else ("gcp", "region"))
+        if not zone.startswith(f"{cfg.region}-"):
+            problems.append(f"{where}: zone {key_text(zone)} is not in region {cfg.region}")
+            continue
+        for machine, user in types.items():
+            offered = catalog.zones_offering(machine, cfg.region)
+            if offered is None:
+                problems.append(
+                    f"{where}: components/catalog/zones.yaml does not say which zones of "
+                    f"{cfg.region} offer {machine} ({user}); add a row with its source"
+                )
+            elif zone not in offered:
+                problems.append(
+                    f"{where}: {key_text(zone)} does not offer {machine} ({user}); zones of "
+                    f"{cfg.region} that do: {', '.join(offered)}"
+                )
+    return problems
+
+
+def load_spec(raw: Any, plan_date: date | None = None) -> Environment:
+    """Parse and check a stack's spec value. Raises SpecError with one line per problem."""
+    if not isinstance(raw, dict):
+        raise SpecError([f"{CONFIG_KEY}: must be a mapping (got {type(raw).__name__})"])
+    try:
+        spec = EnvironmentSpec.model_validate(raw)
+    except ValidationError as err:
+        raise SpecError(_shape_problems(err)) from None
+    return check(spec, plan_date)
