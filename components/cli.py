@@ -132,6 +132,7 @@ def plan(
     root = find_project(project.resolve())
     raw = read_stack(root, stack)
     env = load_environment(raw)
+    _require_sdk(stack, env)
     policy = None if no_policy else _policy(root, stack, policy_pack, policy_config)
     # Resolved, so a symlinked out/<stack> keeps its link and the plan goes where it points.
     target = (out_dir or root / "out" / stack).resolve()
@@ -153,6 +154,19 @@ def plan(
             _print_verdict(verdict)
     if verdict is not None and not verdict.passed:
         raise typer.Exit(POLICY_VIOLATION)
+
+
+def _require_sdk(stack: str, env: Environment) -> None:
+    """A cloud's provider SDK is an extra (llm-platform[aws] ...): say which one to install
+    before the program fails importing it."""
+    from components import clouds
+
+    if env.spec.cloud is None:
+        return
+    try:
+        clouds.require_sdk(env.spec.cloud)
+    except clouds.MissingSdk as exc:
+        raise _fail([f"stack {echo(stack)}: {exc}"]) from None
 
 
 def _policy(

@@ -8,10 +8,11 @@ to one resource graph. Pure: no Pulumi imports.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from components import catalog
+from components import catalog, clouds
 from components.spec import Environment, EnvironmentSpec, GpuPool
 
 # AWS, GCP and Azure all bill a month as 730 hours (8760 / 12) on their price pages.
@@ -46,6 +47,9 @@ def pool_tags(pool: GpuPool, node_hours: int) -> dict[str, str]:
     return {POOL_TAG: pool.name, PURPOSE_TAG: pool.purpose, NODE_HOURS_TAG: str(node_hours)}
 
 
+Pricer = Callable[[str, str, dict[str, Any]], list["LineItem"]]
+
+
 @dataclass(frozen=True)
 class LineItem:
     name: str
@@ -78,7 +82,8 @@ def price_resource(type_: str, name: str, inputs: dict[str, Any]) -> list[LineIt
     if type_ in _POD_TEMPLATE_KINDS:
         item = _price_gpu_workload(type_, name, inputs)
         return [item] if item else []
-    pricer = _CLOUD_PRICERS.get(type_)
+    cloud = clouds.of_type(type_)
+    pricer = cloud.prices.get(type_) if cloud is not None else None
     return pricer(type_, name, inputs) if pricer else []
 
 
@@ -106,7 +111,7 @@ def _price_gpu_workload(type_: str, name: str, inputs: dict[str, Any]) -> LineIt
     )
 
 
-def _service(type_: str, name: str, service_id: str, quantity: float) -> LineItem:
+def service(type_: str, name: str, service_id: str, quantity: float) -> LineItem:
     svc = catalog.services()[service_id]
     return LineItem(
         name=name,
@@ -119,24 +124,24 @@ def _service(type_: str, name: str, service_id: str, quantity: float) -> LineIte
     )
 
 
-def _always_on(service_id: str):
+def always_on(service_id: str) -> Pricer:
     """A resource billed per hour it exists."""
-    return lambda type_, name, _inputs: [_service(type_, name, service_id, HOURS_PER_MONTH)]
+    return lambda type_, name, _inputs: [service(type_, name, service_id, HOURS_PER_MONTH)]
 
 
-def _per_month(service_id: str):
-    return lambda type_, name, _inputs: [_service(type_, name, service_id, 1)]
+def per_month(service_id: str) -> Pricer:
+    return lambda type_, name, _inputs: [service(type_, name, service_id, 1)]
 
 
-def _stored(service_id: str, tags_key: str):
+def stored(service_id: str, tags_key: str) -> Pricer:
     def price(type_: str, name: str, inputs: dict[str, Any]) -> list[LineItem]:
         gib = (inputs.get(tags_key) or {}).get(EXPECTED_GIB_TAG)
-        return [_service(type_, name, service_id, float(gib))] if gib is not None else []
+        return [service(type_, name, service_id, float(gib))] if gib is not None else []
 
     return price
 
 
-def _nodes(
+def nodes(
     type_: str,
     name: str,
     instance_types: list[str],
@@ -166,96 +171,6 @@ def _nodes(
         basis=f"{hours:g} node-h x ${hourly:g} ({inst.id} {kind}, {inst.source} {inst.as_of})",
         pool=tags.get(POOL_TAG),
     )
-
-
-def _aws_node_group(type_: str, name: str, inputs: dict[str, Any]) -> list[LineItem]:
-    scaling = inputs.get("scalingConfig") or {}
-    return [
-        _nodes(
-            type_,
-            name,
-            list(inputs.get("instanceTypes") or []),
-            inputs.get("capacityType") == "SPOT",
-            inputs.get("tags") or {},
-            float(scaling.get("desiredSize", 0)),
-        )
-    ]
-
-
-def _gke_node_pool(type_: str, name: str, inputs: dict[str, Any]) -> list[LineItem]:
-    config = inputs.get("nodeConfig") or {}
-    zones = len(inputs.get("nodeLocations") or []) or 1
-    return [
-        _nodes(
-            type_,
-            name,
-            [config.get("machineType", "")],
-            bool(config.get("spot")),
-            config.get("resourceLabels") or {},
-            float(inputs.get("initialNodeCount", 0)) * zones,
-        )
-    ]
-
-
-def _aks_agent_pool(type_: str, name: str, inputs: dict[str, Any]) -> list[LineItem]:
-    return [
-        _nodes(
-            type_,
-            name,
-            [inputs.get("vmSize", "")],
-            inputs.get("scaleSetPriority") == "Spot",
-            inputs.get("tags") or {},
-            float(inputs.get("count", 0)),
-        )
-    ]
-
-
-def _eks_cluster(type_: str, name: str, inputs: dict[str, Any]) -> list[LineItem]:
-    """EKS bills a version past its end of standard support at the extended-support rate,
-    unless the upgrade policy is STANDARD (then EKS upgrades it instead); the policy's
-    default is EXTENDED."""
-    info = catalog.kubernetes_version("eks", str(inputs.get("version", "")))
-    support = (inputs.get("upgradePolicy") or {}).get("supportType", "EXTENDED")
-    extended = (
-        info is not None and support == "EXTENDED" and catalog.plan_date() >= info.end_of_standard
-    )
-    service = "aws-eks-cluster-extended" if extended else "aws-eks-cluster"
-    return [_service(type_, name, service, HOURS_PER_MONTH)]
-
-
-def _aks_cluster(type_: str, name: str, inputs: dict[str, Any]) -> list[LineItem]:
-    items = []
-    if (inputs.get("sku") or {}).get("tier") in ("Standard", "Premium"):
-        items.append(_service(type_, name, "azure-aks-standard", HOURS_PER_MONTH))
-    for profile in inputs.get("agentPoolProfiles") or []:
-        items += _aks_agent_pool(type_, f"{name}/{profile.get('name')}", profile)
-    return items
-
-
-_CLOUD_PRICERS = {
-    "aws:eks/cluster:Cluster": _eks_cluster,
-    "aws:eks/nodeGroup:NodeGroup": _aws_node_group,
-    "aws:ec2/natGateway:NatGateway": _always_on("aws-nat-gateway"),
-    "aws:ec2/eip:Eip": _always_on("aws-public-ipv4"),
-    "aws:s3/bucket:Bucket": _stored("aws-s3-standard", "tags"),
-    "aws:kms/key:Key": _per_month("aws-kms-key"),
-    "gcp:kms/cryptoKey:CryptoKey": _per_month("gcp-kms-key"),
-    "aws:ec2/vpnConnection:VpnConnection": _always_on("aws-vpn-connection"),
-    "aws:lb/loadBalancer:LoadBalancer": _always_on("aws-nlb"),
-    "gcp:container/cluster:Cluster": _always_on("gcp-gke-cluster"),
-    "gcp:container/nodePool:NodePool": _gke_node_pool,
-    "gcp:compute/routerNat:RouterNat": _always_on("gcp-cloud-nat"),
-    "gcp:storage/bucket:Bucket": _stored("gcp-gcs-standard", "labels"),
-    "gcp:compute/vPNTunnel:VPNTunnel": _always_on("gcp-ha-vpn-tunnel"),
-    "gcp:compute/forwardingRule:ForwardingRule": _always_on("gcp-forwarding-rule"),
-    "azure-native:containerservice:ManagedCluster": _aks_cluster,
-    "azure-native:containerservice:AgentPool": _aks_agent_pool,
-    "azure-native:network:NatGateway": _always_on("azure-nat-gateway"),
-    "azure-native:network:PublicIPAddress": _always_on("azure-public-ip"),
-    "azure-native:storage:StorageAccount": _stored("azure-blob-hot-lrs", "tags"),
-    "azure-native:network:VirtualNetworkGateway": _always_on("azure-vpn-gateway-vpngw1"),
-    "azure-native:network:LoadBalancer": _always_on("azure-standard-lb"),
-}
 
 
 def steady_nodes(pool: GpuPool, gpus_min: int) -> int:

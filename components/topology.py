@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 import pulumi
 
+from components import clouds
 from components.kubernetes import resolve as k8s_resolve
 from components.kubernetes.facts import ArtifactStore, ClusterFacts, WorkloadIdentity
 from components.kubernetes.gpu_runtime import GpuRuntime
@@ -18,13 +19,6 @@ from components.onprem.cluster import OnPremCluster
 from components.spec import Environment
 
 Secrets = dict[str, pulumi.Input[str]]
-# Imported on use: each cloud's provider SDK takes a second or more to import, and an
-# environment needs at most one of them.
-CLOUDS = {
-    "aws": ("components.aws.foundation", "AwsFoundation"),
-    "gcp": ("components.gcp.foundation", "GcpFoundation"),
-    "azure": ("components.azure.foundation", "AzureFoundation"),
-}
 
 
 class CloudFoundation(Protocol):
@@ -39,8 +33,9 @@ Built = tuple[ClusterFacts, dict[str, Any]]
 
 def _cloud(env: Environment, secrets: Secrets) -> CloudFoundation:
     assert env.spec.cloud is not None
-    module, cls = CLOUDS[env.spec.cloud]
-    component = getattr(importlib.import_module(module), cls)
+    # Imported on use: each cloud's provider SDK takes a second or more to import, an
+    # environment needs at most one of them, and the others need not be installed.
+    component = clouds.foundation(env.spec.cloud)
     resolve = importlib.import_module(f"components.{env.spec.cloud}.resolve")
     name = f"{env.spec.environment}-{env.spec.cloud}"
     return component(name, resolve.foundation_args(env, secrets))
@@ -75,9 +70,7 @@ def _hybrid(env: Environment, secrets: Secrets) -> Built:
 # One entry per value of spec.Topology; a test keeps the two in step.
 FOUNDATIONS: dict[str, Callable[[Environment, Secrets], Built]] = {
     "onprem": _onprem,
-    "aws": _cloud_only,
-    "gcp": _cloud_only,
-    "azure": _cloud_only,
+    **dict.fromkeys(clouds.NAMES, _cloud_only),
     "hybrid": _hybrid,
 }
 

@@ -2,8 +2,8 @@
 
 import pulumi
 
+from components import clouds, topology
 from components import spec as spec_module
-from components import topology
 
 
 def _fail(problems: list[str]) -> None:
@@ -17,6 +17,13 @@ try:
     env = spec_module.load_spec(config.get_object("spec"))
 except spec_module.SpecError as err:
     _fail(err.problems)
+
+# A cloud's provider SDK is an optional extra: name the one to install, not a traceback.
+try:
+    if env.spec.cloud is not None:
+        clouds.require_sdk(env.spec.cloud)
+except clouds.MissingSdk as err:
+    _fail([str(err)])
 
 for warning in env.warnings:
     pulumi.log.warn(warning)

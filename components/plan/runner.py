@@ -17,6 +17,7 @@ from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from components import clouds
 from components.spec import CONFIG_KEY, PROJECT, SpecError, load_spec
 
 # Stands in for each Pulumi secret the spec names: the plan has no key to decrypt the
@@ -27,37 +28,19 @@ _SIG = rpc._special_sig_key  # noqa: SLF001 - the wire marker of a secret value
 _SECRET = rpc._special_secret_sig  # noqa: SLF001
 
 
-OFFLINE_ACCOUNT = "000000000000"
-OFFLINE_UUID = "00000000-0000-0000-0000-000000000000"
-
-# What a cloud API returns for the functions the program calls, with no credential: enough
-# shape for the SDK to build its result type (an empty list, not a missing field).
-_INVOKE_RESULTS: dict[str, dict[str, Any]] = {
-    "azure-native:containerservice:listManagedClusterUserCredentials": {"kubeconfigs": []},
-    "gcp:organizations/getProject:getProject": {"number": OFFLINE_ACCOUNT},
-    "azure-native:authorization:getClientConfig": {
-        "tenantId": OFFLINE_UUID,
-        "subscriptionId": OFFLINE_UUID,
-        "clientId": OFFLINE_UUID,
-        "objectId": OFFLINE_UUID,
-    },
-}
-
-
 def _computed(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     """Placeholders for the outputs a cloud computes and the program wires into other
     resources (ARNs into policies, a service account's email into an annotation), so the
     plan shows those references instead of dropping them."""
-    if type_.startswith("aws:"):
-        service = type_.split(":")[1].split("/")[0]
-        return {"arn": f"arn:aws:{service}::{OFFLINE_ACCOUNT}:{name}"}
-    if type_ == "gcp:serviceaccount/account:Account":
-        return {"email": f"{inputs.get('accountId', name)}@offline-plan.iam.gserviceaccount.com"}
-    if type_ == "azure-native:managedidentity:UserAssignedIdentity":
-        return {"clientId": OFFLINE_UUID, "principalId": OFFLINE_UUID, "tenantId": OFFLINE_UUID}
-    if type_ == "azure-native:keyvault:Key":
-        return {"keyUriWithVersion": f"https://offline-plan.vault.azure.net/keys/{name}/0"}
-    return {}
+    cloud = clouds.of_type(type_)
+    return cloud.computed(type_, name, inputs) if cloud is not None else {}
+
+
+def _invoke_result(token: str) -> dict[str, Any]:
+    """What a cloud API returns for a function the program calls, with no credential:
+    enough shape for the SDK to build its result type (an empty list, not a missing field)."""
+    cloud = clouds.of_type(token)
+    return dict(cloud.invoke_results.get(token, {})) if cloud is not None else {}
 
 
 @dataclass(frozen=True)
@@ -93,17 +76,10 @@ class Recorded:
 
 def _as_output(type_: str, outputs: dict[str, Any]) -> dict[str, Any]:
     """Where an output's shape differs from the input's, the echo takes the output's, as
-    the SDK would fail to read it back otherwise: AKS takes its identities as a list of ids
-    and returns them as a map keyed by id."""
-    identity = outputs.get("identity")
-    if type_ == "azure-native:containerservice:ManagedCluster" and isinstance(identity, dict):
-        ids = identity.get("userAssignedIdentities")
-        if isinstance(ids, list):
-            outputs = {
-                **outputs,
-                "identity": {**identity, "userAssignedIdentities": {i: {} for i in ids}},
-            }
-    return outputs
+    the SDK would fail to read it back otherwise."""
+    cloud = clouds.of_type(type_)
+    reshape = cloud.as_output.get(type_) if cloud is not None else None
+    return reshape(outputs) if reshape else outputs
 
 
 class _EchoMocks(pulumi.runtime.Mocks):
@@ -130,7 +106,7 @@ class _EchoMocks(pulumi.runtime.Mocks):
         return f"{args.name}-id", _as_output(args.typ, outputs)
 
     def call(self, args: pulumi.runtime.MockCallArgs):
-        return dict(_INVOKE_RESULTS.get(args.token, {})), []
+        return _invoke_result(args.token), []
 
 
 class _RecordingMonitor(mocks.MockMonitor):

@@ -14,16 +14,13 @@ from pydantic import (
     ValidationError,
 )
 
-from components import catalog, scheduling, sizing
-from components.azure import names as azure_names
+from components import catalog, clouds, scheduling, sizing
 from components.catalog.engine_releases import engine_releases
-from components.gcp import names as gcp_names
 from components.spec.errors import (
     CONFIG_KEY,
     SpecError,
     config_path,
     echo,
-    key_text,
     names_a_secret,
 )
 from components.spec.types import (
@@ -147,7 +144,7 @@ def check(spec: EnvironmentSpec, plan_date: date | None = None) -> Environment:
     problems: list[str] = []
     warnings: list[str] = []
     problems += kubernetes_support(spec, plan_date, warnings)
-    problems += gcp_zone_problems(spec)
+    problems += cloud_block_problems(spec)
     problems += network_problems(spec)
     plans: dict[str, sizing.ServingPlan] = {}
     gpus = catalog.gpus()
@@ -345,13 +342,10 @@ def network_problems(spec: EnvironmentSpec) -> list[str]:
     route to different places, and a hybrid's on-prem ranges are reached over the link
     from the cloud network, so none of them may share an address."""
     ranges: list[tuple[tuple, str]] = []
-    if spec.aws is not None:
-        ranges.append((("aws", "vpc_cidr"), spec.aws.vpc_cidr))
-    if spec.azure is not None:
-        ranges.append((("azure", "vnet_cidr"), spec.azure.vnet_cidr))
-    if spec.gcp is not None:
-        for name in ("subnet_cidr", "pods_cidr", "services_cidr", "control_plane_cidr"):
-            ranges.append((("gcp", name), getattr(spec.gcp, name)))
+    for cloud in clouds.clouds():
+        block = getattr(spec, cloud.name)
+        if block is not None:
+            ranges += [((cloud.name, name), cidr) for name, cidr in cloud.cidrs(block)]
     if spec.hybrid is not None:
         for j, cidr in enumerate(spec.hybrid.connectivity.onprem_cidrs):
             ranges.append((("hybrid", "connectivity", "onprem_cidrs", j), cidr))
@@ -375,11 +369,12 @@ def _scheduling_problems(
     and a shared ReadWriteOnce weights claim that a second pod on another node would wait
     for forever."""
     problems = []
-    if spec.cluster.gpu_operator and spec.cloud == "gcp":
+    driver_by = clouds.get(spec.cloud).gpu_driver_by if spec.cloud is not None else None
+    if spec.cluster.gpu_operator and driver_by is not None:
         problems.append(
-            f"{config_path(('cluster', 'gpu_operator'))}: GKE installs the NVIDIA driver and "
-            "device plugin on its GPU node pools; the GPU Operator would run a second plugin "
-            "on the same GPUs; remove it"
+            f"{config_path(('cluster', 'gpu_operator'))}: {driver_by} installs the NVIDIA "
+            "driver and device plugin on its GPU node pools; the GPU Operator would run a "
+            "second plugin on the same GPUs; remove it"
         )
     for i, pool in enumerate(spec.gpu_pools):
         if pool.node_allocatable is not None and pool in spec.cloud_pools():
@@ -469,30 +464,17 @@ def _weights_problems(
 def _name_problems(spec: EnvironmentSpec) -> list[str]:
     """Names no fitting can save: every other derived name is shortened to fit its API
     (naming.fit), but these would still be refused."""
-    problems = []
-    if spec.cloud == "azure":
-        for i, pool in enumerate(spec.gpu_pools):
-            if pool in spec.cloud_pools() and pool.name == azure_names.SYSTEM_POOL:
-                problems.append(
-                    f"{config_path(('gpu_pools', i, 'name'))}: '{pool.name}' is the name of the "
-                    "AKS cluster's own system pool, and AKS pool names are unique in a cluster "
-                    "(1-12 lowercase letters and digits); choose another name"
-                )
-    if spec.cloud == "gcp":
-        for key, value in spec.tags.model_dump().items():
-            if not gcp_names.LABEL_VALUE.accepts(value.lower()):
-                problems.append(
-                    f"{config_path(('tags', key))}: '{value}' is a label on every GCP resource, "
-                    "and GCP label values allow only letters (lowercased), digits, '_' and "
-                    "'-' (at most 63)"
-                )
-    if spec.cloud == "gcp" and "google" in spec.environment:
-        problems.append(
-            f"{config_path(('environment',))}: '{spec.environment}' contains 'google', which "
-            "Cloud Storage refuses in the artifacts bucket name (3-63 characters, no "
-            "'google'); choose another environment name"
-        )
-    return problems
+    return clouds.get(spec.cloud).name_problems(spec) if spec.cloud is not None else []
+
+
+def cloud_block_problems(spec: EnvironmentSpec) -> list[str]:
+    """Each cloud's checks of its own block (e.g. GKE zones that offer the machine types)."""
+    return [
+        line
+        for cloud in clouds.clouds()
+        if getattr(spec, cloud.name) is not None
+        for line in cloud.block_problems(spec)
+    ]
 
 
 def _topology_blocks(spec: EnvironmentSpec) -> list[str]:
@@ -500,7 +482,7 @@ def _topology_blocks(spec: EnvironmentSpec) -> list[str]:
     error rather than silently ignored."""
     problems = []
     cloud = spec.cloud
-    for name in ("aws", "gcp", "azure"):
+    for name in clouds.NAMES:
         block = getattr(spec, name)
         if name == cloud and block is None:
             problems.append(
@@ -524,19 +506,21 @@ def _topology_blocks(spec: EnvironmentSpec) -> list[str]:
             f"{config_path(('budget', 'notify_emails'))}: required on {cloud}: the cloud "
             "budget's notifications must reach a person, for example [finops@example.com]"
         )
-    if spec.topology in ("aws", "gcp", "azure") and spec.onprem is not None:
+    if spec.topology in clouds.NAMES and spec.onprem is not None:
         problems.append(
             f"{config_path(('onprem',))}: only used with topologies onprem and hybrid; remove it"
         )
-    if spec.topology in ("aws", "gcp", "azure") and spec.cluster.render_to_directory:
+    if spec.topology in clouds.NAMES and spec.cluster.render_to_directory:
         problems.append(
             f"{config_path(('cluster', 'render_to_directory'))}: only for the on-prem cluster "
             "(topologies onprem and hybrid); this stack creates its cluster and applies to it"
         )
-    if spec.hybrid is not None and spec.hybrid.onprem_jwks_json and spec.hybrid.cloud != "gcp":
+    hybrid = spec.hybrid
+    if hybrid is not None and hybrid.onprem_jwks_json and not clouds.get(hybrid.cloud).jwks_upload:
+        takers = " and ".join(c.label for c in clouds.clouds() if c.jwks_upload)
         problems.append(
-            f"{config_path(('hybrid', 'onprem_jwks_json'))}: only GCP accepts an uploaded JWKS; "
-            f"{spec.hybrid.cloud} must reach the issuer's /.well-known/openid-configuration"
+            f"{config_path(('hybrid', 'onprem_jwks_json'))}: only {takers} accepts an uploaded "
+            f"JWKS; {hybrid.cloud} must reach the issuer's /.well-known/openid-configuration"
         )
     return problems
 
@@ -571,21 +555,23 @@ def _cloud_pool_problems(spec: EnvironmentSpec, pool: GpuPool, where: tuple) -> 
                 f"{config_path((*where, 'instance_type'))}: {t} is a "
                 f"{catalog.instances()[t].cloud} instance type; this pool runs on {cloud}"
             )
-    if pool.extra_instance_types and cloud != "aws":
+    several = " and ".join(c.label for c in clouds.clouds() if c.several_instance_types)
+    if pool.extra_instance_types and not clouds.get(cloud).several_instance_types:
         problems.append(
-            f"{config_path((*where, 'extra_instance_types'))}: only AWS node groups take several "
-            f"instance types; a {cloud} node pool has one machine type"
+            f"{config_path((*where, 'extra_instance_types'))}: only {several} node groups take "
+            f"several instance types; a {cloud} node pool has one machine type"
         )
-    if pool.spot_max_usd_per_hour is not None and (cloud != "azure" or pool.capacity != "spot"):
+    bids = " and ".join(c.label for c in clouds.clouds() if c.spot_bid)
+    bid = clouds.get(cloud).spot_bid and pool.capacity == "spot"
+    if pool.spot_max_usd_per_hour is not None and not bid:
         problems.append(
-            f"{config_path((*where, 'spot_max_usd_per_hour'))}: only for an Azure spot pool"
+            f"{config_path((*where, 'spot_max_usd_per_hour'))}: only for an {bids} spot pool"
         )
     return problems
 
 
 # A version leaving standard support this soon gets a warning in the plan.
 SUPPORT_WARNING_DAYS = 90
-_MANAGED = {"aws": ("eks", "EKS"), "azure": ("aks", "AKS")}
 _VERSIONS_FILE = "components/catalog/kubernetes_versions.yaml"
 
 
@@ -601,13 +587,12 @@ def kubernetes_support(
     except ValueError as exc:
         return [str(exc)]
     problems = []
-    for cloud, (platform, label) in _MANAGED.items():
-        block = getattr(spec, cloud)
-        if block is None:
+    for cloud in clouds.clouds():
+        block = getattr(spec, cloud.name)
+        if block is None or cloud.kubernetes is None:
             continue
-        where = config_path((cloud, "kubernetes_version"))
-        extended = getattr(block, "extended_support", False)
-        problem, warning = _support_window(platform, label, block.kubernetes_version, extended, day)
+        where = config_path((cloud.name, "kubernetes_version"))
+        problem, warning = _support_window(cloud.name, cloud.kubernetes, block, day)
         problems += [f"{where}: {problem}"] if problem else []
         warnings += [f"{where}: {warning}"] if warning else []
     return problems
@@ -624,9 +609,11 @@ def supported_versions(platform: catalog.Platform, day: date) -> list[str]:
 
 
 def _support_window(
-    platform: catalog.Platform, label: str, version: str, extended: bool, day: date
+    cloud: str, kube: clouds.ManagedKubernetes, block: Any, day: date
 ) -> tuple[str | None, str | None]:
     """(problem, warning) for one cluster version on `day`."""
+    platform, label, version = kube.platform, kube.label, block.kubernetes_version
+    opt_in = kube.extended_support_field
     allowed = ", ".join(supported_versions(platform, day)) or f"none in {_VERSIONS_FILE}"
     use = f"versions in standard support on {day}: {allowed}"
     name = f"{label} {version}"
@@ -635,7 +622,7 @@ def _support_window(
         return f"{name} is not in {_VERSIONS_FILE}; {use}", None
     if day < info.available_from:
         return f"{name} is not generally available until {info.released}; {use}", None
-    if platform == "eks" and info.cluster_autoscaler_image is None:
+    if kube.needs_autoscaler_image and info.cluster_autoscaler_image is None:
         return f"{name} has no cluster-autoscaler release in {_VERSIONS_FILE}; {use}", None
     ends = info.end_of_standard
     if day < ends:
@@ -645,45 +632,12 @@ def _support_window(
     if info.end_of_extended is None or day >= info.end_of_extended:
         return f"{name} is out of support since {info.end_of_extended or ends}; {use}", None
     left_standard = f"{name} left standard support on {ends}; {use}"
-    if platform != "eks":
-        return (
-            f"{left_standard} (AKS long-term support needs the Premium tier and does not "
-            "support the Key Vault KMS encryption this cluster uses)"
-        ), None
-    if not extended:
-        opt_in = config_path(("aws", "extended_support"))
-        return f"{left_standard}, or set {opt_in}: true to pay for extended support", None
+    if opt_in is None:
+        return f"{left_standard}{kube.past_standard_note}", None
+    if not getattr(block, opt_in):
+        field = config_path((cloud, opt_in))
+        return f"{left_standard}, or set {field}: true to pay for extended support", None
     return None, f"{name} is in extended support until {info.end_of_extended}, at its price"
-
-
-def gcp_zone_problems(spec: EnvironmentSpec) -> list[str]:
-    """Every GKE node zone must lie in the region and offer each machine type the node
-    pools use there (every pool spans all of gcp.zones)."""
-    cfg = spec.gcp
-    if cfg is None:
-        return []
-    problems = []
-    types = {cfg.system_machine_type: "the system pool"} | {
-        p.instance_type: f"pool '{p.name}'" for p in spec.cloud_pools() if p.instance_type
-    }
-    for i, zone in enumerate(cfg.node_zones):
-        where = config_path(("gcp", "zones", i) if cfg.zones else ("gcp", "region"))
-        if not zone.startswith(f"{cfg.region}-"):
-            problems.append(f"{where}: zone {key_text(zone)} is not in region {cfg.region}")
-            continue
-        for machine, user in types.items():
-            offered = catalog.zones_offering(machine, cfg.region)
-            if offered is None:
-                problems.append(
-                    f"{where}: components/catalog/zones.yaml does not say which zones of "
-                    f"{cfg.region} offer {machine} ({user}); add a row with its source"
-                )
-            elif zone not in offered:
-                problems.append(
-                    f"{where}: {key_text(zone)} does not offer {machine} ({user}); zones of "
-                    f"{cfg.region} that do: {', '.join(offered)}"
-                )
-    return problems
 
 
 def load_spec(raw: Any, plan_date: date | None = None) -> Environment:

@@ -9,89 +9,36 @@ from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
-    Strict,
     field_validator,
     model_validator,
 )
 
-from components import catalog, sizing
+from components import catalog, clouds, sizing
+
+# Each cloud's block lives in its package; pydantic needs the class here, where the
+# environment names one field per cloud. Re-exported: `from components.spec import Aws`.
+from components.aws.spec import Aws  # noqa: F401
+from components.azure.spec import Azure  # noqa: F401
+from components.gcp.spec import Gcp  # noqa: F401
 from components.spec.errors import CONFIG_KEY, PROJECT, config_path, echo  # noqa: F401
-
-DnsLabel = Annotated[
-    str, Field(pattern=r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$", description="DNS label, max 40")
-]
-LabelValue = Annotated[str, Field(pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")]
-LabelKey = Annotated[
-    str,
-    Field(
-        pattern=r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
-    ),
-]
-DnsSubdomain = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")]
-NonEmpty = Annotated[str, Field(min_length=1, max_length=4096)]
-Topology = Literal["onprem", "aws", "gcp", "azure", "hybrid"]
-CloudName = Literal["aws", "gcp", "azure"]
-Uuid = Annotated[
-    str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-]
-KubernetesVersion = Annotated[
-    str, Field(pattern=r"^1\.[0-9]{2}$", description="control-plane minor version, e.g. 1.31")
-]
-
-
-# Numbers are strict: pydantic's lax mode reads `true` as 1 and "5" as 5, so
-# `monthly_usd: true` would become a $1 budget. A Float still takes an integer (5 -> 5.0).
-Int = Annotated[int, Strict()]
-Float = Annotated[float, Strict()]
-
-
-ConfigKeyName = Annotated[
-    str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$", description="a Pulumi config key")
-]
-
-
-def _cidr(v: str) -> str:
-    try:
-        net = ipaddress.IPv4Network(v, strict=True)
-    except ValueError as exc:
-        raise ValueError(f"must be an IPv4 network such as 10.40.0.0/16 ({exc})") from None
-    return str(net)
-
-
-Cidr = Annotated[str, AfterValidator(_cidr)]
-
-# RFC 1918 private address space: a cloud network (VPC, VNet, GKE ranges) built from
-# anything else would take over public addresses its nodes could then never reach.
-RFC1918 = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
-
-
-def _private(v: str) -> str:
-    net = ipaddress.IPv4Network(v)
-    if not any(net.subnet_of(block) for block in RFC1918):
-        raise ValueError(
-            f"must be a private (RFC 1918) range inside 10.0.0.0/8, 172.16.0.0/12 or "
-            f"192.168.0.0/16 (got {v})"
-        )
-    return v
-
-
-PrivateCidr = Annotated[str, AfterValidator(_cidr), AfterValidator(_private)]
-
-
-def _prefix_between(v: str, largest: int, smallest: int, why: str) -> str:
-    prefix = ipaddress.IPv4Network(v).prefixlen
-    if not largest <= prefix <= smallest:
-        raise ValueError(f"must be a /{largest} to /{smallest} ({why}; got {v})")
-    return v
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+from components.spec.fields import (  # noqa: F401
+    Cidr,
+    CloudName,
+    ConfigKeyName,
+    DnsLabel,
+    DnsSubdomain,
+    Float,
+    Int,
+    KubernetesVersion,
+    LabelKey,
+    LabelValue,
+    NonEmpty,
+    PrivateCidr,
+    Topology,
+    Uuid,
+)
+from components.spec.fields import SpecBlock as _Strict
 
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
@@ -379,127 +326,6 @@ class Artifacts(_Strict):
     )
 
 
-def _system_instance(cloud: str, v: str) -> str:
-    inst = catalog.instances().get(v)
-    if inst is None or inst.cloud != cloud or inst.gpu_count:
-        cpu = sorted(
-            i.id for i in catalog.instances().values() if i.cloud == cloud and not i.gpu_count
-        )
-        raise ValueError(f"must be a CPU instance type of {cloud} in the catalog: {', '.join(cpu)}")
-    return v
-
-
-class Aws(_Strict):
-    region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", description="e.g. us-east-1")
-    account_id: str = Field(
-        pattern=r"^[0-9]{12}$", description="the only account this stack may deploy into"
-    )
-    availability_zones: list[str] | None = Field(
-        default=None, min_length=3, max_length=3, description="default <region>a, b and c"
-    )
-    vpc_cidr: PrivateCidr = Field(default="10.40.0.0/16", description="RFC 1918, /16 to /24")
-    nat: Literal["per-az", "single"] = Field(
-        default="per-az", description="one NAT gateway per AZ, or a single cheaper one"
-    )
-    kubernetes_version: KubernetesVersion = Field(
-        default_factory=lambda: catalog.default_kubernetes_version("eks"),
-        description="EKS minor version; default the catalog's, in standard support",
-    )
-    extended_support: bool = Field(
-        default=False,
-        description="keep a version past its end of standard support, at EKS's extended-support "
-        "price; off: EKS upgrades the cluster at the end of standard support",
-    )
-    activate_cost_allocation_tag: bool = Field(
-        default=False,
-        description="activate the `environment` cost-allocation tag from this stack; only the "
-        "payer account can, and only once billing has seen the tag",
-    )
-    public_endpoint_cidrs: list[Cidr] = Field(
-        default_factory=list,
-        description="CIDRs allowed to reach a public API endpoint; empty keeps it private",
-    )
-    system_instance_type: str = "m6i.xlarge"
-    system_nodes: Int = Field(default=2, ge=1, le=100)
-    log_retention_days: Literal[30, 60, 90, 120, 150, 180, 365, 400, 545, 731] = 90
-
-    _system = field_validator("system_instance_type")(lambda v: _system_instance("aws", v))
-    # CreateVpc takes /16 to /28 (EC2 API reference, CreateVpc CidrBlock, 2026-12-01), and
-    # components/aws/network.py cuts public subnets of /(n+4), which must stay >= /28.
-    _vpc_size = field_validator("vpc_cidr")(
-        lambda v: _prefix_between(
-            v, 16, 24, "AWS VPCs are /16 to /28 and the public subnets are a sixteenth of it"
-        )
-    )
-
-    @model_validator(mode="after")
-    def _zones_in_region(self) -> Aws:
-        for zone in self.availability_zones or ():
-            if not zone.startswith(self.region):
-                raise ValueError(f"availability zone {echo(zone)} is not in region {self.region}")
-        return self
-
-    @property
-    def zones(self) -> list[str]:
-        return self.availability_zones or [f"{self.region}{z}" for z in "abc"]
-
-
-class Gcp(_Strict):
-    project: str = Field(pattern=r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
-    region: str = Field(pattern=r"^[a-z]+-[a-z]+[0-9]$", description="e.g. us-central1")
-    zones: list[str] | None = Field(
-        default=None, min_length=1, max_length=4, description="GPU node zones; default <region>-a"
-    )
-    billing_account: str = Field(pattern=r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")
-    subnet_cidr: PrivateCidr = "10.50.0.0/20"
-    pods_cidr: PrivateCidr = "10.64.0.0/14"
-    services_cidr: PrivateCidr = "10.68.0.0/20"
-    control_plane_cidr: Cidr = Field(
-        default="172.16.0.0/28", description="the private control plane's /28"
-    )
-    release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
-    authorized_networks: list[Cidr] = Field(
-        default_factory=list,
-        description="CIDRs allowed to reach a public control-plane endpoint; empty: private",
-    )
-    system_machine_type: str = "e2-standard-4"
-    system_nodes: Int = Field(default=1, ge=1, le=100, description="per zone")
-
-    _system = field_validator("system_machine_type")(lambda v: _system_instance("gcp", v))
-
-    @property
-    def node_zones(self) -> list[str]:
-        return self.zones or [f"{self.region}-a"]
-
-
-class Azure(_Strict):
-    subscription_id: Uuid
-    location: str = Field(pattern=r"^[a-z][a-z0-9]{2,30}$", description="e.g. eastus")
-    vnet_cidr: PrivateCidr = Field(default="10.60.0.0/16", description="RFC 1918, /8 to /26")
-    kubernetes_version: KubernetesVersion = Field(
-        default_factory=lambda: catalog.default_kubernetes_version("aks"),
-        description="AKS minor version; default the catalog's, in standard support",
-    )
-    admin_group_object_ids: list[Uuid] = Field(
-        default_factory=list, description="Entra ID groups made cluster admins (Azure RBAC)"
-    )
-    budget_start: str = Field(
-        pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])-01$",
-        description="first day of the month the budget starts (Azure requires one)",
-    )
-    system_vm_size: str = "Standard_D4s_v5"
-    system_nodes: Int = Field(default=2, ge=1, le=100)
-
-    _system = field_validator("system_vm_size")(lambda v: _system_instance("azure", v))
-    # components/azure/network.py puts the nodes in the first quarter and the VPN gateway
-    # in the last /27; below a /26 the two would overlap.
-    _vnet_size = field_validator("vnet_cidr")(
-        lambda v: _prefix_between(
-            v, 8, 26, "the nodes subnet is its first quarter and the gateway subnet its last /27"
-        )
-    )
-
-
 # Private and shared address space a VPN peer cannot be reached at over the internet.
 _UNROUTABLE = ("0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "172.16.0.0/12", "192.168.0.0/16")
 
@@ -730,7 +556,7 @@ class EnvironmentSpec(_Strict):
     @property
     def cloud(self) -> CloudName | None:
         """The cloud that hosts this environment's pools, artifacts and budget."""
-        if self.topology in ("aws", "gcp", "azure"):
+        if self.topology in clouds.NAMES:
             return self.topology  # type: ignore[return-value]
         return self.hybrid.cloud if self.hybrid is not None else None
 

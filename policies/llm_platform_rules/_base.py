@@ -24,29 +24,10 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
-CLOUD_PREFIXES = ("aws:", "gcp:", "azure-native:")
+from components.props import get, items  # noqa: F401 - the rules read through these
 
 Validate = Callable[[ResourceValidationArgs, ReportViolation], None]
 ValidateStack = Callable[[StackValidationArgs, ReportViolation], None]
-
-
-def get(obj: Any, *path: str | int) -> Any:
-    """obj[path[0]][path[1]]..., or None where a key or index is missing."""
-    for key in path:
-        if isinstance(key, int):
-            if not isinstance(obj, Sequence) or isinstance(obj, str) or key >= len(obj):
-                return None
-        elif not isinstance(obj, Mapping) or key not in obj:
-            return None
-        obj = obj[key]
-    return obj
-
-
-def items(obj: Any) -> list[Any]:
-    """A list property as a list ([] when absent)."""
-    if isinstance(obj, Sequence) and not isinstance(obj, str):
-        return [obj[i] for i in range(len(obj))]
-    return []
 
 
 def known(value: Any) -> Any:

@@ -18,19 +18,20 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from components import catalog, pricing
+from components import catalog, clouds, pricing
+from components.props import number
 
-from ._base import config, get, items, known, rule, string_list, where
+from ._base import config, get, known, rule, string_list, where
 
 DEFAULT_MAX_NODES = 100
 DEFAULT_MAX_REPLICAS = 100
 BIGGEST_ITEMS = 5
 BUDGET_RECORD = "llm:budget_used"
 
-# Instance families that carry accelerators, for types the catalog does not list: AWS
-# P/G/Trn/Inf/DL, GCP's accelerator-optimized A2/A3/A4/G2/G4, Azure's N series.
+# Instance families that carry accelerators, for types the catalog does not list: each
+# cloud's (components/<cloud>/policy_types.py).
 _GPU_FAMILY = re.compile(
-    r"^((p|g|gr|trn|inf|dl)\d[a-z0-9-]*\.)|^(a2|a3|a4|g2|g4)-|^standard_n", re.IGNORECASE
+    "|".join(f"(?:{c.policy.gpu_family})" for c in clouds.clouds()), re.IGNORECASE
 )
 
 
@@ -45,31 +46,21 @@ def is_gpu_instance(instance_type: str) -> bool:
     return bool(_GPU_FAMILY.match(instance_type))
 
 
+def _read(table: str, type_: str, props: Mapping[str, Any], default: Any) -> Any:
+    """What the cloud of `type_` reads off its properties with the reader in its policy
+    type table `table` (e.g. "instance_types"); `default` when it has none for the type."""
+    cloud = clouds.of_type(type_)
+    reader = getattr(cloud.policy, table).get(type_) if cloud is not None else None
+    return reader(props) if reader is not None else default
+
+
 def _instance_types(type_: str, props: Mapping[str, Any]) -> list[str]:
-    if type_ == "aws:eks/nodeGroup:NodeGroup":
-        found = items(get(props, "instanceTypes"))
-    elif type_ in ("aws:ec2/launchTemplate:LaunchTemplate", "aws:ec2/instance:Instance"):
-        found = [get(props, "instanceType")]
-    elif type_ in ("gcp:container/nodePool:NodePool", "gcp:container/cluster:Cluster"):
-        found = [get(props, "nodeConfig", "machineType")]
-    elif type_ == "gcp:compute/instance:Instance":
-        found = [get(props, "machineType")]
-    elif type_ == "azure-native:containerservice:AgentPool":
-        found = [get(props, "vmSize")]
-    elif type_ == "azure-native:containerservice:ManagedCluster":
-        found = [get(p, "vmSize") for p in items(get(props, "agentPoolProfiles"))]
-    else:
-        found = []
+    found = _read("instance_types", type_, props, [])
     return [t for t in found if isinstance(t, str) and t]
 
 
 def _accelerators(type_: str, props: Mapping[str, Any]) -> list[str]:
-    if type_ in ("gcp:container/nodePool:NodePool", "gcp:container/cluster:Cluster"):
-        found = items(get(props, "nodeConfig", "guestAccelerators"))
-    elif type_ == "gcp:compute/instance:Instance":
-        found = items(get(props, "guestAccelerators"))
-    else:
-        found = []
+    found = _read("accelerators", type_, props, [])
     return [a["type"] for a in found if isinstance(get(a, "type"), str)]
 
 
@@ -105,39 +96,16 @@ def _gpu_allowlist(args: ResourceValidationArgs, report: ReportViolation) -> Non
             )
 
 
-def _bound(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
 def _pool_max(type_: str, props: Mapping[str, Any]) -> tuple[str, float | None] | None:
-    """(what, maximum) for a node pool or autoscaler; None when the type has no size."""
-    if type_ == "aws:eks/nodeGroup:NodeGroup":
-        return "scalingConfig.maxSize", _bound(get(props, "scalingConfig", "maxSize"))
-    if type_ == "gcp:container/nodePool:NodePool":
-        auto = get(props, "autoscaling")
-        if auto is None:
-            fixed = get(props, "nodeCount")
-            return "nodeCount", _bound(
-                fixed if fixed is not None else get(props, "initialNodeCount")
-            )
-        per_zone = _bound(get(auto, "maxNodeCount"))
-        total = _bound(get(auto, "totalMaxNodeCount"))
-        zones = len(items(get(props, "nodeLocations"))) or 1
-        return "autoscaling.totalMaxNodeCount", total if total is not None else (
-            per_zone * zones if per_zone is not None else None
-        )
-    if type_ == "azure-native:containerservice:AgentPool":
-        if get(props, "enableAutoScaling"):
-            return "maxCount", _bound(get(props, "maxCount"))
-        return "count", _bound(get(props, "count"))
-    return None
+    """(what, maximum) for a node pool; None when the type has no size."""
+    return _read("pool_max", type_, props, None)
 
 
 def _replica_max(type_: str, props: Mapping[str, Any]) -> tuple[str, float | None] | None:
     if type_.startswith("kubernetes:autoscaling/") and type_.endswith(":HorizontalPodAutoscaler"):
-        return "spec.maxReplicas", _bound(get(props, "spec", "maxReplicas"))
+        return "spec.maxReplicas", number(get(props, "spec", "maxReplicas"))
     if type_ == "kubernetes:keda.sh/v1alpha1:ScaledObject":
-        return "spec.maxReplicaCount", _bound(get(props, "spec", "maxReplicaCount"))
+        return "spec.maxReplicaCount", number(get(props, "spec", "maxReplicaCount"))
     return None
 
 
@@ -167,19 +135,13 @@ def _bounded(args: ResourceValidationArgs, report: ReportViolation) -> None:
 def _read_pool_tags(type_: str, props: Mapping[str, Any]) -> Mapping[str, Any]:
     """The tags (labels on GCP) of a node pool, where the foundations record its name and
     purpose; {} for anything else."""
-    if type_ in ("aws:eks/nodeGroup:NodeGroup", "azure-native:containerservice:AgentPool"):
-        return get(props, "tags") or {}
-    if type_ == "gcp:container/nodePool:NodePool":
-        return get(props, "nodeConfig", "resourceLabels") or {}
-    return {}
+    cloud = clouds.of_type(type_)
+    path = cloud.policy.pool_tags.get(type_) if cloud is not None else None
+    return (get(props, *path) or {}) if path is not None else {}
 
 
 def _on_spot(type_: str, props: Mapping[str, Any]) -> bool:
-    if type_ == "aws:eks/nodeGroup:NodeGroup":
-        return get(props, "capacityType") == "SPOT"
-    if type_ == "gcp:container/nodePool:NodePool":
-        return bool(get(props, "nodeConfig", "spot") or get(props, "nodeConfig", "preemptible"))
-    return get(props, "scaleSetPriority") == "Spot"
+    return _read("on_spot", type_, props, False)
 
 
 def _training_spot(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -207,47 +169,14 @@ def _training_spot(args: ResourceValidationArgs, report: ReportViolation) -> Non
 # --- stack-wide rules -----------------------------------------------------------------
 
 
-def _cloud_of(type_: str) -> str | None:
-    for cloud, prefix in (("aws", "aws:"), ("gcp", "gcp:"), ("azure", "azure-native:")):
-        if type_.startswith(prefix):
-            return cloud
-    return None
-
-
-def _number(value: Any) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def budget(r: PolicyResource) -> tuple[str, float | None, int] | None:
     """(cloud, monthly amount, alerts that reach someone) for a budget resource."""
-    p = known(r.props)
-    if r.resource_type == "aws:budgets/budget:Budget":
-        notified = sum(
-            1
-            for n in p.get("notifications") or []
-            if n.get("subscriberEmailAddresses") or n.get("subscriberSnsTopicArns")
-        )
-        return "aws", _number(p.get("limitAmount")), notified
-    if r.resource_type == "gcp:billing/budget:Budget":
-        updates = p.get("allUpdatesRule") or {}
-        reaches = updates.get("monitoringNotificationChannels") or updates.get("pubsubTopic")
-        return (
-            "gcp",
-            _number(get(p, "amount", "specifiedAmount", "units")),
-            len(p.get("thresholdRules") or []) if reaches else 0,
-        )
-    if r.resource_type == "azure-native:consumption:Budget":
-        notified = sum(
-            1
-            for n in (p.get("notifications") or {}).values()
-            if n.get("enabled", True)
-            and (n.get("contactEmails") or n.get("contactGroups") or n.get("contactRoles"))
-        )
-        return "azure", _number(p.get("amount")), notified
-    return None
+    cloud = clouds.of_type(r.resource_type)
+    reader = cloud.policy.budgets.get(r.resource_type) if cloud is not None else None
+    if cloud is None or reader is None:
+        return None
+    amount, notified = reader(known(r.props))
+    return cloud.name, amount, notified
 
 
 def _alerts(r: PolicyResource) -> list[dict[str, Any]]:
@@ -263,14 +192,14 @@ def _alerts(r: PolicyResource) -> list[dict[str, Any]]:
 
 
 def _budgets(args: StackValidationArgs, report: ReportViolation) -> None:
-    clouds = {c for r in args.resources if (c := _cloud_of(r.resource_type)) is not None}
+    used = {c.name for r in args.resources if (c := clouds.of_type(r.resource_type)) is not None}
     least = int(config(args, "minNotifications", 1))
     found: dict[str, list[tuple[PolicyResource, int]]] = {}
     for r in args.resources:
         b = budget(r)
         if b is not None:
             found.setdefault(b[0], []).append((r, b[2]))
-    for cloud in sorted(clouds):
+    for cloud in sorted(used):
         budgets = found.get(cloud, [])
         if not budgets:
             report(
@@ -287,7 +216,7 @@ def _budgets(args: StackValidationArgs, report: ReportViolation) -> None:
                     f"budget.notify_emails and budget.alert_thresholds_pct).",
                     r.urn,
                 )
-    if not clouds:
+    if not used:
         alarms = [
             a for r in args.resources for a in _alerts(r) if BUDGET_RECORD in str(a.get("expr", ""))
         ]

@@ -6,9 +6,9 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
-from components import naming
+from components import clouds, naming
 
-from ._base import CLOUD_PREFIXES, get, k8s_object, rule, string_list, where
+from ._base import get, k8s_object, rule, string_list, where
 
 REQUIRED_TAGS = ["team", "cost-center", "environment", "owner", "managed-by"]
 REQUIRED_LABELS = [
@@ -21,70 +21,23 @@ REQUIRED_LABELS = [
     f"{naming.LABEL_PREFIX}/cost-center",
 ]
 
-# Where a type keeps its tags when it is not the top-level `tags` (AWS, Azure) or `labels`
-# (GCP) input.
+# Where a type keeps its tags, and the types whose cloud API accepts tags or labels, are
+# each cloud's (components/<cloud>/policy_types.py). A type that is not listed but is given
+# tags is checked too, so a partial set of tags never passes.
 TAG_PATHS: dict[str, tuple[str, ...]] = {
-    "gcp:container/cluster:Cluster": ("resourceLabels",),
-    "gcp:container/nodePool:NodePool": ("nodeConfig", "resourceLabels"),
-    "gcp:monitoring/notificationChannel:NotificationChannel": ("userLabels",),
+    t: path for c in clouds.clouds() for t, path in c.policy.tag_paths.items()
 }
-
-# Types whose cloud API accepts tags or labels, checked against the provider SDKs for
-# every type the example stacks create (tests/test_policies.py). A type that is not listed
-# but is given tags is checked too, so a partial set of tags never passes.
-TAGGABLE = frozenset(
-    {
-        "aws:budgets/budget:Budget",
-        "aws:cloudwatch/logGroup:LogGroup",
-        "aws:ec2/customerGateway:CustomerGateway",
-        "aws:ec2/eip:Eip",
-        "aws:ec2/instance:Instance",
-        "aws:ec2/internetGateway:InternetGateway",
-        "aws:ec2/launchTemplate:LaunchTemplate",
-        "aws:ec2/natGateway:NatGateway",
-        "aws:ec2/routeTable:RouteTable",
-        "aws:ec2/securityGroup:SecurityGroup",
-        "aws:ec2/subnet:Subnet",
-        "aws:ec2/vpc:Vpc",
-        "aws:ec2/vpnConnection:VpnConnection",
-        "aws:ec2/vpnGateway:VpnGateway",
-        "aws:eks/addon:Addon",
-        "aws:eks/cluster:Cluster",
-        "aws:eks/nodeGroup:NodeGroup",
-        "aws:eks/podIdentityAssociation:PodIdentityAssociation",
-        "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
-        "aws:iam/role:Role",
-        "aws:kms/key:Key",
-        "aws:lambda/function:Function",
-        "aws:s3/bucket:Bucket",
-        "aws:sns/topic:Topic",
-        "gcp:compute/instance:Instance",
-        "gcp:container/cluster:Cluster",
-        "gcp:container/nodePool:NodePool",
-        "gcp:kms/cryptoKey:CryptoKey",
-        "gcp:monitoring/notificationChannel:NotificationChannel",
-        "gcp:pubsub/topic:Topic",
-        "gcp:storage/bucket:Bucket",
-        "azure-native:containerservice:AgentPool",
-        "azure-native:containerservice:ManagedCluster",
-        "azure-native:keyvault:Key",
-        "azure-native:keyvault:Vault",
-        "azure-native:managedidentity:UserAssignedIdentity",
-        "azure-native:monitor:ActionGroup",
-        "azure-native:network:NatGateway",
-        "azure-native:network:PublicIPAddress",
-        "azure-native:network:VirtualNetwork",
-        "azure-native:network:VirtualNetworkGateway",
-        "azure-native:resources:ResourceGroup",
-        "azure-native:storage:StorageAccount",
-    }
-)
+TAGGABLE = frozenset(t for c in clouds.clouds() for t in c.policy.taggable)
+CLOUD_PREFIXES = tuple(c.type_prefix for c in clouds.clouds())
 
 
 def tag_path(type_: str) -> tuple[str, ...]:
+    """Where a cloud resource keeps its tags: top-level `tags` (AWS, Azure) or `labels` (GCP)
+    unless its cloud says otherwise."""
     if type_ in TAG_PATHS:
         return TAG_PATHS[type_]
-    return ("labels",) if type_.startswith("gcp:") else ("tags",)
+    cloud = clouds.of_type(type_)
+    return cloud.policy.default_tag_path if cloud is not None else ("tags",)
 
 
 def _missing(found: Any, required: list[str]) -> list[str]:

@@ -1,0 +1,27 @@
+"""GCP in the cloud registry (components/clouds.py). Pure: no provider SDK import."""
+
+from __future__ import annotations
+
+from components.clouds import Cloud
+from components.gcp import checks, mocks, policy_types, prices
+from components.gcp.spec import Gcp
+
+_RANGES = ("subnet_cidr", "pods_cidr", "services_cidr", "control_plane_cidr")
+
+CLOUD = Cloud(
+    name="gcp",
+    label="GCP",
+    sdk="pulumi_gcp",
+    type_prefix="gcp:",
+    foundation="components.gcp.foundation:GcpFoundation",
+    block=Gcp,
+    cidrs=lambda block: [(name, getattr(block, name)) for name in _RANGES],
+    block_problems=checks.zone_problems,
+    name_problems=checks.name_problems,
+    gpu_driver_by="GKE",
+    jwks_upload=True,
+    prices=prices.PRICES,
+    computed=mocks.computed,
+    invoke_results=mocks.INVOKE_RESULTS,
+    policy=policy_types.POLICY_TYPES,
+)
