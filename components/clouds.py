@@ -12,7 +12,7 @@ cloud (or on-prem) plans without it installed. Pure: no Pulumi import.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -58,6 +58,23 @@ class ManagedKubernetes:
     past_standard_note: str = ""
 
 
+# A security check of one resource: what is wrong with it, one sentence each, to follow
+# its name ("'bucket' has the public ACL public-read. ...").
+Check = Callable[[Props], list[str]]
+
+
+@dataclass(frozen=True)
+class BucketGuards:
+    """Settings a bucket type takes as resources of their own, each linked to its bucket."""
+
+    bucket: str
+    label: str
+    # The component that creates the bucket with every guard.
+    builder: str
+    # (guard's type token, what it guards) for each.
+    guards: tuple[tuple[str, str], ...]
+
+
 @dataclass(frozen=True)
 class PolicyTypes:
     """What the policy pack reads off this cloud's resources, by Pulumi type token."""
@@ -83,6 +100,18 @@ class PolicyTypes:
     budgets: Mapping[str, Callable[[Props], tuple[float | None, int]]] = field(
         default_factory=dict
     )
+    # The security rules' checks: private and encrypted storage; a cluster endpoint given
+    # the CIDRs that count as open; Secrets encryption; instance metadata given the
+    # highest hop limit allowed.
+    storage: Mapping[str, Check] = field(default_factory=dict)
+    endpoint: Mapping[str, Callable[[Props, Collection[str]], list[str]]] = field(
+        default_factory=dict
+    )
+    secrets_encryption: Mapping[str, Check] = field(default_factory=dict)
+    instance_metadata: Mapping[str, Callable[[Props, int], list[str]]] = field(
+        default_factory=dict
+    )
+    bucket_guards: BucketGuards | None = None
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ components.clouds.PolicyTypes). Pure: no Pulumi import."""
 
 from __future__ import annotations
 
+from components.aws import policy_checks
 from components.clouds import PolicyTypes, Props
 from components.props import amount, get, items, number
 
@@ -64,4 +65,9 @@ POLICY_TYPES = PolicyTypes(
     pool_tags={NODE_GROUP: ("tags",)},
     on_spot={NODE_GROUP: lambda p: get(p, "capacityType") == "SPOT"},
     budgets={"aws:budgets/budget:Budget": _budget},
+    storage=policy_checks.STORAGE,
+    endpoint=policy_checks.ENDPOINT,
+    secrets_encryption=policy_checks.SECRETS_ENCRYPTION,
+    instance_metadata=policy_checks.INSTANCE_METADATA,
+    bucket_guards=policy_checks.BUCKET_GUARDS,
 )

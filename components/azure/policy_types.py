@@ -3,6 +3,7 @@ components.clouds.PolicyTypes). Pure: no Pulumi import."""
 
 from __future__ import annotations
 
+from components.azure import policy_checks
 from components.clouds import PolicyTypes, Props
 from components.props import amount, get, items, number
 
@@ -57,4 +58,7 @@ POLICY_TYPES = PolicyTypes(
     pool_tags={AGENT_POOL: ("tags",)},
     on_spot={AGENT_POOL: lambda p: get(p, "scaleSetPriority") == "Spot"},
     budgets={"azure-native:consumption:Budget": _budget},
+    storage=policy_checks.STORAGE,
+    endpoint=policy_checks.ENDPOINT,
+    secrets_encryption=policy_checks.SECRETS_ENCRYPTION,
 )

@@ -4,6 +4,7 @@ components.clouds.PolicyTypes). Pure: no Pulumi import."""
 from __future__ import annotations
 
 from components.clouds import PolicyTypes, Props
+from components.gcp import policy_checks
 from components.props import amount, get, items, number
 
 NODE_POOL = "gcp:container/nodePool:NodePool"
@@ -73,4 +74,7 @@ POLICY_TYPES = PolicyTypes(
         )
     },
     budgets={"gcp:billing/budget:Budget": _budget},
+    storage=policy_checks.STORAGE,
+    endpoint=policy_checks.ENDPOINT,
+    secrets_encryption=policy_checks.SECRETS_ENCRYPTION,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pulumi_policy import (
@@ -11,7 +12,7 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from components import naming
+from components import clouds, naming
 
 from ._base import (
     annotation,
@@ -27,76 +28,32 @@ from ._base import (
 )
 
 OPEN_CIDRS = {"0.0.0.0/0", "::/0", "*", "Internet"}
-PUBLIC_ACLS = {"public-read", "public-read-write", "authenticated-read"}
-PAB_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
-S3_BUCKET = "aws:s3/bucket:Bucket"
-S3_PAB = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
-S3_SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 RUNS_AS_ROOT = naming.RUNS_AS_ROOT_ANNOTATION
 PRIVILEGED = naming.PRIVILEGED_ANNOTATION
 ALLOW_LOAD_BALANCER = naming.ALLOW_LOAD_BALANCER_ANNOTATION
 
 
+def _cloud_check(args: ResourceValidationArgs, table: str) -> Callable[..., list[str]] | None:
+    """The check in the policy type table `table` of the resource's cloud, if any
+    (components/<cloud>/policy_checks.py)."""
+    cloud = clouds.of_type(args.resource_type)
+    return getattr(cloud.policy, table).get(args.resource_type) if cloud is not None else None
+
+
+def _report_all(args: ResourceValidationArgs, report: ReportViolation, found: list[str]) -> None:
+    for problem in found:
+        report(f"{where(args)} {problem}")
+
+
 def _buckets(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    type_, p = args.resource_type, args.props
-    if args.name in config(args, "exemptResources", []):
-        return
-    if type_ == S3_BUCKET and get(p, "acl") in PUBLIC_ACLS:
-        report(
-            f"{where(args)} has the public ACL {get(p, 'acl')}. Remove `acl`; grant "
-            f"access with IAM (the artifact store's reader role) instead."
-        )
-    elif type_ == S3_PAB:
-        off = [f for f in PAB_FLAGS if get(p, f) is not True]
-        if off:
-            report(f"{where(args)} leaves {', '.join(off)} off. Set all four to true.")
-    elif type_ == S3_SSE:
-        algos = [
-            get(r, "applyServerSideEncryptionByDefault", "sseAlgorithm")
-            for r in items(get(p, "rules"))
-        ]
-        if not any(a in ("aws:kms", "aws:kms:dsse", "AES256") for a in algos):
-            report(
-                f"{where(args)} sets no default encryption. Add a rule with "
-                f"sseAlgorithm aws:kms and a customer-managed key."
-            )
-    elif type_ == "gcp:storage/bucket:Bucket":
-        if get(p, "publicAccessPrevention") != "enforced":
-            report(
-                f"{where(args)} does not enforce public access prevention. Set "
-                f"publicAccessPrevention: enforced."
-            )
-        if get(p, "uniformBucketLevelAccess") is not True:
-            report(
-                f"{where(args)} allows per-object ACLs. Set uniformBucketLevelAccess: "
-                f"true so only IAM grants access."
-            )
-    elif type_ == "azure-native:storage:StorageAccount":
-        if get(p, "allowBlobPublicAccess") is not False:
-            report(f"{where(args)} allows public blob access. Set allowBlobPublicAccess: false.")
-        if get(p, "enableHttpsTrafficOnly") is False or get(p, "minimumTlsVersion") in (
-            "TLS1_0",
-            "TLS1_1",
-        ):
-            report(
-                f"{where(args)} accepts plain HTTP or old TLS. Set "
-                f"enableHttpsTrafficOnly: true and minimumTlsVersion: TLS1_2."
-            )
-        if get(p, "encryption", "requireInfrastructureEncryption") is False:
-            report(f"{where(args)} turns infrastructure encryption off. Remove the override.")
-    elif type_ == "azure-native:storage:BlobContainer" and get(p, "publicAccess") not in (
-        None,
-        "None",
-    ):
-        report(
-            f"{where(args)} is readable anonymously (publicAccess "
-            f"{get(p, 'publicAccess')}). Set publicAccess: None."
-        )
+    check = _cloud_check(args, "storage")
+    if check is not None and args.name not in config(args, "exemptResources", []):
+        _report_all(args, report, check(args.props))
 
 
 def _linked(guard: Any, bucket: Any) -> bool:
-    """A public-access block or an encryption config guards a bucket when its `bucket`
-    input was computed from the bucket (a property dependency) or names it."""
+    """A guard (an S3 public-access block or encryption config) guards a bucket when its
+    `bucket` input was computed from the bucket (a property dependency) or names it."""
     deps = guard.property_dependencies.get("bucket") or []
     if any(d.urn == bucket.urn for d in deps):
         return True
@@ -104,113 +61,44 @@ def _linked(guard: Any, bucket: Any) -> bool:
     return value is not None and value == known(bucket.props).get("bucket")
 
 
-def _s3_guards(args: StackValidationArgs, report: ReportViolation) -> None:
+def _bucket_guards(args: StackValidationArgs, report: ReportViolation) -> None:
     by_type: dict[str, list[Any]] = {}
     for r in args.resources:
         by_type.setdefault(r.resource_type, []).append(r)
     exempt = config(args, "exemptBuckets", [])
-    for bucket in by_type.get(S3_BUCKET, []):
-        if bucket.name in exempt:
+    for spec in (c.policy.bucket_guards for c in clouds.clouds()):
+        if spec is None:
             continue
-        for guard, what in ((S3_PAB, "public access block"), (S3_SSE, "default encryption")):
-            if not any(_linked(g, bucket) for g in by_type.get(guard, [])):
-                report(
-                    f"S3 bucket '{bucket.name}' has no {what} ({guard.split(':')[-1]}). "
-                    f"Create the bucket with components.aws.artifacts.ArtifactBucket, or "
-                    f"add the {guard.split(':')[-1]} for it.",
-                    bucket.urn,
-                )
+        for bucket in by_type.get(spec.bucket, []):
+            if bucket.name in exempt:
+                continue
+            for guard, what in spec.guards:
+                if not any(_linked(g, bucket) for g in by_type.get(guard, [])):
+                    kind = guard.split(":")[-1]
+                    report(
+                        f"{spec.label} '{bucket.name}' has no {what} ({kind}). "
+                        f"Create the bucket with {spec.builder}, or add the {kind} for it.",
+                        bucket.urn,
+                    )
 
 
 def _endpoint(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    type_, p = args.resource_type, args.props
-    forbidden = set(config(args, "openCidrs", sorted(OPEN_CIDRS)))
-
-    def _open(cidrs: Any) -> bool:
-        return any(str(c) in forbidden for c in items(cidrs))
-
-    if type_ == "aws:eks/cluster:Cluster":
-        vpc = get(p, "vpcConfig") or {}
-        public = get(vpc, "endpointPublicAccess")
-        cidrs = get(vpc, "publicAccessCidrs")
-        # EKS's defaults: a public endpoint open to 0.0.0.0/0.
-        if public is not False and (not items(cidrs) or _open(cidrs)):
-            report(
-                f"{where(args)} has a public API endpoint open to the internet. Keep "
-                f"aws.public_endpoint_cidrs empty (private endpoint) or list the CIDRs "
-                f"that may reach it."
-            )
-    elif type_ == "gcp:container/cluster:Cluster":
-        private = get(p, "privateClusterConfig", "enablePrivateEndpoint") is True
-        cidrs = [
-            get(b, "cidrBlock")
-            for b in items(get(p, "masterAuthorizedNetworksConfig", "cidrBlocks"))
-        ]
-        allowlisted = get(p, "masterAuthorizedNetworksConfig") is not None and not _open(cidrs)
-        if not (private or (allowlisted and cidrs)):
-            report(
-                f"{where(args)} has a public control-plane endpoint without authorized "
-                f"networks. Enable the private endpoint or list gcp.authorized_networks."
-            )
-    elif type_ == "azure-native:containerservice:ManagedCluster":
-        access = get(p, "apiServerAccessProfile") or {}
-        ranges = get(access, "authorizedIPRanges")
-        if get(access, "enablePrivateCluster") is not True and (not items(ranges) or _open(ranges)):
-            report(
-                f"{where(args)} has a public API server open to the internet. Enable "
-                f"the private cluster or set authorizedIPRanges."
-            )
+    check = _cloud_check(args, "endpoint")
+    if check is not None:
+        forbidden = set(config(args, "openCidrs", sorted(OPEN_CIDRS)))
+        _report_all(args, report, check(args.props, forbidden))
 
 
 def _secrets_encryption(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    type_, p = args.resource_type, args.props
-    if args.name in config(args, "exemptClusters", []):
-        return
-    if type_ == "aws:eks/cluster:Cluster":
-        enc = get(p, "encryptionConfig") or {}
-        if "secrets" not in items(get(enc, "resources")) or not get(enc, "provider", "keyArn"):
-            report(
-                f"{where(args)} does not envelope-encrypt Secrets with a KMS key. Set "
-                f"encryptionConfig with resources [secrets] and a customer-managed key."
-            )
-    elif type_ == "gcp:container/cluster:Cluster":
-        if get(p, "databaseEncryption", "state") != "ENCRYPTED":
-            report(
-                f"{where(args)} does not encrypt Secrets with a Cloud KMS key. Set "
-                f"databaseEncryption {{state: ENCRYPTED, keyName: <key>}}."
-            )
-    elif (
-        type_ == "azure-native:containerservice:ManagedCluster"
-        and get(p, "securityProfile", "azureKeyVaultKms", "enabled") is not True
-    ):
-        report(
-            f"{where(args)} does not encrypt Secrets with a Key Vault key. Enable "
-            f"securityProfile.azureKeyVaultKms."
-        )
+    check = _cloud_check(args, "secrets_encryption")
+    if check is not None and args.name not in config(args, "exemptClusters", []):
+        _report_all(args, report, check(args.props))
 
 
 def _imdsv2(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type not in (
-        "aws:ec2/launchTemplate:LaunchTemplate",
-        "aws:ec2/instance:Instance",
-    ):
-        return
-    meta = get(args.props, "metadataOptions") or {}
-    if get(meta, "httpEndpoint") == "disabled":
-        return
-    if get(meta, "httpTokens") != "required":
-        report(
-            f"{where(args)} allows IMDSv1, whose credentials a server-side request "
-            f"forgery can read. Set metadataOptions.httpTokens: required."
-        )
-    hops = get(meta, "httpPutResponseHopLimit")
-    limit = int(config(args, "maxHopLimit", 1))
-    if isinstance(hops, int | float) and hops > limit:
-        report(
-            f"{where(args)} lets pods reach the node's instance metadata (hop limit "
-            f"{hops:g} > {limit}). Set httpPutResponseHopLimit: {limit}; pods get AWS "
-            f"credentials from EKS Pod Identity."
-        )
+    check = _cloud_check(args, "instance_metadata")
+    if check is not None:
+        _report_all(args, report, check(args.props, int(config(args, "maxHopLimit", 1))))
 
 
 def _restricted(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -313,7 +201,7 @@ POLICIES = [
     rule(
         "s3-bucket-guards",
         "Every S3 bucket has a public access block and default encryption.",
-        _s3_guards,
+        _bucket_guards,
         stack=True,
         severity=Severity.CRITICAL,
         schema={"exemptBuckets": string_list("bucket resource names not checked", [])},
