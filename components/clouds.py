@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from components.pricing import LineItem
+    from components.scheduling import GpuNodeRuntime
     from components.spec import EnvironmentSpec
 
 # What the offline plan's mocks give where a cloud would return an account number or an id.
@@ -137,6 +138,8 @@ class Cloud:
     # The managed Kubernetes that installs the NVIDIA driver and device plugin on its GPU
     # pools itself (so the GPU Operator must not), if any.
     gpu_driver_by: str | None = None
+    # How its GPU nodes come (driver path, device plugin); None: the defaults.
+    gpu_node_runtime: GpuNodeRuntime | None = None
     # Trusts an on-prem issuer from an uploaded JWKS (a hybrid's onprem_jwks_json).
     jwks_upload: bool = False
     kubernetes: ManagedKubernetes | None = None

@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from components import catalog
+from components import catalog, clouds
 
 if TYPE_CHECKING:
     from components.spec import EnvironmentSpec, GpuPool
@@ -58,15 +58,6 @@ class GpuNodeRuntime:
     gpu_id_type: str | None = None
 
 
-# GKE: https://cloud.google.com/kubernetes-engine/docs/how-to/gpus (GKE installs the device
-# plugin); the DCGM exporter setup for GKE follows
-# https://cloud.google.com/stackdriver/docs/managed-prometheus/exporters/nvidia-dcgm
-# (GoogleCloudPlatform/prometheus-engine examples/nvidia-dcgm/exporter.yaml).
-GKE_RUNTIME = GpuNodeRuntime(
-    device_plugin=False, driver_host_path="/home/kubernetes/bin/nvidia", gpu_id_type="device-name"
-)
-NODE_RUNTIMES = {"gcp": GKE_RUNTIME}
-
 # Each explicit GPU DaemonSet (gpu_runtime.py) requests this on every GPU node it runs on.
 GPU_DAEMONSET_REQUEST = Resources(cpu_m=50, memory_mib=64)
 
@@ -82,7 +73,9 @@ SHM_MIB_SINGLE = 1 * GIB_MIB
 
 
 def node_runtime(cloud: str | None) -> GpuNodeRuntime:
-    return NODE_RUNTIMES.get(cloud or "", GpuNodeRuntime())
+    """How the GPU nodes of `cloud` (None: on-prem) come: its registry entry says."""
+    runtime = clouds.get(cloud).gpu_node_runtime if cloud is not None else None
+    return runtime or GpuNodeRuntime()
 
 
 def _tiered(total: float, tiers: list[tuple[float | None, float]]) -> float:

@@ -19,6 +19,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from components import clouds
+
 _HERE = Path(__file__).parent
 
 
@@ -54,7 +56,7 @@ class GpuInfo(_Row):
     fp8_tflops: float | None = None
 
 
-Cloud = Literal["aws", "gcp", "azure"]
+Cloud = Literal[clouds.NAMES]  # type: ignore[valid-type]
 
 
 class InstanceInfo(_Row):
