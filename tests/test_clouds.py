@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -14,7 +15,7 @@ from typing import get_args
 import pytest
 
 from components import catalog, clouds, pricing
-from components.spec import CloudName, EnvironmentSpec, Topology
+from components.spec import CloudName, EnvironmentSpec, SpecError, Topology, load_spec
 from tests.conftest import CLI, ROOT, stack_spec
 
 SDKS = ("pulumi_aws", "pulumi_gcp", "pulumi_azure_native")
@@ -163,3 +164,24 @@ def test_every_field_of_a_cloud_block_is_described_with_an_example_that_validate
     # All the examples together make a valid block, which keeps them as given.
     dumped = block.model_validate(example).model_dump()
     assert {k: dumped[k] for k in example} == example
+
+
+@pytest.mark.parametrize(
+    ("stack", "field", "value", "problem"),
+    [
+        ("gcp", "extra_instance_types", ["g2-standard-4"],
+         "gpu_pools[0].extra_instance_types: only AWS node groups take several instance types; "
+         "a gcp node pool has one machine type"),
+        ("aws", "spot_max_usd_per_hour", 2.5,
+         "gpu_pools[1].spot_max_usd_per_hour: only for an Azure spot pool"),
+    ],
+)
+def test_a_pool_setting_only_one_cloud_takes_is_refused_elsewhere(stack, field, value, problem):
+    """The registry's capability flags (several_instance_types, spot_bid) name the clouds
+    that take the setting."""
+    spec = copy.deepcopy(stack_spec(stack))
+    index = 0 if field == "extra_instance_types" else 1
+    spec["gpu_pools"][index][field] = value
+    with pytest.raises(SpecError) as err:
+        load_spec(spec)
+    assert f"llm-platform:spec.{problem}" in err.value.problems
