@@ -70,7 +70,7 @@ def test_reference_table_rows():
     # The hand-written table still said "this release: onprem"; the generated one lists
     # every topology the model accepts.
     assert rows["`topology`"][1] == "one of onprem, aws, gcp, azure, hybrid"
-    assert rows["`gpu_pools[].gpus_per_node`"][1:3] == ["integer (>= 1, <= 16)", "`1`"]
+    assert rows["`gpu_pools[].gpus_per_node`"][1:3] == ["integer, 1 to 16", "`1`"]
     assert rows["`budget.alert_thresholds_pct`"][2] == "`[50, 80, 100]`"
     assert rows["`models[].slo.ttft_p95_ms`"][2] == "required"
     # A union's members share one row for a shared key, with both types.

@@ -91,13 +91,24 @@ def _model_schema(model: type[BaseModel], schema: dict) -> dict:
     return schema if model is EnvironmentSpec else schema["$defs"][model.__name__]
 
 
-_BOUNDS = (
-    ("minimum", ">="),
-    ("exclusiveMinimum", ">"),
-    ("maximum", "<="),
-    ("exclusiveMaximum", "<"),
-)
-_LENGTHS = (("minItems", ">="), ("maxItems", "<="), ("minLength", ">="), ("maxLength", "<="))
+_LOWER = {"minimum": "at least", "exclusiveMinimum": "over"}
+_UPPER = {"maximum": "at most", "exclusiveMaximum": "under"}
+
+
+def _range(low: tuple[str, float] | None, high: tuple[str, float] | None, unit: str = "") -> str:
+    """Bounds in words: `1 to 16`, `over 0, at most 1,000`, `at least 1 item`."""
+    if unit and low == ("at least", 1) and not high:
+        return f"at least 1 {unit.removesuffix('s')}"
+    tail = f" {unit}" if unit else ""
+    if low and high and low[0] == "at least" and high[0] == "at most":
+        if low[1] == high[1]:
+            return f"exactly {_number(low[1])}{tail}"
+        return f"{_number(low[1])} to {_number(high[1])}{tail}"
+    return ", ".join(f"{b[0]} {_number(b[1])}{tail}" for b in (low, high) if b)
+
+
+def _bounds(p: dict, words: dict[str, str]) -> tuple[str, float] | None:
+    return next(((w, p[k]) for k, w in words.items() if k in p), None)
 
 
 def _type_text(prop: dict, schema: dict) -> str:
@@ -114,15 +125,24 @@ def _type_text(prop: dict, schema: dict) -> str:
         return _flow(p["const"])
     kind = p.get("type", "any")
     if kind == "array":
-        kind = f"list of {_type_text(p['items'], schema)}"
+        item = _type_text(p["items"], schema)
+        kind = f"list of ({item})" if "," in item else f"list of {item}"
         if p["items"].get("$ref"):
             kind = "list of objects"
     elif kind == "object":
         kind = "map of string to string"
-    limits = [f"{op} {p[k]}" for k, op in _BOUNDS if k in p]
-    unit = "items" if kind.startswith("list") else "chars"
-    limits += [f"{op} {p[k]} {unit}" for k, op in _LENGTHS if k in p]
-    return f"{kind} ({', '.join(limits)})" if limits else kind
+    value = _range(_bounds(p, _LOWER), _bounds(p, _UPPER))
+    prefix = "Items" if kind.startswith("list") else "Length"
+    size = _range(
+        _bounds(p, {f"min{prefix}": "at least"}),
+        _bounds(p, {f"max{prefix}": "at most"}),
+        "items" if prefix == "Items" else "chars",
+    )
+    return ", ".join(t for t in (kind, value, size) if t)
+
+
+def _number(x: float) -> str:
+    return f"{x:,.0f}" if x == int(x) else str(x)
 
 
 def _flow(value: Any) -> str:
@@ -146,7 +166,12 @@ def default_text(info: FieldInfo) -> str:
 
 
 def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
+    """`text` on one line for a table cell. Outside code spans `<` and `>` are escaped, or
+    GitHub would take `<environment>` for an HTML tag and drop it."""
+    spans = " ".join(text.split()).replace("|", "\\|").split("`")
+    for i in range(0, len(spans), 2):
+        spans[i] = spans[i].replace("<", "&lt;").replace(">", "&gt;")
+    return "`".join(spans)
 
 
 def reference_table() -> str:
