@@ -119,3 +119,16 @@ def test_stack_schema_points_at_a_mistake():
     assert errors(engine) == [
         (["config", "llm-platform:spec", "models", 0, "engine", "kind"], "enum")
     ]
+
+
+def test_descriptions_state_the_defaults_the_code_uses():
+    from components import pricing
+    from components.observability import rules
+
+    text = {d.path: d.info.description or "" for d in docs.fields()}
+    assert rules.DEFAULT_COST_CEILING_FACTOR == 2
+    assert "twice the planned figure" in text["models[].slo.max_usd_per_1k_conversations"]
+    assert pricing.WEIGHT_VERSIONS_KEPT == 3
+    assert "three versions" in text["artifacts.expected_gib"]
+    assert pricing.HOURS_PER_MONTH == 730
+    assert "x 730 h" in text["gpu_pools[].node_hours_per_month"]
