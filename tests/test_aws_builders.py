@@ -117,9 +117,13 @@ def test_a_slash_24_gets_slash_28_public_and_slash_26_private_subnets():
     ]
 
 
-def test_nat_per_zone_or_one_in_the_first_zone():
-    assert [z.nat for z in subnets.zone_layouts(network(nat="per-az"))] == [True, True, True]
-    assert [z.nat for z in subnets.zone_layouts(network(nat="single"))] == [True, False, False]
+def test_nat_per_zone_or_one_in_the_first_zone_that_every_zone_routes_through():
+    per_az = subnets.zone_layouts(network(nat="per-az"))
+    assert [(z.nat, z.nat_zone) for z in per_az] == [
+        (True, "eu-west-1a"), (True, "eu-west-1b"), (True, "eu-west-1c")]
+    single = subnets.zone_layouts(network(nat="single"))
+    assert [(z.nat, z.nat_zone) for z in single] == [
+        (True, "eu-west-1a"), (False, "eu-west-1a"), (False, "eu-west-1a")]
 
 
 def test_subnets_are_shared_with_the_cluster_and_marked_for_their_load_balancers():
@@ -399,3 +403,12 @@ def test_no_module_that_builds_aws_resources_reads_the_spec():
         if builds and path.name != "resolve.py" and any(m.startswith("components.spec") for m in imports):
             offenders.append(Path(path).name)
     assert offenders == []
+
+
+def test_a_hybrid_over_an_existing_link_gets_no_vpn_and_needs_no_key():
+    raw = stack_spec("hybrid")
+    raw["hybrid"]["connectivity"] = {
+        "kind": "existing", "name": "Direct Connect, 10 Gbps", "onprem_cidrs": ["10.0.0.0/16"]}
+    args = foundation_args(load_spec(raw), {})
+    assert args.vpn is None
+    assert args.bucket.onprem_oidc_issuer == "https://oidc.onprem.example.com/cluster-1"

@@ -37,16 +37,18 @@ class Network(pulumi.ComponentResource):
             tags=named(args.tags, f"{name}-public"),
             opts=child,
         )
-        nat: aws.ec2.NatGateway | None = None
+        nats: dict[str, aws.ec2.NatGateway] = {}
         self.private_subnet_ids = []
         self.private_route_table_ids = []
         for layout in zone_layouts(args):
             public = self._subnet(layout, vpc, public=True)
             self._associate(f"{name}-public-{layout.zone}", public, public_rt)
-            if layout.nat or nat is None:
-                nat = self._nat(layout.zone, public, igw)
+            if layout.nat:
+                nats[layout.zone] = self._nat(layout.zone, public, igw)
             private = self._subnet(layout, vpc, public=False)
-            to_nat = aws.ec2.RouteTableRouteArgs(cidr_block=DEFAULT_ROUTE, nat_gateway_id=nat.id)
+            to_nat = aws.ec2.RouteTableRouteArgs(
+                cidr_block=DEFAULT_ROUTE, nat_gateway_id=nats[layout.nat_zone].id
+            )
             rt = aws.ec2.RouteTable(
                 f"{name}-private-{layout.zone}",
                 vpc_id=vpc.id,

@@ -40,7 +40,6 @@ def foundation_args(
     tags = naming.tags(spec)
     # Neither the NVIDIA AMI nor SPOT capacity adds a taint of its own on EKS.
     scheduling = pool_scheduling(spec.cloud_pools())
-    link = spec.hybrid.connectivity if spec.hybrid else None
     return AwsFoundationArgs(
         region=cfg.region,
         account_id=cfg.account_id,
@@ -60,14 +59,7 @@ def foundation_args(
         scheduling=scheduling,
         bucket=bucket_args(env, cfg),
         budget=budget_args(spec, cfg, cluster_name),
-        vpn=VpnArgs(
-            peer_ip=link.peer_ip,
-            shared_key=secrets[link.shared_key_secret],
-            bgp_asn=link.bgp_asn,
-            tags=tags,
-        )
-        if isinstance(link, Vpn)
-        else None,
+        vpn=vpn_args(spec, secrets),
     )
 
 
@@ -143,11 +135,29 @@ def bucket_args(env: Environment, cfg: Aws) -> ArtifactBucketArgs:
         expected_gib=pricing.expected_artifact_gib(env),
         noncurrent_version_days=spec.artifacts.noncurrent_version_days,
         checkpoint_days=spec.artifacts.checkpoint_days,
-        onprem_oidc_issuer=spec.hybrid.onprem_oidc_issuer
-        if spec.topology == "hybrid" and spec.hybrid
-        else None,
+        # In a hybrid the models are served on prem, so the bucket trusts that cluster.
+        onprem_oidc_issuer=_onprem_issuer(spec),
         tags=naming.tags(spec),
     )
+
+
+def vpn_args(spec: EnvironmentSpec, secrets: dict[str, pulumi.Input[str]]) -> VpnArgs | None:
+    """The VPN of a hybrid whose link is one (an existing link needs nothing here)."""
+    link = spec.hybrid.connectivity if spec.hybrid else None
+    if not isinstance(link, Vpn):
+        return None
+    return VpnArgs(
+        peer_ip=link.peer_ip,
+        shared_key=secrets[link.shared_key_secret],
+        bgp_asn=link.bgp_asn,
+        tags=naming.tags(spec),
+    )
+
+
+def _onprem_issuer(spec: EnvironmentSpec) -> str | None:
+    if spec.topology != "hybrid" or spec.hybrid is None:
+        return None
+    return spec.hybrid.onprem_oidc_issuer
 
 
 def budget_args(spec: EnvironmentSpec, cfg: Aws, cluster_name: str) -> BudgetArgs:

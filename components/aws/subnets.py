@@ -17,7 +17,12 @@ class ZoneLayout:
     zone: str
     public_cidr: str  # NAT gateways and load balancers
     private_cidr: str  # the nodes
-    nat: bool  # a NAT gateway in this zone's public subnet
+    nat_zone: str  # the zone whose NAT gateway the private subnet routes through
+
+    @property
+    def nat(self) -> bool:
+        """Whether this zone's public subnet holds a NAT gateway."""
+        return self.nat_zone == self.zone
 
 
 def zone_layouts(args: NetworkArgs) -> list[ZoneLayout]:
@@ -32,7 +37,7 @@ def zone_layouts(args: NetworkArgs) -> list[ZoneLayout]:
             zone=zone,
             public_cidr=str(public[i]),
             private_cidr=str(private[i]),
-            nat=args.nat == "per-az" or i == 0,
+            nat_zone=zone if args.nat == "per-az" else args.zones[0],
         )
         for i, zone in enumerate(args.zones)
     ]
