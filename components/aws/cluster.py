@@ -21,8 +21,6 @@ from components.aws.iam import pod_identity_role, rotated_key, service_role
 from components.aws.iam_documents import autoscaler_policy
 from components.kubernetes import helm
 
-STORAGE_CLASS = plane.STORAGE_CLASS
-
 
 class Cluster(pulumi.ComponentResource):
     name: pulumi.Output[str]

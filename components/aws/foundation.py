@@ -13,7 +13,8 @@ import pulumi_aws as aws
 from components.aws.args import AwsFoundationArgs, NodeGroupPlacement
 from components.aws.artifacts import ArtifactBucket
 from components.aws.budget import Budget
-from components.aws.cluster import STORAGE_CLASS, Cluster
+from components.aws.cluster import Cluster
+from components.aws.control_plane import STORAGE_CLASS
 from components.aws.network import Network
 from components.aws.node_group import NodeGroup
 from components.aws.vpn import SiteVpn
