@@ -4,6 +4,7 @@ spec, no Pulumi program, no mock monitor. Each test states what an operator woul
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -21,7 +22,8 @@ from components.kubernetes.model_server.args import (
     WeightsSource,
 )
 from components.kubernetes.monitoring import charts, objects
-from components.kubernetes.monitoring.args import Adapter, PrometheusStack
+from components.kubernetes.monitoring.args import Adapter, ObservabilityArgs, PrometheusStack
+from components.kubernetes.pushgateway import PushgatewayArgs
 from components.kubernetes.pushgateway import objects as pushgateway
 from components.kubernetes.quality_cronjob import job as quality
 from components.naming import K8sLabeler
@@ -449,6 +451,39 @@ def test_dashboards_are_named_per_environment_and_labelled_for_the_sidecar():
     )
     assert (suffix, name, data) == ("serving", "prod-serving", {"serving.json": "{}"})
     assert labels == {"a": "b", "grafana_dashboard": "1"}
+
+
+def observability(**changes) -> ObservabilityArgs:
+    values = dict(
+        namespace="serving",
+        environment="prod",
+        monitoring_namespace="monitoring",
+        labels={},
+        monitoring_labels={},
+        renders=False,
+        alertmanager_config="route: {}",
+        receivers={"pager": "pd-key", "ticket": "slack-url"},
+        rules={},
+        dashboards={},
+        pushgateway=PushgatewayArgs(
+            namespace="serving", labels={}, monitoring_labels={}, prometheus_namespace="monitoring"
+        ),
+        stack=replace(STACK, grafana_password="pw"),
+    )
+    return ObservabilityArgs(**{**values, **changes})
+
+
+def test_credentials_reach_secrets_only_when_applied_to_a_cluster():
+    made = {suffix: (name, data) for suffix, name, data in objects.secrets(observability())}
+    assert made["am-config"] == ("llm-platform-alertmanager", {"alertmanager.yaml": "route: {}"})
+    assert made["am-receivers"][1] == {"pager": "pd-key", "ticket": "slack-url"}
+    assert made["grafana-admin"] == (
+        "grafana-admin",
+        {"admin-user": "admin", "admin-password": "pw"},
+    )
+    # Render mode: resolve leaves the credentials out, and only the config is made.
+    rendered = observability(renders=True, receivers=None, stack=STACK)
+    assert [suffix for suffix, _, _ in objects.secrets(rendered)] == ["am-config"]
 
 
 def test_receivers_secret_holds_one_credential_per_route():

@@ -28,7 +28,6 @@ from components.kubernetes.monitoring import charts, objects
 from components.kubernetes.monitoring.args import Adapter, ObservabilityArgs, PrometheusStack
 from components.kubernetes.pushgateway import Pushgateway
 from components.kubernetes.quality_cronjob import QualityMonitor
-from components.observability import alertmanager
 
 __all__ = ["Adapter", "Observability", "ObservabilityArgs", "PrometheusStack"]
 
@@ -128,40 +127,16 @@ class Observability(pulumi.ComponentResource):
         file in plain text (pulumi-kubernetes provider/pkg/provider/provider.go, `Create`
         in yamlRenderMode, v4.32.0), so in render mode those Secrets are made beforehand
         with kubectl (README, "Render mode") and resolve leaves their values out."""
-        args = self._args
-        mon_ns = args.monitoring_namespace
-        secrets = [
-            (
-                f"{name}-am-config",
-                alertmanager.CONFIG_SECRET,
-                objects.alertmanager_config_data(args.alertmanager_config),
-            ),
-        ]
-        if args.receivers is not None:
-            secrets.append(
-                (
-                    f"{name}-am-receivers",
-                    alertmanager.RECEIVERS_SECRET,
-                    objects.receivers_data(args.receivers),
-                )
-            )
-        if args.stack is not None and args.stack.grafana_password is not None:
-            secrets.append(
-                (
-                    f"{name}-grafana-admin",
-                    charts.GRAFANA_ADMIN_SECRET,
-                    objects.grafana_admin_data(args.stack.grafana_password),
-                )
-            )
+        mon_ns = self._args.monitoring_namespace
         return [
             k8s.core.v1.Secret(
-                resource,
+                f"{name}-{suffix}",
                 metadata=self._meta(secret, mon_ns),
                 type="Opaque",
                 string_data=data,
                 opts=opts,
             )
-            for resource, secret, data in secrets
+            for suffix, secret, data in objects.secrets(self._args)
         ]
 
     def _batch_metrics(self, name: str) -> pulumi.Output[str]:

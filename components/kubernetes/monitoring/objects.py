@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import pulumi
 
-from components.kubernetes.monitoring.charts import GRAFANA_PASSWORD_KEY, GRAFANA_USER_KEY
+from components.kubernetes.monitoring.args import ObservabilityArgs
+from components.kubernetes.monitoring.charts import (
+    GRAFANA_ADMIN_SECRET,
+    GRAFANA_PASSWORD_KEY,
+    GRAFANA_USER_KEY,
+)
 from components.observability import alertmanager, dashboards
 
 
@@ -31,6 +36,26 @@ def receivers_data(receivers: dict[str, pulumi.Input[str]]) -> dict[str, pulumi.
 
 def grafana_admin_data(password: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
     return {GRAFANA_USER_KEY: "admin", GRAFANA_PASSWORD_KEY: password}
+
+
+def secrets(args: ObservabilityArgs) -> list[tuple[str, str, dict[str, pulumi.Input[str]]]]:
+    """(resource suffix, Secret name, data) of each Secret to make: Alertmanager's config
+    always; the receivers' credentials and Grafana's password where resolve gave them (not
+    in render mode, where the cluster's operator makes those Secrets with kubectl)."""
+    made: list[tuple[str, str, dict[str, pulumi.Input[str]]]] = [
+        (
+            "am-config",
+            alertmanager.CONFIG_SECRET,
+            alertmanager_config_data(args.alertmanager_config),
+        )
+    ]
+    if args.receivers is not None:
+        made.append(("am-receivers", alertmanager.RECEIVERS_SECRET, receivers_data(args.receivers)))
+    if args.stack is not None and args.stack.grafana_password is not None:
+        made.append(
+            ("grafana-admin", GRAFANA_ADMIN_SECRET, grafana_admin_data(args.stack.grafana_password))
+        )
+    return made
 
 
 def dashboard_config_maps(
