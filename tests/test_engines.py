@@ -13,7 +13,7 @@ from conftest import ROOT, STACKS, stack_spec
 
 from components.catalog.engine_releases import engine_releases
 from components.engines import ENGINES, TritonTrtllm, Vllm
-from components.kubernetes.monitoring import _adapter_rules
+from components.kubernetes.monitoring.charts import _adapter_rules
 from components.sizing import MemoryBudget, ServingPlan
 from components.spec import load_spec
 

@@ -59,6 +59,10 @@ class Engine(Protocol):
 
     def shutdown(self, plan: ServingPlan) -> Shutdown: ...
 
+    def config_files(self, plan: ServingPlan) -> dict[str, str]:
+        """Files for a ConfigMap mounted at /etc/llm-platform; {} for none."""
+        ...
+
 
 def drain_shutdown(plan: ServingPlan) -> Shutdown:
     return Shutdown(prestop_s=PRESTOP_SLEEP_S, drain_s=plan.drain_s)

@@ -85,6 +85,9 @@ class TritonTrtllm:
     def shutdown(self, plan: ServingPlan) -> Shutdown:
         return drain_shutdown(plan)
 
+    def config_files(self, plan: ServingPlan) -> dict[str, str]:
+        return self.build_parameters(plan)
+
     @staticmethod
     def build_parameters(plan: ServingPlan) -> dict[str, str]:
         """Values for the tensorrt_llm model's config.pbtxt (fill_template.py keys)."""

@@ -53,3 +53,6 @@ class Vllm:
 
     def shutdown(self, plan: ServingPlan) -> Shutdown:
         return drain_shutdown(plan)
+
+    def config_files(self, plan: ServingPlan) -> dict[str, str]:
+        return {}

@@ -12,9 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict
 
 from components import catalog, clouds
 
-DnsLabel = Annotated[
-    str, Field(pattern=r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$", description="DNS label, max 40")
-]
+DnsLabel = Annotated[str, Field(pattern=r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")]
 LabelValue = Annotated[str, Field(pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")]
 LabelKey = Annotated[
     str,
@@ -41,9 +39,7 @@ Int = Annotated[int, Strict()]
 Float = Annotated[float, Strict()]
 
 
-ConfigKeyName = Annotated[
-    str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$", description="a Pulumi config key")
-]
+ConfigKeyName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")]
 
 
 def _cidr(v: str) -> str:
