@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from components.pricing import LineItem
+    from components.pricing import Pricer
     from components.scheduling import GpuNodeRuntime
     from components.spec import EnvironmentSpec
 
@@ -32,7 +32,6 @@ OFFLINE_UUID = "00000000-0000-0000-0000-000000000000"
 NAMES = ("aws", "gcp", "azure")
 
 Props = Mapping[str, Any]
-Pricer = Callable[[str, str, dict[str, Any]], "list[LineItem]"]
 SpecProblems = Callable[["EnvironmentSpec"], list[str]]
 
 
