@@ -308,11 +308,24 @@ def test_ctrl_c_inside_the_program_does_not_hang(scratch_project, plans):
     assert snapshot(out) == before
 
 
+def catches(pid: int, signum: int) -> bool:
+    """Whether the process has installed a handler for `signum` (SigCgt in /proc)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    mask = int(next(line for line in status.splitlines() if line.startswith("SigCgt:")).split()[1], 16)
+    return bool(mask & (1 << (signum - 1)))
+
+
 def test_sigterm_stops_the_plan_and_its_pack(tmp_path, plans):
+    """Sent once the plan handles SIGTERM (before that, the default action kills Python,
+    which is no test of the handler): a fixed sleep raced a slow start on a loaded machine."""
     out = tmp_path / "out"
     before = previous_plan(out, "aws")
     plan = plans("--stack", "aws", "--out", str(out))
-    time.sleep(2)
+    deadline = time.monotonic() + 60
+    while not catches(plan.proc.pid, signal.SIGTERM):
+        assert plan.proc.poll() is None and time.monotonic() < deadline, "no SIGTERM handler"
+        time.sleep(0.05)
+    time.sleep(1)
     code, stderr, _ = plan.signal(signal.SIGTERM)
     assert code == 128 + signal.SIGTERM, stderr
     assert no_process_left(plan.proc.pid) == []
