@@ -387,3 +387,15 @@ def test_models_sharing_a_pool_must_fit_together():
     raw["models"].pop()
     env = load_spec(raw)  # 2 minimum GPUs fit; the peak of 4 does not
     assert any("will compete for GPUs" in w for w in env.warnings)
+
+
+def test_an_unknown_union_tag_is_one_line_naming_the_tag_field():
+    """pydantic quotes a bad discriminator raw; a newline in it must not split the problem."""
+    raw = copy.deepcopy(stack_spec("hybrid"))
+    raw["hybrid"]["connectivity"]["kind"] = "\x1f\nvpn"
+    with pytest.raises(SpecError) as exc:
+        load_spec(raw)
+    assert exc.value.problems == [
+        "llm-platform:spec.hybrid.connectivity.kind: must be one of 'vpn', 'existing' "
+        "(got '\\x1f\\nvpn')"
+    ]

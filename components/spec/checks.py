@@ -88,6 +88,12 @@ def _shape_problems(err: ValidationError) -> list[str]:
             continue
         msg = e["msg"].removeprefix("Value error, ")
         got = e.get("input")
+        if e["type"] == "union_tag_invalid":
+            # pydantic's own message quotes the tag raw: a newline in it would split the line.
+            ctx = e.get("ctx", {})
+            loc = (*loc, ctx.get("discriminator", "").strip("'"))
+            msg = f"must be one of {ctx.get('expected_tags', '')}"
+            got = ctx.get("tag")
         # Our own validators already quote the value; pydantic's built-ins do not.
         quiet = e["type"] in ("missing", "value_error") or isinstance(got, dict | list)
         if names_a_secret(loc):
