@@ -7,14 +7,17 @@ from __future__ import annotations
 import copy
 import json
 import re
+from dataclasses import dataclass, replace
 
 import pytest
 from conftest import ROOT, STACKS, stack_spec
 
+from components import catalog
 from components.catalog.engine_releases import engine_releases
 from components.engines import ENGINES, TritonTrtllm, Vllm
 from components.kubernetes.monitoring import _adapter_rules
-from components.sizing import MemoryBudget, ServingPlan
+from components.observability.metrics import ENGINE_SERIES, Selector, ttft_bucket
+from components.sizing import MemoryBudget, ServingInputs, ServingPlan, plan_serving
 from components.spec import load_spec
 
 RELEASES = engine_releases()
@@ -265,3 +268,148 @@ def test_an_image_other_than_the_pinned_release_is_warned_about():
     (warning,) = [w for w in load_spec(raw).warnings if "engine flags and metric names" in w]
     assert warning.startswith("llm-platform:spec.models[0].engine.image: ")
     assert "vllm/vllm-openai:v0.33.0" in warning and "v0.11.0" in warning
+
+
+# --- the engine interface, one method at a time ---------------------------------------
+
+@pytest.mark.parametrize("engine", list(ENGINES.values()), ids=lambda e: e.name)
+def test_each_engine_series_feeds_llm_names_from_its_release_only(engine):
+    series = engine.metrics(Selector("ns", "m"))
+    recorded = series.series()
+    assert set(recorded) <= set(ENGINE_SERIES), set(recorded) - set(ENGINE_SERIES)
+    # the HPA, the queue alert and the cost records need these whatever the engine
+    assert {"llm:requests:rate1h", "llm:requests_waiting", "llm:kv_cache_usage:ratio"} <= set(
+        recorded)
+    release = RELEASES[engine.name]
+    exprs = {**recorded, "errors": series.error_ratio("5m")}
+    if series.ttft_buckets_ms:
+        exprs["slow"] = series.slow_ttft_ratio("5m", series.ttft_buckets_ms[0])
+    for name, expr in exprs.items():
+        assert 'namespace="ns",model="m"' in expr, name
+        assert not _check_against(release, expr, name)
+        assert {n for n in metric_names(expr) if not NOT_ENGINE.match(n)}, name
+
+
+def test_triton_feeds_no_token_or_cache_counters_it_does_not_export():
+    triton = set(TritonTrtllm().metrics(Selector("ns", "m")).series())
+    vllm = set(Vllm().metrics(Selector("ns", "m")).series())
+    assert vllm == set(ENGINE_SERIES)
+    assert vllm - triton == {
+        "llm:prompt_tokens:rate5m", "llm:completion_tokens:rate5m", "llm:tpot_seconds:p50",
+        "llm:tpot_seconds:p95", "llm:tpot_seconds:p99", "llm:prefix_cache_hit:ratio_rate5m",
+        "llm:preemptions:rate5m", "llm:output_tokens:mean1h", "llm:output_tokens:mean7d",
+    }
+
+
+def test_vllm_ttft_slo_is_counted_at_the_bucket_under_the_slo():
+    series = Vllm().metrics(Selector("ns", "m"))
+    # vLLM's bounds around 1.8 s are 1.0 and 2.5 s: the SLO counts at 1.0 s
+    assert ttft_bucket(1800, series.ttft_buckets_ms) == 1000
+    assert 'le="1.0"' in series.slow_ttft_ratio("5m", 1000)
+    triton = TritonTrtllm().metrics(Selector("ns", "m"))
+    assert ttft_bucket(1800, triton.ttft_buckets_ms) == 500  # Triton's 100/500/2000/5000 ms
+
+
+def test_adapter_rules_are_the_engines_own_one_each():
+    assert _adapter_rules() == [e.adapter_rule() for e in ENGINES.values()]
+    assert [r["name"]["as"] for r in _adapter_rules()] == [e.queue_metric for e in ENGINES.values()]
+    vllm, triton = Vllm().adapter_rule(), TritonTrtllm().adapter_rule()
+    assert vllm["seriesQuery"] == 'vllm:num_requests_waiting{namespace!="",pod!=""}'
+    assert vllm["name"] == {"matches": "^vllm:num_requests_waiting$",
+                            "as": "vllm_num_requests_waiting"}
+    assert vllm["metricsQuery"] == "sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)"
+    assert triton["seriesQuery"] == (
+        'nv_trt_llm_request_metrics{namespace!="",pod!="",request_type="waiting"}')
+    assert triton["metricsQuery"] == (
+        'sum(<<.Series>>{<<.LabelMatchers>>,request_type="waiting"}) by (<<.GroupBy>>)')
+    assert triton["resources"]["overrides"]["pod"] == {"resource": "pod"}
+
+
+def test_vllm_args_are_the_plan_as_flags():
+    plan = replace(_plan(tp=2), kv_cache_dtype="fp8", prefix_caching=False,
+                   gpu_memory_utilization=0.85)
+    assert Vllm().args(plan) == [
+        "--tensor-parallel-size=2", "--max-model-len=8192", "--max-num-seqs=64",
+        "--max-num-batched-tokens=8192", "--gpu-memory-utilization=0.85",
+        "--kv-cache-dtype=fp8", "--no-enable-prefix-caching",
+    ]
+    assert Vllm().args(replace(plan, quantize_at_load="awq"))[-1] == "--quantization=awq"
+
+
+def test_the_plan_carries_the_engines_args_and_quantizes_only_unquantized_checkpoints():
+    arch = catalog.models()["meta-llama/Llama-3.1-8B-Instruct"]
+    gpu = catalog.gpus()["L40S"]
+    inputs = dict(max_context=8192, quantization="fp8", native_quantization=None,
+                  kv_cache_dtype="auto", gpu_memory_utilization=0.9, prefix_caching=True,
+                  ttft_p95_ms=2000, peak_concurrent_requests=64, conversations_per_day=10000,
+                  prompt_tokens_per_turn=1000, completion_tokens_per_turn=200,
+                  turns_per_conversation=3)
+    plan = plan_serving(arch, gpu, 1, ServingInputs(**inputs), Vllm())
+    assert plan.engine_args == Vllm().args(plan) and "--quantization=fp8" in plan.engine_args
+    native = plan_serving(arch, gpu, 1, ServingInputs(**{**inputs, "native_quantization": "fp8"}),
+                          Vllm())
+    assert native.quantize_at_load is None
+    assert not [a for a in native.engine_args if a.startswith("--quantization")]
+
+
+def test_sizing_says_when_its_memory_model_is_not_the_engines():
+    arch = catalog.models()["meta-llama/Llama-3.1-8B-Instruct"]
+    gpu = catalog.gpus()["H100-80GB"]
+    inputs = ServingInputs(
+        max_context=8192, quantization="none", native_quantization=None, kv_cache_dtype="auto",
+        gpu_memory_utilization=0.9, prefix_caching=True, ttft_p95_ms=2000,
+        peak_concurrent_requests=64, conversations_per_day=10000, prompt_tokens_per_turn=1000,
+        completion_tokens_per_turn=200, turns_per_conversation=3)
+    plans = {name: plan_serving(arch, gpu, 1, inputs, e) for name, e in ENGINES.items()}
+    assert not any("memory model" in r for r in plans["vllm"].reasons)
+    for name, plan in plans.items():
+        engine = ENGINES[name]
+        notes = [r for r in plan.reasons if "vLLM's memory model" in r]
+        assert len(notes) == (0 if engine.vllm_memory_model else 1), name
+        assert plan.engine_args == engine.args(plan)
+    (note,) = [r for r in plans["tensorrt-llm"].reasons if "memory model" in r]
+    assert note.startswith("tensorrt-llm ") and "kv_cache_free_gpu_mem_fraction" in note
+
+
+def test_triton_config_files_are_its_build_parameters():
+    plan = _plan(tp=2)
+    files = TritonTrtllm().config_files(plan)
+    assert files["tensor_parallel_size"] == "2"
+    assert files["triton_max_batch_size"] == "64" and files["max_input_len"] == "8192"
+    assert files["kv_cache_free_gpu_mem_fraction"] == "0.9"
+    assert files["enable_kv_cache_reuse"] == "true"
+    assert "tensor_parallel_size=2" in TritonTrtllm().args(plan)
+    assert Vllm().config_files(plan) == {}
+
+
+@dataclass
+class _Gpu:
+    id: str
+    vendor: str
+
+
+def test_tensorrt_llm_refuses_amd_gpus_and_a_fresh_volume():
+    assert TritonTrtllm().gpu_problems("big", _Gpu("MI300X", "amd")) == [
+        "TensorRT-LLM runs on NVIDIA GPUs only; pool 'big' has MI300X"]
+    assert TritonTrtllm().gpu_problems("big", _Gpu("H100-80GB", "nvidia")) == []
+    assert Vllm().gpu_problems("big", _Gpu("MI300X", "amd")) == []
+    (problem,) = TritonTrtllm().weights_problems("chat", fresh_volume=True)
+    assert "model 'chat'" in problem and "/models/<model>/triton" in problem
+    assert TritonTrtllm().weights_problems("chat", fresh_volume=False) == []
+    assert Vllm().weights_problems("chat", fresh_volume=True) == []
+
+
+def test_only_the_engines_package_names_an_engine_kind():
+    """Outside components/engines/ (and the spec's list of kinds) no module branches on an
+    engine's kind or imports a concrete engine class."""
+    offenders = []
+    kinds = "|".join(re.escape(k) for k in ENGINES)
+    pattern = re.compile(rf"""(["'])({kinds})\1|TritonTrtllm|VllmMetrics|TritonMetrics""")
+    for path in sorted((ROOT / "components").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel.startswith(("components/engines/", "components/catalog/")):
+            continue
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if pattern.search(line) and "Literal[" not in line:
+                offenders.append(f"{rel}:{n}: {line.strip()}")
+    assert not offenders, "\n".join(offenders)

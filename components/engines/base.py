@@ -22,8 +22,6 @@ from components.sizing import ServingPlan
 HTTP_PORT = 8000
 MODELS_MOUNT = "/models"
 SCRATCH_MOUNT = "/tmp"
-# Where an engine's config_files() are mounted, read-only, from a ConfigMap.
-CONFIG_MOUNT = "/etc/llm-platform"
 # Lets endpoints and the gateway stop routing to the pod before the engine gets SIGTERM.
 PRESTOP_SLEEP_S = 15
 # After its drain the engine still tears down worker processes and frees GPU memory; the
@@ -97,7 +95,8 @@ class Engine(Protocol):
     def shutdown(self, plan: ServingPlan) -> Shutdown: ...
 
     def config_files(self, plan: ServingPlan) -> dict[str, str]:
-        """File name -> content, for a ConfigMap mounted at CONFIG_MOUNT; {} for none."""
+        """File name -> content, for a ConfigMap the model server mounts read-only at
+        /etc/llm-platform; {} for none."""
         ...
 
     def metrics(self, sel: Selector) -> EngineMetrics: ...

@@ -20,7 +20,6 @@ from components.engines import (
     MODELS_MOUNT,
     SCRATCH_MOUNT,
     Engine,
-    TritonTrtllm,
 )
 from components.kubernetes import pods
 from components.kubernetes.facts import ArtifactStore, PoolScheduling, WorkloadIdentity
@@ -486,11 +485,11 @@ class ModelServer(pulumi.ComponentResource):
         volume = weights_volume(model, args.storage_class, self._labels, claim)
         parts = base_parts(args.plan, volume, engine)
         add_hf_token(parts, model)
-        if isinstance(engine, TritonTrtllm):
+        if files := engine.config_files(args.plan):
             params = k8s.core.v1.ConfigMap(
                 f"{name}-trtllm-params",
                 metadata=self._meta("-trtllm-params"),
-                data=engine.build_parameters(args.plan),
+                data=files,
                 opts=child,
             )
             add_trtllm_params(parts, params.metadata.name)
