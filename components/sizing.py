@@ -259,6 +259,10 @@ class ServingPlan:
     prefix_caching: bool
     engine_args: list[str]
     reasons: list[str] = field(default_factory=list)
+    kv_cache_dtype: KvDtype = "auto"
+    # A quantization the engine applies while loading; None when the checkpoint is stored
+    # quantized already (it declares that in its config) or nothing is quantized.
+    quantize_at_load: Quantization | None = None
 
     @property
     def gpus_min(self) -> int:
