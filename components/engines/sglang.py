@@ -4,8 +4,7 @@ Sources, all in the PyPI wheel sglang 0.5.23: sglang/launch_server.py, sglang/sr
 server_args.py and arg_groups/fields/*.py (flags), arg_groups/memory_hook.py and
 mem_cache/kv_cache_configurator.py (memory), entrypoints/http_server.py (routes, health),
 managers/tokenizer_manager.py (drain), observability/metrics_collector.py and
-http_request_metrics.py (metrics). research.md in the issue-12 notes has each fact with
-its line of source.
+http_request_metrics.py (metrics).
 """
 
 from __future__ import annotations
@@ -45,8 +44,9 @@ MEMORY_NOTE = (
     "activations and CUDA graphs live outside the fraction, where vLLM counts them inside "
     "gpu_memory_utilization. The platform passes (planned weights + planned KV cache) / "
     "GPU memory, so SGLang keeps out what our vLLM-calibrated model reserves for "
-    "activations, non-torch memory and the unused share; that reserve is not measured on "
-    "SGLang, whose own default reserves at least 10 GiB on GPUs over 60 GiB "
+    "activations, non-torch memory and the unused share, vLLM's layout. That reserve is "
+    "not measured on SGLang, whose own default keeps 0.5 GiB + 1.5 MiB per chunked-prefill "
+    "token + its CUDA-graph reserve, at least 10 GiB on GPUs over 60 GiB "
     "(handle_gpu_memory_settings, arg_groups/memory_hook.py)."
 )
 

@@ -5,7 +5,6 @@ launcher/src/main.rs (flags, drain), router/src/server.rs (routes, metrics recor
 router/src/infer/mod.rs and backends/v3/src/{backend,queue,lib}.rs (metric updates),
 server/text_generation_server/{models/globals.py,models/flash_causal_lm.py,
 utils/import_utils.py,utils/dist.py} (memory), Dockerfile and tgi-entrypoint.sh (image).
-research.md in the issue-12 notes has each fact with its line of source.
 """
 
 from __future__ import annotations
