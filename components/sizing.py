@@ -378,7 +378,7 @@ def plan_serving(
         f"average ~{avg_concurrency:.1f} concurrent -> min {replicas_min}"
     )
     if not engine.vllm_memory_model:
-        reasons.append(f"{engine.name} {engine.memory_note}")
+        reasons.append(f"memory ({engine.name}): {engine.memory_note}")
     quant = effective_quantization(inputs.quantization, inputs.native_quantization)
     load_s = weight_bytes(arch, quant) / GIB / WEIGHT_LOAD_GIB_PER_S + ENGINE_WARMUP_S
     plan = ServingPlan(

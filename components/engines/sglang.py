@@ -16,11 +16,21 @@ from components.engines.base import (
     HTTP_PORT,
     MODELS_MOUNT,
     SCRATCH_MOUNT,
+    EngineMetrics,
+    GpuFacts,
     Probes,
     Shutdown,
+    adapter_rule,
     drain_shutdown,
 )
-from components.observability.metrics import QUANTILES, Selector, le
+from components.observability.metrics import (
+    QUANTILES,
+    Selector,
+    histogram_quantile,
+    le,
+    quantile_suffix,
+    sum_rate,
+)
 from components.sizing import KvDtype, Quantization, ServingPlan
 
 # Default sglang:time_to_first_token_seconds bounds in seconds
@@ -51,11 +61,6 @@ MEMORY_NOTE = (
 )
 
 
-def _sum_rate(metric: str, sel: str, window: str, by: str = "", offset: str = "") -> str:
-    group = f" by ({by})" if by else ""
-    shift = f" offset {offset}" if offset else ""
-    return f"sum{group} (rate({metric}{{{sel}}}[{window}]{shift}))"
-
 
 def mem_fraction_static(plan: ServingPlan) -> float:
     """The planned weights and KV cache as a share of the GPU, rounded down to the 3
@@ -78,10 +83,10 @@ class SglangMetrics:
     def series(self) -> dict[str, str]:
         s = self.sel
         out = {
-            "llm:requests:rate5m": _sum_rate("sglang:num_requests_total", s, "5m"),
-            "llm:requests:rate1h": _sum_rate("sglang:num_requests_total", s, "1h"),
-            "llm:prompt_tokens:rate5m": _sum_rate("sglang:prompt_tokens_total", s, "5m"),
-            "llm:completion_tokens:rate5m": _sum_rate("sglang:generation_tokens_total", s, "5m"),
+            "llm:requests:rate5m": sum_rate("sglang:num_requests_total", s, "5m"),
+            "llm:requests:rate1h": sum_rate("sglang:num_requests_total", s, "1h"),
+            "llm:prompt_tokens:rate5m": sum_rate("sglang:prompt_tokens_total", s, "5m"),
+            "llm:completion_tokens:rate5m": sum_rate("sglang:generation_tokens_total", s, "5m"),
             "llm:requests_waiting": f"sum(sglang:num_queue_reqs{{{s}}})",
             "llm:requests_running": f"sum(sglang:num_running_reqs{{{s}}})",
             # The fullest KV pool's used share, 0..1 (PoolStatsObserver,
@@ -90,44 +95,43 @@ class SglangMetrics:
             # Both counted per finished request (observe_one_finished_request); the cached
             # tokens over all cache tiers, the prompt tokens cached or not.
             "llm:prefix_cache_hit:ratio_rate5m": (
-                f"{_sum_rate('sglang:cached_tokens_total', s, '5m')} / "
-                f"{_sum_rate('sglang:prompt_tokens_total', s, '5m')}"
+                f"{sum_rate('sglang:cached_tokens_total', s, '5m')} / "
+                f"{sum_rate('sglang:prompt_tokens_total', s, '5m')}"
             ),
             # A decode batch that no longer fits the KV pool sends requests back to the
             # queue, as vLLM's preemption does (ScheduleBatch.retract_decode,
             # managers/schedule_batch.py).
-            "llm:preemptions:rate5m": _sum_rate("sglang:num_retracted_requests_total", s, "5m"),
+            "llm:preemptions:rate5m": sum_rate("sglang:num_retracted_requests_total", s, "5m"),
             "llm:output_tokens:mean1h": self._output_tokens_mean("1h"),
             "llm:output_tokens:mean7d": self._output_tokens_mean("7d", offset="1h"),
         }
         for q in QUANTILES:
-            p = f"p{round(q * 100)}"
+            p = quantile_suffix(q)
             for name, hist in (
                 ("tpot", "sglang:inter_token_latency_seconds"),
                 ("ttft", "sglang:time_to_first_token_seconds"),
                 ("e2e", "sglang:e2e_request_latency_seconds"),
             ):
-                rate = _sum_rate(f"{hist}_bucket", s, "5m", by="le")
-                out[f"llm:{name}_seconds:{p}"] = f"histogram_quantile({q}, {rate})"
+                out[f"llm:{name}_seconds:{p}"] = histogram_quantile(q, f"{hist}_bucket", s)
         return out
 
     def _output_tokens_mean(self, window: str, offset: str = "") -> str:
         hist = "sglang:generation_tokens_histogram"
-        total = _sum_rate(f"{hist}_sum", self.sel, window, offset=offset)
-        return f"{total} / {_sum_rate(f'{hist}_count', self.sel, window, offset=offset)}"
+        total = sum_rate(f"{hist}_sum", self.sel, window, offset=offset)
+        return f"{total} / {sum_rate(f'{hist}_count', self.sel, window, offset=offset)}"
 
     def error_ratio(self, window: str) -> str:
         """5xx answers over API requests (the HTTP middleware, with --enable-metrics). A
         streamed request that fails after its first chunk has answered 200 already and
         is not counted: SGLang counts no engine failures."""
         api = f'{self.sel},endpoint=~"{API_ENDPOINTS}"'
-        failed = _sum_rate("sglang:http_responses_total", f'{api},status_code=~"5.."', window)
-        return f"{failed} / {_sum_rate('sglang:http_requests_total', api, window)}"
+        failed = sum_rate("sglang:http_responses_total", f'{api},status_code=~"5.."', window)
+        return f"{failed} / {sum_rate('sglang:http_requests_total', api, window)}"
 
     def slow_ttft_ratio(self, window: str, bound_ms: float) -> str:
         hist = "sglang:time_to_first_token_seconds"
-        fast = _sum_rate(f"{hist}_bucket", f'{self.sel},le="{le(bound_ms / 1000)}"', window)
-        return f"1 - ({fast} / {_sum_rate(f'{hist}_count', self.sel, window)})"
+        fast = sum_rate(f"{hist}_bucket", f'{self.sel},le="{le(bound_ms / 1000)}"', window)
+        return f"1 - ({fast} / {sum_rate(f'{hist}_count', self.sel, window)})"
 
 
 class Sglang:
@@ -195,18 +199,24 @@ class Sglang:
     def config_files(self, plan: ServingPlan) -> dict[str, str]:
         return {}
 
-    def metrics(self, sel: Selector) -> SglangMetrics:
+    def metrics(self, sel: Selector) -> EngineMetrics:
         return SglangMetrics(sel)
 
     def adapter_rule(self) -> dict[str, Any]:
-        """Prometheus Adapter rule serving sglang:num_queue_reqs per pod as
-        sglang_num_queue_reqs (a custom-metrics name cannot hold ':')."""
-        series = "sglang:num_queue_reqs"
-        return {
-            "seriesQuery": f'{series}{{namespace!="",pod!=""}}',
-            "resources": {
-                "overrides": {"namespace": {"resource": "namespace"}, "pod": {"resource": "pod"}}
-            },
-            "name": {"matches": f"^{series}$", "as": self.queue_metric},
-            "metricsQuery": "sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)",
-        }
+        # A custom-metrics name cannot hold ':'.
+        return adapter_rule("sglang:num_queue_reqs", "", self.queue_metric)
+
+    def gpu_problems(self, pool: str, gpu: GpuFacts) -> list[str]:
+        # The plain release tag is the CUDA image; AMD GPUs take the v<release>-rocm<ver>-
+        # mi30x/mi35x images of docker/rocm.Dockerfile (sgl-project/sglang), whose flags
+        # and series are not the ones checked here.
+        if gpu.vendor == "nvidia":
+            return []
+        return [
+            f"SGLang's pinned image is its CUDA build, for NVIDIA GPUs; pool '{pool}' has "
+            f"{gpu.id} (the ROCm images, tag suffix -rocm<version>-mi30x, are not supported "
+            "here)"
+        ]
+
+    def weights_problems(self, model: str, fresh_volume: bool) -> list[str]:
+        return []  # it downloads the weights from the Hub into the volume, as vLLM does

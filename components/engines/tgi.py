@@ -15,11 +15,20 @@ from components.engines.base import (
     HTTP_PORT,
     MODELS_MOUNT,
     SCRATCH_MOUNT,
+    EngineMetrics,
+    GpuFacts,
     Probes,
     Shutdown,
+    adapter_rule,
     drain_shutdown,
 )
-from components.observability.metrics import QUANTILES, Selector
+from components.observability.metrics import (
+    QUANTILES,
+    Selector,
+    histogram_quantile,
+    quantile_suffix,
+    sum_rate,
+)
 from components.sizing import KvDtype, Quantization, ServingPlan
 
 # The server keeps this share of the memory --cuda-memory-fraction grants out of its KV
@@ -50,11 +59,6 @@ MEMORY_NOTE = (
 )
 
 
-def _sum_rate(metric: str, sel: str, window: str, by: str = "", offset: str = "") -> str:
-    group = f" by ({by})" if by else ""
-    shift = f" offset {offset}" if offset else ""
-    return f"sum{group} (rate({metric}{{{sel}}}[{window}]{shift}))"
-
 
 class TgiMetrics:
     """TGI's router series as `llm:*` records. metrics-exporter-prometheus 0.15.3 writes
@@ -71,11 +75,11 @@ class TgiMetrics:
     def series(self) -> dict[str, str]:
         s = self.sel
         out = {
-            "llm:requests:rate5m": _sum_rate("tgi_request_success", s, "5m"),
-            "llm:requests:rate1h": _sum_rate("tgi_request_success", s, "1h"),
+            "llm:requests:rate5m": sum_rate("tgi_request_success", s, "5m"),
+            "llm:requests:rate1h": sum_rate("tgi_request_success", s, "1h"),
             # Histograms of tokens per request: their _sum is the token count.
-            "llm:prompt_tokens:rate5m": _sum_rate("tgi_request_input_length_sum", s, "5m"),
-            "llm:completion_tokens:rate5m": _sum_rate(
+            "llm:prompt_tokens:rate5m": sum_rate("tgi_request_input_length_sum", s, "5m"),
+            "llm:completion_tokens:rate5m": sum_rate(
                 "tgi_request_generated_tokens_sum", s, "5m"
             ),
             "llm:requests_waiting": f"sum(tgi_queue_size{{{s}}})",
@@ -89,25 +93,22 @@ class TgiMetrics:
             "llm:output_tokens:mean7d": self._output_tokens_mean("7d", offset="1h"),
         }
         for q in QUANTILES:
-            p = f"p{round(q * 100)}"
+            p = quantile_suffix(q)
             # Each request's mean time per output token, not every token's interval.
-            out[f"llm:tpot_seconds:{p}"] = self._quantile(
-                q, "tgi_request_mean_time_per_token_duration"
+            out[f"llm:tpot_seconds:{p}"] = histogram_quantile(
+                q, "tgi_request_mean_time_per_token_duration_bucket", s
             )
-            out[f"llm:e2e_seconds:{p}"] = self._quantile(q, "tgi_request_duration")
+            out[f"llm:e2e_seconds:{p}"] = histogram_quantile(q, "tgi_request_duration_bucket", s)
         return out
-
-    def _quantile(self, q: float, hist: str) -> str:
-        return f"histogram_quantile({q}, {_sum_rate(f'{hist}_bucket', self.sel, '5m', by='le')})"
 
     def _output_tokens_mean(self, window: str, offset: str = "") -> str:
         hist = "tgi_request_generated_tokens"
-        total = _sum_rate(f"{hist}_sum", self.sel, window, offset=offset)
-        return f"{total} / {_sum_rate(f'{hist}_count', self.sel, window, offset=offset)}"
+        total = sum_rate(f"{hist}_sum", self.sel, window, offset=offset)
+        return f"{total} / {sum_rate(f'{hist}_count', self.sel, window, offset=offset)}"
 
     def error_ratio(self, window: str) -> str:
-        failed = _sum_rate("tgi_request_failure", f'{self.sel},err=~"{FAILED_ERRS}"', window)
-        return f"{failed} / {_sum_rate('tgi_request_count', self.sel, window)}"
+        failed = sum_rate("tgi_request_failure", f'{self.sel},err=~"{FAILED_ERRS}"', window)
+        return f"{failed} / {sum_rate('tgi_request_count', self.sel, window)}"
 
     def slow_ttft_ratio(self, window: str, bound_ms: float) -> str:
         raise ValueError("TGI v3.3.7 exports no time-to-first-token histogram")
@@ -142,6 +143,11 @@ class Tgi:
             f"--max-total-tokens={max_len}",
             # The launcher requires max_input_tokens < max_total_tokens.
             f"--max-input-tokens={max_len - 1}",
+            # Below --max-input-tokens only with prefill chunking (the router refuses to
+            # start otherwise, backends/v3/src/main.rs), which TGI runs with flashinfer or
+            # flashdecoding attention (Model.__init__, models/model.py): its choice on GPUs
+            # of compute capability 8.0 and up (resolve_attention, launcher), every NVIDIA
+            # GPU in components/catalog/gpus.yaml.
             f"--max-batch-prefill-tokens={plan.max_num_batched_tokens}",
             f"--max-batch-size={plan.max_num_seqs}",
             # In flight per replica (running and waiting) before a 429; the default, 128,
@@ -189,18 +195,23 @@ class Tgi:
     def config_files(self, plan: ServingPlan) -> dict[str, str]:
         return {}
 
-    def metrics(self, sel: Selector) -> TgiMetrics:
+    def metrics(self, sel: Selector) -> EngineMetrics:
         return TgiMetrics(sel)
 
     def adapter_rule(self) -> dict[str, Any]:
-        """Prometheus Adapter rule serving tgi_queue_size per pod (the name has no ':',
-        so it keeps its name)."""
-        series = self.queue_metric
-        return {
-            "seriesQuery": f'{series}{{namespace!="",pod!=""}}',
-            "resources": {
-                "overrides": {"namespace": {"resource": "namespace"}, "pod": {"resource": "pod"}}
-            },
-            "name": {"matches": f"^{series}$", "as": self.queue_metric},
-            "metricsQuery": "sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)",
-        }
+        # tgi_queue_size has no ':', so the adapter serves it under its own name.
+        return adapter_rule("tgi_queue_size", "", self.queue_metric)
+
+    def gpu_problems(self, pool: str, gpu: GpuFacts) -> list[str]:
+        # The release workflow pushes the plain version tag from the CUDA Dockerfile;
+        # AMD GPUs take the "-rocm" build of Dockerfile_amd (.github/workflows/build.yaml,
+        # v3.3.7), whose flags and series are not the ones checked here.
+        if gpu.vendor == "nvidia":
+            return []
+        return [
+            f"TGI's pinned image is its CUDA build, for NVIDIA GPUs; pool '{pool}' has "
+            f"{gpu.id} (the ROCm build, tag suffix -rocm, is not supported here)"
+        ]
+
+    def weights_problems(self, model: str, fresh_volume: bool) -> list[str]:
+        return []  # it downloads the weights from the Hub into the volume, as vLLM does

@@ -123,7 +123,7 @@ class TritonTrtllm:
     # share of the whole GPU and subtracts weights, activations and non-torch memory.
     vllm_memory_model = False
     memory_note = (
-        "memory: the KV-cache figures are vLLM's memory model; TensorRT-LLM sizes its KV "
+        "the KV-cache figures are vLLM's memory model; TensorRT-LLM sizes its KV "
         "cache as kv_cache_free_gpu_mem_fraction of the memory left after the engine loads, "
         "so its real token capacity is known only from the built engine's log"
     )

@@ -254,7 +254,7 @@ def pinned_image(v: str) -> str:
 
 
 class Engine(_Strict):
-    kind: Literal["vllm", "tensorrt-llm"]
+    kind: Literal["vllm", "tensorrt-llm", "tgi", "sglang"]
     image: str = Field(description="registry/repo:tag[@sha256:digest]; never latest")
 
     _pinned = field_validator("image")(pinned_image)
