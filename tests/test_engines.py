@@ -8,9 +8,12 @@ import copy
 import json
 import re
 from dataclasses import dataclass, replace
+from typing import get_args
 
 import pytest
+import yaml
 from conftest import ROOT, STACKS, stack_spec
+from test_alert_rules import _alerts, _run, _tool, _write_rules
 
 from components import catalog
 from components.catalog.engine_releases import engine_releases
@@ -18,7 +21,8 @@ from components.engines import ENGINES, TritonTrtllm, Vllm
 from components.kubernetes.monitoring import _adapter_rules
 from components.observability.metrics import ENGINE_SERIES, Selector, ttft_bucket
 from components.sizing import MemoryBudget, ServingInputs, ServingPlan, plan_serving
-from components.spec import load_spec
+from components.spec import SpecError, load_spec
+from components.spec.types import Engine as EngineSpec
 
 RELEASES = engine_releases()
 # Series of other exporters (DCGM, kube-state-metrics, our Pushgateway) and our own
@@ -427,3 +431,128 @@ def test_only_the_engines_package_names_an_engine_kind():
             if pattern.search(line) and "Literal[" not in line:
                 offenders.append(f"{rel}:{n}: {line.strip()}")
     assert not offenders, "\n".join(offenders)
+
+
+def test_spec_engine_kinds_are_the_registered_engines():
+    assert set(get_args(EngineSpec.model_fields["kind"].annotation)) == set(ENGINES)
+    assert set(ENGINES) <= set(RELEASES)  # each has its pinned release's lists
+
+
+def test_a_cuda_only_engine_on_an_amd_pool_is_one_problem_naming_the_kind():
+    raw = copy.deepcopy(stack_spec("local"))
+    raw["gpu_pools"][0]["gpu"] = "MI300X"
+    raw["models"][0]["engine"] = {"kind": "tgi",
+                                  "image": "ghcr.io/huggingface/text-generation-inference:3.3.7"}
+    with pytest.raises(SpecError) as err:
+        load_spec(raw)
+    lines = [p for p in err.value.problems if "engine.kind" in p]
+    assert lines == ["llm-platform:spec.models[0].engine.kind: TGI's pinned image is its CUDA "
+                     "build, for NVIDIA GPUs; pool 'l40s' has MI300X (the ROCm build, tag "
+                     "suffix -rocm, is not supported here)"]
+
+
+# --- TGI and SGLang series through the rendered rules, with promtool --------------------
+
+def _promtool(planned, tmp_path, interval: str, series: list[dict], checks: list[dict],
+              alerts: list[dict] | None = None) -> None:
+    paths = _write_rules(planned, tmp_path)
+    test: dict = {"interval": interval, "input_series": series, "promql_expr_test": checks}
+    if alerts:
+        test["alert_rule_test"] = alerts
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump({
+        "rule_files": [p.name for p in paths], "evaluation_interval": "1m", "tests": [test],
+    }, sort_keys=False))
+    proc = _run(_tool("promtool"), "test", "rules", "t.yaml", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+def _sample(name: str, ids: str, value: float) -> dict:
+    return {"expr": f"{name}{{{ids}}}", "eval_time": "8m",
+            "exp_samples": [{"labels": f"{name}{{{ids}}}", "value": value}]}
+
+
+def test_tgi_series_become_the_llm_records(planned, tmp_path):
+    """7 waiting; the batch may grow to 3000 of 4000 tokens; 60 requests/min succeed; of
+    100 requests/min, 3 fail in generation and 2 are turned away (overloaded): 5% failed,
+    while 4 invalid prompts are the client's and not counted; half the requests finish
+    within 1 s."""
+    ids = 'namespace="llm-engines",model="chat-tgi"'
+    dur = f"tgi_request_duration_bucket{{{ids}"
+    _promtool(planned["onprem-engines"], tmp_path, "1m", [
+        {"series": f"tgi_queue_size{{{ids}}}", "values": "7x10"},
+        {"series": f"tgi_batch_current_max_tokens{{{ids}}}", "values": "3000x10"},
+        {"series": f"tgi_batch_max_total_tokens{{{ids}}}", "values": "4000x10"},
+        {"series": f"tgi_request_success{{{ids}}}", "values": "0+60x10"},
+        {"series": f"tgi_request_count{{{ids}}}", "values": "0+100x10"},
+        {"series": f'tgi_request_failure{{{ids},err="generation"}}', "values": "0+3x10"},
+        {"series": f'tgi_request_failure{{{ids},err="overloaded"}}', "values": "0+2x10"},
+        {"series": f'tgi_request_failure{{{ids},err="validation"}}', "values": "0+4x10"},
+        {"series": f'{dur},le="1"}}', "values": "0+50x10"},
+        {"series": f'{dur},le="2"}}', "values": "0+100x10"},
+        {"series": f'{dur},le="+Inf"}}', "values": "0+100x10"},
+    ], [
+        _sample("llm:requests_waiting", ids, 7),
+        _sample("llm:kv_cache_usage:ratio", ids, 0.75),
+        _sample("llm:requests:rate5m", ids, 1),
+        _sample("llm:slo_errors:ratio_rate5m", ids, 0.05),
+        _sample("llm:e2e_seconds:p50", ids, 1),
+    ])
+
+
+def test_sglang_series_become_the_llm_records_and_page_on_slow_first_tokens(planned, tmp_path):
+    """4 queued; the fuller of two pods' KV pools is 80% used; of 100 API requests/min 4
+    answer 500 (probe 503s are not API requests): 4% failed; 25% of first tokens come
+    after the 1 s SLO bound (SLO 1000 ms, a bucket bound of SGLang's): 5x the 5% budget,
+    under the pages' 6x and 14.4x, over the ticket's 1x, which fires after its 30 min."""
+    ids = 'namespace="llm-engines",model="chat-sglang"'
+    api = f'{ids},endpoint="/v1/chat/completions"'
+    ttft = f"sglang:time_to_first_token_seconds_bucket{{{ids}"
+    stack = planned["onprem-engines"]
+    series = [
+        {"series": f"sglang:num_queue_reqs{{{ids},pod=\"a\"}}", "values": "4x90"},
+        {"series": f"sglang:token_usage{{{ids},pod=\"a\"}}", "values": "0.6x90"},
+        {"series": f"sglang:token_usage{{{ids},pod=\"b\"}}", "values": "0.8x90"},
+        {"series": f"sglang:http_requests_total{{{api}}}", "values": "0+100x90"},
+        {"series": f'sglang:http_responses_total{{{api},status_code="200"}}', "values": "0+96x90"},
+        {"series": f'sglang:http_responses_total{{{api},status_code="500"}}', "values": "0+4x90"},
+        {"series": f'sglang:http_responses_total{{{ids},endpoint="/health",status_code="503"}}',
+         "values": "0+50x90"},
+        {"series": f'{ttft},le="1.0"}}', "values": "0+75x90"},
+        {"series": f'{ttft},le="+Inf"}}', "values": "0+100x90"},
+        {"series": f"sglang:time_to_first_token_seconds_count{{{ids}}}", "values": "0+100x90"},
+    ]
+    checks = [
+        _sample("llm:requests_waiting", ids, 4),
+        _sample("llm:kv_cache_usage:ratio", ids, 0.8),
+        _sample("llm:slo_errors:ratio_rate5m", ids, 0.04),
+        _sample("llm:slo_ttft_slow:ratio_rate5m", ids, 0.25),
+    ]
+    (rule,) = [r for r in _alerts(stack) if r["labels"].get("model") == "chat-sglang"
+               and r["alert"] == "ModelTTFTBudgetBurnSlow"]  # the SGLang model has a TTFT SLO
+    fired = [{"exp_labels": rule["labels"], "exp_annotations": rule["annotations"]}]
+    _promtool(stack, tmp_path, "1m", series, checks, alerts=[
+        {"eval_time": "80m", "alertname": "ModelTTFTBudgetBurnSlow", "exp_alerts": fired},
+        {"eval_time": "80m", "alertname": "ModelTTFTBudgetBurn", "exp_alerts": []},
+    ])
+    assert not [r for r in _alerts(stack) if r["labels"].get("model") == "chat-tgi"
+                and "TTFT" in r["alert"]]  # ... the TGI model, with no TTFT histogram, none
+
+
+def test_a_tgi_model_pages_when_its_errors_burn_the_budget(planned, tmp_path):
+    """10% of chat-tgi's requests fail in generation: 20x the 0.5% budget, over the 14.4x
+    of the fast burn in the last hour and 5 minutes. 2.5% (5x) stays under both pages
+    (14.4x, and 6x over 6h and 30m)."""
+    stack = planned["onprem-engines"]
+    (rule,) = [r for r in _alerts(stack) if r["alert"] == "ModelErrorBudgetBurn"
+               and r["labels"]["model"] == "chat-tgi"]
+    ids = 'namespace="llm-engines",model="chat-tgi"'
+    fired = [{"exp_labels": rule["labels"], "exp_annotations": rule["annotations"]}]
+    for failed, expected in (("10", fired), ("2.5", [])):
+        (tmp_path / failed).mkdir()
+        _promtool(stack, tmp_path / failed, "1m", [
+            {"series": f"tgi_request_count{{{ids}}}", "values": "0+100x90"},
+            {"series": f'tgi_request_failure{{{ids},err="generation"}}',
+             "values": f"0+{failed}x90"},
+        ], [], alerts=[
+            {"eval_time": "80m", "alertname": "ModelErrorBudgetBurn", "exp_alerts": expected},
+        ])
