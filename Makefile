@@ -7,7 +7,7 @@ STACK ?= local
 # pytest workers (pytest-xdist); the build machines have two cores.
 TEST_WORKERS ?= 2
 
-.PHONY: plan test bench lint install clean test-tools
+.PHONY: plan test bench lint install clean test-tools docs
 
 install: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 
@@ -39,6 +39,10 @@ test: install test-tools
 bench: $(VENV)/.installed
 	$(BIN)/python bench/policy.py
 	$(BIN)/python bench/bench.py
+
+# The JSON Schemas in schema/ and the README's field reference, from the spec's model.
+docs: $(VENV)/.installed
+	$(BIN)/python -m components.spec.docs
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check components policies tests bench platform .github/scripts

@@ -443,33 +443,7 @@ def size(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """vLLM V1 memory budget for one model on one GPU type."""
-    problems = []
-    arch = catalog.models().get(model)
-    if arch is None:
-        problems.append(
-            f"--model: unknown model {echo(model)}{catalog.suggest(model, catalog.models())}"
-        )
-    g = catalog.gpus().get(gpu)
-    if g is None:
-        problems.append(
-            f"--gpu: unknown GPU {echo(gpu)}{catalog.suggest(gpu, catalog.gpus())}; "
-            f"allowed: {', '.join(catalog.gpus())}"
-        )
-    if kv_cache_dtype not in ("auto", "fp8"):
-        problems.append(f"--kv-cache-dtype: must be auto or fp8 (got {echo(kv_cache_dtype)})")
-    if quantization not in (None, "fp8", "awq", "gptq"):
-        problems.append(f"--quantization: must be fp8, awq or gptq (got {echo(quantization)})")
-    if arch and max_model_len and max_model_len > arch.max_position_embeddings:
-        problems.append(
-            f"--max-model-len: must be <= {arch.max_position_embeddings} for {model} "
-            f"(got {max_model_len})"
-        )
-    refused = sizing.tp_problem(arch, tensor_parallel) if arch else None
-    if refused:
-        problems.append(f"--tensor-parallel: {refused} ({model})")
-    if problems:
-        raise _fail(problems)
-    assert arch is not None and g is not None
+    arch, g = _size_inputs(model, gpu, tensor_parallel, max_model_len, kv_cache_dtype, quantization)
     quant = sizing.effective_quantization(quantization, arch.native_quantization)
     budget = sizing.memory_budget(
         arch,
@@ -506,6 +480,46 @@ def size(
             f"{budget.kv_cache_tokens} KV tokens < max-model-len {budget.max_model_len}",
         )
         raise typer.Exit(1)
+
+
+def _size_inputs(
+    model: str,
+    gpu: str,
+    tensor_parallel: int,
+    max_model_len: int | None,
+    kv_cache_dtype: str,
+    quantization: str | None,
+) -> tuple[catalog.ModelInfo, catalog.GpuInfo]:
+    """The catalog facts `size` works from; every bad option is reported at once, one
+    line each, and exits 2."""
+    problems = []
+    arch = catalog.models().get(model)
+    if arch is None:
+        problems.append(
+            f"--model: unknown model {echo(model)}{catalog.suggest(model, catalog.models())}"
+        )
+    g = catalog.gpus().get(gpu)
+    if g is None:
+        problems.append(
+            f"--gpu: unknown GPU {echo(gpu)}{catalog.suggest(gpu, catalog.gpus())}; "
+            f"allowed: {', '.join(catalog.gpus())}"
+        )
+    if kv_cache_dtype not in ("auto", "fp8"):
+        problems.append(f"--kv-cache-dtype: must be auto or fp8 (got {echo(kv_cache_dtype)})")
+    if quantization not in (None, "fp8", "awq", "gptq"):
+        problems.append(f"--quantization: must be fp8, awq or gptq (got {echo(quantization)})")
+    if arch and max_model_len and max_model_len > arch.max_position_embeddings:
+        problems.append(
+            f"--max-model-len: must be <= {arch.max_position_embeddings} for {model} "
+            f"(got {max_model_len})"
+        )
+    refused = sizing.tp_problem(arch, tensor_parallel) if arch else None
+    if refused:
+        problems.append(f"--tensor-parallel: {refused} ({model})")
+    if problems:
+        raise _fail(problems)
+    assert arch is not None and g is not None
+    return arch, g
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -126,16 +126,35 @@ def selector_labels(name: str, component: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": name, "app.kubernetes.io/component": component}
 
 
+@dataclass(frozen=True)
+class K8sLabeler:
+    """The labels of every Kubernetes object of one environment: what components receive
+    instead of the spec, to label each object they make."""
+
+    environment: str
+    # The spec's tags (see `tags`), each set as an llm-platform.dev/<key> label.
+    tags: dict[str, str]
+
+    def __call__(self, name: str, component: str, **extra: str) -> dict[str, str]:
+        labels = {
+            **selector_labels(name, component),
+            "app.kubernetes.io/instance": fit(f"{self.environment}-{name}", LABEL_VALUE),
+            "app.kubernetes.io/part-of": PART_OF,
+            "app.kubernetes.io/managed-by": MANAGED_BY,
+        }
+        labels.update(
+            {f"{LABEL_PREFIX}/{k}": v for k, v in self.tags.items() if k != "managed-by"}
+        )
+        labels.update({f"{LABEL_PREFIX}/{k}": v for k, v in extra.items()})
+        return labels
+
+
+def labeler(spec: EnvironmentSpec) -> K8sLabeler:
+    return K8sLabeler(environment=spec.environment, tags=tags(spec))
+
+
 def k8s_labels(spec: EnvironmentSpec, name: str, component: str, **extra: str) -> dict[str, str]:
-    labels = {
-        **selector_labels(name, component),
-        "app.kubernetes.io/instance": fit(f"{spec.environment}-{name}", LABEL_VALUE),
-        "app.kubernetes.io/part-of": PART_OF,
-        "app.kubernetes.io/managed-by": MANAGED_BY,
-    }
-    labels.update({f"{LABEL_PREFIX}/{k}": v for k, v in tags(spec).items() if k != "managed-by"})
-    labels.update({f"{LABEL_PREFIX}/{k}": v for k, v in extra.items()})
-    return labels
+    return labeler(spec)(name, component, **extra)
 
 
 def monitoring_labels(spec: EnvironmentSpec) -> dict[str, str]:

@@ -444,7 +444,7 @@ def test_a_hostile_long_message_is_dealt_with_in_linear_time(aws, caplog):
 def test_the_lambdas_iam_policy_allows_every_call_it_makes(aws, endpoint):
     """Every AWS API call of a cap, a restore and the record clean-up, recorded from the
     boto3 clients, is allowed by the role policy the Budget component attaches."""
-    from components.aws.budget import enforcer_policy
+    from components.aws.iam_documents import enforcer_policy
 
     eks, ssm = aws
     calls: list[tuple[str, str]] = []

@@ -125,9 +125,15 @@ def test_trtllm_runs_triton_with_mpi_ranks_and_publishes_build_parameters(mixed)
     (c,) = pod(by_kind(records, DEPLOYMENT)["onprem-mixed-analyst-server"])["containers"]
     assert c["command"][0] == "mpirun"
     assert c["command"].count("tritonserver") == plan.tensor_parallel == 2  # one per rank
-    params = by_kind(records, "kubernetes:core/v1:ConfigMap")["onprem-mixed-analyst-trtllm-params"]
+    params = by_kind(records, "kubernetes:core/v1:ConfigMap")["onprem-mixed-analyst-engine-config"]
     assert params["data"]["tensor_parallel_size"] == str(plan.tensor_parallel)
     assert params["data"]["triton_max_batch_size"] == str(plan.max_num_seqs)
+    # Mounted where the engine reads its config files; vLLM has none, so no ConfigMap.
+    mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+    assert mounts["engine-config"] == "/etc/llm-platform"
+    assert "onprem-mixed-support-bot-engine-config" not in by_kind(
+        records, "kubernetes:core/v1:ConfigMap"
+    )
 
 
 def test_hf_token_comes_from_a_secret_file(local):

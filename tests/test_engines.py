@@ -18,7 +18,7 @@ from test_alert_rules import _alerts, _run, _tool, _write_rules
 from components import catalog
 from components.catalog.engine_releases import engine_releases
 from components.engines import ENGINES, TritonTrtllm, Vllm
-from components.kubernetes.monitoring import _adapter_rules
+from components.kubernetes.monitoring.charts import _adapter_rules
 from components.observability.metrics import ENGINE_SERIES, Selector, ttft_bucket
 from components.sizing import MemoryBudget, ServingInputs, ServingPlan, plan_serving
 from components.spec import SpecError, load_spec

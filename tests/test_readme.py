@@ -38,7 +38,7 @@ def test_every_spec_field_is_documented():
     missing = [f for f in _fields(EnvironmentSpec) if f not in documented]
     assert not missing, f"README spec table lacks: {missing}"
     for key in Architecture.model_fields:
-        assert f"`{key}`" in README, key
+        assert f"`models[].architecture.{key}`" in README, key
 
 
 def test_topology_table_shows_each_stacks_planned_monthly_cost(planned):

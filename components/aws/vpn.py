@@ -3,59 +3,65 @@ so routes to the on-prem networks propagate into the private route tables."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from components import naming
-from components.spec import EnvironmentSpec, Vpn
+from components.aws.args import VpnArgs
+
+IKE_VERSIONS = ["ikev2"]
 
 
-@dataclass(frozen=True)
-class VpnArgs:
-    spec: EnvironmentSpec
-    link: Vpn
-    vpc_id: pulumi.Input[str]
-    route_table_ids: list[pulumi.Input[str]]
-    shared_key: pulumi.Input[str]
+def connection(args: VpnArgs) -> dict[str, Any]:
+    """Keyword arguments of the aws.ec2.VpnConnection, except its two gateways: IKEv2 on
+    both tunnels, the pre-shared key kept secret, routes learned by BGP."""
+    key = pulumi.Output.secret(args.shared_key)
+    return dict(
+        type="ipsec.1",
+        static_routes_only=False,
+        tunnel1_preshared_key=key,
+        tunnel2_preshared_key=key,
+        tunnel1_ike_versions=IKE_VERSIONS,
+        tunnel2_ike_versions=IKE_VERSIONS,
+        tags=args.tags,
+    )
 
 
 class SiteVpn(pulumi.ComponentResource):
     gateway_addresses: pulumi.Output[list[str]]
 
-    def __init__(self, name: str, args: VpnArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        name: str,
+        args: VpnArgs,
+        vpc_id: pulumi.Input[str],
+        route_table_ids: list[pulumi.Input[str]],
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         super().__init__("llm-platform:aws:Vpn", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        tags = naming.tags(args.spec)
-        gateway = aws.ec2.VpnGateway(f"{name}-vgw", vpc_id=args.vpc_id, tags=tags, opts=child)
+        gateway = aws.ec2.VpnGateway(f"{name}-vgw", vpc_id=vpc_id, tags=args.tags, opts=child)
         peer = aws.ec2.CustomerGateway(
             f"{name}-cgw",
-            bgp_asn=str(args.link.bgp_asn),
-            ip_address=args.link.peer_ip,
+            bgp_asn=str(args.bgp_asn),
+            ip_address=args.peer_ip,
             type="ipsec.1",
-            tags=tags,
+            tags=args.tags,
             opts=child,
         )
-        key = pulumi.Output.secret(args.shared_key)
-        connection = aws.ec2.VpnConnection(
+        tunnels = aws.ec2.VpnConnection(
             f"{name}-connection",
             vpn_gateway_id=gateway.id,
             customer_gateway_id=peer.id,
-            type="ipsec.1",
-            static_routes_only=False,
-            tunnel1_preshared_key=key,
-            tunnel2_preshared_key=key,
-            tunnel1_ike_versions=["ikev2"],
-            tunnel2_ike_versions=["ikev2"],
-            tags=tags,
+            **connection(args),
             opts=child,
         )
-        for i, table in enumerate(args.route_table_ids):
+        for i, table in enumerate(route_table_ids):
             aws.ec2.VpnGatewayRoutePropagation(
                 f"{name}-propagate-{i}", vpn_gateway_id=gateway.id, route_table_id=table, opts=child
             )
         self.gateway_addresses = pulumi.Output.all(
-            connection.tunnel1_address, connection.tunnel2_address
+            tunnels.tunnel1_address, tunnels.tunnel2_address
         )
         self.register_outputs({"gateway_addresses": self.gateway_addresses})

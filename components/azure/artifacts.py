@@ -9,176 +9,92 @@ cluster's OIDC issuer (or, in a hybrid, the on-prem cluster's).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_azure_native as azure
 
-from components import naming, pricing
+from components import pricing
 from components.azure import ids, names
+from components.azure.args import ArtifactBucketArgs
 from components.kubernetes.facts import WEIGHTS_READER, ArtifactStore, WorkloadIdentity
 from components.kubernetes.weights_access import TOKEN_DIR
 from components.naming import fit
-from components.spec import EnvironmentSpec
 
 CONTAINER = "artifacts"
 MODELS_PREFIX = "models"
 CHECKPOINTS_PREFIX = "checkpoints"
 TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
+storage = azure.storage
 
 
-@dataclass(frozen=True)
-class ArtifactBucketArgs:
-    spec: EnvironmentSpec
-    resource_group: pulumi.Input[str]
-    node_subnet_id: pulumi.Input[str]
-    expected_gib: int
-    # The cluster's OIDC issuer, or None to trust the on-prem issuer of a hybrid.
-    cluster_issuer: pulumi.Input[str] | None
+def storage_account(
+    args: ArtifactBucketArgs, resource_group: pulumi.Input[str], node_subnet_id: pulumi.Input[str]
+) -> dict[str, Any]:
+    """Private: no anonymous or shared-key access, TLS 1.2 over HTTPS, and reachable from
+    the node subnet (and Azure's own services) only."""
+    return dict(
+        account_name=args.account_name,
+        resource_group_name=resource_group,
+        location=args.location,
+        kind="StorageV2",
+        sku=storage.SkuArgs(name="Standard_LRS"),
+        access_tier="Hot",
+        allow_blob_public_access=False,
+        allow_shared_key_access=False,
+        default_to_o_auth_authentication=True,
+        enable_https_traffic_only=True,
+        minimum_tls_version="TLS1_2",
+        allow_cross_tenant_replication=False,
+        network_rule_set=storage.NetworkRuleSetArgs(
+            default_action="Deny",
+            bypass="AzureServices",
+            virtual_network_rules=[
+                storage.VirtualNetworkRuleArgs(virtual_network_resource_id=node_subnet_id)
+            ],
+        ),
+        tags={**args.tags, pricing.EXPECTED_GIB_TAG: str(args.expected_gib)},
+    )
 
 
-class ArtifactBucket(pulumi.ComponentResource):
-    store: ArtifactStore
-    identity: WorkloadIdentity
-
-    def __init__(
-        self, name: str, args: ArtifactBucketArgs, opts: pulumi.ResourceOptions | None = None
-    ):
-        super().__init__("llm-platform:azure:ArtifactBucket", name, None, opts)
-        spec = args.spec
-        cfg = spec.azure
-        assert cfg is not None
-        child = pulumi.ResourceOptions(parent=self)
-        tags = naming.tags(spec)
-        account_id = ids.global_name(spec)
-        account = azure.storage.StorageAccount(
-            f"{name}-account",
-            account_name=account_id,
-            resource_group_name=args.resource_group,
-            location=cfg.location,
-            kind="StorageV2",
-            sku=azure.storage.SkuArgs(name="Standard_LRS"),
-            access_tier="Hot",
-            allow_blob_public_access=False,
-            allow_shared_key_access=False,
-            default_to_o_auth_authentication=True,
-            enable_https_traffic_only=True,
-            minimum_tls_version="TLS1_2",
-            allow_cross_tenant_replication=False,
-            network_rule_set=azure.storage.NetworkRuleSetArgs(
-                default_action="Deny",
-                bypass="AzureServices",
-                virtual_network_rules=[
-                    azure.storage.VirtualNetworkRuleArgs(
-                        virtual_network_resource_id=args.node_subnet_id
+def lifecycle(args: ArtifactBucketArgs) -> storage.ManagementPolicySchemaArgs:
+    """Old blob versions and old checkpoints are deleted."""
+    return storage.ManagementPolicySchemaArgs(
+        rules=[
+            _rule(
+                "expire-old-versions",
+                [f"{CONTAINER}/"],
+                version=storage.ManagementPolicyVersionArgs(
+                    delete=storage.DateAfterCreationArgs(
+                        days_after_creation_greater_than=args.noncurrent_version_days
                     )
-                ],
+                ),
             ),
-            tags={**tags, pricing.EXPECTED_GIB_TAG: str(args.expected_gib)},
-            # Weights and checkpoints outlive a stack: `pulumi destroy` must not delete them.
-            opts=pulumi.ResourceOptions(parent=self, protect=True),
-        )
-        azure.storage.BlobServiceProperties(
-            f"{name}-versioning",
-            account_name=account.name,
-            resource_group_name=args.resource_group,
-            blob_services_name="default",
-            is_versioning_enabled=True,
-            delete_retention_policy=azure.storage.DeleteRetentionPolicyArgs(enabled=True, days=7),
-            opts=child,
-        )
-        container = azure.storage.BlobContainer(
-            f"{name}-container",
-            account_name=account.name,
-            resource_group_name=args.resource_group,
-            container_name=CONTAINER,
-            public_access="None",
-            opts=child,
-        )
-        art = spec.artifacts
-        azure.storage.ManagementPolicy(
-            f"{name}-lifecycle",
-            account_name=account.name,
-            resource_group_name=args.resource_group,
-            management_policy_name="default",
-            policy=azure.storage.ManagementPolicySchemaArgs(
-                rules=[
-                    _rule(
-                        "expire-old-versions",
-                        [f"{CONTAINER}/"],
-                        version=azure.storage.ManagementPolicyVersionArgs(
-                            delete=azure.storage.DateAfterCreationArgs(
-                                days_after_creation_greater_than=art.noncurrent_version_days
-                            )
-                        ),
-                    ),
-                    _rule(
-                        "expire-checkpoints",
-                        [f"{CONTAINER}/{CHECKPOINTS_PREFIX}/"],
-                        base_blob=azure.storage.ManagementPolicyBaseBlobArgs(
-                            delete=azure.storage.DateAfterModificationArgs(
-                                days_after_modification_greater_than=art.checkpoint_days
-                            )
-                        ),
-                    ),
-                ]
+            _rule(
+                "expire-checkpoints",
+                [f"{CONTAINER}/{CHECKPOINTS_PREFIX}/"],
+                base_blob=storage.ManagementPolicyBaseBlobArgs(
+                    delete=storage.DateAfterModificationArgs(
+                        days_after_modification_greater_than=args.checkpoint_days
+                    )
+                ),
             ),
-            opts=child,
-        )
-        identity = azure.managedidentity.UserAssignedIdentity(
-            fit(f"{name}-reader", names.USER_ASSIGNED_IDENTITY),
-            resource_group_name=args.resource_group,
-            location=cfg.location,
-            tags=tags,
-            opts=child,
-        )
-        azure.authorization.RoleAssignment(
-            f"{name}-reader",
-            scope=container.id,
-            principal_id=identity.principal_id,
-            principal_type="ServicePrincipal",
-            role_definition_id=ids.role_definition(spec, ids.BLOB_DATA_READER),
-            condition_version="2.0",
-            condition=models_only_condition(f"{MODELS_PREFIX}/"),
-            opts=child,
-        )
-        onprem = args.cluster_issuer is None
-        azure.managedidentity.FederatedIdentityCredential(
-            f"{name}-reader",
-            resource_group_name=args.resource_group,
-            resource_name_=identity.name,
-            issuer=spec.hybrid.onprem_oidc_issuer if onprem else args.cluster_issuer,
-            subject=f"system:serviceaccount:{spec.namespace}:{WEIGHTS_READER}",
-            audiences=[TOKEN_EXCHANGE_AUDIENCE],
-            opts=child,
-        )
-        if onprem:
-            # Off Azure there is no webhook: the pod carries what it would have injected.
-            self.identity = WorkloadIdentity(
-                env={
-                    "AZURE_CLIENT_ID": identity.client_id,
-                    "AZURE_TENANT_ID": identity.tenant_id,
-                    "AZURE_FEDERATED_TOKEN_FILE": f"{TOKEN_DIR}/token",
-                },
-                token_audience=TOKEN_EXCHANGE_AUDIENCE,
-            )
-        else:
-            self.identity = WorkloadIdentity(
-                service_account_annotations={
-                    "azure.workload.identity/client-id": identity.client_id
-                },
-                pod_labels={"azure.workload.identity/use": "true"},
-            )
-        self.store = ArtifactStore(
-            uri=f"https://{account_id}.blob.core.windows.net/{CONTAINER}",
-            rclone_env={
-                "RCLONE_CONFIG_ARTIFACTS_TYPE": "azureblob",
-                "RCLONE_CONFIG_ARTIFACTS_ACCOUNT": account_id,
-                "RCLONE_CONFIG_ARTIFACTS_ENV_AUTH": "true",
-            },
-            models_path=f"artifacts:{CONTAINER}/{MODELS_PREFIX}",
-        )
-        self.register_outputs({"account": account_id})
+        ]
+    )
+
+
+def _rule(name: str, prefixes: list[str], **actions: Any) -> storage.ManagementPolicyRuleArgs:
+    return storage.ManagementPolicyRuleArgs(
+        name=name,
+        enabled=True,
+        type="Lifecycle",
+        definition=storage.ManagementPolicyDefinitionArgs(
+            filters=storage.ManagementPolicyFilterArgs(
+                blob_types=["blockBlob"], prefix_match=prefixes
+            ),
+            actions=storage.ManagementPolicyActionArgs(**actions),
+        ),
+    )
 
 
 _BLOBS = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
@@ -200,15 +116,140 @@ def models_only_condition(prefix: str) -> str:
     )
 
 
-def _rule(name: str, prefixes: list[str], **actions) -> azure.storage.ManagementPolicyRuleArgs:
-    return azure.storage.ManagementPolicyRuleArgs(
-        name=name,
-        enabled=True,
-        type="Lifecycle",
-        definition=azure.storage.ManagementPolicyDefinitionArgs(
-            filters=azure.storage.ManagementPolicyFilterArgs(
-                blob_types=["blockBlob"], prefix_match=prefixes
-            ),
-            actions=azure.storage.ManagementPolicyActionArgs(**actions),
-        ),
+def reader_role(args: ArtifactBucketArgs) -> dict[str, Any]:
+    """Storage Blob Data Reader, for blobs under models/ only."""
+    return dict(
+        principal_type="ServicePrincipal",
+        role_definition_id=ids.role_definition(args.subscription_id, ids.BLOB_DATA_READER),
+        condition_version="2.0",
+        condition=models_only_condition(f"{MODELS_PREFIX}/"),
     )
+
+
+def federated_credential(
+    args: ArtifactBucketArgs, cluster_issuer: pulumi.Input[str]
+) -> dict[str, Any]:
+    """Trust tokens of the one reader service account, from the on-prem issuer in a hybrid
+    and the AKS cluster's otherwise."""
+    return dict(
+        issuer=args.onprem_issuer if args.onprem_issuer is not None else cluster_issuer,
+        subject=f"system:serviceaccount:{args.namespace}:{WEIGHTS_READER}",
+        audiences=[TOKEN_EXCHANGE_AUDIENCE],
+    )
+
+
+def workload_identity(
+    onprem: bool, client_id: pulumi.Input[str], tenant_id: pulumi.Input[str]
+) -> WorkloadIdentity:
+    if onprem:
+        # Off Azure there is no webhook: the pod carries what it would have injected.
+        return WorkloadIdentity(
+            env={
+                "AZURE_CLIENT_ID": client_id,
+                "AZURE_TENANT_ID": tenant_id,
+                "AZURE_FEDERATED_TOKEN_FILE": f"{TOKEN_DIR}/token",
+            },
+            token_audience=TOKEN_EXCHANGE_AUDIENCE,
+        )
+    return WorkloadIdentity(
+        service_account_annotations={"azure.workload.identity/client-id": client_id},
+        pod_labels={"azure.workload.identity/use": "true"},
+    )
+
+
+def rclone_store(account_name: str) -> ArtifactStore:
+    return ArtifactStore(
+        uri=f"https://{account_name}.blob.core.windows.net/{CONTAINER}",
+        rclone_env={
+            "RCLONE_CONFIG_ARTIFACTS_TYPE": "azureblob",
+            "RCLONE_CONFIG_ARTIFACTS_ACCOUNT": account_name,
+            "RCLONE_CONFIG_ARTIFACTS_ENV_AUTH": "true",
+        },
+        models_path=f"artifacts:{CONTAINER}/{MODELS_PREFIX}",
+    )
+
+
+class ArtifactBucket(pulumi.ComponentResource):
+    store: ArtifactStore
+    identity: WorkloadIdentity
+
+    def __init__(
+        self,
+        name: str,
+        args: ArtifactBucketArgs,
+        resource_group: pulumi.Input[str],
+        node_subnet_id: pulumi.Input[str],
+        cluster_issuer: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        """`cluster_issuer` is the AKS cluster's OIDC issuer, unused when the spec names an
+        on-prem issuer."""
+        super().__init__("llm-platform:azure:ArtifactBucket", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        account = storage.StorageAccount(
+            f"{name}-account",
+            **storage_account(args, resource_group, node_subnet_id),
+            # Weights and checkpoints outlive a stack: `pulumi destroy` must not delete them.
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
+        )
+        # From the account's output, so its children wait for it.
+        group = dict(account_name=account.name, resource_group_name=resource_group)
+        storage.BlobServiceProperties(
+            f"{name}-versioning",
+            **group,
+            blob_services_name="default",
+            is_versioning_enabled=True,
+            delete_retention_policy=storage.DeleteRetentionPolicyArgs(enabled=True, days=7),
+            opts=child,
+        )
+        container = storage.BlobContainer(
+            f"{name}-container",
+            **group,
+            container_name=CONTAINER,
+            public_access="None",
+            opts=child,
+        )
+        storage.ManagementPolicy(
+            f"{name}-lifecycle",
+            **group,
+            management_policy_name="default",
+            policy=lifecycle(args),
+            opts=child,
+        )
+        self.identity = self._reader(name, args, resource_group, container.id, cluster_issuer)
+        self.store = rclone_store(args.account_name)
+        self.register_outputs({"account": args.account_name})
+
+    def _reader(
+        self,
+        name: str,
+        args: ArtifactBucketArgs,
+        resource_group: pulumi.Input[str],
+        container_id: pulumi.Input[str],
+        cluster_issuer: pulumi.Input[str],
+    ) -> WorkloadIdentity:
+        """The identity that reads models/, and whom it trusts."""
+        child = pulumi.ResourceOptions(parent=self)
+        identity = azure.managedidentity.UserAssignedIdentity(
+            fit(f"{name}-reader", names.USER_ASSIGNED_IDENTITY),
+            resource_group_name=resource_group,
+            location=args.location,
+            tags=args.tags,
+            opts=child,
+        )
+        azure.authorization.RoleAssignment(
+            f"{name}-reader",
+            scope=container_id,
+            principal_id=identity.principal_id,
+            **reader_role(args),
+            opts=child,
+        )
+        azure.managedidentity.FederatedIdentityCredential(
+            f"{name}-reader",
+            resource_group_name=resource_group,
+            resource_name_=identity.name,
+            **federated_credential(args, cluster_issuer),
+            opts=child,
+        )
+        onprem = args.onprem_issuer is not None
+        return workload_identity(onprem, identity.client_id, identity.tenant_id)

@@ -3,22 +3,49 @@ services (VPC-native GKE), and Cloud NAT so private nodes can pull images."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
 
 from components.gcp import names
+from components.gcp.args import NetworkArgs
 from components.naming import fit
-from components.spec import EnvironmentSpec
 
 PODS_RANGE = "pods"
 SERVICES_RANGE = "services"
 
 
-@dataclass(frozen=True)
-class NetworkArgs:
-    spec: EnvironmentSpec
+def subnet(args: NetworkArgs, network_id: pulumi.Input[str]) -> dict[str, Any]:
+    """The node subnet: Private Google Access (nodes have no public address), VPC-native
+    secondary ranges, and flow logs."""
+    return dict(
+        network=network_id,
+        region=args.region,
+        ip_cidr_range=args.subnet_cidr,
+        private_ip_google_access=True,
+        secondary_ip_ranges=[
+            gcp.compute.SubnetworkSecondaryIpRangeArgs(
+                range_name=PODS_RANGE, ip_cidr_range=args.pods_cidr
+            ),
+            gcp.compute.SubnetworkSecondaryIpRangeArgs(
+                range_name=SERVICES_RANGE, ip_cidr_range=args.services_cidr
+            ),
+        ],
+        log_config=gcp.compute.SubnetworkLogConfigArgs(
+            aggregation_interval="INTERVAL_5_MIN", flow_sampling=0.5
+        ),
+    )
+
+
+def nat(args: NetworkArgs, router: pulumi.Input[str]) -> dict[str, Any]:
+    return dict(
+        router=router,
+        region=args.region,
+        nat_ip_allocate_option="AUTO_ONLY",
+        source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
+        log_config=gcp.compute.RouterNatLogConfigArgs(enable=True, filter="ERRORS_ONLY"),
+    )
 
 
 class Network(pulumi.ComponentResource):
@@ -27,8 +54,6 @@ class Network(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:gcp:Network", name, None, opts)
-        cfg = args.spec.gcp
-        assert cfg is not None
         child = pulumi.ResourceOptions(parent=self)
         vpc = gcp.compute.Network(
             fit(f"{name}-vpc", names.COMPUTE),
@@ -36,37 +61,15 @@ class Network(pulumi.ComponentResource):
             routing_mode="REGIONAL",
             opts=child,
         )
-        subnet = gcp.compute.Subnetwork(
-            fit(f"{name}-nodes", names.COMPUTE),
-            network=vpc.id,
-            region=cfg.region,
-            ip_cidr_range=cfg.subnet_cidr,
-            private_ip_google_access=True,
-            secondary_ip_ranges=[
-                gcp.compute.SubnetworkSecondaryIpRangeArgs(
-                    range_name=PODS_RANGE, ip_cidr_range=cfg.pods_cidr
-                ),
-                gcp.compute.SubnetworkSecondaryIpRangeArgs(
-                    range_name=SERVICES_RANGE, ip_cidr_range=cfg.services_cidr
-                ),
-            ],
-            log_config=gcp.compute.SubnetworkLogConfigArgs(
-                aggregation_interval="INTERVAL_5_MIN", flow_sampling=0.5
-            ),
-            opts=child,
+        nodes = gcp.compute.Subnetwork(
+            fit(f"{name}-nodes", names.COMPUTE), **subnet(args, vpc.id), opts=child
         )
         router = gcp.compute.Router(
-            fit(f"{name}-router", names.COMPUTE), network=vpc.id, region=cfg.region, opts=child
+            fit(f"{name}-router", names.COMPUTE), network=vpc.id, region=args.region, opts=child
         )
         gcp.compute.RouterNat(
-            fit(f"{name}-nat", names.COMPUTE),
-            router=router.name,
-            region=cfg.region,
-            nat_ip_allocate_option="AUTO_ONLY",
-            source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
-            log_config=gcp.compute.RouterNatLogConfigArgs(enable=True, filter="ERRORS_ONLY"),
-            opts=child,
+            fit(f"{name}-nat", names.COMPUTE), **nat(args, router.name), opts=child
         )
         self.network_id = vpc.id
-        self.subnet_id = subnet.id
+        self.subnet_id = nodes.id
         self.register_outputs({"network_id": self.network_id})

@@ -11,7 +11,7 @@ import pulumi_kubernetes as k8s
 
 from components import catalog
 from components.scheduling import GpuNodeRuntime
-from components.spec import Environment, GpuPool
+from components.spec import GpuPool
 
 POOL_LABEL = "llm-platform.dev/pool"
 
@@ -53,15 +53,6 @@ class PoolScheduling:
     def platform_taints(self) -> list[Taint]:
         """The taints the foundation's node pool must set (the cloud adds the others)."""
         return [t for t in self.taints if t.implied_by is None]
-
-
-@dataclass(frozen=True)
-class FoundationArgs:
-    """What every cloud foundation is built from."""
-
-    env: Environment
-    # Pulumi config key -> secret value, for every key in spec.secret_keys().
-    secrets: dict[str, pulumi.Input[str]]
 
 
 @dataclass(frozen=True)

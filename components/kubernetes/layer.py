@@ -1,31 +1,70 @@
 """KubernetesLayer: the workload namespace, the GPU runtime, observability and one
 ModelServer per model.
 
-Identical on every topology; all it knows of the cluster is the ClusterFacts it is given.
+Identical on every topology. Its Args are resolved from the spec and the foundation's
+ClusterFacts beforehand (components/kubernetes/resolve.py); the layer only wires its
+children together: each gets the namespace, the weights reader and the CRD release as the
+objects made here, so it is created after them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import naming
-from components.kubernetes.facts import ClusterFacts
 from components.kubernetes.gpu_runtime import GpuRuntime, GpuRuntimeArgs
 from components.kubernetes.model_server import ModelServer, ModelServerArgs
 from components.kubernetes.monitoring import Observability, ObservabilityArgs
 from components.kubernetes.weights_access import WeightsAccess, WeightsAccessArgs
-from components.spec import Environment, Model
+
+# The pod security standard the workload namespace enforces, and the version of it.
+POD_SECURITY = "restricted"
+POD_SECURITY_VERSION = "v1.30"
 
 
 @dataclass(frozen=True)
 class KubernetesLayerArgs:
-    env: Environment
-    facts: ClusterFacts
-    # Pulumi config key -> secret value, for every key in spec.secret_keys().
-    secrets: dict[str, pulumi.Input[str]]
+    provider: k8s.Provider
+    namespace: str
+    namespace_labels: dict[str, str]
+    observability: ObservabilityArgs
+    gpu_runtime: GpuRuntimeArgs
+    models: tuple[ModelServerArgs, ...]
+    # Set where model servers read their weights from the environment's bucket.
+    weights_access: WeightsAccessArgs | None = None
+
+
+def namespace_labels(labels: dict[str, str]) -> dict[str, str]:
+    """The workload namespace admits only pods that meet the restricted profile."""
+    return {
+        **labels,
+        "pod-security.kubernetes.io/enforce": POD_SECURITY,
+        "pod-security.kubernetes.io/enforce-version": POD_SECURITY_VERSION,
+        "pod-security.kubernetes.io/warn": POD_SECURITY,
+        "pod-security.kubernetes.io/audit": POD_SECURITY,
+    }
+
+
+def wired_server(
+    server: ModelServerArgs,
+    namespace: pulumi.Input[str],
+    access: WeightsAccess | None,
+    crds_ready: tuple[pulumi.Resource, ...],
+) -> ModelServerArgs:
+    """`server` with the namespace, the weights reader's objects and the CRD release."""
+    server = replace(server, namespace=namespace, crds_ready=crds_ready)
+    if access is None:
+        return server
+    fetch = server.weights.fetch
+    if fetch is not None:
+        fetch = replace(fetch, files_config_map=access.files_config_map)
+    return replace(
+        server,
+        service_account=access.service_account,
+        weights=replace(server.weights, fetch=fetch),
+    )
 
 
 class KubernetesLayer(pulumi.ComponentResource):
@@ -36,80 +75,37 @@ class KubernetesLayer(pulumi.ComponentResource):
         self, name: str, args: KubernetesLayerArgs, opts: pulumi.ResourceOptions | None = None
     ):
         super().__init__("llm-platform:kubernetes:Layer", name, None, opts)
-        spec = args.env.spec
-        facts = args.facts
         # Children inherit the provider, so every object goes to the foundation's cluster.
-        child = pulumi.ResourceOptions(parent=self, providers={"kubernetes": facts.provider})
+        child = pulumi.ResourceOptions(parent=self, providers={"kubernetes": args.provider})
         ns = k8s.core.v1.Namespace(
             f"{name}-ns",
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=spec.namespace,
-                labels={
-                    **naming.k8s_labels(spec, "serving", "namespace"),
-                    "pod-security.kubernetes.io/enforce": "restricted",
-                    "pod-security.kubernetes.io/enforce-version": "v1.30",
-                    "pod-security.kubernetes.io/warn": "restricted",
-                    "pod-security.kubernetes.io/audit": "restricted",
-                },
+                name=args.namespace, labels=namespace_labels(args.namespace_labels)
             ),
             opts=child,
         )
         self.namespace = ns.metadata.name
         observability = Observability(
             f"{name}-observability",
-            ObservabilityArgs(env=args.env, namespace=ns.metadata.name, secrets=args.secrets),
+            replace(args.observability, namespace=ns.metadata.name),
             opts=child,
         )
         # Every ServiceMonitor and PrometheusRule waits for the operator's CRDs.
         crds_ready = observability.crds_ready
-        GpuRuntime(
-            f"{name}-gpu",
-            GpuRuntimeArgs(
-                spec=spec, pools=facts.pools, runtime=facts.gpu_runtime, crds_ready=crds_ready
-            ),
-            opts=child,
-        )
+        GpuRuntime(f"{name}-gpu", replace(args.gpu_runtime, crds_ready=crds_ready), opts=child)
         access = None
-        if facts.artifacts is not None and facts.workload_identity is not None:
+        if args.weights_access is not None:
             access = WeightsAccess(
                 f"{name}-weights",
-                WeightsAccessArgs(
-                    spec=spec, namespace=ns.metadata.name, identity=facts.workload_identity
-                ),
+                replace(args.weights_access, namespace=ns.metadata.name),
                 opts=child,
             )
         self.endpoints = {
-            model.name: self._model_server(name, args, model, ns.metadata.name, access, crds_ready)
-            for model in spec.models
+            server.name: ModelServer(
+                f"{name}-{server.name}",
+                wired_server(server, ns.metadata.name, access, crds_ready),
+                opts=child,
+            ).endpoint
+            for server in args.models
         }
         self.register_outputs({"namespace": self.namespace, "endpoints": self.endpoints})
-
-    def _model_server(
-        self,
-        name: str,
-        args: KubernetesLayerArgs,
-        model: Model,
-        namespace: pulumi.Output[str],
-        access: WeightsAccess | None,
-        crds_ready: tuple[pulumi.Resource, ...],
-    ) -> pulumi.Output[str]:
-        facts = args.facts
-        server = ModelServer(
-            f"{name}-{model.name}",
-            ModelServerArgs(
-                spec=args.env.spec,
-                model=model,
-                plan=args.env.plans[model.name],
-                namespace=namespace,
-                pool=facts.pools[model.pool],
-                storage_class=facts.storage_class,
-                gpu_hour_usd=facts.gpu_hour_usd,
-                artifacts=facts.artifacts if access else None,
-                identity=facts.workload_identity if access else None,
-                service_account=access.service_account if access else None,
-                identity_files=access.files_config_map if access else None,
-                crds_ready=crds_ready,
-            ),
-            opts=pulumi.ResourceOptions(parent=self, providers={"kubernetes": facts.provider}),
-        )
-        return server.endpoint

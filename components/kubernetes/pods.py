@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pulumi_kubernetes as k8s
 
-from components.spec import EnvironmentSpec
-
 # A fixed non-root UID: images that default to root still start, and file ownership on the
 # volumes (fsGroup) is predictable.
 RUN_AS = 10001
@@ -46,10 +44,10 @@ def digest_skip(image: str) -> dict[str, str]:
     }
 
 
-def prometheus_peer(spec: EnvironmentSpec) -> k8s.networking.v1.NetworkPolicyPeerArgs:
+def prometheus_peer(prometheus_namespace: str) -> k8s.networking.v1.NetworkPolicyPeerArgs:
     """Network-policy peer for the namespace Prometheus scrapes from."""
     return k8s.networking.v1.NetworkPolicyPeerArgs(
         namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-            match_labels={"kubernetes.io/metadata.name": spec.cluster.prometheus_namespace}
+            match_labels={"kubernetes.io/metadata.name": prometheus_namespace}
         )
     )

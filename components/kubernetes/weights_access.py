@@ -1,5 +1,6 @@
 """WeightsAccess: the service account (and credential files) that lets model servers read
-the artifact bucket, plus the init container that copies a model's weights from it.
+the artifact bucket (the init container that copies a model's weights from it is built in
+components/kubernetes/model_server/weights.py).
 
 The Kubernetes side of workload identity is the same everywhere: a service account with
 the annotations the cloud asks for, and pods that run as it. What differs per cloud
@@ -13,11 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import naming
-from components.engines import MODELS_MOUNT, SCRATCH_MOUNT
-from components.kubernetes import pods
-from components.kubernetes.facts import WEIGHTS_READER, ArtifactStore, WorkloadIdentity
-from components.spec import EnvironmentSpec
+from components.kubernetes.facts import WEIGHTS_READER, WorkloadIdentity
 
 # rclone speaks S3, GCS and Azure Blob with each cloud's workload identity (env_auth).
 RCLONE_IMAGE = "rclone/rclone:1.68.2"
@@ -28,8 +25,8 @@ TOKEN_TTL_S = 3600
 
 @dataclass(frozen=True)
 class WeightsAccessArgs:
-    spec: EnvironmentSpec
     namespace: pulumi.Input[str]
+    labels: dict[str, str]
     identity: WorkloadIdentity
 
 
@@ -42,7 +39,7 @@ class WeightsAccess(pulumi.ComponentResource):
     ):
         super().__init__("llm-platform:kubernetes:WeightsAccess", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        labels = naming.k8s_labels(args.spec, "model-weights", "identity")
+        labels = args.labels
         account = k8s.core.v1.ServiceAccount(
             f"{name}-sa",
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -70,73 +67,3 @@ class WeightsAccess(pulumi.ComponentResource):
             )
             self.files_config_map = files.metadata.name
         self.register_outputs({"service_account": self.service_account})
-
-
-def fetch_weights(
-    store: ArtifactStore,
-    identity: WorkloadIdentity,
-    model: str,
-    files_config_map: pulumi.Input[str] | None,
-) -> tuple[k8s.core.v1.ContainerArgs, list[k8s.core.v1.VolumeArgs]]:
-    """An init container that copies models/<model>/ from the bucket to the weights volume
-    (rclone copy skips files already there, so a restart costs a listing, not a download),
-    and the volumes it needs beyond the weights and scratch volumes."""
-    env = {**store.rclone_env, **identity.env, "HOME": f"{SCRATCH_MOUNT}/home"}
-    mounts = [
-        k8s.core.v1.VolumeMountArgs(name="weights", mount_path=MODELS_MOUNT),
-        k8s.core.v1.VolumeMountArgs(name="scratch", mount_path=SCRATCH_MOUNT),
-    ]
-    volumes = []
-    if identity.token_audience is not None:
-        volumes.append(
-            k8s.core.v1.VolumeArgs(
-                name="cloud-token",
-                projected=k8s.core.v1.ProjectedVolumeSourceArgs(
-                    sources=[
-                        k8s.core.v1.VolumeProjectionArgs(
-                            service_account_token=k8s.core.v1.ServiceAccountTokenProjectionArgs(
-                                audience=identity.token_audience,
-                                expiration_seconds=TOKEN_TTL_S,
-                                path="token",
-                            )
-                        )
-                    ]
-                ),
-            )
-        )
-        mounts.append(
-            k8s.core.v1.VolumeMountArgs(name="cloud-token", mount_path=TOKEN_DIR, read_only=True)
-        )
-    if files_config_map is not None:
-        volumes.append(
-            k8s.core.v1.VolumeArgs(
-                name="cloud-files",
-                config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=files_config_map),
-            )
-        )
-        mounts.append(
-            k8s.core.v1.VolumeMountArgs(name="cloud-files", mount_path=FILES_DIR, read_only=True)
-        )
-    container = k8s.core.v1.ContainerArgs(
-        name="fetch-weights",
-        image=RCLONE_IMAGE,
-        image_pull_policy="Always",
-        command=[
-            "rclone",
-            "copy",
-            pulumi.Output.concat(store.models_path, f"/{model}"),
-            f"{MODELS_MOUNT}/{model}",
-            "--transfers=8",
-            "--checkers=16",
-            "--stats=30s",
-            "--stats-one-line",
-            "--verbose",
-        ],
-        env=[k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in sorted(env.items())],
-        resources=k8s.core.v1.ResourceRequirementsArgs(
-            requests={"cpu": "1", "memory": "1Gi"}, limits={"cpu": "2", "memory": "1Gi"}
-        ),
-        volume_mounts=mounts,
-        security_context=pods.container_security(),
-    )
-    return container, volumes

@@ -8,17 +8,39 @@ and states the facts the Kubernetes layer needs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.kubernetes.facts import ClusterFacts, pool_scheduling
-from components.spec import EnvironmentSpec
+from components.kubernetes.facts import ClusterFacts, PoolScheduling
 
 
 @dataclass(frozen=True)
 class OnPremClusterArgs:
-    spec: EnvironmentSpec
+    # Default namespace of the provider: the workload namespace.
+    namespace: str
+    # How pods reach each on-prem GPU pool (the admin labels and taints the nodes).
+    pools: dict[str, PoolScheduling]
+    # What a GPU-hour costs on this cluster; the cost model prices the servers with it
+    # (spec.check requires it on-prem).
+    gpu_hour_usd: float | None
+    kubeconfig: str | None = None
+    context: str | None = None
+    # Render manifests to this directory instead of applying them.
+    render_to_directory: str | None = None
+
+
+def provider_args(args: OnPremClusterArgs) -> dict[str, Any]:
+    """The Kubernetes provider's inputs: server-side apply, so fields other managers own
+    are left alone."""
+    return {
+        "kubeconfig": args.kubeconfig,
+        "context": args.context,
+        "render_yaml_to_directory": args.render_to_directory,
+        "namespace": args.namespace,
+        "enable_server_side_apply": True,
+    }
 
 
 class OnPremCluster(pulumi.ComponentResource):
@@ -28,24 +50,10 @@ class OnPremCluster(pulumi.ComponentResource):
         self, name: str, args: OnPremClusterArgs, opts: pulumi.ResourceOptions | None = None
     ):
         super().__init__("llm-platform:onprem:Cluster", name, None, opts)
-        spec = args.spec
-        cluster = spec.cluster
         provider = k8s.Provider(
-            f"{name}-k8s",
-            kubeconfig=cluster.kubeconfig,
-            context=cluster.context,
-            render_yaml_to_directory=cluster.render_to_directory,
-            namespace=spec.namespace,
-            enable_server_side_apply=True,
-            opts=pulumi.ResourceOptions(parent=self),
+            f"{name}-k8s", **provider_args(args), opts=pulumi.ResourceOptions(parent=self)
         )
-        assert spec.onprem is not None  # guaranteed by spec.check for this topology
         self.facts = ClusterFacts(
-            provider=provider,
-            # The admin taints the GPU nodes (README); the value is theirs to choose.
-            pools=pool_scheduling(
-                [p for p in spec.gpu_pools if p not in spec.cloud_pools()], taint_value=None
-            ),
-            gpu_hour_usd=spec.onprem.gpu_hour_usd,
+            provider=provider, pools=args.pools, gpu_hour_usd=args.gpu_hour_usd
         )
         self.register_outputs({})

@@ -151,8 +151,23 @@ def check(spec: EnvironmentSpec, plan_date: date | None = None) -> Environment:
     problems += gcp_zone_problems(spec)
     problems += network_problems(spec)
     plans: dict[str, sizing.ServingPlan] = {}
-    gpus = catalog.gpus()
 
+    problems += _environment_problems(spec)
+    problems += _topology_blocks(spec)
+    problems += _name_problems(spec)
+    warnings += engine_release_warnings(spec)
+    problems += _pool_problems(spec, warnings)
+    problems += _model_problems(spec, plans, warnings)
+    problems += _shared_pool_problems(spec, plans, warnings)
+    problems += _scheduling_problems(spec, plans, warnings)
+    if problems:
+        raise SpecError(problems)
+    return Environment(spec=spec, plans=plans, warnings=warnings)
+
+
+def _environment_problems(spec: EnvironmentSpec) -> list[str]:
+    """The environment's name is repeated in its tags, and an on-prem cluster prices its GPUs."""
+    problems = []
     if spec.tags.environment != spec.environment:
         problems.append(
             f"{config_path(('tags', 'environment'))}: must equal environment '{spec.environment}' "
@@ -163,10 +178,14 @@ def check(spec: EnvironmentSpec, plan_date: date | None = None) -> Environment:
             f"{config_path(('onprem',))}: required for topology {spec.topology}; "
             "set onprem.gpu_hour_usd to the amortised cost of one GPU-hour"
         )
-    problems += _topology_blocks(spec)
-    problems += _name_problems(spec)
-    warnings += engine_release_warnings(spec)
+    return problems
 
+
+def _pool_problems(spec: EnvironmentSpec, warnings: list[str]) -> list[str]:
+    """Each GPU pool alone: unique names, a GPU the runtime drives, instance types that
+    carry the pool's GPUs, and what its placement (cloud or on-prem) requires."""
+    problems = []
+    gpus = catalog.gpus()
     seen: set[str] = set()
     for i, pool in enumerate(spec.gpu_pools):
         where = ("gpu_pools", i)
@@ -184,22 +203,38 @@ def check(spec: EnvironmentSpec, plan_date: date | None = None) -> Environment:
                 "checkpointed training can run on spot at a fraction of the price "
                 "(see components/catalog/instances.yaml)"
             )
-        typed: list[tuple[tuple[str | int, ...], str | None]] = [
-            (("instance_type",), pool.instance_type),
-            *((("extra_instance_types", j), n) for j, n in enumerate(pool.extra_instance_types)),
-        ]
-        for sub, name in typed:
-            if name is None:
-                continue
-            inst = catalog.instances()[name]
-            path = config_path((*where, *sub))
-            if inst.gpu != pool.gpu or inst.gpu_count != pool.gpus_per_node:
-                problems.append(
-                    f"{path}: {inst.id} has {inst.gpu_count}x {inst.gpu}, but the pool says "
-                    f"{pool.gpus_per_node}x {pool.gpu}"
-                )
+        problems += _instance_gpu_problems(pool, where)
         problems += _cloud_pool_problems(spec, pool, where)
+    return problems
 
+
+def _instance_gpu_problems(pool: GpuPool, where: tuple) -> list[str]:
+    """Every instance type of a pool carries exactly the pool's GPUs."""
+    problems = []
+    typed: list[tuple[tuple[str | int, ...], str | None]] = [
+        (("instance_type",), pool.instance_type),
+        *((("extra_instance_types", j), n) for j, n in enumerate(pool.extra_instance_types)),
+    ]
+    for sub, name in typed:
+        if name is None:
+            continue
+        inst = catalog.instances()[name]
+        path = config_path((*where, *sub))
+        if inst.gpu != pool.gpu or inst.gpu_count != pool.gpus_per_node:
+            problems.append(
+                f"{path}: {inst.id} has {inst.gpu_count}x {inst.gpu}, but the pool says "
+                f"{pool.gpus_per_node}x {pool.gpu}"
+            )
+    return problems
+
+
+def _model_problems(
+    spec: EnvironmentSpec, plans: dict[str, sizing.ServingPlan], warnings: list[str]
+) -> list[str]:
+    """Each model: unique names, known facts, an inference pool it fits in. Fills `plans`
+    with the serving plan of every model that passed; a model's first problem ends its
+    checks, since the later ones would only repeat it."""
+    problems: list[str] = []
     names: set[str] = set()
     pools = {p.name: p for p in spec.gpu_pools}
     for i, model in enumerate(spec.models):
@@ -207,69 +242,111 @@ def check(spec: EnvironmentSpec, plan_date: date | None = None) -> Environment:
         if model.name in names:
             problems.append(f"{config_path((*where, 'name'))}: duplicate model name '{model.name}'")
         names.add(model.name)
-        if model.hf_id is None and model.architecture is None:
-            problems.append(
-                f"{config_path(where)}: set hf_id (a catalog model) "
-                "or architecture (for any other model)"
-            )
+        arch = _checked_architecture(where, model, problems)
+        if arch is None:
             continue
-        if model.architecture is not None:
-            inconsistent = architecture_problems((*where, "architecture"), model.architecture)
-            if inconsistent:
-                problems += inconsistent
-                continue
-        arch = architecture_of(model)
-        assert arch is not None  # hf_id is checked against the catalog by the field validator
-        if model.max_context > arch.max_position_embeddings:
-            problems.append(
-                f"{config_path((*where, 'max_context'))}: must be <= the model's max positions "
-                f"{arch.max_position_embeddings} (got {model.max_context})"
-            )
-            continue
-        pool = pools.get(model.pool)
+        pool = _serving_pool(where, model, pools, problems)
         if pool is None:
-            problems.append(
-                f"{config_path((*where, 'pool'))}: no gpu_pool named '{model.pool}'"
-                f"{catalog.suggest(model.pool, pools)}; pools: {', '.join(pools)}"
-            )
             continue
-        if pool.purpose != "inference":
-            problems.append(
-                f"{config_path((*where, 'pool'))}: pool '{pool.name}' is for {pool.purpose}; "
-                "models are served from an inference pool"
-            )
+        plan = _serving_plan(where, model, arch, pool, problems, warnings)
+        if plan is None:
             continue
-        gpu = gpus[pool.gpu]
-        engine = ENGINES[model.engine.kind]
-        if refused := engine.gpu_problems(pool.name, gpu):
-            problems += [f"{config_path((*where, 'engine', 'kind'))}: {p}" for p in refused]
-            continue
-        try:
-            inputs = serving_inputs(model, arch)
-            plan = sizing.plan_serving(arch, gpu, pool.gpus_per_node, inputs, engine)
-        except sizing.SizingError as exc:
-            problems.append(f"{config_path(where)}: {model.name} {exc}")
-            continue
-        capacity = pool.max_nodes * pool.gpus_per_node
-        if plan.gpus_min > capacity:
-            problems.append(
-                f"{config_path((*where, 'pool'))}: needs at least {plan.gpus_min} GPUs "
-                f"({plan.replicas_min} replicas x TP{plan.tensor_parallel}) but pool "
-                f"'{pool.name}' has at most {capacity}; raise max_nodes"
-            )
-            continue
-        if plan.gpus_max > capacity:
-            capped = capacity // plan.tensor_parallel
-            warnings.append(
-                f"{config_path((*where, 'slo', 'peak_concurrent_requests'))}: peak needs "
-                f"{plan.gpus_max} GPUs but pool '{pool.name}' has {capacity}; autoscaling is "
-                f"capped at {capped} replicas"
-            )
-            plan = replace(plan, replicas_max=capped)
         plans[model.name] = plan
         problems += _volume_problems(where, model, arch)
+    return problems
 
-    # Models sharing a pool share its GPUs: their minimums must fit together.
+
+def _checked_architecture(
+    where: tuple, model: Model, problems: list[str]
+) -> Architecture | catalog.ModelInfo | None:
+    """The model's facts (its own block or the catalog's), or None after adding a problem."""
+    if model.hf_id is None and model.architecture is None:
+        problems.append(
+            f"{config_path(where)}: set hf_id (a catalog model) "
+            "or architecture (for any other model)"
+        )
+        return None
+    if model.architecture is not None:
+        inconsistent = architecture_problems((*where, "architecture"), model.architecture)
+        if inconsistent:
+            problems += inconsistent
+            return None
+    arch = architecture_of(model)
+    assert arch is not None  # hf_id is checked against the catalog by the field validator
+    if model.max_context > arch.max_position_embeddings:
+        problems.append(
+            f"{config_path((*where, 'max_context'))}: must be <= the model's max positions "
+            f"{arch.max_position_embeddings} (got {model.max_context})"
+        )
+        return None
+    return arch
+
+
+def _serving_pool(
+    where: tuple, model: Model, pools: dict[str, GpuPool], problems: list[str]
+) -> GpuPool | None:
+    """The inference pool the model names, or None after adding a problem."""
+    pool = pools.get(model.pool)
+    if pool is None:
+        problems.append(
+            f"{config_path((*where, 'pool'))}: no gpu_pool named '{model.pool}'"
+            f"{catalog.suggest(model.pool, pools)}; pools: {', '.join(pools)}"
+        )
+        return None
+    if pool.purpose != "inference":
+        problems.append(
+            f"{config_path((*where, 'pool'))}: pool '{pool.name}' is for {pool.purpose}; "
+            "models are served from an inference pool"
+        )
+        return None
+    return pool
+
+
+def _serving_plan(
+    where: tuple,
+    model: Model,
+    arch: Architecture | catalog.ModelInfo,
+    pool: GpuPool,
+    problems: list[str],
+    warnings: list[str],
+) -> sizing.ServingPlan | None:
+    """The model's serving plan on its pool, with autoscaling capped to the pool's GPUs,
+    or None after adding a problem."""
+    gpu = catalog.gpus()[pool.gpu]
+    engine = ENGINES[model.engine.kind]
+    if refused := engine.gpu_problems(pool.name, gpu):
+        problems += [f"{config_path((*where, 'engine', 'kind'))}: {p}" for p in refused]
+        return None
+    try:
+        inputs = serving_inputs(model, arch)
+        plan = sizing.plan_serving(arch, gpu, pool.gpus_per_node, inputs, engine)
+    except sizing.SizingError as exc:
+        problems.append(f"{config_path(where)}: {model.name} {exc}")
+        return None
+    capacity = pool.max_nodes * pool.gpus_per_node
+    if plan.gpus_min > capacity:
+        problems.append(
+            f"{config_path((*where, 'pool'))}: needs at least {plan.gpus_min} GPUs "
+            f"({plan.replicas_min} replicas x TP{plan.tensor_parallel}) but pool "
+            f"'{pool.name}' has at most {capacity}; raise max_nodes"
+        )
+        return None
+    if plan.gpus_max > capacity:
+        capped = capacity // plan.tensor_parallel
+        warnings.append(
+            f"{config_path((*where, 'slo', 'peak_concurrent_requests'))}: peak needs "
+            f"{plan.gpus_max} GPUs but pool '{pool.name}' has {capacity}; autoscaling is "
+            f"capped at {capped} replicas"
+        )
+        plan = replace(plan, replicas_max=capped)
+    return plan
+
+
+def _shared_pool_problems(
+    spec: EnvironmentSpec, plans: dict[str, sizing.ServingPlan], warnings: list[str]
+) -> list[str]:
+    """Models sharing a pool share its GPUs: their minimums must fit together."""
+    problems = []
     for i, pool in enumerate(spec.gpu_pools):
         sharing = [m.name for m in spec.models if m.pool == pool.name and m.name in plans]
         if len(sharing) < 2:
@@ -289,11 +366,7 @@ def check(spec: EnvironmentSpec, plan_date: date | None = None) -> Environment:
                 f"{need_max} GPUs at peak but pool '{pool.name}' has {capacity}; they will "
                 "compete for GPUs when all scale out"
             )
-
-    problems += _scheduling_problems(spec, plans, warnings)
-    if problems:
-        raise SpecError(problems)
-    return Environment(spec=spec, plans=plans, warnings=warnings)
+    return problems
 
 
 def architecture_problems(where: tuple, arch: Architecture) -> list[str]:

@@ -21,9 +21,7 @@ from pydantic import (
 from components import catalog, sizing
 from components.spec.errors import CONFIG_KEY, PROJECT, config_path, echo  # noqa: F401
 
-DnsLabel = Annotated[
-    str, Field(pattern=r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$", description="DNS label, max 40")
-]
+DnsLabel = Annotated[str, Field(pattern=r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")]
 LabelValue = Annotated[str, Field(pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")]
 LabelKey = Annotated[
     str,
@@ -49,9 +47,7 @@ Int = Annotated[int, Strict()]
 Float = Annotated[float, Strict()]
 
 
-ConfigKeyName = Annotated[
-    str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$", description="a Pulumi config key")
-]
+ConfigKeyName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")]
 
 
 def _cidr(v: str) -> str:
@@ -94,34 +90,76 @@ class _Strict(BaseModel):
 
 
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+# How the descriptions state the formats the patterns above enforce.
+_DNS_LABEL_RULE = (
+    "A DNS label: lowercase letters, digits and '-', starting with a letter, at most 40."
+)
+_LABEL_VALUE_RULE = (
+    "A label value: at most 63 letters, digits, '-', '_' or '.', starting and ending with a "
+    "letter or digit (on GCP: letters, lowercased, digits, '_' and '-')."
+)
 
 
 class Tags(_Strict):
     """Required on every taggable resource (as tags, labels or Kubernetes labels)."""
 
-    team: LabelValue
-    cost_center: LabelValue
-    environment: LabelValue
-    owner: LabelValue
+    team: LabelValue = Field(
+        description="the team that owns the environment: the `team` tag (a label on GCP) of "
+        "every cloud resource and the `llm-platform.dev/team` label of every Kubernetes "
+        f"object; the policy pack refuses a resource without it. {_LABEL_VALUE_RULE}",
+        examples=["ml-platform"],
+    )
+    cost_center: LabelValue = Field(
+        description="the cost center the spend is charged to: the `cost-center` tag and the "
+        f"`llm-platform.dev/cost-center` label, as for team. {_LABEL_VALUE_RULE}",
+        examples=["cc-1042"],
+    )
+    environment: LabelValue = Field(
+        description="must equal the spec's `environment`; the `environment` tag the cloud "
+        "budget filters on and the `llm-platform.dev/environment` label",
+        examples=["local"],
+    )
+    owner: LabelValue = Field(
+        description="the person or on-call rota answerable for the environment: the `owner` "
+        f"tag and the `llm-platform.dev/owner` label. {_LABEL_VALUE_RULE}",
+        examples=["platform-oncall"],
+    )
 
 
 class Budget(_Strict):
-    monthly_usd: Float = Field(gt=0, le=10_000_000)
+    monthly_usd: Float = Field(
+        gt=0,
+        le=10_000_000,
+        description="the environment's budget in USD a month. `llm-platform plan` reports the "
+        "planned monthly cost against it (\"over budget\" when above); on a cloud it is the "
+        "amount of the cloud budget, which counts the spend tagged with this environment",
+        examples=[6000],
+    )
     alert_thresholds_pct: list[Annotated[Int, Field(ge=1, le=200)]] = Field(
-        default=[50, 80, 100], min_length=1
+        default=[50, 80, 100],
+        min_length=1,
+        description="percentages of monthly_usd at which the cloud budget notifies "
+        "notify_emails (AWS: on actual spend, plus once on a forecast of 100%); distinct and "
+        "ascending, each 1 to 200. No cloud budget exists on-prem, where they are unused",
+        examples=[[50, 80, 100]],
     )
 
     notify_emails: list[Annotated[str, Field(pattern=_EMAIL)]] = Field(
         default_factory=list,
         max_length=20,
-        description="who the cloud budget's own notifications reach (required on a cloud)",
+        description="the addresses the cloud budget's own notifications reach; required when "
+        "the environment runs on a cloud (topology aws, gcp, azure or hybrid), at most 20",
+        examples=[["finops@example.com"]],
     )
     hard_cap_pct: Int | None = Field(
         default=100,
         ge=1,
         le=200,
-        description="at this share of the budget (actual spend) GPU pools are scaled to zero; "
-        "null disables the cap",
+        description="AWS: at this percentage of monthly_usd in actual spend, the budget "
+        "enforcer Lambda scales every GPU node group to zero and taints it so the autoscaler "
+        "cannot bring it back (README: The hard cap). GCP and Azure only add it to the "
+        "notification thresholds. 1 to 200; default 100, stop at the budget; null disables it",
+        examples=[100],
     )
 
     @field_validator("alert_thresholds_pct")
@@ -147,42 +185,128 @@ class NodeAllocatable(_Strict):
     """An on-prem node's allocatable, as `kubectl get node <n> -o jsonpath='{.status.allocatable}'`
     shows it (cloud pools take theirs from the catalog)."""
 
-    cpu: Float = Field(gt=0, le=4096, description="allocatable CPUs")
-    memory_gib: Float = Field(gt=0, le=65536, description="allocatable memory in GiB")
+    cpu: Float = Field(
+        gt=0,
+        le=4096,
+        description="CPUs one node offers to pods (its allocatable `cpu`, in cores; 63.5 for "
+        "63500m)",
+        examples=[63.5],
+    )
+    memory_gib: Float = Field(
+        gt=0,
+        le=65536,
+        description="memory one node offers to pods, in GiB (its allocatable `memory`; "
+        "257698037Ki is 245.8)",
+        examples=[245],
+    )
 
 
 class GpuPool(_Strict):
-    name: DnsLabel
-    gpu: str = Field(description="catalog GPU id, e.g. L40S")
-    gpus_per_node: Int = Field(default=1, ge=1, le=16)
-    instance_type: str | None = Field(default=None, description="cloud instance type")
-    min_nodes: Int = Field(default=0, ge=0, le=1000)
-    max_nodes: Int = Field(ge=1, le=1000)
+    name: DnsLabel = Field(
+        description="the pool's name, which models[].pool refers to; unique among the pools. "
+        f"{_DNS_LABEL_RULE} It names the cloud node group and the default node label "
+        "llm-platform.dev/pool=<name>; on Azure it must differ from the name of the AKS "
+        "cluster's own system pool",
+        examples=["l40s"],
+    )
+    gpu: str = Field(
+        description="the GPU of the pool's nodes, a catalog id (components/catalog/gpus.yaml): "
+        f"{', '.join(catalog.gpus())}. Its memory, speed and price drive the sizing and the "
+        "cost estimate. llm-platform installs no ROCm device plugin, so an AMD GPU is warned "
+        "about",
+        examples=["L40S"],
+    )
+    gpus_per_node: Int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="GPUs in each node, 1 to 16; a cloud pool's instance types must carry "
+        "exactly this many. A model's tensor-parallel degree is at most this, and the pool "
+        "holds max_nodes x gpus_per_node GPUs",
+        examples=[2],
+    )
+    instance_type: str | None = Field(
+        default=None,
+        description="the cloud instance type (AWS instance type, GCP machine type, Azure VM "
+        "size) of the pool's nodes, from components/catalog/instances.yaml, of the pool's "
+        "cloud and with exactly gpus_per_node x gpu. Required for a pool in a cloud (every "
+        "pool of aws, gcp and azure; a hybrid's training pools), refused for one on the "
+        "on-prem cluster. It sets the GPU-hour price and the node's CPU and memory",
+        examples=["g6e.12xlarge"],
+    )
+    min_nodes: Int = Field(
+        default=0,
+        ge=0,
+        le=1000,
+        description="the fewest nodes the cloud autoscaler keeps, 0 to 1000 and at most "
+        "max_nodes. Default 0: a pool no model needs scales to zero; the cost estimate counts "
+        "at least these nodes as always up",
+        examples=[1],
+    )
+    max_nodes: Int = Field(
+        ge=1,
+        le=1000,
+        description="the most nodes, 1 to 1000; caps autoscaling. The models served from the "
+        "pool must fit their minimum replicas into max_nodes x gpus_per_node GPUs (an error "
+        "otherwise) and their peak is capped to it (a warning)",
+        examples=[4],
+    )
     extra_instance_types: list[str] = Field(
         default_factory=list,
         max_length=10,
-        description="more instance types with the same GPUs, for spot capacity (AWS)",
+        description="more catalog instance types with the same GPUs, so a spot node group can "
+        "draw on more capacity pools; AWS only (GKE and AKS pools take one machine type), at "
+        "most 10",
+        examples=[["g6e.2xlarge"]],
     )
-    purpose: Literal["inference", "training"] = "inference"
-    capacity: Literal["on-demand", "spot"] = "on-demand"
+    purpose: Literal["inference", "training"] = Field(
+        default="inference",
+        description="inference: models are served from it; training: for training jobs, never "
+        "a models[].pool. In a hybrid the inference pools are on-prem and the training pools "
+        "in the cloud",
+        examples=["training"],
+    )
+    capacity: Literal["on-demand", "spot"] = Field(
+        default="on-demand",
+        description="how a cloud pool buys its nodes: spot nodes cost less and can be "
+        "reclaimed (AWS SPOT, GKE Spot VMs, AKS Spot priority with Delete eviction), and are "
+        "priced at the catalog's spot rate. An on-demand training pool is warned about; "
+        "unused on the on-prem cluster",
+        examples=["spot"],
+    )
     node_hours_per_month: Float | None = Field(
         default=None,
         ge=0,
         le=1_000_000,
-        description="expected node-hours a month, for the cost estimate; default: the nodes "
-        "that are always up (inference) or none (training) x 730 h",
+        description="node-hours the pool is expected to run in a month, for the cost estimate "
+        "(0 to 1,000,000). Default: the nodes always up x 730 h, where the nodes always up "
+        "are min_nodes, or more if the models' minimum replicas need more; set it for a "
+        "training pool that runs part-time",
+        examples=[200],
     )
     spot_max_usd_per_hour: Float | None = Field(
-        default=None, gt=0, le=1000, description="Azure spot bid; default the on-demand price"
+        default=None,
+        gt=0,
+        le=1000,
+        description="the most an Azure spot node may cost per hour, in USD (the agent pool's "
+        "spot max price); only for an Azure pool with capacity spot. Default the catalog's "
+        "on-demand price, so the node is never outbid below it",
+        examples=[2.5],
     )
     node_labels: dict[LabelKey, LabelValue] = Field(
         default_factory=dict,
-        description="labels that select this pool's nodes; default llm-platform.dev/pool=<name>",
+        description="the labels that select the pool's nodes: the node selector of the pods "
+        "placed on the pool, and on a cloud the labels given to its nodes. Default "
+        "llm-platform.dev/pool=<name>; on-prem, set labels the nodes already carry",
+        examples=[{"nvidia.com/gpu.product": "NVIDIA-L40S"}],
     )
     node_allocatable: NodeAllocatable | None = Field(
         default=None,
-        description="an on-prem node's allocatable CPU and memory; sizes the model servers' "
-        "CPU and memory to it and checks that they fit",
+        description="an on-prem node's allocatable CPU and memory: the model servers' CPU and "
+        "memory are sized to their share of it, and a server that cannot fit is an error. "
+        "Without it they request a floor and a warning says the fit is not checked. Refused "
+        "on a cloud pool, whose node sizes come from the catalog",
+        examples=[{"cpu": 63.5, "memory_gib": 245}],
     )
 
     @field_validator("gpu")
@@ -221,20 +345,86 @@ class GpuPool(_Strict):
 class Architecture(_Strict):
     """For a model that is not in the catalog: the facts from its config.json."""
 
-    params_b: Float = Field(gt=0, le=2000)
-    layers: Int = Field(gt=0, le=1000)
-    attention_heads: Int = Field(gt=0, le=1024)
-    kv_heads: Int = Field(gt=0, le=1024)
-    head_dim: Int = Field(gt=0, le=1024)
-    hidden_size: Int = Field(gt=0, le=65536)
-    intermediate_size: Int = Field(gt=0, le=262144)
-    vocab_size: Int = Field(gt=0, le=1_000_000)
-    max_position_embeddings: Int = Field(gt=0, le=10_000_000)
-    sliding_window: Int | None = Field(default=None, ge=1, le=10_000_000)
-    tie_word_embeddings: bool = False
-    num_experts: Int = Field(default=1, ge=1, le=1024)
-    experts_per_token: Int = Field(default=1, ge=1, le=64)
-    native_quantization: Literal["fp8", "awq", "gptq"] | None = None
+    params_b: Float = Field(
+        gt=0,
+        le=2000,
+        description="total parameters in billions, every expert included; with the "
+        "quantization it gives the weights' size",
+        examples=[8.03],
+    )
+    layers: Int = Field(
+        gt=0, le=1000, description="`num_hidden_layers`; each holds its own KV cache", examples=[32]
+    )
+    attention_heads: Int = Field(
+        gt=0,
+        le=1024,
+        description="`num_attention_heads`; the tensor-parallel degree must divide it",
+        examples=[32],
+    )
+    kv_heads: Int = Field(
+        gt=0,
+        le=1024,
+        description="`num_key_value_heads` (grouped-query attention); must divide "
+        "attention_heads. The KV cache per token grows with it",
+        examples=[8],
+    )
+    head_dim: Int = Field(
+        gt=0,
+        le=1024,
+        description="`head_dim`, or hidden_size / num_attention_heads where config.json has none",
+        examples=[128],
+    )
+    hidden_size: Int = Field(gt=0, le=65536, description="`hidden_size`", examples=[4096])
+    intermediate_size: Int = Field(
+        gt=0,
+        le=262144,
+        description="the MLP's `intermediate_size`; for a mixture of experts, one expert's",
+        examples=[14336],
+    )
+    vocab_size: Int = Field(gt=0, le=1_000_000, description="`vocab_size`", examples=[128256])
+    max_position_embeddings: Int = Field(
+        gt=0,
+        le=10_000_000,
+        description="`max_position_embeddings`: the longest context; max_context may not "
+        "exceed it",
+        examples=[131072],
+    )
+    sliding_window: Int | None = Field(
+        default=None,
+        ge=1,
+        le=10_000_000,
+        description="`sliding_window`, if the model has one; recorded only: the sizing assumes "
+        "every layer attends to the whole context, which overestimates such a model's KV cache",
+        examples=[4096],
+    )
+    tie_word_embeddings: bool = Field(
+        default=False,
+        description="`tie_word_embeddings`: the input embedding and the output head share "
+        "one matrix. Quantized weights keep the embeddings 16-bit, counted once if tied",
+        examples=[True],
+    )
+    num_experts: Int = Field(
+        default=1,
+        ge=1,
+        le=1024,
+        description="experts per MoE layer (`num_local_experts`); 1 for a dense model. Their "
+        "layers x 3 x hidden_size x intermediate_size parameters must fit in params_b",
+        examples=[8],
+    )
+    experts_per_token: Int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="experts each token is routed to (`num_experts_per_tok`), at most "
+        "num_experts; they set the active parameters and so the prefill time",
+        examples=[2],
+    )
+    native_quantization: Literal["fp8", "awq", "gptq"] | None = Field(
+        default=None,
+        description="how the checkpoint itself is quantized (its `quantization_config`); its "
+        "weights are sized so, and no --quantization is passed to vLLM",
+        examples=["fp8"],
+    )
 
 
 _PINNED = re.compile(r"^[^\s:@]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$")
@@ -254,31 +444,91 @@ def pinned_image(v: str) -> str:
 
 
 class Engine(_Strict):
-    kind: Literal["vllm", "tensorrt-llm", "tgi", "sglang"]
-    image: str = Field(description="registry/repo:tag[@sha256:digest]; never latest")
+    kind: Literal["vllm", "tensorrt-llm", "tgi", "sglang"] = Field(
+        description="the serving engine (components/engines/): vllm (vLLM's OpenAI-compatible "
+        "server), tensorrt-llm (Triton Inference Server with the TensorRT-LLM backend: NVIDIA "
+        "GPUs only, serving an engine built beforehand), tgi (Hugging Face Text Generation "
+        "Inference; its pinned image is the CUDA build) or sglang (SGLang's server; its pinned "
+        "image is the CUDA build)",
+        examples=["vllm"],
+    )
+    image: str = Field(
+        description="the engine's container image, pinned: registry/repo:tag, optionally "
+        "@sha256:<64 hex>; an untagged image or the `latest` tag is refused. The engine flags "
+        "and metric names target the release in components/catalog/engines.yaml; another "
+        "image plans with a warning",
+        examples=["vllm/vllm-openai:v0.33.0"],
+    )
 
     _pinned = field_validator("image")(pinned_image)
 
 
 class Slo(_Strict):
-    ttft_p95_ms: Float = Field(gt=0, le=600_000)
-    peak_concurrent_requests: Int = Field(ge=1, le=1_000_000)
+    ttft_p95_ms: Float = Field(
+        gt=0,
+        le=600_000,
+        description="target 95th-percentile time to first token, in ms. The sizing lets the "
+        f"prefill of one prompt take {sizing.TTFT_PREFILL_SHARE:.0%} of it (the rest is "
+        "queueing) and raises the tensor-parallel degree until it does; the TTFT burn-rate "
+        "alerts measure against it",
+        examples=[800],
+    )
+    peak_concurrent_requests: Int = Field(
+        ge=1,
+        le=1_000_000,
+        description="requests in flight at once at peak; over the sequences one replica "
+        "holds, it gives the most replicas the autoscaler may run (capped by the pool's GPUs, "
+        "with a warning)",
+        examples=[200],
+    )
     availability: Float = Field(
-        default=0.995, gt=0.5, lt=1, description="target share of requests served without error"
+        default=0.995,
+        gt=0.5,
+        lt=1,
+        description="target share of requests served without a server error, above 0.5 and "
+        "below 1; 1 - availability is the error budget the burn-rate alerts watch",
+        examples=[0.999],
     )
     max_usd_per_1k_conversations: Float | None = Field(
         default=None,
         gt=0,
         le=1_000_000,
-        description="cost ceiling alerted on; default twice the planned figure",
+        description="the cost per 1,000 conversations, in USD, above which "
+        "CostPer1kConversationsHigh fires. Default twice the planned figure",
+        examples=[5.0],
     )
 
 
 class Traffic(_Strict):
-    conversations_per_day: Float = Field(ge=0, le=1e9)
-    prompt_tokens_per_turn: Int = Field(ge=1, le=10_000_000)
-    completion_tokens_per_turn: Int = Field(ge=1, le=10_000_000)
-    turns_per_conversation: Float = Field(ge=1, le=10_000)
+    conversations_per_day: Float = Field(
+        ge=0,
+        le=1e9,
+        description="conversations a day at steady state. With turns_per_conversation and the "
+        "planned latency it gives the average requests in flight, and so the minimum "
+        "replicas; it is also the denominator of the cost per 1,000 conversations",
+        examples=[30000],
+    )
+    prompt_tokens_per_turn: Int = Field(
+        ge=1,
+        le=10_000_000,
+        description="average prompt tokens sent per turn, the conversation's history included; "
+        "it sets the prefill time checked against the TTFT target, and the tokens a sequence "
+        "holds",
+        examples=[1200],
+    )
+    completion_tokens_per_turn: Int = Field(
+        ge=1,
+        le=10_000_000,
+        description="average tokens generated per turn; they set the decode time and the "
+        "tokens a sequence holds",
+        examples=[250],
+    )
+    turns_per_conversation: Float = Field(
+        ge=1,
+        le=10_000,
+        description="average turns (requests) per conversation, at least 1",
+        examples=[4],
+    )
 
 
 class WeightStorage(_Strict):
@@ -288,13 +538,36 @@ class WeightStorage(_Strict):
     which must be ReadWriteMany (or ReadOnlyMany, filled beforehand) unless only one pod
     ever runs."""
 
-    volume: Literal["per-pod", "shared"] = "per-pod"
-    size_gib: Int | None = Field(
-        default=None, ge=1, le=100_000, description="volume size; default weights x 1.5 rounded up"
+    volume: Literal["per-pod", "shared"] = Field(
+        default="per-pod",
+        description="per-pod: each pod gets its own ReadWriteOnce volume, created with it on "
+        "its node and deleted with it, and filled from the bucket by an init container (or by "
+        "the engine from the Hub when there is no bucket), so a rollout's surge pod never waits "
+        "for another node's disk. shared: one claim every pod mounts. A TensorRT-LLM model "
+        "with no bucket needs shared, on a claim holding its built engine",
+        examples=["shared"],
     )
-    storage_class: DnsSubdomain | None = None
+    size_gib: Int | None = Field(
+        default=None,
+        ge=1,
+        le=100_000,
+        description="the volume's size in GiB; must hold the weights (checked). Default the "
+        "weights x 1.5 rounded up, at least 10",
+        examples=[40],
+    )
+    storage_class: DnsSubdomain | None = Field(
+        default=None,
+        description="the volume's StorageClass; default the platform's encrypted class on a "
+        "cloud, the cluster's default class on-prem",
+        examples=["nfs-rwx"],
+    )
     access_mode: Literal["ReadWriteMany", "ReadOnlyMany", "ReadWriteOnce"] | None = Field(
-        default=None, description="the shared claim's access mode; default ReadWriteMany"
+        default=None,
+        description="the shared claim's access mode (only with volume: shared). Default "
+        "ReadWriteMany. ReadOnlyMany: filled beforehand, served from /models/<model> with no "
+        "download. ReadWriteOnce attaches to one node, so it is refused when a second pod may "
+        "need it elsewhere (more than one replica, or a surge rollout)",
+        examples=["ReadOnlyMany"],
     )
 
     @property
@@ -303,12 +576,24 @@ class WeightStorage(_Strict):
 
 
 class SecretRef(_Strict):
-    name: DnsLabel
+    name: DnsLabel = Field(
+        description="the Kubernetes Secret, in the model's namespace, holding a Hugging Face "
+        "token for gated models; made beforehand (kubectl), never from the spec. It is "
+        "mounted read-only as a file that HF_TOKEN_PATH points at, not an env var",
+        examples=["hf-token"],
+    )
     # A Secret data key, as k8s.io/apimachinery's IsConfigMapKey accepts it
     # (pkg/util/validation/validation.go @eed236ce, 2026-07-23): [-._a-zA-Z0-9]+, at most
     # 253 characters, and not `.`, `..` or starting with `..` (hasChDirPrefix): the key
     # becomes a file name where the Secret is mounted.
-    key: str = Field(default="token", max_length=253, pattern=r"^[-._a-zA-Z0-9]+$")
+    key: str = Field(
+        default="token",
+        max_length=253,
+        pattern=r"^[-._a-zA-Z0-9]+$",
+        description="the data key in that Secret holding the token: letters, digits, '-', "
+        "'_' and '.', at most 253, not '.' or starting with '..'",
+        examples=["token"],
+    )
 
     @field_validator("key")
     @classmethod
@@ -321,27 +606,142 @@ class SecretRef(_Strict):
 class HostedApiPrice(_Strict):
     """A hosted API to compare against for the break-even figure."""
 
-    name: str = Field(min_length=1, max_length=80)
-    usd_per_million_input: Float = Field(ge=0, le=10_000)
-    usd_per_million_output: Float = Field(ge=0, le=10_000)
+    name: str = Field(
+        min_length=1,
+        max_length=80,
+        description="the hosted API's name, shown beside its cost per 1,000 conversations in "
+        "the plan and cost.json",
+        examples=["gpt-4o-mini"],
+    )
+    usd_per_million_input: Float = Field(
+        ge=0,
+        le=10_000,
+        description="its price in USD per million input (prompt) tokens",
+        examples=[0.15],
+    )
+    usd_per_million_output: Float = Field(
+        ge=0,
+        le=10_000,
+        description="its price in USD per million output (completion) tokens",
+        examples=[0.6],
+    )
 
 
 class Model(_Strict):
-    name: DnsLabel
-    hf_id: str | None = Field(default=None, description="catalog model id")
-    architecture: Architecture | None = None
-    engine: Engine
-    pool: DnsLabel
-    quantization: sizing.Quantization = "none"
-    kv_cache_dtype: sizing.KvDtype = "auto"
-    max_context: Int = Field(ge=256, le=10_000_000)
-    gpu_memory_utilization: Float = Field(default=0.9, ge=0.5, le=0.98)
-    prefix_caching: bool = True
-    slo: Slo
-    traffic: Traffic
-    weights: WeightStorage = WeightStorage()
-    hf_token_secret: SecretRef | None = None
-    hosted_api: HostedApiPrice | None = None
+    name: DnsLabel = Field(
+        description="the model's name: it names its Deployment and Service, is the model name "
+        "clients send (the served model name) and the weights' directory /models/<name>; "
+        f"unique among the models. {_DNS_LABEL_RULE}",
+        examples=["assistant"],
+    )
+    hf_id: str | None = Field(
+        default=None,
+        description="a catalog model (components/catalog/models.yaml), by its Hugging Face id: "
+        "its architecture is known, and with no bucket the engine downloads it from the Hub. "
+        "Set hf_id or architecture",
+        examples=["meta-llama/Llama-3.1-8B-Instruct"],
+    )
+    architecture: Architecture | None = Field(
+        default=None,
+        description="for a model not in the catalog: the facts of its config.json, which the "
+        "sizing uses instead of the catalog's. Its facts must agree with each other (checked)",
+        examples=[
+            {
+                "params_b": 8.03,
+                "layers": 32,
+                "attention_heads": 32,
+                "kv_heads": 8,
+                "head_dim": 128,
+                "hidden_size": 4096,
+                "intermediate_size": 14336,
+                "vocab_size": 128256,
+                "max_position_embeddings": 131072,
+            }
+        ],
+    )
+    engine: Engine = Field(
+        description="the serving engine and its pinned image",
+        examples=[{"kind": "vllm", "image": "vllm/vllm-openai:v0.33.0"}],
+    )
+    pool: DnsLabel = Field(
+        description="the gpu_pools[].name serving the model: an inference pool whose "
+        "max_nodes x gpus_per_node GPUs hold the minimum replicas of every model it serves",
+        examples=["l40s"],
+    )
+    quantization: sizing.Quantization = Field(
+        default="none",
+        description="the weights' format in GPU memory: none (16-bit), fp8 (8-bit), awq or "
+        "gptq (4-bit); smaller weights leave more memory for the KV cache. none keeps the "
+        "checkpoint's own quantization, if it has one; vLLM gets --quantization only for a "
+        "checkpoint that is not quantized already",
+        examples=["fp8"],
+    )
+    kv_cache_dtype: sizing.KvDtype = Field(
+        default="auto",
+        description="the KV cache's element type: auto (the model's 16-bit type) or fp8, which "
+        "halves its size and so doubles the tokens it holds (vLLM --kv-cache-dtype)",
+        examples=["fp8"],
+    )
+    max_context: Int = Field(
+        ge=256,
+        le=10_000_000,
+        description="the longest request, prompt plus completion, in tokens (vLLM "
+        "--max-model-len), at most the model's max_position_embeddings. The sizing picks the "
+        "smallest tensor-parallel degree whose KV cache holds one request this long",
+        examples=[16384],
+    )
+    gpu_memory_utilization: Float = Field(
+        default=0.9,
+        ge=0.5,
+        le=0.98,
+        description="the share of each GPU's memory the engine may take for weights, "
+        "activations and the KV cache, 0.5 to 0.98 (vLLM --gpu-memory-utilization; "
+        "TensorRT-LLM's kv_cache_free_gpu_mem_fraction). The rest is left to the CUDA context "
+        "and other processes",
+        examples=[0.92],
+    )
+    prefix_caching: bool = Field(
+        default=True,
+        description="reuse the KV cache of a prompt prefix requests share, such as a system "
+        "prompt or a conversation's history (vLLM --enable-prefix-caching, TensorRT-LLM "
+        "enable_kv_cache_reuse)",
+        examples=[False],
+    )
+    slo: Slo = Field(
+        description="the latency and availability targets the sizing and the alerts work to",
+        examples=[{"ttft_p95_ms": 800, "peak_concurrent_requests": 200}],
+    )
+    traffic: Traffic = Field(
+        description="the expected load, which sizes the minimum replicas and the cost per "
+        "1,000 conversations",
+        examples=[
+            {
+                "conversations_per_day": 30000,
+                "prompt_tokens_per_turn": 1200,
+                "completion_tokens_per_turn": 250,
+                "turns_per_conversation": 4,
+            }
+        ],
+    )
+    weights: WeightStorage = Field(
+        default=WeightStorage(),
+        description="where each model server keeps its weights",
+        examples=[{"volume": "shared", "storage_class": "nfs-rwx"}],
+    )
+    hf_token_secret: SecretRef | None = Field(
+        default=None,
+        description="the Kubernetes Secret with a Hugging Face token, for a gated model the "
+        "engine downloads from the Hub. Default none: no token",
+        examples=[{"name": "hf-token", "key": "token"}],
+    )
+    hosted_api: HostedApiPrice | None = Field(
+        default=None,
+        description="a hosted API to compare the cost with: the plan shows its cost per 1,000 "
+        "conversations and the conversations a day above which self-hosting is cheaper",
+        examples=[
+            {"name": "gpt-4o-mini", "usd_per_million_input": 0.15, "usd_per_million_output": 0.6}
+        ],
+    )
 
     @field_validator("hf_id")
     @classmethod
@@ -357,7 +757,12 @@ class Model(_Strict):
 
 class OnPrem(_Strict):
     gpu_hour_usd: Float = Field(
-        gt=0, le=1000, description="amortised cost of one owned GPU for one hour"
+        gt=0,
+        le=1000,
+        description="the amortised cost in USD of one owned GPU for one hour (purchase, power, "
+        "space and operations over its life); it prices the on-prem pools in the cost "
+        "estimate and the cost alerts",
+        examples=[1.1],
     )
 
 
@@ -368,14 +773,25 @@ class Artifacts(_Strict):
         default=None,
         ge=1,
         le=10_000_000,
-        description="stored GB for the cost estimate; default three versions of every "
-        "model's weights",
+        description="GiB expected in the bucket, for its cost estimate. Default three "
+        "versions of every model's weights",
+        examples=[500],
     )
     noncurrent_version_days: Int = Field(
-        default=30, ge=1, le=3650, description="overwritten or deleted versions expire after"
+        default=30,
+        ge=1,
+        le=3650,
+        description="days after which a lifecycle rule deletes an overwritten or deleted "
+        "object version (the bucket is versioned); 1 to 3650",
+        examples=[30],
     )
     checkpoint_days: Int = Field(
-        default=14, ge=1, le=3650, description="objects under checkpoints/ expire after"
+        default=14,
+        ge=1,
+        le=3650,
+        description="days after which a lifecycle rule deletes objects under checkpoints/; "
+        "1 to 3650",
+        examples=[14],
     )
 
 
@@ -503,16 +919,41 @@ class Azure(_Strict):
 # Private and shared address space a VPN peer cannot be reached at over the internet.
 _UNROUTABLE = ("0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "172.16.0.0/12", "192.168.0.0/16")
 
+_LINK_KIND = (
+    "vpn: the stack creates a site-to-site IPsec VPN from the cloud network to peer_ip; "
+    "existing: a link already there (Direct Connect, Interconnect, ExpressRoute), of which "
+    "only name and onprem_cidrs are recorded"
+)
+
 
 class Vpn(_Strict):
     """A site-to-site IPsec VPN from the cloud network to the on-prem gateway."""
 
-    kind: Literal["vpn"]
-    peer_ip: str = Field(description="the on-prem VPN gateway's public IPv4 address")
-    onprem_cidrs: list[Cidr] = Field(min_length=1)
-    bgp_asn: Int = Field(default=65000, ge=64512, le=65534, description="on-prem private ASN")
+    kind: Literal["vpn"] = Field(description=_LINK_KIND, examples=["vpn"])
+    peer_ip: str = Field(
+        description="vpn: the on-prem VPN gateway's public IPv4 address; a private, shared "
+        "(100.64.0.0/10), loopback, link-local or multicast address is refused",
+        examples=["203.0.113.10"],
+    )
+    onprem_cidrs: list[Cidr] = Field(
+        min_length=1,
+        description="the on-prem networks the cloud reaches over the link, at least one; none "
+        "may overlap the cloud network's ranges",
+        examples=[["10.10.0.0/16"]],
+    )
+    bgp_asn: Int = Field(
+        default=65000,
+        ge=64512,
+        le=65534,
+        description="vpn: the on-prem gateway's BGP autonomous system number, a private one "
+        "(64512 to 65534)",
+        examples=[65010],
+    )
     shared_key_secret: ConfigKeyName = Field(
-        default="vpnSharedKey", description="Pulumi secret holding the IPsec pre-shared key"
+        default="vpnSharedKey",
+        description="vpn: the Pulumi config key holding the IPsec pre-shared key, set with "
+        "`pulumi config set --secret <key> <value>`",
+        examples=["vpnSharedKey"],
     )
 
     @field_validator("peer_ip")
@@ -536,37 +977,91 @@ class Vpn(_Strict):
 class ExistingLink(_Strict):
     """Connectivity that already exists (Direct Connect, Interconnect, ExpressRoute)."""
 
-    kind: Literal["existing"]
-    name: str = Field(min_length=1, max_length=200, description="what the link is, for review")
-    onprem_cidrs: list[Cidr] = Field(min_length=1)
+    kind: Literal["existing"] = Field(description=_LINK_KIND, examples=["existing"])
+    name: str = Field(
+        min_length=1,
+        max_length=200,
+        description="existing: what the link is (its Direct Connect, Interconnect or "
+        "ExpressRoute name), for reviewers; nothing is created for it",
+        examples=["dxcon-1a2b3c"],
+    )
+    onprem_cidrs: list[Cidr] = Field(
+        min_length=1,
+        description="the on-prem networks the cloud reaches over the link, at least one; none "
+        "may overlap the cloud network's ranges",
+        examples=[["10.10.0.0/16"]],
+    )
 
 
 class Hybrid(_Strict):
     """Inference on the on-prem cluster; artifacts and spot training in one cloud."""
 
-    cloud: CloudName
-    connectivity: Annotated[Vpn | ExistingLink, Field(discriminator="kind")]
+    cloud: CloudName = Field(
+        description="the cloud holding the artifacts bucket, the budget and the training "
+        "pools; its block (aws, gcp or azure) is then required",
+        examples=["aws"],
+    )
+    connectivity: Annotated[Vpn | ExistingLink, Field(discriminator="kind")] = Field(
+        description="how the cloud network reaches the on-prem one: a VPN this stack creates, "
+        "or a link that exists already",
+        examples=[{"kind": "vpn", "peer_ip": "203.0.113.10", "onprem_cidrs": ["10.10.0.0/16"]}],
+    )
     onprem_oidc_issuer: str = Field(
         pattern=r"^https://[^\s/]+(/\S*)?$",
-        description="the on-prem cluster's service-account issuer; the cloud trusts its tokens "
-        "so serving pods read weights with no stored key",
+        description="the on-prem cluster's service-account issuer (an https URL); the cloud "
+        "trusts its tokens so serving pods read weights with no stored key. It must serve "
+        "/.well-known/openid-configuration where the cloud can reach it, or see "
+        "onprem_jwks_json",
+        examples=["https://oidc.example.com/c1"],
     )
     onprem_jwks_json: str | None = Field(
         default=None,
         min_length=2,
-        description="the issuer's JWKS, for an issuer the cloud cannot reach (GCP only)",
+        description="the issuer's JWKS document, uploaded for an issuer the cloud cannot reach; "
+        "GCP only (AWS and Azure must reach the issuer)",
+        examples=['{"keys": []}'],
     )
 
 
 class Cluster(_Strict):
-    kubeconfig: NonEmpty | None = Field(default=None, description="path to a kubeconfig file")
-    context: NonEmpty | None = None
-    render_to_directory: NonEmpty | None = Field(
-        default=None, description="write manifests here instead of applying them"
+    kubeconfig: NonEmpty | None = Field(
+        default=None,
+        description="path to the kubeconfig file the Kubernetes provider uses for the on-prem "
+        "cluster (topologies onprem and hybrid; a cloud stack connects to the cluster it "
+        "creates). Default the provider's own choice",
+        examples=["~/.kube/config"],
     )
-    namespace: DnsLabel | None = Field(default=None, description="default llm-<environment>")
-    gpu_operator: bool = Field(default=False, description="install the NVIDIA GPU Operator")
-    prometheus_namespace: DnsLabel = "monitoring"
+    context: NonEmpty | None = Field(
+        default=None,
+        description="the kubeconfig context of the on-prem cluster; default its current context",
+        examples=["onprem-gpu"],
+    )
+    render_to_directory: NonEmpty | None = Field(
+        default=None,
+        description="write the manifests to this directory instead of applying them (README: "
+        "Render mode); only for the on-prem cluster (topologies onprem and hybrid)",
+        examples=["out/rendered"],
+    )
+    namespace: DnsLabel | None = Field(
+        default=None,
+        description="the namespace of the model servers; default llm-<environment>. The GPU "
+        "runtime's namespaces are named after it (<namespace>-gpu)",
+        examples=["llm-serving"],
+    )
+    gpu_operator: bool = Field(
+        default=False,
+        description="install the NVIDIA GPU Operator (pinned Helm chart) instead of the "
+        "device plugin and DCGM exporter; refused on GCP, where GKE installs the driver and "
+        "device plugin itself",
+        examples=[True],
+    )
+    prometheus_namespace: DnsLabel = Field(
+        default="monitoring",
+        description="the namespace of Prometheus: kube-prometheus-stack and the adapter are "
+        "installed there, and the NetworkPolicies let only it scrape the model servers and "
+        "the GPU runtime",
+        examples=["monitoring"],
+    )
 
 
 class Receiver(_Strict):
@@ -574,19 +1069,55 @@ class Receiver(_Strict):
     password, webhook bearer token) is never in the spec: `secret` names a Pulumi secret in
     this stack's config, and Alertmanager reads it from a mounted file."""
 
-    kind: Literal["pagerduty", "slack", "email", "webhook"]
-    secret: ConfigKeyName = Field(
-        description="Pulumi config key set with `pulumi config set --secret <key> <value>`"
+    kind: Literal["pagerduty", "slack", "email", "webhook"] = Field(
+        description="pagerduty (a routing key), slack (an incoming webhook URL), email "
+        "(SMTP, TLS required) or webhook (HTTP POST with a bearer token)",
+        examples=["pagerduty"],
     )
-    channel: str | None = Field(default=None, pattern=r"^[#@]?[-\w.]{1,80}$")
-    to: str | None = Field(default=None, pattern=_EMAIL)
-    sender: str | None = Field(default=None, pattern=_EMAIL)
-    smarthost: str | None = Field(default=None, pattern=r"^[-a-zA-Z0-9.]+:[0-9]{1,5}$")
-    username: str | None = Field(default=None, min_length=1, max_length=256)
+    secret: ConfigKeyName = Field(
+        description="the Pulumi config key holding the credential (routing key, Slack webhook "
+        "URL, SMTP password or bearer token), set with `pulumi config set --secret <key> "
+        "<value>`; Alertmanager reads it from a mounted file. Not read in render mode, where "
+        "the Secret is made with kubectl",
+        examples=["pagerdutyRoutingKey"],
+    )
+    channel: str | None = Field(
+        default=None,
+        pattern=r"^[#@]?[-\w.]{1,80}$",
+        description="slack (required): the channel or user to post to",
+        examples=["#llm-platform-tickets"],
+    )
+    to: str | None = Field(
+        default=None,
+        pattern=_EMAIL,
+        description="email (required): the recipient address",
+        examples=["oncall@example.com"],
+    )
+    sender: str | None = Field(
+        default=None,
+        pattern=_EMAIL,
+        description="email (required): the From address",
+        examples=["alertmanager@example.com"],
+    )
+    smarthost: str | None = Field(
+        default=None,
+        pattern=r"^[-a-zA-Z0-9.]+:[0-9]{1,5}$",
+        description="email (required): the SMTP server as host:port",
+        examples=["smtp.example.com:587"],
+    )
+    username: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="email (required): the SMTP user; its password is the secret",
+        examples=["alertmanager"],
+    )
     url: str | None = Field(
         default=None,
         pattern=r"^https?://[^\s@?#]+$",
-        description="webhook endpoint; the secret is the bearer token sent to it",
+        description="webhook (required): the endpoint, with no credentials, query or fragment "
+        "in it; the secret is the bearer token sent to it",
+        examples=["https://alerts.example.com/hook"],
     )
 
     @model_validator(mode="after")
@@ -605,8 +1136,14 @@ class Receiver(_Strict):
 class Alerting(_Strict):
     """Critical alerts page; warnings open a ticket. Both must reach a human."""
 
-    pager: Receiver
-    ticket: Receiver
+    pager: Receiver = Field(
+        description="where critical alerts go: someone is paged",
+        examples=[{"kind": "pagerduty", "secret": "pagerdutyRoutingKey"}],
+    )
+    ticket: Receiver = Field(
+        description="where warnings go: a ticket or a channel someone reads",
+        examples=[{"kind": "slack", "secret": "slackWebhookUrl", "channel": "#llm-tickets"}],
+    )
 
 
 _CHART_VERSION = Field(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$", description="pinned chart version")
@@ -615,94 +1152,359 @@ _CHART_VERSION = Field(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$", description="pinned 
 class Prometheus(_Strict):
     mode: Literal["install", "existing"] = Field(
         default="install",
-        description="install kube-prometheus-stack, or use a Prometheus Operator already there",
+        description="install: kube-prometheus-stack (pinned chart) into "
+        "cluster.prometheus_namespace, with Alertmanager run from the platform's config. "
+        "existing: use a Prometheus Operator already there, which selects the platform's "
+        "monitors and rules by match_labels; its Alertmanager is left alone",
+        examples=["existing"],
     )
-    chart_version: Annotated[str, _CHART_VERSION] = "65.1.1"
-    adapter_chart_version: Annotated[str, _CHART_VERSION] = "4.11.0"
+    chart_version: Annotated[str, _CHART_VERSION] = Field(
+        default="65.1.1",
+        description="the kube-prometheus-stack chart version (install mode); the values, the "
+        "CRD schemas and the tests are written for the default (tests/upstream/)",
+        examples=["65.1.1"],
+    )
+    adapter_chart_version: Annotated[str, _CHART_VERSION] = Field(
+        default="4.11.0",
+        description="the prometheus-adapter chart version",
+        examples=["4.11.0"],
+    )
     install_adapter: bool = Field(
-        default=True, description="Prometheus Adapter, which serves the HPA's queue metric"
+        default=True,
+        description="install Prometheus Adapter, which serves the queue metric the model "
+        "servers' HPAs scale on; without it that metric must come from an adapter of your "
+        "own",
+        examples=[False],
     )
-    retention: str = Field(default="15d", pattern=r"^[0-9]+[dhw]$")
-    storage_gib: Int = Field(default=50, ge=1, le=100_000)
-    storage_class: DnsSubdomain | None = None
+    retention: str = Field(
+        default="15d",
+        pattern=r"^[0-9]+[dhw]$",
+        description="how long Prometheus keeps samples (install mode): a number and d, h or w",
+        examples=["30d"],
+    )
+    storage_gib: Int = Field(
+        default=50,
+        ge=1,
+        le=100_000,
+        description="the Prometheus volume's size in GiB (install mode)",
+        examples=[100],
+    )
+    storage_class: DnsSubdomain | None = Field(
+        default=None,
+        description="the Prometheus volume's StorageClass (install mode); default the "
+        "cluster's default class",
+        examples=["fast-ssd"],
+    )
     match_labels: dict[LabelKey, LabelValue] = Field(
         default_factory=dict,
-        description="labels the existing operator selects ServiceMonitors and rules by",
+        description="existing mode: the labels the operator already there selects "
+        "ServiceMonitors and PrometheusRules by; added to every one the platform creates",
+        examples=[{"release": "kube-prometheus-stack"}],
     )
     url: str = Field(
         default="http://kube-prometheus-stack-prometheus.monitoring.svc:9090",
         pattern=r"^https?://[^\s/]+(:[0-9]+)?(/\S*)?$",
-        description="Prometheus the adapter queries (the installed one by default)",
+        description="the Prometheus the adapter queries; default the Service the installed "
+        "chart creates in the monitoring namespace (set it when cluster.prometheus_namespace "
+        "is another)",
+        examples=["http://prometheus-operated.monitoring.svc:9090"],
     )
     grafana_admin_secret: ConfigKeyName = Field(
         default="grafanaAdminPassword",
-        description="Pulumi secret with Grafana's admin password (install mode)",
+        description="the Pulumi config key holding Grafana's admin password (install mode); "
+        "not read in render mode",
+        examples=["grafanaAdminPassword"],
     )
 
 
 class Quality(_Strict):
     """The quality and drift monitor: a CronJob over the gateway's request/response logs."""
 
-    log_volume_claim: DnsLabel = Field(description="PVC holding JSONL request/response logs")
+    log_volume_claim: DnsLabel = Field(
+        description="an existing PersistentVolumeClaim, in the model servers' namespace, "
+        "where the gateway writes one JSON line per request and response to <model>/*.jsonl; "
+        "mounted read-only",
+        examples=["request-logs"],
+    )
     reference_dir: str = Field(
         default="reference",
         pattern=r"^[A-Za-z0-9_][-\w/]*$",
-        description="directory in the claim with <model>.jsonl reference prompts",
+        description="the directory in that claim holding <model>.jsonl, the reference prompts "
+        "drift is measured against",
+        examples=["reference"],
     )
     schedule: str = Field(
-        default="*/15 * * * *", pattern=r"^(\S+\s+){4}\S+$", description="cron schedule"
+        default="*/15 * * * *",
+        pattern=r"^(\S+\s+){4}\S+$",
+        description="the CronJob's cron schedule; QualityMonitorStale fires after three "
+        "missed runs (three hours for a schedule that is not every N minutes)",
+        examples=["*/30 * * * *"],
     )
-    sample_size: Int = Field(default=400, ge=50, le=20_000)
-    image: str = Field(default="ghcr.io/llm-platform/quality-monitor:0.1.0")
+    sample_size: Int = Field(
+        default=400,
+        ge=50,
+        le=20_000,
+        description="recent requests scored per run, and reference prompts read",
+        examples=[400],
+    )
+    image: str = Field(
+        default="ghcr.io/llm-platform/quality-monitor:0.1.0",
+        description="the monitor's image (docker/quality-monitor.Dockerfile), pinned by tag "
+        "or digest like the engine's",
+        examples=["ghcr.io/llm-platform/quality-monitor:0.1.0"],
+    )
     # Measured with tests/quality_corpus.py (bench/drift.py): about 0.000 for a fresh sample
     # of the same topic, 0.008 with 20% of prompts off-topic, 0.05 at 50%, 0.20 for a new
     # topic. 0.02 flags roughly a third of traffic moving to something new.
     input_drift_threshold: Float = Field(
-        default=0.02, gt=0, le=2, description="MMD^2 of prompt embeddings vs the reference"
+        default=0.02,
+        gt=0,
+        le=2,
+        description="InputDrift fires when the MMD^2 between recent prompt embeddings and "
+        "the reference's is above this; 0.02 flags roughly a third of the traffic moving to "
+        "a new topic (bench/drift.py)",
+        examples=[0.05],
     )
     output_length_drift_pct: Float = Field(
-        default=30, gt=0, le=1000, description="change of mean output tokens, 1h vs 7d"
+        default=30,
+        gt=0,
+        le=1000,
+        description="OutputLengthDrift fires when the last hour's mean completion length "
+        "differs from the 7-day mean by more than this percentage",
+        examples=[50],
     )
-    refusal_spike_factor: Float = Field(default=2.0, gt=1, le=100)
-    refusal_rate_floor: Float = Field(default=0.05, gt=0, lt=1)
+    refusal_spike_factor: Float = Field(
+        default=2.0,
+        gt=1,
+        le=100,
+        description="RefusalRateSpike fires when the sampled refusal rate exceeds this many "
+        "times its 7-day baseline (and refusal_rate_floor)",
+        examples=[3],
+    )
+    refusal_rate_floor: Float = Field(
+        default=0.05,
+        gt=0,
+        lt=1,
+        description="the refusal rate (a share, 0 to 1) below which RefusalRateSpike never "
+        "fires, however it compares with the baseline",
+        examples=[0.1],
+    )
 
     _pinned = field_validator("image")(pinned_image)
 
 
 class AlertThresholds(_Strict):
-    kv_cache_full_pct: Float = Field(default=95, gt=0, le=100)
-    preemptions_per_minute: Float = Field(default=1, gt=0, le=100_000)
-    gpu_idle_util_pct: Float = Field(default=10, gt=0, le=100)
-    spot_interruptions_per_hour: Int = Field(default=3, ge=1, le=1000)
+    kv_cache_full_pct: Float = Field(
+        default=95,
+        gt=0,
+        le=100,
+        description="ModelKVCacheNearFull fires when the busiest replica's KV cache stays "
+        "above this percentage for 15 minutes",
+        examples=[90],
+    )
+    preemptions_per_minute: Float = Field(
+        default=1,
+        gt=0,
+        le=100_000,
+        description="ModelPreemptions (vLLM) fires above this many preempted sequences a "
+        "minute, for 15 minutes",
+        examples=[5],
+    )
+    gpu_idle_util_pct: Float = Field(
+        default=10,
+        gt=0,
+        le=100,
+        description="GPUIdleWaste fires when a model's paid-for GPUs average below this "
+        "utilisation percentage for 3 hours",
+        examples=[15],
+    )
+    spot_interruptions_per_hour: Int = Field(
+        default=3,
+        ge=1,
+        le=1000,
+        description="SpotInterruptionsHigh fires when training jobs in one pool are "
+        "interrupted more than this many times in an hour",
+        examples=[5],
+    )
 
 
 class Observability(_Strict):
-    alerting: Alerting
-    prometheus: Prometheus = Prometheus()
+    alerting: Alerting = Field(
+        description="where alerts go; both receivers are required",
+        examples=[
+            {
+                "pager": {"kind": "pagerduty", "secret": "pagerdutyRoutingKey"},
+                "ticket": {"kind": "slack", "secret": "slackWebhookUrl", "channel": "#llm"},
+            }
+        ],
+    )
+    prometheus: Prometheus = Field(
+        default=Prometheus(),
+        description="the Prometheus stack: installed, or one already in the cluster",
+        examples=[{"mode": "existing", "match_labels": {"release": "prometheus"}}],
+    )
     runbook_base_url: str = Field(
         default="https://github.com/llm-platform/llm-platform/blob/main/runbooks",
         pattern=r"^https?://\S+[^/]$",
+        description="the base of every alert's runbook_url, <base>/<Alert>.md, with no "
+        "trailing slash; default this repository's runbooks/",
+        examples=["https://git.example.com/ops/llm-platform/-/blob/main/runbooks"],
     )
-    grafana_url: str = Field(default="http://grafana.monitoring.svc", pattern=r"^https?://\S+[^/]$")
-    thresholds: AlertThresholds = AlertThresholds()
-    quality: Quality | None = None
+    grafana_url: str = Field(
+        default="http://grafana.monitoring.svc",
+        pattern=r"^https?://\S+[^/]$",
+        description="Grafana's base URL, with no trailing slash: every alert's dashboard_url "
+        "links to a dashboard under it",
+        examples=["https://grafana.example.com"],
+    )
+    thresholds: AlertThresholds = Field(
+        default=AlertThresholds(),
+        description="the alert thresholds that are a matter of taste rather than of the SLO",
+        examples=[{"kv_cache_full_pct": 90}],
+    )
+    quality: Quality | None = Field(
+        default=None,
+        description="the quality and drift monitor: a CronJob scoring sampled requests and "
+        "its alerts. Default none: not deployed",
+        examples=[{"log_volume_claim": "request-logs"}],
+    )
 
 
 class EnvironmentSpec(_Strict):
-    environment: DnsLabel
-    topology: Topology
-    tags: Tags
-    budget: Budget
-    gpu_pools: list[GpuPool] = Field(min_length=1)
-    models: list[Model] = Field(default_factory=list)
-    onprem: OnPrem | None = None
-    aws: Aws | None = None
-    gcp: Gcp | None = None
-    azure: Azure | None = None
-    hybrid: Hybrid | None = None
-    artifacts: Artifacts = Artifacts()
-    cluster: Cluster = Cluster()
-    observability: Observability
+    environment: DnsLabel = Field(
+        description="the environment's name: it prefixes resource names, names the default "
+        "namespace llm-<environment> and must equal tags.environment. "
+        f"{_DNS_LABEL_RULE} On GCP it may not contain 'google' (the bucket is named after it)",
+        examples=["local"],
+    )
+    topology: Topology = Field(
+        description="where the environment runs. onprem: an existing Kubernetes cluster "
+        "(needs onprem). aws, gcp, azure: the stack creates the network, the cluster, the "
+        "artifacts bucket and the budget in that cloud (needs its block). hybrid: serving on "
+        "the on-prem cluster, artifacts and training in hybrid.cloud (needs onprem, hybrid "
+        "and the cloud's block). A block no topology here reads is refused",
+        examples=["onprem"],
+    )
+    tags: Tags = Field(
+        description="the owner tags every taggable resource carries (cloud tags or labels, "
+        "Kubernetes labels); the policy pack requires them",
+        examples=[
+            {
+                "team": "ml-platform",
+                "cost_center": "cc-1042",
+                "environment": "local",
+                "owner": "platform-oncall",
+            }
+        ],
+    )
+    budget: Budget = Field(
+        description="the monthly budget: the plan reports against it; on a cloud it becomes "
+        "a cloud budget that notifies people and, on AWS, stops the GPUs at the hard cap",
+        examples=[{"monthly_usd": 6000, "notify_emails": ["finops@example.com"]}],
+    )
+    gpu_pools: list[GpuPool] = Field(
+        min_length=1,
+        description="the GPU node pools, at least one: on a cloud the stack creates them, "
+        "on-prem they describe GPU nodes the cluster already has",
+        examples=[[{"name": "l40s", "gpu": "L40S", "gpus_per_node": 2, "max_nodes": 2}]],
+    )
+    models: list[Model] = Field(
+        default_factory=list,
+        description="the models to serve, each sized to its pool from its SLO and traffic. "
+        "Default none: the platform without model servers",
+        examples=[
+            [
+                {
+                    "name": "assistant",
+                    "hf_id": "meta-llama/Llama-3.1-8B-Instruct",
+                    "engine": {"kind": "vllm", "image": "vllm/vllm-openai:v0.33.0"},
+                    "pool": "l40s",
+                    "max_context": 16384,
+                    "slo": {"ttft_p95_ms": 800, "peak_concurrent_requests": 200},
+                    "traffic": {
+                        "conversations_per_day": 30000,
+                        "prompt_tokens_per_turn": 1200,
+                        "completion_tokens_per_turn": 250,
+                        "turns_per_conversation": 4,
+                    },
+                }
+            ]
+        ],
+    )
+    onprem: OnPrem | None = Field(
+        default=None,
+        description="the on-prem cluster's GPU price; required for topologies onprem and "
+        "hybrid, refused for aws, gcp and azure",
+        examples=[{"gpu_hour_usd": 1.1}],
+    )
+    aws: Aws | None = Field(
+        default=None,
+        description="the AWS account, region and cluster settings; required when the "
+        "environment runs on AWS (topology aws, or hybrid with hybrid.cloud aws), refused "
+        "otherwise",
+        examples=[{"region": "us-east-1", "account_id": "123456789012"}],
+    )
+    gcp: Gcp | None = Field(
+        default=None,
+        description="the GCP project, region and cluster settings; required when the "
+        "environment runs on GCP (topology gcp, or hybrid with hybrid.cloud gcp), refused "
+        "otherwise",
+        examples=[
+            {
+                "project": "acme-llm-prod",
+                "region": "us-central1",
+                "billing_account": "01ABCD-23EF45-6789AB",
+            }
+        ],
+    )
+    azure: Azure | None = Field(
+        default=None,
+        description="the Azure subscription, location and cluster settings; required when the "
+        "environment runs on Azure (topology azure, or hybrid with hybrid.cloud azure), "
+        "refused otherwise",
+        examples=[
+            {
+                "subscription_id": "00000000-0000-0000-0000-000000000000",
+                "location": "eastus",
+                "budget_start": "2026-12-01",
+            }
+        ],
+    )
+    hybrid: Hybrid | None = Field(
+        default=None,
+        description="the hybrid's cloud, its link to the on-prem network and the issuer the "
+        "cloud trusts; required for topology hybrid, refused otherwise",
+        examples=[
+            {
+                "cloud": "aws",
+                "connectivity": {"kind": "existing", "name": "dxcon-1a2b3c",
+                                 "onprem_cidrs": ["10.10.0.0/16"]},
+                "onprem_oidc_issuer": "https://oidc.example.com/c1",
+            }
+        ],
+    )
+    artifacts: Artifacts = Field(
+        default=Artifacts(),
+        description="the bucket for weights and checkpoints, made on a cloud or a hybrid's "
+        "cloud (unused on-prem)",
+        examples=[{"noncurrent_version_days": 60}],
+    )
+    cluster: Cluster = Field(
+        default=Cluster(),
+        description="how to reach the on-prem cluster, and the namespaces used on any cluster",
+        examples=[{"kubeconfig": "~/.kube/config", "context": "onprem-gpu"}],
+    )
+    observability: Observability = Field(
+        description="metrics, alerts and where they go; alerting is required",
+        examples=[
+            {
+                "alerting": {
+                    "pager": {"kind": "pagerduty", "secret": "pagerdutyRoutingKey"},
+                    "ticket": {"kind": "slack", "secret": "slackWebhookUrl", "channel": "#llm"},
+                }
+            }
+        ],
+    )
 
     def secret_keys(self) -> dict[str, tuple[str, ...]]:
         """Pulumi secret config keys the spec refers to, with the spec path of each."""

@@ -1,0 +1,89 @@
+"""What the artifact bucket is made of, from ArtifactBucketArgs: every public-access block,
+SSE-KMS with an S3 bucket key, lifecycle rules, and how the model servers reach it
+(rclone's environment, or the federated identity of a hybrid's on-prem cluster)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws.args import ArtifactBucketArgs
+from components.kubernetes.weights_access import TOKEN_DIR
+
+CHECKPOINTS_PREFIX = "checkpoints"
+STS_AUDIENCE = "sts.amazonaws.com"
+# An upload neither completed nor aborted keeps billing its parts until this.
+ABORT_INCOMPLETE_UPLOAD_DAYS = 7
+
+
+def public_access_block() -> dict[str, bool]:
+    """Keyword arguments of aws.s3.BucketPublicAccessBlock: every block on."""
+    return dict(
+        block_public_acls=True,
+        block_public_policy=True,
+        ignore_public_acls=True,
+        restrict_public_buckets=True,
+    )
+
+
+def encryption_rules(
+    key_arn: pulumi.Input[str],
+) -> list[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs]:
+    """SSE-KMS with the bucket's key, and an S3 bucket key so reads do not pay a KMS request
+    each."""
+    return [
+        aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+            apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(  # noqa: E501
+                sse_algorithm="aws:kms", kms_master_key_id=key_arn
+            ),
+            bucket_key_enabled=True,
+        )
+    ]
+
+
+def lifecycle_rules(args: ArtifactBucketArgs) -> list[aws.s3.BucketLifecycleConfigurationRuleArgs]:
+    """Overwritten and deleted versions expire, as do checkpoints; weights stay."""
+    s3 = aws.s3
+    return [
+        s3.BucketLifecycleConfigurationRuleArgs(
+            id="expire-noncurrent-versions",
+            status="Enabled",
+            filter=s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+            noncurrent_version_expiration=s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(  # noqa: E501
+                noncurrent_days=args.noncurrent_version_days
+            ),
+            abort_incomplete_multipart_upload=s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(  # noqa: E501
+                days_after_initiation=ABORT_INCOMPLETE_UPLOAD_DAYS
+            ),
+        ),
+        s3.BucketLifecycleConfigurationRuleArgs(
+            id="expire-checkpoints",
+            status="Enabled",
+            filter=s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=f"{CHECKPOINTS_PREFIX}/"),
+            expiration=s3.BucketLifecycleConfigurationRuleExpirationArgs(
+                days=args.checkpoint_days
+            ),
+        ),
+    ]
+
+
+def rclone_env(region: str) -> dict[str, str]:
+    """The `artifacts` rclone remote: S3, with credentials from the pod's environment."""
+    return {
+        "RCLONE_CONFIG_ARTIFACTS_TYPE": "s3",
+        "RCLONE_CONFIG_ARTIFACTS_PROVIDER": "AWS",
+        "RCLONE_CONFIG_ARTIFACTS_ENV_AUTH": "true",
+        "RCLONE_CONFIG_ARTIFACTS_REGION": region,
+    }
+
+
+def web_identity_env(role_arn: pulumi.Input[str], region: str) -> dict[str, Any]:
+    """What the AWS SDK in a pod outside AWS needs to exchange its mounted service-account
+    token for the role's credentials."""
+    return {
+        "AWS_ROLE_ARN": role_arn,
+        "AWS_WEB_IDENTITY_TOKEN_FILE": f"{TOKEN_DIR}/token",
+        "AWS_REGION": region,
+    }

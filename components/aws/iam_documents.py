@@ -1,0 +1,200 @@
+"""The IAM-language documents the AWS components attach: identity policies, trust policies
+and resource policies (bucket, KMS key, SNS topic), as plain dicts.
+
+Pure: no Pulumi import. A component resolves the ARNs a document names and passes them in
+as strings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+Document = dict[str, Any]
+VERSION = "2012-10-17"
+BUDGETS = "budgets.amazonaws.com"
+# Where model weights live in the artifact bucket; model servers may read nothing else.
+MODELS_PREFIX = "models"
+
+
+def tls_only_bucket_policy(bucket_arn: str) -> Document:
+    """Deny every request to the bucket and its objects that does not come over TLS."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
+
+
+def read_models_policy(bucket_arn: str, key_arn: str) -> Document:
+    """List and read objects under models/ and decrypt them through S3 only."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": bucket_arn,
+                "Condition": {"StringLike": {"s3:prefix": [f"{MODELS_PREFIX}/*"]}},
+            },
+            {
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": f"{bucket_arn}/{MODELS_PREFIX}/*",
+            },
+            {
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": key_arn,
+                "Condition": {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}},
+            },
+        ],
+    }
+
+
+def web_identity_trust(provider_arn: str, issuer: str, subject: str, audience: str) -> Document:
+    """Trust tokens of `issuer` for exactly one subject and audience."""
+    host = issuer.removeprefix("https://")
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": provider_arn},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        f"{host}:sub": subject,
+                        f"{host}:aud": audience,
+                    }
+                },
+            }
+        ],
+    }
+
+
+def autoscaler_policy(cluster_name: str) -> Document:
+    """What the cluster autoscaler may do: describe everything it needs to simulate, and
+    resize only the groups tagged as owned by this cluster."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "autoscaling:DescribeAutoScalingGroups",
+                    "autoscaling:DescribeAutoScalingInstances",
+                    "autoscaling:DescribeLaunchConfigurations",
+                    "autoscaling:DescribeScalingActivities",
+                    "autoscaling:DescribeTags",
+                    "ec2:DescribeImages",
+                    "ec2:DescribeInstanceTypes",
+                    "ec2:DescribeLaunchTemplateVersions",
+                    "ec2:GetInstanceTypesFromInstanceRequirements",
+                    "eks:DescribeNodegroup",
+                ],
+                "Resource": "*",
+            },
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "autoscaling:SetDesiredCapacity",
+                    "autoscaling:TerminateInstanceInAutoScalingGroup",
+                ],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {
+                        f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned"
+                    }
+                },
+            },
+        ],
+    }
+
+
+def budget_key_policy(account_id: str) -> Document:
+    """The budget topic's key: the account administers it and AWS Budgets may use it (with
+    the default aws/sns key Budgets cannot publish, and notifications vanish silently)."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "AccountAdministers",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "BudgetsPublishes",
+                "Effect": "Allow",
+                "Principal": {"Service": BUDGETS},
+                "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            },
+        ],
+    }
+
+
+def budget_topic_policy(topic_arn: str, account_id: str) -> Document:
+    """AWS Budgets may publish to the topic, for this account's budgets only."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "BudgetsPublishes",
+                "Effect": "Allow",
+                "Principal": {"Service": BUDGETS},
+                "Action": "SNS:Publish",
+                "Resource": topic_arn,
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            }
+        ],
+    }
+
+
+def enforcer_policy(region: str, account: str, cluster: str, state_prefix: str) -> Document:
+    """What the hard-cap Lambda may do: read and resize the cluster's node groups, and keep
+    its records under state_prefix (budget_enforcer's docstring)."""
+    eks_arn = f"arn:aws:eks:{region}:{account}"
+    parameters = f"arn:aws:ssm:{region}:{account}:parameter"
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "eks:ListNodegroups",
+                "Resource": f"{eks_arn}:cluster/{cluster}",
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["eks:DescribeNodegroup", "eks:UpdateNodegroupConfig"],
+                "Resource": f"{eks_arn}:nodegroup/{cluster}/*",
+            },
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "ssm:PutParameter",
+                    "ssm:GetParameter",
+                    "ssm:DeleteParameter",
+                ],
+                "Resource": f"{parameters}{state_prefix}/*",
+            },
+            {
+                # Restore lists the records to delete those of removed node groups.
+                # GetParametersByPath is authorized against the path, not the
+                # parameters it returns:
+                # https://docs.aws.amazon.com/systems-manager/latest/userguide/ps-retrieval-authorization.html
+                "Effect": "Allow",
+                "Action": "ssm:GetParametersByPath",
+                "Resource": f"{parameters}{state_prefix}",
+            },
+        ],
+    }

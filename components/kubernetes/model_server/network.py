@@ -1,0 +1,88 @@
+"""How a server is reached: its Service, who may reach it (NetworkPolicy) and how
+Prometheus scrapes it (ServiceMonitor). Pure builders: they return Pulumi Args or dicts."""
+
+from __future__ import annotations
+
+import re
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import pricing
+from components.engines import HTTP_PORT, Engine
+from components.kubernetes import pods
+
+MODEL_POD_LABEL = "__meta_kubernetes_pod_label_" + re.sub(r"[^A-Za-z0-9]", "_", pricing.MODEL_LABEL)
+
+net = k8s.networking.v1
+
+
+def metrics_port_name(engine: Engine) -> str:
+    return "http" if engine.metrics_port == HTTP_PORT else "metrics"
+
+
+def service_spec(engine: Engine, selector: dict[str, str]) -> k8s.core.v1.ServiceSpecArgs:
+    ports = [k8s.core.v1.ServicePortArgs(name="http", port=HTTP_PORT, target_port="http")]
+    if metrics_port_name(engine) == "metrics":
+        ports.append(
+            k8s.core.v1.ServicePortArgs(
+                name="metrics", port=engine.metrics_port, target_port="metrics"
+            )
+        )
+    return k8s.core.v1.ServiceSpecArgs(type="ClusterIP", selector=selector, ports=ports)
+
+
+def service_monitor_spec(
+    selector: dict[str, str], namespace: pulumi.Input[str], engine: Engine
+) -> dict:
+    return {
+        "selector": {"matchLabels": selector},
+        "namespaceSelector": {"matchNames": [namespace]},
+        "endpoints": [
+            {
+                "port": metrics_port_name(engine),
+                "path": "/metrics",
+                "interval": "15s",
+                # Every rule and dashboard selects a model by this one label, whatever the
+                # engine calls it.
+                "relabelings": [
+                    {
+                        "sourceLabels": [MODEL_POD_LABEL],
+                        "targetLabel": "model",
+                        "action": "replace",
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def network_policy_spec(
+    prometheus_namespace: str, selector: dict[str, str], engine: Engine
+) -> net.NetworkPolicySpecArgs:
+    """Only the gateway reaches the API; only Prometheus reaches the metrics."""
+    prometheus = pods.prometheus_peer(prometheus_namespace)
+    gateway = net.NetworkPolicyPeerArgs(
+        pod_selector=k8s.meta.v1.LabelSelectorArgs(
+            match_labels={"app.kubernetes.io/component": "gateway"}
+        ),
+    )
+    separate = metrics_port_name(engine) == "metrics"
+    ingress = [
+        net.NetworkPolicyIngressRuleArgs(
+            from_=[gateway] if separate else [gateway, prometheus],
+            ports=[net.NetworkPolicyPortArgs(port=HTTP_PORT, protocol="TCP")],
+        )
+    ]
+    if separate:
+        ingress.append(
+            net.NetworkPolicyIngressRuleArgs(
+                from_=[prometheus],
+                ports=[net.NetworkPolicyPortArgs(port=engine.metrics_port, protocol="TCP")],
+            )
+        )
+    return net.NetworkPolicySpecArgs(
+        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+        policy_types=["Ingress"],
+        ingress=ingress,
+    )
