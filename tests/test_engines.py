@@ -425,10 +425,11 @@ def test_only_the_engines_package_names_an_engine_kind():
     pattern = re.compile(rf"""(["'])({kinds})\1|TritonTrtllm|VllmMetrics|TritonMetrics""")
     for path in sorted((ROOT / "components").rglob("*.py")):
         rel = path.relative_to(ROOT).as_posix()
-        if rel.startswith(("components/engines/", "components/catalog/")):
+        # the spec's types list the kinds and show them in examples
+        if rel.startswith(("components/engines/", "components/catalog/", "components/spec/types")):
             continue
         for n, line in enumerate(path.read_text().splitlines(), 1):
-            if pattern.search(line) and "Literal[" not in line:
+            if pattern.search(line):
                 offenders.append(f"{rel}:{n}: {line.strip()}")
     assert not offenders, "\n".join(offenders)
 
