@@ -15,7 +15,7 @@ logs in shared/data/vllm-kv-dev-vectors.csv; each constant below names its evide
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 GIB = 2**30
@@ -257,8 +257,13 @@ class ServingPlan:
     drain_s: int
     gpu_memory_utilization: float
     prefix_caching: bool
+    # The sizing as the engine's own settings (Engine.args), filled in by plan_serving.
     engine_args: list[str]
     reasons: list[str] = field(default_factory=list)
+    kv_cache_dtype: KvDtype = "auto"
+    # A quantization the engine applies while loading; None when the checkpoint is stored
+    # quantized already (it declares that in its config) or nothing is quantized.
+    quantize_at_load: Quantization | None = None
 
     @property
     def gpus_min(self) -> int:
@@ -267,6 +272,16 @@ class ServingPlan:
     @property
     def gpus_max(self) -> int:
         return self.replicas_max * self.tensor_parallel
+
+
+class EngineSizing(Protocol):
+    """What sizing needs from the engine (components/engines/base.py Engine)."""
+
+    name: str
+    vllm_memory_model: bool
+    memory_note: str
+
+    def args(self, plan: ServingPlan) -> list[str]: ...
 
 
 def default_batched_tokens(gpu: Gpu) -> int:
@@ -283,18 +298,21 @@ def effective_quantization(requested: str | None, native: str | None) -> Quantiz
     return native or "none"  # type: ignore[return-value]
 
 
-def plan_serving(
-    arch: Architecture, gpu: Gpu, gpus_per_node: int, inputs: ServingInputs
-) -> ServingPlan:
-    """Pick the smallest tensor-parallel degree that holds one full-context request and
-    meets the TTFT share, then size max-num-seqs and the replica bounds from traffic."""
+@dataclass(frozen=True)
+class _Fit:
+    tp: int
+    budget: MemoryBudget
+    prefill_ms: float
+
+
+def _fit(
+    arch: Architecture, gpu: Gpu, gpus_per_node: int, inputs: ServingInputs, reasons: list[str]
+) -> _Fit:
+    """The smallest tensor-parallel degree that holds one full-context request and meets
+    the TTFT share; each degree tried and refused adds its reason."""
     quant = effective_quantization(inputs.quantization, inputs.native_quantization)
-    batched = default_batched_tokens(gpu)
     flops = (gpu.fp8_tflops if quant == "fp8" and gpu.fp8_tflops else gpu.bf16_tflops) * 1e12
     prefill_flop = 2 * active_params_b(arch) * 1e9 * inputs.prompt_tokens_per_turn
-    ttft_budget_ms = inputs.ttft_p95_ms * TTFT_PREFILL_SHARE
-    reasons: list[str] = []
-    chosen: tuple[int, MemoryBudget, float] | None = None
     last_failure = ""
     for tp in tp_candidates(arch, gpus_per_node):
         budget = memory_budget(
@@ -305,7 +323,7 @@ def plan_serving(
             inputs.max_context,
             inputs.kv_cache_dtype,
             quant,
-            batched,
+            default_batched_tokens(gpu),
             MAX_NUM_SEQS_CAP,
         )
         prefill_ms = prefill_flop / (tp * flops * PREFILL_MFU) * 1000
@@ -315,35 +333,41 @@ def plan_serving(
                 f"{inputs.max_context} (weights {budget.weights_gib:.1f} GiB/GPU of "
                 f"{gpu.memory_gib} GiB)"
             )
-            reasons.append(last_failure)
-            continue
-        if prefill_ms > ttft_budget_ms:
+        elif prefill_ms > inputs.ttft_p95_ms * TTFT_PREFILL_SHARE:
             last_failure = (
                 f"TP{tp}: prefill of {inputs.prompt_tokens_per_turn} tokens ~{prefill_ms:.0f} ms "
                 f"> {TTFT_PREFILL_SHARE:.0%} of the TTFT p95 SLO ({inputs.ttft_p95_ms:.0f} ms)"
             )
-            reasons.append(last_failure)
-            continue
-        chosen = (tp, budget, prefill_ms)
-        break
-    if chosen is None:
-        options = tp_candidates(arch, gpus_per_node)
-        raise SizingError(
-            f"does not fit on {gpus_per_node}x {gpu.id} at any tensor-parallel degree "
-            f"{options}: {last_failure or 'no valid TP degree for this architecture'}; "
-            "use a bigger GPU or pool, a shorter max_context, kv_cache_dtype fp8 or quantization"
-        )
-    tp, budget, prefill_ms = chosen
-    reasons.append(
-        f"TP{tp}: weights {budget.weights_gib:.1f} GiB/GPU, KV cache {budget.kv_cache_gib:.1f} "
-        f"GiB = {budget.kv_cache_tokens} tokens ({budget.max_concurrency}x max_context)"
+        else:
+            return _Fit(tp, budget, prefill_ms)
+        reasons.append(last_failure)
+    raise SizingError(
+        f"does not fit on {gpus_per_node}x {gpu.id} at any tensor-parallel degree "
+        f"{tp_candidates(arch, gpus_per_node)}: "
+        f"{last_failure or 'no valid TP degree for this architecture'}; "
+        "use a bigger GPU or pool, a shorter max_context, kv_cache_dtype fp8 or quantization"
     )
 
+
+def plan_serving(
+    arch: Architecture, gpu: Gpu, gpus_per_node: int, inputs: ServingInputs, engine: EngineSizing
+) -> ServingPlan:
+    """Pick the smallest tensor-parallel degree that holds one full-context request and
+    meets the TTFT share, then size max-num-seqs and the replica bounds from traffic. The
+    engine turns the plan into its own settings; where our memory model is not the
+    engine's, the reasons say so."""
+    reasons: list[str] = []
+    fit = _fit(arch, gpu, gpus_per_node, inputs, reasons)
+    budget = fit.budget
+    reasons.append(
+        f"TP{fit.tp}: weights {budget.weights_gib:.1f} GiB/GPU, KV cache "
+        f"{budget.kv_cache_gib:.1f} GiB = {budget.kv_cache_tokens} tokens "
+        f"({budget.max_concurrency}x max_context)"
+    )
     seq_tokens = inputs.prompt_tokens_per_turn + inputs.completion_tokens_per_turn
     max_num_seqs = max(1, min(MAX_NUM_SEQS_CAP, budget.kv_cache_tokens // seq_tokens))
-    weights_per_gpu_bytes = budget.weights_gib * GIB
-    decode_ms = weights_per_gpu_bytes / (gpu.bandwidth_gbps * 1e9) * 1000
-    latency_s = (prefill_ms + inputs.completion_tokens_per_turn * decode_ms) / 1000
+    decode_ms = budget.weights_gib * GIB / (gpu.bandwidth_gbps * 1e9) * 1000
+    latency_s = (fit.prefill_ms + inputs.completion_tokens_per_turn * decode_ms) / 1000
     requests_per_s = inputs.conversations_per_day * inputs.turns_per_conversation / 86400
     avg_concurrency = requests_per_s * latency_s  # Little's law
     replicas_max = max(1, math.ceil(inputs.peak_concurrent_requests / max_num_seqs))
@@ -353,39 +377,35 @@ def plan_serving(
         f"peak {inputs.peak_concurrent_requests} concurrent -> max {replicas_max} replicas; "
         f"average ~{avg_concurrency:.1f} concurrent -> min {replicas_min}"
     )
-
-    weights_total_gib = weight_bytes(arch, quant) / GIB
-    load_s = weights_total_gib / WEIGHT_LOAD_GIB_PER_S + ENGINE_WARMUP_S
-    startup = max(MIN_STARTUP_BUDGET_S, int(math.ceil(2 * load_s / 60) * 60))
-    drain = max(120, math.ceil(2 * latency_s))
-
-    args = [
-        f"--tensor-parallel-size={tp}",
-        f"--max-model-len={inputs.max_context}",
-        f"--max-num-seqs={max_num_seqs}",
-        f"--max-num-batched-tokens={batched}",
-        f"--gpu-memory-utilization={inputs.gpu_memory_utilization}",
-        f"--kv-cache-dtype={inputs.kv_cache_dtype}",
-        "--enable-prefix-caching" if inputs.prefix_caching else "--no-enable-prefix-caching",
-    ]
-    # A checkpoint that is already quantized declares it in its config; passing
-    # --quantization on top would make vLLM refuse the mismatch.
-    if inputs.quantization != "none" and not inputs.native_quantization:
-        args.append(f"--quantization={inputs.quantization}")
-    return ServingPlan(
+    if not engine.vllm_memory_model:
+        reasons.append(f"memory ({engine.name}): {engine.memory_note}")
+    quant = effective_quantization(inputs.quantization, inputs.native_quantization)
+    load_s = weight_bytes(arch, quant) / GIB / WEIGHT_LOAD_GIB_PER_S + ENGINE_WARMUP_S
+    plan = ServingPlan(
         gpu=gpu.id,
-        tensor_parallel=tp,
+        tensor_parallel=fit.tp,
         budget=budget,
         max_num_seqs=max_num_seqs,
-        max_num_batched_tokens=batched,
+        max_num_batched_tokens=default_batched_tokens(gpu),
         replicas_min=replicas_min,
         replicas_max=replicas_max,
-        prefill_ms=round(prefill_ms, 1),
+        prefill_ms=round(fit.prefill_ms, 1),
         decode_ms_per_token=round(decode_ms, 2),
-        startup_budget_s=startup,
-        drain_s=drain,
+        startup_budget_s=max(MIN_STARTUP_BUDGET_S, int(math.ceil(2 * load_s / 60) * 60)),
+        drain_s=max(120, math.ceil(2 * latency_s)),
         gpu_memory_utilization=inputs.gpu_memory_utilization,
         prefix_caching=inputs.prefix_caching,
-        engine_args=args,
+        engine_args=[],
         reasons=reasons,
+        kv_cache_dtype=inputs.kv_cache_dtype,
+        quantize_at_load=quantize_at_load(inputs),
     )
+    return replace(plan, engine_args=engine.args(plan))
+
+
+def quantize_at_load(inputs: ServingInputs) -> Quantization | None:
+    """A checkpoint that is already quantized declares it in its config; asking the engine
+    to quantize on top would make vLLM refuse the mismatch."""
+    if inputs.quantization != "none" and not inputs.native_quantization:
+        return inputs.quantization
+    return None

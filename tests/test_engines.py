@@ -7,15 +7,22 @@ from __future__ import annotations
 import copy
 import json
 import re
+from dataclasses import dataclass, replace
+from typing import get_args
 
 import pytest
+import yaml
 from conftest import ROOT, STACKS, stack_spec
+from test_alert_rules import _alerts, _run, _tool, _write_rules
 
+from components import catalog
 from components.catalog.engine_releases import engine_releases
 from components.engines import ENGINES, TritonTrtllm, Vllm
 from components.kubernetes.monitoring.charts import _adapter_rules
-from components.sizing import MemoryBudget, ServingPlan
-from components.spec import load_spec
+from components.observability.metrics import ENGINE_SERIES, Selector, ttft_bucket
+from components.sizing import MemoryBudget, ServingInputs, ServingPlan, plan_serving
+from components.spec import SpecError, load_spec
+from components.spec.types import Engine as EngineSpec
 
 RELEASES = engine_releases()
 # Series of other exporters (DCGM, kube-state-metrics, our Pushgateway) and our own
@@ -154,6 +161,10 @@ def test_rendered_hpas_scale_on_a_series_of_their_engines_release(planned, stack
             assert not _check_against(release, rule["seriesQuery"], hpa["metadata"]["name"])
 
 
+# The flag that bounds each engine's drain on SIGTERM (SGLang has none).
+DRAIN_FLAGS = ("--shutdown-timeout=", "--exit-timeout-secs=", "--graceful-termination-timeout=")
+
+
 def _plan(tp: int, drain_s: int = 180) -> ServingPlan:
     budget = MemoryBudget(80, 72, 40, 2, 2, 28, 320_000, 90_000, 8192, 10.0)
     return ServingPlan(
@@ -234,8 +245,12 @@ def test_rendered_pods_get_a_grace_period_beyond_prestop_plus_drain(planned, sta
         spec = dep["spec"]["template"]["spec"]
         (server,) = spec["containers"]
         prestop = server["lifecycle"]["preStop"]["sleep"]["seconds"]
-        drains = [int(a.split("=")[1]) for a in server["command"]
-                  if a.startswith(("--shutdown-timeout=", "--exit-timeout-secs="))]
+        drains = [int(a.split("=")[1]) for a in server["command"] if a.startswith(DRAIN_FLAGS)]
+        if dep["metadata"]["labels"]["llm-platform.dev/engine"] == "sglang":
+            # no drain flag: SGLang drains until idle, bounded by the grace period alone,
+            # which covers at least sizing's 120 s drain and a teardown margin
+            assert not drains and spec["terminationGracePeriodSeconds"] >= prestop + 120 + 30
+            continue
         assert drains and min(drains) >= 60, dep["metadata"]["name"]
         assert spec["terminationGracePeriodSeconds"] > prestop + max(drains), dep["metadata"]["name"]
 
@@ -265,3 +280,280 @@ def test_an_image_other_than_the_pinned_release_is_warned_about():
     (warning,) = [w for w in load_spec(raw).warnings if "engine flags and metric names" in w]
     assert warning.startswith("llm-platform:spec.models[0].engine.image: ")
     assert "vllm/vllm-openai:v0.33.0" in warning and "v0.11.0" in warning
+
+
+# --- the engine interface, one method at a time ---------------------------------------
+
+@pytest.mark.parametrize("engine", list(ENGINES.values()), ids=lambda e: e.name)
+def test_each_engine_series_feeds_llm_names_from_its_release_only(engine):
+    series = engine.metrics(Selector("ns", "m"))
+    recorded = series.series()
+    assert set(recorded) <= set(ENGINE_SERIES), set(recorded) - set(ENGINE_SERIES)
+    # the HPA, the queue alert and the cost records need these whatever the engine
+    assert {"llm:requests:rate1h", "llm:requests_waiting", "llm:kv_cache_usage:ratio"} <= set(
+        recorded)
+    release = RELEASES[engine.name]
+    exprs = {**recorded, "errors": series.error_ratio("5m")}
+    if series.ttft_buckets_ms:
+        exprs["slow"] = series.slow_ttft_ratio("5m", series.ttft_buckets_ms[0])
+    for name, expr in exprs.items():
+        assert 'namespace="ns",model="m"' in expr, name
+        assert not _check_against(release, expr, name)
+        assert {n for n in metric_names(expr) if not NOT_ENGINE.match(n)}, name
+
+
+def test_triton_feeds_no_token_or_cache_counters_it_does_not_export():
+    triton = set(TritonTrtllm().metrics(Selector("ns", "m")).series())
+    vllm = set(Vllm().metrics(Selector("ns", "m")).series())
+    assert vllm == set(ENGINE_SERIES)
+    assert vllm - triton == {
+        "llm:prompt_tokens:rate5m", "llm:completion_tokens:rate5m", "llm:tpot_seconds:p50",
+        "llm:tpot_seconds:p95", "llm:tpot_seconds:p99", "llm:prefix_cache_hit:ratio_rate5m",
+        "llm:preemptions:rate5m", "llm:output_tokens:mean1h", "llm:output_tokens:mean7d",
+    }
+
+
+def test_vllm_ttft_slo_is_counted_at_the_bucket_under_the_slo():
+    series = Vllm().metrics(Selector("ns", "m"))
+    # vLLM's bounds around 1.8 s are 1.0 and 2.5 s: the SLO counts at 1.0 s
+    assert ttft_bucket(1800, series.ttft_buckets_ms) == 1000
+    assert 'le="1.0"' in series.slow_ttft_ratio("5m", 1000)
+    triton = TritonTrtllm().metrics(Selector("ns", "m"))
+    assert ttft_bucket(1800, triton.ttft_buckets_ms) == 500  # Triton's 100/500/2000/5000 ms
+
+
+def test_adapter_rules_are_the_engines_own_one_each():
+    assert _adapter_rules() == [e.adapter_rule() for e in ENGINES.values()]
+    assert [r["name"]["as"] for r in _adapter_rules()] == [e.queue_metric for e in ENGINES.values()]
+    vllm, triton = Vllm().adapter_rule(), TritonTrtllm().adapter_rule()
+    assert vllm["seriesQuery"] == 'vllm:num_requests_waiting{namespace!="",pod!=""}'
+    assert vllm["name"] == {"matches": "^vllm:num_requests_waiting$",
+                            "as": "vllm_num_requests_waiting"}
+    assert vllm["metricsQuery"] == "sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)"
+    assert triton["seriesQuery"] == (
+        'nv_trt_llm_request_metrics{namespace!="",pod!="",request_type="waiting"}')
+    assert triton["metricsQuery"] == (
+        'sum(<<.Series>>{<<.LabelMatchers>>,request_type="waiting"}) by (<<.GroupBy>>)')
+    assert triton["resources"]["overrides"]["pod"] == {"resource": "pod"}
+
+
+def test_vllm_args_are_the_plan_as_flags():
+    plan = replace(_plan(tp=2), kv_cache_dtype="fp8", prefix_caching=False,
+                   gpu_memory_utilization=0.85)
+    assert Vllm().args(plan) == [
+        "--tensor-parallel-size=2", "--max-model-len=8192", "--max-num-seqs=64",
+        "--max-num-batched-tokens=8192", "--gpu-memory-utilization=0.85",
+        "--kv-cache-dtype=fp8", "--no-enable-prefix-caching",
+    ]
+    assert Vllm().args(replace(plan, quantize_at_load="awq"))[-1] == "--quantization=awq"
+
+
+def test_the_plan_carries_the_engines_args_and_quantizes_only_unquantized_checkpoints():
+    arch = catalog.models()["meta-llama/Llama-3.1-8B-Instruct"]
+    gpu = catalog.gpus()["L40S"]
+    inputs = dict(max_context=8192, quantization="fp8", native_quantization=None,
+                  kv_cache_dtype="auto", gpu_memory_utilization=0.9, prefix_caching=True,
+                  ttft_p95_ms=2000, peak_concurrent_requests=64, conversations_per_day=10000,
+                  prompt_tokens_per_turn=1000, completion_tokens_per_turn=200,
+                  turns_per_conversation=3)
+    plan = plan_serving(arch, gpu, 1, ServingInputs(**inputs), Vllm())
+    assert plan.engine_args == Vllm().args(plan) and "--quantization=fp8" in plan.engine_args
+    native = plan_serving(arch, gpu, 1, ServingInputs(**{**inputs, "native_quantization": "fp8"}),
+                          Vllm())
+    assert native.quantize_at_load is None
+    assert not [a for a in native.engine_args if a.startswith("--quantization")]
+
+
+def test_sizing_says_when_its_memory_model_is_not_the_engines():
+    arch = catalog.models()["meta-llama/Llama-3.1-8B-Instruct"]
+    gpu = catalog.gpus()["H100-80GB"]
+    inputs = ServingInputs(
+        max_context=8192, quantization="none", native_quantization=None, kv_cache_dtype="auto",
+        gpu_memory_utilization=0.9, prefix_caching=True, ttft_p95_ms=2000,
+        peak_concurrent_requests=64, conversations_per_day=10000, prompt_tokens_per_turn=1000,
+        completion_tokens_per_turn=200, turns_per_conversation=3)
+    plans = {name: plan_serving(arch, gpu, 1, inputs, e) for name, e in ENGINES.items()}
+    assert not any(r.startswith("memory") for r in plans["vllm"].reasons)
+    for name, plan in plans.items():
+        engine = ENGINES[name]
+        notes = [r for r in plan.reasons if r.startswith(f"memory ({name}): ")]
+        assert notes == ([] if engine.vllm_memory_model else [f"memory ({name}): {engine.memory_note}"])
+        assert plan.engine_args == engine.args(plan)
+        # the sizing itself is the same plan, whatever the engine
+        assert (plan.tensor_parallel, plan.max_num_seqs) == (
+            plans["vllm"].tensor_parallel, plans["vllm"].max_num_seqs)
+    assert {n for n, e in ENGINES.items() if not e.vllm_memory_model} == {
+        "tensorrt-llm", "tgi", "sglang"}
+    assert "kv_cache_free_gpu_mem_fraction" in ENGINES["tensorrt-llm"].memory_note
+    assert "--mem-fraction-static" in ENGINES["sglang"].memory_note
+    assert "--cuda-memory-fraction" in ENGINES["tgi"].memory_note
+
+
+def test_triton_config_files_are_its_build_parameters():
+    plan = _plan(tp=2)
+    files = TritonTrtllm().config_files(plan)
+    assert files["tensor_parallel_size"] == "2"
+    assert files["triton_max_batch_size"] == "64" and files["max_input_len"] == "8192"
+    assert files["kv_cache_free_gpu_mem_fraction"] == "0.9"
+    assert files["enable_kv_cache_reuse"] == "true"
+    assert "tensor_parallel_size=2" in TritonTrtllm().args(plan)
+    assert Vllm().config_files(plan) == {}
+
+
+@dataclass
+class _Gpu:
+    id: str
+    vendor: str
+
+
+def test_tensorrt_llm_refuses_amd_gpus_and_a_fresh_volume():
+    assert TritonTrtllm().gpu_problems("big", _Gpu("MI300X", "amd")) == [
+        "TensorRT-LLM runs on NVIDIA GPUs only; pool 'big' has MI300X"]
+    assert TritonTrtllm().gpu_problems("big", _Gpu("H100-80GB", "nvidia")) == []
+    assert Vllm().gpu_problems("big", _Gpu("MI300X", "amd")) == []
+    (problem,) = TritonTrtllm().weights_problems("chat", fresh_volume=True)
+    assert "model 'chat'" in problem and "/models/<model>/triton" in problem
+    assert TritonTrtllm().weights_problems("chat", fresh_volume=False) == []
+    assert Vllm().weights_problems("chat", fresh_volume=True) == []
+
+
+def test_only_the_engines_package_names_an_engine_kind():
+    """Outside components/engines/ (and the spec's list of kinds) no module branches on an
+    engine's kind or imports a concrete engine class."""
+    offenders = []
+    kinds = "|".join(re.escape(k) for k in ENGINES)
+    pattern = re.compile(rf"""(["'])({kinds})\1|TritonTrtllm|VllmMetrics|TritonMetrics""")
+    for path in sorted((ROOT / "components").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        # the spec's types list the kinds and show them in examples
+        if rel.startswith(("components/engines/", "components/catalog/", "components/spec/types")):
+            continue
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if pattern.search(line):
+                offenders.append(f"{rel}:{n}: {line.strip()}")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_spec_engine_kinds_are_the_registered_engines():
+    assert set(get_args(EngineSpec.model_fields["kind"].annotation)) == set(ENGINES)
+    assert set(ENGINES) <= set(RELEASES)  # each has its pinned release's lists
+
+
+def test_a_cuda_only_engine_on_an_amd_pool_is_one_problem_naming_the_kind():
+    raw = copy.deepcopy(stack_spec("local"))
+    raw["gpu_pools"][0]["gpu"] = "MI300X"
+    raw["models"][0]["engine"] = {"kind": "tgi",
+                                  "image": "ghcr.io/huggingface/text-generation-inference:3.3.7"}
+    with pytest.raises(SpecError) as err:
+        load_spec(raw)
+    lines = [p for p in err.value.problems if "engine.kind" in p]
+    assert lines == ["llm-platform:spec.models[0].engine.kind: TGI's pinned image is its CUDA "
+                     "build, for NVIDIA GPUs; pool 'l40s' has MI300X (the ROCm build, tag "
+                     "suffix -rocm, is not supported here)"]
+
+
+# --- TGI and SGLang series through the rendered rules, with promtool --------------------
+
+def _promtool(planned, tmp_path, interval: str, series: list[dict], checks: list[dict],
+              alerts: list[dict] | None = None) -> None:
+    paths = _write_rules(planned, tmp_path)
+    test: dict = {"interval": interval, "input_series": series, "promql_expr_test": checks}
+    if alerts:
+        test["alert_rule_test"] = alerts
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump({
+        "rule_files": [p.name for p in paths], "evaluation_interval": "1m", "tests": [test],
+    }, sort_keys=False))
+    proc = _run(_tool("promtool"), "test", "rules", "t.yaml", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+def _sample(name: str, ids: str, value: float) -> dict:
+    return {"expr": f"{name}{{{ids}}}", "eval_time": "8m",
+            "exp_samples": [{"labels": f"{name}{{{ids}}}", "value": value}]}
+
+
+def test_tgi_series_become_the_llm_records(planned, tmp_path):
+    """7 waiting; the batch may grow to 3000 of 4000 tokens; 60 requests/min succeed; of
+    100 requests/min, 3 fail in generation and 2 are turned away (overloaded): 5% failed,
+    while 4 invalid prompts are the client's and not counted; half the requests finish
+    within 1 s."""
+    ids = 'namespace="llm-engines",model="chat-tgi"'
+    dur = f"tgi_request_duration_bucket{{{ids}"
+    _promtool(planned["onprem-engines"], tmp_path, "1m", [
+        {"series": f"tgi_queue_size{{{ids}}}", "values": "7x10"},
+        {"series": f"tgi_batch_current_max_tokens{{{ids}}}", "values": "3000x10"},
+        {"series": f"tgi_batch_max_total_tokens{{{ids}}}", "values": "4000x10"},
+        {"series": f"tgi_request_success{{{ids}}}", "values": "0+60x10"},
+        {"series": f"tgi_request_count{{{ids}}}", "values": "0+100x10"},
+        {"series": f'tgi_request_failure{{{ids},err="generation"}}', "values": "0+3x10"},
+        {"series": f'tgi_request_failure{{{ids},err="overloaded"}}', "values": "0+2x10"},
+        {"series": f'tgi_request_failure{{{ids},err="validation"}}', "values": "0+4x10"},
+        {"series": f'{dur},le="1"}}', "values": "0+50x10"},
+        {"series": f'{dur},le="2"}}', "values": "0+100x10"},
+        {"series": f'{dur},le="+Inf"}}', "values": "0+100x10"},
+    ], [
+        _sample("llm:requests_waiting", ids, 7),
+        _sample("llm:kv_cache_usage:ratio", ids, 0.75),
+        _sample("llm:requests:rate5m", ids, 1),
+        _sample("llm:slo_errors:ratio_rate5m", ids, 0.05),
+        _sample("llm:e2e_seconds:p50", ids, 1),
+    ])
+
+
+def test_sglang_series_become_the_llm_records_and_page_on_slow_first_tokens(planned, tmp_path):
+    """4 queued; the fuller of two pods' KV pools is 80% used; of 100 API requests/min 4
+    answer 500 (probe 503s are not API requests): 4% failed; 25% of first tokens come
+    after the 1 s SLO bound (SLO 1000 ms, a bucket bound of SGLang's): 5x the 5% budget,
+    under the pages' 6x and 14.4x, over the ticket's 1x, which fires after its 30 min."""
+    ids = 'namespace="llm-engines",model="chat-sglang"'
+    api = f'{ids},endpoint="/v1/chat/completions"'
+    ttft = f"sglang:time_to_first_token_seconds_bucket{{{ids}"
+    stack = planned["onprem-engines"]
+    series = [
+        {"series": f"sglang:num_queue_reqs{{{ids},pod=\"a\"}}", "values": "4x90"},
+        {"series": f"sglang:token_usage{{{ids},pod=\"a\"}}", "values": "0.6x90"},
+        {"series": f"sglang:token_usage{{{ids},pod=\"b\"}}", "values": "0.8x90"},
+        {"series": f"sglang:http_requests_total{{{api}}}", "values": "0+100x90"},
+        {"series": f'sglang:http_responses_total{{{api},status_code="200"}}', "values": "0+96x90"},
+        {"series": f'sglang:http_responses_total{{{api},status_code="500"}}', "values": "0+4x90"},
+        {"series": f'sglang:http_responses_total{{{ids},endpoint="/health",status_code="503"}}',
+         "values": "0+50x90"},
+        {"series": f'{ttft},le="1.0"}}', "values": "0+75x90"},
+        {"series": f'{ttft},le="+Inf"}}', "values": "0+100x90"},
+        {"series": f"sglang:time_to_first_token_seconds_count{{{ids}}}", "values": "0+100x90"},
+    ]
+    checks = [
+        _sample("llm:requests_waiting", ids, 4),
+        _sample("llm:kv_cache_usage:ratio", ids, 0.8),
+        _sample("llm:slo_errors:ratio_rate5m", ids, 0.04),
+        _sample("llm:slo_ttft_slow:ratio_rate5m", ids, 0.25),
+    ]
+    (rule,) = [r for r in _alerts(stack) if r["labels"].get("model") == "chat-sglang"
+               and r["alert"] == "ModelTTFTBudgetBurnSlow"]  # the SGLang model has a TTFT SLO
+    fired = [{"exp_labels": rule["labels"], "exp_annotations": rule["annotations"]}]
+    _promtool(stack, tmp_path, "1m", series, checks, alerts=[
+        {"eval_time": "80m", "alertname": "ModelTTFTBudgetBurnSlow", "exp_alerts": fired},
+        {"eval_time": "80m", "alertname": "ModelTTFTBudgetBurn", "exp_alerts": []},
+    ])
+    assert not [r for r in _alerts(stack) if r["labels"].get("model") == "chat-tgi"
+                and "TTFT" in r["alert"]]  # ... the TGI model, with no TTFT histogram, none
+
+
+def test_a_tgi_model_pages_when_its_errors_burn_the_budget(planned, tmp_path):
+    """10% of chat-tgi's requests fail in generation: 20x the 0.5% budget, over the 14.4x
+    of the fast burn in the last hour and 5 minutes. 2.5% (5x) stays under both pages
+    (14.4x, and 6x over 6h and 30m)."""
+    stack = planned["onprem-engines"]
+    (rule,) = [r for r in _alerts(stack) if r["alert"] == "ModelErrorBudgetBurn"
+               and r["labels"]["model"] == "chat-tgi"]
+    ids = 'namespace="llm-engines",model="chat-tgi"'
+    fired = [{"exp_labels": rule["labels"], "exp_annotations": rule["annotations"]}]
+    for failed, expected in (("10", fired), ("2.5", [])):
+        (tmp_path / failed).mkdir()
+        _promtool(stack, tmp_path / failed, "1m", [
+            {"series": f"tgi_request_count{{{ids}}}", "values": "0+100x90"},
+            {"series": f'tgi_request_failure{{{ids},err="generation"}}',
+             "values": f"0+{failed}x90"},
+        ], [], alerts=[
+            {"eval_time": "80m", "alertname": "ModelErrorBudgetBurn", "exp_alerts": expected},
+        ])

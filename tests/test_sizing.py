@@ -9,6 +9,9 @@ import pytest
 from conftest import ROOT, run_cli
 
 from components import catalog, sizing
+from components.engines import ENGINES
+
+VLLM = ENGINES["vllm"]
 
 # The team's copy lives in shared/data next to the repo; tests/data carries it so the suite
 # also runs in a user's CI, and test_vendored_vectors_match_shared keeps the two equal.
@@ -134,28 +137,28 @@ def _inputs(**kw) -> sizing.ServingInputs:
 def test_tensor_parallel_grows_until_the_context_fits():
     arch = catalog.models()["meta-llama/Llama-3.1-70B-Instruct"]
     h100 = catalog.gpus()["H100-80GB"]
-    plan = sizing.plan_serving(arch, h100, 8, _inputs())
+    plan = sizing.plan_serving(arch, h100, 8, _inputs(), VLLM)
     assert plan.tensor_parallel == 4
     assert plan.reasons[0].startswith("TP1:") and plan.reasons[1].startswith("TP2:")
     assert "--tensor-parallel-size=4" in plan.engine_args
-    assert sizing.plan_serving(arch, h100, 8, _inputs(quantization="fp8")).tensor_parallel == 2
+    assert sizing.plan_serving(arch, h100, 8, _inputs(quantization="fp8"), VLLM).tensor_parallel == 2
 
 
 def test_tight_ttft_slo_raises_tensor_parallel():
     arch = catalog.models()["Qwen/Qwen2.5-32B-Instruct"]
     l40s = catalog.gpus()["L40S"]
-    loose = sizing.plan_serving(arch, l40s, 4, _inputs(max_context=8192, ttft_p95_ms=5000))
-    tight = sizing.plan_serving(arch, l40s, 4, _inputs(max_context=8192, ttft_p95_ms=400))
+    loose = sizing.plan_serving(arch, l40s, 4, _inputs(max_context=8192, ttft_p95_ms=5000), VLLM)
+    tight = sizing.plan_serving(arch, l40s, 4, _inputs(max_context=8192, ttft_p95_ms=400), VLLM)
     assert tight.tensor_parallel > loose.tensor_parallel
     with pytest.raises(sizing.SizingError, match="TTFT p95 SLO"):
-        sizing.plan_serving(arch, l40s, 4, _inputs(max_context=8192, ttft_p95_ms=50))
+        sizing.plan_serving(arch, l40s, 4, _inputs(max_context=8192, ttft_p95_ms=50), VLLM)
 
 
 def test_replicas_follow_peak_and_average_load():
     arch = catalog.models()["meta-llama/Llama-3.1-8B-Instruct"]
     l40s = catalog.gpus()["L40S"]
     plan = sizing.plan_serving(arch, l40s, 1, _inputs(max_context=8192, peak_concurrent_requests=1000,
-                                                      conversations_per_day=2_000_000))
+                                                      conversations_per_day=2_000_000), VLLM)
     assert plan.replicas_max == -(-1000 // plan.max_num_seqs)
     assert 1 < plan.replicas_min <= plan.replicas_max
     assert plan.startup_budget_s >= sizing.MIN_STARTUP_BUDGET_S
@@ -164,7 +167,7 @@ def test_replicas_follow_peak_and_average_load():
 def test_native_fp8_checkpoint_is_not_requantized():
     arch = catalog.models()["RedHatAI/Llama-3.3-70B-Instruct-FP8-dynamic"]
     plan = sizing.plan_serving(arch, catalog.gpus()["H100-80GB"], 8,
-                               _inputs(native_quantization="fp8"))
+                               _inputs(native_quantization="fp8"), VLLM)
     assert not any(a.startswith("--quantization") for a in plan.engine_args)
     assert plan.budget.weights_gib < 40
 

@@ -3,10 +3,15 @@
     pip download --no-deps -d /tmp/vllm vllm==0.33.0 && unzip -q /tmp/vllm/*.whl -d /tmp/vllm
     python -m components.catalog.engine_lists vllm /tmp/vllm
     python -m components.catalog.engine_lists triton SERVER CORE BACKEND
+    git -C TGI_GIT archive v3.3.7 launcher router backends/v3/src | tar -x -C /tmp/tgi
+    python -m components.catalog.engine_lists tgi /tmp/tgi
+    pip download --no-deps -d /tmp/sgl sglang==0.5.23 && unzip -q /tmp/sgl/*.whl -d /tmp/sgl
+    python -m components.catalog.engine_lists sglang /tmp/sgl
 
 SERVER, CORE and BACKEND are checkouts of triton-inference-server/server (v2.58.0),
-core (r25.05) and tensorrtllm_backend (v0.19.0). The output is YAML to paste under the
-release's row. Source is parsed, not imported: vLLM needs CUDA to import. The vLLM row's
+core (r25.05) and tensorrtllm_backend (v0.19.0); TGI_GIT is a clone of
+huggingface/text-generation-inference. The output is YAML to paste under the release's
+row. Source is parsed, not imported: vLLM needs CUDA to import. The vLLM row's
 http_requests_total entry comes from prometheus-fastapi-instrumentator, not vLLM, and is
 kept by hand (see its `source`).
 """
@@ -146,10 +151,161 @@ def triton_metrics(core: Path, backend: Path) -> dict[str, dict[str, list[str]]]
     return out
 
 
+def _struct_fields(text: str, struct: str) -> list[tuple[str, str]]:
+    """(field, its #[clap(...)] attribute) for each field of a Rust struct that has one."""
+    body = re.search(rf"struct {struct} \{{\n(.*?)\n\}}", text, re.S)
+    assert body, f"struct {struct} not found"
+    out, attr = [], None
+    for line in body[1].splitlines():
+        line = line.strip()
+        if line.startswith("#[clap("):
+            attr = line
+        elif (field := re.match(r"(?:pub\s+)?(\w+):", line)) and attr is not None:
+            out.append((field[1], attr))
+            attr = None
+    return out
+
+
+def tgi_flags(root: Path) -> list[str]:
+    """The launcher's long options: clap derives `--kebab-case` from each `long` field
+    (`#[clap(...)]` on struct Args, launcher/src/main.rs)."""
+    text = (root / "launcher/src/main.rs").read_text()
+    return sorted("--" + name.replace("_", "-") for name, attr in _struct_fields(text, "Args")
+                  if re.search(r"\blong\b", attr))
+
+
+def _rust_sources(root: Path) -> str:
+    files = [*(root / "router/src").rglob("*.rs"), *(root / "backends/v3/src").rglob("*.rs")]
+    # Comment lines out: a commented-out recorder or bucket setting is not in the release.
+    return "\n".join(re.sub(r"//[^\n]*", "", f.read_text()) for f in sorted(files))
+
+
+def tgi_metrics(root: Path) -> dict[str, dict[str, list[str]]]:
+    """metrics-exporter-prometheus 0.15.3 (TGI's Cargo.lock) writes counters and gauges
+    under their own name (no _total), histograms with buckets as _bucket/_sum/_count and
+    histograms without as summaries (name{quantile}, _sum, _count): recorder.rs render().
+    Buckets are set per name by the matchers passed to set_buckets_for_metric."""
+    src = _rust_sources(root)
+    matchers = dict(re.findall(
+        r'let (\w+) = Matcher::((?:Full|Suffix|Prefix)\(String::from\("\w+"\)\))', src))
+    bucketed = [re.match(r'(\w+)\(String::from\("(\w+)"\)\)', matchers[m]).groups()
+                for m in re.findall(r"set_buckets_for_metric\((\w+),", src)]
+
+    def has_buckets(name: str) -> bool:
+        tests = {"Full": name.__eq__, "Suffix": name.endswith, "Prefix": name.startswith}
+        return any(tests[kind](value) for kind, value in bucketed)
+
+    found: dict[str, dict[str, set[str]]] = {}
+    for kind, name, rest in re.findall(
+        r'(counter|gauge|histogram)!\(\s*"(tgi_\w+)"((?:\s*,\s*"\w+"\s*=>\s*"[^"]*")*)', src):
+        if kind == "histogram":
+            series = ["_bucket", "_sum", "_count"] if has_buckets(name) else ["", "_sum", "_count"]
+        else:
+            series = [""]
+        for s in series:
+            labels = found.setdefault(name + s, {})
+            for label, value in re.findall(r'"(\w+)"\s*=>\s*"([^"]*)"', rest):
+                labels.setdefault(label, set()).add(value)
+    return {n: {k: sorted(v) for k, v in ls.items()} for n, ls in sorted(found.items())}
+
+
+def _annotated_fields(tree: ast.Module) -> dict[str, list[ast.AnnAssign]]:
+    """class -> its `name: A[T, "help" | Arg(...)] = ...` fields, inherited ones included
+    (arg_utils.add_cli_args_from_dataclass skips fields without such metadata)."""
+    own: dict[str, list[ast.AnnAssign]] = {}
+    bases: dict[str, list[str]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            bases[node.name] = [ast.unparse(b) for b in node.bases]
+            own[node.name] = [
+                f for f in node.body if isinstance(f, ast.AnnAssign)
+                and isinstance(f.target, ast.Name) and isinstance(f.annotation, ast.Subscript)
+                and ast.unparse(f.annotation.value) in ("A", "Annotated")
+                and isinstance(f.annotation.slice, ast.Tuple)
+                and len(f.annotation.slice.elts) >= 2
+                and (isinstance(meta := f.annotation.slice.elts[1], ast.Constant)
+                     or (isinstance(meta, ast.Call) and ast.unparse(meta.func) == "Arg")
+                     or isinstance(meta, ast.BinOp))
+            ]
+
+    def collect(cls: str) -> list[ast.AnnAssign]:
+        return [f for b in bases.get(cls, []) for f in collect(b)] + own.get(cls, [])
+
+    return {cls: collect(cls) for cls in own}
+
+
+def _arg_names(field: ast.AnnAssign) -> list[str]:
+    """The option strings add_cli_args_from_dataclass registers for one field, with the
+    `--no-` twin a BooleanOptionalAction adds."""
+    meta = field.annotation.slice.elts[1]  # type: ignore[attr-defined]
+    kw = {k.arg: k.value for k in meta.keywords} if isinstance(meta, ast.Call) else {}
+    if "no_cli" in kw and ast.literal_eval(kw["no_cli"]):
+        return []
+    name = field.target.id  # type: ignore[attr-defined]
+    names = [ast.literal_eval(kw["cli_name"]) if "cli_name" in kw
+             else "--" + name.replace("_", "-")]
+    names += ast.literal_eval(kw["aliases"]) if "aliases" in kw else []
+    if "action" in kw and "BooleanOptionalAction" in ast.unparse(kw["action"]):
+        names += ["--no-" + n[2:] for n in names if n.startswith("--")]
+    return [n for n in names if n.startswith("--")]
+
+
+def sglang_flags(root: Path) -> list[str]:
+    """ServerArgs' CLI (sglang/srt/server_args.py): one option per annotated field of the
+    namespaces in _INPUT_NAMESPACES (sglang/srt/arg_groups/fields/*.py), plus the options
+    ServerArgs.add_cli_args registers by hand."""
+    srt = root / "sglang/srt"
+    server_args = ast.parse((srt / "server_args.py").read_text())
+    namespaces = next(
+        [ast.unparse(e) for e in n.value.elts] for n in server_args.body
+        if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "_INPUT_NAMESPACES")
+    fields: dict[str, list[ast.AnnAssign]] = {}
+    for path in sorted((srt / "arg_groups/fields").glob("*.py")):
+        fields.update(_annotated_fields(ast.parse(path.read_text())))
+    missing = [ns for ns in namespaces if ns not in fields]
+    assert not missing, f"namespaces not found in arg_groups/fields: {missing}"
+    flags = {n for ns in namespaces for f in fields[ns] for n in _arg_names(f)}
+    flags |= {n for f in _annotated_fields(server_args).get("ServerArgs", [])
+              for n in _arg_names(f)}
+    for n in ast.walk(server_args):
+        if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "add_argument":
+            flags.update(a.value for a in n.args if isinstance(a, ast.Constant)
+                         and str(a.value).startswith("--"))
+    return sorted(flags)
+
+
+_PY_KINDS = {"Counter": "counter", "Gauge": "gauge", "Histogram": "histogram",
+             "Summary": "summary", "GaugeHistogram": "gauge"}
+
+
+def sglang_metrics(root: Path) -> dict[str, dict[str, list[str]]]:
+    """Every prometheus_client metric named `sglang:*` in the package, with the series
+    prometheus_client writes for it (a Summary without quantiles: _sum and _count)."""
+    out: set[str] = set()
+    for path in (root / "sglang").rglob("*.py"):
+        for n in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(n, ast.Call) and ast.unparse(n.func).split(".")[-1] in _PY_KINDS):
+                continue
+            args = [k.value for k in n.keywords if k.arg == "name"] or n.args[:1]
+            if not (args and isinstance(args[0], ast.Constant)
+                    and str(args[0].value).startswith("sglang:")):
+                continue
+            kind = _PY_KINDS[ast.unparse(n.func).split(".")[-1]]
+            name = args[0].value
+            suffixes = {**_KIND_SUFFIXES, "summary": ["_sum", "_count"]}[kind]
+            base = name.removesuffix("_total") if kind == "counter" else name
+            out.update(base + s for s in suffixes)
+    return {name: {} for name in sorted(out)}
+
+
 def main(argv: list[str]) -> None:
+    root = Path(argv[1])
     if argv[0] == "vllm":
-        root = Path(argv[1])
         data = {"flags": vllm_flags(root), "metrics": vllm_metrics(root)}
+    elif argv[0] == "tgi":
+        data = {"flags": tgi_flags(root), "metrics": tgi_metrics(root)}
+    elif argv[0] == "sglang":
+        data = {"flags": sglang_flags(root), "metrics": sglang_metrics(root)}
     else:
         server, core, backend = map(Path, argv[1:4])
         data = {"flags": triton_flags(server), "metrics": triton_metrics(core, backend)}

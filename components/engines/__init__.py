@@ -13,7 +13,12 @@ from components.engines.base import (  # noqa: F401
     Shutdown,
     drain_shutdown,
 )
+from components.engines.sglang import Sglang  # noqa: F401
+from components.engines.tgi import Tgi  # noqa: F401
 from components.engines.trtllm import TRTLLM_MODEL, TritonTrtllm  # noqa: F401
 from components.engines.vllm import Vllm  # noqa: F401
 
-ENGINES: dict[str, Engine] = {"vllm": Vllm(), "tensorrt-llm": TritonTrtllm()}
+# Spec engine.kind -> the engine; the order is the Prometheus Adapter rules' order.
+ENGINES: dict[str, Engine] = {
+    e.name: e for e in (Vllm(), TritonTrtllm(), Tgi(), Sglang())
+}

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components import pricing
+from components.engines import ENGINES
 from components.observability import metrics as m
-from components.spec import Environment, Model
+from components.spec import Environment, Model, Quality
 
 # Multi-window, multi-burn-rate SLO alerts (Google SRE Workbook, "Alerting on SLOs",
 # table 5-8): page on 2% of a 30-day budget spent in 1h or 5% in 6h, ticket on 10% in 3d.
@@ -116,43 +117,41 @@ class RuleBuilder:
 
     # -- per model -----------------------------------------------------------------------
     def model_groups(self, model: Model) -> list[dict[str, Any]]:
-        plan = self.env.plans[model.name]
         sel = m.Selector(self.ns, model.name)
-        eng = m.engine_metrics(model.engine.kind, sel)
+        series = ENGINES[model.engine.kind].metrics(sel)
         ids = {"namespace": self.ns, "model": model.name}
-        s = sel.base
-        rec: list[dict[str, Any]] = [
-            _record("llm:requests:rate5m", eng.requests_rate("5m"), ids),
-            _record("llm:requests:rate1h", eng.requests_rate("1h"), ids),
+        recorded = series.series()
+        rec = [_record(n, recorded[n], ids) for n in m.ENGINE_SERIES_HEAD if n in recorded]
+        rec += self._resource_records(model, ids)
+        rec += self._tail_records(model, recorded, ids)
+        bound = m.ttft_bucket(model.slo.ttft_p95_ms, series.ttft_buckets_ms)
+        slo: list[dict[str, Any]] = []
+        for w in SLO_WINDOWS:
+            slo.append(_record(f"llm:slo_errors:ratio_rate{w}", series.error_ratio(w), ids))
+            if bound is not None:
+                slo.append(
+                    _record(
+                        f"llm:slo_ttft_slow:ratio_rate{w}", series.slow_ttft_ratio(w, bound), ids
+                    )
+                )
+        alerts = self._model_alerts(model, set(recorded), bound)
+        name = f"llm-{model.name}"
+        return [
+            {"name": f"{name}.recording", "rules": rec},
+            {"name": f"{name}.slo", "rules": slo},
+            {"name": f"{name}.alerts", "rules": [self._rule(a) for a in alerts]},
         ]
-        if isinstance(eng, m.VllmMetrics):
-            rec += [
-                _record("llm:prompt_tokens:rate5m", eng.prompt_tokens_rate("5m"), ids),
-                _record("llm:completion_tokens:rate5m", eng.completion_tokens_rate("5m"), ids),
-            ]
-            rec += [
-                _record(f"llm:tpot_seconds:p{round(q * 100)}", eng.tpot_quantile(q), ids)
-                for q in m.QUANTILES
-            ]
-        for q in m.QUANTILES:
-            p = f"p{round(q * 100)}"
-            rec += [
-                _record(f"llm:ttft_seconds:{p}", eng.ttft_quantile(q), ids),
-                _record(f"llm:e2e_seconds:{p}", eng.e2e_quantile(q), ids),
-            ]
+
+    def _resource_records(self, model: Model, ids: dict[str, str]) -> list[dict[str, Any]]:
+        """GPU use, replicas and cost: from DCGM and kube-state-metrics, whatever the engine."""
+        plan = self.env.plans[model.name]
+        s = m.Selector(self.ns, model.name).base
         pods = f'namespace="{self.ns}",pod=~"{m.pod_regex(model.name)}"'
         deployment = f'namespace="{self.ns}",deployment="{model.name}"'
-        rec += [
-            _record("llm:requests_waiting", eng.waiting(), ids),
-            _record("llm:requests_running", eng.running(), ids),
-            _record("llm:kv_cache_usage:ratio", eng.kv_usage(), ids),
+        used, free = f"sum({m.DCGM_FB_USED}{{{pods}}})", f"sum({m.DCGM_FB_FREE}{{{pods}}})"
+        return [
             _record("llm:gpu_utilization:ratio", f"avg({m.DCGM_UTIL}{{{pods}}}) / 100", ids),
-            _record(
-                "llm:gpu_memory_used:ratio",
-                f"sum({m.DCGM_FB_USED}{{{pods}}}) / "
-                f"(sum({m.DCGM_FB_USED}{{{pods}}}) + sum({m.DCGM_FB_FREE}{{{pods}}}))",
-                ids,
-            ),
+            _record("llm:gpu_memory_used:ratio", f"{used} / ({used} + {free})", ids),
             _record(
                 "llm:replicas",
                 f"sum(kube_deployment_status_replicas_available{{{deployment}}})",
@@ -180,25 +179,21 @@ class RuleBuilder:
                 ids,
             ),
         ]
-        if isinstance(eng, m.VllmMetrics):
-            rec += [
-                _record("llm:prefix_cache_hit:ratio_rate5m", eng.prefix_hit_ratio("5m"), ids),
-                _record("llm:preemptions:rate5m", eng.preemptions_rate("5m"), ids),
-                _record("llm:output_tokens:mean1h", eng.output_tokens_mean("1h"), ids),
-                _record(
-                    "llm:output_tokens:mean7d",
-                    eng.output_tokens_mean("7d", offset="1h"),
-                    ids,
-                ),
-            ]
-        elif self.obs.quality is not None:
+
+    def _tail_records(
+        self, model: Model, recorded: dict[str, str], ids: dict[str, str]
+    ) -> list[dict[str, Any]]:
+        """Cache and length records, then the quality monitor's. An engine that counts no
+        output tokens gets its mean length from the quality monitor's samples instead."""
+        s = m.Selector(self.ns, model.name).base
+        if self.obs.quality is not None and "llm:output_tokens:mean1h" not in recorded:
             pushed = f"{m.Q_OUTPUT_TOKENS_MEAN}{{{s}}}"
-            rec += [
-                _record("llm:output_tokens:mean1h", f"max(avg_over_time({pushed}[1h]))", ids),
-                _record(
-                    "llm:output_tokens:mean7d", f"max(avg_over_time({pushed}[7d] offset 1h))", ids
-                ),
-            ]
+            recorded = {
+                **recorded,
+                "llm:output_tokens:mean1h": f"max(avg_over_time({pushed}[1h]))",
+                "llm:output_tokens:mean7d": f"max(avg_over_time({pushed}[7d] offset 1h))",
+            }
+        rec = [_record(n, recorded[n], ids) for n in m.ENGINE_SERIES_TAIL if n in recorded]
         rec.append(
             _record(
                 "llm:output_length_drift:ratio",
@@ -206,32 +201,16 @@ class RuleBuilder:
                 ids,
             )
         )
-        if self.obs.quality is not None:
-            rec += [
-                _record("llm:refusal:ratio", f"max({m.Q_REFUSAL_RATIO}{{{s}}})", ids),
-                _record(
-                    "llm:refusal:ratio_baseline7d",
-                    f"avg_over_time(llm:refusal:ratio{{{s}}}[7d] offset 1h)",
-                    ids,
-                ),
-                _record("llm:input_drift:mmd2", f"max({m.Q_INPUT_MMD2}{{{s}}})", ids),
-            ]
-
-        slo: list[dict[str, Any]] = []
-        bound = m.ttft_bucket(model.slo.ttft_p95_ms, eng.ttft_buckets_ms)
-        for w in SLO_WINDOWS:
-            slo.append(_record(f"llm:slo_errors:ratio_rate{w}", eng.error_ratio(w), ids))
-            if bound is not None:
-                slo.append(
-                    _record(f"llm:slo_ttft_slow:ratio_rate{w}", eng.slow_ttft_ratio(w, bound), ids)
-                )
-
-        alerts = self._model_alerts(model, eng, bound)
-        name = f"llm-{model.name}"
-        return [
-            {"name": f"{name}.recording", "rules": rec},
-            {"name": f"{name}.slo", "rules": slo},
-            {"name": f"{name}.alerts", "rules": [self._rule(a) for a in alerts]},
+        if self.obs.quality is None:
+            return rec
+        return rec + [
+            _record("llm:refusal:ratio", f"max({m.Q_REFUSAL_RATIO}{{{s}}})", ids),
+            _record(
+                "llm:refusal:ratio_baseline7d",
+                f"avg_over_time(llm:refusal:ratio{{{s}}}[7d] offset 1h)",
+                ids,
+            ),
+            _record("llm:input_drift:mmd2", f"max({m.Q_INPUT_MMD2}{{{s}}})", ids),
         ]
 
     def _burn_alerts(
@@ -277,11 +256,10 @@ class RuleBuilder:
             ),
         ]
 
-    def _model_alerts(self, model: Model, eng: m.EngineMetrics, bound: float | None) -> list[Alert]:
-        plan = self.env.plans[model.name]
-        th = self.obs.thresholds
-        s = m.Selector(self.ns, model.name).base
-        mine = {"model": model.name}
+    def _model_alerts(
+        self, model: Model, recorded: set[str], bound: float | None
+    ) -> list[Alert]:
+        """SLO burn, serving, waste and cost alerts, and the quality monitor's."""
         out = self._burn_alerts(
             model,
             "llm:slo_errors:ratio_rate",
@@ -299,7 +277,18 @@ class RuleBuilder:
                 f"time-to-first-token over {_num(bound)} ms",
                 f"TTFT p95 {_num(model.slo.ttft_p95_ms)} ms",
             )
-        out += [
+        out += self._serving_alerts(model, recorded)
+        out += self._cost_alerts(model)
+        if (quality := self.obs.quality) is not None:
+            out += self._quality_alerts(model, quality)
+        return out
+
+    def _serving_alerts(self, model: Model, recorded: set[str]) -> list[Alert]:
+        plan = self.env.plans[model.name]
+        th = self.obs.thresholds
+        s = m.Selector(self.ns, model.name).base
+        mine = {"model": model.name}
+        out = [
             Alert(
                 name="ModelDown",
                 severity="critical",
@@ -345,26 +334,35 @@ class RuleBuilder:
                 labels=mine,
             ),
         ]
-        if isinstance(eng, m.VllmMetrics):
-            out.append(
-                Alert(
-                    name="ModelPreemptions",
-                    severity="warning",
-                    expr=(
-                        f"llm:preemptions:rate5m{{{s}}} * 60 > {_num(th.preemptions_per_minute)}"
-                    ),
-                    for_="15m",
-                    summary=f"{model.name} is preempting sequences",
-                    description=(
-                        f"{model.name} preempts more than {_num(th.preemptions_per_minute)} "
-                        "sequence(s) a minute: the KV cache cannot hold the running batch, "
-                        "so work is recomputed and latency grows."
-                    ),
-                    dashboard="serving",
-                    labels=mine,
-                )
-            )
-        out.append(
+        if "llm:preemptions:rate5m" in recorded:
+            out.append(self._preemption_alert(model))
+        return out
+
+    def _preemption_alert(self, model: Model) -> Alert:
+        th = self.obs.thresholds
+        s = m.Selector(self.ns, model.name).base
+        return Alert(
+            name="ModelPreemptions",
+            severity="warning",
+            expr=(
+                f"llm:preemptions:rate5m{{{s}}} * 60 > {_num(th.preemptions_per_minute)}"
+            ),
+            for_="15m",
+            summary=f"{model.name} is preempting sequences",
+            description=(
+                f"{model.name} preempts more than {_num(th.preemptions_per_minute)} "
+                "sequence(s) a minute: the KV cache cannot hold the running batch, "
+                "so work is recomputed and latency grows."
+            ),
+            dashboard="serving",
+            labels={"model": model.name},
+        )
+
+    def _cost_alerts(self, model: Model) -> list[Alert]:
+        th = self.obs.thresholds
+        s = m.Selector(self.ns, model.name).base
+        mine = {"model": model.name}
+        out = [
             Alert(
                 name="GPUIdleWaste",
                 severity="warning",
@@ -382,7 +380,7 @@ class RuleBuilder:
                 dashboard="gpu",
                 labels=mine,
             )
-        )
+        ]
         ceiling = cost_ceiling(self.env, model)
         if ceiling is not None:
             out.append(
@@ -401,16 +399,11 @@ class RuleBuilder:
                     labels=mine,
                 )
             )
-        if self.obs.quality is not None:
-            out += self._quality_alerts(model)
         return out
 
-    def _quality_alerts(self, model: Model) -> list[Alert]:
-        q = self.obs.quality
-        assert q is not None
+    def _quality_alerts(self, model: Model, q: Quality) -> list[Alert]:
         s = m.Selector(self.ns, model.name).base
         mine = {"model": model.name}
-        stale = quality_stale_after_s(q.schedule)
         return [
             Alert(
                 name="RefusalRateSpike",
@@ -444,6 +437,13 @@ class RuleBuilder:
                 dashboard="quality",
                 labels=mine,
             ),
+        ] + self._quality_output_alerts(model, q)
+
+    def _quality_output_alerts(self, model: Model, q: Quality) -> list[Alert]:
+        s = m.Selector(self.ns, model.name).base
+        mine = {"model": model.name}
+        stale = quality_stale_after_s(q.schedule)
+        return [
             Alert(
                 name="OutputLengthDrift",
                 severity="warning",
@@ -480,10 +480,21 @@ class RuleBuilder:
 
     # -- environment -----------------------------------------------------------------------
     def platform_groups(self) -> list[dict[str, Any]]:
-        env_labels = {"namespace": self.ns}
         # Deploy-time constants get a group of their own: the model groups read the prices
         # and this environment's cost group reads the model groups, and keeping the chain
         # acyclic means a fresh evaluation never reads a value from two steps back.
+        prices = self._price_records()
+        rec = self._cost_records()
+        alerts = self._platform_alerts()
+        name = f"llm-{self.spec.environment}"
+        return [
+            {"name": f"{name}.prices", "rules": prices},
+            {"name": f"{name}.cost", "rules": rec},
+            {"name": f"{name}.alerts", "rules": [self._rule(a) for a in alerts]},
+        ]
+
+    def _price_records(self) -> list[dict[str, Any]]:
+        env_labels = {"namespace": self.ns}
         prices = [
             _record(
                 "llm:gpu_price_usd_per_hour",
@@ -499,7 +510,11 @@ class RuleBuilder:
                 env_labels,
             )
         )
-        rec = [
+        return prices
+
+    def _cost_records(self) -> list[dict[str, Any]]:
+        env_labels = {"namespace": self.ns}
+        return [
             _record(
                 "llm:cost_usd_per_hour:sum",
                 f'sum(llm:cost_usd_per_hour{{namespace="{self.ns}"}})',
@@ -525,8 +540,10 @@ class RuleBuilder:
                 env_labels,
             ),
         ]
+
+    def _platform_alerts(self) -> list[Alert]:
         th = self.obs.thresholds
-        alerts = [
+        return [
             Alert(
                 name="ProjectedSpendOverBudget",
                 severity="warning",
@@ -571,13 +588,6 @@ class RuleBuilder:
                 dashboard="gpu",
             ),
         ]
-        name = f"llm-{self.spec.environment}"
-        return [
-            {"name": f"{name}.prices", "rules": prices},
-            {"name": f"{name}.cost", "rules": rec},
-            {"name": f"{name}.alerts", "rules": [self._rule(a) for a in alerts]},
-        ]
-
 
 def prometheus_rules(env: Environment) -> dict[str, list[dict[str, Any]]]:
     """PrometheusRule name -> its groups: one for the environment, one per model."""

@@ -16,6 +16,7 @@ from pydantic import (
 
 from components import catalog, clouds, scheduling, sizing
 from components.catalog.engine_releases import engine_releases
+from components.engines import ENGINES
 from components.spec.errors import (
     CONFIG_KEY,
     SpecError,
@@ -315,15 +316,13 @@ def _serving_plan(
     """The model's serving plan on its pool, with autoscaling capped to the pool's GPUs,
     or None after adding a problem."""
     gpu = catalog.gpus()[pool.gpu]
-    if model.engine.kind == "tensorrt-llm" and gpu.vendor != "nvidia":
-        problems.append(
-            f"{config_path((*where, 'engine', 'kind'))}: "
-            "TensorRT-LLM runs on NVIDIA GPUs only; "
-            f"pool '{pool.name}' has {gpu.id}"
-        )
+    engine = ENGINES[model.engine.kind]
+    if refused := engine.gpu_problems(pool.name, gpu):
+        problems += [f"{config_path((*where, 'engine', 'kind'))}: {p}" for p in refused]
         return None
     try:
-        plan = sizing.plan_serving(arch, gpu, pool.gpus_per_node, serving_inputs(model, arch))
+        inputs = serving_inputs(model, arch)
+        plan = sizing.plan_serving(arch, gpu, pool.gpus_per_node, inputs, engine)
     except sizing.SizingError as exc:
         problems.append(f"{config_path(where)}: {model.name} {exc}")
         return None
@@ -517,14 +516,9 @@ def _weights_problems(
                 f"{where}: only for volume: shared; a per-pod volume is one ReadWriteOnce "
                 f"claim per pod (remove access_mode, or set volume: shared)"
             ]
-        if model.engine.kind == "tensorrt-llm" and spec.cloud is None:
-            return [
-                f"{config_path(('models', i, 'weights', 'volume'))}: model '{model.name}' "
-                "serves a TensorRT-LLM engine built beforehand into /models/<model>/triton; "
-                "with no bucket to copy it from, a new per-pod volume starts empty; set "
-                "volume: shared on a claim that holds the engine"
-            ]
-        return []
+        volume = config_path(("models", i, "weights", "volume"))
+        engine = ENGINES[model.engine.kind]
+        return [f"{volume}: {p}" for p in engine.weights_problems(model.name, spec.cloud is None)]
     if weights.shared_access_mode != "ReadWriteOnce":
         return []
     surge = scheduling.can_surge(

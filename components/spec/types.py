@@ -395,10 +395,12 @@ def pinned_image(v: str) -> str:
 
 
 class Engine(_Strict):
-    kind: Literal["vllm", "tensorrt-llm"] = Field(
-        description="the serving engine: vllm (vLLM's OpenAI-compatible server) or "
-        "tensorrt-llm (Triton Inference Server with the TensorRT-LLM backend: NVIDIA GPUs "
-        "only, serving an engine built beforehand)",
+    kind: Literal["vllm", "tensorrt-llm", "tgi", "sglang"] = Field(
+        description="the serving engine (components/engines/): vllm (vLLM's OpenAI-compatible "
+        "server), tensorrt-llm (Triton Inference Server with the TensorRT-LLM backend: NVIDIA "
+        "GPUs only, serving an engine built beforehand), tgi (Hugging Face Text Generation "
+        "Inference; its pinned image is the CUDA build) or sglang (SGLang's server; its pinned "
+        "image is the CUDA build)",
         examples=["vllm"],
     )
     image: str = Field(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from components.engines import ENGINES
 from components.kubernetes import helm
 from components.kubernetes.monitoring.args import Adapter, PrometheusStack
 from components.observability import alertmanager, dashboards
@@ -34,25 +35,9 @@ def adapter_values(adapter: Adapter) -> dict[str, Any]:
 
 
 def _adapter_rules() -> list[dict]:
-    """Prometheus Adapter rules serving the queue metrics the model HPAs scale on. Both
-    series exist in the pinned releases (components/catalog/engines.yaml): vLLM v0.33.0,
-    and Triton 25.05, whose TensorRT-LLM backend (v0.19.0) writes request_type="waiting"
-    (custom_metrics_reporter.cc; absent before v0.18.0)."""
-
-    def rule(series: str, extra: str, name: str) -> dict:
-        return {
-            "seriesQuery": f'{series}{{namespace!="",pod!=""{extra}}}',
-            "resources": {
-                "overrides": {"namespace": {"resource": "namespace"}, "pod": {"resource": "pod"}}
-            },
-            "name": {"matches": f"^{series}$", "as": name},
-            "metricsQuery": f"sum(<<.Series>>{{<<.LabelMatchers>>{extra}}}) by (<<.GroupBy>>)",
-        }
-
-    return [
-        rule("vllm:num_requests_waiting", "", "vllm_num_requests_waiting"),
-        rule("nv_trt_llm_request_metrics", ',request_type="waiting"', "trtllm_requests_waiting"),
-    ]
+    """Prometheus Adapter rules serving the queue metrics the model HPAs scale on, one per
+    engine (each engine module holds its rule and the release it is checked against)."""
+    return [engine.adapter_rule() for engine in ENGINES.values()]
 
 
 def stack_values(prom: PrometheusStack, renders: bool) -> dict[str, Any]:
