@@ -23,7 +23,7 @@ from components.aws.args import (
 )
 from components.kubernetes.facts import PoolScheduling, node_labels, pool_scheduling
 from components.naming import fit
-from components.spec import Environment, EnvironmentSpec, GpuPool, Vpn
+from components.spec import Environment, EnvironmentSpec, GpuPool, Vpn, given
 
 if TYPE_CHECKING:  # the Aws block's home may move; only its attributes are read here
     from components.spec import Aws
@@ -64,9 +64,7 @@ def foundation_args(
 
 
 def _aws(spec: EnvironmentSpec) -> Aws:
-    if spec.aws is None:
-        raise ValueError("the aws foundation needs the spec's aws block (spec.check requires it)")
-    return spec.aws
+    return given(spec.aws, "spec.aws")
 
 
 def cluster_args(spec: EnvironmentSpec, cfg: Aws, cluster_name: str) -> ClusterArgs:
@@ -107,10 +105,9 @@ def gpu_nodes(
     """A GPU pool's group: sized for the models' minimum replicas at creation, and tagged
     with the node-hours and purpose the cost estimate reads."""
     hours = pricing.node_hours(pool, gpus_min)
-    if pool.instance_type is None:
-        raise ValueError(f"pool {pool.name} has no instance_type (spec.check requires one)")
+    instance_type = given(pool.instance_type, f"gpu_pools {pool.name} instance_type")
     return NodeGroupArgs(
-        instance_types=(pool.instance_type, *pool.extra_instance_types),
+        instance_types=(instance_type, *pool.extra_instance_types),
         min_size=pool.min_nodes,
         max_size=pool.max_nodes,
         desired_size=pricing.steady_nodes(pool, gpus_min),

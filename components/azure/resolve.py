@@ -4,8 +4,6 @@ guarantee (an azure block, an instance type on every cloud pool) is taken as giv
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 import pulumi
 
 from components import catalog, naming, pricing
@@ -22,15 +20,7 @@ from components.azure.args import (
 )
 from components.kubernetes.facts import PoolScheduling, node_labels, pool_scheduling
 from components.naming import fit
-from components.spec import Azure, Environment, EnvironmentSpec, GpuPool, Vpn
-
-T = TypeVar("T")
-
-
-def given(value: T | None, what: str) -> T:
-    if value is None:
-        raise ValueError(f"{what} is missing, which the spec's checks rule out")
-    return value
+from components.spec import Azure, Environment, EnvironmentSpec, GpuPool, Vpn, given
 
 
 def foundation_args(

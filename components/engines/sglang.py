@@ -24,11 +24,10 @@ from components.engines.base import (
     drain_shutdown,
 )
 from components.observability.metrics import (
-    QUANTILES,
     Selector,
-    histogram_quantile,
+    latency_quantiles,
     le,
-    quantile_suffix,
+    output_tokens_means,
     sum_rate,
 )
 from components.sizing import KvDtype, Quantization, ServingPlan
@@ -102,23 +101,15 @@ class SglangMetrics:
             # queue, as vLLM's preemption does (ScheduleBatch.retract_decode,
             # managers/schedule_batch.py).
             "llm:preemptions:rate5m": sum_rate("sglang:num_retracted_requests_total", s, "5m"),
-            "llm:output_tokens:mean1h": self._output_tokens_mean("1h"),
-            "llm:output_tokens:mean7d": self._output_tokens_mean("7d", offset="1h"),
+            **output_tokens_means("sglang:generation_tokens_histogram", s),
         }
-        for q in QUANTILES:
-            p = quantile_suffix(q)
-            for name, hist in (
-                ("tpot", "sglang:inter_token_latency_seconds"),
-                ("ttft", "sglang:time_to_first_token_seconds"),
-                ("e2e", "sglang:e2e_request_latency_seconds"),
-            ):
-                out[f"llm:{name}_seconds:{p}"] = histogram_quantile(q, f"{hist}_bucket", s)
-        return out
+        histograms = {
+            "tpot": "sglang:inter_token_latency_seconds",
+            "ttft": "sglang:time_to_first_token_seconds",
+            "e2e": "sglang:e2e_request_latency_seconds",
+        }
+        return {**out, **latency_quantiles(histograms, s)}
 
-    def _output_tokens_mean(self, window: str, offset: str = "") -> str:
-        hist = "sglang:generation_tokens_histogram"
-        total = sum_rate(f"{hist}_sum", self.sel, window, offset=offset)
-        return f"{total} / {sum_rate(f'{hist}_count', self.sel, window, offset=offset)}"
 
     def error_ratio(self, window: str) -> str:
         """5xx answers over API requests (the HTTP middleware, with --enable-metrics). A

@@ -23,10 +23,9 @@ from components.engines.base import (
     drain_shutdown,
 )
 from components.observability.metrics import (
-    QUANTILES,
     Selector,
-    histogram_quantile,
-    quantile_suffix,
+    latency_quantiles,
+    output_tokens_means,
     sum_rate,
 )
 from components.sizing import KvDtype, Quantization, ServingPlan
@@ -89,22 +88,15 @@ class TgiMetrics:
             "llm:kv_cache_usage:ratio": (
                 f"max(tgi_batch_current_max_tokens{{{s}}} / tgi_batch_max_total_tokens{{{s}}})"
             ),
-            "llm:output_tokens:mean1h": self._output_tokens_mean("1h"),
-            "llm:output_tokens:mean7d": self._output_tokens_mean("7d", offset="1h"),
+            **output_tokens_means("tgi_request_generated_tokens", s),
         }
-        for q in QUANTILES:
-            p = quantile_suffix(q)
+        histograms = {
             # Each request's mean time per output token, not every token's interval.
-            out[f"llm:tpot_seconds:{p}"] = histogram_quantile(
-                q, "tgi_request_mean_time_per_token_duration_bucket", s
-            )
-            out[f"llm:e2e_seconds:{p}"] = histogram_quantile(q, "tgi_request_duration_bucket", s)
-        return out
+            "tpot": "tgi_request_mean_time_per_token_duration",
+            "e2e": "tgi_request_duration",
+        }
+        return {**out, **latency_quantiles(histograms, s)}
 
-    def _output_tokens_mean(self, window: str, offset: str = "") -> str:
-        hist = "tgi_request_generated_tokens"
-        total = sum_rate(f"{hist}_sum", self.sel, window, offset=offset)
-        return f"{total} / {sum_rate(f'{hist}_count', self.sel, window, offset=offset)}"
 
     def error_ratio(self, window: str) -> str:
         failed = sum_rate("tgi_request_failure", f'{self.sel},err=~"{FAILED_ERRS}"', window)

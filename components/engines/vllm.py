@@ -16,11 +16,10 @@ from components.engines.base import (
     drain_shutdown,
 )
 from components.observability.metrics import (
-    QUANTILES,
     Selector,
-    histogram_quantile,
+    latency_quantiles,
     le,
-    quantile_suffix,
+    output_tokens_means,
     sum_rate,
 )
 from components.sizing import ServingPlan
@@ -67,23 +66,15 @@ class VllmMetrics:
                 f"{sum_rate('vllm:prefix_cache_queries_total', s, '5m')}"
             ),
             "llm:preemptions:rate5m": sum_rate("vllm:num_preemptions_total", s, "5m"),
-            "llm:output_tokens:mean1h": self._output_tokens_mean("1h"),
-            "llm:output_tokens:mean7d": self._output_tokens_mean("7d", offset="1h"),
+            **output_tokens_means("vllm:request_generation_tokens", s),
         }
-        for q in QUANTILES:
-            p = quantile_suffix(q)
-            for name, hist in (
-                ("tpot", "vllm:inter_token_latency_seconds"),
-                ("ttft", "vllm:time_to_first_token_seconds"),
-                ("e2e", "vllm:e2e_request_latency_seconds"),
-            ):
-                out[f"llm:{name}_seconds:{p}"] = histogram_quantile(q, f"{hist}_bucket", s)
-        return out
+        histograms = {
+            "tpot": "vllm:inter_token_latency_seconds",
+            "ttft": "vllm:time_to_first_token_seconds",
+            "e2e": "vllm:e2e_request_latency_seconds",
+        }
+        return {**out, **latency_quantiles(histograms, s)}
 
-    def _output_tokens_mean(self, window: str, offset: str = "") -> str:
-        metric = "vllm:request_generation_tokens"
-        total = sum_rate(f"{metric}_sum", self.sel, window, offset=offset)
-        return f"{total} / {sum_rate(f'{metric}_count', self.sel, window, offset=offset)}"
 
     def error_ratio(self, window: str) -> str:
         """Failed requests over API requests, each failure counted once. A failure shows as

@@ -71,6 +71,27 @@ def histogram_quantile(q: float, bucket: str, sel: str, window: str = "5m") -> s
     return f"histogram_quantile({q}, {sum_rate(bucket, sel, window, by='le')})"
 
 
+def latency_quantiles(histograms: dict[str, str], sel: str) -> dict[str, str]:
+    """`llm:<name>_seconds:<pNN>` at every quantile, from histograms observed in seconds
+    (`name` -> the histogram's series name without `_bucket`)."""
+    return {
+        f"llm:{name}_seconds:{quantile_suffix(q)}": histogram_quantile(q, f"{hist}_bucket", sel)
+        for q in QUANTILES
+        for name, hist in histograms.items()
+    }
+
+
+def output_tokens_means(hist: str, sel: str) -> dict[str, str]:
+    """Mean output tokens per request over the last hour and the week before it (the
+    drift baseline), from a histogram of tokens per finished request."""
+
+    def mean(window: str, offset: str = "") -> str:
+        total = sum_rate(f"{hist}_sum", sel, window, offset=offset)
+        return f"{total} / {sum_rate(f'{hist}_count', sel, window, offset=offset)}"
+
+    return {"llm:output_tokens:mean1h": mean("1h"), "llm:output_tokens:mean7d": mean("7d", "1h")}
+
+
 @dataclass(frozen=True)
 class Selector:
     """The label matchers that pick one model's series."""

@@ -4,7 +4,7 @@ safely (cut, control characters escaped, never a secret)."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 PROJECT = "llm-platform"
 CONFIG_KEY = f"{PROJECT}:spec"
@@ -54,3 +54,15 @@ def config_path(loc: tuple[Any, ...]) -> str:
             key = key_text(str(part))
             out += f".{key}" if key == part else f"[{key}]"
     return out
+
+
+T = TypeVar("T")
+
+
+def given(value: T | None, what: str) -> T:
+    """`value`, which the spec's checks guarantee is set where a resolver reads it. The
+    resolvers turn an optional spec field into a required Args field through this, so a
+    component never asserts it; reaching the error is a bug in the checks."""
+    if value is None:
+        raise ValueError(f"{what} is missing, which the spec's checks rule out")
+    return value
