@@ -16,7 +16,7 @@ from components.kubernetes.gpu_runtime import GpuRuntime
 from components.kubernetes.layer import KubernetesLayer
 from components.onprem import resolve as onprem_resolve
 from components.onprem.cluster import OnPremCluster
-from components.spec import Environment
+from components.spec import Environment, given
 
 Secrets = dict[str, pulumi.Input[str]]
 
@@ -32,12 +32,12 @@ Built = tuple[ClusterFacts, dict[str, Any]]
 
 
 def _cloud(env: Environment, secrets: Secrets) -> CloudFoundation:
-    assert env.spec.cloud is not None
+    cloud = given(env.spec.cloud, "spec.cloud")
     # Imported on use: each cloud's provider SDK takes a second or more to import, an
     # environment needs at most one of them, and the others need not be installed.
-    component = clouds.foundation(env.spec.cloud)
-    resolve = importlib.import_module(f"components.{env.spec.cloud}.resolve")
-    name = f"{env.spec.environment}-{env.spec.cloud}"
+    component = clouds.foundation(cloud)
+    resolve = importlib.import_module(f"components.{cloud}.resolve")
+    name = f"{env.spec.environment}-{cloud}"
     return component(name, resolve.foundation_args(env, secrets))
 
 
