@@ -126,7 +126,7 @@ def hybrid() -> dict:
          "spec.hybrid.connectivity.mtu: unknown field; allowed here: bgp_asn, kind, onprem_cidrs, peer_ip, shared_key_secret"),
         ("hybrid", "hybrid.connectivity", {"kind": "existing", "name": "dx", "onprem_cidrs": ["10.0.0.0/8"], "peer_ip": "1.2.3.4"},
          "spec.hybrid.connectivity.peer_ip: unknown field; allowed here: kind, name, onprem_cidrs"),
-        ("hybrid", "hybrid.connectivity.kind", "ipsec", "hybrid.connectivity: Input tag 'ipsec' found"),
+        ("hybrid", "hybrid.connectivity.kind", "ipsec", "hybrid.connectivity.kind: must be one of 'vpn', 'existing' (got 'ipsec')"),
         ("hybrid", "hybrid.onprem_jwks_json", "{}", "hybrid.onprem_jwks_json: only GCP accepts an uploaded JWKS"),
         ("hybrid", "hybrid.onprem_oidc_issuer", "http://insecure", "hybrid.onprem_oidc_issuer: String should match"),
     ],
