@@ -12,19 +12,20 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from components.conventions import (
+    APP_COMPONENT,
+    APP_INSTANCE,
+    APP_MANAGED_BY,
+    APP_NAME,
+    APP_PART_OF,
+    PREFIX,
+)
+
 if TYPE_CHECKING:  # spec checks names with the rules below, so no import at run time
     from components.spec import EnvironmentSpec
 
 PART_OF = "llm-platform"
 MANAGED_BY = "llm-platform"
-LABEL_PREFIX = "llm-platform.dev"
-# Annotations the policy pack reads: why a workload must run as root (every other
-# restricted-profile check still applies), and why a Service may be a LoadBalancer.
-RUNS_AS_ROOT_ANNOTATION = f"{LABEL_PREFIX}/runs-as-root"
-ALLOW_LOAD_BALANCER_ANNOTATION = f"{LABEL_PREFIX}/allow-load-balancer"
-# Why a workload's containers must be privileged (GKE's DCGM exporter): privileged,
-# allowPrivilegeEscalation and capabilities are then not checked; the rest still is.
-PRIVILEGED_ANNOTATION = f"{LABEL_PREFIX}/privileged"
 
 
 # Characters of the stable hash a shortened name ends with: 16**6 values, so two names
@@ -123,7 +124,7 @@ def tags(spec: EnvironmentSpec) -> dict[str, str]:
 def selector_labels(name: str, component: str) -> dict[str, str]:
     """The stable subset used in selectors: never add keys here after a release, since a
     Deployment's selector is immutable."""
-    return {"app.kubernetes.io/name": name, "app.kubernetes.io/component": component}
+    return {APP_NAME: name, APP_COMPONENT: component}
 
 
 @dataclass(frozen=True)
@@ -138,14 +139,12 @@ class K8sLabeler:
     def __call__(self, name: str, component: str, **extra: str) -> dict[str, str]:
         labels = {
             **selector_labels(name, component),
-            "app.kubernetes.io/instance": fit(f"{self.environment}-{name}", LABEL_VALUE),
-            "app.kubernetes.io/part-of": PART_OF,
-            "app.kubernetes.io/managed-by": MANAGED_BY,
+            APP_INSTANCE: fit(f"{self.environment}-{name}", LABEL_VALUE),
+            APP_PART_OF: PART_OF,
+            APP_MANAGED_BY: MANAGED_BY,
         }
-        labels.update(
-            {f"{LABEL_PREFIX}/{k}": v for k, v in self.tags.items() if k != "managed-by"}
-        )
-        labels.update({f"{LABEL_PREFIX}/{k}": v for k, v in extra.items()})
+        labels.update({f"{PREFIX}/{k}": v for k, v in self.tags.items() if k != "managed-by"})
+        labels.update({f"{PREFIX}/{k}": v for k, v in extra.items()})
         return labels
 
 

@@ -13,17 +13,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from components import catalog, clouds
+from components.conventions import GPU_HOUR_ANNOTATION, GPU_RESOURCES, MODEL_LABEL
 from components.spec import Environment, EnvironmentSpec, GpuPool
 
 # AWS, GCP and Azure all bill a month as 730 hours (8760 / 12) on their price pages.
 HOURS_PER_MONTH = 730
 DAYS_PER_MONTH = 365 / 12
-
-# Annotations the Kubernetes layer puts on GPU workloads where GPU time is not billed by a
-# cloud node pool (on-prem): the rate per GPU-hour, and the model the workload serves.
-GPU_HOUR_ANNOTATION = "llm-platform.dev/gpu-hour-usd"
-MODEL_LABEL = "llm-platform.dev/model"
-GPU_RESOURCE_KEYS = ("nvidia.com/gpu", "amd.com/gpu")
 
 # Tags (AWS, Azure) and labels (GCP) the cloud foundations put on what they create, so the
 # price of a node pool or a bucket can be read off the resource itself, as a policy pack
@@ -70,7 +65,7 @@ def _gpus_per_pod(pod_spec: dict[str, Any]) -> int:
     total = 0
     for c in pod_spec.get("containers", []) or []:
         limits = (c.get("resources") or {}).get("limits") or {}
-        for key in GPU_RESOURCE_KEYS:
+        for key in GPU_RESOURCES:
             if key in limits:
                 total += int(str(limits[key]))
     return total

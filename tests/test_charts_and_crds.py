@@ -16,6 +16,7 @@ from conftest import ROOT, STACKS, stack_spec
 
 from components import catalog
 from components import spec as spec_module
+from components.catalog import versions
 from components.kubernetes.gpu_runtime import GPU_OPERATOR_CHART_VERSION
 from components.plan.manifests import is_object, to_object
 from components.plan.runner import _SECRET, _SIG, Recorded, run_program
@@ -125,8 +126,8 @@ def test_render_mode_renders_the_charts_with_everything_else(rendered, applied):
             assert r.provider == ref, r.name
     charts = {r.inputs["chart"]: r.inputs["version"] for r in rendered if r.type == CHART}
     assert charts == {
-        "kube-prometheus-stack": "65.1.1",
-        "prometheus-adapter": "4.11.0",
+        "kube-prometheus-stack": versions.pin("kube-prometheus-stack").value,
+        "prometheus-adapter": versions.pin("prometheus-adapter").value,
         "gpu-operator": GPU_OPERATOR_CHART_VERSION,
     }
     assert {r.inputs["chart"] for r in applied if r.type == RELEASE} == set(charts)

@@ -10,6 +10,8 @@ import re
 import pytest
 from conftest import stack_spec
 
+from components.catalog import versions
+
 CLOUD_STACKS = ["aws", "gcp", "azure", "hybrid"]
 
 
@@ -101,7 +103,7 @@ def test_model_servers_read_only_models_through_pod_identity(planned):
     assert pod["serviceAccountName"] == "model-weights-reader"
     assert pod["automountServiceAccountToken"] is False
     (fetch,) = pod["initContainers"]
-    assert fetch["image"] == "rclone/rclone:1.68.2"
+    assert fetch["image"] == versions.image("rclone")
     assert fetch["command"][:3] == ["rclone", "copy", "artifacts:llm-aws-artifacts-123456789012/models/assistant"]
     assert fetch["securityContext"]["runAsNonRoot"] is True
     server = pod["containers"][0]

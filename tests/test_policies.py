@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import analyzer_pb2 as pb
 
-from components import naming, pricing
+from components import conventions, pricing
 from components.plan.policy import Analyzer, PolicyConfigError, Resource, Violation
 
 PACK = ROOT / "policies"
@@ -355,7 +355,7 @@ CASES = [
          res(DEPLOY, "d", with_(with_(with_(
              DEPLOYMENT, "spec.template.spec.securityContext", {}),
              "spec.template.spec.containers.0.securityContext.runAsNonRoot", None),
-             "metadata.annotations", {naming.RUNS_AS_ROOT_ANNOTATION: "GPU device sockets"})),
+             "metadata.annotations", {conventions.RUNS_AS_ROOT_ANNOTATION: "GPU device sockets"})),
          res(DEPLOY, "d", with_(with_(
              DEPLOYMENT, "spec.template.spec.securityContext", {}),
              "spec.template.spec.containers.0.securityContext.runAsNonRoot", None)),
@@ -365,7 +365,7 @@ CASES = [
          # else: seccomp is still checked.
          res(DEPLOY, "d", with_(with_(
              DEPLOYMENT, "spec.template.spec.containers.0.securityContext.privileged", True),
-             "metadata.annotations", {naming.PRIVILEGED_ANNOTATION: "GPU devices on GKE"})),
+             "metadata.annotations", {conventions.PRIVILEGED_ANNOTATION: "GPU devices on GKE"})),
          res(DEPLOY, "d", with_(
              DEPLOYMENT, "spec.template.spec.containers.0.securityContext.privileged", True)),
          "privileged: false"),
@@ -385,10 +385,10 @@ CASES = [
                                 "registry:5000/vllm")), "has no tag"),
     Case("no-public-load-balancer",
          res("kubernetes:core/v1:Service", "s", {"metadata": {"annotations": {
-             naming.ALLOW_LOAD_BALANCER_ANNOTATION: "partner VPN endpoint"}},
+             conventions.ALLOW_LOAD_BALANCER_ANNOTATION: "partner VPN endpoint"}},
              "spec": {"type": "LoadBalancer"}}),
          res("kubernetes:core/v1:Service", "s", {"spec": {"type": "LoadBalancer"}}),
-         naming.ALLOW_LOAD_BALANCER_ANNOTATION),
+         conventions.ALLOW_LOAD_BALANCER_ANNOTATION),
     # reliability
     Case("model-server-probes", res(DEPLOY, "d", DEPLOYMENT),
          res(DEPLOY, "d", with_(DEPLOYMENT, "spec.template.spec.containers.0.startupProbe",

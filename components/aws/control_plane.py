@@ -11,11 +11,14 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.aws.args import ClusterArgs
+from components.catalog import versions
 from components.kubernetes.kubeconfig import exec_kubeconfig
 
 LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 STORAGE_CLASS = "gp3-encrypted"
-AUTOSCALER_REPO = "https://kubernetes.github.io/autoscaler"
+# The chart and image come from the Kubernetes version's catalog row: the autoscaler's minor
+# version must match the control plane's.
+AUTOSCALER_REPO = versions.chart_repo("autoscaler")
 AUTOSCALER_ACCOUNT = "cluster-autoscaler"
 CONTROL_PLANE_POLICIES = ["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"]
 NODE_POLICIES = [

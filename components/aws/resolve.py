@@ -21,6 +21,7 @@ from components.aws.args import (
     NodeGroupArgs,
     VpnArgs,
 )
+from components.conventions import POOL_LABEL
 from components.kubernetes.facts import PoolScheduling, node_labels, pool_scheduling
 from components.naming import fit
 from components.spec import Environment, EnvironmentSpec, GpuPool, Vpn, given
@@ -28,7 +29,7 @@ from components.spec import Environment, EnvironmentSpec, GpuPool, Vpn, given
 if TYPE_CHECKING:  # the Aws block's home may move; only its attributes are read here
     from components.spec import Aws
 
-SYSTEM_LABELS = {"llm-platform.dev/pool": "system"}
+SYSTEM_LABELS = {POOL_LABEL: "system"}
 
 
 def foundation_args(

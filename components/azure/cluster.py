@@ -15,6 +15,7 @@ import pulumi_kubernetes as k8s
 from components import pricing
 from components.azure import ids, names
 from components.azure.args import ClusterArgs
+from components.conventions import POOL_LABEL
 from components.naming import fit
 
 STORAGE_CLASS = "managed-csi-premium"
@@ -49,7 +50,7 @@ def system_pool(
         os_sku="AzureLinux",
         type="VirtualMachineScaleSets",
         vnet_subnet_id=node_subnet_id,
-        node_labels={"llm-platform.dev/pool": "system"},
+        node_labels={POOL_LABEL: "system"},
         tags={
             **args.tags,
             pricing.NODE_HOURS_TAG: str(args.system_nodes * pricing.HOURS_PER_MONTH),

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
+from components.conventions import POOL_LABEL
 from components.gcp import names
 from components.gcp.args import ClusterArgs
 from components.gcp.network import PODS_RANGE, SERVICES_RANGE
@@ -108,7 +109,7 @@ def system_pool(
         node_config=node_config(
             args.system_machine_type,
             service_account,
-            {"llm-platform.dev/pool": "system"},
+            {POOL_LABEL: "system"},
             args.labels,
         ),
     )

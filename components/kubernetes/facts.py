@@ -10,10 +10,15 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import catalog
+from components.conventions import (
+    AMD_GPU,
+    GPU_TAINT_EFFECT,
+    GPU_TAINT_VALUE,
+    NVIDIA_GPU,
+    POOL_LABEL,
+)
 from components.scheduling import GpuNodeRuntime
 from components.spec import GpuPool
-
-POOL_LABEL = "llm-platform.dev/pool"
 
 # The one Kubernetes service account that may read the artifact bucket. Foundations bind
 # their cloud identity to system:serviceaccount:<namespace>:<this>, before the layer runs.
@@ -43,7 +48,7 @@ class PoolScheduling:
     max_gpus: int
     node_selector: dict[str, str]
     taints: tuple[Taint, ...]
-    gpu_resource: str = "nvidia.com/gpu"
+    gpu_resource: str = NVIDIA_GPU
 
     @property
     def tolerations(self) -> list[dict[str, str]]:
@@ -102,20 +107,20 @@ def node_labels(pool: GpuPool) -> dict[str, str]:
 
 
 def gpu_resource(pool: GpuPool) -> str:
-    return "amd.com/gpu" if catalog.gpus()[pool.gpu].vendor == "amd" else "nvidia.com/gpu"
+    return AMD_GPU if catalog.gpus()[pool.gpu].vendor == "amd" else NVIDIA_GPU
 
 
-def gpu_taint(pool: GpuPool, value: str | None = "present") -> Taint:
+def gpu_taint(pool: GpuPool, value: str | None = GPU_TAINT_VALUE) -> Taint:
     """The taint that keeps everything but GPU workloads off a pool's nodes. Cloud node pools
     set it with the value `present`; on-prem nodes carry it with whatever value their admin
     chose (README: before the first `up`)."""
-    return Taint(key=gpu_resource(pool), effect="NoSchedule", value=value)
+    return Taint(key=gpu_resource(pool), effect=GPU_TAINT_EFFECT, value=value)
 
 
 def pool_scheduling(
     pools: list[GpuPool],
     implied: Callable[[GpuPool], list[Taint]] = lambda _: [],
-    taint_value: str | None = "present",
+    taint_value: str | None = GPU_TAINT_VALUE,
 ) -> dict[str, PoolScheduling]:
     """How pods reach each pool: its node labels, the GPU taint the platform sets and the
     taints `implied` says the cloud adds."""

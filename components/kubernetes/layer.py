@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import conventions
 from components.kubernetes.gpu_runtime import GpuRuntime, GpuRuntimeArgs
 from components.kubernetes.model_server import ModelServer, ModelServerArgs
 from components.kubernetes.monitoring import Observability, ObservabilityArgs
@@ -40,10 +41,10 @@ def namespace_labels(labels: dict[str, str]) -> dict[str, str]:
     """The workload namespace admits only pods that meet the restricted profile."""
     return {
         **labels,
-        "pod-security.kubernetes.io/enforce": POD_SECURITY,
-        "pod-security.kubernetes.io/enforce-version": POD_SECURITY_VERSION,
-        "pod-security.kubernetes.io/warn": POD_SECURITY,
-        "pod-security.kubernetes.io/audit": POD_SECURITY,
+        conventions.PSA_ENFORCE: POD_SECURITY,
+        conventions.PSA_ENFORCE_VERSION: POD_SECURITY_VERSION,
+        conventions.PSA_WARN: POD_SECURITY,
+        conventions.PSA_AUDIT: POD_SECURITY,
     }
 
 

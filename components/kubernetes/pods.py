@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pulumi_kubernetes as k8s
 
+from components import conventions
+
 # A fixed non-root UID: images that default to root still start, and file ownership on the
 # volumes (fsGroup) is predictable.
 RUN_AS = 10001
@@ -37,7 +39,7 @@ def digest_skip(image: str) -> dict[str, str]:
     if "@sha256:" in image:
         return {}
     return {
-        "checkov.io/skip1": (
+        f"{conventions.CHECKOV_SKIP}1": (
             "CKV_K8S_43=image pinned by an immutable release tag; add @sha256 in the spec "
             "to pin by digest"
         )
@@ -48,6 +50,6 @@ def prometheus_peer(prometheus_namespace: str) -> k8s.networking.v1.NetworkPolic
     """Network-policy peer for the namespace Prometheus scrapes from."""
     return k8s.networking.v1.NetworkPolicyPeerArgs(
         namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-            match_labels={"kubernetes.io/metadata.name": prometheus_namespace}
+            match_labels={conventions.NAMESPACE_NAME_LABEL: prometheus_namespace}
         )
     )

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.catalog import versions
 from components.kubernetes.facts import WEIGHTS_READER, WorkloadIdentity
 
-# rclone speaks S3, GCS and Azure Blob with each cloud's workload identity (env_auth).
-RCLONE_IMAGE = "rclone/rclone:1.68.2"
+RCLONE_IMAGE = versions.image("rclone")
 TOKEN_DIR = "/var/run/secrets/llm-platform/cloud-token"
 FILES_DIR = "/etc/llm-platform/cloud"
 TOKEN_TTL_S = 3600

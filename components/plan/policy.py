@@ -25,6 +25,7 @@ from pulumi.runtime.proto import analyzer_pb2 as pb
 from pulumi.runtime.proto import analyzer_pb2_grpc
 
 from components.input_files import InputFileError, read_json
+from components.plan import wire
 from components.spec import ECHO_LIMIT, echo, key_text
 
 # No engine runs here: the pack only logs to this address, and the SDK writes its logs to
@@ -57,10 +58,10 @@ SEVERITIES = {
     pb.POLICY_SEVERITY_HIGH: "high",
     pb.POLICY_SEVERITY_CRITICAL: "critical",
 }
-_SIG = rpc._special_sig_key  # noqa: SLF001 - the engine's wire markers
-_RESOURCE = rpc._special_resource_sig  # noqa: SLF001
-_OUTPUT = rpc._special_output_value_sig  # noqa: SLF001
-_SECRET = rpc._special_secret_sig  # noqa: SLF001
+_SIG = wire.SIG_KEY
+_RESOURCE = wire.RESOURCE_SIG
+_OUTPUT = wire.OUTPUT_VALUE_SIG
+_SECRET = wire.SECRET_SIG
 
 
 class PolicyConfigError(ValueError):

@@ -13,19 +13,18 @@ from typing import Any
 
 import pulumi
 from google.protobuf import json_format
-from pulumi.runtime import mocks, rpc, settings
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
+from pulumi.runtime import mocks, settings
 
 from components import clouds
+from components.plan import wire
 from components.spec import CONFIG_KEY, PROJECT, SpecError, load_spec
 
 # Stands in for each Pulumi secret the spec names: the plan has no key to decrypt the
 # stack's secrets, and every secret value is redacted from what it records anyway.
 SECRET_PLACEHOLDER = "offline-plan-placeholder"
 REDACTED = "[secret]"
-_SIG = rpc._special_sig_key  # noqa: SLF001 - the wire marker of a secret value
-_SECRET = rpc._special_secret_sig  # noqa: SLF001
+_SIG = wire.SIG_KEY
+_SECRET = wire.SECRET_SIG
 
 
 def _computed(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -172,7 +171,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     if isinstance(value, pulumi.Resource):
-        return f"<resource {value._name}>"  # noqa: SLF001
+        return f"<resource {value.pulumi_resource_name}>"
     if isinstance(value, float) and value.is_integer():
         return int(value)  # the wire format has only doubles; Kubernetes wants integers
     if isinstance(value, str | int | float | bool) or value is None:
@@ -220,7 +219,9 @@ def run_program(
             raise
 
     try:
-        _sync_await(run_pulumi_func(main))
+        # pulumi.runtime.test is the SDK's public way to run a function under the mocks
+        # and wait for every registration it starts (run_pulumi_func, in the SDK's loop).
+        pulumi.runtime.test(main)()
     except RuntimeError:  # "Event loop stopped before Future completed."
         if interrupted:
             raise interrupted[0] from None

@@ -20,6 +20,7 @@ from components import catalog, clouds, sizing
 # environment names one field per cloud. Re-exported: `from components.spec import Aws`.
 from components.aws.spec import Aws  # noqa: F401
 from components.azure.spec import Azure  # noqa: F401
+from components.catalog import versions
 from components.gcp.spec import Gcp  # noqa: F401
 from components.spec.errors import CONFIG_KEY, PROJECT, config_path, echo  # noqa: F401
 from components.spec.fields import (  # noqa: F401
@@ -989,15 +990,15 @@ class Prometheus(_Strict):
         examples=["existing"],
     )
     chart_version: Annotated[str, _CHART_VERSION] = Field(
-        default="65.1.1",
+        default=versions.pin("kube-prometheus-stack").value,
         description="the kube-prometheus-stack chart version (install mode); the values, the "
         "CRD schemas and the tests are written for the default (tests/upstream/)",
-        examples=["65.1.1"],
+        examples=[versions.pin("kube-prometheus-stack").value],
     )
     adapter_chart_version: Annotated[str, _CHART_VERSION] = Field(
-        default="4.11.0",
+        default=versions.pin("prometheus-adapter").value,
         description="the prometheus-adapter chart version",
-        examples=["4.11.0"],
+        examples=[versions.pin("prometheus-adapter").value],
     )
     install_adapter: bool = Field(
         default=True,
@@ -1078,10 +1079,10 @@ class Quality(_Strict):
         examples=[400],
     )
     image: str = Field(
-        default="ghcr.io/llm-platform/quality-monitor:0.1.0",
+        default=versions.image("quality-monitor"),
         description="the monitor's image (docker/quality-monitor.Dockerfile), pinned by tag "
         "or digest like the engine's",
-        examples=["ghcr.io/llm-platform/quality-monitor:0.1.0"],
+        examples=[versions.image("quality-monitor")],
     )
     # Measured with tests/quality_corpus.py (bench/drift.py): about 0.000 for a fresh sample
     # of the same topic, 0.008 with 20% of prompts off-topic, 0.05 at 50%, 0.20 for a new

@@ -8,6 +8,8 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity, StackValidationArgs
 
+from components import conventions
+
 from ._base import (
     config,
     containers,
@@ -22,7 +24,7 @@ from ._base import (
 )
 
 MODEL_SERVER = "model-server"
-COMPONENT_LABEL = "app.kubernetes.io/component"
+COMPONENT_LABEL = conventions.APP_COMPONENT
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 SEVERITIES = ["critical", "warning", "info"]
 _COMPONENT_SCHEMA = {

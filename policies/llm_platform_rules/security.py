@@ -12,7 +12,7 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from components import clouds, naming
+from components import clouds, conventions
 
 from ._base import (
     annotation,
@@ -28,9 +28,9 @@ from ._base import (
 )
 
 OPEN_CIDRS = {"0.0.0.0/0", "::/0", "*", "Internet"}
-RUNS_AS_ROOT = naming.RUNS_AS_ROOT_ANNOTATION
-PRIVILEGED = naming.PRIVILEGED_ANNOTATION
-ALLOW_LOAD_BALANCER = naming.ALLOW_LOAD_BALANCER_ANNOTATION
+RUNS_AS_ROOT = conventions.RUNS_AS_ROOT_ANNOTATION
+PRIVILEGED = conventions.PRIVILEGED_ANNOTATION
+ALLOW_LOAD_BALANCER = conventions.ALLOW_LOAD_BALANCER_ANNOTATION
 
 
 def _cloud_check(args: ResourceValidationArgs, table: str) -> Callable[..., list[str]] | None:
@@ -256,7 +256,6 @@ POLICIES = [
         _load_balancer,
         severity=Severity.HIGH,
         schema={"allowedServices": string_list("namespace/name of allowed LoadBalancers", [])},
-        remediation="Use ClusterIP, or annotate llm-platform.dev/allow-load-balancer with "
-        "the reason.",
+        remediation=f"Use ClusterIP, or annotate {ALLOW_LOAD_BALANCER} with the reason.",
     ),
 ]

@@ -6,19 +6,15 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
-from components import clouds, naming
+from components import clouds, conventions
 
 from ._base import get, k8s_object, rule, string_list, where
 
 REQUIRED_TAGS = ["team", "cost-center", "environment", "owner", "managed-by"]
 REQUIRED_LABELS = [
-    "app.kubernetes.io/name",
-    "app.kubernetes.io/instance",
-    "app.kubernetes.io/component",
-    "app.kubernetes.io/part-of",
-    "app.kubernetes.io/managed-by",
-    f"{naming.LABEL_PREFIX}/team",
-    f"{naming.LABEL_PREFIX}/cost-center",
+    *conventions.RECOMMENDED_LABELS,
+    f"{conventions.PREFIX}/team",
+    f"{conventions.PREFIX}/cost-center",
 ]
 
 # Where a type keeps its tags, and the types whose cloud API accepts tags or labels, are

@@ -21,7 +21,15 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 CATALOG = HERE.parent.parent / "components" / "catalog" / "kubernetes_versions.yaml"
-KPS = "kube-prometheus-stack-65.1.1"
+# The chart versions the platform pins (components/catalog/versions.yaml): an upgrade edits
+# that row and reruns this script.
+VERSIONS = {
+    r["id"]: r["value"]
+    for r in yaml.safe_load((CATALOG.parent / "versions.yaml").read_text())["versions"]
+}
+KPS = f"kube-prometheus-stack-{VERSIONS['kube-prometheus-stack']}"
+ADAPTER = f"prometheus-adapter-{VERSIONS['prometheus-adapter']}"
+GPU_OPERATOR = VERSIONS["gpu-operator"]
 AUTOSCALER = "kubernetes/autoscaler"
 
 
@@ -71,7 +79,7 @@ def autoscaler_pins() -> list[Pin]:
 PINS = [
     Pin(
         "kube-prometheus-stack",
-        "65.1.1",
+        VERSIONS["kube-prometheus-stack"],
         [("prometheus-community/helm-charts", KPS, "charts/kube-prometheus-stack/values.yaml", "")]
         + [
             ("grafana/helm-charts", f"grafana-8.5.{n}", "charts/grafana/values.yaml", "grafana")
@@ -80,11 +88,11 @@ PINS = [
     ),
     Pin(
         "prometheus-adapter",
-        "4.11.0",
+        VERSIONS["prometheus-adapter"],
         [
             (
                 "prometheus-community/helm-charts",
-                "prometheus-adapter-4.11.0",
+                ADAPTER,
                 "charts/prometheus-adapter/values.yaml",
                 "",
             )
@@ -92,8 +100,8 @@ PINS = [
     ),
     Pin(
         "gpu-operator",
-        "v24.9.2",
-        [("NVIDIA/gpu-operator", "v24.9.2", "deployments/gpu-operator/values.yaml", "")],
+        GPU_OPERATOR,
+        [("NVIDIA/gpu-operator", GPU_OPERATOR, "deployments/gpu-operator/values.yaml", "")],
         index=("NVIDIA/gpu-operator", "gh-pages", "stable/index.yaml"),
     ),
 ]

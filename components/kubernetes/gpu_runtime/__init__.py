@@ -12,7 +12,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import naming
+from components import conventions, naming
 from components.kubernetes import helm
 from components.kubernetes.facts import PoolScheduling
 from components.kubernetes.gpu_runtime import daemonsets as ds
@@ -30,9 +30,9 @@ def namespace_labels(labeler: naming.K8sLabeler) -> dict[str, str]:
     return {
         **labeler("gpu-runtime", COMPONENT),
         # The device plugin mounts the kubelet's socket directory from the host.
-        "pod-security.kubernetes.io/enforce": "privileged",
-        "pod-security.kubernetes.io/warn": "restricted",
-        "pod-security.kubernetes.io/audit": "restricted",
+        conventions.PSA_ENFORCE: "privileged",
+        conventions.PSA_WARN: "restricted",
+        conventions.PSA_AUDIT: "restricted",
     }
 
 

@@ -5,27 +5,29 @@ from __future__ import annotations
 
 import pulumi_kubernetes as k8s
 
-from components import naming
+from components import conventions, naming
+from components.catalog import versions
 from components.kubernetes.facts import PoolScheduling
 from components.scheduling import GPU_DAEMONSET_REQUEST, GpuNodeRuntime
 
-DEVICE_PLUGIN_IMAGE = "nvcr.io/nvidia/k8s-device-plugin:v0.17.0"
-DCGM_EXPORTER_IMAGE = "nvcr.io/nvidia/k8s/dcgm-exporter:3.3.9-3.6.1-ubuntu22.04"
+DEVICE_PLUGIN_IMAGE = versions.image("nvidia-device-plugin")
+DCGM_EXPORTER_IMAGE = versions.image("dcgm-exporter")
 DCGM_PORT = 9400
 PLUGIN_DIR = "/var/lib/kubelet/device-plugins"
 POD_RESOURCES_DIR = "/var/lib/kubelet/pod-resources"
 # Where Google's DCGM exporter manifest for GKE mounts the host's driver directory.
 DRIVER_MOUNT = "/usr/local/nvidia"
-NVIDIA = "nvidia.com/gpu"
 
 
 def _annotations(*checks: tuple[str, str], why_root: str) -> dict[str, str]:
-    skips = {f"checkov.io/skip{i}": f"{cid}={why}" for i, (cid, why) in enumerate(checks, 1)}
-    return {**skips, naming.RUNS_AS_ROOT_ANNOTATION: why_root}
+    skips = {
+        f"{conventions.CHECKOV_SKIP}{i}": f"{cid}={why}" for i, (cid, why) in enumerate(checks, 1)
+    }
+    return {**skips, conventions.RUNS_AS_ROOT_ANNOTATION: why_root}
 
 
 def nvidia_pools(pools: dict[str, PoolScheduling]) -> list[PoolScheduling]:
-    return [p for p in pools.values() if p.gpu_resource == NVIDIA]
+    return [p for p in pools.values() if p.gpu_resource == conventions.NVIDIA_GPU]
 
 
 def gpu_node_affinity(pools: list[PoolScheduling]) -> k8s.core.v1.AffinityArgs:
@@ -185,7 +187,7 @@ def exporter_annotations(runtime: GpuNodeRuntime) -> dict[str, str]:
     if runtime.driver_host_path is not None:
         privileged = "GKE gives no container GPU devices but a privileged one (Google's manifest)"
         checks += [("CKV_K8S_16", privileged), ("CKV_K8S_20", privileged)]
-        annotations[naming.PRIVILEGED_ANNOTATION] = privileged
+        annotations[conventions.PRIVILEGED_ANNOTATION] = privileged
     return {**_annotations(*checks, why_root=root), **annotations}
 
 

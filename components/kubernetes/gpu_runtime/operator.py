@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from components.catalog import versions
 from components.kubernetes import helm
 from components.naming import K8sLabeler
 
-GPU_OPERATOR_CHART_VERSION = "v24.9.2"
-GPU_OPERATOR = helm.PinnedChart(
-    "gpu-operator", GPU_OPERATOR_CHART_VERSION, "https://helm.ngc.nvidia.com/nvidia"
-)
+GPU_OPERATOR = helm.PinnedChart(*versions.chart("gpu-operator"))
+GPU_OPERATOR_CHART_VERSION = GPU_OPERATOR.version
 
 
 def operator_values(labeler: K8sLabeler, monitoring_labels: dict[str, str]) -> dict[str, Any]:

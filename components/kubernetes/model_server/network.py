@@ -8,11 +8,13 @@ import re
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import pricing
+from components import conventions
 from components.engines import HTTP_PORT, Engine
 from components.kubernetes import pods
 
-MODEL_POD_LABEL = "__meta_kubernetes_pod_label_" + re.sub(r"[^A-Za-z0-9]", "_", pricing.MODEL_LABEL)
+MODEL_POD_LABEL = "__meta_kubernetes_pod_label_" + re.sub(
+    r"[^A-Za-z0-9]", "_", conventions.MODEL_LABEL
+)
 
 net = k8s.networking.v1
 
@@ -64,7 +66,7 @@ def network_policy_spec(
     prometheus = pods.prometheus_peer(prometheus_namespace)
     gateway = net.NetworkPolicyPeerArgs(
         pod_selector=k8s.meta.v1.LabelSelectorArgs(
-            match_labels={"app.kubernetes.io/component": "gateway"}
+            match_labels={conventions.APP_COMPONENT: "gateway"}
         ),
     )
     separate = metrics_port_name(engine) == "metrics"

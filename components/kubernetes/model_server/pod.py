@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import naming, pricing, scheduling
+from components import conventions, naming, scheduling
 from components.engines import HTTP_PORT, MODELS_MOUNT, SCRATCH_MOUNT
 from components.kubernetes import pods
 from components.kubernetes.model_server import weights as w
@@ -170,7 +170,7 @@ def pod_spec(args: ModelServerArgs, parts: PodParts) -> core.PodSpecArgs:
         topology_spread_constraints=[
             core.TopologySpreadConstraintArgs(
                 max_skew=1,
-                topology_key="kubernetes.io/hostname",
+                topology_key=conventions.HOSTNAME_LABEL,
                 when_unsatisfiable="ScheduleAnyway",
                 label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
             )
@@ -210,5 +210,5 @@ def deployment_annotations(args: ModelServerArgs) -> dict[str, str]:
     annotations = pods.digest_skip(args.image)
     if args.gpu_hour_usd is not None:
         # The cost model prices the server's GPU-hours at this rate (components/pricing.py).
-        annotations[pricing.GPU_HOUR_ANNOTATION] = str(args.gpu_hour_usd)
+        annotations[conventions.GPU_HOUR_ANNOTATION] = str(args.gpu_hour_usd)
     return annotations

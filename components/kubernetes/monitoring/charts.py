@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from components.catalog import versions
 from components.engines import ENGINES
 from components.kubernetes import helm
 from components.kubernetes.monitoring.args import Adapter, PrometheusStack
 from components.observability import alertmanager, dashboards
 
 PROMETHEUS_RELEASE = "kube-prometheus-stack"
-PROMETHEUS_REPO = "https://prometheus-community.github.io/helm-charts"
+PROMETHEUS_REPO = versions.chart_repo("prometheus-community")
 GRAFANA_ADMIN_SECRET = "grafana-admin"
 GRAFANA_USER_KEY = "admin-user"
 GRAFANA_PASSWORD_KEY = "admin-password"

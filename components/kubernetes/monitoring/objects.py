@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pulumi
 
+from components import conventions
 from components.kubernetes.monitoring.args import ObservabilityArgs
 from components.kubernetes.monitoring.charts import (
     GRAFANA_ADMIN_SECRET,
@@ -19,8 +20,8 @@ def monitoring_namespace_labels(labels: dict[str, str]) -> dict[str, str]:
         **labels,
         # node-exporter reads the host's /proc and /sys with hostPID and hostNetwork;
         # nothing of ours runs here.
-        "pod-security.kubernetes.io/enforce": "privileged",
-        "pod-security.kubernetes.io/warn": "baseline",
+        conventions.PSA_ENFORCE: "privileged",
+        conventions.PSA_WARN: "baseline",
     }
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.catalog import versions
 from components.kubernetes import pods
 
-IMAGE = "quay.io/prometheus/pushgateway:v1.9.0"  # release tag v1.9.0 of prometheus/pushgateway
+IMAGE = versions.image("pushgateway")
 PORT = 9091
 NAME = "pushgateway"
 COMPONENT = "metrics"
