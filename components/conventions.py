@@ -56,6 +56,9 @@ AMD_GPU = "amd.com/gpu"
 GPU_RESOURCES = (NVIDIA_GPU, AMD_GPU)
 GPU_TAINT_VALUE = "present"
 GPU_TAINT_EFFECT = "NoSchedule"
+# The label NVIDIA GPU Feature Discovery puts on a node, naming its GPU product
+# (https://github.com/NVIDIA/gpu-feature-discovery); on-prem pools often select on it.
+GPU_PRODUCT_LABEL = f"{NVIDIA_GPU}.product"
 
 # Checkov reads a skip from annotations checkov.io/skip1, skip2, ... ("<check id>=<why>").
 CHECKOV_SKIP = "checkov.io/skip"

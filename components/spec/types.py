@@ -14,13 +14,14 @@ from pydantic import (
     model_validator,
 )
 
-from components import catalog, clouds, sizing
+from components import catalog, clouds, conventions, sizing
 
 # Each cloud's block lives in its package; pydantic needs the class here, where the
 # environment names one field per cloud. Re-exported: `from components.spec import Aws`.
 from components.aws.spec import Aws  # noqa: F401
 from components.azure.spec import Azure  # noqa: F401
 from components.catalog import versions
+from components.catalog.engine_releases import engine_releases
 from components.gcp.spec import Gcp  # noqa: F401
 from components.spec.errors import CONFIG_KEY, PROJECT, config_path, echo  # noqa: F401
 from components.spec.fields import (  # noqa: F401
@@ -41,6 +42,8 @@ from components.spec.fields import (  # noqa: F401
 )
 from components.spec.fields import SpecBlock as _Strict
 
+# The engine image the field examples show: the vLLM release the catalog pins.
+_VLLM_IMAGE = engine_releases()["vllm"].image
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 # How the descriptions state the formats the patterns above enforce.
 _DNS_LABEL_RULE = (
@@ -250,7 +253,7 @@ class GpuPool(_Strict):
         description="the labels that select the pool's nodes: the node selector of the pods "
         "placed on the pool, and on a cloud the labels given to its nodes. Default "
         "llm-platform.dev/pool=<name>; on-prem, set labels the nodes already carry",
-        examples=[{"nvidia.com/gpu.product": "NVIDIA-L40S"}],
+        examples=[{conventions.GPU_PRODUCT_LABEL: "NVIDIA-L40S"}],
     )
     node_allocatable: NodeAllocatable | None = Field(
         default=None,
@@ -409,7 +412,7 @@ class Engine(_Strict):
         "@sha256:<64 hex>; an untagged image or the `latest` tag is refused. The engine flags "
         "and metric names target the release in components/catalog/engines.yaml; another "
         "image plans with a warning",
-        examples=["vllm/vllm-openai:v0.33.0"],
+        examples=[_VLLM_IMAGE],
     )
 
     _pinned = field_validator("image")(pinned_image)
@@ -613,7 +616,7 @@ class Model(_Strict):
     )
     engine: Engine = Field(
         description="the serving engine and its pinned image",
-        examples=[{"kind": "vllm", "image": "vllm/vllm-openai:v0.33.0"}],
+        examples=[{"kind": "vllm", "image": _VLLM_IMAGE}],
     )
     pool: DnsLabel = Field(
         description="the gpu_pools[].name serving the model: an inference pool whose "
@@ -1248,7 +1251,7 @@ class EnvironmentSpec(_Strict):
                 {
                     "name": "assistant",
                     "hf_id": "meta-llama/Llama-3.1-8B-Instruct",
-                    "engine": {"kind": "vllm", "image": "vllm/vllm-openai:v0.33.0"},
+                    "engine": {"kind": "vllm", "image": _VLLM_IMAGE},
                     "pool": "l40s",
                     "max_context": 16384,
                     "slo": {"ttft_p95_ms": 800, "peak_concurrent_requests": 200},
