@@ -7,7 +7,7 @@ STACK ?= local
 # pytest workers (pytest-xdist); the build machines have two cores.
 TEST_WORKERS ?= 2
 
-.PHONY: plan test bench lint install clean test-tools docs
+.PHONY: plan test bench lint install clean test-tools docs mutate
 
 install: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 
@@ -40,6 +40,10 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/policy.py
 	$(BIN)/python bench/bench.py
 
+# Mutation score per module of the pure code (mutation/groups.toml); MUTATE=sizing for one group.
+mutate: $(VENV)/.installed
+	$(BIN)/python scripts/mutate $(MUTATE)
+
 # The JSON Schemas in schema/ and the README's field reference, from the spec's model.
 docs: $(VENV)/.installed
 	$(BIN)/python -m components.spec.docs
@@ -48,4 +52,4 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check components policies tests bench platform .github/scripts
 
 clean:
-	rm -rf out .pytest_cache .hypothesis
+	rm -rf out .pytest_cache .hypothesis build/mutate mutants
