@@ -10,11 +10,15 @@ source), and the names to the adapter's own naming code (re-implemented here).""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
-from conftest import STACKS, stack_spec
+import yaml
+from conftest import CLI, STACKS, stack_spec, write_stack
 
 # --- What each engine exports, at the release the stacks pin ---------------------------
 
@@ -255,3 +259,70 @@ def test_each_engines_adapter_rule_serves_the_metric_its_hpa_asks_for(kind):
     engine = ENGINES[kind]
     assert set(ENGINES) == set(QUEUE_SERIES)
     assert list(_served([engine.adapter_rule()], QUEUE_SERIES[kind])) == [engine.queue_metric]
+
+
+# --- A peak the pool cannot hold ---------------------------------------------------------
+
+
+def _over_peak_spec() -> dict:
+    """The local stack serving Qwen2.5-32B from a pool of three 2x L40S nodes.
+
+    TP: 32.5e9 parameters (components/catalog/models.yaml, the Hub's count) x 2 bytes =
+    60.5 GiB of bf16 weights, more than 0.9 x 44.99 GiB = 40.5 GiB of one L40S (gpus.yaml:
+    46068 MiB); two GPUs hold 30.3 GiB each, and one 16384-token context needs 16384 x
+    (64 layers x 8 KV heads x 128 x 2 (K and V) x 2 bytes / 2 GPUs = 128 KiB) = 2 GiB of
+    the 10.2 GiB left, with room for activations. The TTFT SLO is loose enough that
+    prefill does not push TP further. So TP 2.
+    Peak: a replica runs at most 256 sequences (sizing.MAX_NUM_SEQS_CAP), so 2000 at once
+    need at least ceil(2000 / 256) = 8 replicas x 2 GPUs = 16 GPUs; the pool has 3 x 2 = 6."""
+    raw = stack_spec("local")
+    raw["gpu_pools"][0].update(gpus_per_node=2, min_nodes=1, max_nodes=3)
+    (model,) = raw["models"]
+    model["hf_id"] = "Qwen/Qwen2.5-32B-Instruct"
+    model["slo"] = {"ttft_p95_ms": 10000, "peak_concurrent_requests": 2000}
+    model["weights"]["size_gib"] = 100  # holds the 60.5 GiB of weights
+    return raw
+
+
+POOL_GPUS = 3 * 2  # max_nodes x gpus_per_node
+TP = 2
+CAP = POOL_GPUS // TP  # = 3 replicas
+
+
+def test_a_peak_beyond_the_pool_plans_capped_replicas_and_says_so(scratch_project):
+    write_stack(scratch_project, "over", _over_peak_spec())
+    out = scratch_project / "out"
+    proc = subprocess.run([*CLI, "plan", "--stack", "over", "--out", str(out)],
+                          cwd=scratch_project, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "COLUMNS": "400"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    printed = " ".join((proc.stdout + proc.stderr).split())
+    assert ("llm-platform:spec.models[0].slo.peak_concurrent_requests: peak needs" in printed
+            and f"but pool 'l40s' has {POOL_GPUS}; autoscaling is capped at {CAP} replicas"
+            in printed), printed
+    manifests = {(d["kind"], d["metadata"]["name"]): d for d in map(
+        yaml.safe_load, map(Path.read_text, (out / "manifests").glob("*.yaml")))}
+    hpa = manifests["HorizontalPodAutoscaler", "assistant"]["spec"]
+    assert hpa["maxReplicas"] == CAP
+    (c,) = manifests["Deployment", "assistant"]["spec"]["template"]["spec"]["containers"]
+    assert c["resources"]["limits"]["nvidia.com/gpu"] == str(TP)
+    # At the cap every pool GPU is taken (3 x 2 = 6), so a rollout cannot surge a pod.
+    strategy = manifests["Deployment", "assistant"]["spec"]["strategy"]
+    assert strategy["rollingUpdate"] == {"maxSurge": 0, "maxUnavailable": 1}
+    # "Scaled out to its maximum" means the cap, or the alert would never fire.
+    rules = manifests["PrometheusRule", "llm-model-assistant"]["spec"]["groups"]
+    (saturated,) = [r for g in rules for r in g["rules"]
+                    if r.get("alert") == "ModelQueueSaturated"]
+    assert saturated["expr"].endswith(f">= {CAP}")
+    assert f"runs its maximum {CAP} replica(s)" in saturated["annotations"]["description"]
+
+
+def test_the_spec_caps_the_replicas_in_process():
+    """The same cap without the CLI, so mutation tests of the spec checks reach it."""
+    from components.spec import load_spec
+
+    env = load_spec(_over_peak_spec())
+    plan = env.plans["assistant"]
+    assert (plan.tensor_parallel, plan.replicas_max) == (TP, CAP)
+    (warning,) = env.warnings
+    assert warning.endswith(f"has {POOL_GPUS}; autoscaling is capped at {CAP} replicas")
