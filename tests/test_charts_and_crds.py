@@ -16,7 +16,6 @@ from conftest import ROOT, STACKS, stack_spec
 
 from components import catalog
 from components import spec as spec_module
-from components.catalog import versions
 from components.kubernetes.gpu_runtime import GPU_OPERATOR_CHART_VERSION
 from components.plan.manifests import is_object, to_object
 from components.plan.runner import _SECRET, _SIG, Recorded, run_program
@@ -64,11 +63,11 @@ def _plan_form(records: list[Recorded]) -> list[dict]:
 # -- Order -----------------------------------------------------------------------------
 
 
-def _check_order(resources: list[dict], installs_operator: bool) -> int:
+def _check_order(resources: list[dict], installs_operator: bool) -> set[tuple[str, str]]:
     """Every custom resource depends on the release installing its CRD, when the stack
-    installs it; returns how many custom resources were checked."""
+    installs it; returns the (kind, name) of the custom resources checked."""
     charts = _charts(resources)
-    checked = 0
+    checked = set()
     for r in resources:
         if not r["custom"] or not r["type"].startswith("kubernetes:") or r["type"] == RELEASE:
             continue
@@ -82,22 +81,35 @@ def _check_order(resources: list[dict], installs_operator: bool) -> int:
             assert charts[installer]["urn"] in r["dependencies"], (r["name"], installer)
         else:
             assert installer not in charts
-        checked += 1
+        checked.add((obj["kind"], r["inputs"]["metadata"]["name"]))
     return checked
+
+
+def _monitors_and_rules(models: list[str], dcgm: bool = True) -> set[tuple[str, str]]:
+    """The custom resources a stack makes: a ServiceMonitor and a PrometheusRule per model,
+    the pushgateway's monitor, the platform's rules, and the DCGM exporter's monitor unless
+    the GPU Operator runs the exporter (it then makes that monitor itself)."""
+    return {
+        *(("ServiceMonitor", m) for m in models),
+        *(("PrometheusRule", f"llm-model-{m}") for m in models),
+        ("ServiceMonitor", "pushgateway"), ("PrometheusRule", "llm-platform"),
+        *([("ServiceMonitor", "dcgm-exporter")] if dcgm else []),
+    }
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_custom_resources_wait_for_the_release_installing_their_crds(planned, stack):
-    p = planned[stack]
-    installs = spec_module.load_spec(stack_spec(stack)).spec.observability.prometheus.mode
-    # Every stack has a pushgateway ServiceMonitor and the platform's PrometheusRules.
-    assert _check_order(p.plan["resources"], installs == "install") >= 2
+    raw = stack_spec(stack)
+    installs = raw["observability"]["prometheus"]["mode"] == "install"
+    models = [m["name"] for m in raw["models"]]
+    assert _check_order(planned[stack].plan["resources"], installs) == _monitors_and_rules(models)
 
 
 def test_the_gpu_operator_and_every_monitor_wait_for_the_operator_crds(rendered, applied):
     for records in (rendered, applied):
         resources = _plan_form(records)
-        assert _check_order(resources, installs_operator=True) >= 4
+        assert _check_order(resources, installs_operator=True) == _monitors_and_rules(
+            ["assistant"], dcgm=False)
         charts = _charts(resources)
         # The GPU Operator creates the DCGM exporter's ServiceMonitor itself.
         assert charts["kube-prometheus-stack"]["urn"] in charts["gpu-operator"]["dependencies"]
@@ -125,10 +137,10 @@ def test_render_mode_renders_the_charts_with_everything_else(rendered, applied):
             assert is_object(r) or r.type == CHART, f"{r.name}: {r.type} is not rendered"
             assert r.provider == ref, r.name
     charts = {r.inputs["chart"]: r.inputs["version"] for r in rendered if r.type == CHART}
+    # The pins of components/catalog/versions.yaml, vendored in tests/upstream/chart_values.
     assert charts == {
-        "kube-prometheus-stack": versions.pin("kube-prometheus-stack").value,
-        "prometheus-adapter": versions.pin("prometheus-adapter").value,
-        "gpu-operator": GPU_OPERATOR_CHART_VERSION,
+        "kube-prometheus-stack": "65.1.1", "prometheus-adapter": "4.11.0",
+        "gpu-operator": "v24.9.2",
     }
     assert {r.inputs["chart"] for r in applied if r.type == RELEASE} == set(charts)
     assert not [r for r in applied if r.type == CHART]
@@ -329,13 +341,19 @@ def test_value_key_check_catches_a_key_the_chart_does_not_have():
 
 def test_pinned_versions_are_the_vendored_releases():
     prom = spec_module.Prometheus()
-    assert pinned.chart_values("kube-prometheus-stack", prom.chart_version)
-    assert pinned.chart_values("prometheus-adapter", prom.adapter_chart_version)
-    assert pinned.chart_values("gpu-operator", GPU_OPERATOR_CHART_VERSION)
+    pins = {
+        "kube-prometheus-stack": prom.chart_version, "prometheus-adapter":
+        prom.adapter_chart_version, "gpu-operator": GPU_OPERATOR_CHART_VERSION,
+    }
+    assert pins == {"kube-prometheus-stack": "65.1.1", "prometheus-adapter": "4.11.0",
+                    "gpu-operator": "v24.9.2"}
+    for chart, version in pins.items():
+        vendored = pinned.chart_values(chart, version)
+        assert (vendored["chart"], vendored["version"]) == (chart, version)
     assert len(_eks_rows()) >= 2
     for row in _eks_rows():
         autoscaler = pinned.chart_values("cluster-autoscaler", row.cluster_autoscaler_chart)
-        assert autoscaler, row.id
+        assert autoscaler["version"] == row.cluster_autoscaler_chart, row.id
         # The chart is the one for this Kubernetes minor, and extraArgs were checked against
         # the flags of the image tag the row pins.
         assert autoscaler["app_version"].startswith(f"{row.version}."), row.id
