@@ -142,7 +142,9 @@ def test_startup_probe_waits_the_whole_startup_budget():
     probe = spec.containers[0].startup_probe
     # 121 probes 10 s apart cover 1205 s.
     assert probe.period_seconds == 10 and probe.failure_threshold == 121
-    assert probe.http_get.path == VLLM.probes.startup_path
+    # vLLM answers /health once its server is up (vllm/entrypoints/serve/instrumentator/
+    # health.py, v0.33.0), before the weights are loaded: the startup, not the readiness, probe.
+    assert probe.http_get.path == "/health"
 
 
 def test_engine_downloads_from_the_hub_unless_the_weights_are_already_there():
@@ -367,7 +369,8 @@ def test_exporter_is_privileged_only_where_the_cloud_needs_it():
     container = ds.dcgm_exporter_container(gke)
     assert container.security_context.privileged is True
     assert env_of(container)["DCGM_EXPORTER_KUBERNETES_GPU_ID_TYPE"] == "device-name"
-    assert ds.exporter_annotations(gke)["llm-platform.dev/privileged"]
+    assert ds.exporter_annotations(gke)["llm-platform.dev/privileged"] == (
+        "GKE gives no container GPU devices but a privileged one (Google's manifest)")
     plain = ds.dcgm_exporter_container(GpuNodeRuntime())
     assert plain.security_context.privileged is None
     assert plain.security_context.allow_privilege_escalation is False
