@@ -4,11 +4,11 @@ properties an operator relies on."""
 from __future__ import annotations
 
 import copy
+import math
 
 import pytest
 from conftest import ROOT, stack_spec
 
-from components.kubernetes.gpu_runtime import GPU_OPERATOR_CHART_VERSION
 from components.plan.runner import run_program
 from components.spec import load_spec
 
@@ -22,21 +22,52 @@ def by_kind(records, type_):
 @pytest.fixture(scope="module")
 def mixed():
     raw = stack_spec("onprem-mixed")
-    return load_spec(raw), run_program("onprem-mixed", raw, ROOT)
+    return run_program("onprem-mixed", raw, ROOT)
 
 
 @pytest.fixture(scope="module")
 def local():
-    raw = stack_spec("local")
-    return load_spec(raw), run_program("local", raw, ROOT)
+    return run_program("local", stack_spec("local"), ROOT)
 
 
 def pod(dep: dict) -> dict:
     return dep["spec"]["template"]["spec"]
 
 
+def flag(command: list[str], name: str) -> str:
+    (value,) = [a.split("=", 1)[1] for a in command if a.startswith(f"{name}=")]
+    return value
+
+
+# What each onprem-mixed model's server must look like, from the stack file and the catalog
+# rows (components/catalog/models.yaml, gpus.yaml), worked out here:
+# - GPUs (TP). support-bot: Qwen2.5-7B, 7.62e9 params x 2 bytes = 14.2 GiB of bf16 weights
+#   plus 8192 tokens x 28 KiB of fp8 KV cache (28 layers x 4 KV heads x 128 x 2 x 1 byte)
+#   = 0.2 GiB, within 0.9 x 22.49 GiB of one L4: TP 1. analyst: Llama-3.3-70B at fp8,
+#   (70.6e9 - 2 x 128256 x 8192 bf16 embedding/lm_head params) x 1 byte + 2.1e9 x 2 bytes
+#   = 67.7 GiB, plus 32768 tokens x 320 KiB of bf16 KV cache (80 layers x 8 x 128 x 2 x 2)
+#   = 10 GiB, more than 0.9 x 79.65 GiB of one H100: TP 2.
+# - Startup budget: twice (weights at 0.25 GiB/s + 300 s warm-up), to the minute above
+#   (components/sizing.py WEIGHT_LOAD_GIB_PER_S, ENGINE_WARMUP_S): 2 x (14.2 / 0.25 + 300)
+#   = 714 s -> 720 s; 2 x (67.7 / 0.25 + 300) = 1142 s -> 1200 s.
+# - Readiness: vLLM's /v1/models answers once the model is loaded (vllm/entrypoints/openai/
+#   models/api_router.py, v0.33.0); Triton's /v2/health/ready once every model is (KServe
+#   v2 protocol, triton-inference-server/server docs/protocol).
+MIXED = {
+    "support-bot": {
+        "image": "vllm/vllm-openai:v0.33.0", "gpus": "1", "startup_s": 720,
+        "ready": "/v1/models", "node_selector": {"llm-platform.dev/pool": "l4"},
+    },
+    "analyst": {
+        "image": "nvcr.io/nvidia/tritonserver:25.05-trtllm-python-py3", "gpus": "2",
+        "startup_s": 1200, "ready": "/v2/health/ready",
+        "node_selector": {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"},
+    },
+}
+
+
 def test_components_have_type_tokens_and_children_derive_their_names(mixed):
-    _, records = mixed
+    records = mixed
     urns = {r.urn: r for r in records}
     components = {r.type for r in records if not r.custom}
     assert components == {
@@ -51,14 +82,14 @@ def test_components_have_type_tokens_and_children_derive_their_names(mixed):
 
 
 def test_provider_from_kubeconfig_or_render_directory(local, mixed):
-    (p_local,) = [r.inputs for r in local[1] if r.type == "pulumi:providers:kubernetes"]
+    (p_local,) = [r.inputs for r in local if r.type == "pulumi:providers:kubernetes"]
     assert p_local["kubeconfig"] == "~/.kube/config" and p_local["context"] == "onprem-gpu"
-    (p_mixed,) = [r.inputs for r in mixed[1] if r.type == "pulumi:providers:kubernetes"]
+    (p_mixed,) = [r.inputs for r in mixed if r.type == "pulumi:providers:kubernetes"]
     assert p_mixed["renderYamlToDirectory"] == "out/onprem-mixed/rendered"
 
 
 def test_namespaces_carry_pod_security_labels(mixed):
-    namespaces = by_kind(mixed[1], "kubernetes:core/v1:Namespace")
+    namespaces = by_kind(mixed, "kubernetes:core/v1:Namespace")
     serving = namespaces["onprem-mixed-ns"]["metadata"]["labels"]
     assert serving["pod-security.kubernetes.io/enforce"] == "restricted"
     gpu = namespaces["onprem-mixed-gpu-ns"]["metadata"]["labels"]
@@ -68,20 +99,17 @@ def test_namespaces_carry_pod_security_labels(mixed):
         assert labels["llm-platform.dev/cost-center"] == "cc-1042"
 
 
-@pytest.mark.parametrize("model", ["support-bot", "analyst"])
+@pytest.mark.parametrize("model", sorted(MIXED))
 def test_model_server_deployment(mixed, model):
-    env, records = mixed
-    spec_model = next(m for m in env.spec.models if m.name == model)
-    plan = env.plans[model]
-    dep = by_kind(records, DEPLOYMENT)[f"onprem-mixed-{model}-server"]
+    want = MIXED[model]
+    dep = by_kind(mixed, DEPLOYMENT)[f"onprem-mixed-{model}-server"]
     spec = pod(dep)
     (c,) = spec["containers"]
-    assert c["image"] == spec_model.engine.image and not c["image"].endswith(":latest")
-    assert c["resources"]["limits"]["nvidia.com/gpu"] == str(plan.tensor_parallel)
+    assert c["image"] == want["image"]
+    assert c["resources"]["limits"]["nvidia.com/gpu"] == want["gpus"]
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in spec[
         "tolerations"]
-    pool = env.spec.pool(spec_model.pool)
-    assert spec["nodeSelector"] == (dict(pool.node_labels) or {"llm-platform.dev/pool": pool.name})
+    assert spec["nodeSelector"] == want["node_selector"]
     shm = next(v for v in spec["volumes"] if v["name"] == "dshm")
     assert shm["emptyDir"]["medium"] == "Memory"
     assert {"name": "dshm", "mountPath": "/dev/shm"} in c["volumeMounts"]
@@ -91,43 +119,75 @@ def test_model_server_deployment(mixed, model):
     assert sc["capabilities"] == {"drop": ["ALL"]}
     assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     assert spec["automountServiceAccountToken"] is False
-    # probes: readiness means loaded; startup budget covers a load
     startup = c["startupProbe"]
-    assert startup["periodSeconds"] * startup["failureThreshold"] >= plan.startup_budget_s
-    ready = c["readinessProbe"]["httpGet"]["path"]
-    assert ready == {"vllm": "/v1/models", "tensorrt-llm": "/v2/health/ready"}[
-        spec_model.engine.kind]
+    assert startup["periodSeconds"] * startup["failureThreshold"] == want["startup_s"]
+    assert c["readinessProbe"]["httpGet"]["path"] == want["ready"]
     # drain
     assert c["lifecycle"]["preStop"]["sleep"]["seconds"] > 0
     assert spec["terminationGracePeriodSeconds"] > c["lifecycle"]["preStop"]["sleep"]["seconds"]
     assert spec["topologySpreadConstraints"][0]["topologyKey"] == "kubernetes.io/hostname"
-    assert dep["spec"]["replicas"] == plan.replicas_min
+
+
+def test_deployments_start_with_the_replicas_average_traffic_needs(mixed):
+    """Little's law: requests/s x seconds each < one replica's batch -> 1 replica. Each
+    request takes at most the TTFT SLO plus its completion at the decode speed of reading
+    the weights once a token (support-bot: 14.2 GiB / 300 GB/s = 51 ms; analyst: 33.9 GiB
+    a GPU / 3350 GB/s = 11 ms)."""
+    records = mixed
+    (bot,) = pod(by_kind(records, DEPLOYMENT)["onprem-mixed-support-bot-server"])["containers"]
+    bot_batch = int(flag(bot["command"], "--max-num-seqs"))
+    analyst_batch = int(by_kind(records, "kubernetes:core/v1:ConfigMap")[
+        "onprem-mixed-analyst-engine-config"]["data"]["triton_max_batch_size"])
+    bot_concurrency = 8000 * 3 / 86400 * (1.0 + 200 * 0.051)  # 3.1
+    analyst_concurrency = 1500 * 5 / 86400 * (2.0 + 600 * 0.011)  # 0.75
+    assert bot_concurrency < bot_batch and analyst_concurrency < analyst_batch
+    for model in MIXED:
+        assert by_kind(records, DEPLOYMENT)[f"onprem-mixed-{model}-server"]["spec"][
+            "replicas"] == 1
 
 
 def test_large_model_gets_a_long_startup_budget(mixed):
-    dep = by_kind(mixed[1], DEPLOYMENT)["onprem-mixed-analyst-server"]
+    dep = by_kind(mixed, DEPLOYMENT)["onprem-mixed-analyst-server"]
     probe = pod(dep)["containers"][0]["startupProbe"]
     assert probe["periodSeconds"] * probe["failureThreshold"] >= 20 * 60
 
 
-def test_vllm_engine_args_come_from_the_sizing_plan(mixed):
-    env, records = mixed
-    (c,) = pod(by_kind(records, DEPLOYMENT)["onprem-mixed-support-bot-server"])["containers"]
+def test_vllm_engine_args_come_from_the_stack_file(mixed):
+    (c,) = pod(by_kind(mixed, DEPLOYMENT)["onprem-mixed-support-bot-server"])["containers"]
     assert c["command"][:3] == ["vllm", "serve", "Qwen/Qwen2.5-7B-Instruct"]
-    for arg in env.plans["support-bot"].engine_args:
-        assert arg in c["command"]
-    assert "--kv-cache-dtype=fp8" in c["command"] and "--enable-prefix-caching" in c["command"]
+    for arg in (
+        "--port=8000",  # vLLM's own default (vllm/entrypoints/common/cli_args.py, v0.33.0)
+        "--served-model-name=support-bot",
+        "--tensor-parallel-size=1",  # MIXED above
+        "--max-model-len=8192",  # max_context
+        "--kv-cache-dtype=fp8",  # kv_cache_dtype
+        "--gpu-memory-utilization=0.9",  # the spec's default, vLLM's too
+        # vLLM's default below 70 GiB of GPU memory (EngineArgs.get_batch_defaults,
+        # vllm/engine/arg_utils.py, v0.33.0); an L4 has 22.49 GiB.
+        "--max-num-batched-tokens=2048",
+        "--enable-prefix-caching",
+    ):
+        assert arg in c["command"], arg
 
 
 def test_trtllm_runs_triton_with_mpi_ranks_and_publishes_build_parameters(mixed):
-    env, records = mixed
-    plan = env.plans["analyst"]
+    records = mixed
     (c,) = pod(by_kind(records, DEPLOYMENT)["onprem-mixed-analyst-server"])["containers"]
     assert c["command"][0] == "mpirun"
-    assert c["command"].count("tritonserver") == plan.tensor_parallel == 2  # one per rank
+    assert c["command"].count("tritonserver") == 2  # one per rank, TP 2 (MIXED above)
     params = by_kind(records, "kubernetes:core/v1:ConfigMap")["onprem-mixed-analyst-engine-config"]
-    assert params["data"]["tensor_parallel_size"] == str(plan.tensor_parallel)
-    assert params["data"]["triton_max_batch_size"] == str(plan.max_num_seqs)
+    assert params["data"]["tensor_parallel_size"] == "2"
+    assert params["data"]["max_input_len"] == "32768"  # max_context
+    # The batch Triton is built for is the one the autoscaler and the alert reason about:
+    # scale out at a tenth of it waiting per pod, page when more than it waits.
+    batch = int(params["data"]["triton_max_batch_size"])
+    hpa = by_kind(records, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler")[
+        "onprem-mixed-analyst-hpa"]
+    assert hpa["spec"]["metrics"][0]["pods"]["target"]["averageValue"] == str(round(batch / 10))
+    rules = by_kind(records, "kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+    (saturated,) = [r for g in rules["onprem-mixed-observability-llm-model-analyst"]["spec"]["groups"]
+                    for r in g["rules"] if r.get("alert") == "ModelQueueSaturated"]
+    assert f"> {batch} and" in saturated["expr"]
     # Mounted where the engine reads its config files; vLLM has none, so no ConfigMap.
     mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
     assert mounts["engine-config"] == "/etc/llm-platform"
@@ -137,29 +197,43 @@ def test_trtllm_runs_triton_with_mpi_ranks_and_publishes_build_parameters(mixed)
 
 
 def test_hf_token_comes_from_a_secret_file(local):
-    (c,) = pod(by_kind(local[1], DEPLOYMENT)["local-assistant-server"])["containers"]
+    (c,) = pod(by_kind(local, DEPLOYMENT)["local-assistant-server"])["containers"]
     env = {e["name"]: e.get("value") for e in c["env"]}
     assert env["HF_TOKEN_PATH"] == "/var/run/secrets/huggingface/token"
-    volume = next(v for v in pod(by_kind(local[1], DEPLOYMENT)["local-assistant-server"])[
+    volume = next(v for v in pod(by_kind(local, DEPLOYMENT)["local-assistant-server"])[
         "volumes"] if v["name"] == "hf-token")
     assert volume["secret"]["secretName"] == "hf-token"
     assert all("valueFrom" not in e for e in c["env"])
 
 
 def test_service_pdb_hpa_servicemonitor_and_netpol(local):
-    env, records = local
-    plan = env.plans["assistant"]
-    selector = by_kind(records, DEPLOYMENT)["local-assistant-server"]["spec"]["selector"][
-        "matchLabels"]
+    records = local
+    dep = by_kind(records, DEPLOYMENT)["local-assistant-server"]
+    selector = dep["spec"]["selector"]["matchLabels"]
+    assert selector == {"app.kubernetes.io/component": "model-server",
+                        "app.kubernetes.io/name": "assistant"}
     svc = by_kind(records, "kubernetes:core/v1:Service")["local-assistant-svc"]
     assert svc["spec"]["selector"] == selector and svc["spec"]["type"] == "ClusterIP"
     pdb = by_kind(records, "kubernetes:policy/v1:PodDisruptionBudget")["local-assistant-pdb"]
     assert pdb["spec"]["selector"]["matchLabels"] == selector
+    assert pdb["spec"]["maxUnavailable"] == 1
     hpa = by_kind(records, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler")["local-assistant-hpa"]
+    # The batch vLLM runs with; the peak (200 concurrent, the stack file) needs
+    # ceil(200 / batch) replicas, within the pool's 2 nodes x 2 L40S at TP 1. The average,
+    # 30000 conversations x 4 turns a day at most 0.8 s TTFT + 250 tokens x 18.6 ms
+    # (8.03e9 x 2 bytes = 14.96 GiB read per token at 864 GB/s), is 1.39/s x 5.5 s = 7.6
+    # concurrent, under one batch.
+    (c,) = pod(dep)["containers"]
+    batch = int(flag(c["command"], "--max-num-seqs"))
+    average = 30000 * 4 / 86400 * (0.8 + 250 * 0.0186)
+    assert batch > average
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (
-        plan.replicas_min, plan.replicas_max)
+        1, min(math.ceil(200 / batch), 2 * 2 // 1))
     assert hpa["spec"]["metrics"][0]["pods"]["metric"]["name"] == "vllm_num_requests_waiting"
-    load_s = plan.startup_budget_s / 2  # the budget is twice the expected load
+    assert hpa["spec"]["metrics"][0]["pods"]["target"]["averageValue"] == str(round(batch / 10))
+    # Neither decision is taken faster than a new replica loads: 14.96 GiB at 0.25 GiB/s
+    # + 300 s warm-up (components/sizing.py) = 360 s.
+    load_s = 14.96 / 0.25 + 300
     assert hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] > load_s
     assert hpa["spec"]["behavior"]["scaleUp"]["stabilizationWindowSeconds"] > load_s
     sm = by_kind(records, "kubernetes:monitoring.coreos.com/v1:ServiceMonitor")[
@@ -190,12 +264,16 @@ def test_rollout_uses_surge_only_when_the_pool_has_a_spare_gpu():
 
 
 def test_gpu_runtime_pins_its_images_and_reaches_every_pool(mixed):
-    daemonsets = by_kind(mixed[1], "kubernetes:apps/v1:DaemonSet")
+    daemonsets = by_kind(mixed, "kubernetes:apps/v1:DaemonSet")
     assert set(daemonsets) == {"onprem-mixed-gpu-nvidia-device-plugin",
                                "onprem-mixed-gpu-dcgm-exporter"}
-    for ds in daemonsets.values():
+    # The versions GPU Operator v24.9.2 ships (its deployments/gpu-operator/values.yaml).
+    images = {"onprem-mixed-gpu-nvidia-device-plugin": "nvcr.io/nvidia/k8s-device-plugin:v0.17.0",
+              "onprem-mixed-gpu-dcgm-exporter":
+              "nvcr.io/nvidia/k8s/dcgm-exporter:3.3.9-3.6.1-ubuntu22.04"}
+    for name, ds in daemonsets.items():
         (c,) = pod(ds)["containers"]
-        assert ":" in c["image"] and not c["image"].endswith(":latest")
+        assert c["image"] == images[name]
         terms = pod(ds)["affinity"]["nodeAffinity"][
             "requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
         assert len(terms) == 3  # l4, h100 and the training pool
@@ -207,7 +285,8 @@ def test_gpu_operator_replaces_the_explicit_daemonsets():
     records = run_program("local", raw, ROOT)
     assert not by_kind(records, "kubernetes:apps/v1:DaemonSet")
     releases = by_kind(records, "kubernetes:helm.sh/v3:Release")
-    assert releases["local-gpu-gpu-operator"]["version"] == GPU_OPERATOR_CHART_VERSION
+    # The pinned chart (components/catalog/versions.yaml, vendored in tests/upstream).
+    assert releases["local-gpu-gpu-operator"]["version"] == "v24.9.2"
 
 
 def test_amd_pool_is_served_with_amd_gpus_and_skipped_by_the_nvidia_runtime():
@@ -234,7 +313,8 @@ def test_environment_without_models_still_plans():
     raw["models"] = []
     records = run_program("local", raw, ROOT)
     assert set(by_kind(records, DEPLOYMENT)) == {"local-observability-pushgateway-deployment"}
-    assert by_kind(records, "kubernetes:apps/v1:DaemonSet")
+    assert set(by_kind(records, "kubernetes:apps/v1:DaemonSet")) == {
+        "local-gpu-nvidia-device-plugin", "local-gpu-dcgm-exporter"}
     assert not by_kind(records, "kubernetes:batch/v1:CronJob")  # nothing to check quality of
 
 
