@@ -122,9 +122,12 @@ def test_model_server_deployment(mixed, model):
     startup = c["startupProbe"]
     assert startup["periodSeconds"] * startup["failureThreshold"] == want["startup_s"]
     assert c["readinessProbe"]["httpGet"]["path"] == want["ready"]
-    # drain
-    assert c["lifecycle"]["preStop"]["sleep"]["seconds"] > 0
-    assert spec["terminationGracePeriodSeconds"] > c["lifecycle"]["preStop"]["sleep"]["seconds"]
+    # Drain: a 15 s preStop sleep while endpoints stop routing, the engine's own drain of
+    # max(120 s, twice a request: both models' requests take well under a minute, see
+    # test_deployments_start_with_the_replicas_average_traffic_needs), then 30 s to free the
+    # GPUs (components/engines/base.py PRESTOP_SLEEP_S, TEARDOWN_MARGIN_S).
+    assert c["lifecycle"]["preStop"]["sleep"]["seconds"] == 15
+    assert spec["terminationGracePeriodSeconds"] == 15 + 120 + 30
     assert spec["topologySpreadConstraints"][0]["topologyKey"] == "kubernetes.io/hostname"
 
 
