@@ -111,7 +111,8 @@ class Vllm:
     name = "vllm"
     api_path = "/v1"  # OpenAI-compatible
     metrics_port = HTTP_PORT
-    # vLLM exports vllm:num_requests_waiting; Prometheus Adapter renames ':' to '_'.
+    # vLLM exports vllm:num_requests_waiting; our adapter rule (adapter_rule below) serves
+    # it under this name: the adapter renames nothing unless a rule's name.as says so.
     queue_metric = "vllm_num_requests_waiting"
     probes = Probes(startup_path="/health", ready_path="/v1/models", live_path="/health")
     vllm_memory_model = True
