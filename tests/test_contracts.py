@@ -89,6 +89,7 @@ def adapter_name(rule: dict, series: str) -> str | None:
     """The custom-metrics name the adapter serves `series` under, or None if it skips it."""
     matches = rule.get("name", {}).get("matches") or ".*"
     regexp = re.compile(matches)
+    # More than one group and no `as` is a config error in the adapter: a KeyError here.
     template = rule.get("name", {}).get("as") or {0: "$0", 1: "$1"}[regexp.groups]
     found = regexp.search(series)
     return None if found is None else _go_expand(template, found)
@@ -212,7 +213,9 @@ def test_every_hpa_metric_is_served_from_its_engines_queue_series(planned, stack
         series = QUEUE_SERIES[engine["kind"]]
         assert engine["image"] == series.image, (
             f"{stack}: {engine['image']} is not the release {series.source} was read at")
-        rules = adapters[_layer(hpa["urn"], parents)]
+        layer = _layer(hpa["urn"], parents)
+        assert layer in adapters, f"{stack}: no Prometheus Adapter in the cluster of {hpa['name']}"
+        rules = adapters[layer]
         # The chart writes rules.custom into the adapter's config only without
         # rules.existing (templates/configmap.yaml, prometheus-adapter chart).
         assert "existing" not in rules
