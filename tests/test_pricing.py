@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from datetime import date
 
 import pytest
 from conftest import stack_spec
@@ -20,7 +21,6 @@ from conftest import stack_spec
 from components import catalog, pricing
 from components.spec import Environment, GpuPool, load_spec
 
-HOURS = 730  # AWS, GCP and Azure price pages bill a month as 8760 h / 12
 DAYS = 365 / 12
 GIB = 2**30
 
@@ -124,23 +124,31 @@ def test_resources_no_cloud_prices_cost_nothing():
 
 # --- services priced per hour, per month, per GiB stored ---
 
-def test_an_always_on_service_is_730_hours_of_its_catalog_price():
-    # services.yaml aws-nat-gateway: $0.045 per gateway-hour, us-east-1.
-    (item,) = pricing.price_resource("aws:ec2/natGateway:NatGateway", "nat", {})
-    assert item.to_json() == {
-        "name": "nat", "type": "aws:ec2/natGateway:NatGateway", "quantity": 730,
-        "unit": "gateway-hour", "unit_usd": 0.045, "monthly_usd": 32.85,
-        "basis": "730 gateway-hour x $0.045 (aws-nat-gateway, "
-                 "https://aws.amazon.com/vpc/pricing/ 2026-11-23)",
-        "model": None, "pool": None,
-    }
+NAT = {
+    "name": "nat", "type": "aws:ec2/natGateway:NatGateway", "quantity": 730,
+    "unit": "gateway-hour", "unit_usd": 0.045, "monthly_usd": 32.85,
+    "basis": "730 gateway-hour x $0.045 (aws-nat-gateway, "
+             "https://aws.amazon.com/vpc/pricing/ 2026-11-23)",
+    "model": None, "pool": None,
+}
+KEY = {
+    "name": "key", "type": "aws:kms/key:Key", "quantity": 1, "unit": "key-month",
+    "unit_usd": 1.0, "monthly_usd": 1.0,
+    "basis": "1 key-month x $1 (aws-kms-key, https://aws.amazon.com/kms/pricing/ 2026-11-23)",
+    "model": None, "pool": None,
+}
 
 
-def test_a_monthly_service_is_one_unit_of_its_catalog_price():
-    # services.yaml aws-kms-key: $1.00 per key-month.
-    (item,) = pricing.price_resource("aws:kms/key:Key", "key", {})
-    assert (item.quantity, item.unit, item.monthly_usd) == (1, "key-month", 1.0)
-    assert item.basis == "1 key-month x $1 (aws-kms-key, https://aws.amazon.com/kms/pricing/ 2026-11-23)"
+def test_an_always_on_service_is_730_hours_and_a_monthly_one_a_single_unit():
+    # services.yaml aws-nat-gateway: $0.045 per gateway-hour; aws-kms-key: $1.00 a key-month.
+    # Once through the AWS price table, once through the factories themselves: the table is
+    # built at import, before a test can change what the factories return.
+    for make, type_, name, expected in [
+        (pricing.always_on("aws-nat-gateway"), "aws:ec2/natGateway:NatGateway", "nat", NAT),
+        (pricing.per_month("aws-kms-key"), "aws:kms/key:Key", "key", KEY),
+    ]:
+        assert [i.to_json() for i in pricing.price_resource(type_, name, {})] == [expected]
+        assert [i.to_json() for i in make(type_, name, {"tags": {}})] == [expected]
 
 
 def test_a_bucket_costs_its_tagged_gib_and_nothing_without_the_tag():
@@ -150,6 +158,19 @@ def test_a_bucket_costs_its_tagged_gib_and_nothing_without_the_tag():
     assert (item.quantity, item.unit_usd, item.monthly_usd) == (333.0, 0.023, 7.66)
     assert pricing.price_resource("aws:s3/bucket:Bucket", "b", {"tags": {}}) == []
     assert pricing.price_resource("aws:s3/bucket:Bucket", "b", {"tags": None}) == []
+    # The factory reads the size from the key it is given (GCP buckets carry labels).
+    price = pricing.stored("aws-s3-standard", "labels")
+    inputs = {"labels": {"llm-platform-expected-gib": "1000"}, "tags": tags}
+    (item,) = price("gcp:storage/bucket:Bucket", "b", inputs)
+    assert item.to_json() == {
+        "name": "b", "type": "gcp:storage/bucket:Bucket", "quantity": 1000.0,
+        "unit": "GB-month", "unit_usd": 0.023, "monthly_usd": 23.0,
+        "basis": "1000 GB-month x $0.023 (aws-s3-standard, "
+                 "https://aws.amazon.com/s3/pricing/ 2026-11-23)",
+        "model": None, "pool": None,
+    }
+    assert price("t", "b", {"labels": None, "tags": tags}) == []
+    assert price("t", "b", {"labels": {"other": "5"}}) == []
 
 
 def test_service_rounds_to_cents_and_formats_the_quantity_short():
@@ -184,7 +205,8 @@ def test_a_node_pool_costs_its_node_hours_at_its_dearest_type(types, spot, tags,
                                                               expected):
     item = pricing.nodes("aws:eks/nodeGroup:NodeGroup", "ng", types, spot, tags, default_nodes)
     assert (item.quantity, item.unit_usd, item.monthly_usd, item.basis) == expected
-    assert (item.unit, item.pool, item.model) == ("node-hour", tags.get("llm-platform-pool"), None)
+    assert (item.name, item.type, item.unit, item.pool, item.model) == (
+        "ng", "aws:eks/nodeGroup:NodeGroup", "node-hour", tags.get("llm-platform-pool"), None)
 
 
 def test_a_node_pool_of_unknown_types_is_refused():
@@ -310,15 +332,22 @@ def test_economics_against_a_hosted_api():
 
 
 def test_economics_rounding():
-    # 1,000.006 USD; 7/day x 1 turn x (1 in + 1 out) at $1.23456 / $0 per million tokens.
-    econ = pricing.model_economics(1000.006, 1.5, 7, 1, 1, 1, ("api", 1.23456, 0.0))
-    assert econ.monthly_usd == 1000.01
+    # 1,000.016 USD; 7/day x 1 turn x (1 in + 1 out) at $1.23456 / $0 per million tokens.
+    econ = pricing.model_economics(1000.016, 1.5, 7, 1, 1, 1, ("api", 1.23456, 0.0))
+    assert econ.monthly_usd == 1000.02
     assert econ.conversations_per_month == 212.9  # 7 x 30.4167 = 212.9167
-    assert econ.usd_per_1k_conversations == 4696.7014  # 4,696.70137
+    assert econ.usd_per_1k_conversations == 4696.7483  # 4,696.74834
     assert econ.hosted_usd_per_1k_conversations == 0.0012  # 1.23456e-6 x 1000
     assert econ.hosted_monthly_usd == 0.0  # 212.9 x $1.23456e-6 = $0.00026
-    # 1000.006 / 1.23456e-6 / 30.4167 = 26,630,467.20 conversations a day
-    assert econ.break_even_conversations_per_day == 26630467.2
+    # 1000.016 / 1.23456e-6 / 30.4167 = 26,630,733.505 conversations a day
+    assert econ.break_even_conversations_per_day == 26630733.5
+
+
+def test_economics_of_under_one_conversation_a_month():
+    # 0.01 conversations/day = 0.304 a month: $10 over it is $32,876.7123 per 1,000.
+    econ = pricing.model_economics(10.0, 730.0, 0.01, 1, 100, 100, None)
+    assert econ.conversations_per_month == 0.3
+    assert econ.usd_per_1k_conversations == round(10 / (0.01 * DAYS) * 1000, 4) == 32876.7123
 
 
 def test_economics_without_traffic_or_hosted_api():
@@ -335,3 +364,176 @@ def test_a_free_hosted_api_never_breaks_even():
     econ = pricing.model_economics(803.0, 730.0, 100, 4, 1200, 250, ("free", 0.0, 0.0))
     assert econ.break_even_conversations_per_day == math.inf
     assert (econ.hosted_usd_per_1k_conversations, econ.hosted_monthly_usd) == (0.0, 0.0)
+
+
+# --- whole stacks: a real plan's cost.json against the stack file and the catalog ---
+#
+# The factors a plan's cost rests on are worked out here from the stack file, the catalog
+# rows and the sizing rule the README documents, never read from the plan's summary:
+# - tensor parallelism: the smallest degree whose per-GPU share of the engine's memory
+#   (gpu_memory_utilization, 0.9 by default, x the GPU's memory) holds the weights, one
+#   max_context request's KV cache and the engine's own overhead, and whose prefill of one
+#   prompt takes at most 50 % of the TTFT p95 SLO at 40 % of the GPU's dense FLOPS;
+# - minimum replicas: the average requests in flight (Little's law: requests a second x the
+#   latency of one) over the sequences a replica holds, rounded up, at least 1. A replica
+#   holds at least max_context // (prompt + completion tokens) sequences, since its KV cache
+#   holds one max_context request.
+
+BF16, FP8 = 2, 1  # bytes per weight or KV element
+
+
+def weights_bytes(params_b: float, vocab: int, hidden: int, per_weight: int) -> float:
+    """Linear layers at `per_weight` bytes; embeddings and lm_head (untied) stay bf16 as
+    vLLM keeps them when it quantizes (and as the RedHatAI FP8 checkpoints ship them)."""
+    embed = 2 * vocab * hidden
+    return (params_b * 1e9 - embed) * per_weight + embed * BF16
+
+
+def overhead_gib(tp: int, hidden: int, intermediate: int, vocab: int, gpu_gib: float) -> float:
+    """What vLLM's profiler holds besides weights and KV, per GPU (vLLM pull 10511: 1.79 GiB
+    outside torch at TP1, 3.58 at TP2; its activation peak is 3 MLP-wide and 3 hidden-wide
+    bf16 buffers per batched token plus 3.4 fp32 copies of 256 sequences' logits). vLLM
+    v0.33.0 batches 8192 tokens on GPUs of 70 GiB and more, else 2048
+    (EngineArgs.get_batch_defaults, vllm/engine/arg_utils.py)."""
+    batched = 8192 if gpu_gib >= 70 else 2048
+    activations = batched * (3 * intermediate / tp + 3 * hidden) * BF16 + 256 * vocab * 4 * 3.4
+    return 1.79 * (1 + math.log2(tp)) + activations / GIB
+
+
+def min_replicas(conversations_per_day: float, turns: float, prompt: int, completion: int,
+                 max_context: int, latency_s: float) -> int:
+    in_flight = conversations_per_day * turns / 86400 * latency_s
+    fewest_sequences = max_context // (prompt + completion)
+    # Any replica holds at least fewest_sequences, so this bound is the rule's answer when it is 1.
+    bound = math.ceil(in_flight / fewest_sequences)
+    assert bound == 1, (in_flight, fewest_sequences)
+    return 1
+
+
+def llama_8b_on_l40s_at_16k() -> tuple[int, int]:
+    """TP and minimum replicas of assistant in the local and aws stacks: Llama-3.1-8B
+    (models.yaml: 8.03 B params, 32 layers, 8 KV heads x 128, hidden 4096, MLP 14336,
+    vocab 128256) on an L40S (gpus.yaml: 44.99 GiB, 864 GB/s, 362.05 bf16 TFLOPS), bf16,
+    max_context 16384, TTFT p95 800 ms, 30,000 conversations/day of 4 turns x (1200 + 250)."""
+    weights = weights_bytes(8.03, 128256, 4096, BF16) / GIB  # 14.96 GiB
+    kv = 2 * 32 * 8 * 128 * BF16 * 16384 / GIB  # 2.0 GiB for one 16k request
+    assert weights + kv + overhead_gib(1, 4096, 14336, 128256, 44.99) < 0.9 * 44.99  # 20.0 < 40.5
+    prefill_s = 2 * 8.03e9 * 1200 / (362.05e12 * 0.4)  # 0.133 s
+    assert prefill_s <= 0.5 * 0.800
+    latency_s = prefill_s + 250 * weights * GIB / 864e9  # + 250 tokens x 18.6 ms = 4.78 s
+    return 1, min_replicas(30000, 4, 1200, 250, 16384, latency_s)  # 6.6 in flight, >= 11 per replica
+
+
+def test_local_stack_cost_by_hand(planned):
+    # stacks/Pulumi.local.yaml: assistant on the l40s pool of owned GPUs at
+    # onprem.gpu_hour_usd $1.10; nothing else in the stack is priced.
+    tp, replicas = llama_8b_on_l40s_at_16k()
+    monthly = replicas * tp * 730 * 1.10  # $803.00
+    cost = planned["local"].cost
+    assert cost["monthly_usd"] == pytest.approx(monthly) == 803.0
+    assert [(i["type"], i["quantity"], i["unit_usd"]) for i in cost["resources"]] == [
+        ("kubernetes:apps/v1:Deployment", replicas * tp * 730, 1.10)]
+    assert cost["budget_used_pct"] == round(100 * monthly / 6000, 1)  # budget.monthly_usd 6000
+    # hosted_api gpt-4o-mini: $0.15 in / $0.60 out per million tokens.
+    per_conv = 4 * (1200 * 0.15 + 250 * 0.60) / 1e6  # $0.00132
+    assert cost["models"]["assistant"] == {
+        "monthly_usd": 803.0,
+        "gpu_hours_per_month": 730,
+        "conversations_per_month": 30000 * DAYS,  # 912,500
+        "usd_per_1k_conversations": pytest.approx(803 / (30000 * DAYS) * 1000, abs=1e-4),  # 0.88
+        "hosted_api": "gpt-4o-mini",
+        "hosted_usd_per_1k_conversations": pytest.approx(per_conv * 1000),  # 1.32
+        "hosted_monthly_usd": pytest.approx(per_conv * 30000 * DAYS),  # 1,204.50
+        "break_even_conversations_per_day": pytest.approx(803 / per_conv / DAYS, abs=0.05),  # 20,000
+    }
+
+
+def test_onprem_mixed_stack_cost_by_hand(planned):
+    # stacks/Pulumi.onprem-mixed.yaml: owned GPUs at onprem.gpu_hour_usd $2.40.
+    # support-bot: Qwen2.5-7B (models.yaml: 7.62 B params, 28 layers, 4 KV heads x 128,
+    # hidden 3584, MLP 18944, vocab 152064) on an L4 (gpus.yaml: 22.49 GiB, 300 GB/s, 121 bf16
+    # TFLOPS), bf16 weights, fp8 KV, max_context 8192, TTFT 1000 ms.
+    bot_weights = weights_bytes(7.62, 152064, 3584, BF16) / GIB  # 14.19 GiB
+    bot_kv = 2 * 28 * 4 * 128 * FP8 * 8192 / GIB  # 0.22 GiB
+    assert bot_weights + bot_kv + overhead_gib(1, 3584, 18944, 152064, 22.49) < 0.9 * 22.49
+    bot_prefill = 2 * 7.62e9 * 900 / (121e12 * 0.4)  # 0.28 s
+    assert bot_prefill <= 0.5 * 1.000
+    bot_tp = 1
+    # 8,000 conversations/day x 3 turns, 200 tokens x 50.8 ms: 2.9 in flight, >= 7 per replica.
+    bot_replicas = min_replicas(8000, 3, 900, 200, 8192,
+                                bot_prefill + 200 * bot_weights * GIB / 300e9)
+    # analyst: Llama-3.3-70B (models.yaml: 70.6 B params, 80 layers, 8 KV heads x 128, hidden
+    # 8192, MLP 28672, vocab 128256), quantization fp8, on H100-80GB (gpus.yaml: 79.65 GiB,
+    # 3350 GB/s, 1979 fp8 TFLOPS), 8 per node, bf16 KV, max_context 32768, TTFT 2000 ms.
+    weights = weights_bytes(70.6, 128256, 8192, FP8) / GIB  # 67.7 GiB in all
+    kv = 2 * 80 * 8 * 128 * BF16 * 32768 / GIB  # 10 GiB for one 32k request
+    assert weights + kv > 0.9 * 79.65  # TP1: 77.7 GiB > 71.7 before any overhead
+    assert weights / 2 + kv / 2 + overhead_gib(2, 8192, 28672, 128256, 79.65) < 0.9 * 79.65
+    prefill = 2 * 70.6e9 * 3000 / (2 * 1979e12 * 0.4)  # 0.27 s on 2 GPUs
+    assert prefill <= 0.5 * 2.000
+    analyst_tp = 2
+    # 1,500 conversations/day x 5 turns, 600 tokens x 10.9 ms: 0.6 in flight, >= 9 per replica.
+    analyst_replicas = min_replicas(1500, 5, 3000, 600, 32768,
+                                    prefill + 600 * weights / 2 * GIB / 3350e9)
+
+    cost = planned["onprem-mixed"].cost
+    analyst_usd = analyst_replicas * analyst_tp * 730 * 2.40  # $3,504.00
+    bot_usd = bot_replicas * bot_tp * 730 * 2.40  # $1,752.00
+    assert cost["monthly_usd"] == pytest.approx(analyst_usd + bot_usd) == 5256.0
+    analyst = cost["models"]["analyst"]
+    assert (analyst["monthly_usd"], analyst["gpu_hours_per_month"]) == (3504.0, 2 * 730)
+    conversations = 1500 * DAYS  # 45,625 a month
+    assert analyst["usd_per_1k_conversations"] == pytest.approx(3504 / conversations * 1000)  # 76.8
+    # hosted_api gpt-4o: $2.50 in / $10.00 out per million: 5 x (3000 in + 600 out) a conversation.
+    per_conv = 5 * (3000 * 2.50 + 600 * 10.00) / 1e6  # $0.0675
+    assert analyst["hosted_usd_per_1k_conversations"] == pytest.approx(per_conv * 1000)  # 67.5
+    assert analyst["break_even_conversations_per_day"] == pytest.approx(
+        3504 / per_conv / DAYS, abs=0.05)  # 1,706.7
+    bot = cost["models"]["support-bot"]
+    assert (bot["monthly_usd"], bot["gpu_hours_per_month"], bot["hosted_api"]) == (1752.0, 730, None)
+    assert bot["usd_per_1k_conversations"] == pytest.approx(1752 / (8000 * DAYS) * 1000, abs=1e-4)
+
+
+def test_aws_stack_cost_by_hand(planned):
+    """stacks/Pulumi.aws.yaml in us-east-1, each line from its catalog row."""
+    tp, replicas = llama_8b_on_l40s_at_16k()
+    # l40s: g6e.xlarge has 1 L40S; nodes up = max(min_nodes 1, ceil(replicas x TP / 1)) = 1.
+    l40s_nodes = max(1, math.ceil(replicas * tp / 1))
+    # EKS 1.35 bills the standard-support rate until 2027-03-27 (kubernetes_versions.yaml eks-1.35),
+    # then aws-eks-cluster-extended at $0.60 (the upgrade policy's default is EXTENDED).
+    eks_usd = 0.10 if catalog.plan_date() < date(2027, 3, 27) else 0.60
+    expected = sorted([
+        # instances.yaml g6e.xlarge: on-demand $1.861/h ($1,358.53 a month)
+        ("aws:eks/nodeGroup:NodeGroup", "l40s", l40s_nodes * 730, 1.861),
+        # train: spot, node_hours_per_month 200, at the dearer of g6e.xlarge ($0.80) and
+        # its extra type g6e.2xlarge ($0.96): $192.00
+        ("aws:eks/nodeGroup:NodeGroup", "train", 200, 0.96),
+        # aws.system_instance_type m6i.xlarge x system_nodes 2, on-demand $0.192/h: $280.32
+        ("aws:eks/nodeGroup:NodeGroup", None, 2 * 730, 0.192),
+        ("aws:eks/cluster:Cluster", None, 730, eks_usd),  # services.yaml aws-eks-cluster: $73.00
+        # nat: per-az over the default zones us-east-1a, b, c: 3 NAT gateways at $0.045/h
+        # (aws-nat-gateway) and their 3 Elastic IPs at $0.005/h (aws-public-ipv4)
+        *[("aws:ec2/natGateway:NatGateway", None, 730, 0.045)] * 3,
+        *[("aws:ec2/eip:Eip", None, 730, 0.005)] * 3,
+        # artifacts.expected_gib 500 at $0.023 per GB-month (aws-s3-standard): $11.50
+        ("aws:s3/bucket:Bucket", None, 500, 0.023),
+        # customer-managed keys at $1.00 a month (aws-kms-key): the cluster's Secrets, the
+        # artifact bucket and the budget's SNS topic
+        *[("aws:kms/key:Key", None, 1, 1.00)] * 3,
+    ], key=str)
+    cost = planned["aws"].cost
+    got = sorted(((i["type"], i["pool"], i["quantity"], i["unit_usd"]) for i in cost["resources"]),
+                 key=str)
+    assert got == expected
+    for item in cost["resources"]:
+        assert item["monthly_usd"] == round(item["quantity"] * item["unit_usd"], 2), item["name"]
+    monthly = sum(round(q * usd, 2) for _, _, q, usd in expected)
+    assert cost["monthly_usd"] == pytest.approx(monthly)
+    if eks_usd == 0.10:
+        assert monthly == pytest.approx(2027.85)
+    # assistant carries the whole l40s pool: 730 node-h x 1 GPU, $1,358.53 a month.
+    assistant = cost["models"]["assistant"]
+    assert (assistant["monthly_usd"], assistant["gpu_hours_per_month"]) == (1358.53, 730)
+    per_conv = 4 * (1200 * 0.15 + 250 * 0.60) / 1e6  # gpt-4o-mini, as in the local stack
+    assert assistant["break_even_conversations_per_day"] == pytest.approx(
+        1358.53 / per_conv / DAYS, abs=0.05)  # 33,836.4
