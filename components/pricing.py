@@ -149,9 +149,11 @@ def nodes(
     known = [catalog.instances()[t] for t in instance_types if t in catalog.instances()]
     if not known:
         raise ValueError(f"{name}: no catalog price for instance types {instance_types}")
+    # By price alone: two catalog rows at one price must not be compared with each other.
     hourly, inst = max(
-        ((i.spot_usd_per_hour if spot and i.spot_usd_per_hour else i.on_demand_usd_per_hour), i)
-        for i in known
+        (((i.spot_usd_per_hour if spot and i.spot_usd_per_hour else i.on_demand_usd_per_hour), i)
+         for i in known),
+        key=lambda priced: priced[0],
     )
     stated = tags.get(NODE_HOURS_TAG)
     hours = float(stated) if stated is not None else default_nodes * HOURS_PER_MONTH

@@ -199,8 +199,11 @@ def test_service_rounds_to_cents_and_formats_the_quantity_short():
     # Half a node on average (desired 0.5) prices 365 node-h.
     (["g6e.xlarge"], True, {}, 0.5, (365.0, 0.80, 292.0,
      f"365 node-h x $0.8 (g6e.xlarge spot, {EC2})")),
+    # One type listed twice is one line at its price.
+    (["g6e.xlarge", "g6e.xlarge"], False, {}, 1, (730.0, 1.861, 1358.53,
+     f"730 node-h x $1.861 (g6e.xlarge on-demand, {EC2})")),
 ], ids=["on-demand-default-hours", "dearest-on-demand-tagged-hours", "dearest-spot",
-        "spot-without-spot-price", "fractional-nodes"])
+        "spot-without-spot-price", "fractional-nodes", "same-type-twice"])
 def test_a_node_pool_costs_its_node_hours_at_its_dearest_type(types, spot, tags, default_nodes,
                                                               expected):
     item = pricing.nodes("aws:eks/nodeGroup:NodeGroup", "ng", types, spot, tags, default_nodes)
