@@ -108,6 +108,15 @@ def test_non_torch_memory_per_gpu(tp, expected):
     assert sizing.non_torch_gib(tp, "v0") == 0.0
 
 
+def test_non_torch_memory_at_a_tp_that_is_not_a_power_of_two():
+    # Llama-3.2-3B: 24 attention heads, 8 KV heads. TP 24 divides the heads and is a multiple
+    # of the KV heads, so vLLM accepts it: log2(24) doublings of the TP group, and each GPU
+    # holds one replicated KV head.
+    b = sizing.memory_budget(MODELS["meta-llama/Llama-3.2-3B-Instruct"], 79.65, 24, 0.9, 4096)
+    assert b.non_torch_gib == round(1.79 + 1.79 * math.log2(24), 4)
+    assert b.kv_bytes_per_token == 2 * 28 * 1 * 128 * 2
+
+
 # --- mixture of experts: active parameters set the prefill time ---
 
 
