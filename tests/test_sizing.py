@@ -1,9 +1,11 @@
-"""The sizing model against vLLM's own logs (shared/data/vllm-kv-dev-vectors.csv)."""
+"""The sizing model against vLLM's own logs (tests/data/vllm-kv-dev-vectors.csv)."""
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
+import re
 
 import pytest
 from conftest import ROOT, run_cli
@@ -12,19 +14,40 @@ from components import catalog, sizing
 from components.engines import ENGINES
 
 VLLM = ENGINES["vllm"]
+GIB = 2**30
 
-# The team's copy lives in shared/data next to the repo; tests/data carries it so the suite
-# also runs in a user's CI, and test_vendored_vectors_match_shared keeps the two equal.
-SHARED_VECTORS = ROOT.parent / "shared" / "data" / "vllm-kv-dev-vectors.csv"
+# The vectors are the test input, carried in the repo. Their first TEAM_ROWS rows (and the
+# header) are the team's dev set, copied byte for byte from shared/data/vllm-kv-dev-vectors.csv
+# on 2026-12-01, when that whole file hashed to TEAM_SHA256. The rows after them extend it with
+# cited observations at TP 4 (llm-d-planner's vLLM v0.19.0 runs); shared/data does not hold them.
 VECTORS = ROOT / "tests" / "data" / "vllm-kv-dev-vectors.csv"
+TEAM_ROWS = 5
+TEAM_SHA256 = "a174c284bf38bf0fa47cd016094dbd98e1800e114232e140256927f93bb50207"
 
-# Measured error of the predicted KV-cache tokens on each dev vector with tokens, in percent
+# Measured error of the predicted KV-cache tokens on each vector with tokens, in percent
 # (predicted / observed - 1). Recorded so a change to the model shows up here in review.
 RECORDED_ERROR_PCT = {
     ("meta-llama/Meta-Llama-3-8B", "1", "default"): 0.002,
     ("meta-llama/Llama-3.1-8B-Instruct", "1", "20000"): -0.615,
     ("meta-llama/Llama-3.1-8B-Instruct", "1", "29000"): -0.880,
+    ("meta-llama/Llama-3.1-8B-Instruct", "1", "8192"): -3.670,
+    ("meta-llama/Llama-3.1-8B-Instruct", "2", "8192"): -2.777,
+    ("meta-llama/Llama-3.1-8B-Instruct", "4", "8192"): -4.940,
+    ("Qwen/Qwen2.5-7B-Instruct", "1", "8192"): -3.911,
+    ("Qwen/Qwen2.5-7B-Instruct", "2", "8192"): -2.901,
+    ("Qwen/Qwen2.5-7B-Instruct", "4", "8192"): -5.014,
+    ("RedHatAI/Llama-3.3-70B-Instruct-FP8-dynamic", "2", "8192"): -5.842,
+    ("RedHatAI/Llama-3.3-70B-Instruct-FP8-dynamic", "4", "8192"): -6.517,
 }
+# The model's constants are fitted to pull 10511's profiler (5 %). vLLM v0.19.0 leaves the
+# CUDA context out of the non-torch term it subtracts (0.25 GiB at TP1 against 1.79), and its
+# NCCL buffers do not grow past TP2 (2.07 -> 2.13 GiB) where the model adds 1.79 GiB per
+# doubling: so the model over-reserves there, most at TP4 (7 %).
+TOLERANCE_PCT = {"V1-era profiler": 5, "V0": 5, "V1": 5, "V1 v0.19.0": 7}
+# What each engine's profiling run batched: pull 10511 ran vLLM's defaults of the time (8192
+# batched tokens, 256 sequences); the v0.19.0 logs print "Defaulting max_num_seqs to 1024" and
+# "Chunked prefill is enabled with max_num_batched_tokens=8192".
+PROFILE_RUN = {"V1 v0.19.0": (8192, 1024)}
 
 
 def rows() -> list[dict[str, str]]:
@@ -37,10 +60,12 @@ def predict(row: dict[str, str]) -> sizing.MemoryBudget:
     profiler = "v0" if row["vllm_engine"] == "V0" else "v1"
     max_len = arch.max_position_embeddings if row["max_model_len"] == "default" else int(
         row["max_model_len"])
+    batched, seqs = PROFILE_RUN.get(row["vllm_engine"], (8192, 256))
     return sizing.memory_budget(
         arch, float(row["gpu_total_gib"]), int(row["tensor_parallel"]),
         float(row["gpu_memory_utilization"]), max_len, row["kv_cache_dtype"],
-        max_num_batched_tokens=8192, max_num_seqs=256, profiler=profiler,
+        arch.native_quantization or "none", max_num_batched_tokens=batched,
+        max_num_seqs=seqs, profiler=profiler,
     )
 
 
@@ -48,22 +73,34 @@ def token_vectors():
     return [r for r in rows() if r["kv_cache_tokens"] and r["gpu_total_gib"]]
 
 
-@pytest.mark.parametrize("row", token_vectors(), ids=lambda r: f"{r['model']}-{r['max_model_len']}")
-def test_kv_tokens_within_5_percent_of_vllm(row):
+def _id(row: dict[str, str]) -> str:
+    return f"{row['model']}-tp{row['tensor_parallel']}-{row['max_model_len']}"
+
+
+@pytest.mark.parametrize("row", token_vectors(), ids=_id)
+def test_kv_tokens_within_tolerance_of_vllm(row):
     budget = predict(row)
     observed = int(row["kv_cache_tokens"])
     error_pct = (budget.kv_cache_tokens / observed - 1) * 100
     print(f"{row['model']} TP{row['tensor_parallel']} len={row['max_model_len']}: "
           f"predicted {budget.kv_cache_tokens} observed {observed} error {error_pct:+.3f}%")
-    assert abs(error_pct) <= 5
+    assert abs(error_pct) <= TOLERANCE_PCT[row["vllm_engine"]]
     key = (row["model"], row["tensor_parallel"], row["max_model_len"])
     assert error_pct == pytest.approx(RECORDED_ERROR_PCT[key], abs=0.01)
 
 
-def test_vendored_vectors_match_shared():
-    if not SHARED_VECTORS.exists():
-        pytest.skip("no shared/ next to this checkout (a user's clone)")
-    assert VECTORS.read_text() == SHARED_VECTORS.read_text()
+def test_team_rows_are_the_teams_dev_set():
+    """The vendored copy stays the team's: its header and first rows hash as shared/data's
+    file did when it was copied, whatever sits next to this checkout."""
+    lines = VECTORS.read_bytes().splitlines(keepends=True)
+    assert hashlib.sha256(b"".join(lines[:1 + TEAM_ROWS])).hexdigest() == TEAM_SHA256
+
+
+def test_added_rows_cite_their_source():
+    for row in rows()[TEAM_ROWS:]:
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+ (pull|issue) \d+", row["source"]), row
+        assert re.search(r"@[0-9a-f]{8}", row["note"]), row  # the commit that holds the log
+        assert re.search(r"read \d{4}-\d{2}-\d{2}", row["note"]), row
 
 
 def test_every_token_vector_has_a_recorded_error():
@@ -80,6 +117,63 @@ def test_v1_components_match_the_profiler_log_at_tp1_and_tp2():
     assert b1.kv_cache_gib == pytest.approx(float(tp1["kv_cache_gib"]), abs=0.01)
     assert b2.weights_gib == pytest.approx(float(tp2["weights_gib"]), abs=0.01)
     assert b2.non_torch_gib == pytest.approx(float(tp2["non_torch_gib"]), abs=0.01)
+
+
+# Per-GPU weights and KV bytes per token at TP4, worked out from config.json (the catalog row):
+# bf16 weights are 2 bytes per parameter over 4 GPUs; the FP8 checkpoint keeps its two
+# 128256 x 8192 embedding matrices in bf16. KV: 2 (K, V) x layers x KV heads / 4 x head_dim x 2.
+UNTIED_70B = 2 * 128256 * 8192
+TP4_BY_HAND = {
+    "meta-llama/Llama-3.1-8B-Instruct": (8.03 * 1e9 * 2 / 4 / GIB, 2 * 32 * (8 // 4) * 128 * 2),
+    "Qwen/Qwen2.5-7B-Instruct": (7.62 * 1e9 * 2 / 4 / GIB, 2 * 28 * (4 // 4) * 128 * 2),
+    "RedHatAI/Llama-3.3-70B-Instruct-FP8-dynamic": (
+        ((70.6e9 - UNTIED_70B) * 1 + UNTIED_70B * 2) / 4 / GIB, 2 * 80 * (8 // 4) * 128 * 2),
+}
+# Model minus observed non-torch GiB per GPU on the v0.19.0 vectors: about 1.5 GiB at TP1 and
+# TP2 (the CUDA context v0.19.0 leaves out), twice that at TP4 (the per-doubling extrapolation).
+RECORDED_NON_TORCH_GAP_GIB = {
+    ("meta-llama/Llama-3.1-8B-Instruct", "1"): 1.54,
+    ("meta-llama/Llama-3.1-8B-Instruct", "2"): 1.51,
+    ("meta-llama/Llama-3.1-8B-Instruct", "4"): 3.24,
+    ("Qwen/Qwen2.5-7B-Instruct", "1"): 1.55,
+    ("Qwen/Qwen2.5-7B-Instruct", "2"): 1.52,
+    ("Qwen/Qwen2.5-7B-Instruct", "4"): 3.24,
+    ("RedHatAI/Llama-3.3-70B-Instruct-FP8-dynamic", "2"): 1.48,
+    ("RedHatAI/Llama-3.3-70B-Instruct-FP8-dynamic", "4"): 3.16,
+}
+
+
+def v019_rows(tp: str | None = None) -> list[dict[str, str]]:
+    return [r for r in rows() if r["vllm_engine"] == "V1 v0.19.0"
+            and (tp is None or r["tensor_parallel"] == tp)]
+
+
+@pytest.mark.parametrize("row", v019_rows("4"), ids=_id)
+def test_per_gpu_weights_and_kv_at_tp4_match_vllm(row):
+    budget = predict(row)
+    weights, per_token = TP4_BY_HAND[row["model"]]
+    assert budget.weights_gib == pytest.approx(weights, abs=1e-4)
+    # vLLM's "Model loading took X GiB memory" on rank 0, within 1 %.
+    assert weights == pytest.approx(float(row["weights_gib"]), rel=0.01)
+    assert budget.kv_bytes_per_token == per_token
+    # vLLM's own cache holds the logged tokens at this many bytes each, to the log's rounding
+    # (GiB to 2 decimals, tokens in whole 16-token blocks).
+    logged_gib = int(row["kv_cache_tokens"]) * per_token / GIB
+    assert abs(logged_gib - float(row["kv_cache_gib"])) <= 0.005 + 16 * per_token / GIB
+
+
+@pytest.mark.parametrize("row", v019_rows(), ids=_id)
+def test_non_torch_memory_never_under_reserves(row):
+    """The model reserves at least what vLLM v0.19.0 measured, and the excess is recorded."""
+    gap = predict(row).non_torch_gib - float(row["non_torch_gib"])
+    assert gap >= 0
+    key = (row["model"], row["tensor_parallel"])
+    assert gap == pytest.approx(RECORDED_NON_TORCH_GAP_GIB[key], abs=0.005)
+
+
+def test_every_v019_vector_has_a_recorded_gap():
+    assert {(r["model"], r["tensor_parallel"]) for r in v019_rows()} == set(
+        RECORDED_NON_TORCH_GAP_GIB)
 
 
 def test_v0_refuses_what_vllm_refused():
