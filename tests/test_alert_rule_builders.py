@@ -294,6 +294,12 @@ def test_recording_group_holds_every_engine_series_then_the_quality_records():
     assert [r["record"] for r in recording] == VLLM_RECORDS + QUALITY_RECORDS
     assert recording[0] == _rec(
         "llm:requests:rate5m", f"sum (rate(vllm:request_success_total{{{S}}}[5m]))")
+    # vLLM counts output tokens per request itself: the monitor's sample mean is not used.
+    mean1h = next(r for r in recording if r["record"] == "llm:output_tokens:mean1h")
+    tokens = "vllm:request_generation_tokens"
+    assert mean1h == _rec("llm:output_tokens:mean1h",
+                          f"sum (rate({tokens}_sum{{{S}}}[1h])) / "
+                          f"sum (rate({tokens}_count{{{S}}}[1h]))")
     assert all(r["labels"] == {"namespace": NS, "model": "assistant"}
                for r in recording if r["record"] != "llm:gpus_allocated")
 
@@ -318,6 +324,16 @@ def test_slo_group_records_both_ratios_at_every_window():
         "llm:slo_ttft_slow:ratio_rate1h",
         f'1 - (sum (rate(vllm:time_to_first_token_seconds_bucket{{{S},le="0.75"}}[1h])) / '
         f"sum (rate(vllm:time_to_first_token_seconds_count{{{S}}}[1h])))")
+    errors_30m = next(r for r in slo if r["record"] == "llm:slo_errors:ratio_rate30m")
+    # vLLM's failures per pod, a 5xx or an engine "error" finish counted once, over its API
+    # requests (components/engines/vllm.py error_ratio).
+    api = f'{S},handler=~"/v1/chat/completions|/v1/completions|/v1/responses"'
+    http = f'sum by (pod) (rate(http_requests_total{{{api},status="5xx"}}[30m]))'
+    engine = f'sum by (pod) (rate(vllm:request_success_total{{{S},finished_reason="error"}}[30m]))'
+    assert errors_30m == _rec(
+        "llm:slo_errors:ratio_rate30m",
+        f"sum (({http} >= {engine}) or {engine} or {http}) / "
+        f"sum (rate(http_requests_total{{{api}}}[30m]))")
     assert all(r["labels"] == {"namespace": NS, "model": "assistant"} for r in slo)
 
 
