@@ -120,7 +120,7 @@ def _expected(sc: dict, spec: dict) -> dict:
     base URLs give (runbook <base>/<Alert>.md, dashboard filtered to the namespace and, for
     a model's alert, the model)."""
     obs = spec["observability"]
-    namespace = f"llm-{spec['environment']}"
+    namespace = spec.get("cluster", {}).get("namespace") or f"llm-{spec['environment']}"
     query = f"var-namespace={namespace}"
     if "model" in sc.get("labels", {}):
         query += f"&var-model={sc['labels']['model']}"

@@ -8,7 +8,6 @@ what they select), itself tested on the shapes the rules use."""
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
@@ -236,15 +235,21 @@ def test_every_series_a_rule_reads_is_recorded_or_exported_in_its_stack(planned,
 @pytest.mark.parametrize(("series", "typo"), [
     ("kube_deployment_spec_replicas", "kube_deployment_spec_replica"),
     ("DCGM_FI_DEV_FB_FREE", "DCGM_FI_DEV_FB_FRE"),
-    ("llm:requests:rate1h{", "llm:request:rate1h{"),
+    ("llm:requests:rate1h", "llm:request:rate1h"),
     ("llm_quality_last_run_timestamp_seconds", "llm_quality_last_run_timestamp"),
     ("llm:gpu_price_usd_per_hour", "llm:gpu_price_usd_hour"),
 ])
 def test_a_misspelt_series_in_a_rule_is_reported(planned, series, typo):
-    """The local stack's rules with one series name misspelt, as a slip in rules.py would
-    render them: the contract names the rule that reads it."""
+    """The local stack's rules with one series name misspelt where an expression reads it,
+    as a slip in rules.py would render them: the contract names the rule that reads it."""
     local = planned["local"]
-    text = json.dumps(rule_objects(local))
-    assert series in text
-    problems = unproduced(local, json.loads(text.replace(series, typo)))
-    assert problems and all(p.endswith(typo.rstrip("{")) for p in problems), problems
+    objects = rule_objects(local)
+    readers = []
+    for obj in objects:
+        for group in obj["spec"]["groups"]:
+            for rule in group["rules"]:
+                if series in selected_series(rule["expr"]):
+                    rule["expr"] = re.sub(rf"(?<![\w:]){re.escape(series)}(?![\w:])", typo, rule["expr"])
+                    readers.append(f"{group['name']}/{rule.get('alert') or rule['record']}")
+    assert readers, series
+    assert unproduced(local, objects) == [f"{where}: {typo}" for where in readers]
