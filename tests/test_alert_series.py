@@ -186,8 +186,8 @@ def exported_series(planned) -> set[str]:
            and i["values"].get("kubeStateMetrics", {}).get("enabled", True) for i in stack_chart):
         out |= KSM_SERIES
     elif not stack_chart:
-        # prometheus.mode existing: the cluster's own kube-prometheus stack scrapes
-        # kube-state-metrics (the platform's rules and dashboards assume it there too).
+        # prometheus.mode existing: the cluster's Prometheus scrapes kube-state-metrics, a
+        # prerequisite the README states (Observability and alerting, Alerts).
         out |= KSM_SERIES
     if ("Deployment", "pushgateway") in kinds:
         out |= TRAINING_SERIES
