@@ -78,7 +78,15 @@ class PlannedStacks(Mapping[str, Planned]):
         if stack not in STACKS:
             raise KeyError(stack)
         if stack not in self._loaded:
-            self._loaded[stack] = self._plan(stack)
+            # While another worker plans this stack, plan one nobody has started rather than
+            # wait; wait only when none is left.
+            while not self._plan(stack, wait=False):
+                if not any(self._plan(other, wait=False) for other in STACKS
+                           if not (self.root / f"{other}.json").exists()):
+                    self._plan(stack, wait=True)
+                    break
+            summary = json.loads((self.root / f"{stack}.json").read_text())
+            self._loaded[stack] = Planned(stack, self.root / stack, summary)
         return self._loaded[stack]
 
     def __iter__(self) -> Iterator[str]:
@@ -87,16 +95,21 @@ class PlannedStacks(Mapping[str, Planned]):
     def __len__(self) -> int:
         return len(STACKS)
 
-    def _plan(self, stack: str) -> Planned:
+    def _plan(self, stack: str, wait: bool) -> bool:
+        """Plan `stack` into root/<stack> unless a worker already has; False, without
+        waiting, when another worker is planning it and `wait` is False."""
         out, summary = self.root / stack, self.root / f"{stack}.json"
         with (self.root / f"{stack}.lock").open("w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-            if not summary.exists():  # the first worker to get here plans it
+            try:  # the lock goes with the file, when it closes
+                fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                return False
+            if not summary.exists():
                 shutil.rmtree(out, ignore_errors=True)  # what a failed attempt left
                 proc = run_cli("plan", "--stack", stack, "--out", str(out), "--json")
-                assert proc.returncode == 0, proc.stderr
+                assert proc.returncode == 0, f"plan of {stack} failed:\n{proc.stderr}"
                 summary.write_text(proc.stdout)
-        return Planned(stack, out, json.loads(summary.read_text()))
+        return True
 
 
 @pytest.fixture(scope="session")
