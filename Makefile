@@ -7,7 +7,7 @@ STACK ?= local
 # pytest workers (pytest-xdist); the build machines have two cores.
 TEST_WORKERS ?= 2
 
-.PHONY: plan test bench lint install clean test-tools docs mutate
+.PHONY: plan test bench lint install clean test-tools docs mutate golden
 
 install: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 
@@ -32,9 +32,22 @@ plan: $(VENV)/.installed
 test-tools:
 	bash scripts/ensure-test-tools
 
+# `make test` only compares with tests/golden: a variable meant to rewrite golden files (set in
+# the environment or on the command line) stops it before anything runs; `make golden` rewrites.
+ifneq ($(filter test,$(MAKECMDGOALS)),)
+GOLDEN_UPDATE_VARS := $(strip $(foreach v,$(.VARIABLES),$(if $(or $(findstring GOLDEN,$(v)),$(findstring golden,$(v))),$(v))))
+ifneq ($(GOLDEN_UPDATE_VARS),)
+$(error make test never rewrites golden files, but $(GOLDEN_UPDATE_VARS) is set: unset it and run `make golden`)
+endif
+endif
+
 test: install test-tools
-	$(BIN)/ruff check components policies tests bench platform .github/scripts
-	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest -n $(TEST_WORKERS)
+	$(BIN)/ruff check components policies tests bench platform .github/scripts scripts/golden
+	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+
+# Plan every stack, rewrite tests/golden/<stack>/ and print which files changed (+/- lines).
+golden: $(VENV)/.installed
+	$(BIN)/python scripts/golden
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/policy.py
@@ -49,7 +62,7 @@ docs: $(VENV)/.installed
 	$(BIN)/python -m components.spec.docs
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check components policies tests bench platform .github/scripts
+	$(BIN)/ruff check components policies tests bench platform .github/scripts scripts/golden
 
 clean:
 	rm -rf out .pytest_cache .hypothesis build/mutate mutants

@@ -1,12 +1,14 @@
-"""Shared fixtures: the example stacks planned once per session through the real CLI."""
+"""Shared fixtures: the example stacks planned once per run through the real CLI."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -14,10 +16,22 @@ import yaml
 from hypothesis import settings
 
 # CI reruns the same examples every time, so a submission's verdict does not depend on a
-# draw; local runs (and LLM_PLATFORM_FUZZ=slow) keep drawing new ones to find new bugs.
-settings.register_profile("ci", derandomize=True)
-if os.environ.get("CI") and os.environ.get("LLM_PLATFORM_FUZZ") != "slow":
-    settings.load_profile("ci")
+# draw: Hypothesis's own "ci" profile (derandomize, no deadline, no example database). Local
+# runs (and LLM_PLATFORM_FUZZ=slow) keep drawing new ones to find new bugs. Either way a
+# failure prints the @reproduce_failure blob that replays it.
+settings.register_profile("local", print_blob=True)
+settings.load_profile(
+    "ci" if os.environ.get("CI") and os.environ.get("LLM_PLATFORM_FUZZ") != "slow" else "local")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The suite only compares with tests/golden; `make golden` is the one way to rewrite it, so
+    # a variable meant to bless a changed output stops the run instead of passing it.
+    named = sorted(k for k in os.environ if "GOLDEN" in k.upper())
+    if named:
+        raise pytest.UsageError(
+            f"{', '.join(named)} is set, but the tests never rewrite golden files: "
+            "unset it and run `make golden` to accept a change to the rendered output")
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
@@ -52,15 +66,60 @@ class Planned:
         return found[0]
 
 
+class PlannedStacks(Mapping[str, Planned]):
+    """Every example stack, planned on first use and once per run: the xdist workers share
+    `root`, and a lock per stack lets one worker plan aws while another plans gcp."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._loaded: dict[str, Planned] = {}
+
+    def __getitem__(self, stack: str) -> Planned:
+        if stack not in STACKS:
+            raise KeyError(stack)
+        if stack not in self._loaded:
+            # While another worker plans this stack, plan one nobody has started rather than
+            # wait; wait only when none is left.
+            while not self._plan(stack, wait=False):
+                if not any(self._plan(other, wait=False) for other in STACKS
+                           if not (self.root / f"{other}.json").exists()):
+                    self._plan(stack, wait=True)
+                    break
+            summary = json.loads((self.root / f"{stack}.json").read_text())
+            self._loaded[stack] = Planned(stack, self.root / stack, summary)
+        return self._loaded[stack]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(STACKS)
+
+    def __len__(self) -> int:
+        return len(STACKS)
+
+    def _plan(self, stack: str, wait: bool) -> bool:
+        """Plan `stack` into root/<stack> unless a worker already has; False, without
+        waiting, when another worker is planning it and `wait` is False."""
+        out, summary = self.root / stack, self.root / f"{stack}.json"
+        with (self.root / f"{stack}.lock").open("w") as lock:
+            try:  # the lock goes with the file, when it closes
+                fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                return False
+            if not summary.exists():
+                shutil.rmtree(out, ignore_errors=True)  # what a failed attempt left
+                proc = run_cli("plan", "--stack", stack, "--out", str(out), "--json")
+                assert proc.returncode == 0, f"plan of {stack} failed:\n{proc.stderr}"
+                summary.write_text(proc.stdout)
+        return True
+
+
 @pytest.fixture(scope="session")
-def planned(tmp_path_factory) -> dict[str, Planned]:
-    out = {}
-    for stack in STACKS:
-        target = tmp_path_factory.mktemp(f"plan-{stack}")
-        proc = run_cli("plan", "--stack", stack, "--out", str(target), "--json")
-        assert proc.returncode == 0, proc.stderr
-        out[stack] = Planned(stack, target, json.loads(proc.stdout))
-    return out
+def planned(tmp_path_factory: pytest.TempPathFactory) -> PlannedStacks:
+    # Under xdist each worker's basetemp is <run's basetemp>/popen-gwN; the parent is the run's.
+    # (The variable, not xdist's worker_id fixture: mutmut runs the tests with -p no:xdist.)
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "planned"
+    root.mkdir(exist_ok=True)
+    return PlannedStacks(root)
 
 
 def copy_project(root: Path) -> Path:

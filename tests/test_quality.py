@@ -4,13 +4,15 @@ real Pushgateway (Debian's prometheus-pushgateway, installed by `make test`)."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
+from functools import cache
 from pathlib import Path
 
+import numpy as np
 import pytest
 import quality_corpus as corpus
 
@@ -20,26 +22,48 @@ from components.quality.monitor import MonitorConfig, main, run
 from components.quality.stats import mmd_test
 from components.spec import Quality
 
+# The model loads once per process (embed caches it); keeping these tests on one xdist worker
+# (`--dist loadgroup`) loads it once per run instead of once per worker.
+pytestmark = pytest.mark.xdist_group("embeddings")
+
 THRESHOLD = Quality.model_fields["input_drift_threshold"].default
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """`make test` runs two workers on two cores, so torch's second intra-op thread only
+    spins: 200 prompts took 1.2 s of CPU on one thread and 2.4-3.4 s on two, measured here."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@cache
+def _embedded(topic: str, n: int, seed: int) -> np.ndarray:
+    """A corpus sample's embeddings, computed once: the drift tests share their samples."""
+    return embed(getattr(corpus, topic)(n, seed=seed))
+
+
 def test_an_unchanged_sample_scores_below_the_drift_threshold():
-    result = mmd_test(embed(corpus.support(200, seed=2)), embed(corpus.support(200, seed=1)))
+    result = mmd_test(_embedded("support", 200, 2), _embedded("support", 200, 1))
     assert result.mmd2 < THRESHOLD
     assert result.pvalue > 0.05  # indistinguishable from the reference
 
 
 def test_a_sample_on_another_topic_scores_above_the_drift_threshold():
-    result = mmd_test(embed(corpus.cooking(200, seed=3)), embed(corpus.support(200, seed=1)))
+    result = mmd_test(_embedded("cooking", 200, 3), _embedded("support", 200, 1))
     assert result.mmd2 > THRESHOLD
     assert result.pvalue < 0.01
 
 
 def test_a_partial_shift_scores_between_the_two():
-    ref = embed(corpus.support(200, seed=1))
-    same = mmd_test(embed(corpus.support(200, seed=2)), ref).mmd2
-    half = mmd_test(embed(corpus.support(100, seed=4) + corpus.cooking(100, seed=5)), ref).mmd2
-    moved = mmd_test(embed(corpus.cooking(200, seed=3)), ref).mmd2
+    ref = _embedded("support", 200, 1)
+    same = mmd_test(_embedded("support", 200, 2), ref).mmd2
+    half = mmd_test(np.vstack([_embedded("support", 100, 4), _embedded("cooking", 100, 5)]), ref).mmd2
+    moved = mmd_test(_embedded("cooking", 200, 3), ref).mmd2
     assert same < half < moved
 
 
@@ -66,25 +90,39 @@ def _write_logs(root: Path, model: str, prompts: list[str], refuse_every: int, t
     (root / model / "2026-11-23.jsonl").write_text("\n".join(lines) + "\n")
 
 
+# exporter-toolkit's web.Serve logs the listener's own address, "Listening on" address=HOST:PORT
+# (prometheus/exporter-toolkit web/tls_config.go@v0.8.2, the version pushgateway v1.5.1's go.mod
+# pins; still so in v0.15.1 under slog), so with port 0 the kernel picks a free port and the
+# Pushgateway names it: nothing else can take the port between choosing and binding it.
+LISTENING = re.compile(r'msg="Listening on" address=(\S+)')
+
+
 @pytest.fixture
 def pushgateway(tmp_path):
     binary = shutil.which("prometheus-pushgateway")
     assert binary, "prometheus-pushgateway not installed: `make test` installs it (Debian package prometheus-pushgateway)"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([binary, f"--web.listen-address=127.0.0.1:{port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"{url}/-/ready", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    log = tmp_path / "pushgateway.log"
+    with log.open("w") as err:
+        proc = subprocess.Popen([binary, "--web.listen-address=127.0.0.1:0"],
+                                stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        url = f"http://{_listening_address(proc, log)}"
+        urllib.request.urlopen(f"{url}/-/ready", timeout=10)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _listening_address(proc: subprocess.Popen, log: Path, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = LISTENING.search(log.read_text())
+        if found:
+            return found.group(1)
+        assert proc.poll() is None, f"the Pushgateway exited with {proc.returncode}:\n{log.read_text()}"
+        time.sleep(0.05)
+    raise AssertionError(f"the Pushgateway named no address in {timeout} s:\n{log.read_text()}")
 
 
 def _pushed(url: str) -> dict[tuple[str, str], float]:

@@ -1,4 +1,5 @@
-"""Markdown for the pull-request comment: the policy verdict, the cost estimate and the
+"""Markdown for the pull-request comment: the policy verdict, the cost estimate, the golden
+files of the stack the change rewrote (against git ref $BASE_REF, when set) and the
 `pulumi preview` output (from $PREVIEW, when the repository has credentials). When the plan
 wrote no verdict (an invalid stack config), the comment quotes the plan's output instead.
 
@@ -9,12 +10,36 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 # GitHub refuses comments over 65,536 characters; the preview is cut to fit.
 MAX_PREVIEW = 50_000
 BIGGEST = 8
+MAX_GOLDEN = 40
+GIT_STATUS = {"A": "added", "M": "changed", "D": "removed", "T": "changed"}
+
+
+def golden_changes(stack: str, base: str) -> list[str]:
+    """Markdown lines naming the files under tests/golden/<stack>/ that differ between the
+    merge base with `base` and HEAD: the rendered output a reviewer accepts with the change."""
+    folder = f"tests/golden/{stack}/"
+    proc = subprocess.run(
+        ["git", "diff", "--name-status", "--no-renames", f"{base}...HEAD", "--", folder],
+        capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"review-comment: git diff against {base} failed: {proc.stderr.strip()}")
+    rows = [line.split("\t", 1) for line in proc.stdout.splitlines() if line]
+    if not rows:
+        return ["", f"**Golden files**: none changed under `{folder}`."]
+    lines = ["", f"**Golden files**: {len(rows)} changed under `{folder}` by this pull request "
+                 "(`make golden` wrote them; the diff is the rendered output to review):", ""]
+    for status, path in rows[:MAX_GOLDEN]:
+        lines.append(f"- {GIT_STATUS.get(status, status)} `{path.removeprefix(folder)}`")
+    if len(rows) > MAX_GOLDEN:
+        lines.append(f"- and {len(rows) - MAX_GOLDEN} more")
+    return lines
 
 
 def main(stack: str, out: Path, log: Path | None = None) -> str:
@@ -50,6 +75,8 @@ def main(stack: str, out: Path, log: Path | None = None) -> str:
     if len(biggest) > BIGGEST:
         rest = sum(i["monthly_usd"] for i in biggest[BIGGEST:])
         lines.append(f"| {len(biggest) - BIGGEST} more | | {rest:,.2f} |")
+    if os.environ.get("BASE_REF"):
+        lines += golden_changes(stack, os.environ["BASE_REF"])
     preview = os.environ.get("PREVIEW", "").strip()
     if preview:
         cut = preview[-MAX_PREVIEW:]
