@@ -11,15 +11,26 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
+
+# moto's server imports a service's models on its first request (EKS's pull in EC2's, ~3 s of
+# CPU). Imported with this module, they are in memory before mutmut forks its per-mutant runs
+# from the process that collected this module, so no run imports them again.
+import moto.eks.models  # noqa: F401
+import moto.eks.utils
+import moto.ssm.models  # noqa: F401
 import pytest
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 from components.aws import budget_enforcer
-from components.aws.budget_enforcer import CAP_TAINT, Config, Enforcer
+from components.aws.budget_enforcer import Config, Enforcer
 
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/nodes"
+# The cap's taint, written out rather than imported from the enforcer: a changed key, value or
+# effect would change what the cluster autoscaler and an operator see (README, "hard cost cap";
+# components/conventions.py BUDGET_CAP_TAINT_KEY).
+TAINT = {"key": "llm-platform.dev/budget-hard-cap", "value": "true", "effect": "NO_SCHEDULE"}
 
 
 def _message(budget: str, actual: str, alert_type: str = "ACTUAL") -> dict:
@@ -44,11 +55,24 @@ def _message(budget: str, actual: str, alert_type: str = "ACTUAL") -> dict:
 
 @pytest.fixture(scope="module")
 def endpoint():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    """moto's server in a thread of this process, on a port it picks itself.
+
+    Two of moto's costs are cut, neither in what the enforcer sees. Every node group created
+    makes moto's EKS look up its launch template in EC2 (moto/eks/models.py, Nodegroup), and
+    EC2's backend, rebuilt after each reset, loads some 13,000 default AMIs
+    (moto/ec2/models/amis.py); these node groups have no launch template. And every cluster or
+    node group created checks its role ARN's partition against a new boto3 Session
+    (moto/eks/utils.py, validate_role_arn), which parses botocore's endpoints.json each
+    time (~0.2 s); one Session gives the same partitions. moto 5.2.5."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+        session = boto3.Session()
+        mp.setattr(moto.eks.utils, "Session", lambda: session)
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+        server.stop()
 
 
 GROUPS = {
@@ -61,21 +85,51 @@ REAL = {"system": (2, 2, 3, False), "gpu-infer": (1, 2, 3, False), "gpu-train": 
 PREFIX = "/llm-platform/aws/budget-enforcer"
 
 
-def _cluster(eks, cluster: str, env: str) -> None:
+# One cluster that two environments share: only the environment tag tells their GPU node
+# groups apart.
+SHARED = {
+    "system": ({"minSize": 2, "maxSize": 3, "desiredSize": 2}, {"environment": "aws"}),
+    "aws-infer": (
+        {"minSize": 1, "maxSize": 3, "desiredSize": 2},
+        {"environment": "aws", "llm-platform-pool": "infer"},
+    ),
+    "other-infer": (
+        {"minSize": 2, "maxSize": 5, "desiredSize": 3},
+        {"environment": "other", "llm-platform-pool": "infer"},
+    ),
+    "other-train": (
+        {"minSize": 1, "maxSize": 2, "desiredSize": 1},
+        {"environment": "other", "llm-platform-pool": "train"},
+    ),
+}
+SHARED_REAL = {
+    "system": (2, 2, 3, False),
+    "aws-infer": (1, 2, 3, False),
+    "other-infer": (2, 3, 5, False),
+    "other-train": (1, 1, 2, False),
+}
+
+
+def _cluster(eks, cluster: str, groups: dict[str, tuple[dict, dict]]) -> None:
     eks.create_cluster(
         name=cluster,
         roleArn=ROLE,
         resourcesVpcConfig={"subnetIds": ["subnet-1", "subnet-2"]},
     )
-    for name, (scaling, extra) in GROUPS.items():
+    for name, (scaling, tags) in groups.items():
         eks.create_nodegroup(
             clusterName=cluster,
             nodegroupName=name,
             nodeRole=ROLE,
             subnets=["subnet-1"],
             scalingConfig=scaling,
-            tags={"environment": env, **extra},
+            tags=tags,
         )
+
+
+def _environment(env: str) -> dict[str, tuple[dict, dict]]:
+    """GROUPS, tagged as the foundation tags an environment's node groups."""
+    return {name: (scaling, {"environment": env, **extra}) for name, (scaling, extra) in GROUPS.items()}
 
 
 @pytest.fixture
@@ -90,7 +144,7 @@ def aws(endpoint, monkeypatch):
     urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
     eks = boto3.client("eks", endpoint_url=endpoint, region_name=REGION)
     ssm = boto3.client("ssm", endpoint_url=endpoint, region_name=REGION)
-    _cluster(eks, "llm-aws", "aws")
+    _cluster(eks, "llm-aws", _environment("aws"))
     return eks, ssm
 
 
@@ -98,7 +152,13 @@ def aws(endpoint, monkeypatch):
 def other_environment(aws):
     """A second environment's cluster, with the same node group names and tags but its own
     environment tag, in the same account."""
-    _cluster(aws[0], "llm-other", "other")
+    _cluster(aws[0], "llm-other", _environment("other"))
+    return aws
+
+
+@pytest.fixture
+def shared_cluster(aws):
+    _cluster(aws[0], "llm-shared", SHARED)
     return aws
 
 
@@ -118,14 +178,15 @@ def _sizes(eks, cluster: str) -> dict[str, tuple[int, int, int, bool]]:
     for name in eks.list_nodegroups(clusterName=cluster)["nodegroups"]:
         ng = eks.describe_nodegroup(clusterName=cluster, nodegroupName=name)["nodegroup"]
         s = ng["scalingConfig"]
-        tainted = any(t["key"] == CAP_TAINT["key"] for t in ng.get("taints") or [])
+        taints = ng.get("taints") or []
+        assert taints in ([], [TAINT]), (name, taints)
+        tainted = taints == [TAINT]
         out[name] = (s["minSize"], s["desiredSize"], s["maxSize"], tainted)
     return out
 
 
 def test_hard_cap_scales_only_this_environments_gpu_node_groups(other_environment):
     eks, ssm = other_environment
-    before_other = _sizes(eks, "llm-other")
     result = _enforcer(eks, ssm).handle(_message("llm-aws", "$6,012.55"))
     assert sorted(result["changed"]) == ["gpu-infer", "gpu-train"]
     assert _sizes(eks, "llm-aws") == {
@@ -133,14 +194,60 @@ def test_hard_cap_scales_only_this_environments_gpu_node_groups(other_environmen
         "gpu-infer": (0, 0, 3, True),
         "gpu-train": (0, 0, 4, True),
     }
-    assert _sizes(eks, "llm-other") == before_other
+    assert _sizes(eks, "llm-other") == REAL
+
+
+NONE = {"action": "none", "changed": []}
+
+
+def test_in_a_shared_cluster_a_breach_caps_only_its_own_environments_gpu_node_groups(shared_cluster):
+    eks, ssm = shared_cluster
+    ours = _enforcer(eks, ssm, cluster="llm-shared", env="aws")
+    theirs = _enforcer(eks, ssm, cluster="llm-shared", env="other")
+    # Near misses first: each environment's enforcer ignores the other's breach.
+    assert ours.handle(_message("llm-other", "$9,000.00")) == NONE
+    assert theirs.handle(_message("llm-aws", "$9,000.00")) == NONE
+    assert _sizes(eks, "llm-shared") == SHARED_REAL
+    assert ours.handle(_message("llm-aws", "$6,012.55")) == {"action": "cap", "changed": ["aws-infer"]}
+    assert _sizes(eks, "llm-shared") == {
+        "system": (2, 2, 3, False),
+        "aws-infer": (0, 0, 3, True),
+        "other-infer": (2, 3, 5, False),
+        "other-train": (1, 1, 2, False),
+    }
+    assert _records(ssm) == {"aws-infer": '{"desiredSize": 2, "maxSize": 3, "minSize": 1}'}
+    assert _records(ssm, "/llm-platform/other/budget-enforcer") == {}
+
+
+def test_in_a_shared_cluster_each_environment_restores_only_its_own_node_groups(shared_cluster):
+    eks, ssm = shared_cluster
+    ours = _enforcer(eks, ssm, cluster="llm-shared", env="aws")
+    theirs = _enforcer(eks, ssm, cluster="llm-shared", env="other")
+    assert ours.handle(_message("llm-aws", "$6,012.55"))["changed"] == ["aws-infer"]
+    assert sorted(theirs.handle(_message("llm-other", "$6,500.00"))["changed"]) == [
+        "other-infer", "other-train"]
+    assert _sizes(eks, "llm-shared") == {
+        "system": (2, 2, 3, False),
+        "aws-infer": (0, 0, 3, True),
+        "other-infer": (0, 0, 5, True),
+        "other-train": (0, 0, 2, True),
+    }
+    # A capped group of the other environment is neither restored nor reported as a failure
+    # (its size is under the other environment's prefix).
+    result = theirs.handle({"action": "restore"})
+    assert (sorted(result["changed"]), result["failed"]) == (["other-infer", "other-train"], {})
+    assert _sizes(eks, "llm-shared") == {**SHARED_REAL, "aws-infer": (0, 0, 3, True)}
+    assert ours.handle({"action": "restore"}) == {
+        "action": "restore", "changed": ["aws-infer"], "failed": {}, "forgotten": []}
+    assert _sizes(eks, "llm-shared") == SHARED_REAL
 
 
 def test_second_identical_message_changes_nothing_and_restore_brings_sizes_back(aws):
     eks, ssm = aws
     enforcer = _enforcer(eks, ssm)
-    enforcer.handle(_message("llm-aws", "$6,012.55"))
-    capped = _sizes(eks, "llm-aws")
+    capped = {"system": (2, 2, 3, False), "gpu-infer": (0, 0, 3, True), "gpu-train": (0, 0, 4, True)}
+    assert enforcer.handle(_message("llm-aws", "$6,012.55"))["action"] == "cap"
+    assert _sizes(eks, "llm-aws") == capped
     again = enforcer.handle(_message("llm-aws", "$6,012.55"))
     assert again == {"action": "none", "changed": []}
     assert _sizes(eks, "llm-aws") == capped
@@ -158,11 +265,10 @@ def test_second_identical_message_changes_nothing_and_restore_brings_sizes_back(
 def test_other_budgets_forecasts_and_spend_under_the_cap_change_nothing(aws):
     eks, ssm = aws
     enforcer = _enforcer(eks, ssm)
-    before = _sizes(eks, "llm-aws")
     assert enforcer.handle(_message("llm-other", "$9,000.00"))["changed"] == []
     assert enforcer.handle(_message("llm-aws", "$7,500.00", "FORECASTED"))["changed"] == []
     assert enforcer.handle(_message("llm-aws", "$4,800.00"))["changed"] == []
-    assert _sizes(eks, "llm-aws") == before
+    assert _sizes(eks, "llm-aws") == REAL
 
 
 @pytest.mark.parametrize(
@@ -176,12 +282,11 @@ def test_other_budgets_forecasts_and_spend_under_the_cap_change_nothing(aws):
 )
 def test_malformed_message_is_rejected_with_a_logged_reason(aws, caplog, event, reason):
     eks, ssm = aws
-    before = _sizes(eks, "llm-aws")
     with caplog.at_level(logging.ERROR, logger="budget-enforcer"):
         result = _enforcer(eks, ssm).handle(event)
     assert result["action"] == "rejected" and reason in result["reason"]
     assert any(reason in r.getMessage() for r in caplog.records)
-    assert _sizes(eks, "llm-aws") == before
+    assert _sizes(eks, "llm-aws") == REAL
     assert ssm.describe_parameters()["Parameters"] == []
 
 
@@ -261,7 +366,7 @@ def test_an_update_already_in_progress_fails_the_run_so_lambda_retries_it(aws):
 
 def _set(eks, name: str, min_size: int, desired: int, max_size: int, untaint: bool = False):
     """What an operator does by hand in the console: resize a node group, maybe lift the taint."""
-    change = {"taints": {"removeTaints": [CAP_TAINT]}} if untaint else {}
+    change = {"taints": {"removeTaints": [TAINT]}} if untaint else {}
     eks.update_nodegroup_config(
         clusterName="llm-aws",
         nodegroupName=name,
@@ -270,8 +375,8 @@ def _set(eks, name: str, min_size: int, desired: int, max_size: int, untaint: bo
     )
 
 
-def _records(ssm) -> dict[str, str]:
-    params = ssm.get_parameters_by_path(Path=PREFIX)["Parameters"]
+def _records(ssm, prefix: str = PREFIX) -> dict[str, str]:
+    params = ssm.get_parameters_by_path(Path=prefix)["Parameters"]
     return {p["Name"].rsplit("/", 1)[1]: p["Value"] for p in params}
 
 
