@@ -19,6 +19,7 @@ import moto.eks.models  # noqa: F401
 import moto.eks.utils
 import moto.ssm.models  # noqa: F401
 import pytest
+from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
@@ -309,6 +310,34 @@ def test_lambda_handler_reads_its_configuration_from_the_environment(aws, endpoi
     assert json.loads(saved["Parameter"]["Value"]) == {"desiredSize": 2, "maxSize": 3, "minSize": 1}
 
 
+@pytest.mark.parametrize(
+    ("state_prefix", "saved_as"),
+    [
+        ("/llm-platform/aws/budget-enforcer/", "/llm-platform/aws/budget-enforcer"),
+        ("/llm-platform/aws/budget-enforcer//", "/llm-platform/aws/budget-enforcer"),
+        ("/llm-platform/aws/budget-enforcer", "/llm-platform/aws/budget-enforcer"),
+        # Only slashes are stripped: a path ending in any other character stays whole.
+        ("/FINANCE/LLM-TAX", "/FINANCE/LLM-TAX"),
+    ],
+)
+def test_configuration_from_the_environment(monkeypatch, state_prefix, saved_as):
+    for key, value in {
+        "CLUSTER_NAME": "llm-aws",
+        "ENVIRONMENT": "aws",
+        "BUDGET_NAME": "llm-aws-monthly",
+        "HARD_CAP_USD": "6000.50",
+        "STATE_PREFIX": state_prefix,
+    }.items():
+        monkeypatch.setenv(key, value)
+    assert Config.from_env() == Config(
+        cluster="llm-aws",
+        environment="aws",
+        budget="llm-aws-monthly",
+        hard_cap_usd=6000.5,
+        state_prefix=saved_as,
+    )
+
+
 def test_concurrent_notifications_cap_once_and_keep_the_sizes_from_before(aws, endpoint):
     """The function has no reserved concurrency, so SNS may run it several times at once.
     Each run uses its own clients, as separate Lambda instances would."""
@@ -393,20 +422,75 @@ def test_a_record_left_from_an_earlier_cycle_is_replaced_by_the_size_before_this
     assert _sizes(eks, "llm-aws")["gpu-infer"] == (1, 2, 3, False)
 
 
+def test_restore_leaves_a_group_lifted_by_hand_and_restores_the_next(aws):
+    """The operator lifted gpu-infer's cap by hand; moto lists node groups in the order they
+    were created, so gpu-train comes after it."""
+    eks, ssm = aws
+    enforcer = _enforcer(eks, ssm)
+    enforcer.handle(_message("llm-aws", "$6,012.55"))
+    _set(eks, "gpu-infer", 1, 1, 2, untaint=True)
+    assert enforcer.handle({"action": "restore"}) == {
+        "action": "restore", "changed": ["gpu-train"], "failed": {}, "forgotten": []}
+    assert _sizes(eks, "llm-aws") == {**REAL, "gpu-infer": (1, 1, 2, False)}
+
+
+def test_a_failed_record_clean_up_is_reported_after_the_groups_are_restored(aws):
+    eks, ssm = aws
+    enforcer = _enforcer(eks, ssm)
+    enforcer.handle(_message("llm-aws", "$6,012.55"))
+
+    def denied(**_):
+        """SSM's answer to a role without ssm:GetParametersByPath, given before any request."""
+        error = {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}}
+        return AWSResponse(f"https://ssm.{REGION}.amazonaws.com/", 400, {}, None), error
+
+    ssm.meta.events.register("before-call.ssm.GetParametersByPath", denied)
+    assert enforcer.handle({"action": "restore"}) == {
+        "action": "restore",
+        "changed": ["gpu-infer", "gpu-train"],
+        "failed": {
+            "(records)": f"could not clean up {PREFIX}: An error occurred (AccessDeniedException) "
+            "when calling the GetParametersByPath operation: not authorized"
+        },
+        "forgotten": [],
+    }
+    assert _sizes(eks, "llm-aws") == REAL
+
+
+# What restore tells the operator after the reason a group could not be restored.
+BY_HAND = "; set its size by hand and remove the taint llm-platform.dev/budget-hard-cap"
+NOT_A_SIZE = 'not a size: want integers {"minSize": >= 0, "desiredSize": >= 0, "maxSize": >= 1}'
+# A value is quoted up to its first 80 characters, so a huge record makes no huge report.
+LONG = '{"minSize": 1, "desiredSize": 2, "maxSize": 3, "note": "' + "y" * 60 + '"}'
+BAD_RECORDS = [
+    ("{not json", "is not JSON: '{not json'"),
+    ("x" * 100, "is not JSON: '" + "x" * 80 + "'"),
+    ('{"minSize": 1, "desiredSize": 2, "maxSize": 0}',
+     """holds '{"minSize": 1, "desiredSize": 2, "maxSize": 0}', """ + NOT_A_SIZE),
+    ('{"minSize": -1, "desiredSize": 2, "maxSize": 3}',
+     """holds '{"minSize": -1, "desiredSize": 2, "maxSize": 3}', """ + NOT_A_SIZE),
+    ('{"minSize": 1, "desiredSize": -1, "maxSize": 3}',
+     """holds '{"minSize": 1, "desiredSize": -1, "maxSize": 3}', """ + NOT_A_SIZE),
+    ('{"minSize": "1", "desiredSize": 2, "maxSize": 3}',
+     """holds '{"minSize": "1", "desiredSize": 2, "maxSize": 3}', """ + NOT_A_SIZE),
+    ('{"minSize": 1, "desiredSize": 2.0, "maxSize": 3}',
+     """holds '{"minSize": 1, "desiredSize": 2.0, "maxSize": 3}', """ + NOT_A_SIZE),
+    ('{"minSize": 1, "desiredSize": true, "maxSize": 3}',
+     """holds '{"minSize": 1, "desiredSize": true, "maxSize": 3}', """ + NOT_A_SIZE),
+    ('{"minSize": 1, "desiredSize": 2}', """holds '{"minSize": 1, "desiredSize": 2}', """ + NOT_A_SIZE),
+    (LONG, "holds '" + LONG[:80] + "', " + NOT_A_SIZE),
+    ("[1, 2, 3]", "holds '[1, 2, 3]', " + NOT_A_SIZE),
+]
+
+
 def test_a_bad_record_is_reported_and_every_other_group_is_restored(aws):
     eks, ssm = aws
     enforcer = _enforcer(eks, ssm)
     enforcer.handle(_message("llm-aws", "$6,012.55"))
-    for bad, reason in (
-        ("{not json", "is not JSON"),
-        ('{"minSize": 1, "desiredSize": 2, "maxSize": 0}', "not a size"),
-        ('{"minSize": "1", "desiredSize": 2, "maxSize": 3}', "not a size"),
-        ("[1, 2, 3]", "not a size"),
-    ):
+    for bad, reason in BAD_RECORDS:
         ssm.put_parameter(Name=f"{PREFIX}/gpu-infer", Value=bad, Type="String", Overwrite=True)
         result = enforcer.handle({"action": "restore"})
-        assert result["failed"].keys() == {"gpu-infer"}, bad
-        assert f"{PREFIX}/gpu-infer" in result["failed"]["gpu-infer"] and reason in result["failed"]["gpu-infer"]
+        assert result["failed"] == {"gpu-infer": f"{PREFIX}/gpu-infer {reason}{BY_HAND}"}, bad
         # The bad group stays capped (no guessed size); the good one is back.
         assert _sizes(eks, "llm-aws")["gpu-infer"] == (0, 0, 3, True)
         assert _sizes(eks, "llm-aws")["gpu-train"] == REAL["gpu-train"]
@@ -419,6 +503,20 @@ def test_a_bad_record_is_reported_and_every_other_group_is_restored(aws):
     assert enforcer.handle({"action": "restore"}) == {
         "action": "restore", "changed": ["gpu-infer"], "failed": {}, "forgotten": []}
     assert _sizes(eks, "llm-aws") == REAL
+
+
+def test_a_missing_record_is_reported_and_every_other_group_is_restored(aws):
+    eks, ssm = aws
+    enforcer = _enforcer(eks, ssm)
+    enforcer.handle(_message("llm-aws", "$6,012.55"))
+    ssm.delete_parameter(Name=f"{PREFIX}/gpu-infer")
+    assert enforcer.handle({"action": "restore"}) == {
+        "action": "restore",
+        "changed": ["gpu-train"],
+        "failed": {"gpu-infer": f"{PREFIX}/gpu-infer is missing: no size was saved{BY_HAND}"},
+        "forgotten": [],
+    }
+    assert _sizes(eks, "llm-aws") == {**REAL, "gpu-infer": (0, 0, 3, True)}
 
 
 def test_a_restore_during_a_duplicate_cap_leaves_no_group_at_zero_without_its_size(aws, endpoint):
@@ -472,8 +570,13 @@ def test_restore_forgets_the_records_of_node_groups_deleted_since_the_cap(aws):
     enforcer.handle(_message("llm-aws", "$6,012.55"))
     assert _records(ssm).keys() == {"gpu-infer", "gpu-train"}
     eks.delete_nodegroup(clusterName="llm-aws", nodegroupName="gpu-train")
+    # A parameter a level below the prefix is not a record of this enforcer (it may be another
+    # environment's, whose prefix nests under this one) and is left alone.
+    nested = f"{PREFIX}/staging/gpu-old"
+    ssm.put_parameter(Name=nested, Value='{"desiredSize": 1, "maxSize": 1, "minSize": 1}', Type="String")
     result = enforcer.handle({"action": "restore"})
     assert _records(ssm) == {"gpu-infer": '{"desiredSize": 2, "maxSize": 3, "minSize": 1}'}
+    assert ssm.get_parameter(Name=nested)["Parameter"]["Value"] == '{"desiredSize": 1, "maxSize": 1, "minSize": 1}'
     assert result == {"action": "restore", "changed": ["gpu-infer"], "failed": {}, "forgotten": ["gpu-train"]}
     assert _sizes(eks, "llm-aws") == {"system": REAL["system"], "gpu-infer": REAL["gpu-infer"]}
 
