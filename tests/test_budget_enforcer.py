@@ -308,6 +308,9 @@ def test_lambda_handler_reads_its_configuration_from_the_environment(aws, endpoi
         Name="/llm-platform/aws/budget-enforcer/gpu-infer"
     )
     assert json.loads(saved["Parameter"]["Value"]) == {"desiredSize": 2, "maxSize": 3, "minSize": 1}
+    # SSM refuses a new parameter without a type, or of any type but these three (moto does
+    # not check either when Overwrite is set, so the test does).
+    assert saved["Parameter"]["Type"] == "String"
 
 
 @pytest.mark.parametrize(
@@ -455,6 +458,35 @@ def test_a_failed_record_clean_up_is_reported_after_the_groups_are_restored(aws)
         "forgotten": [],
     }
     assert _sizes(eks, "llm-aws") == REAL
+
+
+def test_a_capped_group_scaled_up_by_hand_is_capped_again_and_keeps_its_record(aws):
+    """Someone raised gpu-train's desired size and left the taint: the next breach notification
+    caps it again, and the record still holds the size from before the first cap."""
+    eks, ssm = aws
+    enforcer = _enforcer(eks, ssm)
+    enforcer.handle(_message("llm-aws", "$6,012.55"))
+    _set(eks, "gpu-train", 0, 2, 4)
+    assert _sizes(eks, "llm-aws")["gpu-train"] == (0, 2, 4, True)
+    assert enforcer.handle(_message("llm-aws", "$6,100.00")) == {"action": "cap", "changed": ["gpu-train"]}
+    assert _sizes(eks, "llm-aws")["gpu-train"] == (0, 0, 4, True)
+    assert _records(ssm)["gpu-train"] == '{"desiredSize": 1, "maxSize": 4, "minSize": 0}'
+
+
+def test_a_node_group_deleted_while_the_cap_lists_them_is_skipped(aws, endpoint):
+    """EKS answers DescribeNodegroup for a group deleted since ListNodegroups with
+    ResourceNotFoundException; the race is made to happen right before gpu-infer is described."""
+    eks, ssm = aws
+    operator = boto3.client("eks", endpoint_url=endpoint, region_name=REGION)
+
+    def delete_first(params, **_):
+        if params.get("nodegroupName") == "gpu-infer":
+            operator.delete_nodegroup(clusterName="llm-aws", nodegroupName="gpu-infer")
+
+    eks.meta.events.register("before-parameter-build.eks.DescribeNodegroup", delete_first)
+    assert _enforcer(eks, ssm).handle(_message("llm-aws", "$6,012.55")) == {
+        "action": "cap", "changed": ["gpu-train"]}
+    assert _sizes(eks, "llm-aws") == {"system": (2, 2, 3, False), "gpu-train": (0, 0, 4, True)}
 
 
 # What restore tells the operator after the reason a group could not be restored.
