@@ -84,6 +84,8 @@ GROUPS = {
 # The sizes above as _sizes reports them (min, desired, max, tainted): what restore must give back.
 REAL = {"system": (2, 2, 3, False), "gpu-infer": (1, 2, 3, False), "gpu-train": (0, 1, 4, False)}
 PREFIX = "/llm-platform/aws/budget-enforcer"
+# What the enforcer answers to a notification it does not act on.
+NONE = {"action": "none", "changed": []}
 
 
 # One cluster that two environments share: only the environment tag tells their GPU node
@@ -186,9 +188,20 @@ def _sizes(eks, cluster: str) -> dict[str, tuple[int, int, int, bool]]:
     return out
 
 
-def test_hard_cap_scales_only_this_environments_gpu_node_groups(other_environment):
+def _logged(caplog) -> list[str]:
+    """The enforcer's log lines as CloudWatch shows them to the operator: level and text."""
+    return [f"{r.levelname} {r.getMessage()}" for r in caplog.records if r.name == "budget-enforcer"]
+
+
+def test_hard_cap_scales_only_this_environments_gpu_node_groups(other_environment, caplog):
     eks, ssm = other_environment
-    result = _enforcer(eks, ssm).handle(_message("llm-aws", "$6,012.55"))
+    with caplog.at_level(logging.INFO, logger="budget-enforcer"):
+        result = _enforcer(eks, ssm).handle(_message("llm-aws", "$6,012.55"))
+    # The size before the cap, in the order EKS (here moto) returns the scaling config.
+    assert _logged(caplog) == [
+        "INFO capped gpu-infer: was {'minSize': 1, 'maxSize': 3, 'desiredSize': 2}",
+        "INFO capped gpu-train: was {'minSize': 0, 'maxSize': 4, 'desiredSize': 1}",
+    ]
     assert sorted(result["changed"]) == ["gpu-infer", "gpu-train"]
     assert _sizes(eks, "llm-aws") == {
         "system": (2, 2, 3, False),
@@ -196,9 +209,6 @@ def test_hard_cap_scales_only_this_environments_gpu_node_groups(other_environmen
         "gpu-train": (0, 0, 4, True),
     }
     assert _sizes(eks, "llm-other") == REAL
-
-
-NONE = {"action": "none", "changed": []}
 
 
 def test_in_a_shared_cluster_a_breach_caps_only_its_own_environments_gpu_node_groups(shared_cluster):
@@ -263,13 +273,24 @@ def test_second_identical_message_changes_nothing_and_restore_brings_sizes_back(
     assert enforcer.handle({"action": "restore"})["changed"] == []
 
 
-def test_other_budgets_forecasts_and_spend_under_the_cap_change_nothing(aws):
+def test_other_budgets_forecasts_and_spend_under_the_cap_change_nothing(aws, caplog):
     eks, ssm = aws
     enforcer = _enforcer(eks, ssm)
-    assert enforcer.handle(_message("llm-other", "$9,000.00"))["changed"] == []
-    assert enforcer.handle(_message("llm-aws", "$7,500.00", "FORECASTED"))["changed"] == []
-    assert enforcer.handle(_message("llm-aws", "$4,800.00"))["changed"] == []
+    long_name = "llm-" + "z" * 120  # logged up to its first 100 characters
+    with caplog.at_level(logging.INFO, logger="budget-enforcer"):
+        assert enforcer.handle(_message("llm-other", "$9,000.00")) == NONE
+        assert enforcer.handle(_message(long_name, "$9,000.00")) == NONE
+        assert enforcer.handle(_message("llm-aws", "$7,500.00", "FORECASTED")) == NONE
+        assert enforcer.handle(_message("llm-aws", "$4,800.00")) == NONE
+        assert enforcer.handle(_message("llm-aws", "$5,999.99")) == NONE
     assert _sizes(eks, "llm-aws") == REAL
+    assert _logged(caplog) == [
+        "INFO ignored: budget 'llm-other' is not 'llm-aws'",
+        "INFO ignored: budget 'llm-" + "z" * 96 + "' is not 'llm-aws'",
+        "INFO ignored: a FORECASTED alert is not actual spend",
+        "INFO below the hard cap: $4800.00 < $6000.00",
+        "INFO below the hard cap: $5999.99 < $6000.00",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -370,7 +391,7 @@ def test_concurrent_notifications_cap_once_and_keep_the_sizes_from_before(aws, e
     }
 
 
-def test_an_update_already_in_progress_fails_the_run_so_lambda_retries_it(aws):
+def test_an_update_already_in_progress_fails_the_run_so_lambda_retries_it(aws, caplog):
     """EKS refuses a second update of a node group while one runs (ResourceInUseException
     is among UpdateNodegroupConfig's errors in botocore's EKS service model); the run must
     fail, not report success, or SNS would count the cap as done."""
@@ -389,8 +410,12 @@ def test_an_update_already_in_progress_fails_the_run_so_lambda_retries_it(aws):
                 "UpdateNodegroupConfig",
             )
 
-    with pytest.raises(budget_enforcer.Busy, match="gpu-"):
+    with (
+        caplog.at_level(logging.INFO, logger="budget-enforcer"),
+        pytest.raises(budget_enforcer.Busy, match="^node group gpu-infer has an update in progress$"),
+    ):
         _enforcer(UpdateInProgress(), ssm).handle(_message("llm-aws", "$6,012.55"))
+    assert _logged(caplog) == ["WARNING gpu-infer is being updated by another run; failing for a retry"]
     # The size was saved before the refused update, so the retry still restores it later.
     saved = ssm.get_parameter(Name="/llm-platform/aws/budget-enforcer/gpu-infer")
     assert json.loads(saved["Parameter"]["Value"])["desiredSize"] == 2
@@ -437,7 +462,7 @@ def test_restore_leaves_a_group_lifted_by_hand_and_restores_the_next(aws):
     assert _sizes(eks, "llm-aws") == {**REAL, "gpu-infer": (1, 1, 2, False)}
 
 
-def test_a_failed_record_clean_up_is_reported_after_the_groups_are_restored(aws):
+def test_a_failed_record_clean_up_is_reported_after_the_groups_are_restored(aws, caplog):
     eks, ssm = aws
     enforcer = _enforcer(eks, ssm)
     enforcer.handle(_message("llm-aws", "$6,012.55"))
@@ -448,15 +473,14 @@ def test_a_failed_record_clean_up_is_reported_after_the_groups_are_restored(aws)
         return AWSResponse(f"https://ssm.{REGION}.amazonaws.com/", 400, {}, None), error
 
     ssm.meta.events.register("before-call.ssm.GetParametersByPath", denied)
-    assert enforcer.handle({"action": "restore"}) == {
-        "action": "restore",
-        "changed": ["gpu-infer", "gpu-train"],
-        "failed": {
-            "(records)": f"could not clean up {PREFIX}: An error occurred (AccessDeniedException) "
-            "when calling the GetParametersByPath operation: not authorized"
-        },
-        "forgotten": [],
-    }
+    not_cleaned = (f"could not clean up {PREFIX}: An error occurred (AccessDeniedException) "
+                   "when calling the GetParametersByPath operation: not authorized")
+    caplog.clear()  # keep only what the restore logs
+    with caplog.at_level(logging.ERROR, logger="budget-enforcer"):
+        result = enforcer.handle({"action": "restore"})
+    assert result == {"action": "restore", "changed": ["gpu-infer", "gpu-train"],
+                      "failed": {"(records)": not_cleaned}, "forgotten": []}
+    assert _logged(caplog) == [f"ERROR {not_cleaned}"]
     assert _sizes(eks, "llm-aws") == REAL
 
 
@@ -537,17 +561,22 @@ def test_a_bad_record_is_reported_and_every_other_group_is_restored(aws):
     assert _sizes(eks, "llm-aws") == REAL
 
 
-def test_a_missing_record_is_reported_and_every_other_group_is_restored(aws):
+def test_a_missing_record_is_reported_and_every_other_group_is_restored(aws, caplog):
     eks, ssm = aws
     enforcer = _enforcer(eks, ssm)
     enforcer.handle(_message("llm-aws", "$6,012.55"))
     ssm.delete_parameter(Name=f"{PREFIX}/gpu-infer")
-    assert enforcer.handle({"action": "restore"}) == {
-        "action": "restore",
-        "changed": ["gpu-train"],
-        "failed": {"gpu-infer": f"{PREFIX}/gpu-infer is missing: no size was saved{BY_HAND}"},
-        "forgotten": [],
-    }
+    missing = f"{PREFIX}/gpu-infer is missing: no size was saved{BY_HAND}"
+    caplog.clear()  # keep only what the restore logs
+    with caplog.at_level(logging.INFO, logger="budget-enforcer"):
+        result = enforcer.handle({"action": "restore"})
+    assert result == {"action": "restore", "changed": ["gpu-train"], "failed": {"gpu-infer": missing},
+                      "forgotten": []}
+    # The restored size as the record holds it (keys sorted).
+    assert _logged(caplog) == [
+        f"ERROR not restored gpu-infer: {missing}",
+        "INFO restored gpu-train to {'desiredSize': 1, 'maxSize': 4, 'minSize': 0}",
+    ]
     assert _sizes(eks, "llm-aws") == {**REAL, "gpu-infer": (0, 0, 3, True)}
 
 
@@ -596,7 +625,7 @@ def test_concurrent_caps_and_restores_always_leave_the_real_sizes_recoverable(aw
     assert _sizes(eks, "llm-aws") == REAL
 
 
-def test_restore_forgets_the_records_of_node_groups_deleted_since_the_cap(aws):
+def test_restore_forgets_the_records_of_node_groups_deleted_since_the_cap(aws, caplog):
     eks, ssm = aws
     enforcer = _enforcer(eks, ssm)
     enforcer.handle(_message("llm-aws", "$6,012.55"))
@@ -606,7 +635,13 @@ def test_restore_forgets_the_records_of_node_groups_deleted_since_the_cap(aws):
     # environment's, whose prefix nests under this one) and is left alone.
     nested = f"{PREFIX}/staging/gpu-old"
     ssm.put_parameter(Name=nested, Value='{"desiredSize": 1, "maxSize": 1, "minSize": 1}', Type="String")
-    result = enforcer.handle({"action": "restore"})
+    caplog.clear()  # keep only what the restore logs
+    with caplog.at_level(logging.INFO, logger="budget-enforcer"):
+        result = enforcer.handle({"action": "restore"})
+    assert _logged(caplog) == [
+        "INFO restored gpu-infer to {'desiredSize': 2, 'maxSize': 3, 'minSize': 1}",
+        f"INFO forgot {PREFIX}/gpu-train: node group gpu-train no longer exists",
+    ]
     assert _records(ssm) == {"gpu-infer": '{"desiredSize": 2, "maxSize": 3, "minSize": 1}'}
     assert ssm.get_parameter(Name=nested)["Parameter"]["Value"] == '{"desiredSize": 1, "maxSize": 1, "minSize": 1}'
     assert result == {"action": "restore", "changed": ["gpu-infer"], "failed": {}, "forgotten": ["gpu-train"]}
@@ -618,7 +653,7 @@ def _rejected(enforcer, event, reason: str, caplog) -> None:
     with caplog.at_level(logging.ERROR, logger="budget-enforcer"):
         result = enforcer.handle(event)
     assert result["action"] == "rejected" and reason in result["reason"], (event, result)
-    assert any(reason in r.getMessage() for r in caplog.records), event
+    assert _logged(caplog) == [f"ERROR rejected: {result['reason']}"], event
 
 
 def test_a_null_or_non_text_sns_message_is_rejected_with_a_logged_reason(aws, caplog):
