@@ -672,6 +672,56 @@ def test_a_null_or_non_text_sns_message_is_rejected_with_a_logged_reason(aws, ca
     assert _records(ssm) == {}
 
 
+def _sns(body: str) -> dict:
+    return {"Records": [{"EventSource": "aws:sns", "Sns": {"Message": body}}]}
+
+
+BREACH = _message("llm-aws", "$6,012.55")["Records"][0]["Sns"]["Message"]
+REFUSED = [
+    ("hello", "not an AWS Budgets notification: no Budget Name, Alert Type"),
+    (BREACH.replace("Alert Type: ACTUAL\n", ""), "not an AWS Budgets notification: no Alert Type"),
+    (BREACH.replace("ACTUAL Amount: $6,012.55\n", ""), "not an AWS Budgets notification: no ACTUAL Amount"),
+    # A value is the text after the first colon, so a second colon stays in it.
+    (BREACH.replace("Alert Type: ACTUAL\n", "Alert Type: ACTUAL: 1\n"),
+     "Alert Type is 'ACTUAL: 1', not one of ACTUAL, FORECASTED"),
+    # Quoted up to 40 and 80 characters, so a hostile field makes no huge log line.
+    (BREACH.replace("Alert Type: ACTUAL\n", "Alert Type: " + "A" * 50 + "\n"),
+     "Alert Type is '" + "A" * 40 + "', not one of ACTUAL, FORECASTED"),
+    (BREACH.replace("ACTUAL Amount: $6,012.55", "ACTUAL Amount: $" + "9" * 100),
+     "ACTUAL Amount is not a dollar figure like $6,012.55: '$" + "9" * 79 + "'"),
+    (BREACH + "x" * (65_537 - len(BREACH)),
+     "message is 65537 characters; an AWS Budgets notification is under 65536"),
+]
+
+
+def test_a_refused_notification_says_why(aws, caplog):
+    eks, ssm = aws
+    enforcer = _enforcer(eks, ssm)
+    for body, reason in REFUSED:
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="budget-enforcer"):
+            assert enforcer.handle(_sns(body)) == {"action": "rejected", "reason": reason, "changed": []}
+        assert _logged(caplog) == [f"ERROR rejected: {reason}"]
+    assert _sizes(eks, "llm-aws") == REAL
+
+
+def test_a_notification_is_read_up_to_its_limit_and_past_lines_that_are_not_fields(aws):
+    eks, ssm = aws
+    enforcer = _enforcer(eks, ssm)
+    capped = {"system": (2, 2, 3, False), "gpu-infer": (0, 0, 3, True), "gpu-train": (0, 0, 4, True)}
+    for body in (
+        BREACH + "x" * (65_536 - len(BREACH)),  # the longest message read
+        BREACH + "Note: one\nNote: two\nBudget Name\n",  # repeated or colon-less lines
+    ):
+        assert enforcer.handle(_sns(body)) == {"action": "cap", "changed": ["gpu-infer", "gpu-train"]}
+        assert _sizes(eks, "llm-aws") == capped
+        enforcer.handle({"action": "restore"})
+    # A forecast carries no ACTUAL Amount to read; it is ignored, not refused.
+    forecast = _message("llm-aws", "$7,500.00", "FORECASTED")["Records"][0]["Sns"]["Message"]
+    assert enforcer.handle(_sns(forecast.replace("ACTUAL Amount: $4,100.00\n", ""))) == NONE
+    assert _sizes(eks, "llm-aws") == REAL
+
+
 def test_amounts_in_other_currencies_are_refused_not_read_as_dollars(aws, caplog):
     """The budget's unit is USD and Budgets writes "$36.69" (see budget_enforcer.FIELDS)."""
     eks, ssm = aws
