@@ -34,6 +34,10 @@ ROLE = "arn:aws:iam::123456789012:role/nodes"
 TAINT = {"key": "llm-platform.dev/budget-hard-cap", "value": "true", "effect": "NO_SCHEDULE"}
 
 
+def _sns(body: str) -> dict:
+    return {"Records": [{"EventSource": "aws:sns", "Sns": {"Message": body}}]}
+
+
 def _message(budget: str, actual: str, alert_type: str = "ACTUAL") -> dict:
     """An SNS event carrying the plain-text body AWS Budgets publishes."""
     body = (
@@ -51,7 +55,11 @@ def _message(budget: str, actual: str, alert_type: str = "ACTUAL") -> dict:
     )
     if alert_type != "ACTUAL":
         body += "ACTUAL Amount: $4,100.00\n"
-    return {"Records": [{"EventSource": "aws:sns", "Sns": {"Message": body}}]}
+    return _sns(body)
+
+
+# The body of a notification that this environment's budget reached the cap.
+BREACH = _message("llm-aws", "$6,012.55")["Records"][0]["Sns"]["Message"]
 
 
 @pytest.fixture(scope="module")
@@ -652,31 +660,33 @@ def _rejected(enforcer, event, reason: str, caplog) -> None:
     caplog.clear()
     with caplog.at_level(logging.ERROR, logger="budget-enforcer"):
         result = enforcer.handle(event)
-    assert result["action"] == "rejected" and reason in result["reason"], (event, result)
-    assert _logged(caplog) == [f"ERROR rejected: {result['reason']}"], event
+    assert result == {"action": "rejected", "reason": reason, "changed": []}, event
+    assert _logged(caplog) == [f"ERROR rejected: {reason}"], event
 
 
 def test_a_null_or_non_text_sns_message_is_rejected_with_a_logged_reason(aws, caplog):
     eks, ssm = aws
     enforcer = _enforcer(eks, ssm)
     for message, reason in (
-        (None, "Records[0].Sns.Message is missing or null, not text"),
-        (42, "Records[0].Sns.Message is a int, not text"),
-        (["Budget Name: llm-aws"], "Records[0].Sns.Message is a list, not text"),
-        ({"Budget Name": "llm-aws"}, "Records[0].Sns.Message is a dict, not text"),
+        (None, "not an SNS event: Records[0].Sns.Message is missing or null, not text"),
+        (42, "not an SNS event: Records[0].Sns.Message is a int, not text"),
+        (["Budget Name: llm-aws"], "not an SNS event: Records[0].Sns.Message is a list, not text"),
+        ({"Budget Name": "llm-aws"}, "not an SNS event: Records[0].Sns.Message is a dict, not text"),
     ):
         _rejected(enforcer, {"Records": [{"Sns": {"Message": message}}]}, reason, caplog)
-    for event in ({"Records": "x"}, {"Records": []}, {"Records": [None]}, {"Records": [{"Sns": None}]}):
-        _rejected(enforcer, event, "not an SNS event", caplog)
+    for event, reason in (
+        ({"Records": "x"}, "not an SNS event: no Records list"),
+        ({"Records": []}, "not an SNS event: no Records list"),
+        ({"Records": [None]}, "not an SNS event: Records[0].Sns.Message is missing or null, not text"),
+        ({"Records": [{"Sns": None}]}, "not an SNS event: Records[0].Sns.Message is missing or null, not text"),
+        ({"Records": [*_sns(BREACH)["Records"], {"Sns": {}}]},
+         "not an SNS event: Records[1].Sns.Message is missing or null, not text"),
+    ):
+        _rejected(enforcer, event, reason, caplog)
     assert _sizes(eks, "llm-aws") == REAL
     assert _records(ssm) == {}
 
 
-def _sns(body: str) -> dict:
-    return {"Records": [{"EventSource": "aws:sns", "Sns": {"Message": body}}]}
-
-
-BREACH = _message("llm-aws", "$6,012.55")["Records"][0]["Sns"]["Message"]
 REFUSED = [
     ("hello", "not an AWS Budgets notification: no Budget Name, Alert Type"),
     (BREACH.replace("Alert Type: ACTUAL\n", ""), "not an AWS Budgets notification: no Alert Type"),
@@ -692,6 +702,13 @@ REFUSED = [
     (BREACH + "x" * (65_537 - len(BREACH)),
      "message is 65537 characters; an AWS Budgets notification is under 65536"),
 ]
+
+
+def test_parse_reads_the_budget_the_alert_type_and_the_actual_amount():
+    forecast = _message("llm-aws", "$7,500.00", "FORECASTED")["Records"][0]["Sns"]["Message"]
+    assert budget_enforcer.parse(BREACH) == budget_enforcer.Notification("llm-aws", "ACTUAL", 6012.55)
+    # A forecast's amount is not spend: only the alert type is kept.
+    assert budget_enforcer.parse(forecast) == budget_enforcer.Notification("llm-aws", "FORECASTED", None)
 
 
 def test_a_refused_notification_says_why(aws, caplog):
@@ -728,7 +745,8 @@ def test_amounts_in_other_currencies_are_refused_not_read_as_dollars(aws, caplog
     enforcer = _enforcer(eks, ssm)
     for amount in ("€9,000.00", "9,000.00 EUR", "CA$9,000.00", "$9,000.00 CAD", "USD 9000.00",
                    "£9000", "¥900000", "$9.000,00", "$9,00,000.00", "$9000"):
-        _rejected(enforcer, _message("llm-aws", amount), "not a dollar figure", caplog)
+        reason = f"ACTUAL Amount is not a dollar figure like $6,012.55: {amount!r}"
+        _rejected(enforcer, _message("llm-aws", amount), reason, caplog)
     assert _sizes(eks, "llm-aws") == REAL
     # The same message in dollars, grouped or not, is read and caps.
     assert enforcer.handle(_message("llm-aws", "$9000.00"))["action"] == "cap"
@@ -753,16 +771,19 @@ def test_a_hostile_long_message_is_dealt_with_in_linear_time(aws, caplog):
     assert took < 1.0
     huge = "Budget Name: a" + " " * 1_048_576 + "\0"
     start = time.perf_counter()
-    _rejected(enforcer, {"Records": [{"Sns": {"Message": huge}}]}, "1048591 characters", caplog)
+    _rejected(enforcer, {"Records": [{"Sns": {"Message": huge}}]},
+              "message is 1048591 characters; an AWS Budgets notification is under 65536", caplog)
     took = time.perf_counter() - start
     print(f"1 MB message: {took * 1000:.1f} ms")
     assert took < 1.0
     # A second field of the same name, or an alert type Budgets does not send, is not guessed at.
     body = _message("llm-aws", "$6,012.55")["Records"][0]["Sns"]["Message"]
     twice = body + "Budget Name: llm-aws\n"
-    _rejected(enforcer, {"Records": [{"Sns": {"Message": twice}}]}, "Budget Name appears twice", caplog)
+    _rejected(enforcer, {"Records": [{"Sns": {"Message": twice}}]},
+              "not an AWS Budgets notification: Budget Name appears twice", caplog)
     odd = body.replace("Alert Type: ACTUAL", "Alert Type: ACTUAL[/red]")
-    _rejected(enforcer, {"Records": [{"Sns": {"Message": odd}}]}, "not one of ACTUAL, FORECASTED", caplog)
+    _rejected(enforcer, {"Records": [{"Sns": {"Message": odd}}]},
+              "Alert Type is 'ACTUAL[/red]', not one of ACTUAL, FORECASTED", caplog)
     assert _sizes(eks, "llm-aws") == REAL
 
 
