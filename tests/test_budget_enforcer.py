@@ -711,6 +711,22 @@ def test_parse_reads_the_budget_the_alert_type_and_the_actual_amount():
     assert budget_enforcer.parse(forecast) == budget_enforcer.Notification("llm-aws", "FORECASTED", None)
 
 
+def test_every_record_of_an_event_is_read(aws):
+    """SNS hands Lambda a Records list; a breach after notifications that change nothing
+    (another budget, a forecast, spend under the cap) still caps."""
+    eks, ssm = aws
+    bodies = [
+        _message("llm-other", "$9,000.00")["Records"][0]["Sns"]["Message"],
+        _message("llm-aws", "$7,500.00", "FORECASTED")["Records"][0]["Sns"]["Message"],
+        _message("llm-aws", "$4,800.00")["Records"][0]["Sns"]["Message"],
+        BREACH,
+    ]
+    event = {"Records": [_sns(body)["Records"][0] for body in bodies]}
+    assert _enforcer(eks, ssm).handle(event) == {"action": "cap", "changed": ["gpu-infer", "gpu-train"]}
+    assert _sizes(eks, "llm-aws") == {
+        "system": (2, 2, 3, False), "gpu-infer": (0, 0, 3, True), "gpu-train": (0, 0, 4, True)}
+
+
 def test_a_refused_notification_says_why(aws, caplog):
     eks, ssm = aws
     enforcer = _enforcer(eks, ssm)
