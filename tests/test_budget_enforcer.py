@@ -713,12 +713,14 @@ def test_parse_reads_the_budget_the_alert_type_and_the_actual_amount():
 
 def test_every_record_of_an_event_is_read(aws):
     """SNS hands Lambda a Records list; a breach after notifications that change nothing
-    (another budget, a forecast, spend under the cap) still caps."""
+    (another budget, a forecast, spend under the cap) still caps, and a second breach in the
+    same event, which finds the groups capped, does not hide what the first changed."""
     eks, ssm = aws
     bodies = [
         _message("llm-other", "$9,000.00")["Records"][0]["Sns"]["Message"],
         _message("llm-aws", "$7,500.00", "FORECASTED")["Records"][0]["Sns"]["Message"],
         _message("llm-aws", "$4,800.00")["Records"][0]["Sns"]["Message"],
+        BREACH,
         BREACH,
     ]
     event = {"Records": [_sns(body)["Records"][0] for body in bodies]}
