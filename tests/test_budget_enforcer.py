@@ -68,8 +68,8 @@ def endpoint():
 
     Two of moto's costs are cut, neither in what the enforcer sees. Every node group created
     makes moto's EKS look up its launch template in EC2 (moto/eks/models.py, Nodegroup), and
-    EC2's backend, rebuilt after each reset, loads some 13,000 default AMIs
-    (moto/ec2/models/amis.py); these node groups have no launch template. And every cluster or
+    EC2's backend, rebuilt after each reset, loads some 1,300 default AMIs
+    (moto/ec2/models/amis.py, _load_amis; ~0.5 s); these node groups have no launch template. And every cluster or
     node group created checks its role ARN's partition against a new boto3 Session
     (moto/eks/utils.py, validate_role_arn), which parses botocore's endpoints.json each
     time (~0.2 s); one Session gives the same partitions. moto 5.2.5."""
