@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +15,6 @@ from pathlib import Path
 import yaml
 
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
-# plan.json falls back to str() for SDK objects it cannot serialise (the Lambda's AssetArchive
-# is one); the object's address changes from run to run and says nothing to a reviewer.
-_ADDRESS = re.compile(r" object at 0x[0-9a-fA-F]+>")
 
 
 @dataclass(frozen=True)
@@ -38,7 +34,7 @@ def render(out: Path) -> dict[str, str]:
     files["cost.json"] = (out / "cost.json").read_text()
     files["alertmanager.yaml"] = (out / "alertmanager.yaml").read_text()
     plan = json.loads((out / "plan.json").read_text())
-    files["plan.json"] = _ADDRESS.sub(">", json.dumps(plan, indent=2, sort_keys=True)) + "\n"
+    files["plan.json"] = json.dumps(plan, indent=2, sort_keys=True) + "\n"
     for r in plan["resources"]:
         if r["type"] == HELM_RELEASE:
             path = f"helm/{r['inputs']['name']}.yaml"

@@ -3,6 +3,7 @@ Kubernetes 1.30 schemas, Checkov, and cost against a hand calculation."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -112,3 +113,12 @@ def test_plan_flags_a_stack_over_its_budget(scratch_project):
     proc = run_cli("plan", "--stack", "tight", "--project", str(scratch_project))
     assert proc.returncode == 0, proc.stderr
     assert "over budget: $803.00/month planned against a $500 cap" in proc.stdout
+
+
+def test_the_lambdas_code_is_named_and_hashed_in_the_plan(planned):
+    """A reviewer sees the enforcer's file and a hash of its bytes, not an object address or a
+    path that differs from checkout to checkout."""
+    source = ROOT / "components" / "aws" / "budget_enforcer.py"
+    (fn,) = planned["aws"].resources("aws:lambda/function:Function")
+    assert fn["inputs"]["code"] == {"archive": {"budget_enforcer.py": {
+        "file": "budget_enforcer.py", "sha256": hashlib.sha256(source.read_bytes()).hexdigest()}}}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import runpy
 import threading
@@ -172,11 +173,26 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, pulumi.Resource):
         return f"<resource {value.pulumi_resource_name}>"
+    if isinstance(value, pulumi.Asset | pulumi.Archive):
+        return _asset(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)  # the wire format has only doubles; Kubernetes wants integers
     if isinstance(value, str | int | float | bool) or value is None:
         return value
     return json.loads(json.dumps(value, default=str))
+
+
+def _asset(value: pulumi.Asset | pulumi.Archive) -> dict[str, Any]:
+    """An asset as a reviewer compares it: a file by name and content hash, since its absolute
+    path differs from checkout to checkout and its bytes are what the cloud receives."""
+    if isinstance(value, pulumi.AssetArchive):
+        return {"archive": {k: _plain(v) for k, v in sorted(value.assets.items())}}
+    if isinstance(value, pulumi.StringAsset):
+        return {"text_sha256": hashlib.sha256(value.text.encode()).hexdigest()}
+    path = Path(getattr(value, "path", "") or "")
+    if path.is_file():
+        return {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    return {"source": path.name if path.name else getattr(value, "uri", type(value).__name__)}
 
 
 def run_program(
