@@ -67,20 +67,37 @@ def _checkov() -> str:
     return found
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_checkov_kubernetes_checks_pass(planned, stack):
+@pytest.fixture(scope="session")
+def checkov_results(planned, tmp_path_factory) -> dict[str, dict[str, list[dict]]]:
+    """One Checkov run over every stack's manifests (its start-up costs more than the scan),
+    each stack in its own directory so every result names the stack it belongs to."""
+    root = tmp_path_factory.mktemp("checkov")
+    for stack in STACKS:
+        shutil.copytree(planned[stack].out / "manifests", root / stack)
     proc = subprocess.run(
-        [_checkov(), "-d", str(planned[stack].out / "manifests"), "--framework", "kubernetes",
-         "--skip-download", "--output", "json"],
+        [_checkov(), "-d", str(root), "--framework", "kubernetes", "--skip-download",
+         "--output", "json"],
         capture_output=True, text=True, timeout=600,
         env={**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"},
     )
     report = json.loads(proc.stdout)
     reports = report if isinstance(report, list) else [report]
-    failed = [c for r in reports for c in r["results"]["failed_checks"]]
+    found: dict[str, dict[str, list[dict]]] = {
+        s: {"passed": [], "failed": [], "skipped": []} for s in STACKS}
+    for r in reports:
+        for kind in ("passed", "failed", "skipped"):
+            for c in r["results"][f"{kind}_checks"]:
+                found[c["file_path"].strip("/").split("/", 1)[0]][kind].append(c)
+    return found
+
+
+# One worker runs every stack's case, so the session's single Checkov run serves them all.
+@pytest.mark.xdist_group("checkov")
+@pytest.mark.parametrize("stack", STACKS)
+def test_checkov_kubernetes_checks_pass(planned, checkov_results, stack):
+    failed, skipped = checkov_results[stack]["failed"], checkov_results[stack]["skipped"]
     assert not failed, [(c["check_id"], c["resource"]) for c in failed]
     # Skips are allowed only inline, with a reason: every one comes from an annotation.
-    skipped = [c for r in reports for c in r["results"]["skipped_checks"]]
     annotated = {
         (obj["kind"], obj["metadata"].get("namespace", "default"), obj["metadata"]["name"],
          v.split("=", 1)[0])
@@ -92,6 +109,10 @@ def test_checkov_kubernetes_checks_pass(planned, stack):
         kind, namespace, name = c["resource"].split(".", 2)
         assert (kind, namespace, name, c["check_id"]) in annotated, c["resource"]
     assert len(skipped) == sum(1 for *_, check in annotated if check)
+    # The scan read this stack's files: each Deployment passed checks under its own name.
+    deployments = {p.name for p in planned[stack].manifest_paths if p.name.startswith("deployment-")}
+    scanned = {c["file_path"].rsplit("/", 1)[1] for c in checkov_results[stack]["passed"]}
+    assert deployments and deployments <= scanned
 
 
 def test_plan_prints_the_summary(tmp_path):
