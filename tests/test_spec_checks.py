@@ -23,6 +23,7 @@ DAY = date(2026, 12, 1)
 S = "llm-platform:spec"
 DELETE = object()
 VERSIONS = "components/catalog/kubernetes_versions.yaml"
+K = f"{S}.aws.kubernetes_version"
 
 # vLLM's default max_num_seqs, the planner's cap on concurrent sequences per replica
 # (components/sizing.py MAX_NUM_SEQS_CAP).
@@ -127,9 +128,10 @@ def test_a_peak_that_fills_the_pool_exactly_is_not_capped():
 
 
 # 1e9 conversations a day of 4 turns is 46,296 requests/s; each takes at least the decode of
-# 8 tokens at 65.7 GiB / 3350 GB/s = 21 ms a token (H100-80GB bandwidth), so the average
-# concurrency (Little's law) is over 7,700, above any peak below: the minimum replicas are
-# the peak's, ceil(peak / 256).
+# 8 tokens, a token reading a GPU's weights once: 65.7 GiB / 3350 GB/s = 21 ms (70B at TP2
+# on H100-80GB), 14.96 GiB / 864 GB/s = 18.6 ms (8B on L40S). So the average concurrency
+# (Little's law) is over 6,800, above any peak here: the minimum replicas are the peak's,
+# ceil(peak / 256).
 BUSY = {"conversations_per_day": 1_000_000_000, "turns_per_conversation": 4}
 
 
@@ -333,7 +335,71 @@ PROBLEMS = [
     ("gcp", [("gcp.services_cidr", "10.0.0.0/8")],
      [f"{S}.gcp.services_cidr: 10.0.0.0/8 overlaps {S}.gcp.subnet_cidr (10.50.0.0/20); "
       "choose a range that shares no address with it"]),
-    # the shape: not a mapping
+    # aws pool without its instance type: the extra types are checked all the same
+    ("aws", [("gpu_pools.0.instance_type", DELETE), ("gpu_pools.0.extra_instance_types",
+                                                      ["g6e.12xlarge"])],
+     [f"{S}.gpu_pools[0].extra_instance_types[0]: g6e.12xlarge has 4x L40S, but the pool "
+      "says 1x L40S",
+      f"{S}.gpu_pools[0].instance_type: required for a aws pool; for 1x L40S: g6e.2xlarge, "
+      "g6e.xlarge"]),
+    # a model's first problem ends its checks, never the next model's
+    *(("local", [*first, ("models.1", {**stack_spec("local")["models"][0], "name": "second",
+                                      "weights": {"volume": "shared", "size_gib": 14}})],
+       [line, f"{S}.models[1].weights.size_gib: 14 GiB cannot hold the model's 15 GiB of "
+              "16-bit weights; set at least 15, or leave it out for weights x 1.5"])
+      for first, line in [
+          ([("models.0.hf_id", DELETE)],
+           f"{S}.models[0]: set hf_id (a catalog model) or architecture (for any other model)"),
+          ([("models.0.pool", "zzz")],
+           f"{S}.models[0].pool: no gpu_pool named 'zzz'; pools: l40s"),
+          # BUSY traffic: the minimum is the peak's ceil(3000 / 256) = 12 TP1 replicas
+          ([("models.0.slo.peak_concurrent_requests", 3000), *tiny_requests(),
+            *((f"models.0.traffic.{k}", v) for k, v in BUSY.items())],
+           f"{S}.models[0].pool: needs at least 12 GPUs (12 replicas x TP1) but pool 'l40s' "
+           "has at most 4; raise max_nodes"),
+      ]),
+    # a duplicate name is one problem; the model's volume is still checked
+    ("local", [("models.1", {**stack_spec("local")["models"][0],
+                             "weights": {"volume": "shared", "size_gib": 14}})],
+     [f"{S}.models[1].name: duplicate model name 'assistant'",
+      f"{S}.models[1].weights.size_gib: 14 GiB cannot hold the model's 15 GiB of 16-bit "
+      "weights; set at least 15, or leave it out for weights x 1.5"]),
+    # the longest context the model takes is accepted
+    ("local", [("models.0.max_context", 131072)], None),
+    # RedHatAI/Llama-3.3-70B-Instruct-FP8-dynamic is stored in fp8, embeddings and lm_head
+    # (128256 x 8192 each) in bf16: (70.6e9 - 2.10e9) x 1 B + 2.10e9 x 2 B = 72.70e9 B
+    # = 67.71 GiB, so 68 GiB at least
+    ("local", [("models.0.hf_id", "RedHatAI/Llama-3.3-70B-Instruct-FP8-dynamic"),
+               ("models.0.weights.size_gib", 67), ("gpu_pools.0.gpu", "H100-80GB"),
+               ("gpu_pools.0.node_labels", {})],
+     [f"{S}.models[0].weights.size_gib: 67 GiB cannot hold the model's 68 GiB of fp8 "
+      "weights; set at least 68, or leave it out for weights x 1.5"]),
+    # every cloud block's checks at once: EKS version, GKE zones, address ranges
+    ("aws", [("aws.kubernetes_version", "1.28"),
+             ("gcp", {**stack_spec("gcp")["gcp"], "region": "europe-west4",
+                      "subnet_cidr": "10.40.0.0/20"})],
+     [f"{K}: EKS 1.28 is not in {VERSIONS}; versions in standard support on 2026-12-01: "
+      "1.34, 1.35",
+      f"{S}.gcp.zones[0]: zone us-central1-a is not in region europe-west4",
+      f"{S}.gcp.zones[1]: zone us-central1-c is not in region europe-west4",
+      f"{S}.gcp.subnet_cidr: 10.40.0.0/20 overlaps {S}.aws.vpc_cidr (10.40.0.0/16); choose a "
+      "range that shares no address with it",
+      f"{S}.gcp: set, but topology aws does not use gcp; remove it"]),
+    # zones.yaml: a2-ultragpu-1g in us-central1-a, -c; g2-standard-4 in -a, -b, -c; the
+    # e2 system machines in -f too
+    ("gcp", [("gcp.zones", ["us-central1-a", "us-central1-b"])],
+     [f"{S}.gcp.zones[1]: us-central1-b does not offer a2-ultragpu-1g (pool 'train'); zones "
+      "of us-central1 that do: us-central1-a, us-central1-c"]),
+    ("gcp", [("gcp.zones", ["us-central1-f"])],
+     [f"{S}.gcp.zones[0]: us-central1-f does not offer g2-standard-4 (pool 'l4'); zones of "
+      "us-central1 that do: us-central1-a, us-central1-b, us-central1-c",
+      f"{S}.gcp.zones[0]: us-central1-f does not offer a2-ultragpu-1g (pool 'train'); zones "
+      "of us-central1 that do: us-central1-a, us-central1-c"]),
+    # in a hybrid on Azure the on-prem pool is no AKS pool: its name is free
+    ("hybrid", [("aws", DELETE), ("azure", stack_spec("azure")["azure"]),
+                ("hybrid.cloud", "azure"),
+                ("gpu_pools.1.instance_type", "Standard_ND96isr_H100_v5"),
+                ("gpu_pools.0.name", "system"), ("models.0.pool", "system")], None),
 ]
 
 
@@ -371,6 +437,14 @@ WARNINGS = [
       "vllm/vllm-openai:v0.33.0; with vllm/vllm-openai:v0.32.0 the server may refuse a flag "
       "or the alerts may see no series"]),
     ("local", [("models.0.engine.image", "vllm/vllm-openai:v0.33.0@sha256:" + "a" * 64)], []),
+    # eks-1.34 leaves standard support the day after; the engine image is another release
+    ("aws", [("aws.kubernetes_version", "1.34"),
+             ("models.0.engine.image", "vllm/vllm-openai:v0.32.0")],
+     [f"{K}: EKS 1.34 leaves standard support on 2026-12-02, 1 days after the plan date; "
+      "versions in standard support on 2026-12-01: 1.34, 1.35",
+      f"{S}.models[0].engine.image: engine flags and metric names target "
+      "vllm/vllm-openai:v0.33.0; with vllm/vllm-openai:v0.32.0 the server may refuse a flag "
+      "or the alerts may see no series"]),
 ]
 
 
@@ -386,6 +460,27 @@ def test_an_azure_spot_pool_keeps_its_spot_price_and_an_on_demand_pool_has_none(
     pools = load_spec(raw, plan_date=DAY).spec.gpu_pools
     assert [(p.name, p.capacity, p.spot_max_usd_per_hour) for p in pools] == [
         ("a100", "on-demand", None), ("train", "spot", 2.5)]
+
+
+def test_the_models_serving_settings_reach_its_plan():
+    # Llama-3.1-8B quantized to fp8 at load: the embeddings and lm_head (2 x 128256 x 4096)
+    # stay 16-bit, (8.03e9 - 1.05e9) x 1 B + 1.05e9 x 2 B = 9.08e9 B = 8.457 GiB on 1 GPU.
+    raw = edited("local", ("models.0.quantization", "fp8"), ("models.0.kv_cache_dtype", "fp8"),
+                 ("models.0.prefix_caching", False))
+    plan = load_spec(raw, plan_date=DAY).plans["assistant"]
+    embed = 2 * 128256 * 4096
+    assert plan.budget.weights_gib == pytest.approx(((8.03e9 - embed) + embed * 2) / 2**30,
+                                                    abs=1e-3)
+    assert (plan.quantize_at_load, plan.kv_cache_dtype, plan.prefix_caching) == (
+        "fp8", "fp8", False)
+    # A checkpoint stored in fp8 is loaded as it is: 72.70e9 B (above) over TP2 = 33.85 GiB.
+    raw = llama_70b_on_h100(256)
+    raw["models"][0]["hf_id"] = "RedHatAI/Llama-3.3-70B-Instruct-FP8-dynamic"
+    plan = load_spec(raw, plan_date=DAY).plans["assistant"]
+    embed = 2 * 128256 * 8192
+    assert plan.budget.weights_gib == pytest.approx(((70.6e9 - embed) + embed * 2) / 2 / 2**30,
+                                                    abs=1e-3)
+    assert (plan.tensor_parallel, plan.quantize_at_load) == (2, None)
 
 
 def test_models_sharing_a_pool_fit_together_at_their_minimum_and_warn_at_peak():
@@ -412,6 +507,44 @@ def test_models_sharing_a_pool_fit_together_at_their_minimum_and_warn_at_peak():
     assert load_spec(raw, plan_date=DAY).warnings == []
 
 
+SHAPE = [
+    # an unknown key names the fields of the block it is in, sorted
+    ("local", [("budget.colour", 1)],
+     [f"{S}.budget.colour: unknown field; allowed here: alert_thresholds_pct, hard_cap_pct, "
+      "monthly_usd, notify_emails"]),
+    ("local", [("models.0.weights.colour", 1)],
+     [f"{S}.models[0].weights.colour: unknown field; allowed here: access_mode, size_gib, "
+      "storage_class, volume"]),
+    # through a discriminated union: the tag (vpn) is no key of the config
+    ("hybrid", [("hybrid.connectivity.mtu", 1400)],
+     [f"{S}.hybrid.connectivity.mtu: unknown field; allowed here: bgp_asn, kind, "
+      "onprem_cidrs, peer_ip, shared_key_secret"]),
+    ("hybrid", [("hybrid.connectivity.peer_ip", "10.1.2.3")],
+     [f"{S}.hybrid.connectivity.peer_ip: must be the gateway's public address (got 10.1.2.3)"]),
+    # a field naming a secret never echoes its value
+    ("local", [("models.0.hf_token_secret.name", "Bad Name")],
+     [f"{S}.models[0].hf_token_secret.name: String should match pattern "
+      "'^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$' (value not shown: this field names a secret and "
+      "must not hold one)"]),
+    ("local", [("tags.owner", DELETE)], [f"{S}.tags.owner: Field required"]),
+    # a list or mapping given is not echoed; a scalar is
+    ("local", [("models.0.slo", [1])],
+     [f"{S}.models[0].slo: Input should be a valid dictionary or instance of Slo"]),
+    ("local", [("models.0.slo", "fast")],
+     [f"{S}.models[0].slo: Input should be a valid dictionary or instance of Slo (got 'fast')"]),
+    ("local", [("gpu_pools.0.node_labels", {"bad key!": "x"})],
+     [f"{S}.gpu_pools[0].node_labels['bad key!']: key: String should match pattern "
+      "'^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}"
+      "[A-Za-z0-9])?$' (got 'bad key!')"]),
+]
+
+
+@pytest.mark.parametrize(("stack", "edits", "expected"), SHAPE,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(SHAPE)])
+def test_a_badly_shaped_field_is_one_line_at_its_config_path(stack, edits, expected):
+    assert problems(edited(stack, *edits)) == expected
+
+
 def test_a_spec_that_is_not_a_mapping_is_one_line():
     with pytest.raises(SpecError) as exc:
         load_spec(["environment: local"])
@@ -427,7 +560,6 @@ def _version(stack: str, version: str, extended: bool | None = None) -> dict:
     return raw
 
 
-K = f"{S}.aws.kubernetes_version"
 SUPPORT = [
     # eks-1.28: no row
     ("aws", "1.28", None, DAY,
