@@ -395,6 +395,31 @@ PROBLEMS = [
       "us-central1 that do: us-central1-a, us-central1-b, us-central1-c",
       f"{S}.gcp.zones[0]: us-central1-f does not offer a2-ultragpu-1g (pool 'train'); zones "
       "of us-central1 that do: us-central1-a, us-central1-c"]),
+    # the checks go on past a pool shared by fewer than two models
+    ("local", [("gpu_pools.1", {**L40S_POOL, "name": "shared", "gpus_per_node": 1}),
+               ("models.1", {**stack_spec("local")["models"][0], "name": "second",
+                             "pool": "shared"}),
+               ("models.2", {**stack_spec("local")["models"][0], "name": "third",
+                             "pool": "shared"})],
+     [f"{S}.gpu_pools[1].max_nodes: models second, third need 2 GPUs at their minimum "
+      "replicas but pool 'shared' has at most 1; raise max_nodes or move a model to another "
+      "pool"]),
+    # and past a model with no plan
+    ("local", [("models.0.pool", "zzz"),
+               ("models.1", {**stack_spec("local")["models"][0], "name": "second",
+                             "weights": {"volume": "per-pod", "access_mode": "ReadWriteMany"}})],
+     [f"{S}.models[0].pool: no gpu_pool named 'zzz'; pools: l40s",
+      f"{S}.models[1].weights.access_mode: only for volume: shared; a per-pod volume is one "
+      "ReadWriteOnce claim per pod (remove access_mode, or set volume: shared)"]),
+    # each managed cluster's version is checked (aks-1.34 left standard support 2026-11-30)
+    ("aws", [("aws.kubernetes_version", "1.28"),
+             ("azure", {**stack_spec("azure")["azure"], "kubernetes_version": "1.34"})],
+     [f"{K}: EKS 1.28 is not in {VERSIONS}; versions in standard support on 2026-12-01: "
+      "1.34, 1.35",
+      f"{S}.azure.kubernetes_version: AKS 1.34 left standard support on 2026-11-30; versions "
+      "in standard support on 2026-12-01: 1.35, 1.36, 1.37 (AKS long-term support needs the "
+      "Premium tier and does not support the Key Vault KMS encryption this cluster uses)",
+      f"{S}.azure: set, but topology aws does not use azure; remove it"]),
     # in a hybrid on Azure the on-prem pool is no AKS pool: its name is free
     ("hybrid", [("aws", DELETE), ("azure", stack_spec("azure")["azure"]),
                 ("hybrid.cloud", "azure"),
@@ -527,6 +552,11 @@ SHAPE = [
       "'^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$' (value not shown: this field names a secret and "
       "must not hold one)"]),
     ("local", [("tags.owner", DELETE)], [f"{S}.tags.owner: Field required"]),
+    # every problem, an unknown field's and the next one's
+    ("local", [("models.0.weights.colour", 1), ("observability.prometheus.mode", "x")],
+     [f"{S}.models[0].weights.colour: unknown field; allowed here: access_mode, size_gib, "
+      "storage_class, volume",
+      f"{S}.observability.prometheus.mode: Input should be 'install' or 'existing' (got 'x')"]),
     # a list or mapping given is not echoed; a scalar is
     ("local", [("models.0.slo", [1])],
      [f"{S}.models[0].slo: Input should be a valid dictionary or instance of Slo"]),
@@ -543,6 +573,37 @@ SHAPE = [
                          ids=[f"{c[0]}-{i}" for i, c in enumerate(SHAPE)])
 def test_a_badly_shaped_field_is_one_line_at_its_config_path(stack, edits, expected):
     assert problems(edited(stack, *edits)) == expected
+
+
+# Llama-3.1-8B's dimensions: one expert's gated MLP over all layers is
+# 32 x 3 x 4096 x 14336 = 5.637144576B parameters.
+LLAMA_8B = {
+    "params_b": 8.03, "layers": 32, "attention_heads": 32, "kv_heads": 8, "head_dim": 128,
+    "hidden_size": 4096, "intermediate_size": 14336, "vocab_size": 128256,
+    "max_position_embeddings": 131072}
+ARCH = f"{S}.models[0].architecture"
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    # a dense model (one expert) may be smaller than its MLP formula: no expert count to check
+    ({"params_b": 5}, None),
+    # two experts hold 11.27B, more than 11B
+    ({"num_experts": 2, "experts_per_token": 1, "params_b": 11},
+     [f"{ARCH}.params_b: 2 experts of layers x 3 x hidden_size x intermediate_size hold "
+      "11.3B parameters, more than the model's 11.0B; params_b is the total over all experts"]),
+    # exactly the experts and nothing else is possible
+    ({"num_experts": 2, "experts_per_token": 1, "params_b": 11.274289152}, None),
+    # contradicting heads are the one problem: the expert sum is not judged on top
+    ({"num_experts": 64, "experts_per_token": 2, "kv_heads": 12},
+     [f"{ARCH}.kv_heads: must divide attention_heads (32) (got 12)"]),
+], ids=["dense", "two-experts-too-big", "two-experts-exact", "heads-first"])
+def test_experts_must_fit_in_the_parameter_count(changes, expected):
+    raw = edited("local", ("models.0.hf_id", DELETE),
+                 ("models.0.architecture", {**LLAMA_8B, **changes}))
+    if expected is None:
+        assert set(load_spec(raw, plan_date=DAY).plans) == {"assistant"}
+    else:
+        assert problems(raw) == expected
 
 
 def test_a_spec_that_is_not_a_mapping_is_one_line():
@@ -570,6 +631,9 @@ SUPPORT = [
      [f"{K}: EKS 1.35 is not generally available until 2026-01; versions in standard "
       "support on 2026-01-30: 1.32, 1.33, 1.34"], []),
     ("aws", "1.35", None, date(2026, 1, 31), None, []),
+    ("aws", "1.28", None, date(2026, 1, 31),
+     [f"{K}: EKS 1.28 is not in {VERSIONS}; versions in standard support on 2026-01-31: "
+      "1.32, 1.33, 1.34, 1.35"], []),
     # eks-1.34 ends standard support 2026-12-02: 1 day left on 2026-12-01
     ("aws", "1.34", None, DAY, None,
      [f"{K}: EKS 1.34 leaves standard support on 2026-12-02, 1 days after the plan date; "
