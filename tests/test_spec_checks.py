@@ -15,6 +15,7 @@ from datetime import date
 import pytest
 from conftest import stack_spec
 
+from components.azure import resolve as azure_resolve
 from components.spec import SpecError, load_spec
 
 # The day the catalog's support windows were checked (kubernetes_versions.yaml as_of), so
@@ -105,18 +106,6 @@ def test_a_peak_beyond_the_pool_caps_autoscaling_at_the_pools_gpus_and_says_so()
     assert env.warnings == [
         f"{S}.models[0].slo.peak_concurrent_requests: peak needs {replicas * tp} GPUs but "
         f"pool 'h100' has {pool_gpus}; autoscaling is capped at {capped} replicas"
-    ]
-
-
-def test_a_pool_of_an_odd_number_of_gpus_caps_at_whole_replicas():
-    # 3 nodes of 1 GPU cannot hold a TP2 model at all; 3 nodes x 2 = 6 GPUs hold 3 TP2
-    # replicas; 7 GPUs are not possible here, so take 4 nodes of 2 with a peak of 12
-    # replicas: 8 // 2 = 4, never 8 / 2 = 4.0 replicas or 8 x 2.
-    env = load_spec(llama_70b_on_h100(12 * SEQS_CAP, max_nodes=4), plan_date=DAY)
-    assert env.plans["assistant"].replicas_max == 4
-    assert env.warnings == [
-        f"{S}.models[0].slo.peak_concurrent_requests: peak needs 24 GPUs but pool 'h100' "
-        "has 8; autoscaling is capped at 4 replicas"
     ]
 
 
@@ -428,8 +417,11 @@ PROBLEMS = [
 ]
 
 
-@pytest.mark.parametrize(("stack", "edits", "expected"), PROBLEMS,
-                         ids=[f"{c[0]}-{i}" for i, c in enumerate(PROBLEMS)])
+def _case_id(case: tuple) -> str:
+    return f"{case[0]}:{','.join(path for path, _ in case[1]) or 'as-is'}"
+
+
+@pytest.mark.parametrize(("stack", "edits", "expected"), PROBLEMS, ids=map(_case_id, PROBLEMS))
 def test_one_edit_gives_exactly_these_problems(stack, edits, expected):
     raw = edited(stack, *edits)
     if expected is None:
@@ -473,8 +465,7 @@ WARNINGS = [
 ]
 
 
-@pytest.mark.parametrize(("stack", "edits", "expected"), WARNINGS,
-                         ids=[f"{c[0]}-{i}" for i, c in enumerate(WARNINGS)])
+@pytest.mark.parametrize(("stack", "edits", "expected"), WARNINGS, ids=map(_case_id, WARNINGS))
 def test_one_edit_gives_exactly_these_warnings(stack, edits, expected):
     assert load_spec(edited(stack, *edits), plan_date=DAY).warnings == expected
 
@@ -482,9 +473,14 @@ def test_one_edit_gives_exactly_these_warnings(stack, edits, expected):
 def test_an_azure_spot_pool_keeps_its_spot_price_and_an_on_demand_pool_has_none():
     """The bid is Azure's spot max price; an on-demand pool with one is refused (above)."""
     raw = edited("azure", ("gpu_pools.1.spot_max_usd_per_hour", 2.5))
-    pools = load_spec(raw, plan_date=DAY).spec.gpu_pools
-    assert [(p.name, p.capacity, p.spot_max_usd_per_hour) for p in pools] == [
+    env = load_spec(raw, plan_date=DAY)
+    assert [(p.name, p.capacity, p.spot_max_usd_per_hour) for p in env.spec.gpu_pools] == [
         ("a100", "on-demand", None), ("train", "spot", 2.5)]
+    # The agent pools the foundation creates: the spot pool bids 2.5 USD/h, not the
+    # catalog's on-demand 3.673; the on-demand pool bids nothing.
+    pools = azure_resolve.foundation_args(env, {}).pools
+    assert (pools["train"].spot, pools["train"].spot_max_usd_per_hour) == (True, 2.5)
+    assert (pools["a100"].spot, pools["a100"].spot_max_usd_per_hour) == (False, None)
 
 
 def test_the_models_serving_settings_reach_its_plan():
@@ -569,8 +565,7 @@ SHAPE = [
 ]
 
 
-@pytest.mark.parametrize(("stack", "edits", "expected"), SHAPE,
-                         ids=[f"{c[0]}-{i}" for i, c in enumerate(SHAPE)])
+@pytest.mark.parametrize(("stack", "edits", "expected"), SHAPE, ids=map(_case_id, SHAPE))
 def test_a_badly_shaped_field_is_one_line_at_its_config_path(stack, edits, expected):
     assert problems(edited(stack, *edits)) == expected
 
