@@ -76,7 +76,7 @@ def llama_70b_on_h100(peak: int, max_nodes: int = 3, **traffic) -> dict:
     TP1 cannot hold the bf16 weights (70.6e9 x 2 B = 131.5 GiB > 79.65 GiB); TP2 can
     (65.7 GiB a GPU, leaving room for 4096 tokens x 2 x 80 x 4 x 128 x 2 B = 640 MiB of KV),
     so the plan is TP2 and each replica takes 2 GPUs of the pool's max_nodes x 2."""
-    raw = edited(
+    return edited(
         "local",
         ("gpu_pools.0.name", "h100"),
         ("gpu_pools.0.gpu", "H100-80GB"),
@@ -90,7 +90,6 @@ def llama_70b_on_h100(peak: int, max_nodes: int = 3, **traffic) -> dict:
         *tiny_requests(),
         *((f"models.0.traffic.{k}", v) for k, v in traffic.items()),
     )
-    return raw
 
 
 # -- the replica cap: a peak beyond the pool is planned at the pool's size, and said -------
@@ -494,7 +493,9 @@ def test_the_models_serving_settings_reach_its_plan():
                                                     abs=1e-3)
     assert (plan.quantize_at_load, plan.kv_cache_dtype, plan.prefix_caching) == (
         "fp8", "fp8", False)
-    # A checkpoint stored in fp8 is loaded as it is: 72.70e9 B (above) over TP2 = 33.85 GiB.
+    # A checkpoint stored in fp8 is loaded as it is: 72.70e9 B (above) over TP2 = 33.85 GiB
+    # (at TP1, 67.7 GiB of weights leave too little of 0.9 x 79.65 = 71.7 GiB for the
+    # activations and the KV cache).
     raw = llama_70b_on_h100(256)
     raw["models"][0]["hf_id"] = "RedHatAI/Llama-3.3-70B-Instruct-FP8-dynamic"
     plan = load_spec(raw, plan_date=DAY).plans["assistant"]
@@ -505,8 +506,10 @@ def test_the_models_serving_settings_reach_its_plan():
 
 
 def test_models_sharing_a_pool_fit_together_at_their_minimum_and_warn_at_peak():
-    # Three copies of the model on 2 nodes of 1 L40S: each needs 1 GPU (TP1, 1 replica) at
-    # its minimum, 3 > 2.
+    # Three copies of the model on 2 nodes of 1 L40S: each needs 1 GPU at its minimum, 3 > 2.
+    # (TP1: 15 GiB of weights on 45 GiB. 1 replica: 30,000 conversations x 4 turns a day are
+    # 1.39 requests/s of about 250 x 18.6 ms = 4.7 s of decode, ~6.5 in flight, far under
+    # one replica's KV cache of 20+ GiB / 128 KiB a token / 1,450 tokens a request.)
     first = stack_spec("local")["models"][0]
     copies = [("models.1", {**first, "name": "second"}), ("models.2", {**first, "name": "third"})]
     small = [("gpu_pools.0.gpus_per_node", 1), ("gpu_pools.0.max_nodes", 2)]
