@@ -15,13 +15,15 @@ if TYPE_CHECKING:
 
 def zone_problems(spec: EnvironmentSpec) -> list[str]:
     """Every GKE node zone must lie in the region and offer each machine type the node
-    pools use there (every pool spans all of gcp.zones)."""
+    pools use there (every pool spans all of gcp.zones). The GPU pools are GKE's only when
+    the environment runs on GCP; on another cloud the block itself is refused."""
     cfg = spec.gcp
     if cfg is None:
         return []
     problems = []
+    pools = spec.cloud_pools() if spec.cloud == "gcp" else []
     types = {cfg.system_machine_type: "the system pool"} | {
-        p.instance_type: f"pool '{p.name}'" for p in spec.cloud_pools() if p.instance_type
+        p.instance_type: f"pool '{p.name}'" for p in pools if p.instance_type
     }
     for i, zone in enumerate(cfg.node_zones):
         where = config_path(("gcp", "zones", i) if cfg.zones else ("gcp", "region"))

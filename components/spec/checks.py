@@ -601,8 +601,8 @@ def _topology_blocks(spec: EnvironmentSpec) -> list[str]:
 def _cloud_pool_problems(spec: EnvironmentSpec, pool: GpuPool, where: tuple) -> list[str]:
     """Where a pool runs decides what it must say: cloud pools need an instance type of
     their cloud; on-prem pools (all of onprem, a hybrid's inference pools) must not."""
-    problems = []
     cloud = spec.cloud if pool in spec.cloud_pools() else None
+    problems = _spot_bid_problems(pool, where, cloud)
     types = [t for t in [pool.instance_type, *pool.extra_instance_types] if t is not None]
     if cloud is None:
         if types:
@@ -634,13 +634,17 @@ def _cloud_pool_problems(spec: EnvironmentSpec, pool: GpuPool, where: tuple) -> 
             f"{config_path((*where, 'extra_instance_types'))}: only {several} node groups take "
             f"several instance types; a {cloud} node pool has one machine type"
         )
-    bids = " and ".join(c.label for c in clouds.clouds() if c.spot_bid)
-    bid = clouds.get(cloud).spot_bid and pool.capacity == "spot"
-    if pool.spot_max_usd_per_hour is not None and not bid:
-        problems.append(
-            f"{config_path((*where, 'spot_max_usd_per_hour'))}: only for an {bids} spot pool"
-        )
     return problems
+
+
+def _spot_bid_problems(pool: GpuPool, where: tuple, cloud: str | None) -> list[str]:
+    """A spot bid belongs to a spot pool of a cloud that takes one; anywhere else (an
+    on-demand pool, another cloud, the on-prem cluster) nothing would read it."""
+    bid = cloud is not None and clouds.get(cloud).spot_bid and pool.capacity == "spot"
+    if pool.spot_max_usd_per_hour is None or bid:
+        return []
+    bids = " and ".join(c.label for c in clouds.clouds() if c.spot_bid)
+    return [f"{config_path((*where, 'spot_max_usd_per_hour'))}: only for an {bids} spot pool"]
 
 
 # A version leaving standard support this soon gets a warning in the plan.
