@@ -212,6 +212,13 @@ def test_a_node_pool_costs_its_node_hours_at_its_dearest_type(types, spot, tags,
         "ng", "aws:eks/nodeGroup:NodeGroup", "node-hour", tags.get("llm-platform-pool"), None)
 
 
+def test_two_types_at_one_price_price_the_pool_at_the_first_listed():
+    # m6i.xlarge and Standard_D4s_v5 both cost $0.192 an hour on demand: the rows are never
+    # compared with each other (they do not order), and 730 h x $0.192 = $140.16.
+    item = pricing.nodes("t", "ng", ["m6i.xlarge", "Standard_D4s_v5"], False, {}, 1)
+    assert (item.monthly_usd, item.basis) == (140.16, f"730 node-h x $0.192 (m6i.xlarge on-demand, {EC2})")
+
+
 def test_a_node_pool_of_unknown_types_is_refused():
     with pytest.raises(ValueError, match=r"^ng: no catalog price for instance types \['x1', 'y2'\]$"):
         pricing.nodes("t", "ng", ["x1", "y2"], False, {}, 1)
