@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2
+from pulumi.runtime.rpc import UNKNOWN
 from pulumi_policy import (
     EnforcementLevel,
     Policy,
@@ -594,6 +595,13 @@ GPU_CASES = [
          res(NG, "ng", ng(instanceTypes=["g6.xlarge"])),
          "g6.xlarge, which is not on the allowlist (g6e.xlarge)",
          config={"allowedInstanceTypes": ["g6e.xlarge"]}),
+    # A type outside the catalog has no GPU model to check once its type is allowed.
+    Case("gpu-allowlist", res(NG, "ng", ng(instanceTypes=["g4dn.xlarge"])),
+         res(NG, "ng", ng(instanceTypes=["p4de.24xlarge"])), "p4de.24xlarge, which is not",
+         config={"allowedInstanceTypes": ["g4dn.xlarge"]}),
+    Case("gpu-allowlist", res(GKE_POOL_T, "p", GKE_POOL),
+         res(GKE_POOL_T, "p", with_(GKE_POOL, "nodeConfig.machineType", "a2-megagpu-16g")),
+         "a2-megagpu-16g, which is not"),
     Case("gpu-allowlist", res(LT_T, "lt", {"instanceType": "g6e.xlarge"}),
          res(LT_T, "lt", {"instanceType": "p4de.24xlarge"}), "p4de.24xlarge, which is not"),
     Case("gpu-allowlist", res(EC2_T, "i", {"instanceType": "g6e.xlarge"}),
@@ -677,6 +685,10 @@ BOUND_CASES = [
     Case("bounded-scaling", hpa("v2", {"maxReplicas": MAX_REPLICAS}),
          hpa("v2", {"maxReplicas": MAX_REPLICAS + 1}),
          "may grow to 101 replicas (spec.maxReplicas), above the 100"),
+    # A patch of an existing autoscaler may leave its maximum as it is.
+    Case("bounded-scaling", res("kubernetes:autoscaling/v2:HorizontalPodAutoscalerPatch", "h",
+                                {"spec": {"minReplicas": 2}}),
+         hpa("v2", {"minReplicas": 2}), "sets no spec.maxReplicas"),
     Case("bounded-scaling", hpa("v1", {"maxReplicas": 4}), hpa("v1", {"minReplicas": 1}),
          "sets no spec.maxReplicas"),
     Case("bounded-scaling", hpa("v2", {"maxReplicas": 8}), hpa("v2", {"maxReplicas": 9}),
@@ -706,6 +718,9 @@ SPOT_CASES = [
     # A type outside the catalog has no price to quote.
     Case("training-on-spot", res(NG, "ng", with_(TRAIN_GROUP, "instanceTypes", ["g4dn.xlarge"])),
          res(NG, "ng", with_(TRAIN_ON_DEMAND, "instanceTypes", ["g4dn.xlarge"])),
+         "is a training pool on on-demand capacity. Set"),
+    Case("training-on-spot", res(NG, "ng", with_(TRAIN_GROUP, "instanceTypes", ["m6i.xlarge"])),
+         res(NG, "ng", with_(TRAIN_ON_DEMAND, "instanceTypes", ["m6i.xlarge"])),
          "is a training pool on on-demand capacity. Set"),
     Case("training-on-spot",
          res(GKE_POOL_T, "p", with_(with_(GKE_POOL, "nodeConfig.spot", None),
@@ -756,6 +771,13 @@ BUDGET_CASES = [
              "notifications.actual80.contactGroups", ["/subscriptions/s/actionGroups/finops"]))],
          [AZ_RG, res(AZURE_BUDGET_T, "ab", with_(AZURE_BUDGET, "notifications.actual80.enabled",
                                                  False))], "'ab' notifies nobody"),
+    Case("budget-with-notifications",
+         [AZ_RG, res(AZURE_BUDGET_T, "ab", with_(with_(
+             AZURE_BUDGET, "notifications.actual80.contactEmails", None),
+             "notifications.actual80.contactRoles", ["Owner"]))],
+         [AZ_RG, res(AZURE_BUDGET_T, "ab", with_(
+             AZURE_BUDGET, "notifications.actual80.contactEmails", None))],
+         "'ab' notifies nobody"),
     # Every cloud the stack uses needs its own budget.
     Case("budget-with-notifications",
          [VPC, GCP_NET, res(AWS_BUDGET_T, "bud", AWS_BUDGET), res(GCP_BUDGET_T, "gb", GCP_BUDGET)],
@@ -878,6 +900,10 @@ ENDPOINT_CASES = [
          res(AKS_T, "aks", aks_ranges(["0.0.0.0/0"])), "public API server open"),
     Case("private-cluster-endpoint", res(AKS_T, "aks", aks_ranges(["203.0.113.0/24"])),
          res(AKS_T, "aks", aks_ranges([])), "public API server open"),
+    # "*" and the service tag "Internet" are Azure's ways of saying everyone.
+    *(Case("private-cluster-endpoint", res(AKS_T, "aks", aks_ranges(["203.0.113.0/24"])),
+           res(AKS_T, "aks", aks_ranges(["203.0.113.0/24", everyone])), "public API server open")
+      for everyone in ["*", "Internet"]),
 ]
 
 SECRETS_CASES = [
@@ -1118,6 +1144,46 @@ ALERT_CASES = [
          "no annotations.runbook_url; labels.severity None is not one of critical, warning, info"),
 ]
 
-CASES += [*TAG_CASES, *GPU_CASES, *BOUND_CASES, *SPOT_CASES, *BUDGET_CASES, *COST_CASES,
+# A rule leaves alone what it does not govern: the near miss of its type check.
+OUT_OF_SCOPE = res(CM_T, "cm", {"metadata": {"labels": LABELS}, "data": {"k": "v"}})
+SCOPE_CASES = [
+    Case("private-encrypted-buckets", OUT_OF_SCOPE, res(S3_T, "b", {"acl": "public-read"}),
+         "public ACL"),
+    Case("cluster-secrets-encryption", VPC, res(EKS_T, "eks", with_(EKS, "encryptionConfig", None)),
+         "envelope-encrypt"),
+    Case("restricted-pods", OUT_OF_SCOPE, workload(pod((f"{C0}.privileged", True))),
+         "privileged: false"),
+    Case("pinned-images", OUT_OF_SCOPE, workload(pod(("containers.0.image", "busybox"))),
+         "has no tag"),
+]
+
+# VictoriaMetrics' VMRule has PrometheusRule's shape (spec.groups[].rules[]), but the
+# Prometheus Operator does not load it, so neither its alerts nor its budget alarm count
+# (https://docs.victoriametrics.com/operator/resources/vmrule/).
+VMRULE_T = "kubernetes:operator.victoriametrics.com/v1beta1:VMRule"
+ALARMS = with_(PROM_RULE, "spec.groups.0.rules", [ALERT, BUDGET_ALERT])
+VMRULE_CASES = [
+    Case("alert-rule-runbooks",
+         res(VMRULE_T, "r", with_(PROM_RULE, "spec.groups.0.rules.0.annotations", {})),
+         res(RULE_TYPE, "r", with_(PROM_RULE, "spec.groups.0.rules.0.annotations", {})),
+         "no annotations.runbook_url"),
+    Case("budget-with-notifications", [res(RULE_TYPE, "r", ALARMS)], [res(VMRULE_T, "r", ALARMS)],
+         "no budget alarm"),
+]
+
+# During preview a value computed from another resource is unknown. A stack rule reads it
+# as absent: a node group whose capacity type is unknown is priced on demand, and an
+# unknown selector value selects nothing (the known ones still may).
+UNKNOWN_CASES = [
+    Case("monthly-cost-cap", [res(NG, "ng", ng(730, capacityType=UNKNOWN))],
+         [res(NG, "ng", ng(731, capacityType=UNKNOWN))],
+         f"estimated cost ${OVER_CAP}/month is over the cap ${AT_CAP}/month",
+         config={"maxMonthlyUsd": 1358.53}),
+    Case("model-server-disruption-budget",
+         [SERVER, pdb(expr(APP, "In", UNKNOWN, "assistant"))],
+         [SERVER, pdb(expr(APP, "In", UNKNOWN, "chat"))], NOT_SELECTED),
+]
+
+CASES += [*SCOPE_CASES, *VMRULE_CASES, *UNKNOWN_CASES, *TAG_CASES, *GPU_CASES, *BOUND_CASES, *SPOT_CASES, *BUDGET_CASES, *COST_CASES,
           *STORAGE_CASES, *GUARD_CASES, *ENDPOINT_CASES, *SECRETS_CASES, *IMDS_CASES,
           *RESTRICTED_CASES, *IMAGE_CASES, *LB_CASES, *PROBE_CASES, *PDB_CASES, *ALERT_CASES]
