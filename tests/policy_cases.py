@@ -93,6 +93,8 @@ class Case:
     bad: Resource | list[Resource]
     expect: str  # a phrase the violation message must contain: what to fix
     config: dict[str, Any] = field(default_factory=dict)
+    # The resource that violation is attributed to ("stack" for the stack), when it matters.
+    resource: str | None = None
 
     @property
     def id(self) -> str:
@@ -115,6 +117,9 @@ def failures(run: Run, case: Case) -> list[str]:
         problems.append("violating input passed")
     elif not any(case.expect in v.message for v in bad):
         problems.append(f"no message says {case.expect!r}: {[v.message for v in bad]}")
+    elif case.resource and not any(case.expect in v.message and v.resource == case.resource
+                                   for v in bad):
+        problems.append(f"not attributed to {case.resource}: {[v.urn for v in bad]}")
     elif any(v.enforcement != "mandatory" for v in bad):
         problems.append(f"expected mandatory: {[v.enforcement for v in bad]}")
     return problems
@@ -171,7 +176,8 @@ def run_in_process(policies: list[Policy], case: Case,
     level = "mandatory" if policy.enforcement_level == EnforcementLevel.MANDATORY else "advisory"
 
     def report(message: str, urn: str | None = None) -> None:
-        found.append(Violation(policy.name, level, "", message, urn or ""))
+        default = target.urn if isinstance(target, Resource) else ""
+        found.append(Violation(policy.name, level, "", message, urn or default))
 
     if isinstance(target, Resource):
         if isinstance(policy, StackValidationPolicy):
@@ -312,7 +318,8 @@ CASES = [
          "not on the allowlist"),
     Case("gpu-allowlist", res(NG, "ng", NODE_GROUP),
          res(NG, "ng", with_(NODE_GROUP, "instanceTypes", ["p5.48xlarge"])),
-         "H100-80GB", config={"allowedGpus": ["L4", "L40S"]}),
+         "runs H100-80GB GPUs (p5.48xlarge), and the allowed GPU models are L4, L40S. Choose",
+         config={"allowedGpus": ["L4", "L40S"]}),
     Case("gpu-allowlist", res("gcp:container/nodePool:NodePool", "p", GKE_POOL),
          res("gcp:container/nodePool:NodePool", "p",
              with_(GKE_POOL, "nodeConfig.guestAccelerators.0.type", "nvidia-tesla-k80")),
@@ -567,7 +574,7 @@ TAG_CASES = [
 ]
 
 
-def ng(hours: int | None = 730, **changes: Any) -> dict[str, Any]:
+def ng(hours: int | str | None = 730, **changes: Any) -> dict[str, Any]:
     """The g6e.xlarge node group with `hours` node-hours a month stated in its tag."""
     out = with_(NODE_GROUP, f"tags.{pricing.NODE_HOURS_TAG}", None if hours is None else str(hours))
     for path, value in changes.items():
@@ -593,8 +600,9 @@ GPU_CASES = [
          res(NG, "ng", ng(instanceTypes=["g4dn.xlarge"])), "not on the allowlist"),
     Case("gpu-allowlist", res(NG, "ng", NODE_GROUP),
          res(NG, "ng", ng(instanceTypes=["g6.xlarge"])),
-         "g6.xlarge, which is not on the allowlist (g6e.xlarge)",
-         config={"allowedInstanceTypes": ["g6e.xlarge"]}),
+         "g6.xlarge, which is not on the allowlist (g6e.xlarge, g5.xlarge). Pick an allowed "
+         "type, or add g6.xlarge to the policy config allowedInstanceTypes",
+         config={"allowedInstanceTypes": ["g6e.xlarge", "g5.xlarge"]}),
     # A type outside the catalog has no GPU model to check once its type is allowed.
     Case("gpu-allowlist", res(NG, "ng", ng(instanceTypes=["g4dn.xlarge"])),
          res(NG, "ng", ng(instanceTypes=["p4de.24xlarge"])), "p4de.24xlarge, which is not",
@@ -634,8 +642,8 @@ GPU_CASES = [
                                     "nodeConfig.guestAccelerators.0.type", "nvidia-tesla-a100")),
          res(GKE_POOL_T, "p", with_(with_(GKE_POOL, "nodeConfig.machineType", "a2-highgpu-1g"),
                                     "nodeConfig.guestAccelerators.0.type", "nvidia-a100-80gb")),
-         "attaches accelerator nvidia-a100-80gb; allowed: nvidia-tesla-a100.",
-         config={"allowedGpus": ["A100-40GB"]}),
+         "attaches accelerator nvidia-a100-80gb; allowed: nvidia-l4, nvidia-tesla-a100. Use",
+         config={"allowedGpus": ["A100-40GB", "L4"]}),
 ]
 
 
@@ -654,7 +662,8 @@ BOUND_CASES = [
     # Exactly at the cap passes; one over does not.
     Case("bounded-scaling", res(NG, "ng", ng(scalingConfig__maxSize=MAX_NODES)),
          res(NG, "ng", ng(scalingConfig__maxSize=MAX_NODES + 1)),
-         "may grow to 101 nodes (scalingConfig.maxSize), above the 100 allowed"),
+         "may grow to 101 nodes (scalingConfig.maxSize), above the 100 allowed by the policy "
+         "config. Lower the spec's max_nodes or raise the cap."),
     Case("bounded-scaling", res(AKS_POOL_T, "a", with_(AKS_POOL, "maxCount", 16)),
          res(AKS_POOL_T, "a", with_(AKS_POOL, "maxCount", 17)),
          "may grow to 17 nodes (maxCount), above the 16", config={"maxNodesPerPool": 16}),
@@ -663,7 +672,9 @@ BOUND_CASES = [
          res(AKS_POOL_T, "a", {**AKS_POOL, "enableAutoScaling": False, "count": 101}),
          "may grow to 101 nodes (count)"),
     Case("bounded-scaling", res(AKS_POOL_T, "a", AKS_POOL),
-         res(AKS_POOL_T, "a", _without(AKS_POOL, "maxCount")), "sets no maxCount"),
+         res(AKS_POOL_T, "a", _without(AKS_POOL, "maxCount")),
+         "sets no maxCount: an autoscaler without a ceiling can buy GPUs without limit. Set a "
+         "maximum (the spec's max_nodes)."),
     Case("bounded-scaling", res(GKE_POOL_T, "p", gke_pool({"totalMaxNodeCount": 100})),
          res(GKE_POOL_T, "p", gke_pool({"totalMaxNodeCount": 101})),
          "may grow to 101 nodes (autoscaling.totalMaxNodeCount)"),
@@ -684,13 +695,15 @@ BOUND_CASES = [
          res(GKE_POOL_T, "p", gke_pool(initialNodeCount=101)), "may grow to 101 nodes"),
     Case("bounded-scaling", hpa("v2", {"maxReplicas": MAX_REPLICAS}),
          hpa("v2", {"maxReplicas": MAX_REPLICAS + 1}),
-         "may grow to 101 replicas (spec.maxReplicas), above the 100"),
+         "may grow to 101 replicas (spec.maxReplicas), above the 100 allowed by the policy "
+         "config. Lower the spec's autoscaling.max_replicas or raise the cap."),
     # A patch of an existing autoscaler may leave its maximum as it is.
     Case("bounded-scaling", res("kubernetes:autoscaling/v2:HorizontalPodAutoscalerPatch", "h",
                                 {"spec": {"minReplicas": 2}}),
          hpa("v2", {"minReplicas": 2}), "sets no spec.maxReplicas"),
     Case("bounded-scaling", hpa("v1", {"maxReplicas": 4}), hpa("v1", {"minReplicas": 1}),
-         "sets no spec.maxReplicas"),
+         "sets no spec.maxReplicas: an autoscaler without a ceiling can buy GPUs without "
+         "limit. Set a maximum (the spec's autoscaling.max_replicas)."),
     Case("bounded-scaling", hpa("v2", {"maxReplicas": 8}), hpa("v2", {"maxReplicas": 9}),
          "9 replicas (spec.maxReplicas), above the 8", config={"maxReplicas": 8}),
     Case("bounded-scaling", res(SCALED_T, "so", {"spec": {"maxReplicaCount": 100}}),
@@ -715,6 +728,12 @@ SPOT_CASES = [
          res(NG, "trainers", with_(TRAIN_ON_DEMAND, f"tags.{pricing.POOL_TAG}", None)),
          res(NG, "trainers", TRAIN_ON_DEMAND), "exemptPools",
          config={"exemptPools": ["trainers"]}),
+    # g6e.2xlarge is $2.24208/h on demand, $0.96/h spot (the catalog row).
+    Case("training-on-spot", res(NG, "ng", with_(TRAIN_GROUP, "instanceTypes",
+                                                 ["g6e.xlarge", "g6e.2xlarge"])),
+         res(NG, "ng", with_(TRAIN_ON_DEMAND, "instanceTypes", ["g6e.xlarge", "g6e.2xlarge"])),
+         "(g6e.xlarge $1.861/h on demand against $0.8/h spot; g6e.2xlarge $2.24208/h on "
+         "demand against $0.96/h spot)"),
     # A type outside the catalog has no price to quote.
     Case("training-on-spot", res(NG, "ng", with_(TRAIN_GROUP, "instanceTypes", ["g4dn.xlarge"])),
          res(NG, "ng", with_(TRAIN_ON_DEMAND, "instanceTypes", ["g4dn.xlarge"])),
@@ -750,9 +769,9 @@ BUDGET_CASES = [
              {"threshold": 80, "subscriberSnsTopicArns": ["arn:aws:sns:us-east-1:1:finops"]}]))],
          [VPC, res(AWS_BUDGET_T, "bud", with_(AWS_BUDGET, "notifications",
                                               [{"threshold": 80}]))],
-         "'bud' notifies nobody. Give it"),
+         "'bud' notifies nobody. Give it", resource="bud"),
     Case("budget-with-notifications", [GCP_NET, res(GCP_BUDGET_T, "gb", GCP_BUDGET)],
-         [GCP_NET], "no gcp budget"),
+         [GCP_NET], "no gcp budget", resource="stack"),
     Case("budget-with-notifications",
          [GCP_NET, res(GCP_BUDGET_T, "gb", with_(GCP_BUDGET, "allUpdatesRule",
                                                  {"pubsubTopic": "projects/p/topics/budget"}))],
@@ -1099,7 +1118,8 @@ SERVER = workload(namespace="llm")
 NOT_SELECTED = "model server 'd' has no PodDisruptionBudget selecting its pods in namespace llm"
 PDB_CASES = [
     Case("model-server-disruption-budget", [SERVER, pdb({"matchLabels": {APP: "assistant"}})],
-         [SERVER, pdb({"matchLabels": {APP: "assistant"}}, namespace="ops")], NOT_SELECTED),
+         [SERVER, pdb({"matchLabels": {APP: "assistant"}}, namespace="ops")], NOT_SELECTED,
+         resource="d"),
     Case("model-server-disruption-budget", [workload(), pdb({"matchLabels": {APP: "assistant"}},
                                                            namespace=None)],
          [workload(), pdb({"matchLabels": {APP: "assistant"}})],
@@ -1155,6 +1175,9 @@ SCOPE_CASES = [
          "privileged: false"),
     Case("pinned-images", OUT_OF_SCOPE, workload(pod(("containers.0.image", "busybox"))),
          "has no tag"),
+    Case("gpu-allowlist", VPC, res(NG, "ng", ng(instanceTypes=["p4de.24xlarge"])),
+         "not on the allowlist"),
+    Case("training-on-spot", OUT_OF_SCOPE, res(NG, "ng", TRAIN_ON_DEMAND), "capacity: spot"),
 ]
 
 # VictoriaMetrics' VMRule has PrometheusRule's shape (spec.groups[].rules[]), but the
@@ -1175,6 +1198,12 @@ VMRULE_CASES = [
 # as absent: a node group whose capacity type is unknown is priced on demand, and an
 # unknown selector value selects nothing (the known ones still may).
 UNKNOWN_CASES = [
+    # Node-hours not known yet: the group is priced at its desired size always on,
+    # 1 x 730 h x $1.861 = $1,358.53, and 2 nodes twice that, $2,717.06.
+    Case("monthly-cost-cap", [res(NG, "ng", ng(UNKNOWN))],
+         [res(NG, "ng", ng(UNKNOWN, scalingConfig__desiredSize=2))],
+         f"estimated cost $2,717.06/month is over the cap ${AT_CAP}/month",
+         config={"maxMonthlyUsd": 1358.53}),
     Case("monthly-cost-cap", [res(NG, "ng", ng(730, capacityType=UNKNOWN))],
          [res(NG, "ng", ng(731, capacityType=UNKNOWN))],
          f"estimated cost ${OVER_CAP}/month is over the cap ${AT_CAP}/month",
