@@ -166,6 +166,11 @@ def _stack(resources: list[Resource]) -> list[PolicyResource]:
     return out
 
 
+def stack_args(resources: list[Resource], config: dict[str, Any] | None = None) -> Any:
+    """StackValidationArgs as AnalyzeStack builds them; not_applicable raises NotApplicable."""
+    return _StackArgs(_stack(resources), wire(config or {}) or None)
+
+
 def run_in_process(policies: list[Policy], case: Case,
                    target: Resource | list[Resource]) -> list[Violation]:
     """The case policy's violations for `target`, calling its validate function with the
@@ -187,7 +192,7 @@ def run_in_process(policies: list[Policy], case: Case,
     else:
         if not isinstance(policy, StackValidationPolicy):
             return []
-        args = _StackArgs(_stack(target), config)
+        args = stack_args(target, case.config)
     with contextlib.suppress(NotApplicable):  # the SDK reports it, no violation
         policy.validate(args, report)
     return found
@@ -845,23 +850,36 @@ STORAGE_CASES = [
     *(Case("private-encrypted-buckets", res(PAB_T, "pab", PAB),
            res(PAB_T, "pab", {**PAB, flag: False}), f"leaves {flag} off")
       for flag in PAB),
+    Case("private-encrypted-buckets", res(PAB_T, "pab", PAB),
+         res(PAB_T, "pab", {**PAB, "blockPublicAcls": False, "restrictPublicBuckets": None}),
+         f"{PAB_T} 'pab' leaves blockPublicAcls, restrictPublicBuckets off. Set all four to "
+         "true."),
     *(Case("private-encrypted-buckets", res(SSE_T, "sse", with_(
         SSE, "rules.0.applyServerSideEncryptionByDefault.sseAlgorithm", algo)),
            res(SSE_T, "sse", with_(SSE, "rules.0.applyServerSideEncryptionByDefault", {})),
-           "sets no default encryption") for algo in ["aws:kms", "aws:kms:dsse", "AES256"]),
+           f"{SSE_T} 'sse' sets no default encryption. Add a rule with sseAlgorithm aws:kms "
+           "and a customer-managed key.") for algo in ["aws:kms", "aws:kms:dsse", "AES256"]),
     Case("private-encrypted-buckets", res(GCS_T, "g", GCS),
          res(GCS_T, "g", {**GCS, "uniformBucketLevelAccess": False}),
-         "allows per-object ACLs"),
+         f"{GCS_T} 'g' allows per-object ACLs. Set uniformBucketLevelAccess: true so only IAM "
+         "grants access."),
+    Case("private-encrypted-buckets", res(GCS_T, "g", GCS),
+         res(GCS_T, "g", _without(GCS, "publicAccessPrevention")),
+         f"{GCS_T} 'g' does not enforce public access prevention. Set publicAccessPrevention: "
+         "enforced."),
     Case("private-encrypted-buckets", res(SA_T, "sa", SA),
-         res(SA_T, "sa", _without(SA, "allowBlobPublicAccess")), "allows public blob access"),
+         res(SA_T, "sa", _without(SA, "allowBlobPublicAccess")),
+         f"{SA_T} 'sa' allows public blob access. Set allowBlobPublicAccess: false."),
     Case("private-encrypted-buckets", res(SA_T, "sa", _without(SA, "enableHttpsTrafficOnly")),
-         res(SA_T, "sa", {**SA, "enableHttpsTrafficOnly": False}), "accepts plain HTTP"),
+         res(SA_T, "sa", {**SA, "enableHttpsTrafficOnly": False}),
+         f"{SA_T} 'sa' accepts plain HTTP or old TLS. Set enableHttpsTrafficOnly: true and "
+         "minimumTlsVersion: TLS1_2."),
     *(Case("private-encrypted-buckets", res(SA_T, "sa", SA),
            res(SA_T, "sa", {**SA, "minimumTlsVersion": tls}), "or old TLS")
       for tls in ["TLS1_0", "TLS1_1"]),
     Case("private-encrypted-buckets", res(SA_T, "sa", _without(SA, "encryption")),
          res(SA_T, "sa", with_(SA, "encryption.requireInfrastructureEncryption", False)),
-         "turns infrastructure encryption off"),
+         f"{SA_T} 'sa' turns infrastructure encryption off. Remove the override."),
     Case("private-encrypted-buckets", res(BLOB_T, "c", {"publicAccess": "None"}),
          res(BLOB_T, "c", {"publicAccess": "Blob"}), "publicAccess Blob"),
     Case("private-encrypted-buckets", res(BLOB_T, "c", {}),
@@ -875,15 +893,21 @@ GUARD_CASES = [
     # A guard that names the bucket guards it; one that names another bucket does not.
     Case("s3-bucket-guards", [BUCKET, *NAMED],
          [BUCKET, NAMED[0], res(SSE_T, "sse", {"bucket": "other", **SSE})],
-         "S3 bucket 'b' has no default encryption"),
+         "S3 bucket 'b' has no default encryption "
+         "(BucketServerSideEncryptionConfiguration). Create", resource="b"),
     # Neither side naming a bucket is no link.
     Case("s3-bucket-guards",
          [UNNAMED, res(PAB_T, "pab", PAB, bucket=[UNNAMED.urn]),
           res(SSE_T, "sse", SSE, bucket=[UNNAMED.urn])],
          [UNNAMED, res(PAB_T, "pab", PAB), res(SSE_T, "sse", SSE, bucket=[UNNAMED.urn])],
          "S3 bucket 'u' has no public access block"),
-    Case("s3-bucket-guards", [BUCKET], [res(S3_T, "c", {"bucket": "llm-cache"})],
-         "S3 bucket 'c' has no public access block", config={"exemptBuckets": ["b"]}),
+    # An exempt bucket does not stop the check of the next one.
+    Case("s3-bucket-guards", [BUCKET], [BUCKET, res(S3_T, "c", {"bucket": "llm-cache"})],
+         "S3 bucket 'c' has no public access block (BucketPublicAccessBlock). Create the "
+         "bucket with components.aws.artifacts.ArtifactBucket, or add the "
+         "BucketPublicAccessBlock for it.", config={"exemptBuckets": ["b"]}, resource="c"),
+    Case("s3-bucket-guards", [VPC], [VPC, BUCKET, *NAMED[1:]],
+         "S3 bucket 'b' has no public access block", resource="b"),
 ]
 
 
@@ -905,18 +929,24 @@ ENDPOINT_CASES = [
     # EKS's endpoint is public unless turned off.
     Case("private-cluster-endpoint", res(EKS_T, "eks", EKS),
          res(EKS_T, "eks", with_(EKS, "vpcConfig.endpointPublicAccess", None)),
-         "public API endpoint open to the internet"),
+         f"{EKS_T} 'eks' has a public API endpoint open to the internet. Keep "
+         "aws.public_endpoint_cidrs empty (private endpoint) or list the CIDRs that may reach "
+         "it."),
     Case("private-cluster-endpoint", res(EKS_T, "eks", eks_public(["203.0.113.0/24"])),
          res(EKS_T, "eks", eks_public(["203.0.113.0/24", "::/0"])), "open to the internet"),
     Case("private-cluster-endpoint", res(EKS_T, "eks", eks_public(["203.0.113.0/24"])),
          res(EKS_T, "eks", eks_public(["10.0.0.0/8"])), "open to the internet",
          config={"openCidrs": ["0.0.0.0/0", "10.0.0.0/8"]}),
     Case("private-cluster-endpoint", res(GKE_T, "gke", gke_networks(["203.0.113.0/24"])),
-         res(GKE_T, "gke", gke_networks(["0.0.0.0/0"])), "without authorized networks"),
+         res(GKE_T, "gke", gke_networks(["0.0.0.0/0"])),
+         f"{GKE_T} 'gke' has a public control-plane endpoint without authorized networks. "
+         "Enable the private endpoint or list gcp.authorized_networks."),
     Case("private-cluster-endpoint", res(GKE_T, "gke", gke_networks(["203.0.113.0/24"])),
          res(GKE_T, "gke", gke_networks([])), "without authorized networks"),
     Case("private-cluster-endpoint", res(AKS_T, "aks", aks_ranges(["203.0.113.0/24"])),
-         res(AKS_T, "aks", aks_ranges(["0.0.0.0/0"])), "public API server open"),
+         res(AKS_T, "aks", aks_ranges(["0.0.0.0/0"])),
+         f"{AKS_T} 'aks' has a public API server open to the internet. Enable the private "
+         "cluster or set authorizedIPRanges."),
     Case("private-cluster-endpoint", res(AKS_T, "aks", aks_ranges(["203.0.113.0/24"])),
          res(AKS_T, "aks", aks_ranges([])), "public API server open"),
     # "*" and the service tag "Internet" are Azure's ways of saying everyone.
@@ -926,9 +956,11 @@ ENDPOINT_CASES = [
 ]
 
 SECRETS_CASES = [
+    # A key ARN left empty (an unset config value) is no key.
     Case("cluster-secrets-encryption", res(EKS_T, "eks", EKS),
-         res(EKS_T, "eks", with_(EKS, "encryptionConfig.provider", None)),
-         "does not envelope-encrypt Secrets"),
+         res(EKS_T, "eks", with_(EKS, "encryptionConfig.provider", {"keyArn": ""})),
+         f"{EKS_T} 'eks' does not envelope-encrypt Secrets with a KMS key. Set encryptionConfig "
+         "with resources [secrets] and a customer-managed key."),
     Case("cluster-secrets-encryption", res(EKS_T, "eks", EKS),
          res(EKS_T, "eks", with_(EKS, "encryptionConfig.resources", [])),
          "does not envelope-encrypt Secrets"),
@@ -938,7 +970,13 @@ SECRETS_CASES = [
     Case("cluster-secrets-encryption", res(AKS_T, "aks", {
         **AKS, "securityProfile": {"azureKeyVaultKms": {"enabled": True}}}),
          res(AKS_T, "aks", {**AKS, "securityProfile": {"azureKeyVaultKms": {"enabled": False}}}),
-         "Key Vault key"),
+         f"{AKS_T} 'aks' does not encrypt Secrets with a Key Vault key. Enable "
+         "securityProfile.azureKeyVaultKms."),
+    Case("cluster-secrets-encryption", res(GKE_T, "gke", {
+        **GKE, "databaseEncryption": {"state": "ENCRYPTED", "keyName": "k"}}),
+         res(GKE_T, "gke", GKE),
+         f"{GKE_T} 'gke' does not encrypt Secrets with a Cloud KMS key. Set databaseEncryption "
+         "{state: ENCRYPTED, keyName: <key>}."),
 ]
 
 IMDS_CASES = [
@@ -947,7 +985,9 @@ IMDS_CASES = [
          res(LT_T, "lt", {"metadataOptions": {"httpEndpoint": "disabled",
                                               "httpTokens": "optional"}}),
          res(LT_T, "lt", {"metadataOptions": {"httpEndpoint": "enabled",
-                                              "httpTokens": "optional"}}), "allows IMDSv1"),
+                                              "httpTokens": "optional"}}),
+         f"{LT_T} 'lt' allows IMDSv1, whose credentials a server-side request forgery can "
+         "read. Set metadataOptions.httpTokens: required."),
     Case("imdsv2-required", res(EC2_T, "i", {"metadataOptions": {"httpTokens": "required"}}),
          res(EC2_T, "i", {}), "Set metadataOptions.httpTokens: required"),
     Case("imdsv2-required",
@@ -1029,6 +1069,13 @@ RESTRICTED_CASES = [
          workload(pod((f"{C0}.seccompProfile", None),
                       ("securityContext.seccompProfile", {"type": "RuntimeDefault"}))),
          workload(pod((f"{C0}.seccompProfile", None))), "seccompProfile.type: RuntimeDefault"),
+    Case("restricted-pods", workload(),
+         workload(pod((f"{C0}.seccompProfile", None), ("securityContext.seccompProfile", None))),
+         f"{DEPLOY} 'd' container 'server' is not restricted; set seccompProfile.type: "
+         "RuntimeDefault (components.kubernetes.pods.container_security and pod_security). A "
+         "workload that must run as root states why in the annotation "
+         f"{conventions.RUNS_AS_ROOT_ANNOTATION}, one that must be privileged in "
+         f"{conventions.PRIVILEGED_ANNOTATION}."),
     Case("restricted-pods",
          workload(pod((f"{C0}.seccompProfile", {"type": "Localhost",
                                                 "localhostProfile": "llm.json"}))),
@@ -1103,6 +1150,9 @@ PROBE_CASES = [
 ]
 
 
+OUT_OF_SCOPE_CM = res(CM_T, "cm", {"metadata": {"namespace": "llm", "labels": LABELS}})
+
+
 def pdb(selector: dict[str, Any], namespace: str | None = "llm") -> Resource:
     meta = {"name": "assistant", **({"namespace": namespace} if namespace else {})}
     return res(PDB_TYPE, "p", {"metadata": meta, "spec": {"maxUnavailable": 1,
@@ -1132,6 +1182,10 @@ PDB_CASES = [
          [SERVER, pdb(expr("tier", "Exists"))], NOT_SELECTED),
     Case("model-server-disruption-budget", [SERVER, pdb(expr("tier", "DoesNotExist"))],
          [SERVER, pdb(expr(APP, "DoesNotExist"))], NOT_SELECTED),
+    # Resources that are not model servers do not end the search for those that are.
+    Case("model-server-disruption-budget",
+         [OUT_OF_SCOPE_CM, SERVER, pdb({"matchLabels": {APP: "assistant"}})],
+         [OUT_OF_SCOPE_CM, SERVER], NOT_SELECTED),
     # An empty selector selects nothing the author meant.
     Case("model-server-disruption-budget", [SERVER, pdb({"matchLabels": {APP: "assistant"}})],
          [SERVER, pdb({})], NOT_SELECTED),

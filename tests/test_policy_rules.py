@@ -9,7 +9,19 @@ from typing import Any
 
 import jsonschema
 import pytest
-from policy_cases import CASES, DEPLOY, Case, failures, run_in_process, urn
+from policy_cases import (
+    CASES,
+    DEPLOY,
+    NG,
+    Case,
+    NotApplicable,
+    failures,
+    ng,
+    res,
+    run_in_process,
+    stack_args,
+    urn,
+)
 from pulumi_policy import (
     EnforcementLevel,
     ResourceValidationArgs,
@@ -119,3 +131,11 @@ def test_cost_cap_schema(config: dict[str, Any], valid: bool):
               "additionalProperties": False}
     errors = list(jsonschema.Draft7Validator(schema).iter_errors(config))
     assert (errors == []) is valid
+
+
+def test_cost_cap_without_a_cap_or_a_budget_is_not_applicable():
+    """The engine lists the rule as not applicable, with this reason, instead of passing it."""
+    policy = next(p for p in POLICIES if p.name == "monthly-cost-cap")
+    with pytest.raises(NotApplicable) as skipped:
+        policy.validate(stack_args([res(NG, "ng", ng(731))]), print)
+    assert skipped.value.args == ("no maxMonthlyUsd in policy config and no cloud budget",)
