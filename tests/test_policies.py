@@ -133,8 +133,9 @@ PolicyPack(name="mutant", policies=[removed(p) if p.name == {name!r} else p for 
 def test_removing_a_rules_check_fails_its_tests(name: str, tmp_path: Path):
     (tmp_path / "__main__.py").write_text(MUTANT.format(pack=str(PACK), name=name))
     with Analyzer(tmp_path) as mutant:
-        broken = [c.id for c in CASES if c.policy == name and failures(over_grpc(mutant), c)]
-    assert broken, f"{name}: no test notices when its check is removed"
+        # The first case that notices is enough.
+        noticed = any(failures(over_grpc(mutant), c) for c in CASES if c.policy == name)
+    assert noticed, f"{name}: no test notices when its check is removed"
 
 
 def test_taggable_types_match_the_provider_sdks(planned):
