@@ -109,9 +109,11 @@ def test_rule_declares_a_mandatory_policy_with_its_schema():
     # A resource rule leaves chart objects alone; a stack rule sees every resource.
     resource.validate(_resource_args(CHART_CHILD), print)
     assert calls == []
+    own = _resource_args(urn(DEPLOY, "d"))
+    resource.validate(own, print)
     whole = StackValidationArgs([])
     stack.validate(whole, print)
-    assert calls == [whole]
+    assert calls == [own, whole]
 
 
 def test_schema_helpers():
@@ -127,6 +129,9 @@ def test_schema_helpers():
     ({"maxMonthlyUsd": -0.01}, False), ({"maxMonthlyUsd": "1000"}, False),
 ])
 def test_cost_cap_schema(config: dict[str, Any], valid: bool):
+    # What `pulumi policy` shows for the property, and what the engine checks config against.
+    assert cost_caps._cost_schema()["maxMonthlyUsd"]["description"] == (
+        "monthly cost cap in USD; default: the sum of the stack's cloud budgets")
     schema = {"type": "object", "properties": cost_caps._cost_schema(),
               "additionalProperties": False}
     errors = list(jsonschema.Draft7Validator(schema).iter_errors(config))
