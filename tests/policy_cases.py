@@ -143,14 +143,15 @@ class _StackArgs(StackValidationArgs):
 
 
 def wire(value: dict[str, Any]) -> dict[str, Any]:
-    """A property map as the pack's servicer reads it off the wire: through a protobuf
-    Struct (every number a float) and the SDK's deserializer (secrets unwrapped)."""
+    """A property map as it crosses the wire: through a protobuf Struct, so every number
+    arrives as a float, as the pack's servicer reads it."""
     s = struct_pb2.Struct()
     s.update(value)
     return json_format.MessageToDict(s)
 
 
 def _proxy(props: dict[str, Any]) -> Any:
+    """Properties as a rule sees them: secrets unwrapped, unknowns raising on read."""
     return unknown_checking_proxy(deserialize_properties(wire(props)))
 
 
