@@ -1266,6 +1266,11 @@ UNKNOWN_CASES = [
     Case("model-server-disruption-budget",
          [SERVER, pdb(expr(APP, "In", UNKNOWN, "assistant"))],
          [SERVER, pdb(expr(APP, "In", UNKNOWN, "chat"))], NOT_SELECTED),
+    # A whole rule not known yet is no alarm, and does not hide the known ones.
+    Case("budget-with-notifications",
+         [res(RULE_TYPE, "r", with_(PROM_RULE, "spec.groups.0.rules", [UNKNOWN, BUDGET_ALERT]))],
+         [res(RULE_TYPE, "r", with_(PROM_RULE, "spec.groups.0.rules", [UNKNOWN, ALERT]))],
+         "no budget alarm"),
 ]
 
 CASES += [*SCOPE_CASES, *VMRULE_CASES, *UNKNOWN_CASES, *TAG_CASES, *GPU_CASES, *BOUND_CASES, *SPOT_CASES, *BUDGET_CASES, *COST_CASES,
