@@ -1266,6 +1266,12 @@ UNKNOWN_CASES = [
     Case("model-server-disruption-budget",
          [SERVER, pdb(expr(APP, "In", UNKNOWN, "assistant"))],
          [SERVER, pdb(expr(APP, "In", UNKNOWN, "chat"))], NOT_SELECTED),
+    # A recording rule that reads the budget record is not an alarm: nothing pages.
+    Case("budget-with-notifications",
+         [res(RULE_TYPE, "r", with_(PROM_RULE, "spec.groups.0.rules", [BUDGET_ALERT]))],
+         [res(RULE_TYPE, "r", with_(PROM_RULE, "spec.groups.0.rules", [
+             {"record": "llm:budget_used:ratio_projected", "expr": "llm:budget_used / 1000"}]))],
+         "no budget alarm"),
     # A whole rule not known yet is no alarm, and does not hide the known ones.
     Case("budget-with-notifications",
          [res(RULE_TYPE, "r", with_(PROM_RULE, "spec.groups.0.rules", [UNKNOWN, BUDGET_ALERT]))],
