@@ -21,7 +21,7 @@ from pulumi_policy import (
 from components import catalog, clouds, pricing
 from components.props import number
 
-from ._base import config, get, known, rule, string_list, where
+from ._base import config, get, items, known, rule, string_list, where
 
 DEFAULT_MAX_NODES = 100
 DEFAULT_MAX_REPLICAS = 100
@@ -182,12 +182,13 @@ def budget(r: PolicyResource) -> tuple[str, float | None, int] | None:
 def _alerts(r: PolicyResource) -> list[dict[str, Any]]:
     if r.resource_type != "kubernetes:monitoring.coreos.com/v1:PrometheusRule":
         return []
+    # A group or rule not known yet (None in the known copy) holds no alert to count.
     p = known(r.props)
     return [
         entry
-        for group in get(p, "spec", "groups") or []
-        for entry in group.get("rules") or []
-        if entry.get("alert")
+        for group in items(get(p, "spec", "groups"))
+        for entry in items(get(group, "rules"))
+        if get(entry, "alert")
     ]
 
 
