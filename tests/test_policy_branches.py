@@ -240,15 +240,17 @@ def _table_mutant(name: str, owner: Any, attr: str, entry: Any) -> Mutant:
 def _table_mutants() -> Iterator[Mutant]:
     for module_name, attr in TABLES:
         module = importlib.import_module(module_name)
-        for entry in getattr(module, attr):
+        # Sorted by repr: a set's order follows the string hash, which differs per process,
+        # and xdist's workers must collect the same tests in the same order.
+        for entry in sorted(getattr(module, attr), key=repr):
             yield _table_mutant(f"{module_name.rsplit('.', 1)[-1]}.{attr} without {entry!r}",
                                 module, attr, entry)
     for cloud in clouds.clouds():
         for table in CLOUD_TABLES:
-            for entry in getattr(cloud.policy, table):
+            for entry in sorted(getattr(cloud.policy, table), key=repr):
                 yield _dict_entry_mutant(cloud.name, table, cloud.policy, entry)
         if cloud.policy.bucket_guards is not None:
-            for guard in cloud.policy.bucket_guards.guards:
+            for guard in sorted(cloud.policy.bucket_guards.guards, key=repr):
                 yield _table_mutant(f"{cloud.name}.bucket_guards without {guard[0]}",
                                     cloud.policy.bucket_guards, "guards", guard)
 
