@@ -25,8 +25,10 @@ def _digest(folder: Path) -> dict[str, str]:
 
 
 def _clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without pytest's and xdist's own variables."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_"))}
+    """This process's environment without pytest's and xdist's own variables, nor those of a
+    `make test` that started this run (a nested make would announce its directory)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PYTEST_", "COV_", "MAKE")) and k != "MFLAGS"}
     return {**env, **extra}
 
 
