@@ -43,7 +43,7 @@ endif
 
 test: install test-tools
 	$(BIN)/ruff check components policies tests bench platform .github/scripts scripts/golden
-	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Plan every stack, rewrite tests/golden/<stack>/ and print which files changed (+/- lines).
 golden: $(VENV)/.installed

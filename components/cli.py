@@ -8,6 +8,13 @@ stopped (130 on Ctrl-C, 143 on SIGTERM).
 
 from __future__ import annotations
 
+# Before the heavy imports: a Ctrl-C from the first instant is recorded, so one that an import
+# swallows (a KeyboardInterrupt raised where Python can only print "Exception ignored") still
+# stops the plan instead of letting it run to the end.
+from components.plan import output as _signals
+
+_signals.record_signals()
+
 import json
 import os
 import signal
@@ -213,6 +220,8 @@ def _run(
     from components.plan import output
     from components.plan.policy import PolicyConfigError, PolicyPackError
 
+    if output.received() is not None:  # before this run began, and swallowed on its way
+        _interrupted(target, output.received())
     try:
         with output.interruptible():
             return _execute(stack, raw, env, root, target, policy)
@@ -542,7 +551,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = app(args=argv, standalone_mode=False)
     except KeyboardInterrupt:
-        sys.exit(130)
+        sys.exit(128 + (_signals.received() or signal.SIGINT))
     except typer.Abort:
         say(err, "error", "red", "aborted")
         sys.exit(1)

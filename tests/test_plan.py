@@ -91,8 +91,8 @@ def checkov_results(planned, tmp_path_factory) -> dict[str, dict[str, list[dict]
     return found
 
 
-# One worker runs every stack's case, so the session's single Checkov run serves them all.
-@pytest.mark.xdist_group("checkov")
+# `make test` hands out whole files (`--dist loadfile`): one worker runs every stack's case,
+# so the session's single Checkov run serves them all.
 @pytest.mark.parametrize("stack", STACKS)
 def test_checkov_kubernetes_checks_pass(planned, checkov_results, stack):
     failed, skipped = checkov_results[stack]["failed"], checkov_results[stack]["skipped"]

@@ -22,9 +22,8 @@ from components.quality.monitor import MonitorConfig, main, run
 from components.quality.stats import mmd_test
 from components.spec import Quality
 
-# The model loads once per process (embed caches it); keeping these tests on one xdist worker
-# (`--dist loadgroup`) loads it once per run instead of once per worker.
-pytestmark = pytest.mark.xdist_group("embeddings")
+# The model loads once per process (embed caches it); `make test` hands out whole files
+# (`--dist loadfile`), so it loads once per run instead of once per worker.
 
 THRESHOLD = Quality.model_fields["input_drift_threshold"].default
 

@@ -15,6 +15,7 @@ import os
 import secrets
 import shutil
 import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,6 +67,16 @@ def check_target(target: Path, stack: str) -> None:
 def _on_signal(signum: int, _frame: object) -> None:
     _received.append(signum)
     raise KeyboardInterrupt
+
+
+def record_signals() -> None:
+    """SIGINT, SIGTERM and SIGHUP raise KeyboardInterrupt and are recorded from now on (in
+    the main thread; a signal the parent set to be ignored stays ignored)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in _SIGNALS:
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            signal.signal(sig, _on_signal)
 
 
 def received() -> int | None:
