@@ -42,7 +42,7 @@ endif
 endif
 
 test: install test-tools
-	$(BIN)/ruff check components policies tests bench platform .github/scripts scripts/golden
+	$(BIN)/ruff check components policies tests bench platform .github/scripts scripts/golden scripts/mutate
 	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Plan every stack, rewrite tests/golden/<stack>/ and print which files changed (+/- lines).
@@ -62,7 +62,7 @@ docs: $(VENV)/.installed
 	$(BIN)/python -m components.spec.docs
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check components policies tests bench platform .github/scripts scripts/golden
+	$(BIN)/ruff check components policies tests bench platform .github/scripts scripts/golden scripts/mutate
 
 clean:
 	rm -rf out .pytest_cache .hypothesis build/mutate mutants
