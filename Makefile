@@ -1,32 +1,69 @@
 # Every target creates the virtualenvs on first use, so a fresh clone needs only `make`.
+# Every install comes from a lock in locks/ (scripts/lock writes them; see locks/environments.toml):
+# uv installs the pinned versions and checks each file against the lock's hash.
 PYTHON ?= python3
 VENV ?= .venv
 CHECKOV_VENV ?= .venv-checkov
+UV_VENV ?= .venv-uv
 BIN := $(VENV)/bin
+UV := $(UV_VENV)/bin/uv
 STACK ?= local
 # pytest workers (pytest-xdist); the build machines have two cores.
 TEST_WORKERS ?= 2
+# Where torch's CPU build (torch==2.13.0+cpu in locks/test.txt) comes from: this machine's
+# wheel directory when it holds it, else PyTorch's CPU index; the lock's hash checks it either way.
+TORCH_LINKS ?= $(if $(wildcard /opt/wheels/torch-*+cpu-*.whl),/opt/wheels,https://download.pytorch.org/whl/cpu/torch/)
+# $(call locked,<venv>,<lock> [options]): the lock's pins into the venv, nothing unhashed.
+locked = $(UV) pip install --python $(1)/bin/python --require-hashes -r $(2)
 
-.PHONY: plan test bench lint install clean test-tools docs mutate golden
+.PHONY: plan deps test bench lint install clean test-tools docs mutate golden lock
 
-install: $(VENV)/.installed $(CHECKOV_VENV)/.installed
+install: $(VENV)/.test $(CHECKOV_VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+# uv itself, from its own lock, with pip: the one install that uv cannot do.
+$(UV): locks/uv.txt
+	$(PYTHON) -m venv $(UV_VENV)
+	$(UV_VENV)/bin/python -m pip install --quiet --require-hashes --no-deps -r locks/uv.txt
+	touch $@
+
+$(BIN)/python: | $(UV)
+	$(UV) venv --quiet --python $(PYTHON) $(VENV)
+
+# The library and its base dependencies: all the `local` stack and the on-prem stacks need.
+# The project installs last, without build isolation, so its build backend is the lock's.
+$(VENV)/.plan: locks/plan.txt pyproject.toml | $(BIN)/python
+	$(call locked,$(VENV),locks/plan.txt)
+	$(UV) pip install --python $(BIN)/python --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+# A cloud's provider SDK (pyproject's extra of the same name), for a stack on that cloud.
+$(VENV)/.plan-%: locks/plan-%.txt $(VENV)/.plan
+	$(call locked,$(VENV),$<)
+	touch $@
+
+# Everything the tests need: every cloud's SDK, the quality monitor's model, the test tools.
+$(VENV)/.test: locks/test.txt $(VENV)/.plan
+	$(call locked,$(VENV),locks/test.txt) --find-links $(TORCH_LINKS)
 	touch $@
 
 # Checkov pins its own dependency tree; a separate venv keeps it from fighting Pulumi's.
-$(CHECKOV_VENV)/.installed:
-	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==3.3.30'
+$(CHECKOV_VENV)/.installed: locks/checkov.txt | $(UV)
+	$(UV) venv --quiet --python $(PYTHON) $(CHECKOV_VENV)
+	$(call locked,$(CHECKOV_VENV),locks/checkov.txt)
 	touch $@
 
-plan: $(VENV)/.installed
+# The venv a stack's plan and its `pulumi preview` and `up` run in: the library and the extras
+# the stack's environment needs (none on-prem, its cloud's SDK otherwise), nothing for tests.
+deps: $(VENV)/.plan
+	@extras="$$($(BIN)/llm-platform extras --stack $(STACK))" || exit 2; \
+	for extra in $$extras; do $(MAKE) --no-print-directory $(VENV)/.plan-$$extra || exit 1; done
+
+plan: deps
 	$(BIN)/llm-platform plan --stack $(STACK)
 
+# Rewrite every lock in locks/ from pyproject.toml (needs PyPI); scripts/lock --help for upgrades.
+lock: $(UV)
+	$(PYTHON) scripts/lock
 # promtool, amtool and the Pushgateway come from Debian: installed here when running as root,
 # otherwise the script names the command to run.
 test-tools:
@@ -42,27 +79,27 @@ endif
 endif
 
 test: install test-tools
-	$(BIN)/ruff check components policies tests bench platform .github/scripts scripts/golden scripts/mutate
+	$(BIN)/ruff check components policies tests bench platform .github/scripts scripts/golden scripts/mutate scripts/lock
 	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Plan every stack, rewrite tests/golden/<stack>/ and print which files changed (+/- lines).
-golden: $(VENV)/.installed
+golden: $(VENV)/.test
 	$(BIN)/python scripts/golden
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.test
 	$(BIN)/python bench/policy.py
 	$(BIN)/python bench/bench.py
 
 # Mutation score per module of the pure code (mutation/groups.toml); MUTATE=sizing for one group.
-mutate: $(VENV)/.installed
+mutate: $(VENV)/.test
 	$(BIN)/python scripts/mutate $(MUTATE)
 
 # The JSON Schemas in schema/ and the README's field reference, from the spec's model.
-docs: $(VENV)/.installed
+docs: $(VENV)/.test
 	$(BIN)/python -m components.spec.docs
 
-lint: $(VENV)/.installed
-	$(BIN)/ruff check components policies tests bench platform .github/scripts scripts/golden scripts/mutate
+lint: $(VENV)/.test
+	$(BIN)/ruff check components policies tests bench platform .github/scripts scripts/golden scripts/mutate scripts/lock
 
 clean:
 	rm -rf out .pytest_cache .hypothesis build/mutate mutants

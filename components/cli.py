@@ -163,6 +163,18 @@ def plan(
         raise typer.Exit(POLICY_VIOLATION)
 
 
+@app.command()
+def extras(
+    stack: Annotated[str, typer.Option(help="stack name: stacks/Pulumi.<stack>.yaml")] = "local",
+    project: Annotated[Path, typer.Option(help="project directory")] = Path("."),
+) -> None:
+    """Print the extras of llm-platform the stack's environment needs, one per line: its
+    cloud's provider SDK, nothing on-prem. `make plan` installs these and no others."""
+    env = load_environment(read_stack(find_project(project.resolve()), stack))
+    if env.spec.cloud is not None:
+        print(env.spec.cloud)
+
+
 def _require_sdk(stack: str, env: Environment) -> None:
     """A cloud's provider SDK is an extra (llm-platform[aws] ...): say which one to install
     before the program fails importing it."""

