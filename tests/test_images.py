@@ -23,6 +23,7 @@ DOCKER = ROOT / "docker"
 CATALOG = ROOT / "components" / "catalog" / "versions.yaml"
 OURS = "ghcr.io/llm-platform/"
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+PIP = re.compile(r"^pip(3(\.\d+)?)?$")  # pip, pip3, pip3.11, by path or not
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 # pip options whose value is the next word (or follows `=`); a bare word that is no such value
 # is a requirement pip would resolve by name.
@@ -73,7 +74,7 @@ def pip_installs(text: str) -> list[list[str]]:
     for command in commands:
         words = shlex.split(command)
         for i in range(len(words) - 1):
-            if words[i] in ("pip", "pip3") and words[i + 1] == "install":
+            if PIP.match(Path(words[i]).name) and words[i + 1] == "install":
                 out.append(words[i + 2 :])
     return out
 
@@ -151,6 +152,7 @@ def test_every_pip_install_is_hash_locked():
         ("pip install --no-deps --no-build-isolation .", "outside a lock"),
         ("python -m pip install --upgrade pip", "outside a lock"),
         ("uv pip install -e . && true", "outside a lock"),
+        ("/opt/venv/bin/pip3.11 install torch==2.13.0", "outside a lock"),
     ],
 )
 def test_the_install_check_names_each_unlocked_install(run, problem):
