@@ -29,6 +29,9 @@ class Pin(_Row):
     # chart only: the chart's name and the URL of the Helm repository serving it.
     chart: str | None = None
     repo: str | None = None
+    # image only: why the value has no digest yet. Only our own images (built in docker/)
+    # may give one, until a release pushes them; pinning the digest removes it.
+    digest_pending: str | None = None
 
 
 @cache
