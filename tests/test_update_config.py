@@ -37,6 +37,8 @@ UV_ALLOWED = {
 }  # fmt: skip
 # common.ts matchManager: the source files the bot can read (the rest it cannot update).
 SOURCE_KINDS = ("pyproject.toml", "setup.py", "setup.cfg", ".in", ".txt")
+# A pin of a local version (torch==2.13.0+cpu): a build PyPI does not serve.
+LOCAL_PIN = re.compile(r"^[A-Za-z0-9._-]+==[^\s;]+\+", re.MULTILINE)
 
 
 def rerun(lock: str, text: str) -> dict[str, list[str]]:
@@ -119,11 +121,11 @@ def test_the_bot_can_rerun_every_lock(lock):
         assert constraint < lock, f"{lock} is refreshed before its constraint {constraint}"
 
 
-@pytest.mark.parametrize("lock", [lock for lock in LOCKS if "+" in (ROOT / lock).read_text()])
+@pytest.mark.parametrize("lock", [p for p in LOCKS if LOCAL_PIN.search((ROOT / p).read_text())])
 def test_the_bot_finds_local_builds(lock):
-    """uv leaves --find-links out of the header (astral-sh/uv 0.12.5, crates/uv/src/commands/
-    pip/compile.rs `cmd`), so the bot's uv sees only the repo-root uv config: without a
-    find-links there, it re-resolves torch==X+cpu from PyPI and fails or swaps in CUDA."""
+    """uv leaves --find-links out of the header (astral-sh/uv 0.12.5 crates/uv/src/commands/
+    pip/compile.rs `cmd`; uv 0.13.8 does the same here), so the bot's uv sees only the
+    repo-root uv config: without a find-links there, it looks for torch==X+cpu on PyPI only."""
     config = ROOT / "uv.toml"
     if config.is_file():
         settings = tomllib.loads(config.read_text())
