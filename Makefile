@@ -14,6 +14,9 @@ TEST_WORKERS ?= 2
 # wheel directory when it holds it, else PyTorch's CPU index; the lock's hash checks it either way.
 TORCH_LINKS ?= $(if $(wildcard /opt/wheels/torch-*+cpu-*.whl),/opt/wheels,https://download.pytorch.org/whl/cpu/torch/)
 # $(call locked,<venv>,<lock> [options]): the lock's pins into the venv, nothing unhashed.
+# uv.toml is for Renovate's runs (PyPI's copy of torch's CPU index page); here the Makefile
+# names the wheel source itself, so uv reads no config file.
+export UV_NO_CONFIG := 1
 locked = $(UV) pip install --python $(1)/bin/python --require-hashes -r $(2)
 
 .PHONY: plan deps test bench lint install clean test-tools docs mutate golden lock
@@ -37,7 +40,7 @@ $(VENV)/.plan: locks/plan.txt pyproject.toml | $(BIN)/python
 	touch $@
 
 # A cloud's provider SDK (pyproject's extra of the same name), for a stack on that cloud.
-$(VENV)/.plan-%: locks/plan-%.txt $(VENV)/.plan
+$(VENV)/.plan_%: locks/plan_%.txt $(VENV)/.plan
 	$(call locked,$(VENV),$<)
 	touch $@
 
@@ -56,7 +59,7 @@ $(CHECKOV_VENV)/.installed: locks/checkov.txt | $(UV)
 # the stack's environment needs (none on-prem, its cloud's SDK otherwise), nothing for tests.
 deps: $(VENV)/.plan
 	@extras="$$($(BIN)/llm-platform extras --stack $(STACK))" || exit 2; \
-	for extra in $$extras; do $(MAKE) --no-print-directory $(VENV)/.plan-$$extra || exit 1; done
+	for extra in $$extras; do $(MAKE) --no-print-directory $(VENV)/.plan_$$extra || exit 1; done
 
 plan: deps
 	$(BIN)/llm-platform plan --stack $(STACK)
