@@ -573,4 +573,11 @@ def main(argv: list[str] | None = None) -> None:
         if type(exc).__name__ != "NoArgsIsHelpError":
             say(err, "error", "red", exc.format_message())
         sys.exit(exc.exit_code)
+    # typer 0.29 turns a KeyboardInterrupt into Exit(130) (typer/core.py `_main`): one our
+    # handler raised for SIGTERM or SIGHUP before the plan's own handling began (while a cloud
+    # SDK imports, say) still exits 128 + that signal.
+    signum = _signals.received()
+    if code == 128 + signal.SIGINT and signum is not None:
+        err.print(f"interrupted by {signal.Signals(signum).name}", markup=False, highlight=False)
+        sys.exit(128 + signum)
     sys.exit(code if isinstance(code, int) else 0)

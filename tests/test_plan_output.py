@@ -332,6 +332,35 @@ def test_sigterm_stops_the_plan_and_its_pack(tmp_path, plans):
     assert snapshot(out) == before
 
 
+def test_sigterm_while_the_cloud_sdk_imports_exits_143(tmp_path, monkeypatch, capsys):
+    """A SIGTERM before the plan's own handling began (here, while pulumi_aws imports): typer
+    turns the KeyboardInterrupt our handler raises into exit 130, which said Ctrl-C."""
+    from components import cli, clouds
+
+    real_import = clouds.importlib.import_module
+
+    def import_then_terminated(name: str, *args: object) -> object:
+        module = real_import(name, *args)
+        if name == "pulumi_aws":
+            os.kill(os.getpid(), signal.SIGTERM)  # the handler raises here, in the main thread
+        return module
+
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    monkeypatch.setattr(clouds.importlib, "import_module", import_then_terminated)
+    output._received.clear()
+    output.record_signals()
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            cli.main(["plan", "--stack", "aws", "--out", str(tmp_path / "out"), "--no-policy"])
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+        output._received.clear()
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert capsys.readouterr().err.strip() == "interrupted by SIGTERM"
+    assert not (tmp_path / "out").exists()
+
+
 # -- the swap itself ----------------------------------------------------------------------
 
 
