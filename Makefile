@@ -21,7 +21,7 @@ TORCH_LINKS ?= $(if $(wildcard /opt/wheels/torch-*+cpu-*.whl),/opt/wheels,https:
 export UV_NO_CONFIG := 1
 locked = $(UV) pip install --python $(1)/bin/python --require-hashes --compile-bytecode -r $(2)
 
-.PHONY: plan deps test bench lint install clean test-tools docs mutate golden lock
+.PHONY: plan deps test bench bench-install lint install clean test-tools docs mutate golden lock
 
 install: $(VENV)/.test $(CHECKOV_VENV)/.installed
 
@@ -94,6 +94,10 @@ golden: $(VENV)/.test
 bench: $(VENV)/.test
 	$(BIN)/python bench/policy.py
 	$(BIN)/python bench/bench.py
+
+# Fresh-clone install times and venv sizes with empty caches (downloads from PyPI).
+bench-install:
+	$(PYTHON) bench/install.py
 
 # Mutation score per module of the pure code (mutation/groups.toml); MUTATE=sizing for one group.
 mutate: $(VENV)/.test
