@@ -233,3 +233,78 @@ def test_every_install_in_the_makefile_and_workflows_comes_from_a_lock():
         # ...a job that sets up Python installs through make, which reads the locks.
         if "setup-python" in text:
             assert re.findall(r"run: make (install|deps|test|mutate|docs)", text), workflow.name
+
+
+# Code that runs outside the plan's venv, with the lock (or runtime) it runs on instead.
+RUNS_ELSEWHERE = {
+    # The quality monitor's CronJob image, built from locks/quality.txt (docker/).
+    "components/quality/": "quality",
+    # The hard-cap Lambda: boto3 comes with AWS's Python runtime (budget.py ships the file).
+    "components/aws/budget_enforcer.py": None,
+}
+
+
+def lock_for(path: str) -> str | None:
+    for prefix, lock in RUNS_ELSEWHERE.items():
+        if path.startswith(prefix):
+            return lock
+    cloud = re.match(r"components/(aws|gcp|azure)/", path)
+    return f"plan_{cloud.group(1)}" if cloud else "plan"
+
+
+def imported(path: Path) -> set[str]:
+    """Every dotted module name a file imports, `from a.b import c` giving a.b and a.b.c."""
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+    return names
+
+
+def third_party(path: Path) -> set[str]:
+    """Top-level names of the modules a file imports that are neither stdlib nor ours."""
+    ours = {"components", "policies", "llm_platform_rules", "__future__"}
+    tops = {name.split(".")[0] for name in imported(path)}
+    return {n for n in tops if n not in sys.stdlib_module_names and n not in ours}
+
+
+def runs_elsewhere(path: Path) -> list[str]:
+    """The modules of RUNS_ELSEWHERE a file imports: their imports would come with them."""
+    paths = {name.replace(".", "/") for name in imported(path)}
+    return sorted(
+        prefix
+        for prefix in RUNS_ELSEWHERE
+        if any(f"{p}/".startswith(prefix) or f"{p}.py" == prefix for p in paths)
+    )
+
+
+def test_every_import_of_the_plan_is_in_the_lock_it_runs_from():
+    """`make plan STACK=aws` runs with locks/plan_aws.txt alone: an import of a package only
+    the test lock has (boto3 through the budget Lambda's module, once) fails there and
+    nowhere in the tests, whose venv has everything."""
+    from importlib.metadata import packages_distributions
+
+    provides = {
+        mod: {re.sub(r"[-_.]+", "-", d).lower() for d in dists}
+        for mod, dists in packages_distributions().items()
+    }
+    missing = []
+    files = [*ROOT.glob("components/**/*.py"), *ROOT.glob("policies/**/*.py"), *ROOT.glob("platform/*.py")]
+    for file in sorted(files):
+        rel = file.relative_to(ROOT).as_posix()
+        lock = lock_for(rel)
+        if lock is None:
+            continue
+        locked = set(pins(lock))
+        if lock != "quality":
+            missing += [f"{rel} imports {other}, which runs elsewhere" for other in runs_elsewhere(file)]
+        missing += [
+            f"{rel} imports {name} ({', '.join(sorted(provides.get(name, {'?'})))}), not in locks/{lock}.txt"
+            for name in sorted(third_party(file))
+            if not provides.get(name, set()) & locked
+        ]
+    assert missing == []

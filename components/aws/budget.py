@@ -15,12 +15,13 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws import budget_config as build
-from components.aws import budget_enforcer
 from components.aws.args import BudgetArgs, EnforcerArgs
 from components.aws.iam import rotated_key, service_role
 from components.aws.iam_documents import budget_key_policy, budget_topic_policy, enforcer_policy
 
-ENFORCER_SOURCE = Path(budget_enforcer.__file__)
+# The Lambda's source, shipped as a file: importing it would need boto3, which the Lambda
+# runtime provides and a plan of an AWS stack (locks/plan_aws.txt) does not install.
+ENFORCER_SOURCE = Path(__file__).with_name("budget_enforcer.py")
 
 
 class Budget(pulumi.ComponentResource):
