@@ -116,8 +116,43 @@ class _RecordingMonitor(mocks.MockMonitor):
         super().__init__(echo)
         self.echo = echo
         self.recorded: list[Recorded] = []
+        self.loops: set[asyncio.AbstractEventLoop] = set()
+
+    def _thread_loop(self) -> None:
+        """The monitor's methods run in the SDK's executor threads, and each gives its thread
+        an event loop (`_ensure_event_loop`, pulumi/runtime/mocks.py 3.272.0) that nothing
+        closes. Left to the interpreter's last garbage collection, such a loop can be
+        finalized after its self-pipe sockets and print a traceback ("Invalid file
+        descriptor: -1", seen on a loaded machine). So the monitor makes and keeps them, for
+        `close_loops` to close when the run ends; a thread whose loop an earlier run in this
+        process closed gets a new one."""
+        policy = asyncio.get_event_loop_policy()
+        try:
+            loop = policy.get_event_loop()
+        except RuntimeError:  # none yet in this thread
+            loop = None
+        if loop is None or loop.is_closed():
+            loop = policy.new_event_loop()
+            policy.set_event_loop(loop)
+        if threading.current_thread() is not threading.main_thread():
+            self.loops.add(loop)
+
+    def close_loops(self) -> None:
+        for loop in self.loops:
+            if not loop.is_running():
+                loop.close()
+        self.loops.clear()
+
+    def Invoke(self, request):  # noqa: N802 - gRPC method name
+        self._thread_loop()
+        return super().Invoke(request)
+
+    def ReadResource(self, request):  # noqa: N802 - gRPC method name
+        self._thread_loop()
+        return super().ReadResource(request)
 
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+        self._thread_loop()
         self.echo.last_inputs = {}
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
@@ -242,5 +277,7 @@ def run_program(
         if interrupted:
             raise interrupted[0] from None
         raise
+    finally:
+        monitor.close_loops()
     # Registration order depends on thread scheduling; sort so plan.json diffs are real.
     return sorted(monitor.recorded, key=lambda r: r.urn)
