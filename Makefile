@@ -13,12 +13,12 @@ TEST_WORKERS ?= 2
 # Where torch's CPU build (torch==2.13.0+cpu in locks/test.txt) comes from: this machine's
 # wheel directory when it holds it, else PyTorch's CPU index; the lock's hash checks it either way.
 TORCH_LINKS ?= $(if $(wildcard /opt/wheels/torch-*+cpu-*.whl),/opt/wheels,https://download.pytorch.org/whl/cpu/torch/)
+# uv.toml is for Renovate's runs (torch's CPU index page); here the Makefile names the wheel
+# source itself, so uv reads no config file.
+export UV_NO_CONFIG := 1
 # $(call locked,<venv>,<lock> [options]): the lock's pins into the venv, nothing unhashed,
 # compiled to bytecode as pip does: uv does not by default, and where PYTHONDONTWRITEBYTECODE
 # is set (as on the CI machines) every run would parse pulumi_aws's sources again.
-# uv.toml is for Renovate's runs (PyPI's copy of torch's CPU index page); here the Makefile
-# names the wheel source itself, so uv reads no config file.
-export UV_NO_CONFIG := 1
 locked = $(UV) pip install --python $(1)/bin/python --require-hashes --compile-bytecode -r $(2)
 
 .PHONY: plan deps test bench bench-install lint install clean test-tools docs mutate golden lock
@@ -69,6 +69,7 @@ plan: deps
 # Rewrite every lock in locks/ from pyproject.toml (needs PyPI); scripts/lock --help for upgrades.
 lock: $(UV)
 	$(PYTHON) scripts/lock
+
 # promtool, amtool and the Pushgateway come from Debian: installed here when running as root,
 # otherwise the script names the command to run.
 test-tools:
