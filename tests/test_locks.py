@@ -178,6 +178,13 @@ def test_plan_locks_hold_no_test_or_gpu_library(lock):
     assert {"pytest", "torch", "moto", "sentence-transformers"} <= set(pins("test"))
 
 
+@pytest.mark.parametrize("lock", [*PLAN_LOCKS, "test"])
+def test_the_venvs_pulumi_runs_in_have_pip(lock):
+    # `pulumi preview` and `up` list the project venv's packages with `python -m pip list`
+    # (pulumi/pulumi sdk/python/toolchain/pip.go, ListPackages); uv makes venvs without pip.
+    assert pins(lock)["pip"] == "26.3"
+
+
 def test_torch_is_the_cpu_build_in_every_lock_that_has_it():
     # The +cpu wheel (about 190 MB) and never the CUDA build that PyPI's torch pulls.
     for lock in ("test", "quality"):
