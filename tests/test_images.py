@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import ROOT
 
 from components.catalog import versions
 
-ROOT = Path(__file__).resolve().parent.parent
 DOCKER = ROOT / "docker"
 CATALOG = ROOT / "components" / "catalog" / "versions.yaml"
 OURS = "ghcr.io/llm-platform/"

@@ -12,11 +12,10 @@ import json
 import re
 import shlex
 import tomllib
-from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 CONFIG = json.loads((ROOT / "renovate.json").read_text())
 LOCKS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "locks").glob("*.txt"))
 
