@@ -175,6 +175,42 @@ def extras(
         print(env.spec.cloud)
 
 
+@app.command("ci-targets")
+def ci_targets(
+    stack: Annotated[
+        list[str] | None,
+        typer.Option(help="stack name: stacks/Pulumi.<stack>.yaml; repeat for several"),
+    ] = None,
+    project: Annotated[Path, typer.Option(help="project directory")] = Path("."),
+) -> None:
+    """Print one line of JSON for the workflows: per stack, in the order given, where its
+    jobs that reach the cluster run (runs_on), whether a merge deploys it (deploy, else
+    skip says why) and why its runner cannot reach the cluster (refuse). No --stack: []."""
+    from components import ci
+
+    root = find_project(project.resolve())
+    envs = _environments(root, stack or [])
+    print(json.dumps([ci.target(name, env).to_json() for name, env in envs]))
+
+
+def _environments(root: Path, stacks: list[str]) -> list[tuple[str, Environment]]:
+    """Every stack's checked environment; the problems of all of them, each line naming its
+    stack, before exit 2."""
+    found, failed = [], False
+    for stack in stacks:
+        try:
+            raw = read_stack(root, stack)  # prints its one line, names the stack, exits 2
+            found.append((stack, load_spec(raw)))
+        except typer.Exit:
+            failed = True
+        except SpecError as exc:
+            _fail([f"stack {echo(stack)}: {p}" for p in exc.problems])
+            failed = True
+    if failed:
+        raise typer.Exit(2)
+    return found
+
+
 def _require_sdk(stack: str, env: Environment) -> None:
     """A cloud's provider SDK is an extra (llm-platform[aws] ...): say which one to install
     before the program fails importing it."""

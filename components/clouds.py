@@ -58,6 +58,20 @@ class ManagedKubernetes:
     past_standard_note: str = ""
 
 
+@dataclass(frozen=True)
+class ApiEndpoint:
+    """The managed cluster's API endpoint, as the stack makes it: private (reached only from
+    inside the cloud network) unless the block lists CIDRs for a public one."""
+
+    cluster: str
+    # The block's field listing the CIDRs a public endpoint admits, empty for a private
+    # endpoint; None: the stack always makes the endpoint private.
+    public_cidrs_field: str | None
+
+    def is_private(self, block: Any) -> bool:
+        return self.public_cidrs_field is None or not getattr(block, self.public_cidrs_field)
+
+
 # A security check of one resource: what is wrong with it, one sentence each, to follow
 # its name ("'bucket' has the public ACL public-read. ...").
 Check = Callable[[Props], list[str]]
@@ -142,6 +156,7 @@ class Cloud:
     # Trusts an on-prem issuer from an uploaded JWKS (a hybrid's onprem_jwks_json).
     jwks_upload: bool = False
     kubernetes: ManagedKubernetes | None = None
+    api_endpoint: ApiEndpoint | None = None
     prices: Mapping[str, Pricer] = field(default_factory=dict)
     # Offline plan: what the cloud computes for a resource, and answers to function calls.
     computed: Callable[[str, str, dict[str, Any]], dict[str, Any]] = _no_outputs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from components.aws import mocks, policy_types, prices
 from components.aws.spec import Aws
-from components.clouds import Cloud, ManagedKubernetes
+from components.clouds import ApiEndpoint, Cloud, ManagedKubernetes
 
 CLOUD = Cloud(
     name="aws",
@@ -21,6 +21,7 @@ CLOUD = Cloud(
         extended_support_field="extended_support",
         needs_autoscaler_image=True,
     ),
+    api_endpoint=ApiEndpoint(cluster="EKS", public_cidrs_field="public_endpoint_cidrs"),
     prices=prices.PRICES,
     computed=mocks.computed,
     policy=policy_types.POLICY_TYPES,

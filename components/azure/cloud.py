@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from components.azure import checks, mocks, policy_types, prices
 from components.azure.spec import Azure
-from components.clouds import Cloud, ManagedKubernetes
+from components.clouds import ApiEndpoint, Cloud, ManagedKubernetes
 
 CLOUD = Cloud(
     name="azure",
@@ -22,6 +22,7 @@ CLOUD = Cloud(
         past_standard_note=" (AKS long-term support needs the Premium tier and does not "
         "support the Key Vault KMS encryption this cluster uses)",
     ),
+    api_endpoint=ApiEndpoint(cluster="AKS", public_cidrs_field=None),
     prices=prices.PRICES,
     computed=mocks.computed,
     invoke_results=mocks.INVOKE_RESULTS,

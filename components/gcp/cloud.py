@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.clouds import Cloud
+from components.clouds import ApiEndpoint, Cloud
 from components.gcp import checks, mocks, policy_types, prices
 from components.gcp.spec import Gcp
 from components.scheduling import GpuNodeRuntime
@@ -29,6 +29,7 @@ CLOUD = Cloud(
     gpu_driver_by="GKE",
     gpu_node_runtime=GKE_RUNTIME,
     jwks_upload=True,
+    api_endpoint=ApiEndpoint(cluster="GKE", public_cidrs_field="authorized_networks"),
     prices=prices.PRICES,
     computed=mocks.computed,
     invoke_results=mocks.INVOKE_RESULTS,

@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     Field,
+    Strict,
     field_validator,
     model_validator,
 )
@@ -1204,6 +1206,57 @@ class Observability(_Strict):
     )
 
 
+# A runner label as actions/runner takes one: its config splits --labels on ',' and refuses a
+# label over 256 characters (src/Runner.Listener/Configuration/Validators.cs, LabelsValidator,
+# v2.336.0). Whitespace and control characters are refused too: no runner carries them.
+_RUNNER_LABEL = r"^[^\s,\x00-\x1f\x7f]{1,256}$"
+
+
+def _runner_label(v: str) -> str:
+    # The labels reach `runs-on` through fromJSON: an expression opener in one is never a
+    # runner's label, and only hides what the job will run on.
+    if "${{" in v:
+        raise ValueError(f"must be a runner label, not an expression (got {echo(v)})")
+    if not re.match(_RUNNER_LABEL, v):
+        raise ValueError(
+            "must be a runner label: 1 to 256 characters, without whitespace, ',' or control "
+            f"characters (got {echo(v)})"
+        )
+    return v
+
+
+# The pattern is for the JSON Schema (editors); the validator says what is wrong in words.
+RunnerLabel = Annotated[
+    str, AfterValidator(_runner_label), Field(json_schema_extra={"pattern": _RUNNER_LABEL})
+]
+
+
+class Ci(_Strict):
+    """How the workflows (.github/workflows/) treat this stack: where its deploy and its
+    pull requests' `pulumi preview` run, and whether merges deploy it at all."""
+
+    runner: list[RunnerLabel] = Field(
+        default_factory=list,
+        description="the labels of the runner for the jobs that reach the cluster: the "
+        "deploy, and the `pulumi preview` of a pull request from this repository (never a "
+        "fork's). Empty (default): GitHub's hosted ubuntu-24.04, which is outside every "
+        "network, so a stack whose cluster endpoint is private (aws without "
+        "aws.public_endpoint_cidrs, gcp without gcp.authorized_networks, every azure stack) "
+        "needs a self-hosted runner inside its network, and its deploy is refused without "
+        "one. Each label 1 to 256 characters, without whitespace or ','; a job runs on a "
+        "runner that has all of them",
+        examples=[["self-hosted", "llm-platform-aws"]],
+    )
+    deploy: Annotated[bool, Strict()] = Field(
+        default=True,
+        description="whether a merge to main deploys the stack (deploy.yml); false: never, "
+        "for a cluster CI cannot or must not reach, such as a laptop's. A stack in render "
+        "mode (cluster.render_to_directory) is never deployed from CI either: its manifests "
+        "would be written to the runner's disk and lost",
+        examples=[False],
+    )
+
+
 class EnvironmentSpec(_Strict):
     environment: DnsLabel = Field(
         description="the environment's name: it prefixes resource names, names the default "
@@ -1338,6 +1391,13 @@ class EnvironmentSpec(_Strict):
                 }
             }
         ],
+    )
+
+    ci: Ci = Field(
+        default=Ci(),
+        description="where the GitHub workflows run this stack's deploy and pull-request "
+        "preview, and whether they deploy it (README: CI on GitHub)",
+        examples=[{"runner": ["self-hosted", "llm-platform-aws"]}, {"deploy": False}],
     )
 
     def secret_keys(self) -> dict[str, tuple[str, ...]]:
