@@ -1208,7 +1208,8 @@ class Observability(_Strict):
 
 # A runner label as actions/runner takes one: its config splits --labels on ',' and refuses a
 # label over 256 characters (src/Runner.Listener/Configuration/Validators.cs, LabelsValidator,
-# v2.336.0). Whitespace and control characters are refused too: no runner carries them.
+# v2.336.0). Whitespace and unprintable characters are refused too: a label must read as
+# what it is where runs-on and the runner's settings show it.
 _RUNNER_LABEL = r"^[^\s,\x00-\x1f\x7f]{1,256}$"
 
 
@@ -1217,10 +1218,10 @@ def _runner_label(v: str) -> str:
     # runner's label, and only hides what the job will run on.
     if "${{" in v:
         raise ValueError(f"must be a runner label, not an expression (got {echo(v)})")
-    if not re.match(_RUNNER_LABEL, v):
+    if not re.match(_RUNNER_LABEL, v) or not v.isprintable():
         raise ValueError(
-            "must be a runner label: 1 to 256 characters, without whitespace, ',' or control "
-            f"characters (got {echo(v)})"
+            "must be a runner label: 1 to 256 printable characters, without whitespace or ',' "
+            f"(got {echo(v)})"
         )
     return v
 
