@@ -96,6 +96,7 @@ PURE = (
     "components.engines",
     "components.observability.rules",
     "components.observability.dashboards",
+    "components.ci",
 )
 
 

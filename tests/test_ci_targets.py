@@ -7,6 +7,8 @@ problem."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from conftest import ROOT, STACKS, run_cli, stack_spec, write_stack
@@ -99,6 +101,21 @@ def test_the_runner_is_the_files_labels():
     for stack in STACKS:
         labels = stack_spec(stack).get("ci", {}).get("runner") or HOSTED
         assert EXPECTED[stack][0] == labels
+
+
+def test_working_out_every_target_loads_no_pulumi():
+    # The workflows run ci-targets with the plan's venv only: every cloud's registry entry
+    # is read, none may pull in a provider SDK.
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from components import ci\n"
+        "from components.cli import load_environment, read_stack\n"
+        f"for s in {STACKS!r}: ci.target(s, load_environment(read_stack(Path('.'), s)))\n"
+        "print(sorted({n.split('.')[0] for n in sys.modules if n.startswith('pulumi')}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert (proc.returncode, proc.stdout.strip()) == (0, "[]"), proc.stderr
 
 
 def test_no_stack_is_an_empty_list(capsys):
