@@ -203,9 +203,11 @@ def test_a_file_name_with_a_newline_cannot_forge_a_line(repo):
     ]
 
 
-def test_it_runs_from_a_subdirectory(repo):
+def test_it_runs_from_a_subdirectory_whatever_the_diff_config(repo):
     base = git(repo, "rev-parse", "HEAD")
     commit(repo, "aws", {"stacks/Pulumi.aws.yaml": "config: {a: 1}\n"})
+    git(repo, "config", "diff.relative", "true")
+    git(repo, "config", "color.diff", "always")
     assert outputs(run(repo, base, cwd=repo / "components")) == {
         "stacks": ["aws"], "untouched": ["gcp", "local"], "removed": []}
 
