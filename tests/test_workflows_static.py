@@ -526,3 +526,39 @@ jobs:
     assert unpinned(f"  - uses: actions/checkout@{SHA} # v7.0.1\n  - uses: ./.github/actions/x\n") == []
     assert unpinned(f"  - uses: actions/checkout@v4\n  - uses: actions/checkout@{SHA}\n") == [
         "1: - uses: actions/checkout@v4", f"2: - uses: actions/checkout@{SHA}"]
+
+
+def local_action_input_problems(document: dict[str, Any], root: Path) -> list[str]:
+    """Steps that call one of the repository's actions with an input it does not declare (the
+    runner only warns, "Unexpected input(s)", actions/runner src/Runner.Worker/ActionRunner.cs,
+    and the value is lost) or without one it declares `required: true`."""
+    problems = []
+    for job, step in steps(document):
+        if not step.get("uses", "").startswith("./.github/actions/"):
+            continue
+        declared = load((root / step["uses"] / "action.yml").read_text()).get("inputs") or {}
+        given = set(step.get("with") or {})
+        required = {name for name, spec in declared.items() if (spec or {}).get("required") is True}
+        problems += [f"{job}: {step['uses']} has no input {name!r}" for name in sorted(given - set(declared))]
+        problems += [f"{job}: {step['uses']} needs input {name!r}" for name in sorted(required - given)]
+    return problems
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=rel)
+def test_the_repository_actions_get_the_inputs_they_declare(path):
+    assert local_action_input_problems(load(path.read_text()), ROOT) == []
+
+
+def test_an_undeclared_or_missing_input_of_a_local_action_is_reported(tmp_path):
+    action = tmp_path / ".github" / "actions" / "login"
+    action.mkdir(parents=True)
+    (action / "action.yml").write_text(ACTION.format(step_if="true", value="inputs.role").replace(
+        "    description: x\n", "    description: x\n    required: true\n", 1))
+    workflow = load("on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n"
+                    "      - uses: ./.github/actions/login\n        with: {rolle: r}\n")
+    assert local_action_input_problems(workflow, tmp_path) == [
+        "a: ./.github/actions/login has no input 'rolle'",
+        "a: ./.github/actions/login needs input 'role'",
+    ]
+    workflow["jobs"]["a"]["steps"][0]["with"] = {"role": "r"}
+    assert local_action_input_problems(workflow, tmp_path) == []
