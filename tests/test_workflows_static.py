@@ -70,6 +70,7 @@ def zizmor_findings(github: Path) -> list[str]:
     """One line per finding of `zizmor --offline` over a .github directory. zizmor reads
     .github/zizmor.yml itself (docs.zizmor.sh/configuration: a directory input looks for
     zizmor.yml in that directory)."""
+    assert ZIZMOR.exists(), f"no zizmor at {ZIZMOR}: `make install` (locks/test.txt pins it)"
     done = subprocess.run(
         [str(ZIZMOR), "--offline", "--no-exit-codes", "--format", "json", github.name],
         capture_output=True,
