@@ -449,8 +449,10 @@ def persisted_checkouts(document: dict[str, Any]) -> list[str]:
     ]
 
 
-# The actions that exchange the job's OIDC token for credentials: the only reason for
-# `id-token: write` (each one's README asks for it), and the repository's action around them.
+# The actions that exchange the job's OIDC token for credentials, and the repository's action
+# around them: the only reason for `id-token: write`, which a job needs to request the token
+# (docs.github.com, "About security hardening with OpenID Connect", adding permissions
+# settings; github.blog/changelog/2023-06-15, "required for requesting the JWT").
 OIDC_LOGINS = ("pulumi/auth-actions@", "aws-actions/configure-aws-credentials@",
                "google-github-actions/auth@", "azure/login@", "./.github/actions/cloud-login")
 
