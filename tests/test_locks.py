@@ -304,7 +304,9 @@ def test_every_import_of_the_plan_is_in_the_lock_it_runs_from():
     for file in sorted(files):
         rel = file.relative_to(ROOT).as_posix()
         lock = lock_for(rel)
-        if lock is None:
+        # Where the quality model is not installed (Python 3.12+, pyproject's quality extra),
+        # nothing here says which package provides its modules: 3.11 checks those files.
+        if lock is None or (lock == "quality" and sys.version_info >= (3, 12)):
             continue
         locked = set(pins(lock))
         if lock != "quality":

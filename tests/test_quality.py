@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import time
 import urllib.request
 from functools import cache
@@ -27,11 +28,21 @@ from components.spec import Quality
 
 THRESHOLD = Quality.model_fields["input_drift_threshold"].default
 
+# The model's packages (torch's CPU build among them) install on CPython 3.11 only, the quality
+# image's Python (pyproject.toml's quality extra); on 3.11 a missing model still fails.
+MODEL = sys.version_info < (3, 12)
+needs_model = pytest.mark.skipif(
+    not MODEL, reason="the quality model (torch's CPU build) is locked for CPython 3.11 only"
+)
+
 
 @pytest.fixture(autouse=True, scope="module")
 def _one_torch_thread():
     """`make test` runs two workers on two cores, so torch's second intra-op thread only
     spins: 200 prompts took 1.2 s of CPU on one thread and 2.4-3.4 s on two, measured here."""
+    if not MODEL:
+        yield
+        return
     import torch
 
     before = torch.get_num_threads()
@@ -46,18 +57,21 @@ def _embedded(topic: str, n: int, seed: int) -> np.ndarray:
     return embed(getattr(corpus, topic)(n, seed=seed))
 
 
+@needs_model
 def test_an_unchanged_sample_scores_below_the_drift_threshold():
     result = mmd_test(_embedded("support", 200, 2), _embedded("support", 200, 1))
     assert result.mmd2 < THRESHOLD
     assert result.pvalue > 0.05  # indistinguishable from the reference
 
 
+@needs_model
 def test_a_sample_on_another_topic_scores_above_the_drift_threshold():
     result = mmd_test(_embedded("cooking", 200, 3), _embedded("support", 200, 1))
     assert result.mmd2 > THRESHOLD
     assert result.pvalue < 0.01
 
 
+@needs_model
 def test_a_partial_shift_scores_between_the_two():
     ref = _embedded("support", 200, 1)
     same = mmd_test(_embedded("support", 200, 2), ref).mmd2
@@ -135,6 +149,7 @@ def _pushed(url: str) -> dict[tuple[str, str], float]:
     return out
 
 
+@needs_model
 def test_a_run_pushes_refusal_drift_and_length_per_model(tmp_path, pushgateway):
     logs_dir, ref_dir = tmp_path / "logs", tmp_path / "logs" / "reference"
     _write_logs(logs_dir, "steady", corpus.support(120, seed=2), refuse_every=50, tokens=200)
