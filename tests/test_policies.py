@@ -281,16 +281,16 @@ def test_a_pack_that_cannot_start_is_one_error_line(tmp_path: Path):
 def test_review_comment_carries_the_verdict_and_the_cost(planned, tmp_path: Path):
     script = [sys.executable, str(ROOT / ".github" / "scripts" / "review-comment.py")]
     aws = planned["aws"]
-    proc = subprocess.run([*script, "aws", str(aws.out)], capture_output=True, text=True,
-                          check=True)
+    proc = subprocess.run([*script, "aws", str(aws.out), "--reason", "no-org"],
+                          capture_output=True, text=True, check=True)
     assert "passed, 0 mandatory" in proc.stdout
     assert f"**Estimated cost**: ${aws.cost['monthly_usd']:,.2f}/month" in proc.stdout
     biggest = max(aws.cost["resources"], key=lambda i: i["monthly_usd"])
     assert f"| `{biggest['name']}` |" in proc.stdout
     log = tmp_path / "plan.txt"
     log.write_text("error: spec.models[0].gpu: unknown GPU")
-    failed = subprocess.run([*script, "aws", str(tmp_path), str(log)], capture_output=True,
-                            text=True, check=True)
+    failed = subprocess.run([*script, "aws", str(tmp_path), "--plan-log", str(log),
+                             "--reason", "no-org"], capture_output=True, text=True, check=True)
     assert "The plan failed" in failed.stdout and "unknown GPU" in failed.stdout
 
 
