@@ -240,11 +240,12 @@ def test_each_reason_for_no_preview_is_said(tmp_path: Path):
     fork = said("--reason", "fork")
     assert "comes from a fork" in fork and "no credentials" in fork
     missing = said("--reason", "no-stack", "--detail", "acme/aws")
-    assert "does not exist in the Pulumi backend yet" in missing and missing.count("acme/aws") == 1
-    assert "first merged change that touches it creates it" in missing
+    assert "stack `acme/aws` does not exist in the Pulumi backend yet" in missing
+    assert "the deploy of the first merged change that touches `aws` creates it" in missing
     refusal = "stack aws: the EKS endpoint is private and ci.runner is empty"
     assert said("--reason", "refused", "--detail", refusal).endswith(
-        f"cluster: {refusal}. The figures above are from the offline plan._")
+        f"CI cannot reach the cluster of `aws`: {refusal}. The figures above are from the "
+        "offline plan._")
     assert "login to Pulumi or to the cloud failed" in said("--reason", "login-failed")
     texts = {said("--reason", r) for r in ("no-org", "fork", "no-stack", "refused",
                                             "login-failed")}

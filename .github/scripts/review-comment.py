@@ -14,7 +14,8 @@ usage: review-comment.py <stack> <plan output dir> [--plan-log F] [--base REF]
                          [--preview F --preview-exit N | --reason R [--detail TEXT]]
   --base REF     list the golden files changed between the merge base with REF and HEAD
   --reason R     why there is no preview: no-org, fork, no-stack, refused or login-failed
-  --detail TEXT  said after the reason (the Pulumi organization, the deploy's refusal)
+  --detail TEXT  for no-stack the stack's name in the backend (<org>/<stack>), for refused
+                 the deploy's refusal (llm-platform ci-targets)
 """
 
 from __future__ import annotations
@@ -37,15 +38,16 @@ MAX_GOLDEN = 40
 GIT_STATUS = {"A": "added", "M": "changed", "D": "removed", "T": "changed"}
 # `pulumi preview` ends with unindented section headers; these carry a failure's causes.
 FAILURE_SECTIONS = re.compile(r"^(Diagnostics|Policies|Policy Violations):\s*$")
+# Why a stack has no preview; {stack} and {detail} are filled in.
 REASONS = {
     "no-org": "the repository variable `PULUMI_ORGANIZATION` is not set, so the workflow "
               "does not log in to a Pulumi backend",
     "fork": "this pull request comes from a fork, and fork pull requests get no credentials "
             "(neither the Pulumi login nor the cloud roles): their code must not run with "
             "this repository's access",
-    "no-stack": "the stack does not exist in the Pulumi backend yet; the deploy of the first "
-                "merged change that touches it creates it",
-    "refused": "CI cannot reach this stack's cluster",
+    "no-stack": "stack `{detail}` does not exist in the Pulumi backend yet; the deploy of the "
+                "first merged change that touches `{stack}` creates it",
+    "refused": "CI cannot reach the cluster of `{stack}`: {detail}",
     "login-failed": "the login to Pulumi or to the cloud failed (the job's log says why)",
 }
 
@@ -168,7 +170,7 @@ def comment(stack: str, out: Path, args: argparse.Namespace) -> str:
         text = args.preview.read_bytes().decode("utf-8", errors="replace")
         lines += preview_lines(text, args.preview_exit, MAX_COMMENT - units("\n".join(lines)))
     else:
-        why = REASONS[args.reason] + (f": {args.detail}" if args.detail else "")
+        why = REASONS[args.reason].format(stack=stack, detail=args.detail or stack)
         lines += ["", f"_No `pulumi preview`: {why}. The figures above are from the offline "
                       "plan._"]
     return "\n".join(lines) + "\n"
