@@ -154,7 +154,7 @@ def preview_lines(text: str, code: int, room: int) -> list[str]:
     body = tail(text, max(room - used, 0))
     cut = "" if body == text else f", the last {units(body):,} of {units(text):,} characters"
     return lines + ["", f"<details><summary>pulumi preview{cut}</summary>", "",
-                    *fenced(body), "</details>"]
+                    *fenced(body or "(no output)"), "</details>"]
 
 
 def comment(stack: str, out: Path, args: argparse.Namespace) -> str:
