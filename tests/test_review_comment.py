@@ -266,9 +266,18 @@ def test_bad_arguments_are_one_line_each(tmp_path: Path):
         assert "Traceback" not in proc.stderr and problem in proc.stderr.splitlines()[-1]
 
 
-def test_a_failed_plan_quotes_the_end_of_its_log(tmp_path: Path):
+def test_a_failed_plan_quotes_the_end_of_its_log_and_keeps_the_preview(tmp_path: Path):
     log = tmp_path / "plan.txt"
     log.write_text("x" * 100_000 + "\nerror: spec.models[0].gpu: unknown GPU\n")
     body = _review(tmp_path / "no-plan", "--plan-log", str(log), "--reason", "no-org").stdout
     assert body.startswith("### llm-platform: `aws`\n\nThe plan failed:")
     assert "unknown GPU" in body and len(body) < GITHUB_LIMIT
+    # No figures to point at: the reason stands alone.
+    assert body.endswith("does not log in to a Pulumi backend._\n")
+    # A preview that ran despite the plan is still shown, and may say more.
+    preview = tmp_path / "preview.txt"
+    preview.write_text(FAILED_PREVIEW)
+    body = _review(tmp_path / "no-plan", "--plan-log", str(log), "--preview", str(preview),
+                   "--preview-exit", "255").stdout
+    assert "unknown GPU" in body and "[mandatory]  gpu-spot-only" in body
+    assert len(body.encode("utf-16-le")) // 2 < GITHUB_LIMIT

@@ -8,7 +8,7 @@ environment variable a text over 128 KiB stops the process before it starts ("Ar
 too long"). The text is cut from the front to fit GitHub's comment limit, so the resource
 summary and the diagnostics at its end stay. When the preview failed, its diagnostics and
 policy violations are quoted outside the collapsed output. When the plan wrote no verdict (an
-invalid stack config), the comment quotes the plan's output instead.
+invalid stack config), the comment quotes the end of the plan's output in its place.
 
 usage: review-comment.py <stack> <plan output dir> [--plan-log F] [--base REF]
                          [--preview F --preview-exit N | --reason R [--detail TEXT]]
@@ -33,6 +33,9 @@ from pathlib import Path
 MAX_COMMENT = 64_000
 # The diagnostics quoted above the collapsed output take at most this share of the room left.
 MAX_DIAGNOSTICS = 12_000
+# A failed plan's output, quoted instead of its verdict, leaves the rest of the room to the
+# preview, which may tell more.
+MAX_PLAN_LOG = 16_000
 BIGGEST = 8
 MAX_GOLDEN = 40
 GIT_STATUS = {"A": "added", "M": "changed", "D": "removed", "T": "changed"}
@@ -157,13 +160,16 @@ def preview_lines(text: str, code: int, room: int) -> list[str]:
                     *fenced(body or "(no output)"), "</details>"]
 
 
+def failed_plan_lines(stack: str, log: Path | None) -> list[str]:
+    """The end of the plan's output, for a plan that wrote no verdict."""
+    text = log.read_text(errors="replace") if log else ""
+    return [f"### llm-platform: `{stack}`", "", "The plan failed:", "",
+            *fenced(tail(text, MAX_PLAN_LOG) or "(no output)")]
+
+
 def comment(stack: str, out: Path, args: argparse.Namespace) -> str:
-    if not (out / "policy.json").exists():
-        log = args.plan_log.read_text(errors="replace") if args.plan_log else ""
-        text = tail(log, MAX_COMMENT - 500) or "(no output)"
-        return "\n".join([f"### llm-platform: `{stack}`", "", "The plan failed:", "",
-                          *fenced(text)]) + "\n"
-    lines = plan_lines(stack, out)
+    planned = (out / "policy.json").exists()
+    lines = plan_lines(stack, out) if planned else failed_plan_lines(stack, args.plan_log)
     if args.base:
         lines += golden_changes(stack, args.base)
     if args.preview:
@@ -171,8 +177,8 @@ def comment(stack: str, out: Path, args: argparse.Namespace) -> str:
         lines += preview_lines(text, args.preview_exit, MAX_COMMENT - units("\n".join(lines)))
     else:
         why = REASONS[args.reason].format(stack=stack, detail=args.detail or stack)
-        lines += ["", f"_No `pulumi preview`: {why}. The figures above are from the offline "
-                      "plan._"]
+        figures = " The figures above are from the offline plan." if planned else ""
+        lines += ["", f"_No `pulumi preview`: {why}.{figures}_"]
     return "\n".join(lines) + "\n"
 
 
