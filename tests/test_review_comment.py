@@ -246,9 +246,9 @@ def test_each_reason_for_no_preview_is_said(tmp_path: Path):
     assert said("--reason", "refused", "--detail", refusal).endswith(
         f"CI cannot reach the cluster of `aws`: {refusal}. The figures above are from the "
         "offline plan._")
-    assert "login to Pulumi or to the cloud failed" in said("--reason", "login-failed")
+    assert "a step it needs failed (the Pulumi login" in said("--reason", "setup-failed")
     texts = {said("--reason", r) for r in ("no-org", "fork", "no-stack", "refused",
-                                            "login-failed")}
+                                            "setup-failed")}
     assert len(texts) == 5
 
 

@@ -13,7 +13,7 @@ invalid stack config), the comment quotes the end of the plan's output in its pl
 usage: review-comment.py <stack> <plan output dir> [--plan-log F] [--base REF]
                          [--preview F --preview-exit N | --reason R [--detail TEXT]]
   --base REF     list the golden files changed between the merge base with REF and HEAD
-  --reason R     why there is no preview: no-org, fork, no-stack, refused or login-failed
+  --reason R     why there is no preview: no-org, fork, no-stack, refused or setup-failed
   --detail TEXT  for no-stack the stack's name in the backend (<org>/<stack>), for refused
                  the deploy's refusal (llm-platform ci-targets)
 """
@@ -51,7 +51,8 @@ REASONS = {
     "no-stack": "stack `{detail}` does not exist in the Pulumi backend yet; the deploy of the "
                 "first merged change that touches `{stack}` creates it",
     "refused": "CI cannot reach the cluster of `{stack}`: {detail}",
-    "login-failed": "the login to Pulumi or to the cloud failed (the job's log says why)",
+    "setup-failed": "a step it needs failed (the Pulumi login, the cloud login or the CLI's "
+                    "install; the job's log says which)",
 }
 
 
