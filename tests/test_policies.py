@@ -14,13 +14,14 @@ import importlib
 import inspect
 import json
 import keyword
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_cli
+from conftest import CLI, ROOT, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from policy_cases import CASES, NG, NODE_GROUP, TAGS, Case, failures, res, with_
@@ -281,16 +282,16 @@ def test_a_pack_that_cannot_start_is_one_error_line(tmp_path: Path):
 def test_review_comment_carries_the_verdict_and_the_cost(planned, tmp_path: Path):
     script = [sys.executable, str(ROOT / ".github" / "scripts" / "review-comment.py")]
     aws = planned["aws"]
-    proc = subprocess.run([*script, "aws", str(aws.out)], capture_output=True, text=True,
-                          check=True)
+    proc = subprocess.run([*script, "aws", str(aws.out), "--reason", "no-org"],
+                          capture_output=True, text=True, check=True)
     assert "passed, 0 mandatory" in proc.stdout
     assert f"**Estimated cost**: ${aws.cost['monthly_usd']:,.2f}/month" in proc.stdout
     biggest = max(aws.cost["resources"], key=lambda i: i["monthly_usd"])
     assert f"| `{biggest['name']}` |" in proc.stdout
     log = tmp_path / "plan.txt"
     log.write_text("error: spec.models[0].gpu: unknown GPU")
-    failed = subprocess.run([*script, "aws", str(tmp_path), str(log)], capture_output=True,
-                            text=True, check=True)
+    failed = subprocess.run([*script, "aws", str(tmp_path), "--plan-log", str(log),
+                             "--reason", "no-org"], capture_output=True, text=True, check=True)
     assert "The plan failed" in failed.stdout and "unknown GPU" in failed.stdout
 
 
@@ -303,3 +304,14 @@ def test_all_sets_the_level_of_every_policy_without_its_own(analyzer: Analyzer):
     assert {v.enforcement for v in analyzer.analyze(bad)} == {"advisory"}
     analyzer.configure({"all": "advisory", "pinned-images": "mandatory"})
     assert {v.enforcement for v in analyzer.analyze(bad)} == {"mandatory"}
+
+
+def test_the_plan_starts_its_pack_without_pythonunbuffered(tmp_path: Path):
+    """A CI runner's environment has no PYTHONUNBUFFERED (this machine's has): the pack's port,
+    written to a pipe, must still reach the plan, or every preview and deploy stops at
+    "policy pack ... did not start"."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    proc = subprocess.run([*CLI, "plan", "--stack", "local", "--out", str(tmp_path / "o")],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "o" / "policy.json").read_text())["passed"] is True

@@ -1,5 +1,6 @@
-"""The pull-request comment (.github/scripts/review-comment.py) names the golden files a change
-rewrote, so a reviewer sees which rendered output the change accepts."""
+"""The pull-request review (.github/scripts/review-comment.py): the golden files a change
+rewrote, the `pulumi preview` read from a file and cut to fit a GitHub comment, a failed
+preview's error and violations, and why a stack has no preview."""
 
 from __future__ import annotations
 
@@ -43,11 +44,9 @@ def _plan_output(directory: Path) -> Path:
 
 
 def _comment(repo: Path, out: Path, base: str | None) -> str:
-    env = {k: v for k, v in os.environ.items() if k not in ("BASE_REF", "PREVIEW")}
-    if base:
-        env["BASE_REF"] = base
-    return subprocess.run([*SCRIPT, "aws", str(out)], cwd=repo, env=env, capture_output=True,
-                          text=True, check=True).stdout
+    args = ["--base", base] if base else []
+    return subprocess.run([*SCRIPT, "aws", str(out), "--reason", "no-org", *args], cwd=repo,
+                          capture_output=True, text=True, check=True).stdout
 
 
 def test_review_comment_lists_the_golden_files_the_change_rewrote(tmp_path: Path):
@@ -93,8 +92,192 @@ def test_review_comment_fails_loudly_when_the_base_is_unknown(tmp_path: Path):
     _git(repo, "add", "-A")
     _git(repo, "commit", "-q", "-m", "base")
     out = _plan_output(tmp_path / "out")
-    env = {**os.environ, "BASE_REF": "origin/main"}  # a shallow checkout has no such ref
-    proc = subprocess.run([*SCRIPT, "aws", str(out)], cwd=repo, env=env, capture_output=True,
-                          text=True)
+    # A shallow checkout has no such ref.
+    proc = subprocess.run([*SCRIPT, "aws", str(out), "--reason", "no-org", "--base", "origin/main"],
+                          cwd=repo, capture_output=True, text=True)
     assert proc.returncode != 0
     assert "git diff against origin/main failed" in proc.stderr
+
+
+# GitHub's limit on a comment body ("Body is too long (maximum is 65536 characters)").
+GITHUB_LIMIT = 65_536
+
+
+def _review(out: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*SCRIPT, "aws", str(out), *args], cwd=cwd, capture_output=True,
+                          text=True)
+
+
+def _fenced_block(text: str, opening: str) -> str:
+    """The content of the first code block after the first line starting with `opening`."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(opening))
+    fence = next(line for line in lines[start:] if line.startswith("```"))
+    first = lines.index(fence, start) + 1
+    return "\n".join(lines[first:lines.index(fence, first)])
+
+
+def test_a_preview_over_128_kib_comes_from_a_file_and_is_cut_to_fit(tmp_path: Path):
+    out = _plan_output(tmp_path / "out")
+    rows = [f"    + kubernetes:core/v1:ConfigMap cm-{i:05d} create" for i in range(5000)]
+    text = "\n".join(["Previewing update (acme/aws):", *rows, "Resources:",
+                      "    + 5000 to create", ""])
+    assert len(text.encode()) > 128 * 1024
+    preview = tmp_path / "preview.txt"
+    preview.write_text(text)
+
+    # The way of today's main: the text in an environment variable. Linux refuses one string
+    # over 128 KiB in a new process's environment, so the script never starts.
+    try:
+        subprocess.run([*SCRIPT, "aws", str(out)], env={**os.environ, "PREVIEW": text},
+                       capture_output=True)
+    except OSError as exc:
+        assert "Argument list too long" in str(exc)
+    else:
+        raise AssertionError("an environment variable over 128 KiB was accepted")
+
+    proc = _review(out, "--preview", str(preview), "--preview-exit", "0")
+    assert proc.returncode == 0, proc.stderr
+    body = proc.stdout
+    assert len(body.encode("utf-16-le")) // 2 < GITHUB_LIMIT
+    kept = _fenced_block(body, "<details><summary>pulumi preview")
+    # Cut from the front at a line start: the summary at the end stays, the first rows go.
+    assert text.rstrip("\n").endswith(kept) and kept.endswith("    + 5000 to create")
+    assert text[len(text.rstrip("\n")) - len(kept) - 1] == "\n"
+    assert "cm-00000 create" not in body and "cm-04999 create" in body
+    # The kept text ends with the file's last newline, which the code block does not show.
+    assert f"<summary>pulumi preview, the last {len(kept) + 1:,} of {len(text):,} characters" \
+        in body
+    assert "**Estimated cost**: $100.00/month" in body  # the plan's part is all there
+
+
+def test_characters_outside_the_bmp_count_twice_against_the_limit(tmp_path: Path):
+    out = _plan_output(tmp_path / "out")
+    preview = tmp_path / "preview.txt"
+    # 40,000 characters, 80,000 UTF-16 units: under the limit by characters, over it by units.
+    preview.write_text("\N{ROCKET}" * 39_999 + "\n")
+    body = _review(out, "--preview", str(preview)).stdout
+    assert len(body.encode("utf-16-le")) // 2 < GITHUB_LIMIT
+
+
+FAILED_PREVIEW = """\
+Previewing update (acme/aws):
+    + pulumi:pulumi:Stack llm-platform-aws create
+    + aws:eks/cluster:Cluster gpu create
+Policies:
+    ❌ llm-platform@v0.1.0 (local: policies)
+        - [mandatory]  gpu-spot-only  (aws:eks/nodeGroup:NodeGroup: gpu-a100)
+          on-demand GPU capacity over the cap: 8 x p4d.24xlarge
+        - [advisory]  cost-tags  (aws:s3/bucket:Bucket: models)
+          missing tag team
+Diagnostics:
+  pulumi:pulumi:Stack (llm-platform-aws):
+    error: preview failed
+
+Resources:
+    + 2 to create
+"""
+
+
+def test_a_failed_preview_shows_its_error_and_violations(tmp_path: Path):
+    out = _plan_output(tmp_path / "out")
+    preview = tmp_path / "preview.txt"
+    preview.write_text(FAILED_PREVIEW)
+    body = _review(out, "--preview", str(preview), "--preview-exit", "255").stdout
+    assert "no token" not in body.lower() and "PULUMI_ACCESS_TOKEN" not in body
+    assert "**`pulumi preview` failed** (exit code 255):" in body
+    causes = _fenced_block(body, "**`pulumi preview` failed** (exit code 255):")
+    # Above the collapsed output: the Policies and Diagnostics sections, nothing else.
+    lines = FAILED_PREVIEW.splitlines()
+    assert causes.splitlines() == lines[3:12]
+    assert "[mandatory]  gpu-spot-only" in causes and "error: preview failed" in causes
+    assert body.index(causes) < body.index("<details>")
+    # The whole output is still there, collapsed, uncut.
+    assert "<details><summary>pulumi preview</summary>" in body
+    assert FAILED_PREVIEW.rstrip("\n") in body
+
+
+def test_a_preview_that_stopped_before_its_summary_shows_its_last_lines(tmp_path: Path):
+    out = _plan_output(tmp_path / "out")
+    preview = tmp_path / "preview.txt"
+    preview.write_text("".join(f"line {i}\n" for i in range(30)) + "error: no credentials\n")
+    body = _review(out, "--preview", str(preview), "--preview-exit", "1").stdout
+    causes = _fenced_block(body, "**`pulumi preview` failed** (exit code 1):")
+    assert causes.splitlines() == [f"line {i}" for i in range(11, 30)] + ["error: no credentials"]
+
+
+def test_a_passed_preview_has_no_failure_section(tmp_path: Path):
+    out = _plan_output(tmp_path / "out")
+    preview = tmp_path / "preview.txt"
+    preview.write_text("Resources:\n    + 2 to create\n")
+    body = _review(out, "--preview", str(preview), "--preview-exit", "0").stdout
+    assert "failed" not in body
+    assert _fenced_block(body, "<details><summary>pulumi preview</summary>") == \
+        "Resources:\n    + 2 to create"
+
+
+def test_backticks_in_the_preview_cannot_close_its_code_block(tmp_path: Path):
+    out = _plan_output(tmp_path / "out")
+    preview = tmp_path / "preview.txt"
+    preview.write_text("description: ```yaml\n    + 1 to create\n")
+    body = _review(out, "--preview", str(preview)).stdout
+    assert "\n````\ndescription: ```yaml\n    + 1 to create\n````\n" in body
+
+
+def test_each_reason_for_no_preview_is_said(tmp_path: Path):
+    out = _plan_output(tmp_path / "out")
+
+    def said(*args: str) -> str:
+        proc = _review(out, *args)
+        assert proc.returncode == 0, proc.stderr
+        line = proc.stdout.splitlines()[-1]
+        assert line.startswith("_No `pulumi preview`: ")
+        assert line.endswith(". The figures above are from the offline plan._")
+        return line
+
+    assert "`PULUMI_ORGANIZATION` is not set" in said("--reason", "no-org")
+    # A fork's review goes to the job summary: the same text, which says why.
+    fork = said("--reason", "fork")
+    assert "comes from a fork" in fork and "no credentials" in fork
+    missing = said("--reason", "no-stack", "--detail", "acme/aws")
+    assert "stack `acme/aws` does not exist in the Pulumi backend yet" in missing
+    assert "the deploy of the first merged change that touches `aws` creates it" in missing
+    refusal = "stack aws: the EKS endpoint is private and ci.runner is empty"
+    assert said("--reason", "refused", "--detail", refusal).endswith(
+        f"CI cannot reach the cluster of `aws`: {refusal}. The figures above are from the "
+        "offline plan._")
+    assert "a step it needs failed (the Pulumi login" in said("--reason", "setup-failed")
+    texts = {said("--reason", r) for r in ("no-org", "fork", "no-stack", "refused",
+                                            "setup-failed")}
+    assert len(texts) == 5
+
+
+def test_bad_arguments_are_one_line_each(tmp_path: Path):
+    out = _plan_output(tmp_path / "out")
+    for args, problem in (
+        (["--preview", str(tmp_path / "missing.txt")], "missing.txt: no such file"),
+        ([], "give either --preview or --reason"),
+        (["--reason", "no-org", "--preview", str(tmp_path / "out" / "cost.json")],
+         "give either --preview or --reason"),
+        (["--reason", "because"], "invalid choice: 'because'"),
+    ):
+        proc = _review(out, *args)
+        assert proc.returncode == 2
+        assert "Traceback" not in proc.stderr and problem in proc.stderr.splitlines()[-1]
+
+
+def test_a_failed_plan_quotes_the_end_of_its_log_and_keeps_the_preview(tmp_path: Path):
+    log = tmp_path / "plan.txt"
+    log.write_text("x" * 100_000 + "\nerror: spec.models[0].gpu: unknown GPU\n")
+    body = _review(tmp_path / "no-plan", "--plan-log", str(log), "--reason", "no-org").stdout
+    assert body.startswith("### llm-platform: `aws`\n\nThe plan failed:")
+    assert "unknown GPU" in body and len(body) < GITHUB_LIMIT
+    # No figures to point at: the reason stands alone.
+    assert body.endswith("does not log in to a Pulumi backend._\n")
+    # A preview that ran despite the plan is still shown, and may say more.
+    preview = tmp_path / "preview.txt"
+    preview.write_text(FAILED_PREVIEW)
+    body = _review(tmp_path / "no-plan", "--plan-log", str(log), "--preview", str(preview),
+                   "--preview-exit", "255").stdout
+    assert "unknown GPU" in body and "[mandatory]  gpu-spot-only" in body
+    assert len(body.encode("utf-16-le")) // 2 < GITHUB_LIMIT

@@ -1,24 +1,95 @@
-"""Markdown for the pull-request comment: the policy verdict, the cost estimate, the golden
-files of the stack the change rewrote (against git ref $BASE_REF, when set) and the
-`pulumi preview` output (from $PREVIEW, when the repository has credentials). When the plan
-wrote no verdict (an invalid stack config), the comment quotes the plan's output instead.
+"""Markdown for a stack's pull-request review (the sticky comment of a same-repository pull
+request, the job summary of a fork's): the policy verdict and the cost estimate of the offline
+plan, the golden files of the stack the change rewrote, and the `pulumi preview` output or the
+reason there is none.
 
-usage: review-comment.py <stack> <plan output dir> [<plan log>]
+The preview comes from a file (the workflow tees `pulumi preview` into it): through an
+environment variable a text over 128 KiB stops the process before it starts ("Argument list
+too long"). The text is cut from the front to fit GitHub's comment limit, so the resource
+summary and the diagnostics at its end stay. When the preview failed, its diagnostics and
+policy violations are quoted outside the collapsed output. When the plan wrote no verdict (an
+invalid stack config), the comment quotes the end of the plan's output in its place.
+
+usage: review-comment.py <stack> <plan output dir> [--plan-log F] [--base REF]
+                         [--preview F --preview-exit N | --reason R [--detail TEXT]]
+  --base REF     list the golden files changed between the merge base with REF and HEAD
+  --reason R     why there is no preview: no-org, fork, no-stack, refused or setup-failed
+  --detail TEXT  for no-stack the stack's name in the backend (<org>/<stack>), for refused
+                 the deploy's refusal (llm-platform ci-targets)
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
-# GitHub refuses comments over 65,536 characters; the preview is cut to fit.
-MAX_PREVIEW = 50_000
+# GitHub refuses a comment body over 65,536 characters ("Body is too long (maximum is 65536
+# characters)"); the sticky-comment action adds its header marker to the body, and a character
+# outside the BMP may count twice, so the body is measured in UTF-16 units with room to spare.
+MAX_COMMENT = 64_000
+# The diagnostics quoted above the collapsed output take at most this share of the room left.
+MAX_DIAGNOSTICS = 12_000
+# A failed plan's output, quoted instead of its verdict, leaves the rest of the room to the
+# preview, which may tell more.
+MAX_PLAN_LOG = 16_000
 BIGGEST = 8
 MAX_GOLDEN = 40
 GIT_STATUS = {"A": "added", "M": "changed", "D": "removed", "T": "changed"}
+# `pulumi preview` ends with unindented section headers; these carry a failure's causes.
+FAILURE_SECTIONS = re.compile(r"^(Diagnostics|Policies|Policy Violations):\s*$")
+# Why a stack has no preview; {stack} and {detail} are filled in.
+REASONS = {
+    "no-org": "the repository variable `PULUMI_ORGANIZATION` is not set, so the workflow "
+              "does not log in to a Pulumi backend",
+    "fork": "this pull request comes from a fork, and fork pull requests get no credentials "
+            "(neither the Pulumi login nor the cloud roles): their code must not run with "
+            "this repository's access",
+    "no-stack": "stack `{detail}` does not exist in the Pulumi backend yet; the deploy of the "
+                "first merged change that touches `{stack}` creates it",
+    "refused": "CI cannot reach the cluster of `{stack}`: {detail}",
+    "setup-failed": "a step it needs failed (the Pulumi login, the cloud login or the CLI's "
+                    "install; the job's log says which)",
+}
+
+
+def units(text: str) -> int:
+    """The length of `text` as GitHub counts it at most: UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def tail(text: str, limit: int) -> str:
+    """The end of `text` in at most `limit` UTF-16 units, from a line start when it was cut."""
+    total = 0
+    for i in range(len(text) - 1, -1, -1):
+        total += 2 if ord(text[i]) > 0xFFFF else 1
+        if total > limit:
+            cut = text[i + 1:]
+            return cut.split("\n", 1)[1] if "\n" in cut else cut
+    return text
+
+
+def fenced(text: str) -> list[str]:
+    """`text` in a code block whose fence no run of backticks inside it can close."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence, text.rstrip("\n"), fence]
+
+
+def failure_sections(text: str) -> str:
+    """The Diagnostics and Policies sections of a `pulumi preview` output, or its last lines
+    when it has neither (it stopped before its summary)."""
+    found: list[str] = []
+    keep = False
+    for line in text.splitlines():
+        if line and not line[0].isspace():
+            keep = bool(FAILURE_SECTIONS.match(line))
+        if keep:
+            found.append(line)
+    return "\n".join(found) if found else "\n".join(text.splitlines()[-20:])
 
 
 def golden_changes(stack: str, base: str) -> list[str]:
@@ -42,10 +113,8 @@ def golden_changes(stack: str, base: str) -> list[str]:
     return lines
 
 
-def main(stack: str, out: Path, log: Path | None = None) -> str:
-    if not (out / "policy.json").exists():
-        text = log.read_text()[-MAX_PREVIEW:] if log and log.exists() else "(no output)"
-        return f"### llm-platform: `{stack}`\n\nThe plan failed:\n\n```\n{text}\n```\n"
+def plan_lines(stack: str, out: Path) -> list[str]:
+    """The verdict, its violations and the biggest costs of the offline plan in `out`."""
     cost = json.loads((out / "cost.json").read_text())
     verdict = json.loads((out / "policy.json").read_text())
     counts = verdict["counts"]
@@ -75,31 +144,64 @@ def main(stack: str, out: Path, log: Path | None = None) -> str:
     if len(biggest) > BIGGEST:
         rest = sum(i["monthly_usd"] for i in biggest[BIGGEST:])
         lines.append(f"| {len(biggest) - BIGGEST} more | | {rest:,.2f} |")
-    if os.environ.get("BASE_REF"):
-        lines += golden_changes(stack, os.environ["BASE_REF"])
-    preview = os.environ.get("PREVIEW", "").strip()
-    if preview:
-        cut = preview[-MAX_PREVIEW:]
-        lines += [
-            "",
-            "<details><summary>pulumi preview</summary>",
-            "",
-            "```",
-            cut,
-            "```",
-            "</details>",
-        ]
+    return lines
+
+
+def preview_lines(text: str, code: int, room: int) -> list[str]:
+    """The preview in at most `room` UTF-16 units: on failure its diagnostics first, then the
+    whole output, cut from the front, in a collapsed block."""
+    lines: list[str] = []
+    if code != 0:
+        causes = tail(failure_sections(text), min(MAX_DIAGNOSTICS, room // 3))
+        lines += ["", f"**`pulumi preview` failed** (exit code {code}):", "", *fenced(causes)]
+    used = units("\n".join(lines)) + 200
+    body = tail(text, max(room - used, 0))
+    cut = "" if body == text else f", the last {units(body):,} of {units(text):,} characters"
+    return lines + ["", f"<details><summary>pulumi preview{cut}</summary>", "",
+                    *fenced(body or "(no output)"), "</details>"]
+
+
+def failed_plan_lines(stack: str, log: Path | None) -> list[str]:
+    """The end of the plan's output, for a plan that wrote no verdict."""
+    text = log.read_text(errors="replace") if log else ""
+    return [f"### llm-platform: `{stack}`", "", "The plan failed:", "",
+            *fenced(tail(text, MAX_PLAN_LOG) or "(no output)")]
+
+
+def comment(stack: str, out: Path, args: argparse.Namespace) -> str:
+    planned = (out / "policy.json").exists()
+    lines = plan_lines(stack, out) if planned else failed_plan_lines(stack, args.plan_log)
+    if args.base:
+        lines += golden_changes(stack, args.base)
+    if args.preview:
+        text = args.preview.read_bytes().decode("utf-8", errors="replace")
+        lines += preview_lines(text, args.preview_exit, MAX_COMMENT - units("\n".join(lines)))
     else:
-        lines += [
-            "",
-            "_No `pulumi preview`: the repository has no PULUMI_ACCESS_TOKEN; the "
-            "figures above are from the offline plan._",
-        ]
+        why = REASONS[args.reason].format(stack=stack, detail=args.detail or stack)
+        figures = " The figures above are from the offline plan." if planned else ""
+        lines += ["", f"_No `pulumi preview`: {why}.{figures}_"]
     return "\n".join(lines) + "\n"
 
 
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="review-comment.py")
+    parser.add_argument("stack")
+    parser.add_argument("out", type=Path, help="the plan's output directory")
+    parser.add_argument("--plan-log", type=Path)
+    parser.add_argument("--base")
+    parser.add_argument("--preview", type=Path)
+    parser.add_argument("--preview-exit", type=int, default=0)
+    parser.add_argument("--reason", choices=sorted(REASONS))
+    parser.add_argument("--detail", default="")
+    args = parser.parse_args(argv)
+    if (args.preview is None) == (args.reason is None):
+        parser.error("give either --preview or --reason")
+    for path in (args.preview, args.plan_log):
+        if path is not None and not path.is_file():
+            parser.error(f"{path}: no such file")
+    return args
+
+
 if __name__ == "__main__":
-    print(
-        main(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]) if len(sys.argv) > 3 else None),
-        end="",
-    )
+    arguments = parse(sys.argv[1:])
+    print(comment(arguments.stack, arguments.out, arguments), end="")

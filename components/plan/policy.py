@@ -187,8 +187,11 @@ class Analyzer:
         self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed by close()
         # Its own process group: a terminal's Ctrl-C reaches only the plan, which stops the
         # pack itself, instead of racing the pack's own exit (read as "did not start").
+        # Unbuffered (-u): the pack writes its port to a pipe and never flushes it
+        # (pulumi_policy 1.21.0 policy.py `sys.stdout.buffer.write`); without PYTHONUNBUFFERED
+        # in the environment, as on a CI runner, the port would wait in the buffer for ever.
         self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and pack
-            [sys.executable, "-c", _PACK_MAIN, NO_ENGINE, str(pack_dir)],
+            [sys.executable, "-u", "-c", _PACK_MAIN, NO_ENGINE, str(pack_dir)],
             cwd=pack_dir,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
