@@ -198,13 +198,16 @@ def to_number(value: Any) -> float:
     if isinstance(value, int | float):
         return float(value)
     if isinstance(value, str):
+        # ExpressionUtility.ParseNumber: '' is 0; a decimal, 0x hex or 0o octal; else NaN.
         text = value.strip()
         if not text:
             return 0.0
-        try:
-            return float(int(text, 16)) if text.lower().startswith("0x") else float(text)
-        except ValueError:
-            return math.nan
+        if re.fullmatch(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?", text):
+            return float(text)
+        if re.fullmatch(r"0x[0-9a-fA-F]+", text):
+            return float(int(text, 16))
+        if re.fullmatch(r"0o[0-7]+", text):
+            return float(int(text, 8))
     return math.nan
 
 

@@ -109,13 +109,25 @@ class Event:
         return bool(pr) and pr["head"]["repo"]["full_name"] != REPOSITORY
 
 
+class _Yaml12Loader(yaml.SafeLoader):
+    """YAML 1.2 booleans, as GitHub reads workflows: only true/false, so `on:` stays a key
+    and `yes` stays a string (PyYAML follows YAML 1.1's yes/no/on/off)."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+
+def load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_Yaml12Loader)  # noqa: S506 - a SafeLoader subclass
+
+
 def load_workflow(repo: Path, sha: str, path: str) -> dict[str, Any]:
-    """The workflow as GitHub reads it: from the commit the run is for. PyYAML reads the key
-    `on` as True; it is put back under its name."""
-    doc = yaml.safe_load(git(repo, "show", f"{sha}:{path}"))
-    if True in doc:
-        doc["on"] = doc.pop(True)
-    return doc
+    """The workflow as GitHub reads it: from the commit the run is for."""
+    return load_yaml(git(repo, "show", f"{sha}:{path}"))
 
 
 @dataclass
@@ -131,7 +143,7 @@ class Job:
     env: dict[str, str] = field(default_factory=dict)
     path: list[str] = field(default_factory=list)
     status: str = "success"
-    steps: list[StepResult] = field(default_factory=list)
+    steps: list[StepResult] = field(default_factory=list)  # those of composite actions
     summary: list[str] = field(default_factory=list)
     annotations: list[tuple[str, str]] = field(default_factory=list)
     calls: list[dict[str, Any]] = field(default_factory=list)
@@ -312,8 +324,8 @@ def shell_command(job: Job, step: dict[str, Any], script: Path) -> list[str]:
 
 def run_script(job: Job, step: dict[str, Any], scope: Scope, env: dict[str, str]
                ) -> tuple[str, dict[str, str], str]:
-    n = len(job.steps) + len(job.calls) + sum(1 for _ in job.temp.glob("runner_temp/*.sh"))
     temp = job.temp / "runner_temp"
+    n = sum(1 for _ in temp.glob("step_*.sh"))
     files = {name: temp / "_runner_file_commands" / f"{name}_{n}" for name in
              ("GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_PATH", "GITHUB_STEP_SUMMARY", "GITHUB_STATE")}
     for path in files.values():
@@ -402,17 +414,18 @@ def run_composite(job: Job, uses: str, given: dict[str, str], env: dict[str, str
     found = [p for p in (folder / "action.yml", folder / "action.yaml") if p.exists()]
     if not found:
         return "failure", {}, f"::error::Can't find 'action.yml' under '{folder}'."
-    action = yaml.safe_load(found[0].read_text())
+    action = load_yaml(found[0].read_text())
     if action["runs"].get("using") != "composite":
         raise HarnessError(f"{uses}: only composite local actions are simulated")
     bare = job.scope(job.contexts([], env, {}))
     inputs = {name: given.get(name, to_str(interpolate(spec.get("default", ""), bare)))
               for name, spec in (action.get("inputs") or {}).items()}
     unexpected = sorted(set(given) - set(inputs))
-    status = job.status
+    # Status functions in a composite's steps see the action's own steps, not the job's
+    # (actions/runner#1271, fixed in 2.280.3; github/docs#12378).
+    status, job.status = job.status, "success"
     results = run_steps(job, action["runs"]["steps"], inputs=inputs, outer_env=env)
-    failed = job.status == "failure" and status != "failure"
-    job.status = status
+    failed, job.status = job.status == "failure", status
     scope = job.scope(job.contexts(results, env, inputs))
     outputs = {k: to_str(interpolate(v.get("value", ""), scope))
                for k, v in (action.get("outputs") or {}).items()}
@@ -490,10 +503,10 @@ def run_job(run: Run, job_id: str, *, matrix: dict[str, Any] | None = None,
         environment = interpolate(spec["environment"], scope)
     scope.contexts["env"] = dict(run.workflow.get("env", {}))
     job.env = {k: to_str(v) for k, v in interpolate(spec.get("env", {}), scope).items()}
-    job.steps = run_steps(job, spec.get("steps", []))
-    final = job.scope(job.contexts([s for s in job.steps if "/" not in s.id]))
+    top = run_steps(job, spec.get("steps", []))
+    final = job.scope(job.contexts(top))
     outputs = {k: to_str(interpolate(v, final)) for k, v in (spec.get("outputs") or {}).items()}
-    return JobResult(job_id, job.status, outputs, job.steps, "".join(job.summary), job.calls,
+    return JobResult(job_id, job.status, outputs, top + job.steps, "".join(job.summary), job.calls,
                      job.annotations, runs_on, environment, job.workspace)
 
 
