@@ -363,8 +363,10 @@ def _hash_files(scope: Scope, *patterns: Any) -> str:
     files: set[Path] = set()
     for pattern in patterns:
         text = to_str(pattern)
+        # A trailing ** matches files too in @actions/glob; pathlib's matches directories only.
+        glob = text.lstrip("!") + ("/*" if text.endswith("**") else "")
         (files.difference_update if text.startswith("!") else files.update)(
-            p for p in scope.workspace.glob(text.lstrip("!")) if p.is_file())
+            p for p in scope.workspace.glob(glob) if p.is_file())
     if not files:
         return ""
     result = hashlib.sha256()

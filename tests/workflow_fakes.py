@@ -8,9 +8,9 @@ token cannot do what it needs: a fork's pull request gets a read-only token and 
 
 from __future__ import annotations
 
-import shutil
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from workflow_harness import HarnessError, Job, git
 
@@ -37,6 +37,11 @@ def checkout(job: Job, given: dict[str, str], env: dict[str, str]) -> tuple[bool
     git(dest, "init", "-q")
     git(dest, "remote", "add", "origin", f"file://{job.run.fixture.path}")
     depth = int(given.get("fetch-depth", "1") or "1")
+    if depth <= 0:
+        # Every branch is fetched, so every object is the fixture's: borrowing its object store
+        # saves packing them again and changes nothing the job can see. A shallow fetch packs.
+        (dest / ".git" / "objects" / "info" / "alternates").write_text(
+            f"{job.run.fixture.path / '.git' / 'objects'}\n")
     kind, _, name = ref.removeprefix("refs/").partition("/")
     target = {"heads": f"refs/remotes/origin/{name}", "pull": f"refs/remotes/pull/{name}"}
     if depth <= 0:
@@ -57,11 +62,21 @@ def checkout(job: Job, given: dict[str, str], env: dict[str, str]) -> tuple[bool
 
 
 def setup_python(job: Job, given: dict[str, str], env: dict[str, str]) -> tuple[bool, dict[str, str], str]:
-    """actions/setup-python v7.0.0 action.yml outputs: python-version, cache-hit, python-path.
-    Here the job keeps this machine's interpreter; nothing is installed."""
+    """actions/setup-python v7.0.0: outputs python-version, cache-hit, python-path (action.yml);
+    exports pythonLocation and puts the interpreter's bin directory on PATH (src/find-python.ts
+    core.exportVariable, core.addPath). Here that interpreter is the one this machine's .venv
+    was made from; nothing is installed."""
+    real = Path(job.run.venv / "bin" / "python").resolve()
+    bin_dir = job.temp / "tools" / "Python" / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("python", "python3"):
+        if not (bin_dir / name).exists():
+            (bin_dir / name).symlink_to(real)
+    job.env["pythonLocation"] = str(bin_dir.parent)
+    job.path.append(str(bin_dir))
     version = ".".join(map(str, sys.version_info[:3]))
     return True, {"python-version": version, "cache-hit": "false",
-                  "python-path": shutil.which("python3") or ""}, f"(fake) python {version}"
+                  "python-path": str(bin_dir / "python")}, f"(fake) python {version}"
 
 
 def cache(job: Job, given: dict[str, str], env: dict[str, str]) -> tuple[bool, dict[str, str], str]:

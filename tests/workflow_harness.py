@@ -21,13 +21,14 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from workflow_expressions import ExpressionError, Scope, condition, interpolate, to_str
+from workflow_expressions import ExpressionError, Scope, condition, equal, interpolate, to_str
 
 ROOT = Path(__file__).resolve().parent.parent
 REPOSITORY = "acme/llm-platform"
@@ -61,6 +62,7 @@ class StepResult:
     conclusion: str
     outputs: dict[str, str] = field(default_factory=dict)
     log: str = ""
+    seconds: float = 0.0
 
 
 @dataclass
@@ -75,6 +77,15 @@ class JobResult:
     runs_on: Any = None
     environment: Any = None
     workspace: Path | None = None
+    temp: Path | None = None
+
+    def commands(self, name: str) -> list[list[str]]:
+        """The argument lists the job passed to a stubbed CLI (`pulumi`, `make`)."""
+        log = self.temp / "commands.log" if self.temp else None
+        if not log or not log.exists():
+            return []
+        calls = [json.loads(line) for line in log.read_text().splitlines()]
+        return [c[1:] for c in calls if c[0] == name]
 
     def step(self, key: str) -> StepResult:
         found = [s for s in self.steps if key in (s.id, s.name)]
@@ -89,7 +100,8 @@ class JobResult:
 
     @property
     def log(self) -> str:
-        return "\n".join(f"--- {s.id or s.name}: {s.outcome}\n{s.log}" for s in self.steps)
+        return "\n".join(f"--- {s.id or s.name}: {s.outcome} ({s.seconds:.1f} s)\n{s.log}"
+                         for s in self.steps)
 
 
 @dataclass
@@ -336,10 +348,15 @@ def run_script(job: Job, step: dict[str, Any], scope: Scope, env: dict[str, str]
     workdir = step.get("working-directory") or (
         {} if step.get("_composite") else job.spec.get("defaults", {}).get("run", {})
     ).get("working-directory", "")
-    proc = subprocess.run(
-        shell_command(job, step, script), cwd=job.workspace / workdir,
-        env={**job.process_env(env), **{k: str(v) for k, v in files.items()}},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=STEP_TIMEOUT)
+    try:
+        proc = subprocess.run(
+            shell_command(job, step, script), cwd=job.workspace / workdir,
+            env={**job.process_env(env), **{k: str(v) for k, v in files.items()}},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=STEP_TIMEOUT)
+    except OSError as error:
+        # As on a runner: an environment variable over 128 KiB (MAX_ARG_STRLEN) makes exec
+        # fail with E2BIG, "Argument list too long", before the script starts.
+        return "failure", {}, f"::error::{error.strerror}: {shell_command(job, step, script)[0]}"
     job.env.update(parse_file_command(files["GITHUB_ENV"].read_text()))
     job.path += [p for p in files["GITHUB_PATH"].read_text().splitlines() if p]
     summary = files["GITHUB_STEP_SUMMARY"].read_text()
@@ -365,6 +382,7 @@ def run_step(job: Job, step: dict[str, Any], done: list[StepResult],
              inputs: dict[str, Any] | None, outer_env: dict[str, str]) -> StepResult:
     name = step.get("name") or step.get("uses") or step.get("run", "").split("\n")[0]
     result = StepResult(id=step.get("id", ""), name=name, outcome="skipped", conclusion="skipped")
+    started = time.monotonic()
     try:
         scope = job.scope(job.contexts(done, outer_env, inputs))
         if not condition(step.get("if"), scope):
@@ -384,6 +402,7 @@ def run_step(job: Job, step: dict[str, Any], done: list[StepResult],
     except ExpressionError as error:
         outcome, outputs, log, keep_going = "failure", {}, f"::error::{error}", False
     result.outcome, result.outputs, result.log = outcome, outputs, log
+    result.seconds = time.monotonic() - started
     result.conclusion = "success" if outcome == "failure" and keep_going else outcome
     job.annotations += annotations(log)
     if result.conclusion == "failure":
@@ -468,20 +487,36 @@ def legs(run: Run, job_id: str, needs: Mapping[str, Any] = ()) -> list[dict[str,
         return [{}]
     if not isinstance(matrix, Mapping):
         raise HarnessError(f"job {job_id}: the matrix is not a mapping: {matrix!r}")
+    return expand_matrix(matrix)
+
+
+def _matches(combo: Mapping[str, Any], keys: Mapping[str, Any]) -> bool:
+    return all(k in combo and (equal(combo[k], v) if not isinstance(v, dict | list)
+                               else combo[k] == v) for k, v in keys.items())
+
+
+def expand_matrix(matrix: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """actions/runner src/Sdk/WorkflowParser/Conversion/MatrixBuilder.cs: the cross product of
+    the vectors less the excluded; an include's keys that are vectors filter the combinations
+    it adds its other keys to; an include that matched none is a combination of its own."""
     vectors = {k: v for k, v in matrix.items() if k not in ("include", "exclude")}
-    combos: list[dict[str, Any]] = [{}]
+    combos: list[dict[str, Any]] = [{}] if vectors else []
     for key, values in vectors.items():
         if not isinstance(values, list) or not values:
             raise HarnessError(f"Matrix vector '{key}' does not contain any values")
         combos = [{**c, key: v} for c in combos for v in values]
-    for drop in matrix.get("exclude") or []:
-        combos = [c for c in combos if any(c.get(k) != v for k, v in drop.items())]
-    for extra in matrix.get("include") or []:
-        fits = [c for c in combos if all(c.get(k, v) == v for k, v in extra.items()
-                                         if k in vectors)]
-        for combo in fits or [combos.append({}) or combos[-1]]:
-            combo.update({k: v for k, v in extra.items() if k not in vectors or k not in combo})
-    return combos
+    combos = [c for c in combos if not any(_matches(c, drop) for drop in matrix.get("exclude") or [])]
+    includes = [({k: v for k, v in item.items() if k in vectors},
+                 {k: v for k, v in item.items() if k not in vectors})
+                for item in matrix.get("include") or []]
+    matched = [False] * len(includes)
+    for combo in combos:
+        for i, (keys, extra) in enumerate(includes):
+            if _matches(combo, keys):
+                matched[i] = True
+                combo.update(extra)
+    return combos + [{**keys, **extra} for (keys, extra), hit in zip(includes, matched, strict=True)
+                     if not hit]
 
 
 def run_job(run: Run, job_id: str, *, matrix: dict[str, Any] | None = None,
@@ -490,9 +525,9 @@ def run_job(run: Run, job_id: str, *, matrix: dict[str, Any] | None = None,
     spec = run.workflow["jobs"][job_id]
     if "uses" in spec:
         raise HarnessError(f"job {job_id} calls {spec['uses']}: run that workflow's jobs")
-    leg = "-".join(to_str(v) for v in (matrix or {}).values())
-    job = Job(run, job_id, spec, matrix or {}, needs_contexts(dict(needs))[0],
-              run.tmp / f"{job_id}{'-' + leg if leg else ''}")
+    first = re.sub(r"[^A-Za-z0-9_.-]", "_", to_str(next(iter((matrix or {}).values()), "")))
+    temp = run.tmp / f"{job_id}-{first[:40]}-{sum(1 for _ in run.tmp.glob(job_id + '-*'))}"
+    job = Job(run, job_id, spec, matrix or {}, needs_contexts(dict(needs))[0], temp)
     scope = job_scope(run, job_id, dict(needs), job.matrix)
     if not condition(spec.get("if"), scope):
         return JobResult(job_id, "skipped", {}, [], "", [], [])
@@ -507,7 +542,7 @@ def run_job(run: Run, job_id: str, *, matrix: dict[str, Any] | None = None,
     final = job.scope(job.contexts(top))
     outputs = {k: to_str(interpolate(v, final)) for k, v in (spec.get("outputs") or {}).items()}
     return JobResult(job_id, job.status, outputs, top + job.steps, "".join(job.summary), job.calls,
-                     job.annotations, runs_on, environment, job.workspace)
+                     job.annotations, runs_on, environment, job.workspace, job.temp)
 
 
 # --- fixture repositories and events
