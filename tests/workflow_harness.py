@@ -467,8 +467,18 @@ def needs_contexts(needs: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
     return context, status
 
 
+def declared_needs(run: Run, job_id: str, needs: Mapping[str, Any]) -> dict[str, Any]:
+    """The results of the jobs this job `needs`, and only those: a job sees no other job's."""
+    declared = run.workflow["jobs"][job_id].get("needs") or []
+    declared = [declared] if isinstance(declared, str) else declared
+    missing = [name for name in declared if name not in needs]
+    if missing:
+        raise HarnessError(f"job {job_id} needs {missing}: pass their results")
+    return {name: needs[name] for name in declared}
+
+
 def job_scope(run: Run, job_id: str, needs: Mapping[str, Any], matrix: dict[str, Any]) -> Scope:
-    context, status = needs_contexts(needs)
+    context, status = needs_contexts(declared_needs(run, job_id, needs))
     return Scope({"github": run.github_context(job_id, Path()), "needs": context,
                   "vars": run.vars, "inputs": run.inputs, "matrix": matrix,
                   "strategy": {"fail-fast": True}, "secrets": run.secrets()}, status=status)
@@ -527,7 +537,8 @@ def run_job(run: Run, job_id: str, *, matrix: dict[str, Any] | None = None,
         raise HarnessError(f"job {job_id} calls {spec['uses']}: run that workflow's jobs")
     first = re.sub(r"[^A-Za-z0-9_.-]", "_", to_str(next(iter((matrix or {}).values()), "")))
     temp = run.tmp / f"{job_id}-{first[:40]}-{sum(1 for _ in run.tmp.glob(job_id + '-*'))}"
-    job = Job(run, job_id, spec, matrix or {}, needs_contexts(dict(needs))[0], temp)
+    job = Job(run, job_id, spec, matrix or {},
+              needs_contexts(declared_needs(run, job_id, dict(needs)))[0], temp)
     scope = job_scope(run, job_id, dict(needs), job.matrix)
     if not condition(spec.get("if"), scope):
         return JobResult(job_id, "skipped", {}, [], "", [], [])
