@@ -278,3 +278,17 @@ def test_checkout_fetches_history_only_with_fetch_depth_0(small: Fixture, tmp_pa
     shallow = run_job(Run(small, ".github/workflows/d1.yml", event, tmp_path / "1"), "j")
     full = run_job(Run(small, ".github/workflows/d0.yml", event, tmp_path / "0"), "j")
     assert (shallow.status, full.status) == ("failure", "success")
+
+
+def test_hash_files_hashes_the_matched_files_under_the_workspace(tmp_path: Path):
+    """hashFiles.ts: SHA-256 over the files' SHA-256 digests; '' when nothing matches; a
+    trailing ** takes every file below."""
+    import hashlib
+
+    (tmp_path / "locks" / "sub").mkdir(parents=True)
+    (tmp_path / "locks" / "a.txt").write_text("a")
+    (tmp_path / "locks" / "sub" / "b.txt").write_text("b")
+    scope = Scope({}, workspace=tmp_path)
+    digests = b"".join(hashlib.sha256(x).digest() for x in (b"a", b"b"))
+    assert evaluate("hashFiles('locks/**')", scope) == hashlib.sha256(digests).hexdigest()
+    assert evaluate("hashFiles('nothing/*.json')", scope) == ""

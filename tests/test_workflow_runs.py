@@ -155,7 +155,8 @@ def test_preview_that_fails_with_a_text_over_128_kib(local_change: LocalChange, 
 
 def test_preview_of_a_pull_request_touching_a_component(repo: Fixture, tmp_path: Path):
     """A change under components/ previews every stack, each on the runner its `ci` block
-    names; no comment is left stale."""
+    names; no comment is left stale. (Which paths mean every stack, .github/ among them, is
+    tests/test_changed_stacks.py's; here, that the workflow hands the list on.)"""
     repo.commit({"components/README-ci.md": "a note\n"}, branch="component")
     run = Run(repo, PREVIEW, repo.pull_request("component"), tmp_path / "run", vars=VARS)
     stacks = ok(run_job(run, "stacks"))
@@ -253,17 +254,19 @@ def deployable(fixture: Fixture, stack: str) -> bool:
 
 
 def test_deploy_of_a_first_push(repo: Fixture, tmp_path: Path):
-    """`before` is all zeros: every stack is considered; only the deployable ones deploy, each
-    on its runner and in its environment; the others are named in the summary."""
+    """`before` is all zeros: every stack is considered, and a notice says why (a force push,
+    whose `before` is not in the history, is tests/test_changed_stacks.py's); only the
+    deployable stacks deploy, each on its runner; the others are named in the summary; nothing
+    runs unless CI passed."""
     run = Run(repo, DEPLOY, repo.push(ZERO), tmp_path / "run", vars=VARS)
     stacks = ok(run_job(run, "stacks", needs=CI_PASSED))
+    assert any("first push" in text for kind, text in stacks.annotations if kind == "notice")
     out = outputs_json(stacks)
     expected = [s for s in stacks_in(repo) if deployable(repo, s)]
     assert sorted(t["stack"] for t in out["deploy"]) == expected
     assert out["refused"] == []
     for target in out["deploy"]:
         assert target["runs_on"] == (spec(repo, target["stack"]).get("ci", {}).get("runner") or HOSTED)
-    assert any("every stack" in text for kind, text in stacks.annotations if kind == "notice")
     for stack in set(stacks_in(repo)) - set(expected):
         assert f"`{stack}`" in stacks.summary and "skipped" in stacks.summary
     matrix = legs(run, "deploy", {"stacks": stacks})
