@@ -38,6 +38,7 @@ SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 GIT_ID = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
           "GIT_CONFIG_NOSYSTEM": "1"}
+# A step that hangs fails its test instead of stalling the suite.
 STEP_TIMEOUT = 120
 
 
@@ -122,8 +123,9 @@ class Event:
 
 
 class _Yaml12Loader(yaml.SafeLoader):
-    """YAML 1.2 booleans, as GitHub reads workflows: only true/false, so `on:` stays a key
-    and `yes` stays a string (PyYAML follows YAML 1.1's yes/no/on/off)."""
+    """YAML 1.2 core booleans, as the runner reads workflows (actions/runner
+    src/Sdk/WorkflowParser/Conversion/YamlObjectReader.cs MatchBoolean): only true/false, so
+    `on:` stays a key and `yes` a string (PyYAML follows YAML 1.1's yes/no/on/off)."""
 
 
 _Yaml12Loader.yaml_implicit_resolvers = {
@@ -152,6 +154,7 @@ class Job:
     matrix: dict[str, Any]
     needs: dict[str, Any]
     temp: Path
+    workflow_env: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     path: list[str] = field(default_factory=list)
     status: str = "success"
@@ -166,7 +169,7 @@ class Job:
 
     def contexts(self, steps: list[StepResult], extra_env: Mapping[str, str] = (),
                  composite: dict[str, Any] | None = None) -> dict[str, Any]:
-        env = {**self.run.workflow.get("env", {}), **self.env, **dict(extra_env)}
+        env = {**self.workflow_env, **self.env, **dict(extra_env)}
         base = {
             "github": self.run.github_context(self.job_id, self.workspace),
             "env": env, "job": {"status": self.status}, "runner": self.runner_context(),
@@ -210,7 +213,7 @@ class Job:
             "HARNESS_VENV": str(self.run.venv), "HARNESS_PULUMI": str(self.run.pulumi_file),
             "HARNESS_LOG": str(self.temp / "commands.log"),
         }
-        env.update({k: to_str(v) for k, v in self.run.workflow.get("env", {}).items()})
+        env.update(self.workflow_env)
         env.update(self.env)
         env.update(step_env)
         env["PATH"] = ":".join([*reversed(self.path), str(STUBS), SYSTEM_PATH])
@@ -256,8 +259,9 @@ class Run:
         }
 
     def permissions(self, job_id: str) -> dict[str, str]:
-        """The GITHUB_TOKEN's scopes for a job: its own `permissions`, else the workflow's; a
-        fork's pull request gets read at most and no id-token
+        """The GITHUB_TOKEN's scopes for a job: its own `permissions`, else the workflow's, else
+        the repository's default (taken as the permissive one); a fork's pull request gets
+        read at most and no id-token
         (https://docs.github.com/actions/security-for-github-actions/security-guides/automatic-token-authentication)."""
         spec = self.workflow["jobs"][job_id]
         granted = spec.get("permissions", self.workflow.get("permissions", "write-all"))
@@ -547,7 +551,9 @@ def run_job(run: Run, job_id: str, *, matrix: dict[str, Any] | None = None,
     runs_on, environment = interpolate(spec.get("runs-on"), scope), None
     if "environment" in spec:
         environment = interpolate(spec["environment"], scope)
-    scope.contexts["env"] = dict(run.workflow.get("env", {}))
+    job.workflow_env = {k: to_str(v) for k, v in
+                        interpolate(run.workflow.get("env", {}), scope).items()}
+    scope.contexts["env"] = dict(job.workflow_env)
     job.env = {k: to_str(v) for k, v in interpolate(spec.get("env", {}), scope).items()}
     top = run_steps(job, spec.get("steps", []))
     final = job.scope(job.contexts(top))
