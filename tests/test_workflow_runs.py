@@ -106,6 +106,8 @@ def test_preview_of_a_pull_request_touching_one_stack(local_change: LocalChange,
     assert leg["stack"] == "local" and leg["runs_on"] == out["targets"][0]["runs_on"]
     job = ok(run_job(run, "preview", matrix=leg, needs={"stacks": stacks}))
     assert job.runs_on == leg["runs_on"]
+    # The stack's own dependencies only (locks/plan*.txt), not the test extra and its torch.
+    assert job.commands("make") == [["deps", "STACK=local"]]
     assert [c["with"]["organization"] for c in job.called("pulumi/auth-actions")] == ["acme"]
     assert job.commands("pulumi")[-1][:3] == ["preview", "--stack", "acme/local"]
     (comment,) = job.called("marocchino/sticky-pull-request-comment")
