@@ -1,4 +1,5 @@
-"""The update bot (renovate.json, issue 14 part 4): what its weekly pull requests will do.
+"""The update bots: what their weekly pull requests will do. Renovate (renovate.json, issue 14
+part 4) moves the locks; Dependabot (.github/dependabot.yml, issue 15) the actions.
 
 Renovate's pip-compile manager re-runs the `uv pip compile` written in each lock's header. The
 rules it applies to that header are restated here from renovatebot/renovate@44.39.2,
@@ -8,12 +9,15 @@ artifacts.ts: a lock the bot would skip, or refresh wrongly, fails here before t
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import posixpath
 import re
 import shlex
 import tomllib
 
 import pytest
+import yaml
 from conftest import ROOT
 
 CONFIG = json.loads((ROOT / "renovate.json").read_text())
@@ -166,3 +170,35 @@ def test_updates_arrive_once_a_week_in_one_pr_per_kind():
         assert len(weekdays(rule["schedule"])) == 1, (rule["groupName"], rule["schedule"])
         # Otherwise a major release gets a PR of its own (branch-name.ts, "major-" slug).
         assert rule["separateMajorMinor"] is False, rule["groupName"]
+
+
+# One bot per ecosystem: Dependabot moves the actions (.github/dependabot.yml), Renovate the
+# locks. Dependabot's github-actions updater reads, for the directory `/`, .github/workflows/*
+# and a root action.yml, and for any other directory that directory's *.yml/*.yaml
+# (dependabot-core github_actions/lib/dependabot/github_actions/file_fetcher.rb); `directories`
+# takes globs (GitHub's dependabot-options-reference.md, "directories or directory").
+DEPENDABOT = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text())
+ACTION_FILES = sorted(
+    p.relative_to(ROOT).as_posix()
+    for pattern in (".github/workflows/*.y*ml", ".github/actions/*/action.y*ml")
+    for p in ROOT.glob(pattern)
+)
+
+
+def dependabot_reads(path: str, directory: str) -> bool:
+    if directory == "/":
+        return path.startswith(".github/workflows/") or path in ("action.yml", "action.yaml")
+    return fnmatch.fnmatchcase(posixpath.dirname("/" + path), directory)
+
+
+def test_renovate_leaves_the_actions_to_dependabot():
+    assert "github-actions" not in CONFIG["enabledManagers"]
+    assert not [r for r in CONFIG["packageRules"] if "github-actions" in r.get("matchManagers", [])]
+
+
+@pytest.mark.parametrize("path", ACTION_FILES)
+def test_dependabot_updates_every_file_that_uses_actions(path):
+    updates = [u for u in DEPENDABOT["updates"] if u["package-ecosystem"] == "github-actions"]
+    assert len(updates) == 1, "one github-actions block: its directories must not overlap"
+    directories = updates[0].get("directories") or [updates[0]["directory"]]
+    assert any(dependabot_reads(path, d) for d in directories), (path, directories)
