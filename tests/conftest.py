@@ -8,7 +8,10 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -140,3 +143,17 @@ def scratch_project(tmp_path) -> Path:
 def write_stack(project: Path, name: str, spec: dict) -> None:
     (project / "stacks" / f"Pulumi.{name}.yaml").write_text(
         yaml.safe_dump({"config": {"llm-platform:spec": spec}}))
+
+
+@contextmanager
+def serve_http(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A local HTTP server for an external API a script calls (GitHub's, in the workflow
+    tests): yields its base URL, and stops it after."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -11,12 +11,11 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, serve_http
 
 SCRIPT = ROOT / ".github" / "scripts" / "check-environment"
 REPOSITORY = "octo-org/llm"
@@ -76,12 +75,8 @@ class GitHub(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def api() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), GitHub)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve_http(GitHub) as url:
+        yield url
 
 
 def run(name: str, api_url: str, **env: str) -> subprocess.CompletedProcess[str]:

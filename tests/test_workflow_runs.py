@@ -11,14 +11,14 @@ as the matrix the runner would expand.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import serve_http
 from workflow_harness import REPOSITORY, Event, Fixture, JobResult, Run, legs, run_job
 
 PREVIEW = ".github/workflows/preview.yml"
@@ -240,12 +240,8 @@ class _Environments(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def github_api() -> Iterator[str]:
-    server = HTTPServer(("127.0.0.1", 0), _Environments)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve_http(_Environments) as url:
+        yield url
 
 
 def deployable(fixture: Fixture, stack: str) -> bool:
