@@ -85,8 +85,9 @@ endif
 endif
 
 test: install test-tools
-	$(BIN)/ruff check components policies tests bench platform .github/scripts scripts/golden scripts/mutate scripts/lock
-	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/ruff check components policies tests bench platform .github/scripts scripts/golden scripts/mutate scripts/lock \
+		.github/scripts/changed-stacks .github/scripts/check-environment .github/scripts/deploy-matrix
+	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # Plan every stack, rewrite tests/golden/<stack>/ and print which files changed (+/- lines).
 golden: $(VENV)/.test
@@ -109,7 +110,8 @@ docs: $(VENV)/.test
 	$(BIN)/python -m components.spec.docs
 
 lint: $(VENV)/.test
-	$(BIN)/ruff check components policies tests bench platform .github/scripts scripts/golden scripts/mutate scripts/lock
+	$(BIN)/ruff check components policies tests bench platform .github/scripts scripts/golden scripts/mutate scripts/lock \
+		.github/scripts/changed-stacks .github/scripts/check-environment .github/scripts/deploy-matrix
 
 clean:
 	rm -rf out .pytest_cache .hypothesis build/mutate mutants
