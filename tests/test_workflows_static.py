@@ -349,6 +349,12 @@ runs:
 """
 
 
+def sample_problems(name: str, text: str) -> list[str]:
+    """The context problems of a sample file, without the list of what was allowed."""
+    found = file_expression_problems(Path(name), load(text))
+    return [p.split(" (allowed")[0] for p in found]
+
+
 @pytest.mark.parametrize(("job_if", "step_if", "problems"), [
     ("github.event_name == 'push'", "vars.X != '' && success()", []),
     # A job's `if` runs before any step: no steps, no secrets, no hashFiles (job-if).
@@ -360,9 +366,8 @@ runs:
     ("true", "contains(github.ref, '}}') && vars.X", []),
 ])
 def test_workflow_expressions_are_read_against_their_place(job_if, step_if, problems):
-    document = load(WORKFLOW.format(job_if=job_if, step_if=step_if))
-    found = file_expression_problems(Path("w.yml"), document)
-    assert [p.split(" (allowed")[0] for p in found] == [f"w.yml: {p}" for p in problems]
+    assert sample_problems("w.yml", WORKFLOW.format(job_if=job_if, step_if=step_if)) == [
+        f"w.yml: {p}" for p in problems]
 
 
 @pytest.mark.parametrize(("step_if", "value", "problems"), [
@@ -374,9 +379,8 @@ def test_workflow_expressions_are_read_against_their_place(job_if, step_if, prob
     ("always() && steps.cloud.outputs.cloud == 'aws'", "inputs.role", []),
 ])
 def test_composite_action_expressions_are_read_against_action_yaml(step_if, value, problems):
-    document = load(ACTION.format(step_if=step_if, value=value))
-    found = file_expression_problems(Path("action.yml"), document)
-    assert [p.split(" (allowed")[0] for p in found] == [f"action.yml: {p}" for p in problems]
+    assert sample_problems("action.yml", ACTION.format(step_if=step_if, value=value)) == [
+        f"action.yml: {p}" for p in problems]
 
 
 def test_an_expression_where_none_is_allowed_is_reported():
