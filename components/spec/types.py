@@ -1744,7 +1744,7 @@ class EnvironmentSpec(_Strict):
                     "prometheus",
                     "grafana_admin_secret",
                 )
-            keys.update(self._gateway_secret_keys())
+            keys.update(self.gateway_secret_keys())
         if self.hybrid is not None and isinstance(self.hybrid.connectivity, Vpn):
             keys[self.hybrid.connectivity.shared_key_secret] = (
                 "hybrid",
@@ -1753,7 +1753,7 @@ class EnvironmentSpec(_Strict):
             )
         return keys
 
-    def _gateway_secret_keys(self) -> dict[str, tuple[str | int, ...]]:
+    def gateway_secret_keys(self) -> dict[str, tuple[str | int, ...]]:
         """The gateway's master key, its database URL, every team key and every model's
         hosted API key."""
         gateway = self.gateway
