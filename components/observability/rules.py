@@ -711,7 +711,8 @@ class GatewayRuleBuilder(RuleBuilder):
             Alert(
                 name="GatewayDown",
                 severity="critical",
-                expr=f"sum(up{{{up}}}) == 0 or absent(up{{{up}}})",
+                # `or vector(0)`: no target at all is down too, with the same (no) labels
+                expr=f"(sum(up{{{up}}}) or vector(0)) == 0",
                 for_=GATEWAY_DOWN_FOR,
                 summary=f"{env}: the LLM gateway is down",
                 description=(
