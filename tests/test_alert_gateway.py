@@ -1,8 +1,8 @@
 """The gateway's records, alerts, routing and dashboard panels (issue 16, part 5), built in
 process from the `local` stack with `gateway=True` (what components/kubernetes/resolve.py
 passes when the spec has a gateway), so they are tested whether or not a sample stack
-renders a gateway. Series and labels are the runtime's contract (brief contract 5,
-components/observability/metrics.py GATEWAY_SERIES)."""
+renders a gateway. Series and labels are the runtime's contract (brief contract 5, written out in
+tests/test_alert_series.py GATEWAY_SERIES)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 import yaml
 from conftest import stack_spec
 from test_alert_rules import SCENARIOS, _run, _tool, run_scenarios
-from test_alert_series import selected_series
+from test_alert_series import GATEWAY_SERIES, selected_series
 
 from components.observability import alertmanager
 from components.observability import metrics as m
@@ -160,15 +160,15 @@ def test_records_per_team_and_model_from_two_replicas(groups, tmp_path):
 
 def test_every_series_a_gateway_rule_reads_is_recorded_or_in_the_runtime_contract(groups):
     recorded = {r["record"] for g in groups for r in g["rules"] if "record" in r}
-    known = recorded | set(m.GATEWAY_SERIES) | {"up"}  # up: Prometheus, for every target
+    known = recorded | set(GATEWAY_SERIES) | {"up"}  # up: Prometheus, for every target
     for rule in (r for g in groups for r in g["rules"]):
         assert selected_series(rule["expr"]) <= known, rule
         # every label grouped on or matched in a gateway series is one it carries
         for by, metric in re.findall(r"by \(([^)]*)\) \((?:rate\()?(llm_gateway_\w+)", rule["expr"]):
-            assert {x.strip() for x in by.split(",")} <= set(m.GATEWAY_SERIES[metric]), rule
+            assert {x.strip() for x in by.split(",")} <= GATEWAY_SERIES[metric], rule
         for metric, matchers in re.findall(r"(llm_gateway_\w+)\{([^}]*)\}", rule["expr"]):
             names = {x.split("=")[0].rstrip("!~") for x in matchers.split(",")}
-            assert names - {"namespace", "job"} <= set(m.GATEWAY_SERIES[metric]), rule
+            assert names - {"namespace", "job"} <= GATEWAY_SERIES[metric], rule
 
 
 @pytest.mark.parametrize(("alert", "receiver"), [
