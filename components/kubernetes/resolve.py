@@ -78,6 +78,7 @@ def layer_args(env: Environment, facts: ClusterFacts, secrets: Secrets) -> Kuber
         gpu_runtime=gpu_runtime_args(spec, facts, metrics=True, namespace=f"{spec.namespace}-gpu"),
         models=tuple(model_server_args(env, facts, m, reads) for m in spec.models),
         weights_access=access,
+        gateway=gateway_args(env, facts, secrets),
     )
 
 
@@ -197,8 +198,8 @@ def observability_args(env: Environment, secrets: Secrets) -> ObservabilityArgs:
         renders=renders,
         alertmanager_config=yaml.safe_dump(alertmanager.config(spec), sort_keys=False),
         receivers=receivers,
-        rules=rules.prometheus_rules(env),
-        dashboards=dashboards.dashboards(spec.namespace),
+        rules=rules.prometheus_rules(env, gateway=spec.gateway is not None),
+        dashboards=dashboards.dashboards(spec.namespace, gateway=spec.gateway is not None),
         pushgateway=PushgatewayArgs(
             namespace=spec.namespace,
             labels=labels(PUSHGATEWAY, pushgateway_objects.COMPONENT),
