@@ -8,6 +8,8 @@ import hashlib
 import json
 from dataclasses import replace
 
+import kubernetes_validate
+import pinned
 import pulumi
 import pytest
 import yaml
@@ -31,6 +33,7 @@ from components.kubernetes.model_server import network as model_network
 from components.kubernetes.model_server.pod import COMPONENT as MODEL_SERVER
 from components.kubernetes.quality_cronjob import job as quality
 from components.naming import K8sLabeler
+from components.plan.manifests import is_object, to_object
 from components.plan.runner import Recorded, _EchoMocks, _RecordingMonitor
 
 LABELER = K8sLabeler(
@@ -394,7 +397,8 @@ def test_service_monitor_scrapes_metrics_slash_on_the_api_port_as_job_llm_gatewa
 def test_redis_runs_as_its_images_user_and_keeps_nothing():
     spec = redis.deployment_spec("redis:x", make_args().labels).template.spec
     (container,) = spec.containers
-    assert container.security_context.run_as_user == 999
+    # Not the image's 999: a uid no node's /etc/passwd holds (Checkov CKV_K8S_40).
+    assert container.security_context.run_as_user == 10001
     assert container.security_context.read_only_root_filesystem is True
     assert spec.automount_service_account_token is False
     args = container.args
@@ -465,6 +469,7 @@ def record(args: GatewayArgs) -> list[Recorded]:
 @pytest.fixture(scope="module")
 def applied() -> list[Recorded]:
     return record(make_args(
+        monitoring_labels={"release": "prometheus"},
         ingress=Ingress("llm.example.com", "llm-gateway-tls", None),
         database=CnpgDatabase(2, 10, None, ArtifactStore("s3://artifacts-prod", {}, "")),
     ))
@@ -507,7 +512,10 @@ def test_custom_resources_wait_for_their_crds_and_the_job_for_the_database(appli
     made = kinds(applied)
     (crds,) = [r for r in applied if r.type == "test:crds:Release"]
     release = made[("Release", "gw-cnpg")]
-    assert crds.urn in made[("ServiceMonitor", "llm-gateway")].dependencies
+    monitor = made[("ServiceMonitor", "llm-gateway")]
+    assert crds.urn in monitor.dependencies
+    # An existing Prometheus Operator selects it by the spec's match_labels.
+    assert monitor.inputs["metadata"]["labels"]["release"] == "prometheus"
     assert release.inputs["chart"] == "cloudnative-pg" and release.inputs["version"] == "0.29.0"
     assert release.inputs["namespace"] == "cnpg-system"
     assert release.urn in made[("Cluster", "llm-gateway-db")].dependencies
@@ -536,8 +544,33 @@ def test_render_mode_writes_no_secret_and_references_them_by_name(applied, rende
         "name": "llm-gateway-secrets", "key": "master-key"}}} in env
 
 
-def test_deployment_skips_the_digest_check_only_for_a_tag(applied):
-    deployment_meta = kinds(applied)[("Deployment", "llm-gateway")].inputs["metadata"]
-    assert deployment_meta["annotations"] == pods.digest_skip("ghcr.io/llm-platform/gateway:0.1.0")
+def test_checkov_skips_are_the_digest_for_a_tag_and_env_secrets_litellm_needs(applied):
+    image = "ghcr.io/llm-platform/gateway:0.1.0"
+    for kind, name in (("Deployment", "llm-gateway"), ("Job", objects.job_name(make_args()))):
+        skips = kinds(applied)[(kind, name)].inputs["metadata"]["annotations"]
+        assert skips == {**pods.digest_skip(image), "checkov.io/skip2": skips["checkov.io/skip2"]}
+        assert skips["checkov.io/skip2"].startswith("CKV_K8S_35=LiteLLM takes its master key")
+        # Checkov splits a skip on "=" and fails the whole scan on a second one.
+        assert all(v.count("=") == 1 for v in skips.values())
+    pinned = deployment.annotations("ghcr.io/llm-platform/gateway:0.1.0@sha256:" + "a" * 64)
+    assert list(pinned) == ["checkov.io/skip2"]
     redis_meta = kinds(applied)[("Deployment", "llm-gateway-redis")].inputs["metadata"]
     assert "annotations" not in redis_meta
+
+
+def test_objects_validate_against_kubernetes_1_30_and_the_pinned_crds(applied, rendered):
+    checked = set()
+    for records in (applied, rendered):
+        for obj in (to_object(r) for r in records if is_object(r)):
+            if pinned.is_custom(obj):
+                assert not pinned.crd_errors(obj), (obj["kind"], pinned.crd_errors(obj))
+            else:
+                kubernetes_validate.validate(obj, "1.30.0", strict=True)  # raises on any error
+            checked.add(obj["kind"])
+    assert {"Cluster", "ScheduledBackup", "ServiceMonitor", "Deployment", "Job"} <= checked
+    # The Cluster CRD check sees what the API server would refuse.
+    cluster = to_object(kinds(applied)[("Cluster", "llm-gateway-db")])
+    typo = {**cluster, "spec": {**cluster["spec"], "instance": 2}}
+    assert any("instance" in e for e in pinned.crd_errors(typo))
+    bad = {**cluster, "spec": {**cluster["spec"], "backup": {"retentionPolicy": "30 days"}}}
+    assert any(e.startswith("spec.backup.retentionPolicy") for e in pinned.crd_errors(bad))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.kubernetes import helm, pods
+from components.kubernetes import helm
 from components.kubernetes.gateway import database, deployment, network, objects, redis
 from components.kubernetes.gateway.args import CnpgDatabase, GatewayArgs
 from components.kubernetes.gateway.deployment import (
@@ -55,7 +55,7 @@ class Gateway(pulumi.ComponentResource):
         )
         gateway = k8s.apps.v1.Deployment(
             f"{name}-deployment",
-            metadata=self._meta(NAME, annotations=pods.digest_skip(args.image)),
+            metadata=self._meta(NAME, annotations=deployment.annotations(args.image)),
             spec=deployment.deployment_spec(args, deployment.config_checksum(data)),
             # The autoscaler owns the replica count once the Deployment exists.
             opts=pulumi.ResourceOptions(
@@ -64,9 +64,16 @@ class Gateway(pulumi.ComponentResource):
         )
         k8s.batch.v1.Job(
             f"{name}-provision",
-            metadata=self._meta(objects.job_name(args), annotations=pods.digest_skip(args.image)),
+            metadata=self._meta(
+                objects.job_name(args), annotations=deployment.annotations(args.image)
+            ),
             spec=objects.job_spec(args),
-            opts=self._child(depends_on=[*reads, *database_ready]),
+            # `pulumi up` waits for the Job to succeed (pulumi/pulumi-kubernetes#633): long
+            # enough for every retry while a new database starts.
+            opts=self._child(
+                depends_on=[*reads, *database_ready],
+                custom_timeouts=pulumi.CustomTimeouts(create=objects.JOB_WAIT),
+            ),
         )
         self._scaling(gateway)
         service = self._network()

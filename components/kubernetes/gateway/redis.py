@@ -13,10 +13,11 @@ from components.kubernetes.gateway.deployment import REDIS, REDIS_PORT
 NAME = REDIS
 PORT = REDIS_PORT
 COMPONENT = "gateway-redis"
-# The image's own user: `groupadd -r -g 999 redis; useradd -r -g redis -u 999 redis`
-# (docker-library/repo-info repos/redis/remote/7.2.16-bookworm.md). Its entrypoint changes
-# user only when started as root; as 999 it execs redis-server directly.
-UID = 999
+# The platform's uid rather than the image's `redis` (999): a uid that high is in no
+# node's /etc/passwd (Checkov CKV_K8S_40). The entrypoint changes user only when started as
+# root; as any other uid it execs redis-server as is (docker-library/redis
+# 7.2/debian/docker-entrypoint.sh at e92049967d6b), and /data is an emptyDir owned by fsGroup.
+UID = pods.RUN_AS
 # Below the memory limit, so Redis evicts before the kernel kills it.
 MAXMEMORY = "384mb"
 
