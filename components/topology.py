@@ -25,6 +25,7 @@ class CloudFoundation(Protocol):
     facts: ClusterFacts
     store: ArtifactStore
     onprem_identity: WorkloadIdentity | None
+    onprem_database_backup: WorkloadIdentity | None
     outputs: dict[str, pulumi.Output[Any]]
 
 
@@ -63,7 +64,12 @@ def _hybrid(env: Environment, secrets: Secrets) -> Built:
         opts=pulumi.ResourceOptions(providers={"kubernetes": cloud.facts.provider}),
     )
     onprem, _ = _onprem(env, secrets)
-    facts = replace(onprem, artifacts=cloud.store, workload_identity=cloud.onprem_identity)
+    facts = replace(
+        onprem,
+        artifacts=cloud.store,
+        workload_identity=cloud.onprem_identity,
+        database_backup=cloud.onprem_database_backup,
+    )
     return facts, cloud.outputs
 
 

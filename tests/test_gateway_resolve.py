@@ -136,12 +136,25 @@ def test_cloudnative_pg_backs_up_to_the_bucket_where_there_is_one():
     local = _args("local")
     assert local.database == CnpgDatabase(instances=2, storage_gib=10, storage_class=None)
     store = ArtifactStore(uri="s3://b", rclone_env={}, models_path="artifacts:b/models")
-    identity = WorkloadIdentity(pod_labels={"azure.workload.identity/use": "true"})
-    args = _args("aws", artifacts=store, workload_identity=identity, storage_class="gp3-enc")
+    args = _args("aws", artifacts=store, database_backup=WRITER, storage_class="gp3-enc")
     database = args.database
     assert isinstance(database, CnpgDatabase)
-    assert database.backup_store is store and database.backup_identity is identity
+    assert database.backup_store is store and database.backup_identity is WRITER
     assert database.storage_class == "gp3-enc"  # the platform's class when the spec names none
+
+
+READER = WorkloadIdentity(service_account_annotations={"iam.gke.io/gcp-service-account": "r@p"})
+WRITER = WorkloadIdentity(service_account_annotations={"iam.gke.io/gcp-service-account": "w@p"})
+
+
+def test_backups_use_the_database_writer_never_the_weights_reader():
+    store = ArtifactStore(uri="gs://b", rclone_env={}, models_path="artifacts:b/models")
+    both = _args("gcp", artifacts=store, workload_identity=READER, database_backup=WRITER)
+    assert both.database.backup_identity is WRITER
+    # a foundation that made no writer gets no backups rather than the reader's identity
+    reader_only = _args("gcp", artifacts=store, workload_identity=READER)
+    assert reader_only.database.backup_store is None
+    assert reader_only.database.backup_identity is None
 
 
 def test_the_request_log_passes_through():

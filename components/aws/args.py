@@ -86,6 +86,9 @@ class ArtifactBucketArgs:
     # None: the reader runs in this stack's EKS cluster and gets credentials by Pod Identity.
     onprem_oidc_issuer: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    # The gateway runs its own Postgres (CloudNativePG) in `namespace`: a second role may
+    # write its backups under gateway-db/, bound to the database's service account.
+    database_backups: bool = False
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,10 @@ Versioned, SSE-KMS with a customer-managed key (and an S3 bucket key, so reads d
 a KMS request each), every public-access block on, ACLs disabled, TLS required, and
 lifecycle rules that expire old versions and old checkpoints. Model servers read
 `models/` only: in EKS through Pod Identity; from the on-prem cluster of a hybrid through
-the cluster's own service-account tokens, trusted by an IAM OIDC provider. bucket.py and
-iam_documents.py say what each piece is made of.
+the cluster's own service-account tokens, trusted by an IAM OIDC provider. The gateway's
+database, where the spec has one in the cluster, writes its backups under `gateway-db/`
+only, as its own service account, by the same two routes. bucket.py and iam_documents.py
+say what each piece is made of.
 """
 
 from __future__ import annotations
@@ -25,14 +27,25 @@ from components.aws.iam_documents import (
     read_models_policy,
     tls_only_bucket_policy,
     web_identity_trust,
+    write_backups_policy,
 )
-from components.kubernetes.facts import WEIGHTS_READER, ArtifactStore, WorkloadIdentity
+from components.kubernetes.facts import (
+    DATABASE_BACKUP_PREFIX,
+    DATABASE_CREDENTIALS_DIR,
+    GATEWAY_DB,
+    WEIGHTS_READER,
+    ArtifactStore,
+    WorkloadIdentity,
+)
+from components.kubernetes.weights_access import TOKEN_DIR
 from components.naming import fit
 
 
 class ArtifactBucket(pulumi.ComponentResource):
     store: ArtifactStore
     identity: WorkloadIdentity
+    # The database backup writer's, where args.database_backups.
+    backup_identity: WorkloadIdentity | None
 
     def __init__(
         self,
@@ -59,10 +72,24 @@ class ArtifactBucket(pulumi.ComponentResource):
         read_models = pulumi.Output.all(bucket.arn, key.arn).apply(
             lambda a: json.dumps(read_models_policy(a[0], a[1]))
         )
+        write_backups = pulumi.Output.all(bucket.arn, key.arn).apply(
+            lambda a: json.dumps(write_backups_policy(a[0], a[1], DATABASE_BACKUP_PREFIX))
+        )
+        self.backup_identity = None
         if args.onprem_oidc_issuer is None:
             self.identity = self._pod_identity(cluster_name, read_models)
+            if args.database_backups:
+                self.backup_identity = self._pod_identity(
+                    cluster_name, write_backups, "backup", GATEWAY_DB
+                )
         else:
-            self.identity = self._onprem_federation(args.onprem_oidc_issuer, read_models)
+            issuer = args.onprem_oidc_issuer
+            provider = self._onprem_provider(issuer)
+            self.identity = self._onprem_federation(issuer, provider, read_models)
+            if args.database_backups:
+                self.backup_identity = self._onprem_federation(
+                    issuer, provider, write_backups, "backup", GATEWAY_DB, DATABASE_CREDENTIALS_DIR
+                )
         self.store = ArtifactStore(
             uri=pulumi.Output.concat("s3://", bucket.bucket),
             rclone_env=build.rclone_env(args.region),
@@ -111,50 +138,66 @@ class ArtifactBucket(pulumi.ComponentResource):
         )
 
     def _pod_identity(
-        self, cluster_name: pulumi.Input[str], read_models: pulumi.Output[str]
+        self,
+        cluster_name: pulumi.Input[str],
+        policy: pulumi.Output[str],
+        role: str = "reader",
+        service_account: str = WEIGHTS_READER,
     ) -> WorkloadIdentity:
-        name, args = f"{self._base}-reader", self._args
-        role = pod_identity_role(name, read_models, args.tags, self._child)
+        name, args = f"{self._base}-{role}", self._args
+        iam_role = pod_identity_role(name, policy, args.tags, self._child)
         aws.eks.PodIdentityAssociation(
             name,
             cluster_name=cluster_name,
             namespace=args.namespace,
-            service_account=WEIGHTS_READER,
-            role_arn=role.arn,
+            service_account=service_account,
+            role_arn=iam_role.arn,
             tags=args.tags,
             opts=self._child,
         )
         # The Pod Identity webhook injects the credentials; the pod needs nothing more.
         return WorkloadIdentity()
 
-    def _onprem_federation(self, issuer: str, read_models: pulumi.Output[str]) -> WorkloadIdentity:
-        """Trust the on-prem cluster's service-account issuer for exactly one subject, the
-        weights reader, so no long-lived key ever leaves AWS."""
-        name, args, child = self._base, self._args, self._child
-        provider = aws.iam.OpenIdConnectProvider(
-            f"{name}-onprem-oidc",
+    def _onprem_provider(self, issuer: str) -> aws.iam.OpenIdConnectProvider:
+        """The on-prem cluster's service-account issuer, as IAM knows it (one per issuer)."""
+        return aws.iam.OpenIdConnectProvider(
+            f"{self._base}-onprem-oidc",
             url=issuer,
             client_id_lists=[build.STS_AUDIENCE],
-            tags=args.tags,
-            opts=child,
+            tags=self._args.tags,
+            opts=self._child,
         )
-        subject = f"system:serviceaccount:{args.namespace}:{WEIGHTS_READER}"
+
+    def _onprem_federation(
+        self,
+        issuer: str,
+        provider: aws.iam.OpenIdConnectProvider,
+        policy: pulumi.Output[str],
+        role: str = "reader",
+        service_account: str = WEIGHTS_READER,
+        token_dir: str = TOKEN_DIR,
+    ) -> WorkloadIdentity:
+        """Trust the on-prem cluster's issuer for exactly one subject, `service_account`, so
+        no long-lived key ever leaves AWS. `token_dir`: where the pod mounts its token."""
+        name, args, child = self._base, self._args, self._child
+        subject = f"system:serviceaccount:{args.namespace}:{service_account}"
         trust = provider.arn.apply(
             lambda arn: json.dumps(web_identity_trust(arn, issuer, subject, build.STS_AUDIENCE))
         )
-        role = aws.iam.Role(
-            fit(f"{name}-onprem-reader", names.IAM_ROLE),
+        iam_role = aws.iam.Role(
+            fit(f"{name}-onprem-{role}", names.IAM_ROLE),
             assume_role_policy=trust,
             max_session_duration=3600,
             tags=args.tags,
             opts=child,
         )
         aws.iam.RolePolicy(
-            fit(f"{name}-onprem-reader", names.IAM_INLINE_POLICY),
-            role=role.id,
-            policy=read_models,
+            fit(f"{name}-onprem-{role}", names.IAM_INLINE_POLICY),
+            role=iam_role.id,
+            policy=policy,
             opts=child,
         )
         return WorkloadIdentity(
-            env=build.web_identity_env(role.arn, args.region), token_audience=build.STS_AUDIENCE
+            env=build.web_identity_env(iam_role.arn, args.region, token_dir),
+            token_audience=build.STS_AUDIENCE,
         )

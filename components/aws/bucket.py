@@ -79,11 +79,13 @@ def rclone_env(region: str) -> dict[str, str]:
     }
 
 
-def web_identity_env(role_arn: pulumi.Input[str], region: str) -> dict[str, Any]:
+def web_identity_env(
+    role_arn: pulumi.Input[str], region: str, token_dir: str = TOKEN_DIR
+) -> dict[str, Any]:
     """What the AWS SDK in a pod outside AWS needs to exchange its mounted service-account
     token for the role's credentials."""
     return {
         "AWS_ROLE_ARN": role_arn,
-        "AWS_WEB_IDENTITY_TOKEN_FILE": f"{TOKEN_DIR}/token",
+        "AWS_WEB_IDENTITY_TOKEN_FILE": f"{token_dir}/token",
         "AWS_REGION": region,
     }

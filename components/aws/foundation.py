@@ -26,6 +26,8 @@ class AwsFoundation(pulumi.ComponentResource):
     store: ArtifactStore
     # How the on-prem cluster of a hybrid reads the bucket.
     onprem_identity: WorkloadIdentity | None
+    # How the on-prem cluster's database of a hybrid writes its backups to the bucket.
+    onprem_database_backup: WorkloadIdentity | None
     outputs: dict[str, pulumi.Output[Any]]
 
     def __init__(
@@ -71,11 +73,13 @@ class AwsFoundation(pulumi.ComponentResource):
         hybrid = args.bucket.onprem_oidc_issuer is not None
         self.store = bucket.store
         self.onprem_identity = bucket.identity if hybrid else None
+        self.onprem_database_backup = bucket.backup_identity if hybrid else None
         self.facts = ClusterFacts(
             provider=cluster.provider,
             pools=args.scheduling,
             storage_class=STORAGE_CLASS,
             artifacts=bucket.store,
             workload_identity=None if hybrid else bucket.identity,
+            database_backup=None if hybrid else bucket.backup_identity,
         )
         self.register_outputs(self.outputs)

@@ -58,6 +58,48 @@ def read_models_policy(bucket_arn: str, key_arn: str) -> Document:
     }
 
 
+def write_backups_policy(bucket_arn: str, key_arn: str, prefix: str) -> Document:
+    """What barman-cloud does under `prefix`/ and nowhere else (EnterpriseDB/barman
+    barman/cloud_providers/aws_s3.py@1698df57): head_bucket and list_objects_v2 (s3:ListBucket),
+    get_object (s3:GetObject), upload_fileobj and multipart uploads (s3:PutObject,
+    s3:AbortMultipartUpload), delete_objects for the retention policy (s3:DeleteObject); and
+    the bucket's KMS key to encrypt what it writes and decrypt what it reads back.
+
+    s3:DeleteObject on a versioned bucket only adds a delete marker: without
+    s3:DeleteObjectVersion a stolen token cannot destroy a backup for good, as CloudNativePG's
+    "S3 lifecycle policy" advice has it (docs/src/appendixes/object_stores.md)."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                # HeadBucket is authorized as s3:ListBucket and carries no prefix, so the
+                # condition lets a request without one through (…IfExists); any listing that
+                # names a prefix must name this one.
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": bucket_arn,
+                "Condition": {"StringLikeIfExists": {"s3:prefix": [f"{prefix}/*"]}},
+            },
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "s3:GetObject",
+                    "s3:PutObject",
+                    "s3:AbortMultipartUpload",
+                    "s3:DeleteObject",
+                ],
+                "Resource": f"{bucket_arn}/{prefix}/*",
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                "Resource": key_arn,
+                "Condition": {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}},
+            },
+        ],
+    }
+
+
 def web_identity_trust(provider_arn: str, issuer: str, subject: str, audience: str) -> Document:
     """Trust tokens of `issuer` for exactly one subject and audience."""
     host = issuer.removeprefix("https://")

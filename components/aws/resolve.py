@@ -24,7 +24,7 @@ from components.aws.args import (
 from components.conventions import POOL_LABEL
 from components.kubernetes.facts import PoolScheduling, node_labels, pool_scheduling
 from components.naming import fit
-from components.spec import Environment, EnvironmentSpec, GpuPool, Vpn, given
+from components.spec import CnpgDatabase, Environment, EnvironmentSpec, GpuPool, Vpn, given
 
 if TYPE_CHECKING:  # the Aws block's home may move; only its attributes are read here
     from components.spec import Aws
@@ -136,6 +136,9 @@ def bucket_args(env: Environment, cfg: Aws) -> ArtifactBucketArgs:
         # In a hybrid the models are served on prem, so the bucket trusts that cluster.
         onprem_oidc_issuer=_onprem_issuer(spec),
         tags=naming.tags(spec),
+        # The gateway's own Postgres backs up to this bucket (kubernetes/resolve.py).
+        database_backups=spec.gateway is not None
+        and isinstance(spec.gateway.database, CnpgDatabase),
     )
 
 

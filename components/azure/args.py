@@ -79,6 +79,9 @@ class ArtifactBucketArgs:
     tags: dict[str, str]
     # The on-prem cluster's issuer in a hybrid; None: trust the AKS cluster's issuer.
     onprem_issuer: str | None = None
+    # The gateway runs its own Postgres (CloudNativePG) in `namespace`: a second identity may
+    # write its backups under gateway-db/, trusting the database's service account.
+    database_backups: bool = False
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ and read access to `models/` only.
 No anonymous blob access, TLS 1.2 minimum, HTTPS only, shared keys disabled (Entra ID
 only), the network closed except the node subnet, blob versioning with lifecycle rules.
 Model servers read through Workload Identity: a user-assigned identity trusting the
-cluster's OIDC issuer (or, in a hybrid, the on-prem cluster's).
+cluster's OIDC issuer (or, in a hybrid, the on-prem cluster's). The gateway's database, where
+the spec runs one in the cluster, writes its backups under `gateway-db/` only, as a second
+identity trusting the database's own service account the same way.
 """
 
 from __future__ import annotations
@@ -17,7 +19,14 @@ import pulumi_azure_native as azure
 from components import pricing
 from components.azure import ids, names
 from components.azure.args import ArtifactBucketArgs
-from components.kubernetes.facts import WEIGHTS_READER, ArtifactStore, WorkloadIdentity
+from components.kubernetes.facts import (
+    DATABASE_BACKUP_PREFIX,
+    DATABASE_CREDENTIALS_DIR,
+    GATEWAY_DB,
+    WEIGHTS_READER,
+    ArtifactStore,
+    WorkloadIdentity,
+)
 from components.kubernetes.weights_access import TOKEN_DIR
 from components.naming import fit
 
@@ -116,6 +125,46 @@ def models_only_condition(prefix: str) -> str:
     )
 
 
+# What barman-cloud does in the container (EnterpriseDB/barman
+# barman/cloud_providers/azure_blob_storage.py): the container's existence
+# (Get Container Properties: containers/read), list, upload, download, delete for the
+# retention policy. Storage Blob Data Contributor would also let the identity delete or
+# reconfigure the whole container (its Actions include containers/delete and
+# containers/write, learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage),
+# which no condition can restrict (conditions apply to DataActions only), so the writer has
+# its own role with nothing else.
+BACKUP_ACTIONS = ["Microsoft.Storage/storageAccounts/blobServices/containers/read"]
+BACKUP_DATA_ACTIONS = [f"{_BLOBS}/{a}" for a in ("read", "write", "delete", "add/action")]
+
+
+def backup_permissions() -> azure.authorization.PermissionArgs:
+    return azure.authorization.PermissionArgs(
+        actions=BACKUP_ACTIONS, data_actions=BACKUP_DATA_ACTIONS
+    )
+
+
+def backups_only_condition(prefix: str) -> str:
+    """models_only_condition's reads and listings under `prefix`, and writes, appends and
+    deletes of blobs under it (the path attribute, as in "Example: Read, write, or delete
+    blobs in named containers with a path" of storage-auth-abac-examples.md)."""
+    changes = " AND ".join(
+        f"!(ActionMatches{{'{_BLOBS}/{a}'}})" for a in ("write", "add/action", "delete")
+    )
+    return (
+        f"{models_only_condition(prefix)} AND "
+        f"(({changes}) OR (@Resource[{_BLOBS}:path] StringStartsWith '{prefix}'))"
+    )
+
+
+def backup_role(role_definition_id: pulumi.Input[str]) -> dict[str, Any]:
+    return dict(
+        principal_type="ServicePrincipal",
+        role_definition_id=role_definition_id,
+        condition_version="2.0",
+        condition=backups_only_condition(f"{DATABASE_BACKUP_PREFIX}/"),
+    )
+
+
 def reader_role(args: ArtifactBucketArgs) -> dict[str, Any]:
     """Storage Blob Data Reader, for blobs under models/ only."""
     return dict(
@@ -127,19 +176,24 @@ def reader_role(args: ArtifactBucketArgs) -> dict[str, Any]:
 
 
 def federated_credential(
-    args: ArtifactBucketArgs, cluster_issuer: pulumi.Input[str]
+    args: ArtifactBucketArgs,
+    cluster_issuer: pulumi.Input[str],
+    service_account: str = WEIGHTS_READER,
 ) -> dict[str, Any]:
-    """Trust tokens of the one reader service account, from the on-prem issuer in a hybrid
-    and the AKS cluster's otherwise."""
+    """Trust tokens of one service account, from the on-prem issuer in a hybrid and the AKS
+    cluster's otherwise."""
     return dict(
         issuer=args.onprem_issuer if args.onprem_issuer is not None else cluster_issuer,
-        subject=f"system:serviceaccount:{args.namespace}:{WEIGHTS_READER}",
+        subject=f"system:serviceaccount:{args.namespace}:{service_account}",
         audiences=[TOKEN_EXCHANGE_AUDIENCE],
     )
 
 
 def workload_identity(
-    onprem: bool, client_id: pulumi.Input[str], tenant_id: pulumi.Input[str]
+    onprem: bool,
+    client_id: pulumi.Input[str],
+    tenant_id: pulumi.Input[str],
+    token_dir: str = TOKEN_DIR,
 ) -> WorkloadIdentity:
     if onprem:
         # Off Azure there is no webhook: the pod carries what it would have injected.
@@ -147,7 +201,7 @@ def workload_identity(
             env={
                 "AZURE_CLIENT_ID": client_id,
                 "AZURE_TENANT_ID": tenant_id,
-                "AZURE_FEDERATED_TOKEN_FILE": f"{TOKEN_DIR}/token",
+                "AZURE_FEDERATED_TOKEN_FILE": f"{token_dir}/token",
             },
             token_audience=TOKEN_EXCHANGE_AUDIENCE,
         )
@@ -172,6 +226,8 @@ def rclone_store(account_name: str) -> ArtifactStore:
 class ArtifactBucket(pulumi.ComponentResource):
     store: ArtifactStore
     identity: WorkloadIdentity
+    # The database backup writer's, where args.database_backups.
+    backup_identity: WorkloadIdentity | None
 
     def __init__(
         self,
@@ -217,6 +273,11 @@ class ArtifactBucket(pulumi.ComponentResource):
             opts=child,
         )
         self.identity = self._reader(name, args, resource_group, container.id, cluster_issuer)
+        self.backup_identity = (
+            self._writer(name, args, resource_group, container.id, cluster_issuer)
+            if args.database_backups
+            else None
+        )
         self.store = rclone_store(args.account_name)
         self.register_outputs({"account": args.account_name})
 
@@ -253,3 +314,50 @@ class ArtifactBucket(pulumi.ComponentResource):
         )
         onprem = args.onprem_issuer is not None
         return workload_identity(onprem, identity.client_id, identity.tenant_id)
+
+    def _writer(
+        self,
+        name: str,
+        args: ArtifactBucketArgs,
+        resource_group: pulumi.Input[str],
+        container_id: pulumi.Input[str],
+        cluster_issuer: pulumi.Input[str],
+    ) -> WorkloadIdentity:
+        """The identity that writes the database's backups under gateway-db/, and whom it
+        trusts: the database's own service account."""
+        child = pulumi.ResourceOptions(parent=self)
+        identity = azure.managedidentity.UserAssignedIdentity(
+            fit(f"{name}-backup", names.USER_ASSIGNED_IDENTITY),
+            resource_group_name=resource_group,
+            location=args.location,
+            tags=args.tags,
+            opts=child,
+        )
+        role = azure.authorization.RoleDefinition(
+            f"{name}-backup",
+            scope=container_id,
+            # Custom role names are unique in the tenant: the account's is global.
+            role_name=f"llm-platform database backups ({args.account_name})",
+            description=f"Writes {DATABASE_BACKUP_PREFIX}/ in {args.account_name}/{CONTAINER}",
+            permissions=[backup_permissions()],
+            assignable_scopes=[container_id],
+            opts=child,
+        )
+        azure.authorization.RoleAssignment(
+            f"{name}-backup",
+            scope=container_id,
+            principal_id=identity.principal_id,
+            **backup_role(role.id),
+            opts=child,
+        )
+        azure.managedidentity.FederatedIdentityCredential(
+            f"{name}-backup",
+            resource_group_name=resource_group,
+            resource_name_=identity.name,
+            **federated_credential(args, cluster_issuer, GATEWAY_DB),
+            opts=child,
+        )
+        onprem = args.onprem_issuer is not None
+        return workload_identity(
+            onprem, identity.client_id, identity.tenant_id, DATABASE_CREDENTIALS_DIR
+        )

@@ -20,7 +20,7 @@ from components.azure.args import (
 )
 from components.kubernetes.facts import PoolScheduling, node_labels, pool_scheduling
 from components.naming import fit
-from components.spec import Azure, Environment, EnvironmentSpec, GpuPool, Vpn, given
+from components.spec import Azure, CnpgDatabase, Environment, EnvironmentSpec, GpuPool, Vpn, given
 
 
 def foundation_args(
@@ -111,6 +111,9 @@ def artifact_args(env: Environment, cfg: Azure) -> ArtifactBucketArgs:
         expected_gib=pricing.expected_artifact_gib(env),
         tags=naming.tags(spec),
         onprem_issuer=hybrid.onprem_oidc_issuer if hybrid is not None else None,
+        # The gateway's own Postgres backs up to this bucket (kubernetes/resolve.py).
+        database_backups=spec.gateway is not None
+        and isinstance(spec.gateway.database, CnpgDatabase),
     )
 
 

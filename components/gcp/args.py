@@ -95,6 +95,9 @@ class ArtifactBucketArgs:
     labels: dict[str, str]
     # None: the GKE cluster's pods read through Workload Identity.
     federation: OnPremFederation | None = None
+    # The account that writes the gateway database's backups under gateway-db/, bound to the
+    # database's service account; None: the spec runs no database in the cluster.
+    backup_account_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
 Uniform bucket-level access (no object ACLs), public access prevention enforced,
 versioning with lifecycle rules. In GKE, model servers reach it through Workload Identity;
 from the on-prem cluster of a hybrid, through Workload Identity Federation with the
-cluster's own service-account issuer.
+cluster's own service-account issuer. The gateway's database, where the spec runs one in the
+cluster, writes its backups under `gateway-db/` only, as a second account bound to the
+database's own service account, by the same two routes.
 """
 
 from __future__ import annotations
@@ -15,7 +17,14 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.gcp.args import ArtifactBucketArgs, OnPremFederation
-from components.kubernetes.facts import WEIGHTS_READER, ArtifactStore, WorkloadIdentity
+from components.kubernetes.facts import (
+    DATABASE_BACKUP_PREFIX,
+    DATABASE_CREDENTIALS_DIR,
+    GATEWAY_DB,
+    WEIGHTS_READER,
+    ArtifactStore,
+    WorkloadIdentity,
+)
 from components.kubernetes.weights_access import FILES_DIR, TOKEN_DIR
 
 MODELS_PREFIX = "models"
@@ -53,10 +62,14 @@ def bucket(args: ArtifactBucketArgs) -> dict[str, Any]:
 
 
 def models_only(bucket_name: str) -> gcp.storage.BucketIAMMemberConditionArgs:
-    """Objects under models/ only; listing is checked on the bucket itself."""
-    prefix = f"projects/_/buckets/{bucket_name}/objects/{MODELS_PREFIX}/"
+    return prefix_only(bucket_name, MODELS_PREFIX)
+
+
+def prefix_only(bucket_name: str, folder: str) -> gcp.storage.BucketIAMMemberConditionArgs:
+    """Objects under `folder`/ only; listing is checked on the bucket itself."""
+    prefix = f"projects/_/buckets/{bucket_name}/objects/{folder}/"
     return gcp.storage.BucketIAMMemberConditionArgs(
-        title="models-prefix-only",
+        title=f"{folder}-prefix-only",
         expression=(
             'resource.type == "storage.googleapis.com/Bucket" || '
             f'resource.name.startsWith("{prefix}")'
@@ -64,14 +77,29 @@ def models_only(bucket_name: str) -> gcp.storage.BucketIAMMemberConditionArgs:
     )
 
 
-def reader_subject(args: ArtifactBucketArgs) -> str:
-    return f"system:serviceaccount:{args.namespace}:{WEIGHTS_READER}"
+def reader_subject(args: ArtifactBucketArgs, service_account: str = WEIGHTS_READER) -> str:
+    return f"system:serviceaccount:{args.namespace}:{service_account}"
 
 
-def federation_provider(fed: OnPremFederation, subject: str) -> dict[str, Any]:
-    """An OIDC provider that admits tokens of the one reader service account."""
+# The backup writer, as barman-cloud uses GCS (EnterpriseDB/barman
+# barman/cloud_providers/google_cloud_storage.py@00478a31): bucket.exists() before anything
+# (storage.buckets.get), list_blobs, blob upload, download and delete for the retention policy
+# (storage.objects.list/create/get/delete). roles/storage.objectAdmin grants storage.objects.*
+# and roles/storage.legacyBucketReader storage.buckets.get and storage.objects.list
+# (google-cloud-storage StorageRoles, cloud.google.com/java/docs/reference/google-cloud-storage
+# /latest/com.google.cloud.storage.StorageRoles); the first is held to gateway-db/ by the same
+# condition as the reader's. With uniform bucket-level access, objectAdmin's object ACL
+# permissions grant nothing.
+BACKUP_OBJECTS_ROLE = "roles/storage.objectAdmin"
+BACKUP_BUCKET_ROLE = "roles/storage.legacyBucketReader"
+
+
+def federation_provider(
+    fed: OnPremFederation, subject: str, provider_id: str = "onprem-cluster"
+) -> dict[str, Any]:
+    """An OIDC provider that admits tokens of one service account."""
     return dict(
-        workload_identity_pool_provider_id="onprem-cluster",
+        workload_identity_pool_provider_id=provider_id,
         attribute_mapping={"google.subject": "assertion.sub"},
         attribute_condition=f'assertion.sub == "{subject}"',
         oidc=gcp.iam.WorkloadIdentityPoolProviderOidcArgs(
@@ -80,7 +108,7 @@ def federation_provider(fed: OnPremFederation, subject: str) -> dict[str, Any]:
     )
 
 
-def external_account(provider: str, reader_email: str) -> str:
+def external_account(provider: str, reader_email: str, token_dir: str = TOKEN_DIR) -> str:
     """The credential file the on-prem pod's SDK reads: exchange the mounted token at STS,
     then impersonate the reader."""
     return json.dumps(
@@ -93,7 +121,7 @@ def external_account(provider: str, reader_email: str) -> str:
                 "https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/"
                 f"{reader_email}:generateAccessToken"
             ),
-            "credential_source": {"file": f"{TOKEN_DIR}/token"},
+            "credential_source": {"file": f"{token_dir}/token"},
         },
         indent=2,
     )
@@ -114,6 +142,8 @@ def rclone_store(bucket_name: pulumi.Input[str]) -> ArtifactStore:
 class ArtifactBucket(pulumi.ComponentResource):
     store: ArtifactStore
     identity: WorkloadIdentity
+    # The database backup writer's, where args.backup_account_id is set.
+    backup_identity: WorkloadIdentity | None
 
     def __init__(
         self,
@@ -146,24 +176,73 @@ class ArtifactBucket(pulumi.ComponentResource):
             condition=models_only(args.bucket_name),
             opts=child,
         )
+        writer = None if args.backup_account_id is None else self._writer(name, args, gcs)
+        self.backup_identity = None
         if args.federation is not None:
-            self.identity = self._onprem(name, args.federation, reader_subject(args), reader)
+            pool = self._onprem_pool(name, args.federation)
+            self.identity = self._onprem(
+                f"{name}-onprem", args.federation, pool, reader_subject(args), reader
+            )
+            if writer is not None:
+                self.backup_identity = self._onprem(
+                    f"{name}-onprem-backup",
+                    args.federation,
+                    pool,
+                    reader_subject(args, GATEWAY_DB),
+                    writer,
+                    "onprem-gateway-db",
+                    (DATABASE_CREDENTIALS_DIR, DATABASE_CREDENTIALS_DIR),
+                )
         else:
             self.identity = self._gke(name, args, reader, workload_pool)
+            if writer is not None:
+                self.backup_identity = self._gke(
+                    f"{name}-backup", args, writer, workload_pool, GATEWAY_DB
+                )
         self.store = rclone_store(gcs.name)
         self.register_outputs({"bucket": gcs.name})
+
+    def _writer(
+        self, name: str, args: ArtifactBucketArgs, gcs: gcp.storage.Bucket
+    ) -> gcp.serviceaccount.Account:
+        """The account that writes the database's backups under gateway-db/ only."""
+        child = pulumi.ResourceOptions(parent=self)
+        writer = gcp.serviceaccount.Account(
+            f"{name}-backup",
+            account_id=args.backup_account_id,
+            display_name=f"Writes {DATABASE_BACKUP_PREFIX}/ in {args.bucket_name}",
+            opts=child,
+        )
+        member = writer.email.apply(lambda e: f"serviceAccount:{e}")
+        gcp.storage.BucketIAMMember(
+            f"{name}-backup-objects",
+            bucket=gcs.name,
+            role=BACKUP_OBJECTS_ROLE,
+            member=member,
+            condition=prefix_only(args.bucket_name, DATABASE_BACKUP_PREFIX),
+            opts=child,
+        )
+        gcp.storage.BucketIAMMember(
+            f"{name}-backup-bucket",
+            bucket=gcs.name,
+            role=BACKUP_BUCKET_ROLE,
+            member=member,
+            opts=child,
+        )
+        return writer
 
     def _gke(
         self,
         name: str,
         args: ArtifactBucketArgs,
-        reader: gcp.serviceaccount.Account,
+        account: gcp.serviceaccount.Account,
         workload_pool: pulumi.Input[str],
+        service_account: str = WEIGHTS_READER,
     ) -> WorkloadIdentity:
-        ksa = f"{args.namespace}/{WEIGHTS_READER}"
+        ksa = f"{args.namespace}/{service_account}"
         gcp.serviceaccount.IAMMember(
             f"{name}-workload-identity",
-            service_account_id=reader.name,
+            service_account_id=account.name,
             role="roles/iam.workloadIdentityUser",
             # From the cluster's output, so the member is created after the cluster:
             # before it, IAM rejects the pool as not existing.
@@ -173,45 +252,53 @@ class ArtifactBucket(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         return WorkloadIdentity(
-            service_account_annotations={"iam.gke.io/gcp-service-account": reader.email}
+            service_account_annotations={"iam.gke.io/gcp-service-account": account.email}
+        )
+
+    def _onprem_pool(self, name: str, fed: OnPremFederation) -> gcp.iam.WorkloadIdentityPool:
+        return gcp.iam.WorkloadIdentityPool(
+            f"{name}-onprem",
+            workload_identity_pool_id=fed.pool_id,
+            display_name=fed.display_name,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _onprem(
         self,
         name: str,
         fed: OnPremFederation,
+        pool: gcp.iam.WorkloadIdentityPool,
         subject: str,
-        reader: gcp.serviceaccount.Account,
+        account: gcp.serviceaccount.Account,
+        provider_id: str = "onprem-cluster",
+        dirs: tuple[str, str] = (TOKEN_DIR, FILES_DIR),
     ) -> WorkloadIdentity:
-        """A workload identity pool that trusts the on-prem issuer for one subject, which
-        may impersonate the reader; the pod gets an external-account credential file."""
+        """A provider in the pool that trusts the on-prem issuer for one subject, which may
+        impersonate `account`; the pod gets an external-account credential file. `dirs`: where
+        the pod mounts its token and that file (the database: CloudNativePG's projected
+        volume, DATABASE_CREDENTIALS_DIR)."""
         child = pulumi.ResourceOptions(parent=self)
-        pool = gcp.iam.WorkloadIdentityPool(
-            f"{name}-onprem",
-            workload_identity_pool_id=fed.pool_id,
-            display_name=fed.display_name,
-            opts=child,
-        )
         provider = gcp.iam.WorkloadIdentityPoolProvider(
-            f"{name}-onprem",
+            name,
             workload_identity_pool_id=pool.workload_identity_pool_id,
-            **federation_provider(fed, subject),
+            **federation_provider(fed, subject, provider_id),
             opts=child,
         )
         gcp.serviceaccount.IAMMember(
-            f"{name}-onprem-impersonation",
-            service_account_id=reader.name,
+            f"{name}-impersonation",
+            service_account_id=account.name,
             role="roles/iam.workloadIdentityUser",
             member=pool.name.apply(
                 lambda p: f"principal://iam.googleapis.com/{p}/subject/{subject}"
             ),
             opts=child,
         )
-        credentials = pulumi.Output.all(provider.name, reader.email).apply(
-            lambda a: external_account(a[0], a[1])
+        token_dir, files_dir = dirs
+        credentials = pulumi.Output.all(provider.name, account.email).apply(
+            lambda a: external_account(a[0], a[1], token_dir)
         )
         return WorkloadIdentity(
-            env={"GOOGLE_APPLICATION_CREDENTIALS": f"{FILES_DIR}/credentials.json"},
+            env={"GOOGLE_APPLICATION_CREDENTIALS": f"{files_dir}/credentials.json"},
             token_audience=fed.audience,
             files={"credentials.json": credentials},
         )

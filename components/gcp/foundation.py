@@ -23,6 +23,8 @@ class GcpFoundation(pulumi.ComponentResource):
     facts: ClusterFacts
     store: ArtifactStore
     onprem_identity: WorkloadIdentity | None
+    # How the on-prem cluster's database of a hybrid writes its backups to the bucket.
+    onprem_database_backup: WorkloadIdentity | None
     outputs: dict[str, pulumi.Output[Any]]
 
     def __init__(
@@ -69,12 +71,14 @@ class GcpFoundation(pulumi.ComponentResource):
         hybrid = args.artifacts.federation is not None
         self.store = bucket.store
         self.onprem_identity = bucket.identity if hybrid else None
+        self.onprem_database_backup = bucket.backup_identity if hybrid else None
         self.facts = ClusterFacts(
             provider=cluster.provider,
             pools=args.scheduling,
             storage_class=STORAGE_CLASS,
             artifacts=bucket.store,
             workload_identity=None if hybrid else bucket.identity,
+            database_backup=None if hybrid else bucket.backup_identity,
             gpu_runtime=node_runtime("gcp"),
         )
         self.register_outputs(self.outputs)

@@ -20,7 +20,7 @@ from components.gcp.args import (
 )
 from components.kubernetes.facts import PoolScheduling, node_labels, pool_scheduling
 from components.naming import fit
-from components.spec import Environment, EnvironmentSpec, Gcp, GpuPool, Vpn, given
+from components.spec import CnpgDatabase, Environment, EnvironmentSpec, Gcp, GpuPool, Vpn, given
 
 
 def labels(tags: dict[str, str], **extra: str) -> dict[str, str]:
@@ -112,6 +112,10 @@ def artifact_args(env: Environment, cfg: Gcp) -> ArtifactBucketArgs:
         location=cfg.region.upper(),
         bucket_name=fit(f"{cfg.project}-llm-{spec.environment}-artifacts", names.GCS_BUCKET),
         reader_account_id=fit(f"llm-{spec.environment}-weights", names.SERVICE_ACCOUNT_ID),
+        # The gateway's own Postgres backs up to this bucket (kubernetes/resolve.py).
+        backup_account_id=fit(f"llm-{spec.environment}-db-backup", names.SERVICE_ACCOUNT_ID)
+        if spec.gateway is not None and isinstance(spec.gateway.database, CnpgDatabase)
+        else None,
         namespace=spec.namespace,
         noncurrent_version_days=spec.artifacts.noncurrent_version_days,
         checkpoint_days=spec.artifacts.checkpoint_days,

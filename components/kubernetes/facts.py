@@ -23,6 +23,18 @@ from components.spec import GpuPool
 # The one Kubernetes service account that may read the artifact bucket. Foundations bind
 # their cloud identity to system:serviceaccount:<namespace>:<this>, before the layer runs.
 WEIGHTS_READER = "model-weights-reader"
+# The gateway's CloudNativePG Cluster. The operator runs its instances as a service account
+# named after the Cluster ("If not specified, a ServiceAccount will be created with the
+# cluster name": Cluster.spec.serviceAccountName in the CRDs of chart cloudnative-pg 0.29.0,
+# tests/upstream/crds/cloudnative-pg-0.29.0/crd-clusters.yaml), so foundations bind the
+# backup writer to system:serviceaccount:<namespace>:<this>.
+GATEWAY_DB = "llm-gateway-db"
+# The artifact bucket's prefix the database's base backups and WAL archive go under; the
+# backup writer may write nothing else.
+DATABASE_BACKUP_PREFIX = "gateway-db"
+# Where a database pod outside the cloud finds its federated token and credential files:
+# CloudNativePG mounts Cluster.spec.projectedVolumeTemplate under /projected (same CRD).
+DATABASE_CREDENTIALS_DIR = "/projected/llm-platform"
 
 
 @dataclass(frozen=True)
@@ -62,7 +74,8 @@ class PoolScheduling:
 
 @dataclass(frozen=True)
 class WorkloadIdentity:
-    """How a pod running as WEIGHTS_READER gets cloud credentials, with no stored key.
+    """How a pod running as WEIGHTS_READER (or, for database backups, as GATEWAY_DB) gets
+    cloud credentials, with no stored key.
 
     In the cloud's own cluster a webhook or metadata server does the work and only the
     annotations and labels are needed. A cluster outside the cloud (the on-prem side of a
@@ -98,6 +111,9 @@ class ClusterFacts:
     gpu_hour_usd: float | None = None
     artifacts: ArtifactStore | None = None
     workload_identity: WorkloadIdentity | None = None
+    # The identity that writes the gateway database's backups under DATABASE_BACKUP_PREFIX
+    # of `artifacts`, bound to GATEWAY_DB; None without an in-cluster database or a bucket.
+    database_backup: WorkloadIdentity | None = None
     gpu_runtime: GpuNodeRuntime = field(default_factory=GpuNodeRuntime)
 
 

@@ -325,13 +325,15 @@ def _database(
 ) -> gateway.CnpgDatabase | gateway.ExistingDatabase:
     if isinstance(spec_db, ExistingDatabase):
         return gateway.ExistingDatabase(url_secret=spec_db.url_secret)
-    reads = bucket(facts)
+    # Backups need the writer the foundation bound to the database's own service account,
+    # never the weights reader (read-only, models/ only, another service account).
+    writer = facts.database_backup if facts.artifacts is not None else None
     return gateway.CnpgDatabase(
         instances=spec_db.instances,
         storage_gib=spec_db.storage_gib,
         storage_class=spec_db.storage_class or facts.storage_class,
-        backup_store=reads[0] if reads else None,
-        backup_identity=reads[1] if reads else None,
+        backup_store=facts.artifacts if writer is not None else None,
+        backup_identity=writer,
     )
 
 

@@ -220,6 +220,15 @@ class Gateway(pulumi.ComponentResource):
         if db.backup_store is not None:
             backup = pulumi.Output.from_input(db.backup_store.uri).apply(database.backup_spec)
         labels = {**args.labels, **database.db_labels()}
+        if backup is not None and db.backup_identity is not None and db.backup_identity.files:
+            # The on-prem database's credential file: no secret in it, only where to
+            # exchange its token.
+            k8s.core.v1.ConfigMap(
+                f"{name}-db-cloud",
+                metadata=self._meta(database.CLOUD_FILES, labels),
+                data=db.backup_identity.files,
+                opts=self._child(),
+            )
         cluster = k8s.apiextensions.CustomResource(
             f"{name}-db",
             api_version=database.API_VERSION,

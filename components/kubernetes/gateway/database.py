@@ -21,9 +21,14 @@ import pulumi
 from components import conventions
 from components.catalog import versions
 from components.kubernetes import helm
-from components.kubernetes.facts import WorkloadIdentity
+from components.kubernetes.facts import (
+    DATABASE_BACKUP_PREFIX,
+    DATABASE_CREDENTIALS_DIR,
+    WorkloadIdentity,
+)
 from components.kubernetes.gateway.args import CnpgDatabase
 from components.kubernetes.gateway.deployment import DB_CLUSTER
+from components.kubernetes.weights_access import TOKEN_TTL_S
 
 API_VERSION = "postgresql.cnpg.io/v1"
 COMPONENT = "gateway-db"
@@ -37,7 +42,13 @@ DATABASE = "gateway"
 # take a seconds field first (ScheduledBackup.spec.schedule, robfig/cron format).
 BACKUP_SCHEDULE = "0 0 3 * * *"
 BACKUP_RETENTION = "30d"
-BACKUP_PREFIX = "gateway-db"
+# The prefix the foundation's backup writer may write, and nothing else.
+BACKUP_PREFIX = DATABASE_BACKUP_PREFIX
+# A database outside the cloud: its federated token and credential files, under the
+# directory CloudNativePG mounts Cluster.spec.projectedVolumeTemplate at ("projected volumes
+# will be mounted under `/projected` base folder", crd-clusters.yaml of chart 0.29.0).
+PROJECTED = "/projected/"
+CLOUD_FILES = f"{DB_CLUSTER}-cloud"
 
 
 def db_labels() -> dict[str, str]:
@@ -119,7 +130,36 @@ def cluster_spec(
             spec["serviceAccountTemplate"] = {
                 "metadata": {"annotations": dict(identity.service_account_annotations)}
             }
+        spec.update(federated_credentials(identity))
     return spec
+
+
+def federated_credentials(identity: WorkloadIdentity) -> dict[str, Any]:
+    """What a database pod outside the cloud needs to exchange its own service-account token
+    for the backup writer's credentials: the SDK's environment (Cluster.spec.env, on every
+    container of the instance pods) and the audience-scoped token plus the identity's files
+    (ConfigMap CLOUD_FILES) in DATABASE_CREDENTIALS_DIR (Cluster.spec.projectedVolumeTemplate,
+    a core/v1 ProjectedVolumeSource). Nothing in the cloud's own cluster, whose webhook or
+    metadata server does the work."""
+    if identity.token_audience is None:
+        return {}
+    folder = DATABASE_CREDENTIALS_DIR.removeprefix(PROJECTED)
+    sources: list[dict[str, Any]] = [
+        {
+            "serviceAccountToken": {
+                "audience": identity.token_audience,
+                "expirationSeconds": TOKEN_TTL_S,
+                "path": f"{folder}/token",
+            }
+        }
+    ]
+    if identity.files:
+        items = [{"key": k, "path": f"{folder}/{k}"} for k in sorted(identity.files)]
+        sources.append({"configMap": {"name": CLOUD_FILES, "items": items}})
+    return {
+        "env": [{"name": k, "value": v} for k, v in sorted(identity.env.items())],
+        "projectedVolumeTemplate": {"sources": sources},
+    }
 
 
 def scheduled_backup_spec() -> dict[str, Any]:
