@@ -290,8 +290,12 @@ def _renamed(raw: dict, env: str, pools: list[str], models: list[str]) -> dict:
     renames = {p["name"]: new for p, new in zip(spec["gpu_pools"], pools, strict=True)}
     for pool in spec["gpu_pools"]:
         pool["name"] = renames[pool["name"]]
-    for model, new in zip(spec["models"], models, strict=True):
-        model["name"], model["pool"] = new, renames[model["pool"]]
+    served = {m["name"]: new for m, new in zip(spec["models"], models, strict=True)}
+    for model in spec["models"]:
+        model["name"], model["pool"] = served[model["name"]], renames[model["pool"]]
+    # The gateway's teams name the models they may call: they follow the renamed models.
+    for team in (spec.get("gateway") or {}).get("teams", []):
+        team["models"] = [served[m] for m in team["models"]]
     return spec
 
 
