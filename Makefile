@@ -4,6 +4,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 CHECKOV_VENV ?= .venv-checkov
+GATEWAY_VENV ?= .venv-gateway
 UV_VENV ?= .venv-uv
 BIN := $(VENV)/bin
 UV := $(UV_VENV)/bin/uv
@@ -23,7 +24,7 @@ locked = $(UV) pip install --python $(1)/bin/python --require-hashes --compile-b
 
 .PHONY: plan deps test bench bench-install lint install clean test-tools docs mutate golden lock
 
-install: $(VENV)/.test $(CHECKOV_VENV)/.installed
+install: $(VENV)/.test $(CHECKOV_VENV)/.installed $(GATEWAY_VENV)/.installed
 
 # uv itself, from its own lock, with pip: the one install that uv cannot do.
 $(UV): locks/uv.txt
@@ -57,6 +58,14 @@ $(CHECKOV_VENV)/.installed: locks/checkov.txt | $(UV)
 	$(call locked,$(CHECKOV_VENV),locks/checkov.txt)
 	touch $@
 
+# The gateway's LiteLLM proxy and our runtime's drivers (locks/gateway.txt, as in its image):
+# its own venv, because LiteLLM's tree pins packages Pulumi's would move. The tests run the
+# proxy and components/gateway from it (GATEWAY_PYTHON in `test`).
+$(GATEWAY_VENV)/.installed: locks/gateway.txt | $(UV)
+	$(UV) venv --quiet --python $(PYTHON) $(GATEWAY_VENV)
+	$(call locked,$(GATEWAY_VENV),locks/gateway.txt)
+	touch $@
+
 # The venv a stack's plan and its `pulumi preview` and `up` run in: the library and the extras
 # the stack's environment needs (none on-prem, its cloud's SDK otherwise), nothing for tests.
 deps: $(VENV)/.plan
@@ -87,7 +96,8 @@ endif
 test: install test-tools
 	$(BIN)/ruff check components policies tests bench platform .github/scripts scripts/golden scripts/mutate scripts/lock \
 		.github/scripts/changed-stacks .github/scripts/check-environment .github/scripts/deploy-matrix
-	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov GATEWAY_PYTHON=$(CURDIR)/$(GATEWAY_VENV)/bin/python \
+		$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # Plan every stack, rewrite tests/golden/<stack>/ and print which files changed (+/- lines).
 golden: $(VENV)/.test

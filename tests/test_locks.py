@@ -139,6 +139,41 @@ def test_checkov_and_uv_follow_their_own_inputs(tmp_path):
     )
 
 
+def test_the_gateway_follows_its_input(tmp_path):
+    root = copy_tree(tmp_path)
+    edit(root / "locks" / "gateway.in", "litellm[proxy]==1.106.12", "litellm[proxy]==1.106.13")
+    assert run_check(root) == (
+        1,
+        [
+            "locks/gateway.txt pins litellm==1.106.12, outside 'litellm[proxy]==1.106.13' of "
+            "-r locks/gateway.in; run `make lock`"
+        ],
+    )
+
+
+# The wheels of litellm 1.106.12 (PyPI's JSON for the release, and sha256sum of the x86_64
+# file): platform wheels since they carry a native module, so the lock must hold the hash of
+# each Linux machine the image or the tests may install on.
+LITELLM_WHEELS = {
+    "manylinux_2_28_x86_64": "b633c99425b84721f82e661f623432d87361092c4520aebbe97e999291fe3a00",
+    "manylinux_2_28_aarch64": "3baf90eecb4bd63a23eecc474c3ebb7dbcbe4243d459480d96d47805a46cdbda",
+}
+
+
+def test_the_gateway_lock_pins_the_vetted_litellm_and_no_prisma():
+    gateway = pins("gateway")
+    # Exactly the release the gateway was checked against; 1.82.7 and 1.82.8 were the
+    # compromised uploads (MAL-2026-2144), so a range could never be acceptable here.
+    assert gateway["litellm"] == "1.106.12"
+    block = re.search(r"^litellm==1\.106\.12 \\\n((?:    --hash=\S+(?: \\)?\n)+)",
+                      (LOCKS / "gateway.txt").read_text(), re.M).group(1)
+    assert set(LITELLM_WHEELS.values()) <= set(re.findall(r"sha256:([0-9a-f]{64})", block))
+    # Prisma fetches its engines from the internet at run time; our runtime talks to
+    # Postgres through psycopg instead, and prometheus-client serves /metrics/.
+    assert "prisma" not in gateway
+    assert {"psycopg", "psycopg-binary", "psycopg-pool", "prometheus-client", "redis"} <= set(gateway)
+
+
 def test_two_locks_that_share_a_venv_pin_shared_packages_alike(tmp_path):
     root = copy_tree(tmp_path)
     locked = pins("test")["rich"]
