@@ -4,12 +4,14 @@ model server and the hosted API, and the real LiteLLM proxy from the gateway's v
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.error
@@ -85,11 +87,13 @@ class Postgres:
 
 
 @contextmanager
-def postgres(tmp: Path) -> Iterator[Postgres]:
+def postgres() -> Iterator[Postgres]:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     assert found, "Postgres is not installed: `make test` installs it (Debian package postgresql)"
     bindir = os.path.dirname(found[-1])
-    tmp.mkdir(parents=True, exist_ok=True)
+    # Its own directory straight under /tmp: as root the server runs as `postgres`, which
+    # cannot traverse pytest's 0700 temp directories.
+    tmp = Path(tempfile.mkdtemp(prefix="llm-gateway-pg-"))
     if os.geteuid() == 0:
         shutil.chown(tmp, "postgres")
     subprocess.run([*_as_postgres(), f"{bindir}/initdb", "-D", str(tmp / "data"), "-U", "postgres",
@@ -108,6 +112,7 @@ def postgres(tmp: Path) -> Iterator[Postgres]:
         yield Postgres(port, bindir)
     finally:
         stop(proc)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @contextmanager
@@ -196,7 +201,9 @@ def _handler(stub: Stub) -> type[BaseHTTPRequestHandler]:
             self.send_header("content-length", str(len(data)))
             self.send_header("x-served-by", stub.served_by)
             self.end_headers()
-            self.wfile.write(data)
+            # The proxy may have given up on a stalled answer (its timeout, as in production).
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(data)
 
         def do_GET(self) -> None:
             self._send(200, {"object": "list", "data": []})

@@ -184,7 +184,7 @@ def _launch(directory: Path, args: GatewayArgs, pg, redis_port: int, model: Stub
 def servers(tmp_path_factory) -> Iterator[tuple]:
     tmp = tmp_path_factory.mktemp("gateway")
     with ExitStack() as stack:
-        pg = stack.enter_context(postgres(tmp / "pg"))
+        pg = stack.enter_context(postgres())
         redis_port = stack.enter_context(redis(tmp / "redis"))
         model = stack.enter_context(serve_stub(Stub("model-server-pod-0")))
         hosted = stack.enter_context(serve_stub(Stub("hosted-api", api_key="sk-hosted-" + secrets.token_hex(8))))
