@@ -13,7 +13,6 @@ import http.client
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +26,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from gateway_servers import GATEWAY_PYTHON, LOOPBACK, Stub, postgres, redis, serve_stub, start_proxy  # noqa: E402
+from gateway_servers import gateway_run, postgres, redis  # noqa: E402
+from gateway_stub import LOOPBACK, Stub, serve_stub, start_proxy  # noqa: E402
 
 from components.kubernetes.gateway.args import (  # noqa: E402
     CnpgDatabase,
@@ -107,7 +107,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def start_gateway(stack: ExitStack, tmp: Path, stub: Stub) -> str:
     pg = stack.enter_context(postgres())
-    redis_port = stack.enter_context(redis(tmp / "redis"))
+    redis_port = stack.enter_context(redis()).port
     args = bench_args(stub.url)
     (tmp / "requests").mkdir()
     (tmp / "keys").mkdir()
@@ -115,22 +115,22 @@ def start_gateway(stack: ExitStack, tmp: Path, stub: Stub) -> str:
     (tmp / "config.yaml").write_text(yaml.safe_dump(proxy_config(args)))
     settings = tmp / "gateway.json"
     settings.write_text(json.dumps({**runtime_settings(args), "log_dir": str(tmp / "requests")}))
-    url = pg.create_database("gateway")
-    provision = [GATEWAY_PYTHON, "-m", "components.gateway.provision", "--settings", str(settings),
-                 "--keys-dir", str(tmp / "keys")]
-    subprocess.run(provision, env={"GATEWAY_DATABASE_URL": url, "PYTHONPATH": str(ROOT)},
-                   check=True, timeout=60)
+    url = pg.database("gateway")
+    done = gateway_run(["-m", "components.gateway.provision", "--settings", str(settings),
+                        "--keys-dir", str(tmp / "keys")], {"GATEWAY_DATABASE_URL": url})
+    if done.returncode != 0:
+        raise SystemExit(f"bench: provisioning failed:\n{done.stderr}")
     env = {"LITELLM_MASTER_KEY": "sk-master-" + os.urandom(12).hex(), "REDIS_HOST": LOOPBACK,
            "REDIS_PORT": str(redis_port), "GATEWAY_SETTINGS": str(settings),
            "GATEWAY_DATABASE_URL": url, "POD_NAME": "bench-0"}
-    proxy = start_proxy(tmp / "config.yaml", env, tmp / "proxy.log")
-    stack.callback(proxy.proc.terminate)
+    proxy = stack.enter_context(start_proxy(tmp / "config.yaml", env, tmp / "proxy.log"))
     return proxy.ready().url + "/v1"
 
 
 def main() -> None:
-    if not Path(GATEWAY_PYTHON).exists():
-        raise SystemExit(f"bench: no {GATEWAY_PYTHON}: make .venv-gateway/.installed")
+    python = Path(os.environ.get("GATEWAY_PYTHON") or ROOT / ".venv-gateway" / "bin" / "python")
+    if not python.exists():
+        raise SystemExit(f"bench: no {python}: make .venv-gateway/.installed")
     with tempfile.TemporaryDirectory() as scratch, ExitStack() as stack:
         tmp = Path(scratch)
         stub = stack.enter_context(serve_stub(Stub("bench-model-server")))

@@ -30,21 +30,17 @@ from pathlib import Path
 import pytest
 import quality_corpus as corpus
 import yaml
-from gateway_servers import (
+from gateway_servers import ROOT, gateway_run, postgres, redis
+from gateway_stub import (
     COMPLETION_TOKENS,
-    GATEWAY_PYTHON,
     LOOPBACK,
     PROMPT_TOKENS,
-    ROOT,
     Proxy,
     Stub,
-    postgres,
-    redis,
+    poll,
     refuses,
     serve_stub,
     start_proxy,
-    stop,
-    wait_until,
 )
 
 from components.kubernetes.gateway.args import (
@@ -57,10 +53,6 @@ from components.kubernetes.gateway.args import (
     TeamKey,
 )
 from components.kubernetes.gateway.config import hosted_key_env, proxy_config, runtime_settings
-
-pytestmark = pytest.mark.skipif(
-    not Path(GATEWAY_PYTHON).exists(), reason=f"no gateway venv at {GATEWAY_PYTHON}: `make test` builds it"
-)
 
 # Prices per token: one stub answer (10 prompt + 5 completion tokens) costs SELF_COST on the
 # model server and HOSTED_COST at the hosted API.
@@ -157,17 +149,15 @@ def _write(directory: Path, args: GatewayArgs) -> tuple[Path, Path, dict[str, st
     return config, settings, keys, log_dir
 
 
-def provision(settings: Path, keys_dir: Path, database_url: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [GATEWAY_PYTHON, "-m", "components.gateway.provision", "--settings", str(settings), "--keys-dir", str(keys_dir)],
-        env={"GATEWAY_DATABASE_URL": database_url, "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, timeout=60, check=False,
-    )
+def provision(settings: Path, keys_dir: Path, database_url: str):
+    return gateway_run(["-m", "components.gateway.provision", "--settings", str(settings),
+                        "--keys-dir", str(keys_dir)], {"GATEWAY_DATABASE_URL": database_url})
 
 
-def _launch(directory: Path, args: GatewayArgs, pg, redis_port: int, model: Stub, hosted: Stub) -> Gateway:
+def _launch(stack: ExitStack, directory: Path, args: GatewayArgs, pg, redis_port: int, model: Stub,
+            hosted: Stub) -> Gateway:
     config, settings, keys, log_dir = _write(directory, args)
-    url = pg.create_database(directory.name)
+    url = pg.database(directory.name)
     done = provision(settings, directory / "keys", url)
     assert done.returncode == 0, done.stderr
     master = "sk-master-" + secrets.token_hex(12)
@@ -176,26 +166,23 @@ def _launch(directory: Path, args: GatewayArgs, pg, redis_port: int, model: Stub
         "GATEWAY_SETTINGS": str(settings), "GATEWAY_DATABASE_URL": url, "POD_NAME": POD,
         **{hosted_key_env(r.model): hosted.api_key or "" for r in args.routes if r.fallback},
     }
-    proxy = start_proxy(config, env, directory / "proxy.log")
+    proxy = stack.enter_context(start_proxy(config, env, directory / "proxy.log"))
     return Gateway(proxy, args, keys, log_dir, model, hosted, directory.name, master)
 
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory) -> Iterator[tuple]:
+    """Both proxies start here and boot together; each test waits only for the one it uses."""
     tmp = tmp_path_factory.mktemp("gateway")
     with ExitStack() as stack:
         pg = stack.enter_context(postgres())
-        redis_port = stack.enter_context(redis(tmp / "redis"))
+        redis_port = stack.enter_context(redis()).port
         model = stack.enter_context(serve_stub(Stub("model-server-pod-0")))
         hosted = stack.enter_context(serve_stub(Stub("hosted-api", api_key="sk-hosted-" + secrets.token_hex(8))))
         model.modes.update({"flaky": "503", "slow": "stall", "busy": "hold"})
-        main = _launch(tmp / "main", main_args(model, hosted), pg, redis_port, model, hosted)
-        ceiling = _launch(tmp / "ceiling", ceiling_args(model), pg, redis_port, model, hosted)
-        try:
-            yield pg, main, ceiling
-        finally:
-            stop(main.proxy.proc)
-            stop(ceiling.proxy.proc)
+        main = _launch(stack, tmp / "main", main_args(model, hosted), pg, redis_port, model, hosted)
+        ceiling = _launch(stack, tmp / "ceiling", ceiling_args(model), pg, redis_port, model, hosted)
+        yield pg, main, ceiling
 
 
 @pytest.fixture(scope="module")
@@ -256,7 +243,7 @@ def log_line(gw: Gateway, model: str, prompt: str, timeout: float = 10) -> dict:
                 return record
         return None
 
-    return wait_until(found, timeout, f"the log line for {prompt!r} in {path}")
+    return poll(found, timeout, f"the log line for {prompt!r} in {path}")
 
 
 METRIC = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$")
@@ -286,7 +273,7 @@ def metric(gw: Gateway, name: str, **labels: str) -> float:
 
 def eventually(read, expected: float, timeout: float = 10) -> float:
     """Metrics are counted in LiteLLM's async callback, after the answer went out."""
-    wait_until(lambda: abs(read() - expected) < 1e-9, timeout, f"a metric to reach {expected}")
+    poll(lambda: abs(read() - expected) < 1e-9, timeout, f"a metric to reach {expected}")
     return read()
 
 
@@ -406,7 +393,7 @@ def test_full_capacity_without_fallback_gets_429_at_once_not_a_timeout(gateway):
     key = gateway.keys["backpressure"]
     with ThreadPoolExecutor(1) as pool:
         first = pool.submit(chat, gateway, key, "busy", "Hold the only slot, please.")
-        wait_until(lambda: any(s.get("model") == "busy" for s in gateway.model.seen), 10, "the first request upstream")
+        poll(lambda: any(s.get("model") == "busy" for s in gateway.model.seen), 10, "the first request upstream")
         second = chat(gateway, key, "busy", "Is there a free slot for me?")
         gateway.model.release.set()
         assert first.result(timeout=30).status == 200
@@ -448,10 +435,11 @@ def pushgateway(tmp: Path) -> Iterator[str]:
     with log.open("w") as err:
         proc = subprocess.Popen([binary, f"--web.listen-address={LOOPBACK}:0"], stdout=subprocess.DEVNULL, stderr=err)
     try:
-        found = wait_until(lambda: LISTENING.search(log.read_text()), 30, "the Pushgateway", proc, log)
+        found = poll(lambda: LISTENING.search(log.read_text()), 30, "the Pushgateway's address")
         yield f"http://{found.group(1)}"
     finally:
-        stop(proc)
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def _pushed(url: str, model: str) -> dict[str, float]:
@@ -488,12 +476,12 @@ def test_the_quality_monitor_reads_the_log_the_run_wrote_and_pushes_drift_and_re
     assert metric(gateway, "llm_gateway_refusals_total", team="quality", model="steady") == refusals
 
 
-def test_provisioning_twice_leaves_the_same_teams_and_keys(servers, tmp_path):
+def test_provisioning_twice_leaves_the_same_teams_and_keys(servers):
     pg, gw = servers[0], servers[1]
     directory = gw.proxy.log.parent
     tables = "select * from gateway_team order by 1; select * from gateway_key order by 1"
-    before = pg.query(gw.database, tables)
+    before = pg.sql(tables, gw.database)
     again = provision(directory / "gateway.json", directory / "keys", pg.url(gw.database))
     assert again.returncode == 0, again.stderr
-    assert pg.query(gw.database, tables) == before
-    assert len(pg.query(gw.database, "select * from gateway_key")) == len(gw.args.teams)
+    assert pg.sql(tables, gw.database) == before
+    assert len(pg.sql("select alias from gateway_key", gw.database).split()) == len(gw.args.teams)
