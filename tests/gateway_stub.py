@@ -12,6 +12,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -51,14 +52,15 @@ def refuses(prompt: str) -> bool:
 @dataclass
 class Stub:
     """An OpenAI-compatible chat server. `modes[model]`: "ok", "503", "stall" (answers after
-    `stall_s`) or "hold" (answers when `release` is set); `served_by` names it in a header."""
+    `stall_s`) or "hold" (answers when `release[model]` is set); `served_by` names it in a header."""
 
     served_by: str
     # The bearer token it requires (the hosted API's key); None: any.
     api_key: str | None = None
     modes: dict[str, str] = field(default_factory=dict)
     stall_s: float = 30.0
-    release: threading.Event = field(default_factory=threading.Event)
+    # Per model: set to let the held requests answer.
+    release: defaultdict[str, threading.Event] = field(default_factory=lambda: defaultdict(threading.Event))
     closing: threading.Event = field(default_factory=threading.Event)
     seen: list[dict] = field(default_factory=list)
     url: str = ""
@@ -71,7 +73,9 @@ class Stub:
         if mode == "stall":
             self.closing.wait(self.stall_s)
         if mode == "hold":
-            self.release.wait(60)
+            deadline = time.monotonic() + 60
+            while not (self.release[model].is_set() or self.closing.is_set()) and time.monotonic() < deadline:
+                self.release[model].wait(0.1)
         prompt = str(body["messages"][-1]["content"])
         text = REFUSAL if refuses(prompt) else f"Here is how: {prompt[:40]}"
         return 200, {
@@ -124,7 +128,6 @@ def serve_stub(stub: Stub) -> Iterator[Stub]:
     try:
         yield stub
     finally:
-        stub.release.set()
         stub.closing.set()
         server.shutdown()
         server.server_close()

@@ -224,8 +224,6 @@ def test_files_are_stable_and_a_changed_limit_renames_the_provisioning_job() -> 
         return hashlib.sha256(settings_json(a).encode()).hexdigest()[:8]
 
     assert job_suffix(changed) != job_suffix(args)
-    # A secret value alone does not change the Job (it is not in gateway.json).
-    assert job_suffix(gateway_args(secrets={**SECRETS, "batchKey": "sk-rotated-000"})) == job_suffix(args)
 
 
 def test_hosted_key_env_is_a_valid_variable_name() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import hashlib
 import json
 import re
 import secrets
@@ -99,13 +100,14 @@ def main_args(model: Stub, hosted: Stub) -> GatewayArgs:
         _route("flaky", model, hosted),
         _route("slow", model, hosted, timeout=STALL_TIMEOUT_S),
         _route("busy", model, None, parallel=1),
+        _route("crowded", model, hosted, parallel=1),
         _route("steady", model, None),
     )
     teams = (
         _team("app", ("chat",)),
         _team("ratelimited", ("chat",), rpm=RPM),
         _team("thrifty", ("chat",), budget=THRIFTY_BUDGET),
-        _team("fallbacks", ("flaky", "slow")),
+        _team("fallbacks", ("flaky", "slow", "crowded")),
         _team("backpressure", ("busy",)),
         _team("metered", ("chat",), budget=7.5),
         _team("quality", ("steady",)),
@@ -164,6 +166,9 @@ def _launch(stack: ExitStack, directory: Path, args: GatewayArgs, pg, redis_port
     env = {
         "LITELLM_MASTER_KEY": master, "REDIS_HOST": LOOPBACK, "REDIS_PORT": str(redis_port),
         "GATEWAY_SETTINGS": str(settings), "GATEWAY_DATABASE_URL": url, "POD_NAME": POD,
+        # Spend read on every request: in production auth caches it for 5 s (a budget can be
+        # overshot by that much); here a refusal must follow the request that crossed it.
+        "GATEWAY_AUTH_CACHE_SECONDS": "0",
         **{hosted_key_env(r.model): hosted.api_key or "" for r in args.routes if r.fallback},
     }
     proxy = stack.enter_context(start_proxy(config, env, directory / "proxy.log"))
@@ -179,7 +184,7 @@ def servers(tmp_path_factory) -> Iterator[tuple]:
         redis_port = stack.enter_context(redis()).port
         model = stack.enter_context(serve_stub(Stub("model-server-pod-0")))
         hosted = stack.enter_context(serve_stub(Stub("hosted-api", api_key="sk-hosted-" + secrets.token_hex(8))))
-        model.modes.update({"flaky": "503", "slow": "stall", "busy": "hold"})
+        model.modes.update({"flaky": "503", "slow": "stall", "busy": "hold", "crowded": "hold"})
         main = _launch(stack, tmp / "main", main_args(model, hosted), pg, redis_port, model, hosted)
         ceiling = _launch(stack, tmp / "ceiling", ceiling_args(model), pg, redis_port, model, hosted)
         yield pg, main, ceiling
@@ -317,6 +322,12 @@ def test_a_wrong_key_gets_401(gateway):
     assert all(s["messages"][-1]["content"] != "Can you help me renew the trial?" for s in gateway.model.seen)
 
 
+def test_a_model_outside_the_teams_list_gets_403(gateway):
+    answer = chat(gateway, gateway.keys["app"], "steady", "Can I export my invoice history?")
+    assert answer.status == 403, answer.body
+    assert answer.error_type == "team_model_access_denied"
+
+
 def test_over_a_teams_rpm_gets_429_with_retry_after(gateway):
     key = gateway.keys["ratelimited"]
     answers = [chat(gateway, key, "chat", f"Why was I charged twice, take {i}?") for i in range(RPM + 1)]
@@ -389,13 +400,31 @@ def test_a_failing_model_server_is_served_by_the_hosted_api_and_counted(gateway,
                   code="200") == 1
 
 
+def test_full_capacity_with_a_fallback_is_served_by_the_hosted_api_at_once(gateway):
+    key = gateway.keys["fallbacks"]
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(chat, gateway, key, "crowded", "Hold the crowded slot, please.")
+        poll(lambda: any(s.get("model") == "crowded" for s in gateway.model.seen), 10, "the first request upstream")
+        prompt = "Is there room for me on the crowded model?"
+        second = chat(gateway, key, "crowded", prompt)
+        gateway.model.release["crowded"].set()
+        assert first.result(timeout=30).status == 200
+    assert second.status == 200, second.body
+    assert second.headers["x-litellm-attempted-fallbacks"] == "1"
+    assert second.seconds < 2 < ROUTE_TIMEOUT_S
+    line = log_line(gateway, "crowded", prompt)
+    assert (line["served_by"], line["fallback"], line["fallback_reason"]) == ("crowded-hosted", True, "rate_limited")
+    eventually(lambda: metric(gateway, "llm_gateway_fallbacks_total", team="fallbacks", model="crowded",
+                              reason="rate_limited"), 1)
+
+
 def test_full_capacity_without_fallback_gets_429_at_once_not_a_timeout(gateway):
     key = gateway.keys["backpressure"]
     with ThreadPoolExecutor(1) as pool:
         first = pool.submit(chat, gateway, key, "busy", "Hold the only slot, please.")
         poll(lambda: any(s.get("model") == "busy" for s in gateway.model.seen), 10, "the first request upstream")
         second = chat(gateway, key, "busy", "Is there a free slot for me?")
-        gateway.model.release.set()
+        gateway.model.release["busy"].set()
         assert first.result(timeout=30).status == 200
     assert second.status == 429, second.body
     assert second.error_type == "throttling_error"
@@ -479,9 +508,12 @@ def test_the_quality_monitor_reads_the_log_the_run_wrote_and_pushes_drift_and_re
 def test_provisioning_twice_leaves_the_same_teams_and_keys(servers):
     pg, gw = servers[0], servers[1]
     directory = gw.proxy.log.parent
-    tables = "select * from gateway_team order by 1; select * from gateway_key order by 1"
+    tables = ("select name, models, rpm, tpm, max_parallel_requests, monthly_budget_usd from gateway_team"
+              " order by name; select alias, team, sha256 from gateway_key order by alias")
     before = pg.sql(tables, gw.database)
     again = provision(directory / "gateway.json", directory / "keys", pg.url(gw.database))
     assert again.returncode == 0, again.stderr
     assert pg.sql(tables, gw.database) == before
-    assert len(pg.sql("select alias from gateway_key", gw.database).split()) == len(gw.args.teams)
+    # Keys are kept as SHA-256 hashes, never as values.
+    stored = dict(line.split("|") for line in pg.sql("select alias, sha256 from gateway_key", gw.database).split())
+    assert stored == {f"{team}-key": hashlib.sha256(value.encode()).hexdigest() for team, value in gw.keys.items()}
