@@ -16,6 +16,7 @@ from conftest import STACKS, stack_spec
 
 from components.catalog import versions
 from components.catalog.engine_releases import engine_releases
+from components.observability import metrics
 
 # promql/parser/lex.go (prometheus v2.x/v3.x): binary-operator and modifier key words, and
 # the aggregation operators, which may be followed by `by (...)`/`without (...)` instead of
@@ -160,6 +161,26 @@ QUALITY_SERIES = frozenset({
     "llm_quality_last_run_timestamp_seconds",
 })
 TRAINING_SERIES = frozenset({"llm_training_spot_interruptions_total"})
+# Exported by the gateway's runtime (components/gateway/callbacks.py) on LiteLLM's /metrics/,
+# with these labels besides the scrape target's: the issue 16 brief, contract 5. `up` is
+# Prometheus' own series for every target the gateway's ServiceMonitor selects.
+GATEWAY_SERIES = {
+    "llm_gateway_requests_total": {"team", "model", "served_by", "code"},
+    "llm_gateway_tokens_total": {"team", "model", "served_by", "direction"},
+    "llm_gateway_spend_usd_total": {"team", "model", "served_by"},
+    "llm_gateway_rate_limited_total": {"team", "model", "limit"},
+    "llm_gateway_fallbacks_total": {"team", "model", "reason"},
+    "llm_gateway_refusals_total": {"team", "model"},
+    "llm_gateway_team_budget_usd": {"team"},
+    "llm_gateway_team_spend_usd": {"team"},
+    "llm_gateway_ceiling_usd": set(),
+    "llm_gateway_spend_month_usd": set(),
+}
+SCRAPE_SERIES = frozenset({"up"})
+
+
+def test_the_rules_know_the_gateway_series_of_the_contract():
+    assert {k: set(v) for k, v in metrics.GATEWAY_SERIES.items()} == GATEWAY_SERIES
 
 
 def test_the_exporter_lists_are_for_the_pinned_releases():
@@ -189,6 +210,8 @@ def exported_series(planned) -> set[str]:
         # prometheus.mode existing: the cluster's Prometheus scrapes kube-state-metrics, a
         # prerequisite the README states (Observability and alerting, Alerts).
         out |= KSM_SERIES
+    if ("Deployment", "llm-gateway") in kinds:
+        out |= set(GATEWAY_SERIES) | SCRAPE_SERIES
     if ("Deployment", "pushgateway") in kinds:
         out |= TRAINING_SERIES
         if ("CronJob", "quality-monitor") in kinds:

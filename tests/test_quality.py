@@ -3,6 +3,7 @@ real Pushgateway (Debian's prometheus-pushgateway, installed by `make test`)."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import shutil
@@ -191,3 +192,86 @@ def test_a_bad_config_exits_2_with_one_line(tmp_path, capsys):
     path.write_text(json.dumps({"models": [], "log_dir": "/x"}))
     assert main(["--config", str(path)]) == 2
     assert capsys.readouterr().err.startswith(f"error: {path}:")
+
+
+# 2026-12-01T12:00:00Z: the gateway's current UTC day is 2026-12-01, so 2026-11-30 has ended.
+NOON = 1_796_126_400.0
+POD_A, POD_B = "llm-gateway-5d8f7c9b4-x2k7p", "llm-gateway-5d8f7c9b4-q9w4n"
+
+
+def _gateway_line(model: str, i: int, prompt: str, answer: str | None, status: int = 200) -> str:
+    """One request as the gateway's log callback writes it (issue 16, contract 5)."""
+    ts = NOON - 3600 + i
+    return json.dumps({
+        "ts": ts, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts)),
+        "team": "support-bot", "key_alias": "support-prod", "model": model,
+        "served_by": model, "revision": "0123abcd", "gateway_pod": POD_A,
+        "prompt": prompt, "completion": answer,
+        "finish_reason": "stop" if answer is not None else None,
+        "prompt_tokens": 40, "completion_tokens": 200 + i % 7 if answer is not None else 0,
+        "latency_ms": 812.5, "status": status, "cost_usd": 0.00042,
+        "fallback": False, "fallback_reason": None, "refusal": answer is not None
+        and answer.startswith("I'm sorry"),
+    })
+
+
+def _gateway_day(model_dir: Path, day: str, pod: str, prompts: list[str], refuse_every: int,
+                 limited: int = 0) -> None:
+    """`<model>/<day>-<pod>.jsonl`; every `refuse_every`-th answer a refusal, then
+    `limited` requests the gateway refused with 429 (logged, with no answer)."""
+    model_dir.mkdir(parents=True, exist_ok=True)
+    lines = [_gateway_line(model_dir.name, i, p,
+                           "I'm sorry, but I can't help with that." if i % refuse_every == 0
+                           else "Here is how.")
+             for i, p in enumerate(prompts)]
+    lines += [_gateway_line(model_dir.name, 10_000 + i, p, None, status=429)
+              for i, p in enumerate(prompts[:limited])]
+    (model_dir / f"{day}-{pod}.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def test_the_reference_is_the_oldest_ended_day_with_enough_prompts(tmp_path):
+    """No reference file: the day the monitor compares with is the oldest UTC day before
+    today holding `min_sample` prompts across the replicas' files, sampled evenly."""
+    model = tmp_path / "assistant"
+    _gateway_day(model, "2026-11-28", POD_A, [f"too few {i}" for i in range(3)], refuse_every=9)
+    _gateway_day(model, "2026-11-29", POD_A, [f"a {i}" for i in range(6)], refuse_every=9)
+    _gateway_day(model, "2026-11-29", POD_B, [f"b {i}" for i in range(6)], refuse_every=9)
+    _gateway_day(model, "2026-12-01", POD_A, [f"today {i}" for i in range(50)], refuse_every=9)
+    (model / "notes.jsonl").write_text('{"prompt": "not a day file"}\n')
+    today = datetime.date(2026, 12, 1)
+    day, sample = logs.reference_from_log(model, today, min_records=10, size=4)
+    assert day == datetime.date(2026, 11, 29)
+    # replica files in name order: q9w4n (B) before x2k7p (A); 12 records, every third
+    assert [r.prompt for r in sample.records] == ["b 0", "b 3", "a 0", "a 3"]
+    assert logs.reference_from_log(model, today, min_records=13, size=4) is None
+    recent = logs.recent(model, 100, exclude=day)
+    assert {r.prompt.split()[0] for r in recent.records} == {"today", "too", "not"}
+
+
+@needs_model
+def test_a_gateway_log_without_reference_file_pushes_refusal_and_drift(tmp_path, pushgateway):
+    """The claim as a healthy gateway leaves it, and no reference/<model>.jsonl: yesterday's
+    support questions (two replicas) are the reference of `assistant`, today's cooking
+    questions drift from them, and a model logging only today still reports its refusals
+    and its run time, so QualityMonitorStale stays quiet for both."""
+    logs_dir = tmp_path / "logs"
+    support = corpus.support(60, seed=1)
+    _gateway_day(logs_dir / "assistant", "2026-11-30", POD_A, support[:30], refuse_every=50)
+    _gateway_day(logs_dir / "assistant", "2026-11-30", POD_B, support[30:], refuse_every=50)
+    _gateway_day(logs_dir / "assistant", "2026-12-01", POD_A, corpus.cooking(60, seed=3),
+                 refuse_every=4, limited=4)
+    _gateway_day(logs_dir / "newcomer", "2026-12-01", POD_B, corpus.support(10, seed=2),
+                 refuse_every=5)
+    cfg = MonitorConfig(models=["assistant", "newcomer"], log_dir=logs_dir,
+                        reference_dir=logs_dir / "reference", sample_size=100,
+                        pushgateway=pushgateway, permutations=20)
+    assert run(cfg, embed, now=lambda: NOON) == 0
+    got = _pushed(pushgateway)
+    # today's 60 answered requests and 4 refused with 429; none of yesterday's
+    assert got[("llm_quality_sample_size", "assistant")] == 64
+    assert got[("llm_quality_input_mmd2", "assistant")] > THRESHOLD
+    assert got[("llm_quality_refusal_ratio", "assistant")] == pytest.approx(15 / 60)
+    assert got[("llm_quality_last_run_timestamp_seconds", "assistant")] == NOON
+    assert got[("llm_quality_refusal_ratio", "newcomer")] == pytest.approx(2 / 10)
+    assert got[("llm_quality_last_run_timestamp_seconds", "newcomer")] == NOON
+    assert ("llm_quality_input_mmd2", "newcomer") not in got  # no ended day to compare with

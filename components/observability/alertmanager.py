@@ -93,12 +93,14 @@ def config(spec: EnvironmentSpec) -> dict[str, Any]:
                 for role, severity, repeat in ROUTES
             ],
         },
-        # A page already covers the symptom; do not also file tickets for its causes.
+        # A page already covers the symptom; do not also file tickets for its causes. A
+        # label missing on both sides counts as equal, so `component` keeps a gateway page
+        # (no model label) from silencing the environment's other model-less tickets.
         "inhibit_rules": [
             {
                 "source_matchers": ['severity="critical"'],
                 "target_matchers": ['severity="warning"'],
-                "equal": ["namespace", "model"],
+                "equal": ["namespace", "model", "component"],
             }
         ],
         "receivers": [{"name": role, **_receiver(role, r)} for role, r in receivers.items()],

@@ -96,6 +96,78 @@ COST: list[Panel] = [
     ("GPUs paid for", "short", [(f"llm:gpus_allocated{{{SEL}}}", "{{model}}")]),
 ]
 
+GW = 'namespace="$namespace"'
+# The gateway's panels, on the cost dashboard of an environment that has one: spend by
+# team and by who served it (self-hosted at our per-token cost, or the hosted fallback at
+# its list price), then its traffic, limits, fallbacks and budgets.
+GATEWAY_COST: list[Panel] = [
+    (
+        "Gateway spend per team (USD/h)",
+        "currencyUSD",
+        [(f"sum by (team) (llm:gateway_spend_usd_per_hour{{{SEL}}})", "{{team}}")],
+    ),
+    (
+        "Gateway spend, self-hosted against fallback (USD/h)",
+        "currencyUSD",
+        [
+            (
+                f"sum by (team, served_by) (llm:gateway_spend_usd_per_hour{{{SEL}}})",
+                "{{team}} {{served_by}}",
+            )
+        ],
+    ),
+    (
+        "Gateway requests per second, by team",
+        "reqps",
+        [(f"sum by (team, model) (llm:gateway_requests:rate5m{{{SEL}}})", "{{team}} {{model}}")],
+    ),
+    (
+        "Gateway tokens per second",
+        "short",
+        [
+            (
+                f"sum by (model, direction) (llm:gateway_tokens:rate5m{{{SEL}}})",
+                "{{model}} {{direction}}",
+            )
+        ],
+    ),
+    (
+        "Rate-limited (429) per second, by limit",
+        "reqps",
+        [
+            (
+                f"sum by (team, limit) (llm:gateway_rate_limited:rate5m{{{SEL}}})",
+                "{{team}} {{limit}}",
+            )
+        ],
+    ),
+    (
+        "Fallback share of requests, by reason",
+        "percentunit",
+        [(f"llm:gateway_fallbacks:ratio_rate15m{{{SEL}}}", "{{team}} {{model}} {{reason}}")],
+    ),
+    (
+        "Team budget remaining this month",
+        "currencyUSD",
+        [(f"llm:gateway_team_budget_remaining_usd{{{GW}}}", "{{team}}")],
+    ),
+    (
+        "Gateway month spend vs ceiling",
+        "currencyUSD",
+        [
+            (f"llm:gateway_spend_month_usd{{{GW}}}", "month to date"),
+            (f"llm:gateway_ceiling_usd{{{GW}}}", "ceiling"),
+        ],
+    ),
+]
+GATEWAY_QUALITY: list[Panel] = [
+    (
+        "Refusal rate, every request (gateway, 15m)",
+        "percentunit",
+        [(f"llm:gateway_refusals:ratio_rate15m{{{SEL}}}", "{{team}} {{model}}")],
+    ),
+]
+
 QUALITY: list[Panel] = [
     (
         "Refusal rate",
@@ -203,8 +275,13 @@ def _variables(namespace: str) -> list[dict[str, Any]]:
     ]
 
 
-def dashboard(key: str, namespace: str) -> dict[str, Any]:
+GATEWAY_PANELS = {"cost": GATEWAY_COST, "quality": GATEWAY_QUALITY}
+
+
+def dashboard(key: str, namespace: str, gateway: bool = False) -> dict[str, Any]:
     title, panels = TITLES[key]
+    if gateway:
+        panels = panels + GATEWAY_PANELS.get(key, [])
     out = []
     for i, (panel_title, unit, targets) in enumerate(panels):
         out.append(
@@ -233,10 +310,13 @@ def dashboard(key: str, namespace: str) -> dict[str, Any]:
     }
 
 
-def dashboards(namespace: str) -> dict[str, str]:
-    """File name -> dashboard JSON, for the ConfigMaps the Grafana sidecar loads."""
+def dashboards(namespace: str, gateway: bool = False) -> dict[str, str]:
+    """File name -> dashboard JSON, for the ConfigMaps the Grafana sidecar loads; with a
+    gateway, the cost and quality dashboards gain its panels."""
     return {
-        f"{DASHBOARDS[key]}.json": json.dumps(dashboard(key, namespace), indent=1, sort_keys=True)
+        f"{DASHBOARDS[key]}.json": json.dumps(
+            dashboard(key, namespace, gateway), indent=1, sort_keys=True
+        )
         for key in TITLES
     }
 

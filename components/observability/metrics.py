@@ -131,3 +131,30 @@ Q_LAST_RUN = "llm_quality_last_run_timestamp_seconds"
 # and pushed on every restart with grouping key {job, pool}.
 SPOT_INTERRUPTIONS = "llm_training_spot_interruptions_total"
 TRAINING_JOB_PREFIX = "train-"
+# Exported by the gateway (components/gateway/callbacks.py, the issue 16 contract) on
+# LiteLLM's /metrics/, scraped through the ServiceMonitor whose job label is the Service
+# name. The gauges are per replica, each replica reading the same ledger: rules take max.
+GATEWAY_JOB = "llm-gateway"
+GW_REQUESTS = "llm_gateway_requests_total"  # team, model, served_by, code
+GW_TOKENS = "llm_gateway_tokens_total"  # team, model, served_by, direction
+GW_SPEND = "llm_gateway_spend_usd_total"  # team, model, served_by
+GW_RATE_LIMITED = "llm_gateway_rate_limited_total"  # team, model, limit
+GW_FALLBACKS = "llm_gateway_fallbacks_total"  # team, model, reason
+GW_REFUSALS = "llm_gateway_refusals_total"  # team, model
+GW_TEAM_BUDGET = "llm_gateway_team_budget_usd"  # team
+GW_TEAM_SPEND = "llm_gateway_team_spend_usd"  # team, month to date
+GW_CEILING = "llm_gateway_ceiling_usd"
+GW_SPEND_MONTH = "llm_gateway_spend_month_usd"  # environment, month to date
+# Labels each gateway series carries besides the scrape target's, for the series contract.
+GATEWAY_SERIES: dict[str, tuple[str, ...]] = {
+    GW_REQUESTS: ("team", "model", "served_by", "code"),
+    GW_TOKENS: ("team", "model", "served_by", "direction"),
+    GW_SPEND: ("team", "model", "served_by"),
+    GW_RATE_LIMITED: ("team", "model", "limit"),
+    GW_FALLBACKS: ("team", "model", "reason"),
+    GW_REFUSALS: ("team", "model"),
+    GW_TEAM_BUDGET: ("team",),
+    GW_TEAM_SPEND: ("team",),
+    GW_CEILING: (),
+    GW_SPEND_MONTH: (),
+}

@@ -589,10 +589,221 @@ class RuleBuilder:
             ),
         ]
 
-def prometheus_rules(env: Environment) -> dict[str, list[dict[str, Any]]]:
-    """PrometheusRule name -> its groups: one for the environment, one per model."""
+
+# The gateway's alert thresholds. Fixed, not spec fields: each is a share of a limit the
+# spec already states (a team's budget, a model's traffic), so one number fits every
+# environment. runbooks/<Alert>.md explains each and how to act on it.
+GATEWAY_DOWN_FOR = "5m"
+TEAM_BUDGET_USED_RATIO = 0.9
+FALLBACK_RATIO_HIGH = 0.2
+RATE_LIMITED_RATIO = 0.1
+# A handful of 429s from a quiet team is a 100% ratio and still no spike.
+RATE_LIMITED_MIN_PER_MINUTE = 1
+# Budget and ceiling refusals have alerts of their own (TeamBudgetNearlyExhausted keeps
+# firing past 100%, CostCeilingReached pages); the spike is about traffic limits.
+SPIKE_LIMITS_EXCLUDED = "budget|ceiling"
+
+
+class GatewayRuleBuilder(RuleBuilder):
+    """The gateway's records and alerts, from the series its runtime exports (issue 16,
+    contract 5): per team and model, and for the environment's month against its ceiling."""
+
+    @property
+    def _scraped(self) -> str:
+        return f'namespace="{self.ns}",job="{m.GATEWAY_JOB}"'
+
+    @property
+    def _recorded(self) -> str:
+        return f'namespace="{self.ns}"'
+
+    def groups(self) -> list[dict[str, Any]]:
+        name = f"llm-{self.spec.environment}.gateway"
+        return [
+            {"name": f"{name}.recording", "rules": self._traffic_records() + self._ratio_records()},
+            {"name": f"{name}.spend", "rules": self._spend_records()},
+            {"name": f"{name}.alerts", "rules": [self._rule(a) for a in self._alerts()]},
+        ]
+
+    def _rate(self, metric: str, window: str, by: str, extra: str = "") -> str:
+        return m.sum_rate(metric, self._scraped + extra, window, by=by)
+
+    def _traffic_records(self) -> list[dict[str, Any]]:
+        ids = {"namespace": self.ns}
+        return [
+            _record(
+                "llm:gateway_requests:rate5m",
+                self._rate(m.GW_REQUESTS, "5m", "team, model, served_by, code"),
+                ids,
+            ),
+            _record(
+                "llm:gateway_tokens:rate5m",
+                self._rate(m.GW_TOKENS, "5m", "team, model, served_by, direction"),
+                ids,
+            ),
+            _record(
+                "llm:gateway_spend_usd_per_hour",
+                f"{self._rate(m.GW_SPEND, '1h', 'team, model, served_by')} * 3600",
+                ids,
+            ),
+            _record(
+                "llm:gateway_rate_limited:rate5m",
+                self._rate(m.GW_RATE_LIMITED, "5m", "team, model, limit"),
+                ids,
+            ),
+        ]
+
+    def _share(self, part: str, window: str, by: str, whole_filter: str = "") -> str:
+        """`part`'s rate over the requests' rate of the same team and model; no value
+        where there were no requests, rather than a division by zero."""
+        whole = self._rate(m.GW_REQUESTS, window, "team, model", whole_filter)
+        return (
+            f"{self._rate(part, window, by)} / on (team, model) group_left () ({whole} > 0)"
+        )
+
+    def _ratio_records(self) -> list[dict[str, Any]]:
+        ids = {"namespace": self.ns}
+        fallbacks = self._rate(m.GW_FALLBACKS, "15m", "model")
+        return [
+            _record(
+                "llm:gateway_rate_limited:ratio_rate5m",
+                self._share(m.GW_RATE_LIMITED, "5m", "team, model, limit"),
+                ids,
+            ),
+            _record(
+                "llm:gateway_fallbacks:ratio_rate15m",
+                self._share(m.GW_FALLBACKS, "15m", "team, model, reason"),
+                ids,
+            ),
+            _record(
+                "llm:gateway_model_fallbacks:ratio_rate15m",
+                f"{fallbacks} / ({self._rate(m.GW_REQUESTS, '15m', 'model')} > 0)",
+                ids,
+            ),
+            # Refusals are counted on answered requests only: a 429 has no answer to refuse.
+            _record(
+                "llm:gateway_refusals:ratio_rate15m",
+                self._share(m.GW_REFUSALS, "15m", "team, model", ',code=~"2.."'),
+                ids,
+            ),
+        ]
+
+    def _spend_records(self) -> list[dict[str, Any]]:
+        ids = {"namespace": self.ns}
+        sel = self._scraped
+        budget = f"max by (team) ({m.GW_TEAM_BUDGET}{{{sel}}})"
+        spent = f"max by (team) ({m.GW_TEAM_SPEND}{{{sel}}})"
+        return [
+            _record("llm:gateway_team_budget_remaining_usd", f"{budget} - {spent}", ids),
+            _record("llm:gateway_team_budget_used:ratio", f"{spent} / ({budget} > 0)", ids),
+            _record("llm:gateway_spend_month_usd", f"max({m.GW_SPEND_MONTH}{{{sel}}})", ids),
+            _record("llm:gateway_ceiling_usd", f"max({m.GW_CEILING}{{{sel}}})", ids),
+            _record(
+                "llm:gateway_ceiling_used:ratio",
+                f"max({m.GW_SPEND_MONTH}{{{sel}}}) / (max({m.GW_CEILING}{{{sel}}}) > 0)",
+                ids,
+            ),
+        ]
+
+    def _alerts(self) -> list[Alert]:
+        env, ns, rec, up = self.spec.environment, self.ns, self._recorded, self._scraped
+        mine = {"component": "gateway"}
+        return [
+            Alert(
+                name="GatewayDown",
+                severity="critical",
+                # `or vector(0)`: no target at all is down too, with the same (no) labels
+                expr=f"(sum(up{{{up}}}) or vector(0)) == 0",
+                for_=GATEWAY_DOWN_FOR,
+                summary=f"{env}: the LLM gateway is down",
+                description=(
+                    f"No {m.GATEWAY_JOB} pod in {ns} has answered a Prometheus scrape for "
+                    f"{GATEWAY_DOWN_FOR} (or none is a target); every client request to the "
+                    "gateway fails."
+                ),
+                dashboard="cost",
+                labels=mine,
+            ),
+            Alert(
+                name="CostCeilingReached",
+                severity="critical",
+                expr=f"llm:gateway_spend_month_usd{{{rec}}} >= llm:gateway_ceiling_usd{{{rec}}}",
+                for_="2m",
+                summary=f"{env}: the gateway's monthly cost ceiling is reached",
+                description=(
+                    f"Spend through the gateway in {ns} this month has reached the "
+                    "environment's ceiling; every team now gets 429 budget_exceeded until "
+                    "the next UTC month or a raised ceiling."
+                ),
+                dashboard="cost",
+                labels=mine,
+            ),
+        ] + self._ticket_alerts()
+
+    def _ticket_alerts(self) -> list[Alert]:
+        env, ns, rec = self.spec.environment, self.ns, self._recorded
+        mine = {"component": "gateway"}
+        used, fb, rl = TEAM_BUDGET_USED_RATIO, FALLBACK_RATIO_HIGH, RATE_LIMITED_RATIO
+        spike = f'{rec},limit!~"{SPIKE_LIMITS_EXCLUDED}"'
+        return [
+            Alert(
+                name="TeamBudgetNearlyExhausted",
+                severity="warning",
+                expr=f"llm:gateway_team_budget_used:ratio{{{rec}}} > {_num(used)}",
+                for_="5m",
+                summary=f"{env}: a team has spent over {_num(used * 100)}% of its budget",
+                description=(
+                    f"A team of the gateway in {ns} (its team label) has spent more than "
+                    f"{_num(used * 100)}% of its monthly budget; at 100% its requests get "
+                    "429 budget_exceeded until the next UTC month."
+                ),
+                dashboard="cost",
+                labels=mine,
+            ),
+            Alert(
+                name="FallbackRateHigh",
+                severity="warning",
+                expr=f"llm:gateway_model_fallbacks:ratio_rate15m{{{rec}}} > {_num(fb)}",
+                for_="15m",
+                summary=f"{env}: over {_num(fb * 100)}% of a model's requests fall back",
+                description=(
+                    f"More than {_num(fb * 100)}% of the requests to a model in {ns} (its "
+                    "model label) went to its hosted fallback over 15 minutes, for 15 "
+                    "minutes: the self-hosted servers are full, failing or slow, and hosted "
+                    "tokens cost more."
+                ),
+                dashboard="cost",
+                labels=mine,
+            ),
+            Alert(
+                name="RateLimitedSpike",
+                severity="warning",
+                expr=(
+                    f"llm:gateway_rate_limited:ratio_rate5m{{{spike}}} > {_num(rl)} and "
+                    f"llm:gateway_rate_limited:rate5m{{{spike}}} * 60 >= "
+                    f"{_num(RATE_LIMITED_MIN_PER_MINUTE)}"
+                ),
+                for_="10m",
+                summary=f"{env}: a team is being rate-limited",
+                description=(
+                    f"Over {_num(rl * 100)}% of a team's requests to a model in {ns}, and at "
+                    f"least {_num(RATE_LIMITED_MIN_PER_MINUTE)} a minute, got 429 from one "
+                    "limit (its limit label: rpm, tpm, parallel or capacity) for 10 minutes."
+                ),
+                dashboard="cost",
+                labels=mine,
+            ),
+        ]
+
+
+def prometheus_rules(
+    env: Environment, gateway: bool = False
+) -> dict[str, list[dict[str, Any]]]:
+    """PrometheusRule name -> its groups: one for the environment, one per model. With a
+    gateway, its groups join the environment's object."""
     builder = RuleBuilder(env)
     out = {"llm-platform": builder.platform_groups()}
+    if gateway:
+        out["llm-platform"] += GatewayRuleBuilder(env).groups()
     for model in env.spec.models:
         out[f"llm-model-{model.name}"] = builder.model_groups(model)
     return out

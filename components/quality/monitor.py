@@ -1,5 +1,9 @@
 """One run of the quality monitor: per model, sample recent traffic, score it against the
-reference, and push the scores to the Pushgateway for the recording rules and alerts."""
+reference, and push the scores to the Pushgateway for the recording rules and alerts.
+
+Every run that reads a model's log pushes its sample size, refusal ratio and the run's
+timestamp (what QualityMonitorStale reads), whether or not a reference exists yet; the
+drift scores join once there is one (a reference file, or an ended day of the log)."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +46,7 @@ class MonitorConfig(BaseModel):
 @dataclass(frozen=True)
 class QualityResult:
     model: str
+    reference: str
     sample_size: int
     skipped: int
     refusal_ratio: float | None
@@ -50,9 +56,28 @@ class QualityResult:
     input_pvalue: float | None
 
 
-def check_model(name: str, cfg: MonitorConfig, embed: Embed) -> QualityResult:
-    sample = logs.recent(cfg.log_dir / name, cfg.sample_size)
-    reference = logs.read_jsonl(cfg.reference_dir / f"{name}.jsonl", limit=cfg.sample_size)
+def _samples(name: str, cfg: MonitorConfig, now: float) -> tuple[logs.Sample, logs.Sample, str]:
+    """Recent traffic, the reference and where the reference came from. The reference file
+    wins; without one, the oldest ended day of the model's own log (logs.py). A model with
+    no log directory is an error: the gateway makes it on the model's first request, so its
+    absence means nothing writes to this claim, and the stale alert must say so."""
+    model_dir = cfg.log_dir / name
+    if not model_dir.is_dir():
+        raise FileNotFoundError(f"no request log directory {model_dir}")
+    path = cfg.reference_dir / f"{name}.jsonl"
+    if path.is_file():
+        reference = logs.read_jsonl(path, limit=cfg.sample_size)
+        return logs.recent(model_dir, cfg.sample_size), reference, str(path)
+    today = datetime.fromtimestamp(now, tz=UTC).date()
+    found = logs.reference_from_log(model_dir, today, cfg.min_sample, cfg.sample_size)
+    if found is None:
+        return logs.recent(model_dir, cfg.sample_size), logs.Sample([], 0), "none yet"
+    day, reference = found
+    return logs.recent(model_dir, cfg.sample_size, exclude=day), reference, f"log {day}"
+
+
+def check_model(name: str, cfg: MonitorConfig, embed: Embed, now: float) -> QualityResult:
+    sample, reference, source = _samples(name, cfg, now)
     recs = sample.records
     answered = [r for r in recs if r.completion is not None or r.finish_reason is not None]
     refusal = sum(logs.is_refusal(r) for r in answered) / len(answered) if answered else None
@@ -70,11 +95,13 @@ def check_model(name: str, cfg: MonitorConfig, embed: Embed) -> QualityResult:
         mmd2, pvalue = result.mmd2, result.pvalue
     else:
         log.warning(
-            "%s: %d recent and %d reference prompts, need %d of each for a drift score",
-            name, len(recs), len(reference.records), cfg.min_sample,
+            "%s: %d recent and %d reference prompts (reference: %s), need %d of each for a "
+            "drift score",
+            name, len(recs), len(reference.records), source, cfg.min_sample,
         )  # fmt: skip
     return QualityResult(
         model=name,
+        reference=source,
         sample_size=len(recs),
         skipped=sample.skipped,
         refusal_ratio=refusal,
@@ -111,16 +138,18 @@ def run(cfg: MonitorConfig, embed: Embed, now: Callable[[], float] = time.time) 
     for name in cfg.models:
         started = time.monotonic()
         try:
-            result = check_model(name, cfg, embed)
-            push(result, cfg.pushgateway, now())
+            at = now()
+            result = check_model(name, cfg, embed, at)
+            push(result, cfg.pushgateway, at)
         except (OSError, ValueError) as exc:
             failures += 1
             log.error("%s: %s", name, exc)
             continue
         log.info(
-            "%s: n=%d skipped=%d refusal=%s mmd2=%s p=%s len_ks=%s (%.1fs)",
+            "%s: n=%d skipped=%d refusal=%s mmd2=%s p=%s len_ks=%s reference=%s (%.1fs)",
             name, result.sample_size, result.skipped, result.refusal_ratio, result.input_mmd2,
-            result.input_pvalue, result.output_length_ks, time.monotonic() - started,
+            result.input_pvalue, result.output_length_ks, result.reference,
+            time.monotonic() - started,
         )  # fmt: skip
     return 1 if failures else 0
 
