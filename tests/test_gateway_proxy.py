@@ -54,6 +54,7 @@ from components.kubernetes.gateway.args import (
     TeamKey,
 )
 from components.kubernetes.gateway.config import hosted_key_env, proxy_config, runtime_settings
+from components.observability.metrics import GATEWAY_SERIES
 
 # Prices per token: one stub answer (10 prompt + 5 completion tokens) costs SELF_COST on the
 # model server and HOSTED_COST at the hosted API.
@@ -67,6 +68,7 @@ ROUTE_TIMEOUT_S = 10
 THRIFTY_BUDGET = 0.0005  # past it after three answers: 3 x 0.0002
 CEILING = 0.0005
 RPM = 2
+METERED_RPM = 5
 LOG_FIELDS = {
     "ts", "time", "team", "key_alias", "model", "served_by", "revision", "gateway_pod", "prompt",
     "completion", "finish_reason", "prompt_tokens", "completion_tokens", "latency_ms", "status",
@@ -109,7 +111,7 @@ def main_args(model: Stub, hosted: Stub) -> GatewayArgs:
         _team("thrifty", ("chat",), budget=THRIFTY_BUDGET),
         _team("fallbacks", ("flaky", "slow", "crowded")),
         _team("backpressure", ("busy",)),
-        _team("metered", ("chat",), budget=7.5),
+        _team("metered", ("chat", "flaky"), rpm=METERED_RPM, budget=7.5),
         _team("quality", ("steady",)),
     )
     return _args(routes, teams, ceiling=1000.0)
@@ -438,21 +440,36 @@ def test_full_capacity_without_fallback_gets_429_at_once_not_a_timeout(gateway):
 
 
 def test_the_metrics_the_alerts_read_are_exposed_under_the_contract_names(gateway):
+    """Every series the rules read (components/observability/metrics.py GATEWAY_SERIES), with
+    exactly its labels, counting this test's own requests: four answers from the model server
+    (one a refusal), one from the hosted API, then one over the team's rpm."""
     key = gateway.keys["metered"]
-    for i in range(2):
-        assert chat(gateway, key, "chat", f"How do I change my account email, step {i}?").status == 200
-    labels = {"team": "metered", "model": "chat", "served_by": "self-hosted"}
-    eventually(lambda: metric(gateway, "llm_gateway_requests_total", code="200", **labels), 2)
-    assert metric(gateway, "llm_gateway_tokens_total", direction="prompt", **labels) == 2 * PROMPT_TOKENS
-    assert metric(gateway, "llm_gateway_tokens_total", direction="completion", **labels) == 2 * COMPLETION_TOKENS
-    assert metric(gateway, "llm_gateway_spend_usd_total", **labels) == pytest.approx(2 * SELF_COST)
+    prompts = ["How do I change my account email?", "Can I renew the trial?", "Refuse this one"]
+    assert [refuses(p) for p in prompts] == [False, False, True]
+    for prompt in prompts:
+        assert chat(gateway, key, "chat", prompt).status == 200
+    assert chat(gateway, key, "flaky", "Why was I charged twice?").status == 200
+    assert chat(gateway, key, "chat", "Can I pause my subscription?").status == 200
+    assert chat(gateway, key, "chat", "One more, over the limit?").status == 429
+    own = {"team": "metered", "model": "chat", "served_by": "self-hosted"}
+    hosted = {"team": "metered", "model": "flaky", "served_by": "fallback"}
+    eventually(lambda: metric(gateway, "llm_gateway_requests_total", code="200", **own), 4)
+    assert metric(gateway, "llm_gateway_requests_total", code="200", **hosted) == 1
+    assert metric(gateway, "llm_gateway_tokens_total", direction="prompt", **own) == 4 * PROMPT_TOKENS
+    assert metric(gateway, "llm_gateway_tokens_total", direction="completion", **own) == 4 * COMPLETION_TOKENS
+    assert metric(gateway, "llm_gateway_spend_usd_total", **own) == pytest.approx(4 * SELF_COST)
+    assert metric(gateway, "llm_gateway_spend_usd_total", **hosted) == pytest.approx(HOSTED_COST)
+    assert metric(gateway, "llm_gateway_refusals_total", team="metered", model="chat") == 1
+    assert metric(gateway, "llm_gateway_fallbacks_total", team="metered", model="flaky", reason="server_error") == 1
+    eventually(lambda: metric(gateway, "llm_gateway_rate_limited_total", team="metered", model="chat", limit="rpm"), 1)
     assert metric(gateway, "llm_gateway_team_budget_usd", team="metered") == 7.5
-    assert metric(gateway, "llm_gateway_team_spend_usd", team="metered") == pytest.approx(2 * SELF_COST)
+    spent = 4 * SELF_COST + HOSTED_COST
+    assert metric(gateway, "llm_gateway_team_spend_usd", team="metered") == pytest.approx(spent)
     assert metric(gateway, "llm_gateway_ceiling_usd") == 1000.0
-    assert metric(gateway, "llm_gateway_spend_month_usd") >= 2 * SELF_COST
-    names = {n for n, _, _ in scrape(gateway)}
-    for name in ("llm_gateway_rate_limited_total", "llm_gateway_fallbacks_total", "llm_gateway_refusals_total"):
-        assert name in names or f"{name[:-len('_total')]}_created" in names, name
+    assert metric(gateway, "llm_gateway_spend_month_usd") >= spent
+    exposed = {(name, tuple(sorted(labels))) for name, labels, _ in scrape(gateway)}
+    for name, labels in GATEWAY_SERIES.items():
+        assert (name, tuple(sorted(labels))) in exposed, (name, labels)
 
 
 # exporter-toolkit logs the listener's own address (see tests/test_quality.py).
