@@ -53,6 +53,7 @@ def gateway_args(**changes: object) -> GatewayArgs:
         usd_per_output_token=SELF_OUT,
         timeout_s=120,
         revision="0a1b2c3d",
+        stream_timeout_s=30,
         fallback=Fallback(
             hosted_model="gpt-4o-mini",
             api_base="https://api.openai.com/v1",
@@ -125,6 +126,9 @@ def test_one_route_per_model_to_its_service_and_a_hosted_twin_for_a_fallback() -
     assert hosted["api_base"] == "https://api.openai.com/v1"
     assert hosted["api_key"] == "os.environ/HOSTED_API_KEY_ASSISTANT"
     assert hosted["timeout"] == 120
+    # A stream's stall between chunks is bounded on its own; without it, `timeout` applies.
+    assert routes["assistant"]["stream_timeout"] == hosted["stream_timeout"] == 30
+    assert "stream_timeout" not in routes["code-llm"]
 
 
 def test_parallel_limit_is_the_planned_capacity_and_the_hosted_api_has_none() -> None:
