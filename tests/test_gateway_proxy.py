@@ -189,6 +189,8 @@ def servers(tmp_path_factory) -> Iterator[tuple]:
         model.modes.update({"flaky": "503", "slow": "stall", "busy": "hold", "crowded": "hold"})
         main = _launch(stack, tmp / "main", main_args(model, hosted), pg, redis_port, model, hosted)
         ceiling = _launch(stack, tmp / "ceiling", ceiling_args(model), pg, redis_port, model, hosted)
+        # Both are signalled first, so their graceful shutdowns overlap too.
+        stack.callback(lambda: [gw.proxy.process.terminate() for gw in (main, ceiling)])
         yield pg, main, ceiling
 
 
