@@ -133,6 +133,48 @@ def test_the_quality_monitor_builds_and_runs_on_the_catalogs_python_base():
     assert external_bases(text) == [base, base]
 
 
+def _our_imports(path: Path) -> set[str]:
+    """The modules of ours a file imports (`from a.b import c` gives a.b, a.b.c may be a name)."""
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
+        elif isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+    return {n for n in names if n.split(".")[0] == "components"}
+
+
+def test_the_gateway_image_holds_the_locked_proxy_and_every_module_our_runtime_imports():
+    text = (DOCKER / "gateway.Dockerfile").read_text()
+    base = versions.image("python-base")
+    assert external_bases(text) == [base, base]
+    # The proxy and its drivers come from the gateway's lock alone, hash-checked.
+    assert pip_installs(text) == [
+        ["--no-cache-dir", "--require-hashes", "--no-deps", "-r", "locks/gateway.txt"]]
+    steps = instructions(text)
+    copied = [args.split()[0] for word, args in steps if word == "COPY" and "--from" not in args]
+    copied = [c for c in copied if c.startswith("components")]
+    # LiteLLM imports components.gateway.auth/.callbacks by name from its config, and the
+    # Job runs components.gateway.provision: each module they import must be in the image.
+    for module in sorted(ROOT.glob("components/gateway/*.py")):
+        for name in _our_imports(module):
+            path = name.replace(".", "/")
+            if (ROOT / f"{path}.py").is_file() or (ROOT / path).is_dir():
+                assert any(path == c or path.startswith(f"{c}/") or f"{path}.py" == c
+                           for c in copied), f"{module.name} imports {name}, not in the image"
+    assert "components/__init__.py" in copied
+    env = " ".join(args for word, args in steps if word == "ENV")
+    assert "PYTHONPATH=/app" in env
+    # The pods' UID (components/kubernetes/pods.py RUN_AS), never root.
+    assert [args for word, args in steps if word == "USER"] == ["10001"]
+    # Plain commands: no shell pipelines or chains that could hide an unlocked install.
+    for word, args in steps:
+        if word == "RUN":
+            assert not re.search(r"&&|\|\||;|\||\bsh -c|curl|wget", args), args
+
+
 def test_every_pip_install_is_hash_locked():
     for path in _dockerfiles():
         installs = pip_installs(path.read_text())
@@ -176,7 +218,7 @@ def test_the_parser_reads_continued_lines_and_stages():
 
 def test_each_of_our_images_has_a_recipe_and_the_release_tag():
     ours = _ours()
-    assert "quality-monitor" in ours
+    assert {"quality-monitor", "gateway"} <= set(ours)
     for id_, pin in ours.items():
         name, _, tag = pin.value.removeprefix(OURS).split("@")[0].partition(":")
         # images.yml pushes docker/<id>.Dockerfile as ghcr.io/llm-platform/<id>:<version>.

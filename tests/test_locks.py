@@ -283,6 +283,9 @@ RUNS_ELSEWHERE = {
     "components/quality/": "quality",
     # The hard-cap Lambda: boto3 comes with AWS's Python runtime (budget.py ships the file).
     "components/aws/budget_enforcer.py": None,
+    # The gateway's runtime inside the LiteLLM proxy (docker/gateway.Dockerfile,
+    # locks/gateway.txt): test_the_gateway_runtime_imports_only_its_lock checks it.
+    "components/gateway/": "gateway",
 }
 
 
@@ -341,7 +344,7 @@ def test_every_import_of_the_plan_is_in_the_lock_it_runs_from():
         lock = lock_for(rel)
         # Where the quality model is not installed (Python 3.12+, pyproject's quality extra),
         # nothing here says which package provides its modules: 3.11 checks those files.
-        if lock is None or (lock == "quality" and sys.version_info >= (3, 12)):
+        if lock in (None, "gateway") or (lock == "quality" and sys.version_info >= (3, 12)):
             continue
         locked = set(pins(lock))
         if lock != "quality":
@@ -352,3 +355,28 @@ def test_every_import_of_the_plan_is_in_the_lock_it_runs_from():
             if not provides.get(name, set()) & locked
         ]
     assert missing == []
+
+
+# The brief's contract for components/gateway/: the stdlib, LiteLLM and the web framework it
+# serves with, the Postgres and Redis clients, prometheus_client (module -> its distribution
+# in locks/gateway.txt), and of ours only the gateway package and the quality monitor's log
+# reader, both of which docker/gateway.Dockerfile copies. Never the spec's models or Pulumi.
+GATEWAY_MODULES = {
+    "litellm": "litellm", "fastapi": "fastapi", "starlette": "starlette", "psycopg": "psycopg",
+    "psycopg_pool": "psycopg-pool", "redis": "redis", "prometheus_client": "prometheus-client",
+}
+GATEWAY_OURS = ("components.gateway", "components.quality.logs")
+
+
+def test_the_gateway_runtime_imports_only_its_lock():
+    files = sorted(ROOT.glob("components/gateway/*.py"))
+    assert files
+    locked = set(pins("gateway"))
+    for file in files:
+        rel = file.relative_to(ROOT).as_posix()
+        foreign = sorted(third_party(file) - set(GATEWAY_MODULES))
+        assert foreign == [], f"{rel} imports {foreign}, outside the gateway's contract"
+        assert {GATEWAY_MODULES[m] for m in third_party(file)} <= locked, rel
+        ours = {n for n in imported(file) if n.split(".")[0] == "components"}
+        assert all(n.startswith(GATEWAY_OURS) for n in ours), (rel, sorted(ours))
+

@@ -30,6 +30,7 @@ from typing import Any
 import litellm
 from fastapi import HTTPException
 from litellm.integrations.custom_logger import CustomLogger
+from litellm.types.router import RouterErrors
 
 from components.gateway import auth, db, metrics, requestlog, store
 
@@ -118,7 +119,7 @@ def entry_of(kwargs: dict[str, Any], status: int) -> requestlog.Entry | None:
         served_by=group,
         # Self-hosted: the route's revision; a fallback: the hosted model LiteLLM called.
         revision=slo.get("model") if fallback else settings.models[model].revision,
-        pod=os.environ.get("POD_NAME") or socket.gethostname(),
+        pod=_pod(),
         prompt=prompt_of(slo.get("messages")), completion=completion, finish_reason=finish,
         prompt_tokens=int(slo.get("prompt_tokens") or 0),
         completion_tokens=int(slo.get("completion_tokens") or 0),
@@ -126,6 +127,10 @@ def entry_of(kwargs: dict[str, Any], status: int) -> requestlog.Entry | None:
         cost_usd=float(slo.get("response_cost") or 0.0), fallback=fallback,
         fallback_reason=fallback_reason(kwargs.get("exception")) if fallback else None,
     )
+
+
+def _pod() -> str:
+    return os.environ.get("POD_NAME") or socket.gethostname()
 
 
 def _failure_status(kwargs: dict[str, Any]) -> int:
@@ -172,6 +177,23 @@ class Gateway(CustomLogger):
         except Exception:
             log.exception("gateway: request not recorded")
 
+    async def _record_refusal(self, data: dict[str, Any], identity: Any, model: str) -> None:
+        try:
+            settings = auth.settings()
+            team = getattr(identity, "team_id", None)
+            if team is None or model not in settings.models:
+                return
+            entry = requestlog.Entry(
+                ts=time.time(), team=team, key_alias=getattr(identity, "key_alias", None),
+                model=model, served_by=model, revision=settings.models[model].revision,
+                pod=_pod(), prompt=prompt_of(data.get("messages")), completion=None,
+                finish_reason=None, prompt_tokens=0, completion_tokens=0, latency_ms=0.0,
+                status=429, cost_usd=0.0, fallback=False, fallback_reason=None)
+            self._count(entry)
+            await asyncio.to_thread(self.writer().write, entry)
+        except Exception:
+            log.exception("gateway: refused request not recorded")
+
     def _count_refused(self, kwargs: dict[str, Any], status: int) -> None:
         slo = kwargs.get("standard_logging_object") or {}
         team = (slo.get("metadata") or {}).get("user_api_key_team_id") or ""
@@ -216,20 +238,26 @@ class Gateway(CustomLogger):
                                            user_api_key_dict, traceback_str=None
                                            ) -> HTTPException | None:
         """Counts a 429 by the limit it hit, and gives a 429 without Retry-After (a model's
-        capacity full with no fallback: router_utils/client_initalization_utils.py:16-47
-        raises RateLimitError without headers) `Retry-After: 1`: a slot frees when any
-        request in flight ends. Budget and ceiling 429s are counted where auth refuses."""
+        capacity full with no fallback: MaxParallelRequestsLimit.acquire,
+        router_utils/client_initalization_utils.py:34-46, raises RateLimitError with the
+        message of types/router.py:829 and no headers) `Retry-After: 1`: a slot frees when
+        any request in flight ends. Budget and ceiling 429s are counted where auth refuses."""
         error = original_exception
         if _status(error) != 429 or getattr(error, "type", None) == "budget_exceeded":
             return None
         headers = {k.lower(): str(v) for k, v in (getattr(error, "headers", None) or {}).items()}
         limit = _LIMIT_OF.get(headers.get("rate_limit_type", ""), "capacity")
         team = getattr(user_api_key_dict, "team_id", None) or ""
-        model = request_data.get("model") if isinstance(request_data, dict) else None
-        metrics.RATE_LIMITED.labels(team, model or "", limit).inc()
+        data = request_data if isinstance(request_data, dict) else {}
+        model = data.get("model") if isinstance(data.get("model"), str) else ""
+        metrics.RATE_LIMITED.labels(team, model, limit).inc()
+        message = getattr(error, "message", None) or str(error)
+        if RouterErrors.max_parallel_requests_exceeded.value in message:
+            # The router refused before any call and LiteLLM logs no event for it (observed),
+            # so the request is recorded here.
+            await self._record_refusal(data, user_api_key_dict, model)
         if "retry-after" in headers:
             return None
-        message = getattr(error, "message", None) or str(error)
         return HTTPException(status_code=429, detail=message,
                              headers={**headers, "retry-after": "1"})
 

@@ -33,7 +33,8 @@ SCHEMA = [
     """CREATE TABLE IF NOT EXISTS gateway_key (
         alias text PRIMARY KEY,
         team text NOT NULL REFERENCES gateway_team (name) ON DELETE CASCADE,
-        sha256 text NOT NULL UNIQUE,
+        -- Checked at commit: two aliases may swap their keys in one provisioning run.
+        sha256 text NOT NULL UNIQUE DEFERRABLE INITIALLY DEFERRED,
         updated_at timestamptz NOT NULL DEFAULT now())""",
     """CREATE TABLE IF NOT EXISTS gateway_spend (
         month date NOT NULL,
