@@ -44,7 +44,7 @@ SECRETS = {
 }
 
 
-def gateway_args(**changes: object) -> GatewayArgs:
+def routes() -> tuple[Route, ...]:
     assistant = Route(
         model="assistant",
         api_base="http://assistant.llm.svc.cluster.local:8000/v1",
@@ -71,6 +71,10 @@ def gateway_args(**changes: object) -> GatewayArgs:
         timeout_s=60,
         revision="e5f6a7b8",
     )
+    return assistant, coder
+
+
+def gateway_args(**changes: object) -> GatewayArgs:
     teams = (
         Team(
             name="support-bot",
@@ -102,7 +106,7 @@ def gateway_args(**changes: object) -> GatewayArgs:
         database=CnpgDatabase(instances=2, storage_gib=10, storage_class=None),
         ceiling_usd=5000 * 90 / 100,
         teams=teams,
-        routes=(assistant, coder),
+        routes=routes(),
         request_log=RequestLog("request-logs", 20, None, 30, False),
         prometheus_namespace="monitoring",
         secrets=dict(SECRETS),
