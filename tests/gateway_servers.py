@@ -34,11 +34,14 @@ START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 
 
-def missing(what: str) -> None:
+INSTALLED_BY_MAKE_TEST = "`make test` installs it (scripts/ensure-test-tools)"
+
+
+def missing(what: str, fix: str = INSTALLED_BY_MAKE_TEST) -> None:
     """Skip (outside CI) or fail (under CI) a test whose real server cannot run here."""
     if os.environ.get("CI", "").lower() in ("true", "1"):
-        pytest.fail(f"{what}; CI must have it: `make test` installs it (scripts/ensure-test-tools)")
-    pytest.skip(f"{what}; `make test` installs it (scripts/ensure-test-tools)")
+        pytest.fail(f"{what}; CI must have it: {fix}")
+    pytest.skip(f"{what}; {fix}")
 
 
 def free_port() -> int:
@@ -211,7 +214,8 @@ def gateway_python() -> Path:
     """The python of .venv-gateway (`make test` passes its path as GATEWAY_PYTHON)."""
     path = Path(os.environ.get("GATEWAY_PYTHON") or ROOT / ".venv-gateway" / "bin" / "python")
     if not path.exists():
-        missing(f"no gateway venv at {path}: `make .venv-gateway/.installed` builds it")
+        missing(f"no gateway venv at {path}",
+                "`make install` builds it from locks/gateway.txt (.venv-gateway)")
     return path
 
 

@@ -33,6 +33,7 @@ from litellm.integrations.custom_logger import CustomLogger
 from litellm.types.router import RouterErrors
 
 from components.gateway import auth, db, metrics, requestlog, store
+from components.gateway.settings import SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,13 @@ class Gateway(CustomLogger):
         self._retention_at = 0.0
         # Background tasks are referenced until done, or the loop may drop them.
         self._tasks: set[asyncio.Task] = set()
+        # LiteLLM builds the callback at startup: the budget and ceiling gauges are then
+        # scraped from the first scrape on, not from the first request.
+        if os.environ.get("GATEWAY_SETTINGS"):
+            try:
+                auth.settings()
+            except SettingsError as err:
+                log.error("gateway: %s (every request is refused until it is fixed)", err)
 
     def writer(self) -> requestlog.Writer:
         if self._writer is None:
