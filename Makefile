@@ -103,9 +103,10 @@ test: install test-tools
 golden: $(VENV)/.test
 	$(BIN)/python scripts/golden
 
-bench: $(VENV)/.test
+bench: $(VENV)/.test $(GATEWAY_VENV)/.installed
 	$(BIN)/python bench/policy.py
 	$(BIN)/python bench/bench.py
+	GATEWAY_PYTHON=$(CURDIR)/$(GATEWAY_VENV)/bin/python $(BIN)/python bench/gateway.py
 
 # Fresh-clone install times and venv sizes with empty caches (downloads from PyPI).
 bench-install:

@@ -51,9 +51,17 @@ def hosted_name(model: str) -> str:
     return model + HOSTED_SUFFIX
 
 
+def _timeouts(route: Route) -> dict[str, int]:
+    # GenericLiteLLMParams.timeout and .stream_timeout (types/router.py:472-473), read per
+    # deployment (router.py:4371-4404); without stream_timeout a stream gets `timeout`.
+    if route.stream_timeout_s is None:
+        return {"timeout": route.timeout_s}
+    return {"timeout": route.timeout_s, "stream_timeout": route.stream_timeout_s}
+
+
 def _self_hosted(route: Route) -> dict[str, Any]:
-    # litellm_params keys: model/api_base/api_key/timeout are LiteLLM_Params and
-    # CredentialLiteLLMParams fields (types/router.py:614-619, :340-342, :472); the prices are
+    # litellm_params keys: model/api_base/api_key are LiteLLM_Params and
+    # CredentialLiteLLMParams fields (types/router.py:614-619, :340-342); the prices are
     # MirroredPricingParams (types/utils.py:3820-3821), applied as-is to response_cost;
     # max_parallel_requests is read per deployment at router_utils/client_initalization_utils.py:60
     # and, when full, refuses at once with a 429 RateLimitError (same file :35-41), which the
@@ -67,7 +75,7 @@ def _self_hosted(route: Route) -> dict[str, Any]:
             "max_parallel_requests": route.max_parallel_requests,
             "input_cost_per_token": route.usd_per_input_token,
             "output_cost_per_token": route.usd_per_output_token,
-            "timeout": route.timeout_s,
+            **_timeouts(route),
         },
     }
 
@@ -84,7 +92,7 @@ def _hosted(route: Route) -> dict[str, Any] | None:
             "api_key": env_ref(hosted_key_env(route.model)),
             "input_cost_per_token": fallback.usd_per_input_token,
             "output_cost_per_token": fallback.usd_per_output_token,
-            "timeout": route.timeout_s,
+            **_timeouts(route),
         },
     }
 
