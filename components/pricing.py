@@ -22,7 +22,8 @@ from components.conventions import (
     GPU_RESOURCES,
     MODEL_LABEL,
 )
-from components.spec import Environment, EnvironmentSpec, GpuPool
+from components.sizing import ServingPlan
+from components.spec import Environment, EnvironmentSpec, GpuPool, Model
 
 # AWS, GCP and Azure all bill a month as 730 hours (8760 / 12) on their price pages.
 HOURS_PER_MONTH = 730
@@ -458,3 +459,23 @@ def model_economics(
         hosted_monthly_usd=hosted_monthly,
         break_even_conversations_per_day=break_even,
     )
+
+
+def token_price(spec: EnvironmentSpec, plan: ServingPlan, model: Model) -> float:
+    """What one token served by `model` costs in USD: its GPUs' hourly price at the planned
+    minimum replicas over the tokens an hour its planned traffic brings. The gateway charges
+    a team's requests at this price, so a month's spend at planned traffic is the model's
+    GPU cost at its minimum replicas, the figure cost.json prices.
+
+    One price for prompt and completion tokens alike: the GPU-hours are paid whichever
+    direction a token goes, and splitting them would need a prefill/decode cost share the
+    plan does not measure (prefix caching and batching move it request by request).
+    """
+    traffic = model.traffic
+    tokens_per_turn = traffic.prompt_tokens_per_turn + traffic.completion_tokens_per_turn
+    tokens_per_hour = (
+        traffic.conversations_per_day * traffic.turns_per_conversation * tokens_per_turn / 24
+    )
+    if tokens_per_hour <= 0:
+        raise ValueError(f"model {model.name!r} plans no traffic, so its tokens have no price")
+    return gpu_hour_usd(spec, model.pool) * plan.gpus_min / tokens_per_hour

@@ -1,5 +1,5 @@
-"""KubernetesLayer: the workload namespace, the GPU runtime, observability and one
-ModelServer per model.
+"""KubernetesLayer: the workload namespace, the GPU runtime, observability, one
+ModelServer per model and, when the spec has one, the gateway in front of them.
 
 Identical on every topology. Its Args are resolved from the spec and the foundation's
 ClusterFacts beforehand (components/kubernetes/resolve.py); the layer only wires its
@@ -15,6 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import conventions
+from components.kubernetes.gateway import Gateway, GatewayArgs
 from components.kubernetes.gpu_runtime import GpuRuntime, GpuRuntimeArgs
 from components.kubernetes.model_server import ModelServer, ModelServerArgs
 from components.kubernetes.monitoring import Observability, ObservabilityArgs
@@ -35,6 +36,8 @@ class KubernetesLayerArgs:
     models: tuple[ModelServerArgs, ...]
     # Set where model servers read their weights from the environment's bucket.
     weights_access: WeightsAccessArgs | None = None
+    # The LiteLLM gateway; None: clients reach the model servers' Services directly.
+    gateway: GatewayArgs | None = None
 
 
 def namespace_labels(labels: dict[str, str]) -> dict[str, str]:
@@ -71,6 +74,7 @@ def wired_server(
 class KubernetesLayer(pulumi.ComponentResource):
     namespace: pulumi.Output[str]
     endpoints: dict[str, pulumi.Output[str]]
+    gateway_url: pulumi.Output[str] | None
 
     def __init__(
         self, name: str, args: KubernetesLayerArgs, opts: pulumi.ResourceOptions | None = None
@@ -109,4 +113,18 @@ class KubernetesLayer(pulumi.ComponentResource):
             ).endpoint
             for server in args.models
         }
-        self.register_outputs({"namespace": self.namespace, "endpoints": self.endpoints})
+        self.gateway_url = None
+        if args.gateway is not None:
+            # Its ServiceMonitor waits for the operator's CRDs like the model servers'.
+            self.gateway_url = Gateway(
+                f"{name}-gateway",
+                replace(args.gateway, namespace=ns.metadata.name, crds_ready=crds_ready),
+                opts=child,
+            ).url
+        self.register_outputs(
+            {
+                "namespace": self.namespace,
+                "endpoints": self.endpoints,
+                "gateway_url": self.gateway_url,
+            }
+        )

@@ -12,14 +12,17 @@ import math
 import pulumi
 import yaml
 
-from components import naming, scheduling
-from components.engines import ENGINES
+from components import naming, pricing, scheduling
+from components.catalog import versions
+from components.engines import ENGINES, HTTP_PORT
 from components.kubernetes.facts import (
     WEIGHTS_READER,
     ArtifactStore,
     ClusterFacts,
     WorkloadIdentity,
 )
+from components.kubernetes.gateway import args as gateway
+from components.kubernetes.gateway.args import GatewayArgs
 from components.kubernetes.gpu_runtime import GpuRuntimeArgs
 from components.kubernetes.layer import KubernetesLayerArgs
 from components.kubernetes.model_server import (
@@ -38,11 +41,24 @@ from components.kubernetes.quality_cronjob import NAME as QUALITY_MONITOR
 from components.kubernetes.quality_cronjob import QualityMonitorArgs
 from components.kubernetes.weights_access import WeightsAccessArgs
 from components.observability import alertmanager, dashboards, rules
-from components.sizing import GIB, weight_bytes
-from components.spec import Environment, EnvironmentSpec, Model, architecture_of
+from components.sizing import GIB, ServingPlan, weight_bytes
+from components.spec import (
+    CnpgDatabase,
+    Environment,
+    EnvironmentSpec,
+    ExistingDatabase,
+    Model,
+    architecture_of,
+    given,
+)
+from components.spec.checks import OPENAI_API_PATH, speaks_openai
 
 Secrets = dict[str, pulumi.Input[str]]
 OBSERVABILITY = "observability"
+# The gateway's objects and the label its pods carry (the model servers' NetworkPolicy
+# admits that component).
+GATEWAY = "llm-gateway"
+GATEWAY_COMPONENT = "gateway"
 
 
 def layer_args(env: Environment, facts: ClusterFacts, secrets: Secrets) -> KubernetesLayerArgs:
@@ -234,4 +250,124 @@ def quality_args(spec: EnvironmentSpec) -> QualityMonitorArgs | None:
         reference_dir=quality.reference_dir,
         sample_size=quality.sample_size,
         pushgateway_url=f"http://{PUSHGATEWAY}.{spec.namespace}.svc:{PUSHGATEWAY_PORT}",
+    )
+
+
+# The gateway's per-model timeout covers the longest request the model accepts: the TTFT
+# target, then one decode step for every token of the longest completion that fits beside
+# the planned prompt. The plan's decode step is a floor (one read of the weights; a full
+# batch is slower), hence the margin. Past it the server is taken as stalled: the request
+# falls back, or gets 408.
+TIMEOUT_MARGIN = 2
+TIMEOUT_FLOOR_S = 30
+
+
+def route_timeout_s(model: Model, plan: ServingPlan) -> int:
+    longest = max(model.max_context - model.traffic.prompt_tokens_per_turn, 1)
+    seconds = (model.slo.ttft_p95_ms + plan.decode_ms_per_token * longest) / 1000
+    return max(TIMEOUT_FLOOR_S, math.ceil(TIMEOUT_MARGIN * seconds))
+
+
+def route_revision(model: Model) -> str:
+    """What the request log records as the version that served a request: the weights
+    (hf_id, or the model's name for one outside the catalog) and the engine build (its
+    image's repository and tag, or digest), e.g.
+    meta-llama/Llama-3.1-8B-Instruct@vllm-openai:v0.33.0. A change of either is a new
+    revision, which is what a drift or refusal shift is read against."""
+    image = model.engine.image.rsplit("/", 1)[-1]
+    return f"{model.hf_id or model.name}@{image}"
+
+
+def _route(env: Environment, model: Model) -> gateway.Route:
+    spec = env.spec
+    plan = env.plans[model.name]
+    price = pricing.token_price(spec, plan, model)
+    fallback = None
+    if model.fallback is not None:
+        hosted = given(model.hosted_api, f"models.{model.name}.hosted_api")
+        fallback = gateway.Fallback(
+            hosted_model=hosted.name,
+            api_base=model.fallback.api_base,
+            key_secret=model.fallback.api_key_secret,
+            usd_per_input_token=hosted.usd_per_million_input / 1e6,
+            usd_per_output_token=hosted.usd_per_million_output / 1e6,
+        )
+    return gateway.Route(
+        model=model.name,
+        api_base=f"http://{model.name}.{spec.namespace}.svc.cluster.local:{HTTP_PORT}"
+        f"{OPENAI_API_PATH}",
+        # The planned capacity: past it LiteLLM refuses the deployment at once (429) and
+        # the router falls back, instead of queueing into a timeout.
+        max_parallel_requests=plan.max_num_seqs * plan.replicas_max,
+        usd_per_input_token=price,
+        usd_per_output_token=price,
+        timeout_s=route_timeout_s(model, plan),
+        revision=route_revision(model),
+        fallback=fallback,
+    )
+
+
+def _database(
+    spec_db: CnpgDatabase | ExistingDatabase, facts: ClusterFacts
+) -> gateway.CnpgDatabase | gateway.ExistingDatabase:
+    if isinstance(spec_db, ExistingDatabase):
+        return gateway.ExistingDatabase(url_secret=spec_db.url_secret)
+    reads = bucket(facts)
+    return gateway.CnpgDatabase(
+        instances=spec_db.instances,
+        storage_gib=spec_db.storage_gib,
+        storage_class=spec_db.storage_class or facts.storage_class,
+        backup_store=reads[0] if reads else None,
+        backup_identity=reads[1] if reads else None,
+    )
+
+
+def gateway_args(env: Environment, facts: ClusterFacts, secrets: Secrets) -> GatewayArgs | None:
+    """The gateway's Args, or None without a gateway block. A model whose engine does not
+    speak the OpenAI API (tensorrt-llm) gets no route; the spec refuses a team naming it."""
+    spec = env.spec
+    block = spec.gateway
+    if block is None:
+        return None
+    renders = spec.cluster.render_to_directory is not None
+    log = block.request_log
+    ingress = block.ingress
+    return GatewayArgs(
+        namespace=spec.namespace,
+        labels=naming.k8s_labels(spec, GATEWAY, GATEWAY_COMPONENT),
+        image=block.image,
+        redis_image=versions.image("redis"),
+        replicas_min=block.replicas.min,
+        replicas_max=block.replicas.max,
+        master_key_secret=block.master_key_secret,
+        database=_database(block.database, facts),
+        ceiling_usd=given(spec.gateway_ceiling_usd, "the gateway's ceiling"),
+        teams=tuple(
+            gateway.Team(
+                name=t.name,
+                models=tuple(t.models),
+                rpm=t.rpm,
+                tpm=t.tpm,
+                max_parallel_requests=t.max_parallel_requests,
+                monthly_budget_usd=t.monthly_budget_usd,
+                keys=tuple(gateway.TeamKey(alias=k.alias, secret=k.secret) for k in t.keys),
+            )
+            for t in block.teams
+        ),
+        routes=tuple(_route(env, m) for m in spec.models if speaks_openai(m)),
+        request_log=gateway.RequestLog(
+            claim=log.claim,
+            size_gib=log.size_gib,
+            storage_class=log.storage_class,
+            retention_days=log.retention_days,
+            redact_prompts=log.redact_prompts,
+        ),
+        prometheus_namespace=spec.cluster.prometheus_namespace,
+        ingress=None
+        if ingress is None
+        else gateway.Ingress(
+            host=ingress.host, tls_secret=ingress.tls_secret, class_name=ingress.class_name
+        ),
+        render=renders,
+        secrets={} if renders else {k: secrets[k] for k in spec.gateway_secret_keys()},
     )

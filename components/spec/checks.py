@@ -22,12 +22,14 @@ from components.spec.errors import (
     SpecError,
     config_path,
     echo,
+    given,
     names_a_secret,
 )
 from components.spec.types import (
     Architecture,
     Environment,
     EnvironmentSpec,
+    Gateway,
     GpuPool,
     Model,
 )
@@ -163,6 +165,7 @@ def check(spec: EnvironmentSpec, plan_date: date | None = None) -> Environment:
     problems += _model_problems(spec, plans, warnings)
     problems += _shared_pool_problems(spec, plans, warnings)
     problems += _scheduling_problems(spec, plans, warnings)
+    problems += gateway_problems(spec, warnings)
     if problems:
         raise SpecError(problems)
     return Environment(spec=spec, plans=plans, warnings=warnings)
@@ -532,6 +535,173 @@ def _weights_problems(
         f"{why} that may land on another and wait for it forever; use volume: per-pod "
         "(the default) or a ReadWriteMany claim"
     ]
+
+
+# The OpenAI API the gateway speaks to a model server lives under this path; an engine
+# with another protocol (Triton's KServe v2) cannot be a gateway route.
+OPENAI_API_PATH = "/v1"
+
+
+def speaks_openai(model: Model) -> bool:
+    """Whether the model's engine serves the OpenAI API the gateway routes to."""
+    return ENGINES[model.engine.kind].api_path == OPENAI_API_PATH
+
+
+def gateway_problems(spec: EnvironmentSpec, warnings: list[str]) -> list[str]:
+    """The gateway block against the rest of the spec, and a model's fallback against it."""
+    problems = _fallback_problems(spec)
+    if spec.gateway is None:
+        return problems
+    gateway = spec.gateway
+    problems += _gateway_team_problems(spec, gateway)
+    problems += _gateway_key_problems(gateway)
+    problems += _gateway_budget_problems(spec, gateway)
+    problems += _gateway_setting_problems(spec, gateway, warnings)
+    problems += _gateway_price_problems(spec)
+    return problems
+
+
+def _gateway_price_problems(spec: EnvironmentSpec) -> list[str]:
+    """The gateway charges a token at the model's GPU $/h over its planned tokens/h
+    (pricing.token_price), which no traffic leaves without a value."""
+    return [
+        f"{config_path(('models', i, 'traffic', 'conversations_per_day'))}: must be over 0 "
+        f"with a gateway, which prices model '{model.name}''s tokens at its GPU cost over "
+        "its planned tokens an hour (got 0)"
+        for i, model in enumerate(spec.models)
+        if speaks_openai(model) and model.traffic.conversations_per_day == 0
+    ]
+
+
+def _fallback_problems(spec: EnvironmentSpec) -> list[str]:
+    """A fallback is a second route in the gateway, to the model's hosted_api."""
+    problems = []
+    for i, model in enumerate(spec.models):
+        if model.fallback is None:
+            continue
+        where = config_path(("models", i, "fallback"))
+        if spec.gateway is None:
+            problems.append(
+                f"{where}: needs a gateway block: the gateway is what falls back; add "
+                "gateway (README: Gateway) or remove fallback"
+            )
+        if model.hosted_api is None:
+            problems.append(
+                f"{where}: needs models[{i}].hosted_api: its name is the model asked of the "
+                "hosted API and its prices price the fallback"
+            )
+        if not speaks_openai(model):
+            problems.append(f"{where}: {_not_openai(model)}; remove fallback")
+    return problems
+
+
+def _not_openai(model: Model) -> str:
+    return (
+        f"model '{model.name}' is served by {model.engine.kind}, whose API is not the OpenAI "
+        "API the gateway routes to"
+    )
+
+
+def _gateway_team_problems(spec: EnvironmentSpec, gateway: Gateway) -> list[str]:
+    """Team names are unique, and a team names models the gateway routes to."""
+    problems = []
+    models = {m.name: m for m in spec.models}
+    seen: set[str] = set()
+    for i, team in enumerate(gateway.teams):
+        where = ("gateway", "teams", i)
+        if team.name in seen:
+            problems.append(f"{config_path((*where, 'name'))}: duplicate team name '{team.name}'")
+        seen.add(team.name)
+        for j, name in enumerate(team.models):
+            path = config_path((*where, "models", j))
+            model = models.get(name)
+            if model is None:
+                problems.append(
+                    f"{path}: no model named '{name}'{catalog.suggest(name, models)}; models: "
+                    f"{', '.join(models) or 'none'}"
+                )
+            elif not speaks_openai(model):
+                problems.append(f"{path}: {_not_openai(model)}")
+    return problems
+
+
+def _gateway_key_problems(gateway: Gateway) -> list[str]:
+    """A key alias names one key, and a secret holds one key: two keys with one value would
+    be one key to the gateway (it stores the value's hash), and a team key equal to the
+    master key would be an admin key."""
+    problems = []
+    aliases: dict[str, str] = {}
+    master = gateway.master_key_secret
+    secrets: dict[str, str] = {master: config_path(("gateway", "master_key_secret"))}
+    for i, team in enumerate(gateway.teams):
+        for k, key in enumerate(team.keys):
+            where = ("gateway", "teams", i, "keys", k)
+            if key.alias in aliases:
+                problems.append(
+                    f"{config_path((*where, 'alias'))}: duplicate key alias '{key.alias}' "
+                    f"(also in team '{aliases[key.alias]}'); aliases are unique across teams"
+                )
+            aliases.setdefault(key.alias, team.name)
+            if key.secret in secrets:
+                problems.append(
+                    f"{config_path((*where, 'secret'))}: Pulumi secret '{key.secret}' is "
+                    f"already used by {secrets[key.secret]}; each key needs a secret of its own"
+                )
+            secrets.setdefault(key.secret, config_path((*where, "secret")))
+    return problems
+
+
+def _gateway_budget_problems(spec: EnvironmentSpec, gateway: Gateway) -> list[str]:
+    """A team's budget above the environment's ceiling could never be spent: the ceiling
+    refuses every team first. (The sum of budgets over it is the policy pack's advisory.)"""
+    ceiling = given(spec.gateway_ceiling_usd, "the gateway's ceiling")
+    source = (
+        "gateway.ceiling_usd"
+        if gateway.ceiling_usd is not None
+        else "the default, budget.monthly_usd x hard_cap_pct / 100"
+    )
+    problems = []
+    for i, team in enumerate(gateway.teams):
+        budget = team.monthly_budget_usd
+        if budget is not None and budget > ceiling:
+            problems.append(
+                f"{config_path(('gateway', 'teams', i, 'monthly_budget_usd'))}: must be at most "
+                f"the environment's ceiling of {ceiling:g} USD ({source}) (got {budget:g})"
+            )
+    return problems
+
+
+def _gateway_setting_problems(
+    spec: EnvironmentSpec, gateway: Gateway, warnings: list[str]
+) -> list[str]:
+    """The replicas' bounds, and the request log the quality monitor reads."""
+    problems = []
+    replicas = gateway.replicas
+    if replicas.min > replicas.max:
+        problems.append(
+            f"{config_path(('gateway', 'replicas', 'min'))}: must be <= replicas.max "
+            f"({replicas.max}) (got {replicas.min})"
+        )
+    quality = spec.observability.quality
+    log = gateway.request_log
+    if quality is not None and log.claim != quality.log_volume_claim:
+        problems.append(
+            f"{config_path(('gateway', 'request_log', 'claim'))}: must equal "
+            f"observability.quality.log_volume_claim '{quality.log_volume_claim}', the claim "
+            f"the quality monitor reads (got {echo(log.claim)})"
+        )
+    if quality is not None and log.redact_prompts:
+        warnings.append(
+            f"{config_path(('gateway', 'request_log', 'redact_prompts'))}: the log keeps only "
+            "hashes of prompts and completions, so the quality monitor has no text to measure "
+            "drift or refusals on"
+        )
+    if not gateway.teams:
+        warnings.append(
+            f"{config_path(('gateway', 'teams'))}: no teams, so no key but the master key "
+            "gets through the gateway"
+        )
+    return problems
 
 
 def _name_problems(spec: EnvironmentSpec) -> list[str]:

@@ -584,6 +584,26 @@ class HostedApiPrice(_Strict):
     )
 
 
+class ModelFallback(_Strict):
+    """Where the gateway sends a model's requests it cannot serve: the model's hosted_api,
+    whose name is the upstream model asked for and whose prices price the fallback."""
+
+    api_base: str = Field(
+        pattern=r"^https://[^\s/?#@]+(/[^\s?#]*)?$",
+        description="the hosted API's OpenAI-compatible base URL, https, with no credentials, "
+        "query or fragment; the gateway sends the request there, naming the model "
+        "hosted_api.name, on a 429, a 5xx, a timeout or a prompt over max_context. The "
+        "gateway's egress NetworkPolicy then opens TCP 443 to public addresses",
+        examples=["https://api.openai.com/v1"],
+    )
+    api_key_secret: ConfigKeyName = Field(
+        description="the Pulumi config key holding the hosted API's key, set with `pulumi "
+        "config set --secret <key> <value>`; the gateway reads it from a Secret. Not read in "
+        "render mode, where the Secret is made with kubectl",
+        examples=["openaiApiKey"],
+    )
+
+
 class Model(_Strict):
     name: DnsLabel = Field(
         description="the model's name: it names its Deployment and Service, is the model name "
@@ -698,6 +718,14 @@ class Model(_Strict):
         examples=[
             {"name": "gpt-4o-mini", "usd_per_million_input": 0.15, "usd_per_million_output": 0.6}
         ],
+    )
+    fallback: ModelFallback | None = Field(
+        default=None,
+        description="overflow to the hosted API through the gateway: when the model's "
+        "servers answer 429 or 5xx, time out or get a prompt over max_context, the gateway "
+        "sends the request to hosted_api (required, as is a gateway block) and counts it as "
+        "a fallback. Default none: past its capacity the model answers 429 with Retry-After",
+        examples=[{"api_base": "https://api.openai.com/v1", "api_key_secret": "openaiApiKey"}],
     )
 
     @field_validator("hf_id")
@@ -1057,9 +1085,10 @@ class Quality(_Strict):
     """The quality and drift monitor: a CronJob over the gateway's request/response logs."""
 
     log_volume_claim: DnsLabel = Field(
-        description="an existing PersistentVolumeClaim, in the model servers' namespace, "
-        "where the gateway writes one JSON line per request and response to <model>/*.jsonl; "
-        "mounted read-only",
+        description="the PersistentVolumeClaim, in the model servers' namespace, where the "
+        "gateway writes one JSON line per request and response to <model>/*.jsonl; mounted "
+        "read-only. With a gateway it is the claim the gateway makes, so it must equal "
+        "gateway.request_log.claim; without one it must exist already",
         examples=["request-logs"],
     )
     reference_dir: str = Field(
@@ -1204,6 +1233,283 @@ class Observability(_Strict):
         "its alerts. Default none: not deployed",
         examples=[{"log_volume_claim": "request-logs"}],
     )
+
+
+class GatewayReplicas(_Strict):
+    """The gateway's HorizontalPodAutoscaler bounds (it scales on CPU)."""
+
+    min: Int = Field(
+        default=2,
+        ge=1,
+        le=50,
+        description="the fewest gateway pods, 1 to 50 and at most max; two keep the API up "
+        "through a node drain (the PodDisruptionBudget keeps one)",
+        examples=[2],
+    )
+    max: Int = Field(
+        default=4,
+        ge=1,
+        le=50,
+        description="the most gateway pods the autoscaler runs, 1 to 50. Every pod shares the "
+        "rate-limit counters through the in-cluster Redis, so the limits hold across them",
+        examples=[4],
+    )
+
+
+_DATABASE_KIND = (
+    "cloudnative-pg: an in-cluster Postgres run by the CloudNativePG operator (installed "
+    "with it), backed up to the artifact bucket where the environment has one; existing: a "
+    "Postgres of yours, reached with the connection string in url_secret"
+)
+
+
+class CnpgDatabase(_Strict):
+    """An in-cluster Postgres the CloudNativePG operator runs for the gateway."""
+
+    kind: Literal["cloudnative-pg"] = Field(description=_DATABASE_KIND, examples=["cloudnative-pg"])
+    instances: Int = Field(
+        default=2,
+        ge=1,
+        le=5,
+        description="cloudnative-pg: Postgres instances, 1 to 5: one primary and streaming "
+        "replicas the operator fails over to",
+        examples=[2],
+    )
+    storage_gib: Int = Field(
+        default=10,
+        ge=1,
+        le=100_000,
+        description="cloudnative-pg: each instance's volume in GiB. It holds only teams, key "
+        "hashes and the monthly spend ledger, so it stays small",
+        examples=[10],
+    )
+    storage_class: DnsSubdomain | None = Field(
+        default=None,
+        description="cloudnative-pg: the instances' StorageClass; default the platform's "
+        "encrypted class on a cloud, the cluster's default class on-prem",
+        examples=["fast-ssd"],
+    )
+
+
+class ExistingDatabase(_Strict):
+    """A Postgres that exists already; the gateway creates its own tables in it."""
+
+    kind: Literal["existing"] = Field(description=_DATABASE_KIND, examples=["existing"])
+    url_secret: ConfigKeyName = Field(
+        default="gatewayDatabaseUrl",
+        description="existing: the Pulumi config key holding the connection string "
+        "(postgresql://user:password@host:5432/db), set with `pulumi config set --secret "
+        "<key> <value>`. Not read in render mode, where the Secret is made with kubectl",
+        examples=["gatewayDatabaseUrl"],
+    )
+
+
+class TeamKey(_Strict):
+    """One API key of a team. The gateway stores only its SHA-256."""
+
+    alias: DnsLabel = Field(
+        description="the key's name, unique across all teams: the request log and the "
+        f"gateway's Secret name the key by it, never by its value. {_DNS_LABEL_RULE}",
+        examples=["support-prod"],
+    )
+    secret: ConfigKeyName = Field(
+        description="the Pulumi config key holding the key's value (what the client sends as "
+        "`Authorization: Bearer <key>`), set with `pulumi config set --secret <key> <value>`; "
+        "used by no other key. Not read in render mode, where the Secret is made with kubectl",
+        examples=["supportBotKey"],
+    )
+
+
+class GatewayTeam(_Strict):
+    """A team of clients: the models it may call, its limits and its keys."""
+
+    name: DnsLabel = Field(
+        description="the team's name, unique among the teams; it labels the gateway's "
+        f"metrics and the request log. {_DNS_LABEL_RULE}",
+        examples=["support-bot"],
+    )
+    models: list[DnsLabel] = Field(
+        min_length=1,
+        max_length=100,
+        description="the models[].name the team may call, at least one; a request for "
+        "another is refused. A model served by tensorrt-llm (KServe v2, not the "
+        "OpenAI API) cannot be reached through the gateway",
+        examples=[["assistant"]],
+    )
+    rpm: Int | None = Field(
+        default=None,
+        ge=1,
+        le=100_000_000,
+        description="requests a minute across the team's keys, shared by every gateway pod; "
+        "past it the client gets 429 with Retry-After. Default none: no limit (the policy "
+        "pack refuses a team without limits)",
+        examples=[600],
+    )
+    tpm: Int | None = Field(
+        default=None,
+        ge=1,
+        le=10_000_000_000,
+        description="tokens (prompt plus completion) a minute across the team's keys; past it "
+        "429 with Retry-After. Default none: no limit",
+        examples=[400000],
+    )
+    max_parallel_requests: Int | None = Field(
+        default=None,
+        ge=1,
+        le=1_000_000,
+        description="requests of the team in flight at once; past it 429 with Retry-After. "
+        "Default none: no limit",
+        examples=[32],
+    )
+    monthly_budget_usd: Float | None = Field(
+        default=None,
+        gt=0,
+        le=10_000_000,
+        description="the team's spend in USD a calendar month (UTC), priced at the gateway's "
+        "per-token prices (GPU $/h over planned tokens/h; a fallback at the hosted API's "
+        "list price); past it the team's requests get 429 `budget_exceeded` until the next "
+        "month. At most the environment's ceiling. Default none: no team budget",
+        examples=[1500],
+    )
+    keys: list[TeamKey] = Field(
+        min_length=1,
+        max_length=100,
+        description="the team's API keys, at least one; a key is issued or revoked by "
+        "adding or removing it here (the provisioning Job makes the database match)",
+        examples=[[{"alias": "support-prod", "secret": "supportBotKey"}]],
+    )
+
+
+class RequestLog(_Strict):
+    """The claim the gateway writes one JSON line per request to; the quality monitor reads
+    it (<claim>/<model>/*.jsonl)."""
+
+    claim: DnsLabel = Field(
+        default="request-logs",
+        description="the PersistentVolumeClaim the gateway creates and writes "
+        "<model>/<day>-<pod>.jsonl to; must equal observability.quality.log_volume_claim "
+        f"when the quality monitor is on, which reads it. {_DNS_LABEL_RULE}",
+        examples=["request-logs"],
+    )
+    size_gib: Int = Field(
+        default=20,
+        ge=1,
+        le=100_000,
+        description="the claim's size in GiB; it holds retention_days of request lines",
+        examples=[50],
+    )
+    storage_class: DnsSubdomain | None = Field(
+        default=None,
+        description="the claim's StorageClass, which must provide ReadWriteMany: every "
+        "gateway pod writes to it and the quality monitor reads it. Default the cluster's "
+        "default class",
+        examples=["nfs-rwx"],
+    )
+    retention_days: Int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="days a request log file is kept; older files are deleted. 1 to 3650",
+        examples=[30],
+    )
+    redact_prompts: Annotated[bool, Strict()] = Field(
+        default=False,
+        description="store each prompt and completion as its SHA-256 instead of its text. The "
+        "quality monitor then has no text to measure drift or refusals on (a warning when "
+        "it is on)",
+        examples=[True],
+    )
+
+
+class GatewayIngress(_Strict):
+    """An Ingress in front of the gateway's Service, with TLS from a Secret you made."""
+
+    host: DnsSubdomain = Field(
+        description="the host name clients reach the gateway at",
+        examples=["llm.example.com"],
+    )
+    tls_secret: DnsSubdomain = Field(
+        description="the kubernetes.io/tls Secret, in the model namespace, holding the host's "
+        "certificate and key; made beforehand (kubectl or cert-manager), never from the spec",
+        examples=["llm-gateway-tls"],
+    )
+    class_name: DnsSubdomain | None = Field(
+        default=None,
+        description="the IngressClass; default the cluster's default class",
+        examples=["nginx"],
+    )
+
+
+class Gateway(_Strict):
+    """The LiteLLM proxy in front of the model servers: one OpenAI-compatible API with
+    per-team keys, rate limits, budgets, fallback to a hosted API and the request log."""
+
+    image: str = Field(
+        default=versions.image("gateway"),
+        description="the gateway's image (docker/gateway.Dockerfile: the pinned LiteLLM and "
+        "our auth, callbacks and provisioning), pinned by tag or digest like the engine's",
+        examples=[versions.image("gateway")],
+    )
+    replicas: GatewayReplicas = Field(
+        default=GatewayReplicas(),
+        description="how many gateway pods the autoscaler runs",
+        examples=[{"min": 2, "max": 4}],
+    )
+    master_key_secret: ConfigKeyName = Field(
+        default="gatewayMasterKey",
+        description="the Pulumi config key holding the gateway's master (admin) key, set with "
+        "`pulumi config set --secret <key> <value>`; used by no team key. Not read in render "
+        "mode, where the Secret is made with kubectl",
+        examples=["gatewayMasterKey"],
+    )
+    database: Annotated[CnpgDatabase | ExistingDatabase, Field(discriminator="kind")] = Field(
+        default=CnpgDatabase(kind="cloudnative-pg"),
+        description="the Postgres holding teams, key hashes and the monthly spend ledger",
+        examples=[{"kind": "cloudnative-pg", "instances": 2}],
+    )
+    ceiling_usd: Float | None = Field(
+        default=None,
+        gt=0,
+        le=10_000_000,
+        description="the environment's monthly cost ceiling in USD: once the month's spend "
+        "through the gateway reaches it, every team is refused (429 `budget_exceeded`) until "
+        "the next month. Default budget.monthly_usd x budget.hard_cap_pct / 100 (x 1 when "
+        "hard_cap_pct is null)",
+        examples=[4500],
+    )
+    teams: list[GatewayTeam] = Field(
+        default_factory=list,
+        max_length=500,
+        description="the teams and their keys; names and key aliases unique. Default none: "
+        "only the master key gets in (a warning)",
+        examples=[
+            [
+                {
+                    "name": "support-bot",
+                    "models": ["assistant"],
+                    "rpm": 600,
+                    "tpm": 400000,
+                    "max_parallel_requests": 32,
+                    "monthly_budget_usd": 1500,
+                    "keys": [{"alias": "support-prod", "secret": "supportBotKey"}],
+                }
+            ]
+        ],
+    )
+    request_log: RequestLog = Field(
+        default=RequestLog(),
+        description="where each request is logged for the quality monitor, and for how long",
+        examples=[{"claim": "request-logs", "retention_days": 30}],
+    )
+    ingress: GatewayIngress | None = Field(
+        default=None,
+        description="expose the gateway outside the cluster through an Ingress with TLS. "
+        "Default none: a ClusterIP Service (llm-gateway, port 4000) only",
+        examples=[{"host": "llm.example.com", "tls_secret": "llm-gateway-tls",
+                   "class_name": "nginx"}],
+    )
+
+    _pinned = field_validator("image")(pinned_image)
 
 
 # A runner label as actions/runner takes one: its config splits --labels on ',' and refuses a
@@ -1394,6 +1700,28 @@ class EnvironmentSpec(_Strict):
         ],
     )
 
+    gateway: Gateway | None = Field(
+        default=None,
+        description="the gateway in front of the model servers (README: Gateway): per-team "
+        "keys, rate limits, budgets, the environment's cost ceiling, fallback to a hosted API "
+        "and the request log the quality monitor reads. Default none: clients reach the model "
+        "servers' Services directly, and no model may have a fallback",
+        examples=[
+            {
+                "teams": [
+                    {
+                        "name": "support-bot",
+                        "models": ["assistant"],
+                        "rpm": 600,
+                        "tpm": 400000,
+                        "max_parallel_requests": 32,
+                        "monthly_budget_usd": 1500,
+                        "keys": [{"alias": "support-prod", "secret": "supportBotKey"}],
+                    }
+                ]
+            }
+        ],
+    )
     ci: Ci = Field(
         default=Ci(),
         description="where the GitHub workflows run this stack's deploy and pull-request "
@@ -1401,10 +1729,10 @@ class EnvironmentSpec(_Strict):
         examples=[{"runner": ["self-hosted", "llm-platform-aws"]}, {"deploy": False}],
     )
 
-    def secret_keys(self) -> dict[str, tuple[str, ...]]:
+    def secret_keys(self) -> dict[str, tuple[str | int, ...]]:
         """Pulumi secret config keys the spec refers to, with the spec path of each."""
         obs = self.observability
-        keys: dict[str, tuple[str, ...]] = {}
+        keys: dict[str, tuple[str | int, ...]] = {}
         # A rendering provider writes every value to a file in plain text, so in render
         # mode the Secrets holding these are made with kubectl, not from Pulumi secrets.
         if self.cluster.render_to_directory is None:
@@ -1416,6 +1744,7 @@ class EnvironmentSpec(_Strict):
                     "prometheus",
                     "grafana_admin_secret",
                 )
+            keys.update(self.gateway_secret_keys())
         if self.hybrid is not None and isinstance(self.hybrid.connectivity, Vpn):
             keys[self.hybrid.connectivity.shared_key_secret] = (
                 "hybrid",
@@ -1423,6 +1752,36 @@ class EnvironmentSpec(_Strict):
                 "shared_key_secret",
             )
         return keys
+
+    def gateway_secret_keys(self) -> dict[str, tuple[str | int, ...]]:
+        """The gateway's master key, its database URL, every team key and every model's
+        hosted API key."""
+        gateway = self.gateway
+        if gateway is None:
+            return {}  # a fallback without a gateway is refused by the checks
+        keys: dict[str, tuple[str | int, ...]] = {
+            gateway.master_key_secret: ("gateway", "master_key_secret")
+        }
+        for i, model in enumerate(self.models):
+            if model.fallback is not None:
+                keys[model.fallback.api_key_secret] = ("models", i, "fallback", "api_key_secret")
+        if isinstance(gateway.database, ExistingDatabase):
+            keys[gateway.database.url_secret] = ("gateway", "database", "url_secret")
+        for i, team in enumerate(gateway.teams):
+            for k, key in enumerate(team.keys):
+                keys[key.secret] = ("gateway", "teams", i, "keys", k, "secret")
+        return keys
+
+    @property
+    def gateway_ceiling_usd(self) -> float | None:
+        """The monthly USD ceiling the gateway refuses every team past: gateway.ceiling_usd,
+        else the budget at its hard cap (budget.monthly_usd x hard_cap_pct / 100, or the
+        budget itself when the hard cap is off). None without a gateway."""
+        if self.gateway is None:
+            return None
+        if self.gateway.ceiling_usd is not None:
+            return self.gateway.ceiling_usd
+        return self.budget.monthly_usd * (self.budget.hard_cap_pct or 100) / 100
 
     @property
     def cloud(self) -> CloudName | None:

@@ -2,7 +2,8 @@
 repositories, at the tags named below. Run it after re-pinning a chart:
 
     python tests/upstream/extract.py --git prometheus-community/helm-charts=/path/to/clone \\
-        --git grafana/helm-charts=... --git NVIDIA/gpu-operator=... --git kubernetes/autoscaler=...
+        --git grafana/helm-charts=... --git NVIDIA/gpu-operator=... --git kubernetes/autoscaler=... \\
+        --git cloudnative-pg/charts=...
 
 Each --git names a local clone (bare is fine) holding the tags. Nothing here is used by the
 program; the tests read what this writes.
@@ -99,6 +100,18 @@ PINS = [
         ],
     ),
     Pin(
+        "cloudnative-pg",
+        VERSIONS["cloudnative-pg"],
+        [
+            (
+                "cloudnative-pg/charts",
+                f"cloudnative-pg-v{VERSIONS['cloudnative-pg']}",
+                "charts/cloudnative-pg/values.yaml",
+                "",
+            )
+        ],
+    ),
+    Pin(
         "gpu-operator",
         GPU_OPERATOR,
         [("NVIDIA/gpu-operator", GPU_OPERATOR, "deployments/gpu-operator/values.yaml", "")],
@@ -116,6 +129,15 @@ CRDS = [
     )
     for name in ("servicemonitors", "prometheusrules")
 ]
+# The CloudNativePG chart ships every CRD in one template behind `crds.create`; the ones we
+# render are cut out of it, each document verbatim.
+CNPG = f"cloudnative-pg-{VERSIONS['cloudnative-pg']}"
+CNPG_CRDS = (
+    "cloudnative-pg/charts",
+    f"cloudnative-pg-v{VERSIONS['cloudnative-pg']}",
+    "charts/cloudnative-pg/templates/crds/crds.yaml",
+    ("clusters", "scheduledbackups"),
+)
 
 
 def _is_identifier(key: Any) -> bool:
@@ -240,6 +262,15 @@ def main() -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
         source = f"# Vendored verbatim from https://github.com/{repo}/blob/{tag}/{path}\n"
         out.write_text(source + _show(clones, repo, tag, path))
+    repo, tag, path, plurals = CNPG_CRDS
+    for doc in _show(clones, repo, tag, path).split("\n---\n"):
+        name = re.search(r"^  name: (\w+)\.postgresql\.cnpg\.io$", doc, re.MULTILINE)
+        if name is None or name.group(1) not in plurals:
+            continue
+        out = HERE / "crds" / CNPG / f"crd-{name.group(1)}.yaml"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        source = f"# Cut verbatim from https://github.com/{repo}/blob/{tag}/{path}\n---\n"
+        out.write_text(source + doc.strip("\n") + "\n")
 
 
 if __name__ == "__main__":

@@ -126,3 +126,6 @@ class GatewayArgs:
     # Secret values by Pulumi config key (empty in render mode).
     secrets: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     crds_ready: tuple[pulumi.Resource, ...] = ()
+    # Labels an existing Prometheus Operator selects ServiceMonitors by
+    # (naming.monitoring_labels), as the model servers' monitors carry.
+    monitoring_labels: dict[str, str] = field(default_factory=dict)
