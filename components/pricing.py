@@ -266,10 +266,24 @@ def quantity(value: Any) -> float | None:
         return None
 
 
+K8S_PROVIDER = "pulumi:providers:kubernetes"
+
+
 def graph_cloud(graph: Graph) -> str | None:
     """The one cloud whose resources the graph holds; None on-prem (or several clouds)."""
     found = {c.name for t, _, _ in graph if (c := clouds.of_type(t)) is not None}
     return found.pop() if len(found) == 1 else None
+
+
+def serving_cloud(graph: Graph) -> str | None:
+    """The cloud whose cluster runs the model namespace (and the gateway in it); None when
+    that cluster is on-prem. A Kubernetes provider for no cloud cluster is an on-prem
+    cluster, and a hybrid puts the model layer there (components/topology.py `_hybrid`)."""
+    clusters = sum(
+        1 for t, _, _ in graph if (c := clouds.of_type(t)) is not None and t in c.policy.endpoint
+    )
+    providers = sum(1 for t, _, _ in graph if t == K8S_PROVIDER)
+    return None if providers > clusters else graph_cloud(graph)
 
 
 def cpu_node(graph: Graph) -> catalog.InstanceInfo | None:
@@ -305,8 +319,8 @@ def _pods_share(
     cpu, mem = requests
     if node is None:
         return GatewayCost(name, part, "compute", 0.0, f"{pods:g} pod(s) x {cpu:g} vCPU, "
-                           f"{mem:g} GiB: no CPU node price (on-prem: the spec prices GPU-hours "
-                           "only)", False)
+                           f"{mem:g} GiB: no CPU node price (an on-prem cluster: the spec prices "
+                           "GPU-hours only)", False)
     share = max(cpu / node.vcpu, mem / node.memory_gib)
     usd = round(pods * share * node.on_demand_usd_per_hour * HOURS_PER_MONTH, 2)
     basis = (f"{pods:g} pod(s) x max({cpu:g}/{node.vcpu} vCPU, {mem:g}/{node.memory_gib:g} GiB)"
@@ -319,7 +333,7 @@ def _volume(type_: str, name: str, part: str, gib: float, cloud: str | None) -> 
     service_id = BLOCK_STORAGE.get(cloud or "")
     if service_id is None:
         why = (
-            "on-prem: the spec has no storage rate"
+            "an on-prem cluster: the spec has no storage rate"
             if cloud is None
             else f"{cloud} bills disks per size tier, not per GiB: no catalog rate"
         )
@@ -347,7 +361,8 @@ def _min_replicas(graph: Graph) -> dict[str, float]:
 def gateway_costs(graph: Graph) -> list[GatewayCost]:
     """What the gateway, its Redis and its database cost a month: pods as their share of
     the CPU nodes, the database's volumes and any ReadWriteOnce claim of theirs as storage."""
-    cloud, node, scaled = graph_cloud(graph), cpu_node(graph), _min_replicas(graph)
+    cloud, scaled = serving_cloud(graph), _min_replicas(graph)
+    node = cpu_node(graph) if cloud is not None else None
     out = []
     for type_, name, inputs in graph:
         part, spec = _part(inputs), inputs.get("spec") or {}
