@@ -16,6 +16,7 @@ from conftest import ROOT, STACKS, stack_spec
 
 from components import catalog
 from components import spec as spec_module
+from components.catalog import versions
 from components.kubernetes.gpu_runtime import GPU_OPERATOR_CHART_VERSION
 from components.plan.manifests import is_object, to_object
 from components.plan.runner import _SECRET, _SIG, Recorded, run_program
@@ -28,6 +29,10 @@ SECRETS = {
     "pagerdutyRoutingKey": "pd-routing-key-5f0c2e9a",
     "slackWebhookUrl": "https://hooks.slack.com/services/T0/B0/slack-secret-81d3",
     "grafanaAdminPassword": "grafana-admin-pw-2b7e41",
+    "gatewayMasterKey": "sk-gateway-master-7d21c0",
+    "supportBotKey": "sk-support-bot-3e9f58",
+    "toolsCiKey": "sk-tools-ci-a40b17",
+    "toolsDevKey": "sk-tools-dev-c5e2d6",
 }
 
 
@@ -63,7 +68,21 @@ def _plan_form(records: list[Recorded]) -> list[dict]:
 # -- Order -----------------------------------------------------------------------------
 
 
-def _check_order(resources: list[dict], installs_operator: bool) -> set[tuple[str, str]]:
+def _cnpg(raw: dict[str, Any]) -> bool:
+    """Whether the stack runs the gateway's database in the cluster (CloudNativePG, the
+    database's default kind)."""
+    gateway = raw.get("gateway")
+    return gateway is not None and gateway.get("database", {}).get("kind") != "existing"
+
+
+def _installed(raw: dict[str, Any]) -> set[str]:
+    """The charts installing CRDs that the stack installs itself."""
+    installs = {"kube-prometheus-stack"} if raw["observability"]["prometheus"]["mode"] == (
+        "install") else set()
+    return installs | ({"cloudnative-pg"} if _cnpg(raw) else set())
+
+
+def _check_order(resources: list[dict], installed: set[str]) -> set[tuple[str, str]]:
     """Every custom resource depends on the release installing its CRD, when the stack
     installs it; returns the (kind, name) of the custom resources checked."""
     charts = _charts(resources)
@@ -77,7 +96,7 @@ def _check_order(resources: list[dict], installs_operator: bool) -> set[tuple[st
         key = (pinned.group_of(obj["apiVersion"]), obj["kind"])
         assert key in pinned.crds(), f"{r['name']}: no vendored CRD says who installs {key}"
         installer = pinned.crds()[key][0].rsplit("-", 1)[0]  # e.g. kube-prometheus-stack
-        if installs_operator:
+        if installer in installed:
             assert charts[installer]["urn"] in r["dependencies"], (r["name"], installer)
         else:
             assert installer not in charts
@@ -85,31 +104,43 @@ def _check_order(resources: list[dict], installs_operator: bool) -> set[tuple[st
     return checked
 
 
-def _monitors_and_rules(models: list[str], dcgm: bool = True) -> set[tuple[str, str]]:
+def _backs_up(resources: list[dict]) -> bool:
+    return any(r["type"] == "kubernetes:postgresql.cnpg.io/v1:Cluster"
+               and "backup" in r["inputs"]["spec"] for r in resources)
+
+
+def _monitors_and_rules(
+    raw: dict[str, Any], resources: list[dict], dcgm: bool = True
+) -> set[tuple[str, str]]:
     """The custom resources a stack makes: a ServiceMonitor and a PrometheusRule per model,
     the pushgateway's monitor, the platform's rules, and the DCGM exporter's monitor unless
-    the GPU Operator runs the exporter (it then makes that monitor itself)."""
+    the GPU Operator runs the exporter (it then makes that monitor itself); with a gateway,
+    its monitor, and with its database in the cluster the CloudNativePG Cluster and, when it
+    backs up to a bucket, its nightly ScheduledBackup."""
+    models = [m["name"] for m in raw["models"]]
+    gateway = raw.get("gateway") is not None
     return {
         *(("ServiceMonitor", m) for m in models),
         *(("PrometheusRule", f"llm-model-{m}") for m in models),
         ("ServiceMonitor", "pushgateway"), ("PrometheusRule", "llm-platform"),
         *([("ServiceMonitor", "dcgm-exporter")] if dcgm else []),
+        *([("ServiceMonitor", "llm-gateway")] if gateway else []),
+        *([("Cluster", "llm-gateway-db")] if _cnpg(raw) else []),
+        *([("ScheduledBackup", "llm-gateway-db")] if _backs_up(resources) else []),
     }
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_custom_resources_wait_for_the_release_installing_their_crds(planned, stack):
-    raw = stack_spec(stack)
-    installs = raw["observability"]["prometheus"]["mode"] == "install"
-    models = [m["name"] for m in raw["models"]]
-    assert _check_order(planned[stack].plan["resources"], installs) == _monitors_and_rules(models)
+    raw, resources = stack_spec(stack), planned[stack].plan["resources"]
+    assert _check_order(resources, _installed(raw)) == _monitors_and_rules(raw, resources)
 
 
 def test_the_gpu_operator_and_every_monitor_wait_for_the_operator_crds(rendered, applied):
-    for records in (rendered, applied):
-        resources = _plan_form(records)
-        assert _check_order(resources, installs_operator=True) == _monitors_and_rules(
-            ["assistant"], dcgm=False)
+    for render, records in ((True, rendered), (False, applied)):
+        resources, raw = _plan_form(records), _variant(render)
+        assert _check_order(resources, _installed(raw)) == _monitors_and_rules(
+            raw, resources, dcgm=False)
         charts = _charts(resources)
         # The GPU Operator creates the DCGM exporter's ServiceMonitor itself.
         assert charts["kube-prometheus-stack"]["urn"] in charts["gpu-operator"]["dependencies"]
@@ -140,7 +171,7 @@ def test_render_mode_renders_the_charts_with_everything_else(rendered, applied):
     # The pins of components/catalog/versions.yaml, vendored in tests/upstream/chart_values.
     assert charts == {
         "kube-prometheus-stack": "65.1.1", "prometheus-adapter": "4.11.0",
-        "gpu-operator": "v24.9.2",
+        "gpu-operator": "v24.9.2", "cloudnative-pg": "0.29.0",
     }
     assert {r.inputs["chart"] for r in applied if r.type == RELEASE} == set(charts)
     assert not [r for r in applied if r.type == CHART]
@@ -252,7 +283,7 @@ def _custom_objects(records_or_manifests) -> list[dict]:
 def test_custom_resources_of_the_gpu_operator_variant_validate(rendered, applied):
     for records in (rendered, applied):
         objs = _custom_objects(records)
-        assert {o["kind"] for o in objs} == {"ServiceMonitor", "PrometheusRule"}
+        assert {o["kind"] for o in objs} == {"ServiceMonitor", "PrometheusRule", "Cluster"}
         for obj in objs:
             assert not pinned.crd_errors(obj), (obj["metadata"]["name"], pinned.crd_errors(obj))
 
@@ -281,8 +312,15 @@ def test_crd_validation_catches_what_the_api_server_refuses(planned):
 
 def test_vendored_crds_are_the_pinned_charts():
     default = spec_module.Prometheus().chart_version
-    assert {chart for chart, _ in pinned.crds().values()} == {f"kube-prometheus-stack-{default}"}
+    cnpg = versions.chart("cloudnative-pg").version
+    assert {chart for chart, _ in pinned.crds().values()} == {
+        f"kube-prometheus-stack-{default}", f"cloudnative-pg-{cnpg}"}
+    # CloudNativePG's chart ships the CRDs of the operator release it installs.
+    assert pinned.chart_values("cloudnative-pg", cnpg)["app_version"] == "1.30.0"
     for chart, crd in pinned.crds().values():
+        if chart == f"cloudnative-pg-{cnpg}":
+            assert crd["spec"]["group"] == "postgresql.cnpg.io", chart
+            continue
         # The chart's CRDs come from the operator release it ships (appVersion).
         version = crd["metadata"]["annotations"]["operator.prometheus.io/version"]
         assert f"v{version}" == pinned.chart_values("kube-prometheus-stack", default)[
@@ -316,7 +354,8 @@ def test_every_chart_we_install_is_key_checked(planned, rendered, applied):
         checked |= _check_values(planned[stack].plan["resources"])
     checked |= _check_values(_plan_form(rendered)) | _check_values(_plan_form(applied))
     assert checked == {
-        "kube-prometheus-stack", "prometheus-adapter", "gpu-operator", "cluster-autoscaler"
+        "kube-prometheus-stack", "prometheus-adapter", "gpu-operator", "cluster-autoscaler",
+        "cloudnative-pg",
     }
 
 

@@ -78,6 +78,7 @@ def layer_args(env: Environment, facts: ClusterFacts, secrets: Secrets) -> Kuber
         gpu_runtime=gpu_runtime_args(spec, facts, metrics=True, namespace=f"{spec.namespace}-gpu"),
         models=tuple(model_server_args(env, facts, m, reads) for m in spec.models),
         weights_access=access,
+        gateway=gateway_args(env, facts, secrets),
     )
 
 
