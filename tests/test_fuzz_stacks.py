@@ -155,6 +155,50 @@ def test_mutated_stack_loads_or_is_refused_line_by_line(case, project):
         _plan_in_process(project, raw, problems, literal=True)
 
 
+# The gateway block and the models' fallbacks of every stack that has them: the paths the
+# general fuzzer above draws from seldom, since they are a few among hundreds.
+GATEWAY_STACKS = [s for s in STACKS if "gateway" in BASES[s]]
+GATEWAY_PATHS = {
+    s: [p for p in PATHS[s] if p[0] == "gateway" or (p[0] == "models" and "fallback" in p)]
+    for s in GATEWAY_STACKS
+}
+GATEWAY_MAPPINGS = {
+    s: [p for p in MAPPINGS[s] if p in GATEWAY_PATHS[s]] for s in GATEWAY_STACKS
+}
+
+
+@st.composite
+def gateway_mutated(draw, values=hostile | plain_text):
+    """(stack, raw): a stack with a gateway, one to three edits inside its gateway block or
+    a model's fallback."""
+    stack = draw(st.sampled_from(GATEWAY_STACKS))
+    raw = copy.deepcopy(BASES[stack])
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(["delete", "value", "unknown-key"]))
+        if kind == "unknown-key":
+            path = (*draw(st.sampled_from(GATEWAY_MAPPINGS[stack])),
+                    draw(plain_text.filter(bool)))
+            _edit(raw, path, draw(values))
+        else:
+            path = draw(st.sampled_from(GATEWAY_PATHS[stack]))
+            _edit(raw, path, DELETE if kind == "delete" else draw(values))
+    return stack, raw
+
+
+def test_every_stack_with_a_gateway_has_paths_to_fuzz():
+    assert set(GATEWAY_STACKS) == {"local", "onprem-mixed", "aws", "gcp", "azure", "hybrid"}
+    assert all(len(GATEWAY_PATHS[s]) > 10 for s in GATEWAY_STACKS)
+
+
+@fuzz(100)
+@given(case=gateway_mutated())
+def test_mutated_gateway_loads_or_is_refused_line_by_line(case, project):
+    _, raw = case
+    problems = _lines_of(raw)
+    if problems is not None:
+        _plan_in_process(project, raw, problems, literal=True)
+
+
 @fuzz(100)
 @given(raw=st.recursive(hostile, lambda inner: st.lists(inner, max_size=3)
                         | st.dictionaries(plain_text, inner, max_size=3), max_leaves=6))
@@ -210,6 +254,10 @@ def _shape_cases(raw: dict) -> dict[str, Edit]:
     for block, field in (("aws", "vpc_cidr"), ("azure", "vnet_cidr"), ("gcp", "subnet_cidr")):
         if block in raw:
             cases[f"{block}.{field}"] = _setter((block, field), "0.0.0.0/0")
+    if "gateway" in raw:
+        cases["gateway.database.kind"] = _setter(("gateway", "database"), {"kind": "mysql"})
+        cases["gateway.teams[0].keys[0].alias"] = _setter(
+            ("gateway", "teams", 0, "keys", 0, "alias"), "Not A Label")
     return cases
 
 
@@ -226,6 +274,7 @@ def _check_cases(raw: dict) -> list[dict[str, Edit]]:
             f"{where}.weights.size_gib": _setter(
                 ("models", i, "weights"), {**model.get("weights", {}), "size_gib": 1}),
         })
+    choices += _gateway_check_cases(raw)
     if "gcp" in raw:
         choices.append({"gcp.pods_cidr": _setter(("gcp", "pods_cidr"), raw["gcp"].get(
             "subnet_cidr", "10.50.0.0/20"))})
@@ -233,6 +282,26 @@ def _check_cases(raw: dict) -> list[dict[str, Edit]]:
     if "hybrid" in raw:
         choices.append({"hybrid.connectivity.onprem_cidrs[0]": _setter(
             ("hybrid", "connectivity", "onprem_cidrs"), ["10.40.0.0/24"])})
+    return choices
+
+
+def _gateway_check_cases(raw: dict) -> list[dict[str, Edit]]:
+    """The gateway's cross-field nonsense: a team's model that does not exist, a team
+    budget over the environment's ceiling, replica bounds the wrong way round, and a
+    fallback whose model has no hosted_api."""
+    gateway = raw.get("gateway")
+    if gateway is None:
+        return []
+    choices: list[dict[str, Edit]] = [
+        {"gateway.teams[0].models[0]": _setter(("gateway", "teams", 0, "models"), ["no-such"]),
+         "gateway.replicas.min": _setter(("gateway", "replicas"), {"min": 5, "max": 4})},
+        # 10,000,000 is the largest budget the shape allows, and over every stack's ceiling
+        {"gateway.teams[0].monthly_budget_usd": _setter(
+            ("gateway", "teams", 0, "monthly_budget_usd"), 10_000_000)},
+    ]
+    for i, model in enumerate(raw["models"]):
+        if "fallback" in model:
+            choices.append({f"models[{i}].fallback": _setter(("models", i, "hosted_api"), DELETE)})
     return choices
 
 

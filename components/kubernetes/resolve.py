@@ -263,10 +263,21 @@ TIMEOUT_MARGIN = 2
 TIMEOUT_FLOOR_S = 30
 
 
+# A stream sends a chunk every decode step once the first token is out, so the longest
+# silence is the wait for the first token: this many times the TTFT target is a stall.
+STREAM_STALL_TTFTS = 10
+STREAM_TIMEOUT_FLOOR_S = 10
+
+
 def route_timeout_s(model: Model, plan: ServingPlan) -> int:
     longest = max(model.max_context - model.traffic.prompt_tokens_per_turn, 1)
     seconds = (model.slo.ttft_p95_ms + plan.decode_ms_per_token * longest) / 1000
     return max(TIMEOUT_FLOOR_S, math.ceil(TIMEOUT_MARGIN * seconds))
+
+
+def route_stream_timeout_s(model: Model) -> int:
+    seconds = STREAM_STALL_TTFTS * model.slo.ttft_p95_ms / 1000
+    return max(STREAM_TIMEOUT_FLOOR_S, math.ceil(seconds))
 
 
 def route_revision(model: Model) -> str:
@@ -303,6 +314,7 @@ def _route(env: Environment, model: Model) -> gateway.Route:
         usd_per_input_token=price,
         usd_per_output_token=price,
         timeout_s=route_timeout_s(model, plan),
+        stream_timeout_s=route_stream_timeout_s(model),
         revision=route_revision(model),
         fallback=fallback,
     )
@@ -364,6 +376,7 @@ def gateway_args(env: Environment, facts: ClusterFacts, secrets: Secrets) -> Gat
             redact_prompts=log.redact_prompts,
         ),
         prometheus_namespace=spec.cluster.prometheus_namespace,
+        monitoring_labels=naming.monitoring_labels(spec),
         ingress=None
         if ingress is None
         else gateway.Ingress(

@@ -44,6 +44,11 @@ class Route:
     # What the request log records as the version that served a request.
     revision: str
     fallback: Fallback | None = None
+    # A streamed request's timeout: LiteLLM's litellm_params.stream_timeout, read per
+    # deployment (litellm==1.106.12 router.py:4371-4380). The HTTP client applies it to
+    # each read (httpcore==1.0.9 _async/http11.py:196-210), so it bounds a stall between
+    # chunks, not the whole answer as timeout_s does. None: timeout_s (router.py:4399-4404).
+    stream_timeout_s: int | None = None
 
 
 @dataclass(frozen=True)
