@@ -312,15 +312,15 @@ def _requests(pod: dict[str, Any]) -> tuple[float, float]:
 
 def _pods_share(
     name: str, part: str, pods: float, requests: tuple[float, float],
-    node: catalog.InstanceInfo | None,
+    node: catalog.InstanceInfo | str,
 ) -> GatewayCost:
     """Pods x their dominant share of a node (the larger of CPU and memory fraction, what
-    keeps other pods off it) x the node's hourly price."""
+    keeps other pods off it) x the node's hourly price; `node` is why there is none when
+    it is a string."""
     cpu, mem = requests
-    if node is None:
+    if isinstance(node, str):
         return GatewayCost(name, part, "compute", 0.0, f"{pods:g} pod(s) x {cpu:g} vCPU, "
-                           f"{mem:g} GiB: no CPU node price (an on-prem cluster: the spec prices "
-                           "GPU-hours only)", False)
+                           f"{mem:g} GiB: no CPU node price ({node})", False)
     share = max(cpu / node.vcpu, mem / node.memory_gib)
     usd = round(pods * share * node.on_demand_usd_per_hour * HOURS_PER_MONTH, 2)
     basis = (f"{pods:g} pod(s) x max({cpu:g}/{node.vcpu} vCPU, {mem:g}/{node.memory_gib:g} GiB)"
@@ -362,7 +362,11 @@ def gateway_costs(graph: Graph) -> list[GatewayCost]:
     """What the gateway, its Redis and its database cost a month: pods as their share of
     the CPU nodes, the database's volumes and any ReadWriteOnce claim of theirs as storage."""
     cloud, scaled = serving_cloud(graph), _min_replicas(graph)
-    node = cpu_node(graph) if cloud is not None else None
+    node = (cpu_node(graph) if cloud is not None else None) or (
+        "an on-prem cluster: the spec prices GPU-hours only"
+        if cloud is None
+        else "no CPU-only catalog instance type in the graph's node pools"
+    )
     out = []
     for type_, name, inputs in graph:
         part, spec = _part(inputs), inputs.get("spec") or {}

@@ -729,3 +729,15 @@ def test_aws_stack_gateway_by_hand(planned):
     assert (gateway["monthly_usd"], gateway["added_to_total_usd"]) == (57.66, 1.60)
     plan = planned["aws"].plan["gateway"]
     assert plan == {k: v for k, v in gateway.items() if k != "costs"}
+
+
+def test_a_cloud_without_a_catalog_cpu_node_prices_the_pods_zero_and_says_why():
+    # The system group runs a type the catalog does not list: its pods have no node price,
+    # and its volumes still have the cloud's block rate.
+    graph = [*AWS_CLUSTER[:2], ("aws:eks/nodeGroup:NodeGroup", "sys", {"instanceTypes": ["x9"]}),
+             CLUSTER_DB]
+    found = pricing.gateway_costs(graph)
+    assert [(c.kind, c.monthly_usd, c.in_total, c.basis) for c in found] == [
+        ("compute", 0.0, False, "2 pod(s) x 0.25 vCPU, 0.5 GiB: no CPU node price (no CPU-only "
+         "catalog instance type in the graph's node pools)"),
+        ("storage", 1.60, True, found[1].basis)]
