@@ -7,6 +7,7 @@ import copy
 import math
 
 import pytest
+import yaml
 from conftest import ROOT, stack_spec
 
 from components.plan.runner import run_program
@@ -74,6 +75,7 @@ def test_components_have_type_tokens_and_children_derive_their_names(mixed):
         "llm-platform:onprem:Cluster", "llm-platform:kubernetes:Layer",
         "llm-platform:kubernetes:GpuRuntime", "llm-platform:kubernetes:ModelServer",
         "llm-platform:kubernetes:Observability", "llm-platform:kubernetes:Pushgateway",
+        "llm-platform:kubernetes:Gateway",
         # Prometheus Adapter, rendered with the stack's objects (render mode).
         "kubernetes:helm.sh/v4:Chart"}
     for r in records:
@@ -314,11 +316,37 @@ def test_amd_pool_is_served_with_amd_gpus_and_skipped_by_the_nvidia_runtime():
 def test_environment_without_models_still_plans():
     raw = copy.deepcopy(stack_spec("local"))
     raw["models"] = []
+    raw.pop("gateway")  # its teams name the models
     records = run_program("local", raw, ROOT)
     assert set(by_kind(records, DEPLOYMENT)) == {"local-observability-pushgateway-deployment"}
     assert set(by_kind(records, "kubernetes:apps/v1:DaemonSet")) == {
         "local-gpu-nvidia-device-plugin", "local-gpu-dcgm-exporter"}
     assert not by_kind(records, "kubernetes:batch/v1:CronJob")  # nothing to check quality of
+
+
+def test_rendered_gateway_uses_the_existing_database_and_writes_no_secret(mixed):
+    """onprem-mixed renders, with a Postgres of its own: no operator, no Secret (made with
+    kubectl), one route (Triton's analyst speaks no OpenAI API), in the serving namespace."""
+    from components.kubernetes.gateway import objects
+
+    (gateway,) = [r for r in mixed if r.type == "llm-platform:kubernetes:Gateway"]
+    made = [r for r in mixed if r.parent == gateway.urn]
+    kinds = {(r.type.rsplit(":", 1)[-1], r.inputs["metadata"]["name"]) for r in made}
+    assert not [k for k in kinds if k[0] in ("Secret", "Cluster", "Namespace", "Chart")]
+    assert {r.inputs["metadata"]["namespace"] for r in made} == {"llm-mixed"}
+    (job,) = [r for r in made if r.type == "kubernetes:batch/v1:Job"]
+    assert job.inputs["metadata"]["name"].startswith(objects.JOB_PREFIX + "-")
+    env = {e["name"]: e for e in pod(by_kind(mixed, DEPLOYMENT)["onprem-mixed-gateway-deployment"])[
+        "containers"][0]["env"]}
+    assert env["GATEWAY_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
+        "name": "llm-gateway-secrets", "key": "database-url"}
+    config = yaml.safe_load(by_kind(mixed, "kubernetes:core/v1:ConfigMap")[
+        "onprem-mixed-gateway-config"]["data"]["config.yaml"])
+    assert [m["model_name"] for m in config["model_list"]] == ["support-bot"]
+    claim = by_kind(mixed, "kubernetes:core/v1:PersistentVolumeClaim")[
+        "onprem-mixed-gateway-request-log"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    assert claim["spec"]["storageClassName"] == "nfs-rwx"
 
 
 def test_program_refuses_an_invalid_spec_under_the_engine():

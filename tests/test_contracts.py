@@ -171,8 +171,12 @@ def _adapters(plan: dict) -> dict[str, dict]:
             "prometheus-adapter"}
 
 
-def _hpas(plan: dict) -> list[dict]:
-    return [r for r in plan["resources"] if r["type"].endswith(":HorizontalPodAutoscaler")]
+def _hpas(plan: dict, gateway: bool = False) -> list[dict]:
+    """The model servers' HPAs, or the gateway's (which scales on CPU, not a queue)."""
+    return [
+        r for r in plan["resources"] if r["type"].endswith(":HorizontalPodAutoscaler")
+        and (r["inputs"]["metadata"]["name"] == "llm-gateway") == gateway
+    ]
 
 
 def _served(rules: list[dict], series: QueueSeries) -> dict[str, dict]:
@@ -197,6 +201,21 @@ def _served(rules: list[dict], series: QueueSeries) -> dict[str, dict]:
 
 def _stack_models(stack: str) -> dict[str, dict]:
     return {m["name"]: m for m in stack_spec(stack)["models"]}
+
+
+@pytest.mark.parametrize("stack", [s for s in STACKS if "gateway" in stack_spec(s)])
+def test_gateway_hpa_scales_on_the_cpu_its_container_requests(planned, stack):
+    """A Resource utilization target is a share of the container's request: without one the
+    HPA has nothing to divide by and never scales."""
+    p = planned[stack]
+    (hpa,) = _hpas(p.plan, gateway=True)
+    (metric,) = hpa["inputs"]["spec"]["metrics"]
+    assert metric["type"] == "Resource" and metric["resource"]["name"] == "cpu"
+    (deployment,) = [r for r in p.plan["resources"] if r["type"].endswith(":Deployment")
+                     and r["inputs"]["metadata"]["name"] == "llm-gateway"]
+    assert hpa["inputs"]["spec"]["scaleTargetRef"]["name"] == "llm-gateway"
+    for container in deployment["inputs"]["spec"]["template"]["spec"]["containers"]:
+        assert container["resources"]["requests"]["cpu"], container["name"]
 
 
 @pytest.mark.parametrize("stack", STACKS)

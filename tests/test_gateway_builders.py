@@ -469,6 +469,7 @@ def record(args: GatewayArgs) -> list[Recorded]:
 @pytest.fixture(scope="module")
 def applied() -> list[Recorded]:
     return record(make_args(
+        monitoring_labels={"release": "prometheus"},
         ingress=Ingress("llm.example.com", "llm-gateway-tls", None),
         database=CnpgDatabase(2, 10, None, ArtifactStore("s3://artifacts-prod", {}, "")),
     ))
@@ -511,7 +512,10 @@ def test_custom_resources_wait_for_their_crds_and_the_job_for_the_database(appli
     made = kinds(applied)
     (crds,) = [r for r in applied if r.type == "test:crds:Release"]
     release = made[("Release", "gw-cnpg")]
-    assert crds.urn in made[("ServiceMonitor", "llm-gateway")].dependencies
+    monitor = made[("ServiceMonitor", "llm-gateway")]
+    assert crds.urn in monitor.dependencies
+    # An existing Prometheus Operator selects it by the spec's match_labels.
+    assert monitor.inputs["metadata"]["labels"]["release"] == "prometheus"
     assert release.inputs["chart"] == "cloudnative-pg" and release.inputs["version"] == "0.29.0"
     assert release.inputs["namespace"] == "cnpg-system"
     assert release.urn in made[("Cluster", "llm-gateway-db")].dependencies

@@ -17,6 +17,7 @@ from components.kubernetes.facts import (
     WorkloadIdentity,
     pool_scheduling,
 )
+from components.kubernetes.gateway.args import ExistingDatabase
 from components.onprem.resolve import cluster_args
 from components.sizing import GIB, weight_bytes
 from components.spec import architecture_of, load_spec
@@ -27,6 +28,10 @@ SECRETS = {
     "pagerdutyRoutingKey": "pd-key",
     "slackWebhookUrl": "https://hooks.example/x",
     "grafanaAdminPassword": "pw",
+    "gatewayMasterKey": "sk-master",
+    "supportBotKey": "sk-support",
+    "toolsCiKey": "sk-ci",
+    "toolsDevKey": "sk-dev",
 }
 
 
@@ -133,3 +138,12 @@ def test_onprem_cluster_tolerates_whatever_value_the_admin_gave_the_gpu_taint(mi
         assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in (
             pool.tolerations
         )
+
+
+def test_layer_gets_the_gateway_with_its_secrets_applied_and_none_rendered(local, mixed):
+    gateway = resolve.layer_args(local, facts_for(local), SECRETS).gateway
+    assert [t.name for t in gateway.teams] == ["support-bot", "internal-tools"]
+    assert gateway.secrets["supportBotKey"] == "sk-support" and gateway.render is False
+    rendered = resolve.layer_args(mixed, facts_for(mixed), {}).gateway
+    assert rendered.render is True and rendered.secrets == {}
+    assert rendered.database == ExistingDatabase(url_secret="gatewayDatabaseUrl")

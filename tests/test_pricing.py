@@ -519,6 +519,45 @@ def test_a_free_hosted_api_never_breaks_even():
     assert (econ.hosted_usd_per_1k_conversations, econ.hosted_monthly_usd) == (0.0, 0.0)
 
 
+# --- the gateway's price of a token: GPU $/h at the minimum replicas over planned tokens/h ---
+
+def test_a_token_at_planned_traffic_pays_the_models_gpus_for_the_month():
+    """local: assistant on the on-prem L40S pool at $1.10 a GPU-hour, one replica of TP1 at
+    its minimum (Little's law: 30000 x 4 / 86400 requests/s x ~4.8 s = ~6.6 in flight, under
+    the replica's sequences). Its traffic: 30000 conversations x 4 turns x (1200 + 250)
+    tokens = 174,000,000 tokens a day, 7,250,000 an hour."""
+    env = load_spec(stack_spec("local"))
+    model = env.spec.models[0]
+    plan = env.plans["assistant"]
+    assert plan.gpus_min == 1
+    price = pricing.token_price(env.spec, plan, model)
+    assert price == pytest.approx(1.10 / 7_250_000)  # $1.5172e-7 a token, $0.1517 a million
+    tokens_a_month = 174_000_000 * DAYS
+    gpu_month = 1.10 * 1 * 730  # $803.00
+    assert tokens_a_month * price == pytest.approx(gpu_month)
+    assert gpu_month == pytest.approx(803.0)
+
+
+def test_a_token_of_a_tensor_parallel_model_pays_all_its_gpus():
+    """onprem-mixed: analyst, Llama-3.3-70B in fp8 on H100s at $2.40 a GPU-hour, TP2 at one
+    replica; 1500 conversations x 5 turns x (3000 + 600) tokens / 24 h = 1,125,000 tokens an
+    hour. (Its engine, Triton, gets no gateway route; the price is the arithmetic alone.)"""
+    env = load_spec(stack_spec("onprem-mixed"))
+    model = env.spec.models[1]
+    plan = env.plans["analyst"]
+    assert (plan.tensor_parallel, plan.replicas_min) == (2, 1)
+    assert pricing.token_price(env.spec, plan, model) == pytest.approx(2.40 * 2 / 1_125_000)
+
+
+def test_a_model_without_planned_traffic_has_no_token_price():
+    env = load_spec(stack_spec("local"))
+    model = env.spec.models[0]
+    idle = model.model_copy(update={"traffic": model.traffic.model_copy(
+        update={"conversations_per_day": 0.0})})
+    with pytest.raises(ValueError, match="model 'assistant' plans no traffic"):
+        pricing.token_price(env.spec, env.plans["assistant"], idle)
+
+
 # --- whole stacks: a real plan's cost.json against the stack file and the catalog ---
 #
 # The factors a plan's cost rests on are worked out here from the stack file, the catalog

@@ -29,7 +29,7 @@ IMAGE_REF = re.compile(
     r"(?:@sha256:[a-f0-9]{64})?$"
 )
 SEMVER = re.compile(r"^v?[0-9]+\.[0-9]+\.[0-9]+$")
-TODAY = date(2026, 12, 1)
+TODAY = date(2026, 12, 2)
 
 
 def _sources(*tops: str, skip: tuple[Path, ...] = ()) -> list[Path]:

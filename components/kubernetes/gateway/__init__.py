@@ -68,7 +68,12 @@ class Gateway(pulumi.ComponentResource):
                 objects.job_name(args), annotations=deployment.annotations(args.image)
             ),
             spec=objects.job_spec(args),
-            opts=self._child(depends_on=[*reads, *database_ready]),
+            # `pulumi up` waits for the Job to succeed (pulumi/pulumi-kubernetes#633): long
+            # enough for every retry while a new database starts.
+            opts=self._child(
+                depends_on=[*reads, *database_ready],
+                custom_timeouts=pulumi.CustomTimeouts(create=objects.JOB_WAIT),
+            ),
         )
         self._scaling(gateway)
         service = self._network()

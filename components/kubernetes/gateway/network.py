@@ -15,9 +15,9 @@ from components.kubernetes.gateway.args import CnpgDatabase, GatewayArgs, Ingres
 from components.kubernetes.gateway.deployment import COMPONENT, DB_CLUSTER, NAME, PORT
 from components.kubernetes.model_server.pod import COMPONENT as MODEL_SERVER
 
-# The label CloudNativePG puts on every instance pod of a Cluster; its own network example
-# selects the instances by it (cloudnative-pg docs/src/cncf-projects/
-# securing_cloudnative-pg_network.md, research/gateway_infra.md section 2).
+# The label CloudNativePG puts on every instance pod of a Cluster (cloudnative-pg
+# pkg/utils/labels_annotations.go ClusterLabelName); its own network example selects the
+# instances by it (docs/src/cncf-projects/securing_cloudnative-pg_network.md).
 CNPG_CLUSTER_LABEL = "cnpg.io/cluster"
 POSTGRES_PORT = 5432
 # The addresses the hosted-API egress rule leaves out: RFC 1918 (the cluster's pods,

@@ -34,6 +34,8 @@ JOB_TTL_S = 86400
 # Kubernetes retries a failed pod with a doubling delay from 10 s (Job backoffLimit docs):
 # six retries cover the minutes a new database needs before it accepts connections.
 JOB_BACKOFF_LIMIT = 6
+# 10 + 20 + ... + 320 s of backoff is 10.5 minutes, plus the runs themselves.
+JOB_WAIT = "20m"
 # Projected Secret files readable by the pod's group (fsGroup), by no one else.
 SECRET_FILE_MODE = 0o440
 
