@@ -338,6 +338,12 @@ def _summary(result: PlanResult, verdict: PolicyVerdict | None, target: Path) ->
         "resources": len(result.records),
         "manifests": len(result.manifests),
         "monthly_usd": result.monthly_usd,
+        "gateway": None
+        if result.gateway is None
+        else {
+            k: result.gateway[k]
+            for k in ("ceiling_usd", "teams_budget_usd", "teams_over_ceiling", "monthly_usd")
+        },
         "warnings": env.warnings,
         "policy": None
         if verdict is None
@@ -413,6 +419,8 @@ def _print_plan(result: PlanResult, target: Path, elapsed: float) -> None:
             "(budget.monthly_usd)",
         )
     out.print(_economics_table(result))
+    if result.gateway is not None:
+        _print_gateway(result.gateway)
     out.print(
         plain(
             f"wrote {target}/plan.json, cost.json and {len(result.manifests)} manifests "
@@ -494,6 +502,78 @@ def _economics_table(result: PlanResult) -> Table:
             else f"{e.break_even_conversations_per_day:,.0f}",
         )
     return econ
+
+
+def _usd(value: Any, none: str = "none") -> str:
+    return none if value is None else f"{value:,.2f}"
+
+
+def _in_out(usd_in: float | None, usd_out: float | None) -> str:
+    """Prices per million tokens, to the cent's hundredth (self-hosted ones are small)."""
+    return "/".join("-" if v is None else f"{v:,.4f}" for v in (usd_in, usd_out))
+
+
+def _limit(value: Any) -> str:
+    return "none" if value is None else f"{value:,}"
+
+
+def _teams_table(gateway: dict[str, Any]) -> Table:
+    teams = Table(title="Gateway teams (limits per team; none: unlimited)")
+    for col in ("team", "models", "rpm", "tpm", "parallel", "USD/month budget"):
+        teams.add_column(col)
+    for t in gateway["teams"]:
+        teams.add_row(
+            plain(t["name"]),
+            plain(", ".join(t["models"])),
+            *map(_limit, (t["rpm"], t["tpm"], t["max_parallel_requests"])),
+            _usd(t["monthly_budget_usd"]),
+        )
+    return teams
+
+
+def _routes_table(gateway: dict[str, Any]) -> Table:
+    routes = Table(title="Gateway routes")
+    for col in ("model", "parallel limit", "USD per 1M in/out", "fallback", "fallback per 1M"):
+        routes.add_column(col)
+    for r in gateway["routes"]:
+        target = r["fallback"]
+        routes.add_row(
+            plain(r["model"]),
+            _limit(r["max_parallel_requests"]),
+            _in_out(r["usd_per_1m_input"], r["usd_per_1m_output"]),
+            plain("none" if target is None else f"{target} ({r['fallback_upstream']})"),
+            "-"
+            if target is None
+            else _in_out(r["fallback_usd_per_1m_input"], r["fallback_usd_per_1m_output"]),
+        )
+    return routes
+
+
+def _gateway_costs_table(gateway: dict[str, Any]) -> Table:
+    costs = Table(title="Gateway cost (compute: share of the CPU nodes, already in their line)")
+    for col in ("object", "part", "kind", "basis", "USD/month", "in total"):
+        costs.add_column(col)
+    for c in gateway["costs"]:
+        costs.add_row(
+            *map(plain, (c["name"], c["part"], c["kind"], c["basis"])),
+            f"{c['monthly_usd']:,.2f}",
+            "yes" if c["in_total"] else "no",
+        )
+    return costs
+
+
+def _print_gateway(gateway: dict[str, Any]) -> None:
+    out.print(_teams_table(gateway))
+    budgets, ceiling = gateway["teams_budget_usd"], gateway["ceiling_usd"]
+    line = f"team budgets ${budgets:,.2f}/month against the ${_usd(ceiling)} environment ceiling"
+    if gateway["teams_without_budget"]:
+        line += f"; without a budget: {', '.join(gateway['teams_without_budget'])}"
+    if gateway["teams_over_ceiling"]:
+        say(out, "over the ceiling", "yellow", line)
+    else:
+        out.print(plain(line), soft_wrap=True)
+    out.print(_routes_table(gateway))
+    out.print(_gateway_costs_table(gateway))
 
 
 @app.command()

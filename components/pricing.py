@@ -7,13 +7,21 @@ to one resource graph. Pure: no Pulumi imports.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import yaml
+
 from components import catalog, clouds
-from components.conventions import GPU_HOUR_ANNOTATION, GPU_RESOURCES, MODEL_LABEL
+from components.conventions import (
+    APP_COMPONENT,
+    GPU_HOUR_ANNOTATION,
+    GPU_RESOURCES,
+    MODEL_LABEL,
+)
 from components.sizing import ServingPlan
 from components.spec import Environment, EnvironmentSpec, GpuPool, Model
 
@@ -201,6 +209,220 @@ def gpu_hour_usd(spec: EnvironmentSpec, pool_name: str) -> float:
     if spec.onprem is None:
         raise ValueError(f"pool {pool_name!r} has no instance_type and the spec no onprem rate")
     return spec.onprem.gpu_hour_usd
+
+
+# --- the gateway ----------------------------------------------------------------------
+# The gateway, its Redis and its CloudNativePG database run on the cluster's CPU (system)
+# nodes, a fixed-size pool already priced whole as node-hours. Their CPU and memory are
+# therefore not new spend: the plan shows them as their share of those nodes (attributed,
+# not added to the total). Their volumes are new spend: block storage per GiB-month,
+# added to the total, so the cost cap sees them. Read off the resource graph as a policy
+# pack sees it (the objects of docs/architecture.md's gateway section), never the spec.
+GATEWAY_PARTS = {"gateway": "gateway", "gateway-redis": "redis", "gateway-db": "database"}
+CNPG_CLUSTER = "kubernetes:postgresql.cnpg.io/v1:Cluster"
+PVC = "kubernetes:core/v1:PersistentVolumeClaim"
+_HPA = ("kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
+        "kubernetes:autoscaling/v1:HorizontalPodAutoscaler")
+# The block storage each cloud's default StorageClass provisions (services.yaml). Azure's
+# managed disks are billed per disk size tier, not per GiB: no row, priced 0 with a reason.
+BLOCK_STORAGE = {"aws": "aws-ebs-gp3", "gcp": "gcp-pd-balanced"}
+_SUFFIXES = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50,
+             "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "m": 1e-3}
+
+Graph = list[tuple[str, str, dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class GatewayCost:
+    name: str
+    part: str  # gateway | redis | database
+    kind: str  # compute | storage
+    monthly_usd: float
+    basis: str
+    # False: already paid in another line (the CPU nodes the pods run on), or unpriced.
+    in_total: bool
+    # The line it adds to cost.json's resources (storage with a price), else None.
+    item: LineItem | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if k != "item"}
+
+
+def quantity(value: Any) -> float | None:
+    """A Kubernetes quantity ("500m", "2Gi", 4) in base units; None when absent or bad."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, str) or not value:
+        return None
+    for suffix, factor in sorted(_SUFFIXES.items(), key=lambda s: -len(s[0])):
+        if value.endswith(suffix):
+            number, scale = value[: -len(suffix)], factor
+            break
+    else:
+        number, scale = value, 1.0
+    try:
+        return float(number) * scale
+    except ValueError:
+        return None
+
+
+K8S_PROVIDER = "pulumi:providers:kubernetes"
+
+
+def graph_cloud(graph: Graph) -> str | None:
+    """The one cloud whose resources the graph holds; None on-prem (or several clouds)."""
+    found = {c.name for t, _, _ in graph if (c := clouds.of_type(t)) is not None}
+    return found.pop() if len(found) == 1 else None
+
+
+def serving_cloud(graph: Graph) -> str | None:
+    """The cloud whose cluster runs the model namespace (and the gateway in it); None when
+    that cluster is on-prem. A Kubernetes provider for no cloud cluster is an on-prem
+    cluster, and a hybrid puts the model layer there (components/topology.py `_hybrid`)."""
+    clusters = sum(
+        1 for t, _, _ in graph if (c := clouds.of_type(t)) is not None and t in c.policy.endpoint
+    )
+    providers = sum(1 for t, _, _ in graph if t == K8S_PROVIDER)
+    return None if providers > clusters else graph_cloud(graph)
+
+
+def cpu_node(graph: Graph) -> catalog.InstanceInfo | None:
+    """The dearest CPU-only catalog instance type the graph's node pools run: the nodes
+    the gateway's pods are scheduled on (they request no GPU)."""
+    found = []
+    for type_, _, inputs in graph:
+        cloud = clouds.of_type(type_)
+        reader = cloud.policy.instance_types.get(type_) if cloud is not None else None
+        for t in reader(inputs) if reader is not None else []:
+            inst = catalog.instances().get(t) if isinstance(t, str) else None
+            if inst is not None and inst.gpu_count == 0:
+                found.append(inst)
+    return max(found, key=lambda i: i.on_demand_usd_per_hour, default=None)
+
+
+def _requests(pod: dict[str, Any]) -> tuple[float, float]:
+    """(vCPU, GiB) the pod's containers request."""
+    cpu = mem = 0.0
+    for c in pod.get("containers") or []:
+        req = (c.get("resources") or {}).get("requests") or {}
+        cpu += quantity(req.get("cpu")) or 0.0
+        mem += (quantity(req.get("memory")) or 0.0) / 2**30
+    return cpu, mem
+
+
+def _pods_share(
+    name: str, part: str, pods: float, requests: tuple[float, float],
+    node: catalog.InstanceInfo | str,
+) -> GatewayCost:
+    """Pods x their dominant share of a node (the larger of CPU and memory fraction, what
+    keeps other pods off it) x the node's hourly price; `node` is why there is none when
+    it is a string."""
+    cpu, mem = requests
+    if isinstance(node, str):
+        return GatewayCost(name, part, "compute", 0.0, f"{pods:g} pod(s) x {cpu:g} vCPU, "
+                           f"{mem:g} GiB: no CPU node price ({node})", False)
+    share = max(cpu / node.vcpu, mem / node.memory_gib)
+    usd = round(pods * share * node.on_demand_usd_per_hour * HOURS_PER_MONTH, 2)
+    basis = (f"{pods:g} pod(s) x max({cpu:g}/{node.vcpu} vCPU, {mem:g}/{node.memory_gib:g} GiB)"
+             f" of a {node.id} x ${node.on_demand_usd_per_hour:g}/h x {HOURS_PER_MONTH} h "
+             f"({node.source} {node.as_of}); inside the CPU node pool's line")
+    return GatewayCost(name, part, "compute", usd, basis, False)
+
+
+def _volume(type_: str, name: str, part: str, gib: float, cloud: str | None) -> GatewayCost:
+    service_id = BLOCK_STORAGE.get(cloud or "")
+    if service_id is None:
+        why = (
+            "an on-prem cluster: the spec has no storage rate"
+            if cloud is None
+            else f"{cloud} bills disks per size tier, not per GiB: no catalog rate"
+        )
+        return GatewayCost(name, part, "storage", 0.0, f"{gib:g} GiB: {why}", False)
+    item = service(type_, name, service_id, gib)
+    return GatewayCost(name, part, "storage", item.monthly_usd, item.basis, True, item)
+
+
+def _part(inputs: dict[str, Any]) -> str | None:
+    labels = (inputs.get("metadata") or {}).get("labels") or {}
+    return GATEWAY_PARTS.get(labels.get(APP_COMPONENT, ""))
+
+
+def _min_replicas(graph: Graph) -> dict[str, float]:
+    """Deployment name -> the minimum replicas its HPA keeps (the steady state)."""
+    out = {}
+    for type_, _, inputs in graph:
+        spec = inputs.get("spec") or {}
+        target = (spec.get("scaleTargetRef") or {}).get("name")
+        if type_ in _HPA and target:
+            out[target] = float(spec.get("minReplicas") or 1)
+    return out
+
+
+def gateway_costs(graph: Graph) -> list[GatewayCost]:
+    """What the gateway, its Redis and its database cost a month: pods as their share of
+    the CPU nodes, the database's volumes and any ReadWriteOnce claim of theirs as storage."""
+    cloud, scaled = serving_cloud(graph), _min_replicas(graph)
+    node = (cpu_node(graph) if cloud is not None else None) or (
+        "an on-prem cluster: the spec prices GPU-hours only"
+        if cloud is None
+        else "no CPU-only catalog instance type in the graph's node pools"
+    )
+    out = []
+    for type_, name, inputs in graph:
+        part, spec = _part(inputs), inputs.get("spec") or {}
+        if part is None and type_ != CNPG_CLUSTER:
+            continue
+        meta_name = (inputs.get("metadata") or {}).get("name") or name
+        if type_ == "kubernetes:apps/v1:Deployment" and part is not None:
+            pods = scaled.get(meta_name, float(spec.get("replicas") or 1))
+            pod = (spec.get("template") or {}).get("spec") or {}
+            out.append(_pods_share(meta_name, part, pods, _requests(pod), node))
+        elif type_ == CNPG_CLUSTER:
+            instances = float(spec.get("instances") or 1)
+            gib = (quantity((spec.get("storage") or {}).get("size")) or 0.0) / 2**30
+            out.append(_pods_share(meta_name, "database", instances,
+                                   _requests({"containers": [spec]}), node))
+            out.append(_volume(type_, meta_name, "database", instances * gib, cloud))
+        elif type_ == PVC and part is not None:
+            out.append(_claim(meta_name, part, spec, cloud))
+    return out
+
+
+def _claim(name: str, part: str, spec: dict[str, Any], cloud: str | None) -> GatewayCost:
+    gib = (quantity(((spec.get("resources") or {}).get("requests") or {}).get("storage"))
+           or 0.0) / 2**30
+    if "ReadWriteMany" in (spec.get("accessModes") or []):
+        # A shared file system (EFS, Filestore, Azure Files, NFS) bills by its own terms
+        # (stored bytes, or a provisioned minimum), which the claim does not say.
+        return GatewayCost(name, part, "storage", 0.0, f"{gib:g} GiB ReadWriteMany: billed by "
+                           f"the file service behind its StorageClass, not priced here", False)
+    return _volume(PVC, name, part, gib, cloud)
+
+
+GATEWAY_CONFIG = "llm-gateway-config"
+
+
+def gateway_config(graph: Graph) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(gateway.json, LiteLLM's config.yaml) from the gateway's ConfigMap; None without one
+    or while its data is not known (preview)."""
+    for type_, _, inputs in graph:
+        meta = inputs.get("metadata") or {}
+        if type_ != "kubernetes:core/v1:ConfigMap" or meta.get("name") != GATEWAY_CONFIG:
+            continue
+        data = inputs.get("data") or {}
+        settings, proxy = data.get("gateway.json"), data.get("config.yaml")
+        if not isinstance(settings, str):
+            return None
+        loaded = yaml.safe_load(proxy) if isinstance(proxy, str) else None
+        return json.loads(settings), loaded if isinstance(loaded, dict) else {}
+    return None
+
+
+def price_graph(graph: Graph) -> list[LineItem]:
+    """Every resource's price, and the gateway's volumes (priced from the graph's cloud,
+    which no single Kubernetes object states)."""
+    items = [item for t, n, inputs in graph for item in price_resource(t, n, inputs)]
+    return items + [c.item for c in gateway_costs(graph) if c.item is not None]
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,6 +96,8 @@ class Case:
     config: dict[str, Any] = field(default_factory=dict)
     # The resource that violation is attributed to ("stack" for the stack), when it matters.
     resource: str | None = None
+    # The rule's default enforcement level, which the violation must carry.
+    level: str = "mandatory"
 
     @property
     def id(self) -> str:
@@ -120,8 +123,8 @@ def failures(run: Run, case: Case) -> list[str]:
     elif case.resource and not any(case.expect in v.message and v.resource == case.resource
                                    for v in bad):
         problems.append(f"not attributed to {case.resource}: {[v.urn for v in bad]}")
-    elif any(v.enforcement != "mandatory" for v in bad):
-        problems.append(f"expected mandatory: {[v.enforcement for v in bad]}")
+    elif any(v.enforcement != case.level for v in bad):
+        problems.append(f"expected {case.level}: {[v.enforcement for v in bad]}")
     return problems
 
 
@@ -1279,6 +1282,132 @@ UNKNOWN_CASES = [
          "no budget alarm"),
 ]
 
-CASES += [*SCOPE_CASES, *VMRULE_CASES, *UNKNOWN_CASES, *TAG_CASES, *GPU_CASES, *BOUND_CASES, *SPOT_CASES, *BUDGET_CASES, *COST_CASES,
+# --- the gateway (objects and names of the issue 16 contract) ------------------------------
+# gateway.json as components/kubernetes/gateway/config.runtime_settings writes it.
+GW_LABELS = {**LABELS, "app.kubernetes.io/name": "llm-gateway",
+             "app.kubernetes.io/component": "gateway"}
+GW_TEAMS = [
+    {"name": "support-bot", "models": ["assistant"], "rpm": 600, "tpm": 400000,
+     "max_parallel_requests": 32, "monthly_budget_usd": 1500.0, "keys": ["support-prod"]},
+    {"name": "research", "models": ["assistant"], "rpm": 60, "tpm": 100000,
+     "max_parallel_requests": 4, "monthly_budget_usd": 3000.0, "keys": ["research"]},
+]
+GW_SETTINGS = {"environment": "aws", "ceiling_usd": 4500.0, "log_dir": "/var/log/llm",
+               "retention_days": 30, "redact_prompts": False, "teams": GW_TEAMS,
+               "models": {"assistant": {"revision": "r1", "fallback": "assistant-hosted"}}}
+GW_LIMITS = ["rpm", "tpm", "max_parallel_requests", "monthly_budget_usd"]
+
+
+def gateway_config(settings: dict[str, Any] | str = GW_SETTINGS,
+                   name: str = "llm-gateway-config") -> Resource:
+    text = settings if isinstance(settings, str) else json.dumps(settings)
+    return res(CM_T, name, {"metadata": {"name": name, "namespace": "llm", "labels": GW_LABELS},
+                            "data": {"gateway.json": text, "config.yaml": "model_list: []\n"}})
+
+
+ABSENT = object()
+
+
+def gw_team(index: int, **changes: Any) -> dict[str, Any]:
+    """GW_SETTINGS with team `index` changed: None is JSON null, ABSENT drops the key."""
+    out = copy.deepcopy(GW_SETTINGS)
+    team = out["teams"][index]
+    for key, value in changes.items():
+        if value is ABSENT:
+            team.pop(key)
+        else:
+            team[key] = value
+    return out
+
+
+def budgets(*amounts: float | None, ceiling: float | None = 4500.0) -> dict[str, Any]:
+    out = copy.deepcopy(GW_SETTINGS)
+    out["ceiling_usd"] = ceiling
+    for i, amount in enumerate(amounts):
+        out["teams"][i]["monthly_budget_usd"] = amount
+    return out
+
+
+GW_IMAGE = "ghcr.io/llm-platform/gateway:0.1.0"
+GW_PINNED = f"{GW_IMAGE}@sha256:{'ab' * 32}"
+GW_POD = {"securityContext": {"runAsNonRoot": True},
+          "containers": [{"name": "gateway", "image": GW_PINNED, "securityContext": RESTRICTED}]}
+JOB_T = "kubernetes:batch/v1:Job"
+UNTIL = "until images.yml pins the gateway image's digest"
+
+
+def gw_workload(image: Any = GW_PINNED, kind: str = DEPLOY, labels: dict[str, str] = GW_LABELS,
+                init: str | None = None, pod_labels: bool = True) -> Resource:
+    pod = with_(GW_POD, "containers.0.image", None if image is ABSENT else image)
+    if init is not None:
+        pod["initContainers"] = [{"name": "wait", "image": init, "securityContext": RESTRICTED}]
+    template = {"metadata": {"labels": labels if pod_labels else {}}, "spec": pod}
+    name = "llm-gateway" if kind == DEPLOY else "llm-gateway-provision-0a1b2c3d"
+    return res(kind, name, {"metadata": {"name": name, "namespace": "llm", "labels": labels},
+                            "spec": {"template": template}})
+
+
+GATEWAY_CASES = [
+    # Each limit missing alone: null in gateway.json, and the key absent.
+    *(Case("gateway-team-limits", gateway_config(), gateway_config(gw_team(1, **{k: v})),
+           f"gateway team 'research' has no {k} (kubernetes:core/v1:ConfigMap "
+           f"'llm-gateway-config', gateway.json)")
+      for k in GW_LIMITS for v in (None, ABSENT)),
+    # Every missing limit is named, in one line per team; 0 is a limit (nothing passes).
+    Case("gateway-team-limits", gateway_config(gw_team(0, rpm=0, monthly_budget_usd=0)),
+         gateway_config(gw_team(0, rpm=ABSENT, monthly_budget_usd=ABSENT)),
+         "gateway team 'support-bot' has no rpm, monthly_budget_usd ("),
+    # Only the gateway's own ConfigMap holds gateway settings.
+    Case("gateway-team-limits", gateway_config(gw_team(1, tpm=ABSENT), name="other"),
+         gateway_config(gw_team(1, tpm=ABSENT)), "has no tpm"),
+    Case("gateway-team-limits", gateway_config(gw_team(1, tpm=None)),
+         gateway_config(gw_team(0, tpm=None)), "gateway team 'support-bot' has no tpm",
+         config={"exemptTeams": ["research"]}),
+    Case("gateway-team-limits",
+         res("kubernetes:core/v1:Secret", "llm-gateway-config",
+             gateway_config(gw_team(1, tpm=None)).properties),
+         gateway_config(gw_team(1, tpm=None)), "has no tpm"),
+    Case("gateway-team-limits", gateway_config(), gateway_config("{teams: ["),
+         "data gateway.json is not JSON"),
+    # The sum of the budgets may reach the ceiling, not pass it; a team without a budget
+    # adds nothing (gateway-team-limits refuses it); without a ceiling nothing is compared.
+    Case("gateway-budgets-within-ceiling", gateway_config(budgets(1500.0, 3000.0)),
+         gateway_config(budgets(1500.0, 3000.01)),
+         "gateway team budgets add up to $4,500.01/month (support-bot $1,500.00, research "
+         "$3,000.01), over the environment ceiling $4,500.00/month", level="advisory"),
+    Case("gateway-budgets-within-ceiling", gateway_config(budgets(4500.0, None)),
+         gateway_config(budgets(4500.0, 0.5)), "add up to $4,500.50/month (support-bot "
+         "$4,500.00, research $0.50)", level="advisory"),
+    # 10% overcommit of $4,500: up to $4,950.
+    Case("gateway-budgets-within-ceiling", gateway_config(budgets(1500.0, 3450.0)),
+         gateway_config(budgets(1500.0, 3450.01)), "$4,950.01/month (support-bot $1,500.00, "
+         "research $3,450.01), over the environment ceiling $4,500.00/month plus the 10% "
+         "overcommit allowed", config={"overcommitPct": 10}, level="advisory"),
+    Case("gateway-budgets-within-ceiling", gateway_config(budgets(9000.0, 1.0, ceiling=None)),
+         gateway_config(budgets(9000.0, 1.0)), "over the environment ceiling",
+         level="advisory"),
+    Case("gateway-budgets-within-ceiling", gateway_config(budgets(9000.0, 1.0), name="other"),
+         gateway_config(budgets(9000.0, 1.0)), "$9,001.00/month", level="advisory"),
+    # The gateway Deployment and its provisioning Job, by the component label on the
+    # object or on its pods; every container, init containers too.
+    Case("gateway-image-digest", gw_workload(), gw_workload(GW_IMAGE),
+         f"'llm-gateway' container 'gateway' runs {GW_IMAGE}, not pinned by digest"),
+    Case("gateway-image-digest", gw_workload(kind=JOB_T), gw_workload(GW_IMAGE, kind=JOB_T),
+         "'llm-gateway-provision-0a1b2c3d' container 'gateway'"),
+    Case("gateway-image-digest", gw_workload(pod_labels=False),
+         gw_workload(GW_IMAGE, pod_labels=False), "not pinned by digest"),
+    Case("gateway-image-digest", gw_workload(), gw_workload(ABSENT),
+         "container 'gateway' runs None, not pinned by digest"),
+    Case("gateway-image-digest", gw_workload(init=GW_PINNED), gw_workload(init="busybox:1.37"),
+         "container 'wait' runs busybox:1.37"),
+    # A model server's tag is pinned-images' business, not this rule's.
+    Case("gateway-image-digest", gw_workload(GW_IMAGE, labels=LABELS),
+         gw_workload(GW_IMAGE), "not pinned by digest"),
+    # Lowered by a stack's policy config, the violation carries the config's reason.
+    Case("gateway-image-digest", gw_workload(), gw_workload(GW_IMAGE),
+         f"Lowered by the policy config: {UNTIL}.", config={"reason": UNTIL}),
+]
+
+CASES += [*GATEWAY_CASES, *SCOPE_CASES, *VMRULE_CASES, *UNKNOWN_CASES, *TAG_CASES, *GPU_CASES, *BOUND_CASES, *SPOT_CASES, *BUDGET_CASES, *COST_CASES,
           *STORAGE_CASES, *GUARD_CASES, *ENDPOINT_CASES, *SECRETS_CASES, *IMDS_CASES,
           *RESTRICTED_CASES, *IMAGE_CASES, *LB_CASES, *PROBE_CASES, *PDB_CASES, *ALERT_CASES]

@@ -4,6 +4,7 @@ and no policy-pack process outlives the plan."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -13,8 +14,20 @@ import time
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
-from components.plan import output
+from components import cli
+from components.kubernetes.gateway import config as gateway_config
+from components.kubernetes.gateway.args import (
+    CnpgDatabase,
+    Fallback,
+    GatewayArgs,
+    RequestLog,
+    Route,
+    Team,
+    TeamKey,
+)
+from components.plan import output, report
 from tests.conftest import ROOT, run_cli, stack_spec, write_stack
 
 # As a shell starts it: a runner that ignores SIGINT (a background job) would pass that on.
@@ -396,3 +409,92 @@ def test_a_signal_a_library_swallowed_still_stops_the_swap(tmp_path):
     assert output.received() == signal.SIGINT
     assert snapshot(out) == before
     assert leftovers(out) == []
+
+
+# -- the gateway: each team's limits, their budgets against the ceiling, each model's route --
+
+ROUTE = Route(model="assistant", api_base="http://assistant.llm.svc.cluster.local:8000/v1",
+              max_parallel_requests=260, usd_per_input_token=4e-7, usd_per_output_token=4e-7,
+              timeout_s=120, revision="r1",
+              fallback=Fallback("gpt-4o-mini", "https://api.openai.com/v1", "openaiApiKey",
+                                0.15e-6, 0.60e-6))
+CODER = Route(model="coder", api_base="http://coder.llm.svc.cluster.local:8000/v1",
+              max_parallel_requests=64, usd_per_input_token=1.25e-6,
+              usd_per_output_token=1.25e-6, timeout_s=60, revision="r2")
+TEAMS = (
+    Team("support-bot", ("assistant",), 600, 400000, 32, 1500.0,
+         (TeamKey("support-prod", "supportBotKey"),)),
+    Team("batch", ("assistant", "coder"), 60, None, 8, None, (TeamKey("batch", "batchKey"),)),
+    Team("research", ("coder",), 30, 50000, 4, 4000.0, (TeamKey("research", "researchKey"),)),
+)
+
+
+def gateway_graph(ceiling: float, teams: tuple[Team, ...] = TEAMS) -> list:
+    """The gateway's ConfigMap as the Gateway component makes it, from the proxy helper's
+    own builders (components/kubernetes/gateway/config.py)."""
+    args = GatewayArgs(
+        namespace="llm", labels={"llm-platform.dev/environment": "aws"},
+        image="ghcr.io/llm-platform/gateway:0.1.0", redis_image="redis:7.2.16",
+        replicas_min=2, replicas_max=4, master_key_secret="gatewayMasterKey",
+        database=CnpgDatabase(instances=2, storage_gib=10, storage_class=None),
+        ceiling_usd=ceiling, teams=teams, routes=(ROUTE, CODER),
+        request_log=RequestLog("request-logs", 20, None, 30, False),
+        prometheus_namespace="monitoring")
+    data = {"config.yaml": gateway_config.config_yaml(args),
+            "gateway.json": gateway_config.settings_json(args)}
+    return [("kubernetes:core/v1:ConfigMap", "aws-gateway-config",
+             {"metadata": {"name": "llm-gateway-config"}, "data": data})]
+
+
+def printed(section: dict, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    console = Console(width=200, record=True, file=io.StringIO())
+    monkeypatch.setattr(cli, "out", console)
+    cli._print_gateway(section)
+    return [line.rstrip() for line in console.export_text().splitlines()]
+
+
+def test_the_plan_shows_each_teams_limits_and_the_budgets_against_the_ceiling(monkeypatch):
+    section = report.gateway_section(gateway_graph(6000.0))
+    assert section is not None
+    # 1,500 + (batch: no budget) + 4,000 = 5,500 against 6,000.
+    assert (section["ceiling_usd"], section["teams_budget_usd"]) == (6000.0, 5500.0)
+    assert (section["teams_over_ceiling"], section["teams_without_budget"]) == (False, ["batch"])
+    assert section["teams"][1] == {"name": "batch", "models": ["assistant", "coder"], "rpm": 60,
+                                   "tpm": None, "max_parallel_requests": 8,
+                                   "monthly_budget_usd": None}
+    # $4e-7 a token is $0.40 per million; the hosted twin at gpt-4o-mini's $0.15/$0.60.
+    assert section["routes"] == [
+        {"model": "assistant", "max_parallel_requests": 260, "usd_per_1m_input": 0.4,
+         "usd_per_1m_output": 0.4, "fallback": "assistant-hosted",
+         "fallback_upstream": "openai/gpt-4o-mini", "fallback_usd_per_1m_input": 0.15,
+         "fallback_usd_per_1m_output": 0.6},
+        {"model": "coder", "max_parallel_requests": 64, "usd_per_1m_input": 1.25,
+         "usd_per_1m_output": 1.25, "fallback": None, "fallback_upstream": None,
+         "fallback_usd_per_1m_input": None, "fallback_usd_per_1m_output": None},
+    ]
+    lines = printed(section, monkeypatch)
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines if "│" in line]
+    assert ["support-bot", "assistant", "600", "400,000", "32", "1,500.00"] in rows
+    assert ["batch", "assistant, coder", "60", "none", "8", "none"] in rows
+    assert ("team budgets $5,500.00/month against the $6,000.00 environment ceiling; "
+            "without a budget: batch") in lines
+    assert ["assistant", "260", "0.4000/0.4000", "assistant-hosted (openai/gpt-4o-mini)",
+            "0.1500/0.6000"] in rows
+    assert ["coder", "64", "1.2500/1.2500", "none", "-"] in rows
+
+
+def test_team_budgets_over_the_ceiling_are_flagged(monkeypatch):
+    # 1,500 + 4,000 = 5,500 over a 5,499.99 ceiling; the spec refuses only one team over it.
+    section = report.gateway_section(gateway_graph(5499.99))
+    assert section is not None and section["teams_over_ceiling"] is True
+    lines = printed(section, monkeypatch)
+    assert ("over the ceiling: team budgets $5,500.00/month against the $5,499.99 environment "
+            "ceiling; without a budget: batch") in lines
+    at_ceiling = report.gateway_section(gateway_graph(5500.0, TEAMS[::2]))
+    assert at_ceiling is not None and at_ceiling["teams_over_ceiling"] is False
+    assert at_ceiling["teams_without_budget"] == []
+
+
+def test_no_gateway_no_section():
+    assert report.gateway_section([("kubernetes:core/v1:ConfigMap", "x",
+                                    {"metadata": {"name": "other"}, "data": {}})]) is None

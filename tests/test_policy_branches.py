@@ -35,6 +35,7 @@ MODULES = [
     "policies.llm_platform_rules.reliability",
     "policies.llm_platform_rules.security",
     "policies.llm_platform_rules.tagging",
+    "policies.llm_platform_rules.gateway",
     "components.aws.policy_checks",
     "components.gcp.policy_checks",
     "components.azure.policy_checks",
@@ -51,6 +52,7 @@ TABLES = [
     ("policies.llm_platform_rules._base", "_POD_SPEC_PATHS"),
     ("policies.llm_platform_rules.security", "OPEN_CIDRS"),
     ("policies.llm_platform_rules.reliability", "SEVERITIES"),
+    ("policies.llm_platform_rules.gateway", "LIMITS"),
     ("components.aws.policy_checks", "PUBLIC_ACLS"),
     ("components.aws.policy_checks", "PAB_FLAGS"),
 ]

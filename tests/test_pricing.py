@@ -42,6 +42,10 @@ QUOTED = {
     ("services", "aws-public-ipv4", "usd"): 0.005,
     ("services", "aws-s3-standard", "usd"): 0.023,
     ("services", "aws-kms-key", "usd"): 1.00,
+    ("services", "aws-ebs-gp3", "usd"): 0.08,
+    ("services", "gcp-pd-balanced", "usd"): 0.10,
+    ("instances", "e2-standard-4", "on_demand_usd_per_hour"): 0.134012,
+    ("instances", "Standard_D4s_v5", "on_demand_usd_per_hour"): 0.192,
 }
 EC2 = "https://aws.amazon.com/ec2/pricing/on-demand/ 2026-11-23"
 
@@ -57,6 +61,145 @@ def test_a_month_is_730_hours_and_365_12_days():
     # conversations a month, so both are user-visible through every line of cost.json.
     assert pricing.HOURS_PER_MONTH == 730
     assert pricing.DAYS_PER_MONTH == 365 / 12  # 30.4167
+
+
+# --- the gateway: its volumes in the total, its pods as their share of the CPU nodes ---
+# Objects as components/kubernetes/gateway builds them (the issue 16 contract): the
+# Deployment llm-gateway and the Redis Deployment llm-gateway-redis by their component
+# label, the CloudNativePG Cluster llm-gateway-db, the request-log claim.
+
+COMPONENT = "app.kubernetes.io/component"
+CNPG = "kubernetes:postgresql.cnpg.io/v1:Cluster"
+PVC = "kubernetes:core/v1:PersistentVolumeClaim"
+DEPLOY = "kubernetes:apps/v1:Deployment"
+HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+K8S = "pulumi:providers:kubernetes"
+
+
+def pods(name: str, component: str, cpu: str, memory: str, replicas: int | None = None) -> tuple:
+    spec: dict = {"template": {"spec": {"containers": [
+        {"name": "c", "resources": {"requests": {"cpu": cpu, "memory": memory}}}]}}}
+    if replicas is not None:
+        spec["replicas"] = replicas
+    return (DEPLOY, f"x-{name}", {"metadata": {"name": name, "labels": {COMPONENT: component}},
+                                  "spec": spec})
+
+
+def claim(name: str, size: str, mode: str) -> tuple:
+    return (PVC, f"x-{name}", {"metadata": {"name": name, "labels": {COMPONENT: "gateway"}},
+                               "spec": {"accessModes": [mode],
+                                        "resources": {"requests": {"storage": size}}}})
+
+
+CLUSTER_DB = (CNPG, "x-db", {"metadata": {"name": "llm-gateway-db"}, "spec": {
+    "instances": 2, "storage": {"size": "10Gi"},
+    "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}}}})
+GATEWAY_OBJECTS = [
+    pods("llm-gateway", "gateway", "500m", "1Gi"),
+    (HPA, "x-hpa", {"spec": {"scaleTargetRef": {"name": "llm-gateway"}, "minReplicas": 2}}),
+    pods("llm-gateway-redis", "gateway-redis", "100m", "128Mi", replicas=1),
+    CLUSTER_DB,
+    claim("request-logs", "20Gi", "ReadWriteMany"),
+    # Not the gateway's: a model server is priced by its GPU-hour annotation, not here.
+    pods("assistant", "model-server", "4", "16Gi", replicas=1),
+]
+AWS_CLUSTER = [
+    ("aws:eks/cluster:Cluster", "eks", {}),
+    (K8S, "k8s", {}),
+    ("aws:eks/nodeGroup:NodeGroup", "system", {"instanceTypes": ["m6i.xlarge"]}),
+    ("aws:eks/nodeGroup:NodeGroup", "gpu", {"instanceTypes": ["g6e.xlarge"]}),
+]
+
+
+def costs(graph: list) -> list[tuple]:
+    return [(c.name, c.part, c.kind, c.monthly_usd, c.in_total)
+            for c in pricing.gateway_costs(graph)]
+
+
+def test_the_gateway_on_eks_by_hand():
+    # m6i.xlarge: 4 vCPU, 16 GiB, $0.192/h on demand (instances.yaml); the g6e.xlarge GPU
+    # node is not where the gateway runs. A pod costs its dominant share of that node.
+    node_month = 0.192 * 730  # $140.16
+    assert costs(AWS_CLUSTER + GATEWAY_OBJECTS) == [
+        # the HPA's 2 pods, max(0.5/4, 1/16) = 0.125 of a node each: $35.04
+        ("llm-gateway", "gateway", "compute", round(2 * 0.125 * node_month, 2), False),
+        # 1 pod, max(0.1/4, 0.125/16) = 0.025: $3.50
+        ("llm-gateway-redis", "redis", "compute", round(0.025 * node_month, 2), False),
+        # 2 instances, max(0.25/4, 0.5/16) = 0.0625: $17.52
+        ("llm-gateway-db", "database", "compute", round(2 * 0.0625 * node_month, 2), False),
+        # 2 instances x 10 GiB of gp3 at $0.08: $1.60, the only line added to the total
+        ("llm-gateway-db", "database", "storage", 1.60, True),
+        # a shared file system bills by its own terms
+        ("request-logs", "gateway", "storage", 0.0, False),
+    ]
+    added = [i for i in pricing.price_graph(AWS_CLUSTER + GATEWAY_OBJECTS) if i.type == CNPG]
+    assert [(i.name, i.quantity, i.unit, i.unit_usd, i.monthly_usd) for i in added] == [
+        ("llm-gateway-db", 20, "GiB-month", 0.08, 1.60)]
+    assert "aws-ebs-gp3, https://aws.amazon.com/ebs/pricing/ 2026-12-02" in added[0].basis
+
+
+def test_a_gateway_pod_costs_its_dominant_resource():
+    # 0.1 of 4 vCPU but 8 of 16 GiB: half a node, $70.08 a month; without an HPA, the
+    # Deployment's own replicas (3), and none stated is 1.
+    graph = [*AWS_CLUSTER, pods("llm-gateway", "gateway", "100m", "8Gi", replicas=3),
+             pods("llm-gateway-redis", "gateway-redis", "1000m", "0.5Gi")]
+    assert costs(graph) == [
+        ("llm-gateway", "gateway", "compute", round(3 * 0.5 * 0.192 * 730, 2), False),
+        ("llm-gateway-redis", "redis", "compute", round(0.25 * 0.192 * 730, 2), False)]
+
+
+def test_a_read_write_once_claim_of_the_gateway_is_block_storage():
+    graph = [*AWS_CLUSTER, claim("scratch", "5Gi", "ReadWriteOnce")]
+    assert costs(graph) == [("scratch", "gateway", "storage", 0.40, True)]  # 5 x $0.08
+    (item,) = pricing.price_graph(graph)[-1:]
+    assert (item.type, item.quantity, item.monthly_usd) == (PVC, 5, 0.40)
+
+
+def test_the_gateway_on_gke_and_aks():
+    gke = [("gcp:container/cluster:Cluster", "gke", {}), (K8S, "k8s", {}),
+           ("gcp:container/nodePool:NodePool", "sys", {"nodeConfig": {
+               "machineType": "e2-standard-4"}}), CLUSTER_DB]
+    # e2-standard-4: 4 vCPU, 16 GiB, $0.134012/h; pd-balanced $0.10 per GiB-month.
+    assert costs(gke) == [
+        ("llm-gateway-db", "database", "compute", round(2 * 0.0625 * 0.134012 * 730, 2), False),
+        ("llm-gateway-db", "database", "storage", 2.00, True)]
+    aks = [("azure-native:containerservice:ManagedCluster", "aks", {}), (K8S, "k8s", {}),
+           ("azure-native:containerservice:AgentPool", "sys", {"vmSize": "Standard_D4s_v5"}),
+           CLUSTER_DB]
+    found = pricing.gateway_costs(aks)
+    assert [(c.kind, c.monthly_usd, c.in_total) for c in found] == [
+        ("compute", round(2 * 0.0625 * 0.192 * 730, 2), False), ("storage", 0.0, False)]
+    assert found[1].basis == "20 GiB: azure bills disks per size tier, not per GiB: no catalog rate"
+    assert [i for i in pricing.price_graph(aks) if i.type == CNPG] == []
+
+
+@pytest.mark.parametrize("cluster", [
+    [],  # on-prem alone: no cloud in the graph
+    AWS_CLUSTER + [(K8S, "onprem-k8s", {})],  # a hybrid: the models' cluster is on-prem
+], ids=["onprem", "hybrid"])
+def test_the_gateway_on_prem_is_priced_zero_with_the_reason(cluster):
+    found = pricing.gateway_costs(cluster + GATEWAY_OBJECTS)
+    assert {(c.monthly_usd, c.in_total) for c in found} == {(0.0, False)}
+    assert [c.basis for c in found] == [
+        "2 pod(s) x 0.5 vCPU, 1 GiB: no CPU node price (an on-prem cluster: the spec prices "
+        "GPU-hours only)",
+        "1 pod(s) x 0.1 vCPU, 0.125 GiB: no CPU node price (an on-prem cluster: the spec "
+        "prices GPU-hours only)",
+        "2 pod(s) x 0.25 vCPU, 0.5 GiB: no CPU node price (an on-prem cluster: the spec "
+        "prices GPU-hours only)",
+        "20 GiB: an on-prem cluster: the spec has no storage rate",
+        "20 GiB ReadWriteMany: billed by the file service behind its StorageClass, not "
+        "priced here",
+    ]
+    assert [i for i in pricing.price_graph(cluster + GATEWAY_OBJECTS) if i.type == CNPG] == []
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("500m", 0.5), ("2", 2.0), (4, 4.0), ("1Gi", GIB), ("512Mi", GIB / 2), ("10G", 1e10),
+    ("1.5Ki", 1536.0), ("1Ti", 2.0**40), (None, None), ("", None), ("lots", None), (True, None),
+])
+def test_kubernetes_quantities(text, value):
+    assert pricing.quantity(text) == value
 
 
 # --- GPU workloads (Deployments and StatefulSets carrying the GPU-hour annotation) ---
@@ -569,6 +712,9 @@ def test_aws_stack_cost_by_hand(planned):
         # customer-managed keys at $1.00 a month (aws-kms-key): the cluster's Secrets, the
         # artifact bucket and the budget's SNS topic
         *[("aws:kms/key:Key", None, 1, 1.00)] * 3,
+        # the gateway's CloudNativePG database: 2 instances x 10 GiB (the spec's defaults) of
+        # gp3 at $0.08 per GiB-month (aws-ebs-gp3): $1.60
+        ("kubernetes:postgresql.cnpg.io/v1:Cluster", None, 2 * 10, 0.08),
     ], key=str)
     cost = planned["aws"].cost
     got = sorted(((i["type"], i["pool"], i["quantity"], i["unit_usd"]) for i in cost["resources"]),
@@ -579,10 +725,58 @@ def test_aws_stack_cost_by_hand(planned):
     monthly = sum(round(q * usd, 2) for _, _, q, usd in expected)
     assert cost["monthly_usd"] == pytest.approx(monthly)
     if eks_usd == 0.10:
-        assert monthly == pytest.approx(2027.85)
+        assert monthly == pytest.approx(2029.45)
     # assistant carries the whole l40s pool: 730 node-h x 1 GPU, $1,358.53 a month.
     assistant = cost["models"]["assistant"]
     assert (assistant["monthly_usd"], assistant["gpu_hours_per_month"]) == (1358.53, 730)
     per_conv = 4 * (1200 * 0.15 + 250 * 0.60) / 1e6  # gpt-4o-mini, as in the local stack
     assert assistant["break_even_conversations_per_day"] == pytest.approx(
         1358.53 / per_conv / DAYS, abs=0.05)  # 33,836.4
+
+
+def test_aws_stack_gateway_by_hand(planned):
+    """The gateway block of stacks/Pulumi.aws.yaml, as cost.json and plan.json show it."""
+    gateway = planned["aws"].cost["gateway"]
+    # ceiling: budget.monthly_usd 6000 x hard_cap_pct 110 %; budgets 2000 + 600.
+    assert (gateway["ceiling_usd"], gateway["teams_budget_usd"]) == (6600.0, 2600.0)
+    assert (gateway["teams_over_ceiling"], gateway["teams_without_budget"]) == (False, [])
+    assert gateway["teams"] == [
+        {"name": "support-bot", "models": ["assistant"], "rpm": 600, "tpm": 500000,
+         "max_parallel_requests": 64, "monthly_budget_usd": 2000.0},
+        {"name": "internal-tools", "models": ["assistant"], "rpm": 120, "tpm": 150000,
+         "max_parallel_requests": 16, "monthly_budget_usd": 600.0},
+    ]
+    tp, replicas = llama_8b_on_l40s_at_16k()
+    # a token: the l40s GPU-hour ($1.861 / 1 GPU) x TP x min replicas over the planned
+    # 30,000 conversations x 4 turns x 1,450 tokens a day / 24 h = 7,250,000 tokens/h.
+    per_million = round(1.861 * tp * replicas / (30000 * 4 * 1450 / 24) * 1e6, 4)  # 0.2567
+    assert gateway["routes"] == [{
+        # backpressure: max-num-seqs 130 (the plan's) x max replicas 1
+        "model": "assistant", "max_parallel_requests": 130 * 1,
+        "usd_per_1m_input": per_million, "usd_per_1m_output": per_million,
+        "fallback": "assistant-hosted", "fallback_upstream": "openai/gpt-4o-mini",
+        "fallback_usd_per_1m_input": 0.15, "fallback_usd_per_1m_output": 0.60,
+    }]
+    node_month = 0.192 * 730  # m6i.xlarge, the system group
+    assert [(c["name"], c["kind"], c["monthly_usd"], c["in_total"]) for c in gateway["costs"]] == [
+        ("llm-gateway", "compute", round(2 * 0.125 * node_month, 2), False),  # replicas.min 2
+        ("llm-gateway-redis", "compute", round(0.025 * node_month, 2), False),
+        ("request-logs", "storage", 0.0, False),
+        ("llm-gateway-db", "compute", round(2 * 0.0625 * node_month, 2), False),
+        ("llm-gateway-db", "storage", 1.60, True),
+    ]
+    assert (gateway["monthly_usd"], gateway["added_to_total_usd"]) == (57.66, 1.60)
+    plan = planned["aws"].plan["gateway"]
+    assert plan == {k: v for k, v in gateway.items() if k != "costs"}
+
+
+def test_a_cloud_without_a_catalog_cpu_node_prices_the_pods_zero_and_says_why():
+    # The system group runs a type the catalog does not list: its pods have no node price,
+    # and its volumes still have the cloud's block rate.
+    graph = [*AWS_CLUSTER[:2], ("aws:eks/nodeGroup:NodeGroup", "sys", {"instanceTypes": ["x9"]}),
+             CLUSTER_DB]
+    found = pricing.gateway_costs(graph)
+    assert [(c.kind, c.monthly_usd, c.in_total, c.basis) for c in found] == [
+        ("compute", 0.0, False, "2 pod(s) x 0.25 vCPU, 0.5 GiB: no CPU node price (no CPU-only "
+         "catalog instance type in the graph's node pools)"),
+        ("storage", 1.60, True, found[1].basis)]

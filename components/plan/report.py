@@ -26,6 +26,8 @@ class PlanResult:
     line_items: list[pricing.LineItem]
     economics: dict[str, pricing.ModelEconomics]
     manifests: dict[str, dict[str, Any]]
+    # The gateway's teams, routes and costs (`gateway_section`); None without a gateway.
+    gateway: dict[str, Any] | None = None
 
     @property
     def monthly_usd(self) -> float:
@@ -42,10 +44,14 @@ class PlanResult:
             "budget_used_pct": round(100 * self.monthly_usd / budget, 1),
             "resources": [i.to_json() for i in self.line_items],
             "models": {k: v.to_json() for k, v in self.economics.items()},
+            **({} if self.gateway is None else {"gateway": self.gateway}),
         }
 
     def plan_json(self) -> dict[str, Any]:
-        return {"stack": self.stack, "resources": [r.to_json() for r in self.records]}
+        out: dict[str, Any] = {"stack": self.stack}
+        if self.gateway is not None:
+            out["gateway"] = {k: v for k, v in self.gateway.items() if k != "costs"}
+        return {**out, "resources": [r.to_json() for r in self.records]}
 
 
 def _shares(env: Environment) -> dict[str, dict[str, float]]:
@@ -99,15 +105,77 @@ def run_plan(
     """The planned graph and its cost, in memory: nothing is written until the whole run,
     policy config included, has passed (see `write`)."""
     records = run_program(stack, spec_value, project_dir)
-    items = [
-        item
-        for r in records
-        if r.custom
-        for item in pricing.price_resource(r.type, r.name, r.inputs)
-    ]
+    graph = [(r.type, r.name, r.inputs) for r in records if r.custom]
+    items = pricing.price_graph(graph)
     return PlanResult(
-        stack, env, records, items, economics(env, items), manifests.by_file(records)
+        stack,
+        env,
+        records,
+        items,
+        economics(env, items),
+        manifests.by_file(records),
+        gateway_section(graph),
     )
+
+
+def _per_million(usd_per_token: Any) -> float | None:
+    return round(usd_per_token * 1e6, 4) if isinstance(usd_per_token, int | float) else None
+
+
+def _routes(settings: dict[str, Any], proxy: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per model: its backpressure limit, its price and where it overflows to, as the
+    generated LiteLLM config states them."""
+    params = {
+        e.get("model_name"): e.get("litellm_params") or {} for e in proxy.get("model_list") or []
+    }
+    out = []
+    for model, info in (settings.get("models") or {}).items():
+        own, target = params.get(model, {}), (info or {}).get("fallback")
+        hosted = params.get(target, {}) if target else {}
+        out.append(
+            {
+                "model": model,
+                "max_parallel_requests": own.get("max_parallel_requests"),
+                "usd_per_1m_input": _per_million(own.get("input_cost_per_token")),
+                "usd_per_1m_output": _per_million(own.get("output_cost_per_token")),
+                "fallback": target,
+                "fallback_upstream": hosted.get("model"),
+                "fallback_usd_per_1m_input": _per_million(hosted.get("input_cost_per_token")),
+                "fallback_usd_per_1m_output": _per_million(hosted.get("output_cost_per_token")),
+            }
+        )
+    return out
+
+
+LIMITS = ("rpm", "tpm", "max_parallel_requests", "monthly_budget_usd")
+
+
+def gateway_section(graph: pricing.Graph) -> dict[str, Any] | None:
+    """The gateway as planned, read off its ConfigMap and objects: each team's limits, the
+    sum of team budgets against the environment's ceiling, each model's route, and what
+    the gateway, its Redis and its database cost."""
+    found = pricing.gateway_config(graph)
+    if found is None:
+        return None
+    settings, proxy = found
+    teams = [
+        {"name": t.get("name"), "models": t.get("models") or [], **{k: t.get(k) for k in LIMITS}}
+        for t in settings.get("teams") or []
+    ]
+    budgets = round(sum(t["monthly_budget_usd"] or 0 for t in teams), 2)
+    ceiling = settings.get("ceiling_usd")
+    costs = pricing.gateway_costs(graph)
+    return {
+        "ceiling_usd": ceiling,
+        "teams_budget_usd": budgets,
+        "teams_over_ceiling": isinstance(ceiling, int | float) and budgets > ceiling,
+        "teams_without_budget": [t["name"] for t in teams if t["monthly_budget_usd"] is None],
+        "teams": teams,
+        "routes": _routes(settings, proxy),
+        "costs": [c.to_json() for c in costs],
+        "monthly_usd": round(sum(c.monthly_usd for c in costs), 2),
+        "added_to_total_usd": round(sum(c.monthly_usd for c in costs if c.in_total), 2),
+    }
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,12 @@ builds the PolicyPack from POLICIES)."""
 
 from __future__ import annotations
 
-from . import cost_caps, reliability, security, tagging
+from . import cost_caps, gateway, reliability, security, tagging
 
-POLICIES = [*tagging.POLICIES, *cost_caps.POLICIES, *security.POLICIES, *reliability.POLICIES]
+POLICIES = [
+    *tagging.POLICIES,
+    *cost_caps.POLICIES,
+    *security.POLICIES,
+    *reliability.POLICIES,
+    *gateway.POLICIES,
+]

@@ -66,15 +66,17 @@ def rule(
     remediation: str,
     schema: dict[str, dict[str, Any]] | None = None,
     stack: bool = False,
+    enforcement: EnforcementLevel = EnforcementLevel.MANDATORY,
 ) -> Policy:
-    """A mandatory policy (a stack policy with `stack=True`); its config schema is always
-    declared, so the engine rejects config it would not read."""
+    """A policy, mandatory unless `enforcement` says otherwise (a stack policy with
+    `stack=True`); its config schema is always declared, so the engine rejects config it
+    would not read."""
     kind = StackValidationPolicy if stack else ResourceValidationPolicy
     return kind(
         name=name,
         description=description,
         validate=validate if stack else _outside_charts(validate),  # type: ignore[arg-type]
-        enforcement_level=EnforcementLevel.MANDATORY,
+        enforcement_level=enforcement,
         config_schema=PolicyConfigSchema(properties=schema or {}),
         severity=severity,
         remediation_steps=remediation,

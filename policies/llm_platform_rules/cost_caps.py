@@ -230,11 +230,8 @@ def _budgets(args: StackValidationArgs, report: ReportViolation) -> None:
 
 
 def price(resources: list[PolicyResource]) -> list[pricing.LineItem]:
-    return [
-        item
-        for r in resources
-        for item in pricing.price_resource(r.resource_type, r.name, known(r.props))
-    ]
+    # The graph whole: the gateway's volumes are priced at the rate of the graph's cloud.
+    return pricing.price_graph([(r.resource_type, r.name, known(r.props)) for r in resources])
 
 
 def _cost_cap(args: StackValidationArgs, report: ReportViolation) -> None:
