@@ -53,8 +53,9 @@ $(VENV)/.test: locks/test.txt $(VENV)/.plan
 	touch $@
 
 # Checkov pins its own dependency tree; a separate venv keeps it from fighting Pulumi's.
+# --allow-existing: a changed lock reinstalls into the venv it already has.
 $(CHECKOV_VENV)/.installed: locks/checkov.txt | $(UV)
-	$(UV) venv --quiet --python $(PYTHON) $(CHECKOV_VENV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(CHECKOV_VENV)
 	$(call locked,$(CHECKOV_VENV),locks/checkov.txt)
 	touch $@
 
@@ -62,7 +63,7 @@ $(CHECKOV_VENV)/.installed: locks/checkov.txt | $(UV)
 # its own venv, because LiteLLM's tree pins packages Pulumi's would move. The tests run the
 # proxy and components/gateway from it (GATEWAY_PYTHON in `test`).
 $(GATEWAY_VENV)/.installed: locks/gateway.txt | $(UV)
-	$(UV) venv --quiet --python $(PYTHON) $(GATEWAY_VENV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(GATEWAY_VENV)
 	$(call locked,$(GATEWAY_VENV),locks/gateway.txt)
 	touch $@
 
