@@ -61,9 +61,10 @@ def test_write_replaces_the_golden_directory_and_reports_what_it_changed(tmp_pat
 
 def test_the_golden_set_holds_plan_json_and_each_helm_release_values(planned):
     files = golden_files.render(planned["local"].out)
-    # local runs kube-prometheus-stack and, for the HPA's queue metric, prometheus-adapter.
+    # local runs kube-prometheus-stack, prometheus-adapter for the HPA's queue metric, and
+    # CloudNativePG for the gateway's database.
     assert sorted(p for p in files if not p.startswith("manifests/")) == [
-        "alertmanager.yaml", "cost.json", "helm/kube-prometheus-stack.yaml",
+        "alertmanager.yaml", "cost.json", "helm/cnpg.yaml", "helm/kube-prometheus-stack.yaml",
         "helm/prometheus-adapter.yaml", "plan.json"]
     adapter = files["helm/prometheus-adapter.yaml"]
     assert adapter.startswith("# Helm release prometheus-adapter in namespace monitoring: "

@@ -311,6 +311,11 @@ def test_deploy_of_a_new_stack_creates_it(repo: Fixture, tmp_path: Path, github_
     local = (repo.path / "stacks" / "Pulumi.local.yaml").read_text()
     doc = yaml.safe_load(local)
     doc["config"]["llm-platform:spec"]["ci"] = {"deploy": True}
+    # A stack made from local takes local's policy config too (it holds the gateway image's
+    # digest rule at advisory until images.yml pins the digest), landed before the stack: a
+    # change under policies/ would touch every stack.
+    config = (repo.path / "policies" / "config" / "local.json").read_text()
+    repo.commit({"policies/config/lab.json": config}, branch="main")
     before = repo.head("main")
     repo.commit({"stacks/Pulumi.lab.yaml": yaml.safe_dump(doc)}, branch="main")
     _Environments.known = {"lab": {"name": "lab", "deployment_branch_policy": {
