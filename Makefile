@@ -11,6 +11,8 @@ UV := $(UV_VENV)/bin/uv
 STACK ?= local
 # pytest workers (pytest-xdist); the build machines have two cores.
 TEST_WORKERS ?= 2
+# The tests that start the real gateway (make test-gateway).
+GATEWAY_TESTS := tests/test_gateway_proxy.py tests/test_gateway_runtime.py
 # Where torch's CPU build (torch==2.13.0+cpu in locks/test.txt) comes from: this machine's
 # wheel directory when it holds it, else PyTorch's CPU index; the lock's hash checks it either way.
 TORCH_LINKS ?= $(if $(wildcard /opt/wheels/torch-*+cpu-*.whl),/opt/wheels,https://download.pytorch.org/whl/cpu/torch/)
@@ -22,7 +24,7 @@ export UV_NO_CONFIG := 1
 # is set (as on the CI machines) every run would parse pulumi_aws's sources again.
 locked = $(UV) pip install --python $(1)/bin/python --require-hashes --compile-bytecode -r $(2)
 
-.PHONY: plan deps test bench bench-install lint install clean test-tools docs mutate golden lock
+.PHONY: plan deps test test-gateway bench bench-install lint install clean test-tools docs mutate golden lock
 
 install: $(VENV)/.test $(CHECKOV_VENV)/.installed $(GATEWAY_VENV)/.installed
 
@@ -98,7 +100,15 @@ test: install test-tools
 	$(BIN)/ruff check components policies tests bench platform .github/scripts scripts/golden scripts/mutate scripts/lock \
 		.github/scripts/changed-stacks .github/scripts/check-environment .github/scripts/deploy-matrix
 	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov GATEWAY_PYTHON=$(CURDIR)/$(GATEWAY_VENV)/bin/python \
-		$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+		$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
+		$(foreach t,$(GATEWAY_TESTS),--ignore=$(t))
+
+# The gateway against the real thing: the pinned LiteLLM proxy with our runtime, a throwaway
+# Postgres and Redis, stub model servers, the quality monitor (about 90 s on two cores). Its
+# own target, so `make test` stays well under five minutes; .ci/run and the README run both.
+test-gateway: install test-tools
+	GATEWAY_PYTHON=$(CURDIR)/$(GATEWAY_VENV)/bin/python \
+		$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(GATEWAY_TESTS)
 
 # Plan every stack, rewrite tests/golden/<stack>/ and print which files changed (+/- lines).
 golden: $(VENV)/.test

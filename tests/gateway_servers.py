@@ -211,7 +211,7 @@ def _ping(port: int) -> bool:
 
 
 def gateway_python() -> Path:
-    """The python of .venv-gateway (`make test` passes its path as GATEWAY_PYTHON)."""
+    """The python of .venv-gateway (`make test-gateway` passes its path as GATEWAY_PYTHON)."""
     path = Path(os.environ.get("GATEWAY_PYTHON") or ROOT / ".venv-gateway" / "bin" / "python")
     if not path.exists():
         missing(f"no gateway venv at {path}",
