@@ -216,6 +216,12 @@ def test_gateway_hpa_scales_on_the_cpu_its_container_requests(planned, stack):
     assert hpa["inputs"]["spec"]["scaleTargetRef"]["name"] == "llm-gateway"
     for container in deployment["inputs"]["spec"]["template"]["spec"]["containers"]:
         assert container["resources"]["requests"]["cpu"], container["name"]
+    # A CPU utilization needs the Metrics API: EKS ships no Metrics Server, so the stack adds
+    # the add-on (GKE and AKS run one; an on-prem cluster brings its own).
+    addons = {r["inputs"].get("addonName") for r in p.plan["resources"]
+              if r["type"] == "aws:eks/addon:Addon"}
+    if stack == "aws":
+        assert "metrics-server" in addons
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -77,9 +77,20 @@ class Cluster(pulumi.ComponentResource):
         self.register_outputs({"name": self.name})
 
     def _addons(self, cluster: aws.eks.Cluster) -> None:
-        """Pod Identity, and the EBS CSI driver with its own Pod Identity role."""
+        """Pod Identity, the EBS CSI driver with its own Pod Identity role, and the Metrics
+        Server that CPU autoscalers (the gateway's) read."""
         name, tags = self._base, self._args.tags
         child = pulumi.ResourceOptions(parent=self)
+        # EKS deploys no Metrics Server; without one a CPU HPA never scales. It is a community
+        # add-on named `metrics-server`, with no IAM (awsdocs/amazon-eks-user-guide
+        # latest/ug/workloads/community-addons.adoc @0138560). GKE and AKS run one already.
+        aws.eks.Addon(
+            f"{name}-metrics-server",
+            cluster_name=cluster.name,
+            addon_name="metrics-server",
+            tags=tags,
+            opts=child,
+        )
         aws.eks.Addon(
             f"{name}-pod-identity",
             cluster_name=cluster.name,
