@@ -10,7 +10,9 @@ import re
 import pytest
 from conftest import stack_spec
 
+from components import catalog
 from components.catalog import versions
+from components.spec import load_spec
 
 CLOUD_STACKS = ["aws", "gcp", "azure", "hybrid"]
 
@@ -87,17 +89,41 @@ def test_s3_bucket_is_private_versioned_kms_encrypted_with_lifecycle(planned):
         "Bool": {"aws:SecureTransport": "false"}}
 
 
+def _pod_identity(aws, service_account: str) -> tuple[dict, str, list[dict]]:
+    """The pod identity association for `service_account`, the URN of the role it hands
+    out and that role's inline policies (linked through the plan's dependencies)."""
+    (assoc,) = [a for a in aws.resources("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+                if a["inputs"]["serviceAccount"] == service_account]
+    roles = {r["urn"] for r in aws.resources("aws:iam/role:Role")}
+    (role,) = [d for d in assoc["dependencies"] if d in roles]
+    policies = [json.loads(p["inputs"]["policy"]) for p in aws.resources("aws:iam/rolePolicy:RolePolicy")
+                if role in p["dependencies"]]
+    return assoc["inputs"], role, policies
+
+
+def _actions(statement: dict) -> set[str]:
+    action = statement["Action"]
+    return {action} if isinstance(action, str) else set(action)
+
+
 def test_model_servers_read_only_models_through_pod_identity(planned):
     aws = planned["aws"]
-    (assoc,) = [a for a in _inputs(aws, "aws:eks/podIdentityAssociation:PodIdentityAssociation")
-                if a["serviceAccount"] == "model-weights-reader"]
+    assoc, reader_role, (policy,) = _pod_identity(aws, "model-weights-reader")
     assert assoc["namespace"] == "llm-aws"
-    (policy,) = [json.loads(p["policy"]) for p in _inputs(aws, "aws:iam/rolePolicy:RolePolicy")
-                 if "s3:GetObject" in p["policy"]]
     actions = {s["Action"] for s in policy["Statement"]}
     assert actions == {"s3:ListBucket", "s3:GetObject", "kms:Decrypt"}
     get = next(s for s in policy["Statement"] if s["Action"] == "s3:GetObject")
     assert get["Resource"].endswith("/models/*")
+    # The gateway database's backups are written by a second role, bound to the service
+    # account CloudNativePG runs the Cluster llm-gateway-db as (it is named after the
+    # Cluster when the spec names none), and held to gateway-db/: never to models/.
+    db = _k8s(aws, "Cluster", "llm-gateway-db")
+    assert "serviceAccountName" not in db["spec"]
+    writer, writer_role, (backups,) = _pod_identity(aws, "llm-gateway-db")
+    assert writer["namespace"] == "llm-aws" and writer_role != reader_role
+    objects = [s for s in backups["Statement"] if _actions(s) & {"s3:GetObject", "s3:PutObject"}]
+    assert {"s3:GetObject", "s3:PutObject"} <= set().union(*map(_actions, objects))
+    assert all(s["Resource"].endswith("/gateway-db/*") for s in objects)
     deployment = _k8s(aws, "Deployment", "assistant")
     pod = deployment["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == "model-weights-reader"
@@ -181,11 +207,26 @@ def test_gcs_bucket_and_billing_budget(planned):
     assert bucket["uniformBucketLevelAccess"] is True
     assert bucket["publicAccessPrevention"] == "enforced"
     assert bucket["versioning"]["enabled"] is True
-    (member,) = _inputs(gcp, "gcp:storage/bucketIAMMember:BucketIAMMember")
+    grants: dict[str, list[dict]] = {}
+    for m in _inputs(gcp, "gcp:storage/bucketIAMMember:BucketIAMMember"):
+        grants.setdefault(m["member"], []).append(m)
+    # The model servers' Kubernetes service account acts as a Google account that may
+    # only read models/.
+    sa = _k8s(gcp, "ServiceAccount", "model-weights-reader")
+    reader = sa["metadata"]["annotations"]["iam.gke.io/gcp-service-account"]
+    (member,) = grants[f"serviceAccount:{reader}"]
     assert member["role"] == "roles/storage.objectViewer"
     assert "/objects/models/" in member["condition"]["expression"]
-    sa = _k8s(gcp, "ServiceAccount", "model-weights-reader")
-    assert "iam.gke.io/gcp-service-account" in sa["metadata"]["annotations"]
+    # The gateway database's backups: a second Google account, the one the service account
+    # CloudNativePG makes for the Cluster carries, which writes under gateway-db/ only.
+    db = _k8s(gcp, "Cluster", "llm-gateway-db")
+    assert "serviceAccountName" not in db["spec"]  # so it runs as llm-gateway-db
+    writer = db["spec"]["serviceAccountTemplate"]["metadata"]["annotations"][
+        "iam.gke.io/gcp-service-account"]
+    assert writer != reader
+    writes = {m["role"]: m for m in grants[f"serviceAccount:{writer}"]}
+    condition = writes["roles/storage.objectAdmin"]["condition"]["expression"]
+    assert "/objects/gateway-db/" in condition and "/objects/models/" not in condition
     (budget,) = _inputs(gcp, "gcp:billing/budget:Budget")
     assert budget["budgetFilter"]["labels"] == {"environment": "gcp"}
     actual = sorted(r["thresholdPercent"] for r in budget["thresholdRules"] if "spendBasis" not in r)
@@ -302,10 +343,29 @@ HAND = {
 }
 
 
+# The gateway's CloudNativePG volumes, billed per GiB-month provisioned: the cloud's block
+# storage row of services.yaml. Azure's managed disks are billed by size tier (no row, not
+# priced) and the hybrid runs its gateway on-prem.
+BLOCK_STORAGE_ROW = {"aws": "aws-ebs-gp3", "gcp": "gcp-pd-balanced"}
+
+
+def database_volumes_usd(stack: str) -> float:
+    """instances x storage_gib of the stack's gateway database (the spec's defaults where the
+    stack names none) x the catalog's price of a GiB-month of the cloud's block storage."""
+    row = BLOCK_STORAGE_ROW.get(stack)
+    if row is None:
+        return 0.0
+    db = load_spec(stack_spec(stack)).spec.gateway.database
+    price = catalog.services()[row]
+    assert price.unit == "GiB-month"
+    return db.instances * db.storage_gib * price.usd
+
+
 @pytest.mark.parametrize("stack", CLOUD_STACKS)
 def test_cloud_cost_matches_a_hand_calculation(planned, stack):
     cost = planned[stack].cost
-    assert cost["monthly_usd"] == pytest.approx(HAND[stack], abs=0.02)
+    expected = HAND[stack] + database_volumes_usd(stack)
+    assert cost["monthly_usd"] == pytest.approx(expected, abs=0.02)
     for item in cost["resources"]:
         # Every line names its catalog row, source and date, or the spec's own rate.
         assert "https://" in item["basis"] or "/GPU-h" in item["basis"], item

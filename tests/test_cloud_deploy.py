@@ -257,13 +257,20 @@ def test_workload_identity_member_is_created_after_the_cluster():
     # The program's own records: plan.json does not keep each input's dependencies.
     gcp = run_program("gcp", stack_spec("gcp"), ROOT)
     cluster = one(gcp, "gcp:container/cluster:Cluster")
-    member = [r for r in gcp if r.type == "gcp:serviceaccount/iAMMember:IAMMember"
-              and ".svc.id.goog[" in str(r.inputs.get("member"))]
-    (iam,) = member
-    assert iam.inputs["member"] == (
-        "serviceAccount:acme-llm-prod.svc.id.goog[llm-gcp/model-weights-reader]")
-    assert cluster.urn in iam.dependencies
-    assert cluster.urn in iam.property_dependencies["member"]
+    members = {r.inputs["member"]: r for r in gcp if r.type == "gcp:serviceaccount/iAMMember:IAMMember"
+               and ".svc.id.goog[" in str(r.inputs.get("member"))}
+    # Two Kubernetes service accounts of the namespace act as Google accounts: the model
+    # servers' weights reader and the one CloudNativePG runs the gateway database as (named
+    # after its Cluster), which writes the backups (test_cloud.py: two distinct Google
+    # accounts). Each binding names the cluster's pool, so IAM needs the cluster first.
+    pool, namespace = "acme-llm-prod.svc.id.goog", "llm-gcp"
+    reader = f"serviceAccount:{pool}[{namespace}/model-weights-reader]"
+    writer = f"serviceAccount:{pool}[{namespace}/llm-gateway-db]"
+    assert set(members) == {reader, writer}
+    for iam in members.values():
+        assert iam.inputs["role"] == "roles/iam.workloadIdentityUser"
+        assert cluster.urn in iam.dependencies
+        assert cluster.urn in iam.property_dependencies["member"]
 
 
 # -- AWS account-dependent resources -----------------------------------------------------
