@@ -12,9 +12,9 @@ import hashlib
 import json
 
 import yaml
+from gateway_args import gateway_args_for
 
 from components.kubernetes.gateway.args import (
-    CnpgDatabase,
     Fallback,
     GatewayArgs,
     RequestLog,
@@ -95,22 +95,7 @@ def gateway_args(**changes: object) -> GatewayArgs:
             keys=(TeamKey("batch-a", "batchKey"), TeamKey("batch-b", "batchKey")),
         ),
     )
-    args = GatewayArgs(
-        namespace="llm",
-        labels={"app.kubernetes.io/name": "llm-gateway", "llm-platform.dev/environment": "aws"},
-        image="ghcr.io/example/gateway@sha256:" + "a" * 64,
-        redis_image="redis@sha256:" + "b" * 64,
-        replicas_min=2,
-        replicas_max=4,
-        master_key_secret="gatewayMasterKey",
-        database=CnpgDatabase(instances=2, storage_gib=10, storage_class=None),
-        ceiling_usd=5000 * 90 / 100,
-        teams=teams,
-        routes=routes(),
-        request_log=RequestLog("request-logs", 20, None, 30, False),
-        prometheus_namespace="monitoring",
-        secrets=dict(SECRETS),
-    )
+    args = gateway_args_for(routes(), teams, 5000 * 90 / 100, secrets=dict(SECRETS))
     return dataclasses.replace(args, **changes)
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 import quality_corpus as corpus
 import yaml
+from gateway_args import gateway_args_for
 from gateway_servers import ROOT, gateway_run, postgres, redis
 from gateway_stub import (
     COMPLETION_TOKENS,
@@ -44,15 +45,7 @@ from gateway_stub import (
     start_proxy,
 )
 
-from components.kubernetes.gateway.args import (
-    CnpgDatabase,
-    Fallback,
-    GatewayArgs,
-    RequestLog,
-    Route,
-    Team,
-    TeamKey,
-)
+from components.kubernetes.gateway.args import Fallback, GatewayArgs, Route, Team, TeamKey
 from components.kubernetes.gateway.config import hosted_key_env, proxy_config, runtime_settings
 from components.observability.metrics import GATEWAY_SERIES
 
@@ -88,12 +81,7 @@ def _team(name: str, models: tuple[str, ...], rpm: int = 1000, budget: float = 1
 
 
 def _args(routes: tuple[Route, ...], teams: tuple[Team, ...], ceiling: float) -> GatewayArgs:
-    return GatewayArgs(
-        namespace="llm", labels={"llm-platform.dev/environment": "test"}, image="unused",
-        redis_image="unused", replicas_min=1, replicas_max=1, master_key_secret="gatewayMasterKey",
-        database=CnpgDatabase(1, 1, None), ceiling_usd=ceiling, teams=teams, routes=routes,
-        request_log=RequestLog("request-logs", 1, None, 30, False), prometheus_namespace="monitoring",
-    )
+    return gateway_args_for(routes, teams, ceiling, environment="test")
 
 
 def main_args(model: Stub, hosted: Stub) -> GatewayArgs:

@@ -18,17 +18,10 @@ from rich.console import Console
 
 from components import cli
 from components.kubernetes.gateway import config as gateway_config
-from components.kubernetes.gateway.args import (
-    CnpgDatabase,
-    Fallback,
-    GatewayArgs,
-    RequestLog,
-    Route,
-    Team,
-    TeamKey,
-)
+from components.kubernetes.gateway.args import Fallback, Route, Team, TeamKey
 from components.plan import output, report
 from tests.conftest import ROOT, run_cli, stack_spec, write_stack
+from tests.gateway_args import gateway_args_for
 
 # As a shell starts it: a runner that ignores SIGINT (a background job) would pass that on.
 CLI = [
@@ -432,14 +425,7 @@ TEAMS = (
 def gateway_graph(ceiling: float, teams: tuple[Team, ...] = TEAMS) -> list:
     """The gateway's ConfigMap as the Gateway component makes it, from the proxy helper's
     own builders (components/kubernetes/gateway/config.py)."""
-    args = GatewayArgs(
-        namespace="llm", labels={"llm-platform.dev/environment": "aws"},
-        image="ghcr.io/llm-platform/gateway:0.1.0", redis_image="redis:7.2.16",
-        replicas_min=2, replicas_max=4, master_key_secret="gatewayMasterKey",
-        database=CnpgDatabase(instances=2, storage_gib=10, storage_class=None),
-        ceiling_usd=ceiling, teams=teams, routes=(ROUTE, CODER),
-        request_log=RequestLog("request-logs", 20, None, 30, False),
-        prometheus_namespace="monitoring")
+    args = gateway_args_for((ROUTE, CODER), teams, ceiling)
     data = {"config.yaml": gateway_config.config_yaml(args),
             "gateway.json": gateway_config.settings_json(args)}
     return [("kubernetes:core/v1:ConfigMap", "aws-gateway-config",
