@@ -24,7 +24,7 @@ from pathlib import Path
 import psycopg
 
 from components.gateway import store
-from components.gateway.settings import Settings, SettingsError, load
+from components.gateway.settings import Settings, SettingsError, TeamLimits, load
 
 # LiteLLM's own floor for a custom key (litellm==1.106.12 constants.py:1920,
 # MINIMUM_CUSTOM_KEY_LENGTH, 16): a shorter key is guessable.
@@ -33,7 +33,7 @@ MIN_KEY_LENGTH = 16
 
 @dataclass(frozen=True)
 class Wanted:
-    teams: dict[str, store.TeamRow]
+    teams: dict[str, TeamLimits]
     keys: dict[str, tuple[str, str]]  # alias -> (team, sha256)
 
 
@@ -62,11 +62,7 @@ def read_keys(settings: Settings, keys_dir: Path) -> tuple[dict[str, str], list[
 
 
 def wanted(settings: Settings, hashes: dict[str, str]) -> Wanted:
-    teams = {
-        t.name: store.TeamRow(t.name, t.models, t.rpm, t.tpm, t.max_parallel_requests,
-                              t.monthly_budget_usd)
-        for t in settings.teams
-    }
+    teams = {t.name: t.limits() for t in settings.teams}
     keys = {alias: (t.name, hashes[alias]) for t in settings.teams for alias in t.keys}
     return Wanted(teams, keys)
 

@@ -21,7 +21,9 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True)
-class Team:
+class TeamLimits:
+    """A team's allowed models and limits: a row of gateway_team (components/gateway/store)."""
+
     name: str
     models: tuple[str, ...]
     # None: no limit of that kind.
@@ -29,7 +31,15 @@ class Team:
     tpm: int | None
     max_parallel_requests: int | None
     monthly_budget_usd: float | None
+
+
+@dataclass(frozen=True)
+class Team(TeamLimits):
     keys: tuple[str, ...]
+
+    def limits(self) -> TeamLimits:
+        return TeamLimits(self.name, self.models, self.rpm, self.tpm,
+                          self.max_parallel_requests, self.monthly_budget_usd)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ from datetime import UTC, date, datetime
 
 import psycopg
 
+from components.gateway.settings import TeamLimits
+
 # Held while the schema is created, so replicas starting together and the provisioning Job
 # never race on CREATE TABLE (CREATE ... IF NOT EXISTS alone is not safe concurrently).
 _SCHEMA_LOCK = 0x6C6C6D67  # "llmg"
@@ -62,21 +64,11 @@ def next_month(moment: datetime) -> datetime:
 
 
 @dataclass(frozen=True)
-class TeamRow:
-    name: str
-    models: tuple[str, ...]
-    rpm: int | None
-    tpm: int | None
-    max_parallel_requests: int | None
-    monthly_budget_usd: float | None
-
-
-@dataclass(frozen=True)
 class KeyAuth:
     """What a request's key resolves to: its alias, its team, and the month's spend."""
 
     alias: str
-    team: TeamRow
+    team: TeamLimits
     team_spend_usd: float
     environment_spend_usd: float
 
@@ -90,11 +82,11 @@ def ensure_schema(conn: psycopg.Connection) -> None:
         conn.execute(statement)
 
 
-def teams(conn: psycopg.Connection) -> dict[str, TeamRow]:
+def teams(conn: psycopg.Connection) -> dict[str, TeamLimits]:
     rows = conn.execute(
         "SELECT name, models, rpm, tpm, max_parallel_requests, monthly_budget_usd FROM gateway_team"
     ).fetchall()
-    return {r[0]: TeamRow(r[0], tuple(r[1]), r[2], r[3], r[4], r[5]) for r in rows}
+    return {r[0]: TeamLimits(r[0], tuple(r[1]), r[2], r[3], r[4], r[5]) for r in rows}
 
 
 def keys(conn: psycopg.Connection) -> dict[str, tuple[str, str]]:
@@ -103,7 +95,7 @@ def keys(conn: psycopg.Connection) -> dict[str, tuple[str, str]]:
     return {alias: (team, sha) for alias, team, sha in rows}
 
 
-def upsert_team(conn: psycopg.Connection, team: TeamRow) -> None:
+def upsert_team(conn: psycopg.Connection, team: TeamLimits) -> None:
     conn.execute(
         """INSERT INTO gateway_team
              (name, models, rpm, tpm, max_parallel_requests, monthly_budget_usd)
@@ -156,7 +148,7 @@ async def lookup(conn: psycopg.AsyncConnection, sha256: str, month: date) -> Key
     row = await cur.fetchone()
     if row is None:
         return None
-    team = TeamRow(row[1], tuple(row[2]), row[3], row[4], row[5], row[6])
+    team = TeamLimits(row[1], tuple(row[2]), row[3], row[4], row[5], row[6])
     return KeyAuth(alias=row[0], team=team, team_spend_usd=float(row[7]),
                    environment_spend_usd=float(row[8]))
 
