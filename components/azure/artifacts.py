@@ -290,30 +290,11 @@ class ArtifactBucket(pulumi.ComponentResource):
         cluster_issuer: pulumi.Input[str],
     ) -> WorkloadIdentity:
         """The identity that reads models/, and whom it trusts."""
-        child = pulumi.ResourceOptions(parent=self)
-        identity = azure.managedidentity.UserAssignedIdentity(
-            fit(f"{name}-reader", names.USER_ASSIGNED_IDENTITY),
-            resource_group_name=resource_group,
-            location=args.location,
-            tags=args.tags,
-            opts=child,
+        identity = self._identity(f"{name}-reader", args, resource_group)
+        return self._grant(
+            f"{name}-reader", identity, args, resource_group, container_id, reader_role(args),
+            federated_credential(args, cluster_issuer), TOKEN_DIR,
         )
-        azure.authorization.RoleAssignment(
-            f"{name}-reader",
-            scope=container_id,
-            principal_id=identity.principal_id,
-            **reader_role(args),
-            opts=child,
-        )
-        azure.managedidentity.FederatedIdentityCredential(
-            f"{name}-reader",
-            resource_group_name=resource_group,
-            resource_name_=identity.name,
-            **federated_credential(args, cluster_issuer),
-            opts=child,
-        )
-        onprem = args.onprem_issuer is not None
-        return workload_identity(onprem, identity.client_id, identity.tenant_id)
 
     def _writer(
         self,
@@ -325,14 +306,7 @@ class ArtifactBucket(pulumi.ComponentResource):
     ) -> WorkloadIdentity:
         """The identity that writes the database's backups under gateway-db/, and whom it
         trusts: the database's own service account."""
-        child = pulumi.ResourceOptions(parent=self)
-        identity = azure.managedidentity.UserAssignedIdentity(
-            fit(f"{name}-backup", names.USER_ASSIGNED_IDENTITY),
-            resource_group_name=resource_group,
-            location=args.location,
-            tags=args.tags,
-            opts=child,
-        )
+        identity = self._identity(f"{name}-backup", args, resource_group)
         role = azure.authorization.RoleDefinition(
             f"{name}-backup",
             scope=container_id,
@@ -341,23 +315,46 @@ class ArtifactBucket(pulumi.ComponentResource):
             description=f"Writes {DATABASE_BACKUP_PREFIX}/ in {args.account_name}/{CONTAINER}",
             permissions=[backup_permissions()],
             assignable_scopes=[container_id],
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
+        return self._grant(
+            f"{name}-backup", identity, args, resource_group, container_id, backup_role(role.id),
+            federated_credential(args, cluster_issuer, GATEWAY_DB), DATABASE_CREDENTIALS_DIR,
+        )
+
+    def _identity(
+        self, name: str, args: ArtifactBucketArgs, resource_group: pulumi.Input[str]
+    ) -> azure.managedidentity.UserAssignedIdentity:
+        return azure.managedidentity.UserAssignedIdentity(
+            fit(name, names.USER_ASSIGNED_IDENTITY),
+            resource_group_name=resource_group,
+            location=args.location,
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _grant(
+        self,
+        name: str,
+        identity: azure.managedidentity.UserAssignedIdentity,
+        args: ArtifactBucketArgs,
+        resource_group: pulumi.Input[str],
+        container_id: pulumi.Input[str],
+        role: dict[str, Any],
+        credential: dict[str, Any],
+        token_dir: str,
+    ) -> WorkloadIdentity:
+        """`identity` gets `role` on the container and trusts the tokens `credential` names."""
+        child = pulumi.ResourceOptions(parent=self)
         azure.authorization.RoleAssignment(
-            f"{name}-backup",
-            scope=container_id,
-            principal_id=identity.principal_id,
-            **backup_role(role.id),
-            opts=child,
+            name, scope=container_id, principal_id=identity.principal_id, **role, opts=child
         )
         azure.managedidentity.FederatedIdentityCredential(
-            f"{name}-backup",
+            name,
             resource_group_name=resource_group,
             resource_name_=identity.name,
-            **federated_credential(args, cluster_issuer, GATEWAY_DB),
+            **credential,
             opts=child,
         )
         onprem = args.onprem_issuer is not None
-        return workload_identity(
-            onprem, identity.client_id, identity.tenant_id, DATABASE_CREDENTIALS_DIR
-        )
+        return workload_identity(onprem, identity.client_id, identity.tenant_id, token_dir)
