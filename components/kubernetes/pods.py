@@ -1,4 +1,5 @@
-"""The Kubernetes `restricted` pod security profile, in one place for every workload we run."""
+"""The Kubernetes `restricted` pod security profile, in one place for every workload we run,
+and the probes, Services and network-policy peers several workloads share."""
 
 from __future__ import annotations
 
@@ -53,3 +54,14 @@ def prometheus_peer(prometheus_namespace: str) -> k8s.networking.v1.NetworkPolic
             match_labels={conventions.NAMESPACE_NAME_LABEL: prometheus_namespace}
         )
     )
+
+
+def http_probe(path: str, period: int, failures: int) -> k8s.core.v1.ProbeArgs:
+    """A GET of `path` on the container's `http` port."""
+    return k8s.core.v1.ProbeArgs(
+        http_get=k8s.core.v1.HTTPGetActionArgs(path=path, port="http"),
+        period_seconds=period,
+        failure_threshold=failures,
+        timeout_seconds=5,
+    )
+

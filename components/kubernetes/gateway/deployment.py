@@ -140,15 +140,6 @@ def gateway_env(args: GatewayArgs) -> list[core.EnvVarArgs]:
     return env
 
 
-def http_probe(path: str, period: int, failures: int) -> core.ProbeArgs:
-    return core.ProbeArgs(
-        http_get=core.HTTPGetActionArgs(path=path, port="http"),
-        period_seconds=period,
-        failure_threshold=failures,
-        timeout_seconds=5,
-    )
-
-
 def gateway_container(args: GatewayArgs) -> core.ContainerArgs:
     return core.ContainerArgs(
         name=CONTAINER,
@@ -167,9 +158,9 @@ def gateway_container(args: GatewayArgs) -> core.ContainerArgs:
         ),
         # proxy/health_endpoints/_health_endpoints.py:1897 (/health/readiness: 200 with no
         # Prisma database, 503 once shutting down) and :2004 (/health/liveliness).
-        startup_probe=http_probe("/health/liveliness", STARTUP_PERIOD_S, STARTUP_FAILURES),
-        readiness_probe=http_probe("/health/readiness", 10, 3),
-        liveness_probe=http_probe("/health/liveliness", 20, 3),
+        startup_probe=pods.http_probe("/health/liveliness", STARTUP_PERIOD_S, STARTUP_FAILURES),
+        readiness_probe=pods.http_probe("/health/readiness", 10, 3),
+        liveness_probe=pods.http_probe("/health/liveliness", 20, 3),
         lifecycle=core.LifecycleArgs(
             pre_stop=core.LifecycleHandlerArgs(sleep=core.SleepActionArgs(seconds=PRESTOP_S))
         ),

@@ -114,15 +114,6 @@ def server_resources(args: ModelServerArgs) -> core.ResourceRequirementsArgs:
     )
 
 
-def http_probe(path: str, period: int, failures: int) -> core.ProbeArgs:
-    return core.ProbeArgs(
-        http_get=core.HTTPGetActionArgs(path=path, port="http"),
-        period_seconds=period,
-        failure_threshold=failures,
-        timeout_seconds=5,
-    )
-
-
 def container_ports(args: ModelServerArgs) -> list[core.ContainerPortArgs]:
     ports = [core.ContainerPortArgs(name="http", container_port=HTTP_PORT)]
     if metrics_port_name(args.engine) == "metrics":
@@ -143,11 +134,11 @@ def server_container(args: ModelServerArgs, parts: PodParts) -> core.ContainerAr
         ports=container_ports(args),
         resources=server_resources(args),
         volume_mounts=parts.mounts,
-        startup_probe=http_probe(
+        startup_probe=pods.http_probe(
             engine.probes.startup_path, 10, math.ceil(plan.startup_budget_s / 10)
         ),
-        readiness_probe=http_probe(engine.probes.ready_path, 10, 3),
-        liveness_probe=http_probe(engine.probes.live_path, 30, 5),
+        readiness_probe=pods.http_probe(engine.probes.ready_path, 10, 3),
+        liveness_probe=pods.http_probe(engine.probes.live_path, 30, 5),
         lifecycle=core.LifecycleArgs(
             pre_stop=core.LifecycleHandlerArgs(
                 sleep=core.SleepActionArgs(seconds=engine.shutdown(plan).prestop_s)
