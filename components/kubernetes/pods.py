@@ -65,3 +65,11 @@ def http_probe(path: str, period: int, failures: int) -> k8s.core.v1.ProbeArgs:
         timeout_seconds=5,
     )
 
+
+def http_service_spec(selector: dict[str, str], port: int) -> k8s.core.v1.ServiceSpecArgs:
+    """A ClusterIP Service whose `http` port `port` reaches the pods' `http` port."""
+    return k8s.core.v1.ServiceSpecArgs(
+        type="ClusterIP",
+        selector=selector,
+        ports=[k8s.core.v1.ServicePortArgs(name="http", port=port, target_port="http")],
+    )

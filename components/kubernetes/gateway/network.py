@@ -39,11 +39,7 @@ def gateway_pods() -> net.NetworkPolicyPeerArgs:
 
 
 def service_spec(selector: dict[str, str]) -> core.ServiceSpecArgs:
-    return core.ServiceSpecArgs(
-        type="ClusterIP",
-        selector=selector,
-        ports=[core.ServicePortArgs(name="http", port=PORT, target_port="http")],
-    )
+    return pods.http_service_spec(selector, PORT)
 
 
 def service_monitor_spec(selector: dict[str, str], namespace: pulumi.Input[str]) -> dict:
