@@ -22,6 +22,7 @@ import sys
 import time
 from collections import defaultdict
 from dataclasses import asdict
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -47,6 +48,12 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 POLICY_VIOLATION = 3
+
+
+class Export(StrEnum):
+    """`plan --export` formats: the cloud layer in a shape third-party IaC scanners read."""
+
+    arm = "arm"  # out/<stack>/arm-template.json, components/plan/arm.py
 
 
 # Control characters other than tab and newline, shown escaped so a value cannot move the
@@ -131,6 +138,10 @@ def plan(
         ),
     ] = None,
     no_policy: Annotated[bool, typer.Option("--no-policy", help="skip the policy pack")] = False,
+    export: Annotated[
+        list[Export] | None,
+        typer.Option("--export", help="also write the cloud layer for IaC scanners; repeatable"),
+    ] = None,
 ) -> None:
     """Run the Pulumi program offline, write plan.json, manifests/, cost.json and
     policy.json, and run the policy pack over the planned resources."""
@@ -151,7 +162,7 @@ def plan(
     except OutputError as exc:
         raise _fail([str(exc)]) from None
     started = time.perf_counter()
-    result, verdict = _run(stack, raw, env, root, target, policy)
+    result, verdict = _run(stack, raw, env, root, target, policy, tuple(export or ()))
     elapsed = time.perf_counter() - started
     if as_json:
         print(json.dumps(_summary(result, verdict, target), indent=2))
@@ -261,18 +272,20 @@ def _run(
     root: Path,
     target: Path,
     policy: tuple[Path, dict[str, Any]] | None,
+    exports: tuple[Export, ...] = (),
 ) -> tuple[PlanResult, PolicyVerdict | None]:
     """Plans and runs the pack in memory, so a policy config the pack refuses stops the run
     before anything is written, then writes `target` whole. Ctrl-C or a failure leaves it
     holding the last complete plan, or nothing."""
     from components.plan import output
+    from components.plan.arm import ArmExportError
     from components.plan.policy import PolicyConfigError, PolicyPackError
 
     if output.received() is not None:  # before this run began, and swallowed on its way
         _interrupted(target, output.received())
     try:
         with output.interruptible():
-            return _execute(stack, raw, env, root, target, policy)
+            return _execute(stack, raw, env, root, target, policy, exports)
     except BaseException as exc:
         # A signal comes first: whatever it broke on its way (a half-imported module, the
         # pack's connection) is its consequence, not a fault to report.
@@ -284,6 +297,8 @@ def _run(
             raise _fail([f"policy pack {policy and policy[0]}: {exc}"], code=1) from None
         if isinstance(exc, output.OutputError):
             raise _fail([str(exc)]) from None
+        if isinstance(exc, ArmExportError):
+            raise _fail([f"--export arm: {exc}"], code=1) from None
         raise
 
 
@@ -294,6 +309,7 @@ def _execute(
     root: Path,
     target: Path,
     policy: tuple[Path, dict[str, Any]] | None,
+    exports: tuple[Export, ...] = (),
 ) -> tuple[PlanResult, PolicyVerdict | None]:
     from components.plan import output, report
     from components.plan.policy import Analyzer
@@ -309,10 +325,22 @@ def _execute(
                 verdict = report.run_policy(analyzer, result.records, policy[1])
         with output.staged(target) as staging:
             report.write(result, verdict, staging)
+            if Export.arm in exports:
+                _export_arm(result.records, staging)
         return result, verdict
     finally:
         if analyzer is not None:
             analyzer.close()
+
+
+def _export_arm(records: list[Recorded], staging: Path) -> None:
+    from components.plan import arm
+
+    done = arm.write(records, staging)
+    for urn, reason in done.left_out:
+        say(err, "not in the ARM export", "yellow", f"{urn}: {reason}")
+    for urn in done.unresolved:
+        say(err, "ARM export", "yellow", f"{urn}: parent unknown offline, named {arm.UNRESOLVED}")
 
 
 def _interrupted(target: Path, signum: int) -> NoReturn:
