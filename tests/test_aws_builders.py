@@ -93,7 +93,12 @@ def test_launch_template_requires_imdsv2_one_hop_and_encrypts_a_root_sized_for_t
 
 # -- network -------------------------------------------------------------------------------
 def network(**changes) -> NetworkArgs:
-    fields = dict(cluster_name="llm-dev", zones=("eu-west-1a", "eu-west-1b", "eu-west-1c"))
+    fields = dict(
+        cluster_name="llm-dev",
+        zones=("eu-west-1a", "eu-west-1b", "eu-west-1c"),
+        region="eu-west-1",
+        account_id="111122223333",
+    )
     return NetworkArgs(**{**fields, **changes})
 
 
@@ -149,6 +154,7 @@ def cluster(**changes) -> ClusterArgs:
         version="1.35",
         autoscaler=AutoscalerPins(chart="9.59.0", image="v1.35.2"),
         namespace="llm-dev",
+        account_id="111122223333",
     )
     return ClusterArgs(**{**fields, **changes})
 
@@ -196,7 +202,13 @@ def test_the_default_storage_class_is_encrypted_gp3_bound_where_the_pod_lands():
 
 # -- artifact bucket -----------------------------------------------------------------------
 def artifacts(**changes) -> ArtifactBucketArgs:
-    fields = dict(bucket_name="llm-dev-artifacts", region="eu-west-1", namespace="llm-dev", expected_gib=10)
+    fields = dict(
+        bucket_name="llm-dev-artifacts",
+        region="eu-west-1",
+        namespace="llm-dev",
+        expected_gib=10,
+        account_id="111122223333",
+    )
     return ArtifactBucketArgs(**{**fields, **changes})
 
 
@@ -412,3 +424,99 @@ def test_a_hybrid_over_an_existing_link_gets_no_vpn_and_needs_no_key():
     args = foundation_args(load_spec(raw), {})
     assert args.vpn is None
     assert args.bucket.onprem_oidc_issuer == "https://oidc.onprem.example.com/cluster-1"
+
+
+# -- what an IaC scanner checks (issue 19) -------------------------------------------------
+def enforcer_args() -> EnforcerArgs:
+    return EnforcerArgs(
+        function_name="llm-dev-enforcer",
+        cluster_name="llm-dev",
+        environment="dev",
+        region="eu-west-1",
+        account_id="111122223333",
+        hard_cap_usd=3000.0,
+        state_prefix="/llm-platform/dev/budget-enforcer",
+    )
+
+
+def statements_for(policy: dict, principal: dict) -> list[dict]:
+    return [s for s in policy["Statement"] if s["Principal"] == principal]
+
+
+def test_a_key_policy_is_the_account_as_administrator_plus_only_the_grants_given():
+    # CKV2_AWS_64: an explicit policy; the account root administers, as AWS's default does.
+    logs = iam_documents.logs_may_use_key("eu-west-1", "111122223333", ["/aws/eks/llm-dev/cluster"])
+    policy = iam_documents.key_policy("111122223333", logs)
+    root, grant = policy["Statement"]
+    assert root["Principal"] == {"AWS": "arn:aws:iam::111122223333:root"}
+    assert (root["Action"], root["Resource"]) == ("kms:*", "*")
+    assert grant is logs
+    assert iam_documents.key_policy("111122223333")["Statement"] == [root]
+
+
+def test_cloudwatch_logs_of_the_region_may_use_a_key_for_the_named_log_groups_only():
+    made = iam_documents.logs_may_use_key("eu-west-1", "111122223333", ["/aws/lambda/f", "/x"])
+    assert made["Principal"] == {"Service": "logs.eu-west-1.amazonaws.com"}
+    assert made["Condition"] == {
+        "ArnEquals": {
+            "kms:EncryptionContext:aws:logs:arn": [
+                "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/lambda/f",
+                "arn:aws:logs:eu-west-1:111122223333:log-group:/x",
+            ]
+        }
+    }
+    assert "kms:GenerateDataKey*" in made["Action"] and "kms:Decrypt*" in made["Action"]
+    assert not any(a.startswith(("kms:Put", "kms:Create", "kms:Schedule")) for a in made["Action"])
+
+
+def test_with_a_hard_cap_the_budget_key_serves_budgets_the_lambdas_logs_and_the_alarm():
+    policy = iam_documents.budget_key_policy("111122223333", ("eu-west-1", "/aws/lambda/llm-dev-enforcer"))
+    (logs,) = statements_for(policy, {"Service": "logs.eu-west-1.amazonaws.com"})
+    assert logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"] == [
+        "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/lambda/llm-dev-enforcer"
+    ]
+    (alarms,) = statements_for(policy, {"Service": "cloudwatch.amazonaws.com"})
+    assert alarms["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert len(statements_for(policy, {"Service": "budgets.amazonaws.com"})) == 1
+    # Without a cap nothing but the account and Budgets may use the key.
+    bare = iam_documents.budget_key_policy("111122223333")
+    assert [s["Sid"] for s in bare["Statement"]] == ["AccountAdministers", "BudgetsPublishes"]
+    topic = iam_documents.budget_topic_policy("arn:topic", "111122223333", "eu-west-1")
+    (publish,) = statements_for(topic, {"Service": "cloudwatch.amazonaws.com"})
+    assert (publish["Action"], publish["Resource"]) == ("SNS:Publish", "arn:topic")
+    assert publish["Condition"] == {
+        "ArnLike": {"aws:SourceArn": "arn:aws:cloudwatch:eu-west-1:111122223333:alarm:*"}
+    }
+
+
+def test_a_failed_cap_waits_two_weeks_on_an_encrypted_queue_and_one_message_alarms():
+    queue = budget_config.dead_letter_queue(enforcer_args(), "arn:key")
+    assert queue["name"] == "llm-dev-enforcer-dlq"
+    assert queue["kms_master_key_id"] == "arn:key"
+    assert queue["message_retention_seconds"] == 14 * 86400 == 1_209_600  # SQS's maximum
+    alarm = budget_config.dead_letter_alarm("llm-dev-enforcer-dlq", "arn:topic")
+    assert (alarm["namespace"], alarm["metric_name"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert alarm["dimensions"] == {"QueueName": "llm-dev-enforcer-dlq"}
+    assert (alarm["comparison_operator"], alarm["threshold"]) == ("GreaterThanThreshold", 0)
+    assert alarm["alarm_actions"] == ["arn:topic"]
+    assert budget_config.enforcer_log_group(enforcer_args()) == "/aws/lambda/llm-dev-enforcer"
+
+
+def test_the_enforcer_may_send_to_its_dead_letter_queue_and_nothing_more():
+    send, key = iam_documents.send_dead_letters_policy("arn:queue", "arn:key")["Statement"]
+    assert (send["Action"], send["Resource"]) == ("sqs:SendMessage", "arn:queue")
+    assert (key["Action"], key["Resource"]) == (["kms:GenerateDataKey", "kms:Decrypt"], "arn:key")
+    assert key["Condition"] == {"StringLike": {"kms:ViaService": "sqs.*.amazonaws.com"}}
+
+
+def test_flow_logs_write_only_their_own_log_group():
+    assert subnets.flow_log_group(network()) == "/aws/vpc-flow-logs/llm-dev"
+    (st,) = iam_documents.flow_logs_policy("eu-west-1", "111122223333", "/aws/vpc-flow-logs/llm-dev")["Statement"]
+    arn = "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/vpc-flow-logs/llm-dev"
+    assert st["Resource"] == [arn, f"{arn}:*"]
+    assert "logs:CreateLogGroup" not in st["Action"]
+    assert set(st["Action"]) >= {"logs:CreateLogStream", "logs:PutLogEvents"}
+
+
+def test_the_control_plane_logs_where_eks_writes_them():
+    assert control_plane.log_group(cluster()) == "/aws/eks/llm-dev/cluster"

@@ -308,6 +308,14 @@ def test_other_budgets_forecasts_and_spend_under_the_cap_change_nothing(aws, cap
         ({"detail": {}}, "not an SNS event"),
         (_message("llm-aws", "six thousand"), "not a dollar figure"),
         ("not even a mapping", "not an SNS event"),
+        # The dead-letter queue's alarm publishes to the same topic (components/aws/budget.py):
+        # its JSON body is rejected, not raised on, so it never lands on the queue itself.
+        (_sns(json.dumps({
+            "AlarmName": "llm-aws-enforcer-dlq", "NewStateValue": "ALARM",
+            "NewStateReason": "Threshold Crossed: 1 datapoint [1.0] was greater than 0.0",
+            "Trigger": {"MetricName": "ApproximateNumberOfMessagesVisible",
+                        "Namespace": "AWS/SQS", "Threshold": 0.0}})),
+         "not an AWS Budgets notification"),
     ],
 )
 def test_malformed_message_is_rejected_with_a_logged_reason(aws, caplog, event, reason):

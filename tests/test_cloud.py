@@ -159,6 +159,72 @@ def test_aws_budget_thresholds_topic_encryption_and_hard_cap(planned):
     assert sub["protocol"] == "lambda"
 
 
+def _key_policies(aws) -> dict[str, list[dict]]:
+    """Each KMS key's policy statements, by the ARN the mocks give the key."""
+    return {
+        f"arn:aws:kms::000000000000:{r['name']}": json.loads(r["inputs"]["policy"])["Statement"]
+        for r in aws.resources("aws:kms/key:Key")
+    }
+
+
+@pytest.mark.parametrize("stack", ["aws", "hybrid"])
+def test_every_kms_key_has_a_policy_and_every_log_group_a_key_logs_may_use_for_it(planned, stack):
+    aws = planned[stack]
+    cfg = stack_spec(stack)["aws"]
+    region, account = cfg["region"], cfg["account_id"]
+    policies = _key_policies(aws)
+    # CKV2_AWS_64: explicit, the account root first, then only services that use the key.
+    services = {"budgets.amazonaws.com", f"logs.{region}.amazonaws.com", "cloudwatch.amazonaws.com"}
+    for statements in policies.values():
+        assert statements[0]["Principal"] == {"AWS": f"arn:aws:iam::{account}:root"}
+        assert {s["Principal"]["Service"] for s in statements[1:]} <= services
+    groups = _inputs(aws, "aws:cloudwatch/logGroup:LogGroup")
+    assert {g["name"] for g in groups} == {
+        "/aws/eks/llm-" + stack + "/cluster", "/aws/lambda/llm-" + stack + "-enforcer",
+        "/aws/vpc-flow-logs/llm-" + stack}
+    for group in groups:  # CKV_AWS_158, and a key CloudWatch Logs may use for this group
+        logs = next(s for s in policies[group["kmsKeyId"]]
+                    if s["Principal"] == {"Service": f"logs.{region}.amazonaws.com"})
+        arn = f"arn:aws:logs:{region}:{account}:log-group:{group['name']}"
+        assert logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"] == [arn]
+        assert group["retentionInDays"] == cfg.get("log_retention_days", 90)
+
+
+def test_a_failed_cap_lands_on_an_encrypted_queue_the_lambda_may_send_to_and_alarms(planned):
+    aws = planned["aws"]
+    (function,) = _inputs(aws, "aws:lambda/function:Function")
+    (queue,) = aws.resources("aws:sqs/queue:Queue")
+    queue_arn = f"arn:aws:sqs::000000000000:{queue['name']}"
+    key_arn = "arn:aws:kms::000000000000:aws-aws-budget-topic-key"
+    assert function["deadLetterConfig"] == {"targetArn": queue_arn}  # CKV_AWS_116
+    assert function["kmsKeyArn"] == key_arn  # CKV_AWS_173
+    assert queue["inputs"]["kmsMasterKeyId"] == key_arn
+    assert queue["inputs"]["messageRetentionSeconds"] == 14 * 24 * 3600
+    send = json.loads(aws.one("aws:iam/rolePolicy:RolePolicy", "aws-aws-budget-enforcer-dlq")["inputs"]["policy"])
+    assert {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue_arn} in send["Statement"]
+    (alarm,) = _inputs(aws, "aws:cloudwatch/metricAlarm:MetricAlarm")
+    assert alarm["dimensions"] == {"QueueName": queue["inputs"]["name"]}
+    assert (alarm["metricName"], alarm["comparisonOperator"], alarm["threshold"]) == (
+        "ApproximateNumberOfMessagesVisible", "GreaterThanThreshold", 0)
+    assert alarm["alarmActions"] == ["arn:aws:sns::000000000000:aws-aws-budget-topic"]
+    topic = json.loads(_inputs(aws, "aws:sns/topicPolicy:TopicPolicy")[0]["policy"])
+    assert {"budgets.amazonaws.com", "cloudwatch.amazonaws.com"} == {
+        s["Principal"]["Service"] for s in topic["Statement"]}
+
+
+@pytest.mark.parametrize("stack", ["aws", "hybrid"])
+def test_the_vpc_logs_every_flow_and_its_default_security_group_allows_nothing(planned, stack):
+    aws = planned[stack]
+    (vpc,) = aws.resources("aws:ec2/vpc:Vpc")
+    vpc_id = f"{vpc['name']}-id"
+    (flow,) = _inputs(aws, "aws:ec2/flowLog:FlowLog")  # CKV2_AWS_11
+    assert (flow["vpcId"], flow["trafficType"], flow["logDestinationType"]) == (
+        vpc_id, "ALL", "cloud-watch-logs")
+    (sg,) = _inputs(aws, "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")  # CKV2_AWS_12
+    assert (sg["vpcId"], sg["ingress"], sg["egress"]) == (vpc_id, [], [])
+    assert not aws.resources("aws:ec2/securityGroupRule:SecurityGroupRule")
+
+
 # -- GCP ---------------------------------------------------------------------------------
 def test_gke_is_private_with_workload_identity_shielded_nodes_and_a_channel(planned):
     gcp = planned["gcp"]
@@ -323,9 +389,10 @@ HAND = {
     # EKS $0.10/h; 3 NAT gateways at $0.045/h and their IPv4 addresses at $0.005/h;
     # 2 m6i.xlarge at $0.192; 1 g6e.xlarge at $1.861 for the one TP1 replica;
     # 200 spot node-hours at the dearer type's spot price (g6e.2xlarge, $0.96);
-    # 500 GB S3 at $0.023; three KMS keys at $1.
+    # 500 GB S3 at $0.023; four KMS keys at $1 (cluster, bucket, budget, flow logs). The
+    # flow logs' ingestion, the dead-letter queue and its alarm are not priced.
     "aws": 730 * 0.10 + 3 * 730 * (0.045 + 0.005) + 2 * 730 * 0.192 + 730 * 1.861
-    + 200 * 0.96 + 500 * 0.023 + 3 * 1.00,
+    + 200 * 0.96 + 500 * 0.023 + 4 * 1.00,
     # GKE $0.10/h; Cloud NAT at its $0.044/h ceiling; one e2-standard-4 in each of two
     # zones; two g2-standard-4 (min_nodes 2) at $0.70683; 200 spot hours of a2-ultragpu-1g
     # at $2.02752; 500 GB GCS at $0.020; one Cloud KMS key version at $0.06.
@@ -337,9 +404,9 @@ HAND = {
     + 200 * 1.469 + 500 * 0.018,
     # On-prem: one TP1 replica at the $1.10 amortised GPU-hour. AWS: EKS, one NAT with
     # its address, one m6i.xlarge, 40 spot hours of p5.48xlarge at $30, 2000 GB S3,
-    # three KMS keys, and the VPN connection at $0.05/h.
+    # four KMS keys, and the VPN connection at $0.05/h.
     "hybrid": 730 * 1.10 + 730 * 0.10 + 730 * (0.045 + 0.005) + 730 * 0.192 + 40 * 30.00
-    + 2000 * 0.023 + 3 * 1.00 + 730 * 0.05,
+    + 2000 * 0.023 + 4 * 1.00 + 730 * 0.05,
 }
 
 

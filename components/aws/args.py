@@ -19,8 +19,11 @@ from components.kubernetes.facts import PoolScheduling, Taint
 class NetworkArgs:
     cluster_name: str  # subnets carry kubernetes.io/cluster/<name> so EKS finds them
     zones: tuple[str, ...]  # one public and one private subnet in each
+    region: str
+    account_id: str  # named in the flow-log key's policy and role
     cidr: str = "10.40.0.0/16"  # RFC 1918, /16 to /24
     nat: Literal["per-az", "single"] = "per-az"  # "single": one cheaper NAT gateway
+    flow_log_retention_days: int = 90
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -40,6 +43,7 @@ class ClusterArgs:
     version: str  # EKS minor version, e.g. "1.33"
     autoscaler: AutoscalerPins
     namespace: str  # the default namespace of the Kubernetes provider the layer uses
+    account_id: str  # administers the cluster's key
     storage_class_labels: dict[str, str] = field(default_factory=dict)
     # CIDRs that may reach a public API endpoint; empty keeps the endpoint private.
     public_endpoint_cidrs: tuple[str, ...] = ()
@@ -80,6 +84,7 @@ class ArtifactBucketArgs:
     region: str
     namespace: str  # where the weights reader's service account lives
     expected_gib: int  # stored GiB, a tag the cost estimate reads
+    account_id: str  # administers the bucket's key
     noncurrent_version_days: int = 30
     checkpoint_days: int = 14
     # Hybrid: the on-prem cluster's service-account issuer, trusted for the weights reader.

@@ -24,6 +24,7 @@ from components.aws.args import ArtifactBucketArgs
 from components.aws.iam import pod_identity_role, rotated_key
 from components.aws.iam_documents import (
     MODELS_PREFIX,
+    key_policy,
     read_models_policy,
     tls_only_bucket_policy,
     web_identity_trust,
@@ -58,9 +59,19 @@ class ArtifactBucket(pulumi.ComponentResource):
         `args` federate the on-prem cluster instead."""
         super().__init__("llm-platform:aws:ArtifactBucket", name, None, opts)
         self._base, self._args = name, args
+        # S3 uses the key as the caller: the account's IAM policies (read_models_policy,
+        # write_backups_policy) say who, so no service is named in the key's policy.
         key = rotated_key(
-            f"{name}-key", f"SSE-KMS for {args.bucket_name}", args.tags, self._child
+            f"{name}-key",
+            f"SSE-KMS for {args.bucket_name}",
+            args.tags,
+            self._child,
+            policy=key_policy(args.account_id),
         )
+        # No S3 server access logging (Checkov CKV_AWS_18, graph_checks/aws/S3BucketLogging.json):
+        # a second bucket (its own key grant to the logging service, lifecycle, and the same
+        # check failing on it) to record requests whose every principal is one of this
+        # component's IAM roles; CloudTrail S3 data events record those per role, when wanted.
         bucket = aws.s3.Bucket(
             f"{name}-bucket",
             bucket=args.bucket_name,

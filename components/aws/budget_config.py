@@ -65,3 +65,51 @@ def enforcer_environment(args: EnforcerArgs, budget_name: str) -> dict[str, str]
         "HARD_CAP_USD": f"{args.hard_cap_usd:.2f}",
         "STATE_PREFIX": args.state_prefix,
     }
+
+
+# SQS's longest retention (1,209,600 s: the MessageRetentionPeriod range of
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html),
+# so a lost cap waits two weeks for someone to read it and cap by hand.
+DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
+# How long SQS reuses a data key before asking KMS again: its maximum, 24 h (same page),
+# so the queue costs few KMS requests.
+DEAD_LETTER_KEY_REUSE_SECONDS = 24 * 3600
+
+
+def enforcer_log_group(args: EnforcerArgs) -> str:
+    """The log group Lambda writes the function's logs to, created by us with retention."""
+    return f"/aws/lambda/{args.function_name}"
+
+
+def dead_letter_queue(args: EnforcerArgs, key_arn: pulumi.Input[str]) -> dict[str, Any]:
+    """Keyword arguments of the enforcer's dead-letter queue: a cap notification whose runs
+    all failed lands here instead of vanishing (Checkov CKV_AWS_116,
+    checks/resource/aws/LambdaDLQConfigured.py), encrypted with the budget's key."""
+    return dict(
+        name=f"{args.function_name}-dlq",
+        message_retention_seconds=DEAD_LETTER_RETENTION_SECONDS,
+        kms_master_key_id=key_arn,
+        kms_data_key_reuse_period_seconds=DEAD_LETTER_KEY_REUSE_SECONDS,
+    )
+
+
+def dead_letter_alarm(
+    queue_name: pulumi.Input[str], topic_arn: pulumi.Input[str]
+) -> dict[str, Any]:
+    """Keyword arguments of the alarm on the dead-letter queue: one message waiting there is
+    an unenforced cap, so any visible message alarms, on the budget's topic, at once."""
+    return dict(
+        alarm_description="A hard-cap notification failed every retry: the budget is not "
+        "enforced. Read the message on the queue and cap by hand.",
+        namespace="AWS/SQS",
+        metric_name="ApproximateNumberOfMessagesVisible",
+        dimensions={"QueueName": queue_name},
+        statistic="Maximum",
+        period=300,
+        evaluation_periods=1,
+        comparison_operator="GreaterThanThreshold",
+        threshold=0,
+        # An idle queue publishes no datapoints; no data means nothing waits.
+        treat_missing_data="notBreaching",
+        alarm_actions=[topic_arn],
+    )

@@ -18,7 +18,7 @@ import pulumi_kubernetes as k8s
 from components.aws import control_plane as plane
 from components.aws.args import ClusterArgs
 from components.aws.iam import pod_identity_role, rotated_key, service_role
-from components.aws.iam_documents import autoscaler_policy
+from components.aws.iam_documents import autoscaler_policy, key_policy, logs_may_use_key
 from components.kubernetes import helm
 
 
@@ -37,17 +37,24 @@ class Cluster(pulumi.ComponentResource):
         super().__init__("llm-platform:aws:Cluster", name, None, opts)
         self._base, self._args = name, args
         child = pulumi.ResourceOptions(parent=self)
+        log_group = plane.log_group(args)
+        # One key for the secrets and the control plane's logs (CKV_AWS_158): EKS uses it
+        # through the account's IAM, CloudWatch Logs for that one log group only.
         key = rotated_key(
             f"{name}-secrets",
             f"EKS secrets envelope encryption for {args.cluster_name}",
             args.tags,
             child,
+            policy=key_policy(
+                args.account_id, logs_may_use_key(args.region, args.account_id, [log_group])
+            ),
         )
         # Created here so its retention is ours, not "never expire".
         logs = aws.cloudwatch.LogGroup(
             f"{name}-logs",
-            name=f"/aws/eks/{args.cluster_name}/cluster",
+            name=log_group,
             retention_in_days=args.log_retention_days,
+            kms_key_id=key.arn,
             tags=args.tags,
             opts=child,
         )

@@ -29,6 +29,12 @@ NODE_POLICIES = [
 EBS_CSI_POLICIES = ["arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"]
 
 
+def log_group(args: ClusterArgs) -> str:
+    """Where EKS writes the control plane's logs (fixed by EKS), created by us with
+    retention and a key."""
+    return f"/aws/eks/{args.cluster_name}/cluster"
+
+
 def eks_cluster(
     args: ClusterArgs, subnet_ids: list[pulumi.Input[str]], key_arn: pulumi.Input[str]
 ) -> dict[str, Any]:

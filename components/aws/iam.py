@@ -63,15 +63,16 @@ def rotated_key(
     description: str,
     tags: dict[str, str],
     opts: pulumi.ResourceOptions,
-    policy: dict[str, Any] | None = None,
+    policy: dict[str, Any],
 ) -> aws.kms.Key:
-    """A customer-managed key rotated yearly, with a 30-day window before deletion."""
+    """A customer-managed key rotated yearly, with a 30-day window before deletion, and an
+    explicit policy (iam_documents.key_policy): never the default one AWS would attach."""
     return aws.kms.Key(
         name,
         description=description,
         enable_key_rotation=True,
         deletion_window_in_days=30,
-        policy=json.dumps(policy) if policy else None,
+        policy=json.dumps(policy),
         tags=tags,
         opts=opts,
     )

@@ -160,9 +160,10 @@ def autoscaler_policy(cluster_name: str) -> Document:
     }
 
 
-def budget_key_policy(account_id: str) -> Document:
-    """The budget topic's key: the account administers it and AWS Budgets may use it (with
-    the default aws/sns key Budgets cannot publish, and notifications vanish silently)."""
+def key_policy(account_id: str, *grants: Document) -> Document:
+    """An explicit key policy (Checkov CKV2_AWS_64, graph_checks/aws/KmsKeyPolicyIsDefined.json):
+    the account administers the key, so IAM policies of its principals decide who else uses
+    it, and `grants` let in only the services that encrypt with it themselves."""
     return {
         "Version": VERSION,
         "Statement": [
@@ -173,30 +174,143 @@ def budget_key_policy(account_id: str) -> Document:
                 "Action": "kms:*",
                 "Resource": "*",
             },
+            *grants,
+        ],
+    }
+
+
+def log_group_arn(region: str, account_id: str, name: str) -> str:
+    return f"arn:aws:logs:{region}:{account_id}:log-group:{name}"
+
+
+def logs_may_use_key(region: str, account_id: str, log_groups: list[str]) -> Document:
+    """CloudWatch Logs of `region` may encrypt and read the named log groups with the key,
+    and nothing else: the statement and encryption-context condition of
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
+    (the regional principal logs.<region>.amazonaws.com; kms:EncryptionContext:aws:logs:arn
+    is the log group's ARN)."""
+    return {
+        "Sid": "CloudWatchLogsEncrypts",
+        "Effect": "Allow",
+        "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+        "Action": [
+            "kms:Encrypt*",
+            "kms:Decrypt*",
+            "kms:ReEncrypt*",
+            "kms:GenerateDataKey*",
+            "kms:Describe*",
+        ],
+        "Resource": "*",
+        "Condition": {
+            "ArnEquals": {
+                "kms:EncryptionContext:aws:logs:arn": [
+                    log_group_arn(region, account_id, name) for name in log_groups
+                ]
+            }
+        },
+    }
+
+
+# An alarm publishing to an SSE-KMS topic needs the key: the statement of
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html
+# ("the key policy must allow CloudWatch", kms:Decrypt and kms:GenerateDataKey*).
+CLOUDWATCH_USES_KEY: Document = {
+    "Sid": "CloudWatchAlarmsPublish",
+    "Effect": "Allow",
+    "Principal": {"Service": "cloudwatch.amazonaws.com"},
+    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+    "Resource": "*",
+}
+
+
+def budget_key_policy(
+    account_id: str, enforcer_log_group: tuple[str, str] | None = None
+) -> Document:
+    """The budget topic's key: AWS Budgets may use it (with the default aws/sns key Budgets
+    cannot publish, and notifications vanish silently). With a hard-cap Lambda,
+    `enforcer_log_group` = (region, name): the same key encrypts the Lambda's log group, its
+    environment and its dead-letter queue, so CloudWatch Logs may use it for that group and
+    CloudWatch may publish the dead-letter alarm to the topic."""
+    budgets = {
+        "Sid": "BudgetsPublishes",
+        "Effect": "Allow",
+        "Principal": {"Service": BUDGETS},
+        "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+        "Resource": "*",
+        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+    }
+    if enforcer_log_group is None:
+        return key_policy(account_id, budgets)
+    region, name = enforcer_log_group
+    return key_policy(
+        account_id, budgets, logs_may_use_key(region, account_id, [name]), CLOUDWATCH_USES_KEY
+    )
+
+
+def budget_topic_policy(
+    topic_arn: str, account_id: str, alarm_region: str | None = None
+) -> Document:
+    """AWS Budgets may publish to the topic, for this account's budgets only; with
+    `alarm_region`, so may this account's CloudWatch alarms there (the dead-letter alarm)."""
+    statements: list[Document] = [
+        {
+            "Sid": "BudgetsPublishes",
+            "Effect": "Allow",
+            "Principal": {"Service": BUDGETS},
+            "Action": "SNS:Publish",
+            "Resource": topic_arn,
+            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+        }
+    ]
+    if alarm_region is not None:
+        alarms = f"arn:aws:cloudwatch:{alarm_region}:{account_id}:alarm:*"
+        statements.append(
             {
-                "Sid": "BudgetsPublishes",
+                "Sid": "AlarmsPublish",
                 "Effect": "Allow",
-                "Principal": {"Service": BUDGETS},
-                "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
-                "Resource": "*",
-                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": "SNS:Publish",
+                "Resource": topic_arn,
+                "Condition": {"ArnLike": {"aws:SourceArn": alarms}},
+            }
+        )
+    return {"Version": VERSION, "Statement": statements}
+
+
+def send_dead_letters_policy(queue_arn: str, key_arn: str) -> Document:
+    """The hard-cap Lambda's role may put a failed event on its dead-letter queue and, the
+    queue being SSE-KMS, make the data key for it; nothing else on either."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue_arn},
+            {
+                "Effect": "Allow",
+                "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                "Resource": key_arn,
+                "Condition": {"StringLike": {"kms:ViaService": "sqs.*.amazonaws.com"}},
             },
         ],
     }
 
 
-def budget_topic_policy(topic_arn: str, account_id: str) -> Document:
-    """AWS Budgets may publish to the topic, for this account's budgets only."""
+def flow_logs_policy(region: str, account_id: str, log_group: str) -> Document:
+    """What VPC Flow Logs does with its log group (the actions of
+    https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html), on that group
+    only: it writes streams, never creates a group (ours exists with retention and a key)."""
+    arn = log_group_arn(region, account_id, log_group)
     return {
         "Version": VERSION,
         "Statement": [
             {
-                "Sid": "BudgetsPublishes",
                 "Effect": "Allow",
-                "Principal": {"Service": BUDGETS},
-                "Action": "SNS:Publish",
-                "Resource": topic_arn,
-                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+                "Action": [
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:DescribeLogGroups",
+                    "logs:DescribeLogStreams",
+                ],
+                "Resource": [arn, f"{arn}:*"],
             }
         ],
     }

@@ -3,11 +3,22 @@ balancers, private subnets for the nodes, and NAT per AZ (or one, by spec)."""
 
 from __future__ import annotations
 
+import json
+
 import pulumi
 import pulumi_aws as aws
 
 from components.aws.args import NetworkArgs
-from components.aws.subnets import DEFAULT_ROUTE, ZoneLayout, named, subnet_tags, zone_layouts
+from components.aws.iam import rotated_key, service_role
+from components.aws.iam_documents import flow_logs_policy, key_policy, logs_may_use_key
+from components.aws.subnets import (
+    DEFAULT_ROUTE,
+    ZoneLayout,
+    flow_log_group,
+    named,
+    subnet_tags,
+    zone_layouts,
+)
 
 
 class Network(pulumi.ComponentResource):
@@ -59,8 +70,59 @@ class Network(pulumi.ComponentResource):
             self._associate(f"{name}-private-{layout.zone}", private, rt)
             self.private_subnet_ids.append(private.id)
             self.private_route_table_ids.append(rt.id)
+        # CKV2_AWS_12 (graph_checks/aws/VPCHasRestrictedSG.json): taking over the default
+        # group with no rules removes its allow-all egress and allow-self ingress; nothing
+        # here uses it (EKS makes its own cluster security group).
+        aws.ec2.DefaultSecurityGroup(
+            f"{name}-default-sg",
+            vpc_id=vpc.id,
+            ingress=[],
+            egress=[],
+            tags=named(args.tags, f"{name}-default-sg"),
+            opts=child,
+        )
+        self._flow_logs(vpc)
         self.vpc_id = vpc.id
         self.register_outputs({"vpc_id": self.vpc_id})
+
+    def _flow_logs(self, vpc: aws.ec2.Vpc) -> None:
+        """Every accepted and rejected flow of the VPC (CKV2_AWS_11,
+        graph_checks/aws/VPCHasFlowLog.json) to a log group with retention, encrypted with a
+        key only CloudWatch Logs may use for that group (CKV_AWS_158), written through a role
+        that may write to that group only."""
+        name, args = f"{self._base}-flow-logs", self._args
+        child = pulumi.ResourceOptions(parent=self)
+        group_name = flow_log_group(args)
+        key = rotated_key(
+            name,
+            f"VPC flow logs of {args.cluster_name}",
+            args.tags,
+            child,
+            policy=key_policy(
+                args.account_id, logs_may_use_key(args.region, args.account_id, [group_name])
+            ),
+        )
+        group = aws.cloudwatch.LogGroup(
+            name,
+            name=group_name,
+            retention_in_days=args.flow_log_retention_days,
+            kms_key_id=key.arn,
+            tags=args.tags,
+            opts=child,
+        )
+        role = service_role(name, "vpc-flow-logs.amazonaws.com", [], args.tags, child)
+        write = flow_logs_policy(args.region, args.account_id, group_name)
+        policy = aws.iam.RolePolicy(name, role=role.id, policy=json.dumps(write), opts=child)
+        aws.ec2.FlowLog(
+            name,
+            vpc_id=vpc.id,
+            traffic_type="ALL",
+            log_destination_type="cloud-watch-logs",
+            log_destination=group.arn,
+            iam_role_arn=role.arn,
+            tags=named(args.tags, name),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
 
     def _subnet(self, layout: ZoneLayout, vpc: aws.ec2.Vpc, public: bool) -> aws.ec2.Subnet:
         subnet = f"{self._base}-{'public' if public else 'private'}-{layout.zone}"

@@ -26,8 +26,11 @@ POLICY_TYPES = PolicyTypes(
         {
             "aws:budgets/budget:Budget",
             "aws:cloudwatch/logGroup:LogGroup",
+            "aws:cloudwatch/metricAlarm:MetricAlarm",
             "aws:ec2/customerGateway:CustomerGateway",
+            "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
             "aws:ec2/eip:Eip",
+            "aws:ec2/flowLog:FlowLog",
             "aws:ec2/instance:Instance",
             "aws:ec2/internetGateway:InternetGateway",
             "aws:ec2/launchTemplate:LaunchTemplate",
@@ -48,6 +51,7 @@ POLICY_TYPES = PolicyTypes(
             "aws:lambda/function:Function",
             "aws:s3/bucket:Bucket",
             "aws:sns/topic:Topic",
+            "aws:sqs/queue:Queue",
         }
     ),
     tag_paths={},

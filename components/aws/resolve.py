@@ -47,8 +47,11 @@ def foundation_args(
         network=NetworkArgs(
             cluster_name=cluster_name,
             zones=tuple(cfg.zones),
+            region=cfg.region,
+            account_id=cfg.account_id,
             cidr=cfg.vpc_cidr,
             nat=cfg.nat,
+            flow_log_retention_days=cfg.log_retention_days,
             tags=tags,
         ),
         cluster=cluster_args(spec, cfg, cluster_name),
@@ -79,6 +82,7 @@ def cluster_args(spec: EnvironmentSpec, cfg: Aws, cluster_name: str) -> ClusterA
         version=cfg.kubernetes_version,
         autoscaler=AutoscalerPins(pins.cluster_autoscaler_chart, pins.cluster_autoscaler_image),
         namespace=spec.namespace,
+        account_id=cfg.account_id,
         storage_class_labels=naming.k8s_labels(spec, "storage", "storage-class"),
         public_endpoint_cidrs=tuple(cfg.public_endpoint_cidrs),
         extended_support=cfg.extended_support,
@@ -131,6 +135,7 @@ def bucket_args(env: Environment, cfg: Aws) -> ArtifactBucketArgs:
         region=cfg.region,
         namespace=spec.namespace,
         expected_gib=pricing.expected_artifact_gib(env),
+        account_id=cfg.account_id,
         noncurrent_version_days=spec.artifacts.noncurrent_version_days,
         checkpoint_days=spec.artifacts.checkpoint_days,
         # In a hybrid the models are served on prem, so the bucket trusts that cluster.

@@ -58,3 +58,8 @@ def subnet_tags(args: NetworkArgs, name: str, public: bool) -> dict[str, str]:
         "Name": name,
         role: "1",
     }
+
+
+def flow_log_group(args: NetworkArgs) -> str:
+    """The log group the VPC's flow logs go to."""
+    return f"/aws/vpc-flow-logs/{args.cluster_name}"
