@@ -47,6 +47,8 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 POLICY_VIOLATION = 3
+# What `plan --export` writes (components/plan/report.write); names as the issue gives them.
+EXPORTS = ("terraform-plan",)
 
 
 # Control characters other than tab and newline, shown escaped so a value cannot move the
@@ -131,6 +133,14 @@ def plan(
         ),
     ] = None,
     no_policy: Annotated[bool, typer.Option("--no-policy", help="skip the policy pack")] = False,
+    export: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--export",
+            help="also write the cloud resources for IaC scanners: terraform-plan "
+            "(terraform-plan.json, aws and gcp resources, for checkov --framework terraform_plan)",
+        ),
+    ] = None,
 ) -> None:
     """Run the Pulumi program offline, write plan.json, manifests/, cost.json and
     policy.json, and run the policy pack over the planned resources."""
@@ -141,6 +151,10 @@ def plan(
     env = load_environment(raw)
     _require_sdk(stack, env)
     policy = None if no_policy else _policy(root, stack, policy_pack, policy_config)
+    exports = tuple(dict.fromkeys(export or ()))
+    unknown = [e for e in exports if e not in EXPORTS]
+    if unknown:
+        raise _fail([f"--export {e}: not one of {', '.join(EXPORTS)}" for e in unknown])
     # Resolved, so a symlinked out/<stack> keeps its link and the plan goes where it points.
     target = (out_dir or root / "out" / stack).resolve()
     cannot_write = unwritable(target, "--out")
@@ -151,7 +165,7 @@ def plan(
     except OutputError as exc:
         raise _fail([str(exc)]) from None
     started = time.perf_counter()
-    result, verdict = _run(stack, raw, env, root, target, policy)
+    result, verdict = _run(stack, raw, env, root, target, policy, exports)
     elapsed = time.perf_counter() - started
     if as_json:
         print(json.dumps(_summary(result, verdict, target), indent=2))
@@ -261,6 +275,7 @@ def _run(
     root: Path,
     target: Path,
     policy: tuple[Path, dict[str, Any]] | None,
+    exports: tuple[str, ...] = (),
 ) -> tuple[PlanResult, PolicyVerdict | None]:
     """Plans and runs the pack in memory, so a policy config the pack refuses stops the run
     before anything is written, then writes `target` whole. Ctrl-C or a failure leaves it
@@ -272,7 +287,7 @@ def _run(
         _interrupted(target, output.received())
     try:
         with output.interruptible():
-            return _execute(stack, raw, env, root, target, policy)
+            return _execute(stack, raw, env, root, target, policy, exports)
     except BaseException as exc:
         # A signal comes first: whatever it broke on its way (a half-imported module, the
         # pack's connection) is its consequence, not a fault to report.
@@ -294,6 +309,7 @@ def _execute(
     root: Path,
     target: Path,
     policy: tuple[Path, dict[str, Any]] | None,
+    exports: tuple[str, ...] = (),
 ) -> tuple[PlanResult, PolicyVerdict | None]:
     from components.plan import output, report
     from components.plan.policy import Analyzer
@@ -308,7 +324,7 @@ def _execute(
             with err.status(plain(f"running the policy pack over {len(result.records)} resources")):
                 verdict = report.run_policy(analyzer, result.records, policy[1])
         with output.staged(target) as staging:
-            report.write(result, verdict, staging)
+            report.write(result, verdict, staging, exports)
         return result, verdict
     finally:
         if analyzer is not None:

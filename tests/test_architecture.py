@@ -97,6 +97,7 @@ PURE = (
     "components.observability.rules",
     "components.observability.dashboards",
     "components.ci",
+    "components.plan.terraform",
 )
 
 
