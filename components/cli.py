@@ -171,6 +171,8 @@ def plan(
         print(json.dumps(_summary(result, verdict, target), indent=2))
     else:
         _print_plan(result, target, elapsed)
+        if "terraform-plan" in exports:
+            _print_terraform_export(target)
         if verdict is not None:
             _print_verdict(verdict)
     if verdict is not None and not verdict.passed:
@@ -443,6 +445,25 @@ def _print_plan(result: PlanResult, target: Path, elapsed: float) -> None:
             f"in {elapsed:.1f}s"
         )
     )
+
+
+def _print_terraform_export(target: Path) -> None:
+    """What the export holds and what it left out; a cloud type the map lacks is named, as
+    it is missing from what a scanner sees."""
+    from components.plan import terraform
+
+    doc = json.loads((target / terraform.FILE_NAME).read_text())
+    meta = doc["llm_platform"]
+    out.print(
+        plain(
+            f"wrote {target}/{terraform.FILE_NAME}: "
+            f"{len(doc['planned_values']['root_module']['resources'])} resources; "
+            f"{len(meta['skipped'])} without a Terraform twin left out (llm_platform.skipped)"
+        ),
+        soft_wrap=True,
+    )
+    for token in meta["unmapped"]:
+        say(out, "not exported", "red", f"{token}: not in the Terraform type map")
 
 
 def _resource_tree(records: list[Recorded]) -> Tree:

@@ -172,6 +172,10 @@ def test_cli_writes_the_export_with_the_plan(tmp_path):
     assert proc.returncode == 0, proc.stderr
     doc = _doc(out / "terraform-plan.json")
     assert doc["terraform_version"] and doc["llm_platform"]["stack"] == "gcp"
+    mapped = len(doc["planned_values"]["root_module"]["resources"])
+    skipped = len(doc["llm_platform"]["skipped"])
+    assert f"terraform-plan.json: {mapped} resources; {skipped} without" in " ".join(
+        proc.stdout.split())
     bad = run_cli("plan", "--stack", "gcp", "--out", str(tmp_path / "x"), "--export", "arm")
     assert bad.returncode != 0 and "--export arm" in bad.stderr
     assert not (tmp_path / "x").exists()

@@ -204,7 +204,11 @@ def resource(
         conv = _Converter(entry, targets)
         name = conv.attr("", key)
         values[name], expr = conv.value(key, value, key)
-        if expr is None and targets:
+        # A block keeps Terraform's list shape in expressions too, so a link found nowhere
+        # inside it is not recorded at the block's level.
+        written = values[name]
+        blocks = isinstance(written, list) and any(isinstance(v, dict) for v in written)
+        if expr is None and targets and not blocks:
             expr = _refs(f"{a}.id" for a, _ in targets)
         if expr is not None:
             expressions[name] = expr
