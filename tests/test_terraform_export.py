@@ -146,6 +146,27 @@ def test_links_are_references_to_the_target_address(exports):
     assert change["after_unknown"] == {"bucket": True} and change["before"] is None
 
 
+def test_links_name_the_output_the_input_holds(exports):
+    """The attribute follows the value: a mock id is `.id`, an ARN `.arn`, the target's own
+    name `.name`; a nested link stays inside its block; an embedded one keeps the value."""
+    doc = _doc(exports["aws"])
+    config, planned = _by_address(doc, "configuration"), _by_address(doc, "planned_values")
+    eks = next(a for a in config if a.startswith("aws_eks_cluster."))
+    group = next(c for a, c in config.items() if a.startswith("aws_eks_node_group."))
+    assert group["expressions"]["cluster_name"]["references"] == [f"{eks}.name", eks]
+    role = group["expressions"]["node_role_arn"]["references"][0]
+    assert role.startswith("aws_iam_role.") and role.endswith(".arn")
+    nat = next(c for a, c in config.items() if a.startswith("aws_nat_gateway."))
+    assert nat["expressions"]["allocation_id"]["references"][0].startswith("aws_eip.")
+    cluster = config[eks]["expressions"]["encryption_config"]
+    key = cluster[0]["provider"][0]["key_arn"]["references"]
+    assert key[0].startswith("aws_kms_key.") and key[0].endswith(".arn")
+    assert planned[eks]["values"]["encryption_config"][0]["provider"][0]["key_arn"] is None
+    tls = next(a for a in config if a.startswith("aws_s3_bucket_policy."))
+    assert json.loads(planned[tls]["values"]["policy"])["Statement"]
+    assert config[tls]["expressions"]["policy"]["references"][1].startswith("aws_s3_bucket.")
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_checkov_reads_every_translated_resource(exports, checkov, stack):
     report = checkov[stack]
