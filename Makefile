@@ -97,7 +97,7 @@ endif
 endif
 
 test: install test-tools
-	$(BIN)/ruff check components policies tests bench platform .github/scripts scripts/golden scripts/mutate scripts/lock \
+	$(BIN)/ruff check components policies tests bench platform .github/scripts scripts/golden scripts/mutate scripts/lock scripts/gen_terraform_types.py \
 		.github/scripts/changed-stacks .github/scripts/check-environment .github/scripts/deploy-matrix
 	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov GATEWAY_PYTHON=$(CURDIR)/$(GATEWAY_VENV)/bin/python \
 		$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
@@ -132,7 +132,7 @@ docs: $(VENV)/.test
 	$(BIN)/python -m components.spec.docs
 
 lint: $(VENV)/.test
-	$(BIN)/ruff check components policies tests bench platform .github/scripts scripts/golden scripts/mutate scripts/lock \
+	$(BIN)/ruff check components policies tests bench platform .github/scripts scripts/golden scripts/mutate scripts/lock scripts/gen_terraform_types.py \
 		.github/scripts/changed-stacks .github/scripts/check-environment .github/scripts/deploy-matrix
 
 clean:

@@ -22,7 +22,6 @@ import sys
 import time
 from collections import defaultdict
 from dataclasses import asdict
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -48,12 +47,8 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 POLICY_VIOLATION = 3
-
-
-class Export(StrEnum):
-    """`plan --export` formats: the cloud layer in a shape third-party IaC scanners read."""
-
-    arm = "arm"  # out/<stack>/arm-template.json, components/plan/arm.py
+# What `plan --export` writes (components/plan/report.write); names as the issue gives them.
+EXPORTS = ("terraform-plan", "arm")
 
 
 # Control characters other than tab and newline, shown escaped so a value cannot move the
@@ -139,8 +134,13 @@ def plan(
     ] = None,
     no_policy: Annotated[bool, typer.Option("--no-policy", help="skip the policy pack")] = False,
     export: Annotated[
-        list[Export] | None,
-        typer.Option("--export", help="also write the cloud layer for IaC scanners; repeatable"),
+        list[str] | None,
+        typer.Option(
+            "--export",
+            help="also write the cloud resources for IaC scanners, repeatable: terraform-plan "
+            "(terraform-plan.json, aws and gcp resources, for checkov --framework terraform_plan), "
+            "arm (arm-template.json, azure-native resources, for checkov --framework arm)",
+        ),
     ] = None,
 ) -> None:
     """Run the Pulumi program offline, write plan.json, manifests/, cost.json and
@@ -152,6 +152,10 @@ def plan(
     env = load_environment(raw)
     _require_sdk(stack, env)
     policy = None if no_policy else _policy(root, stack, policy_pack, policy_config)
+    exports = tuple(dict.fromkeys(export or ()))
+    unknown = [e for e in exports if e not in EXPORTS]
+    if unknown:
+        raise _fail([f"--export {e}: not one of {', '.join(EXPORTS)}" for e in unknown])
     # Resolved, so a symlinked out/<stack> keeps its link and the plan goes where it points.
     target = (out_dir or root / "out" / stack).resolve()
     cannot_write = unwritable(target, "--out")
@@ -162,12 +166,14 @@ def plan(
     except OutputError as exc:
         raise _fail([str(exc)]) from None
     started = time.perf_counter()
-    result, verdict = _run(stack, raw, env, root, target, policy, tuple(export or ()))
+    result, verdict = _run(stack, raw, env, root, target, policy, exports)
     elapsed = time.perf_counter() - started
     if as_json:
         print(json.dumps(_summary(result, verdict, target), indent=2))
     else:
         _print_plan(result, target, elapsed)
+        if "terraform-plan" in exports:
+            _print_terraform_export(target)
         if verdict is not None:
             _print_verdict(verdict)
     if verdict is not None and not verdict.passed:
@@ -272,7 +278,7 @@ def _run(
     root: Path,
     target: Path,
     policy: tuple[Path, dict[str, Any]] | None,
-    exports: tuple[Export, ...] = (),
+    exports: tuple[str, ...] = (),
 ) -> tuple[PlanResult, PolicyVerdict | None]:
     """Plans and runs the pack in memory, so a policy config the pack refuses stops the run
     before anything is written, then writes `target` whole. Ctrl-C or a failure leaves it
@@ -309,7 +315,7 @@ def _execute(
     root: Path,
     target: Path,
     policy: tuple[Path, dict[str, Any]] | None,
-    exports: tuple[Export, ...] = (),
+    exports: tuple[str, ...] = (),
 ) -> tuple[PlanResult, PolicyVerdict | None]:
     from components.plan import output, report
     from components.plan.policy import Analyzer
@@ -324,8 +330,8 @@ def _execute(
             with err.status(plain(f"running the policy pack over {len(result.records)} resources")):
                 verdict = report.run_policy(analyzer, result.records, policy[1])
         with output.staged(target) as staging:
-            report.write(result, verdict, staging)
-            if Export.arm in exports:
+            report.write(result, verdict, staging, exports)
+            if "arm" in exports:
                 _export_arm(result.records, staging)
         return result, verdict
     finally:
@@ -455,6 +461,25 @@ def _print_plan(result: PlanResult, target: Path, elapsed: float) -> None:
             f"in {elapsed:.1f}s"
         )
     )
+
+
+def _print_terraform_export(target: Path) -> None:
+    """What the export holds and what it left out; a cloud type the map lacks is named, as
+    it is missing from what a scanner sees."""
+    from components.plan import terraform
+
+    doc = json.loads((target / terraform.FILE_NAME).read_text())
+    meta = doc["llm_platform"]
+    out.print(
+        plain(
+            f"wrote {target}/{terraform.FILE_NAME}: "
+            f"{len(doc['planned_values']['root_module']['resources'])} resources; "
+            f"{len(meta['skipped'])} without a Terraform twin left out (llm_platform.skipped)"
+        ),
+        soft_wrap=True,
+    )
+    for token in meta["unmapped"]:
+        say(out, "not exported", "red", f"{token}: not in the Terraform type map")
 
 
 def _resource_tree(records: list[Recorded]) -> Tree:

@@ -98,6 +98,7 @@ PURE = (
     "components.observability.dashboards",
     "components.ci",
     "components.plan.arm",
+    "components.plan.terraform",
 )
 
 

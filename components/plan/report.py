@@ -12,7 +12,7 @@ import yaml
 
 from components import pricing
 from components.observability import alertmanager
-from components.plan import manifests
+from components.plan import manifests, terraform
 from components.plan.policy import Analyzer, Resource, Violation, engine_view
 from components.plan.runner import Recorded, run_program
 from components.spec import Environment
@@ -232,8 +232,11 @@ def run_policy(
     )
 
 
-def write(result: PlanResult, verdict: PolicyVerdict | None, out_dir: Path) -> None:
-    """Every file of the plan, into a directory of its own (output.staged)."""
+def write(
+    result: PlanResult, verdict: PolicyVerdict | None, out_dir: Path, exports: tuple[str, ...] = ()
+) -> None:
+    """Every file of the plan, into a directory of its own (output.staged), so an export
+    is part of the complete-or-absent output like the rest."""
     manifests.write(result.manifests, out_dir / "manifests")
     (out_dir / "plan.json").write_text(json.dumps(result.plan_json(), indent=2))
     (out_dir / "cost.json").write_text(json.dumps(result.cost_json(), indent=2))
@@ -244,3 +247,6 @@ def write(result: PlanResult, verdict: PolicyVerdict | None, out_dir: Path) -> N
     )
     if verdict is not None:
         (out_dir / "policy.json").write_text(json.dumps(verdict.to_json(), indent=2))
+    if "terraform-plan" in exports:
+        doc = terraform.export(result.stack, result.records)
+        (out_dir / terraform.FILE_NAME).write_text(json.dumps(doc, indent=2))
