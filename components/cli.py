@@ -116,6 +116,15 @@ def load_environment(raw: Any) -> Environment:
         raise _fail(exc.problems) from None
 
 
+def _exports(asked: list[str]) -> tuple[str, ...]:
+    """The --export formats asked for, once each, checked before anything runs."""
+    exports = tuple(dict.fromkeys(asked))
+    unknown = [e for e in exports if e not in EXPORTS]
+    if unknown:
+        raise _fail([f"--export {e}: not one of {', '.join(EXPORTS)}" for e in unknown])
+    return exports
+
+
 @app.command()
 def plan(
     stack: Annotated[str, typer.Option(help="stack name: stacks/Pulumi.<stack>.yaml")] = "local",
@@ -152,10 +161,7 @@ def plan(
     env = load_environment(raw)
     _require_sdk(stack, env)
     policy = None if no_policy else _policy(root, stack, policy_pack, policy_config)
-    exports = tuple(dict.fromkeys(export or ()))
-    unknown = [e for e in exports if e not in EXPORTS]
-    if unknown:
-        raise _fail([f"--export {e}: not one of {', '.join(EXPORTS)}" for e in unknown])
+    exports = _exports(export or [])
     # Resolved, so a symlinked out/<stack> keeps its link and the plan goes where it points.
     target = (out_dir or root / "out" / stack).resolve()
     cannot_write = unwritable(target, "--out")
