@@ -8,6 +8,9 @@ Inputs:
   * AWS_TYPES below: Pulumi token -> Terraform type, copied by hand from the pulumi-aws
     bridge-metadata.json "renames.resources" section (see SOURCES; the pulumi-aws snapshot was
     too large to fetch, so it was read page by page through the code index).
+  * for tokens the stored bridge-metadata pages did not cover (SQS, metric alarm, flow log,
+    default security group), pulumi-aws provider/resources.go entries and the pinned SDK
+    (SOURCES aws-rgo, aws-sdk); AWS_MAP_INPUTS: map-typed inputs whose keys are data.
   * AWS_FIELD_RENAMES below: the non-mechanical property names seen in the same file's
     "renamedProperties" section.
   * the pulumi-gcp bridge-metadata.json (auto-aliasing.resources: TF type -> current token, plus
@@ -37,6 +40,14 @@ SOURCES = {
         " the pulumi-aws snapshot is 731 MB, over the 500 MB fetch limit)"
     ),
     "aws-sdk": "pulumi_aws-7.51.1-py3-none-any.whl (PyPI), pulumi_aws/<module>/<resource>.py: @pulumi.type_token and pulumi.Alias(type_=...)",
+    "aws-rgo": (
+        "github.com/pulumi/pulumi-aws provider/resources.go, the stored version in the code index"
+        " (read_file id 16979349534, 315,500 chars; found by find_string '\"aws_default_security_group\": {')."
+        " Commit not shown by the index; it imports github.com/pulumi/pulumi-aws/provider/v6, so a"
+        " v6-era file, NOT the pinned v7.51.1. Entries read: aws_cloudwatch_log_group and"
+        " aws_cloudwatch_metric_alarm (offset ~52k-68k), aws_flow_log (~80k), aws_default_security_group"
+        " (~87.5k)"
+    ),
     "gcp-bm": (
         "github.com/pulumi/pulumi-gcp provider/cmd/pulumi-resource-gcp/bridge-metadata.json@v9.35.0"
         " (14da5bc83e, 2026-08-21; the newest tag in the snapshot. The pinned 10.2.0 has no tag"
@@ -49,8 +60,11 @@ SOURCES = {
 AWS_TYPES: dict[str, tuple[str, str, str]] = {
     "aws:budgets/budget:Budget": ("aws_budgets_budget", "aws-bm", ""),
     "aws:cloudwatch/logGroup:LogGroup": ("aws_cloudwatch_log_group", "aws-bm", ""),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": ("aws_cloudwatch_metric_alarm", "aws-rgo+aws-sdk", "resources.go: \"aws_cloudwatch_metric_alarm\": {Tok: awsResource(cloudwatchMod, \"MetricAlarm\")}; 7.51.1 SDK cloudwatch/metric_alarm.py:983 @pulumi.type_token."),
     "aws:ec2/customerGateway:CustomerGateway": ("aws_customer_gateway", "aws-bm", ""),
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": ("aws_default_security_group", "aws-rgo+aws-sdk", "resources.go: \"aws_default_security_group\": {Tok: awsResource(ec2Mod, \"DefaultSecurityGroup\")}, Fields ingress/egress kept singular ({Name: \"ingress\"}, {Name: \"egress\"}); 7.51.1 SDK ec2/default_security_group.py:315 @pulumi.type_token."),
     "aws:ec2/eip:Eip": ("aws_eip", "aws-bm", ""),
+    "aws:ec2/flowLog:FlowLog": ("aws_flow_log", "aws-rgo+aws-sdk", "resources.go: \"aws_flow_log\": {Tok: awsResource(ec2Mod, \"FlowLog\")} (no Fields overrides); 7.51.1 SDK ec2/flow_log.py:623 @pulumi.type_token."),
     "aws:ec2/internetGateway:InternetGateway": ("aws_internet_gateway", "aws-bm", ""),
     "aws:ec2/launchTemplate:LaunchTemplate": ("aws_launch_template", "aws-bm", ""),
     "aws:ec2/natGateway:NatGateway": ("aws_nat_gateway", "aws-bm", ""),
@@ -118,6 +132,7 @@ AWS_TYPES: dict[str, tuple[str, str, str]] = {
         " aws_s3_bucket_versioning.",
     ),
     "aws:sns/topic:Topic": ("aws_sns_topic", "aws-bm", ""),
+    "aws:sqs/queue:Queue": ("aws_sqs_queue", "aws-sdk", "resources.go (other stored versions in the code index, find_string 'Tok: awsResource(sqsMod, \"Queue\"),', ids 41594274975, 9238082784, 1775879674): \"aws_sqs_queue\": {Tok: awsResource(sqsMod, \"Queue\"), Fields: {\"name\": AutoName(\"name\", ...)}} (name stays name); the aws_sqs_queue entry of id 16979349534 was not read. 7.51.1 SDK sqs/queue.py:693 @pulumi.type_token."),
     "aws:sns/topicPolicy:TopicPolicy": ("aws_sns_topic_policy", "aws-bm", ""),
     "aws:sns/topicSubscription:TopicSubscription": ("aws_sns_topic_subscription", "aws-bm", ""),
 }
@@ -132,6 +147,9 @@ AWS_FIELD_RENAMES: dict[str, dict[str, tuple[str, str]]] = {
     "aws:budgets/budget:Budget": {
         "notifications": ("notification", "aws-bm renamedProperties[aws:budgets/budget:Budget], offset ~376k"),
         "costFilters": ("cost_filter", "aws-bm renamedProperties[aws:budgets/budget:Budget], offset ~376k. NB the mechanical cost_filters is a different (legacy map) TF attribute: \"costFilterLegacy\": \"cost_filters\""),
+    },
+    "aws:cloudwatch/metricAlarm:MetricAlarm": {
+        "name": ("alarm_name", "aws-rgo aws_cloudwatch_metric_alarm Fields: \"alarm_name\": tfbridge.AutoName(\"name\", 255, \"-\") (Pulumi name = TF alarm_name; our plans leave it to auto-naming)"),
     },
     "aws:ec2/routeTable:RouteTable": {
         "routes": ("route", "aws-bm renamedProperties[aws:ec2/routeTable:RouteTable], offset ~710k"),
@@ -168,6 +186,14 @@ AWS_FIELD_RENAMES: dict[str, dict[str, tuple[str, str]]] = {
 # aws:sns/topic (~1.515M), aws:ec2/vpnConnection, vpnGateway, vpnGatewayRoutePropagation (~735k:
 # tunnel1IkeVersions -> tunnel1_ike_versions etc.); aws:sns/topicPolicy has no entry (no name
 # differs).
+# resources.go entries read (aws-rgo, id 16979349534): aws_cloudwatch_log_group (IDFields name, no
+# Fields: kmsKeyId -> kms_key_id mechanical), aws_cloudwatch_metric_alarm (alarm_name <- name, the
+# *_actions only retyped), aws_flow_log (no Fields), aws_default_security_group (ingress/egress kept
+# singular). aws_lambda_function (in other stored resources.go versions, ids 9238082784,
+# 41594274975): Fields only function_name <- name, filename <- code, role retyped, so
+# deadLetterConfig(.targetArn) -> dead_letter_config(.target_arn) and kmsKeyArn -> kms_key_arn are
+# mechanical, as the 7.51.1 SDK docstrings name them (lambda_/function.py:77 dead_letter_config,
+# :86 kms_key_arn; lambda_/_inputs.py:1608 target_arn).
 AWS_ENTRIES_READ = [
     "aws:budgets/budget:Budget", "aws:ec2/launchTemplate:LaunchTemplate", "aws:ec2/natGateway:NatGateway",
     "aws:ec2/routeTable:RouteTable", "aws:ec2/routeTableAssociation:RouteTableAssociation",
@@ -180,6 +206,8 @@ AWS_ENTRIES_READ = [
     "aws:sns/topic:Topic", "aws:sns/topicPolicy:TopicPolicy", "aws:sns/topicSubscription:TopicSubscription",
     "aws:ec2/vpnConnection:VpnConnection", "aws:ec2/vpnGateway:VpnGateway",
     "aws:ec2/vpnGatewayRoutePropagation:VpnGatewayRoutePropagation",
+    "aws:cloudwatch/logGroup:LogGroup", "aws:cloudwatch/metricAlarm:MetricAlarm", "aws:ec2/flowLog:FlowLog",
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "aws:sqs/queue:Queue",
 ]
 
 # List-valued inputs whose Pulumi name looks like the plural of a TF block name, on entries the
@@ -196,6 +224,15 @@ AWS_PLURAL_SOURCES: dict[str, str] = {
         "pulumi_aws 7.51.1 eks/addon.py:48, docstring of pod_identity_associations (from the TF"
         " docs): 'See `pod_identity_association` below for details.'"
     ),
+}
+
+
+# Inputs that are TF map attributes (keys are data, kept verbatim; not blocks) beyond the names
+# `walk` already skips. Source: the pinned SDK's input type.
+AWS_MAP_INPUTS: dict[str, dict[str, str]] = {
+    "aws:cloudwatch/metricAlarm:MetricAlarm": {
+        "dimensions": "pulumi_aws 7.51.1 cloudwatch/metric_alarm.py:29 dimensions: Mapping[str, str] (TF map attribute dimensions)",
+    },
 }
 
 
@@ -277,10 +314,12 @@ def gcp_fields(tf_entry: dict, paths: list[str]):
 def aws_tf_paths(token: str, paths: list[str]):
     top = {k: v[0] for k, v in AWS_FIELD_RENAMES.get(token, {}).items()}
     top.update(AWS_PLURAL_CANDIDATES.get(token, {}))
+    maps = AWS_MAP_INPUTS.get(token, {})
     out = {}
     for path in paths:
         parts = [x for x in path.split(".") if x != "[]"]
-        out[path] = ".".join([top.get(parts[0], snake(parts[0]))] + [snake(x) for x in parts[1:]])
+        rest = parts[1:] if parts[0] in maps else [snake(x) for x in parts[1:]]
+        out[path] = ".".join([top.get(parts[0], snake(parts[0]))] + rest)
     return out
 
 
@@ -300,7 +339,10 @@ def aws_entry(token: str, info: dict, paths: list[str], entry: dict) -> dict | N
         "none: mechanical camelCase -> snake_case" if read else
         "none known: renamedProperties entry not read; mechanical expected, to verify")
     entry["renamed_properties_entry_read"] = read
-    nested_objects = sorted(p for p in paths if info["types"].get(p) == "dict" and p.split(".")[-1] not in ("tags", "labels", "variables"))
+    maps = AWS_MAP_INPUTS.get(token, {})
+    nested_objects = sorted(p for p in paths if info["types"].get(p) == "dict" and p.split(".")[-1] not in ("tags", "labels", "variables") and p.split(".")[0] not in maps)
+    if maps:
+        entry["map_inputs"] = {k: {"keys": "verbatim (data, not schema)", "source": v} for k, v in maps.items() if k in info["paths"]}
     if nested_objects:
         entry["nested_blocks_to_wrap_in_a_list"] = nested_objects
     return aws_tf_paths(token, paths)
