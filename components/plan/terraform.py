@@ -36,7 +36,8 @@ FORMAT_VERSION = "1.2"
 # Pulumi inputs that are Terraform maps (their keys are data, not attributes), as the
 # generator treats them (scripts/gen_terraform_types.py `walk`).
 MAPS = frozenset(
-    {"tags", "labels", "resourceLabels", "userLabels", "variables", "metadata", "archive"}
+    {"tags", "labels", "resourceLabels", "userLabels", "variables", "metadata", "archive",
+     "dimensions"}
 )
 # Why a resource without a Terraform twin is left out, by type prefix.
 NO_TWIN = {
