@@ -523,7 +523,9 @@ def _without(d: dict[str, Any], key: str) -> dict[str, Any]:
 TAGGABLE = {
     **{t: "tags" for t in [
         "aws:budgets/budget:Budget", "aws:cloudwatch/logGroup:LogGroup",
-        "aws:ec2/customerGateway:CustomerGateway", "aws:ec2/eip:Eip", EC2_T,
+        "aws:cloudwatch/metricAlarm:MetricAlarm",
+        "aws:ec2/customerGateway:CustomerGateway", "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
+        "aws:ec2/eip:Eip", EC2_T, "aws:ec2/flowLog:FlowLog",
         "aws:ec2/internetGateway:InternetGateway", LT_T, "aws:ec2/natGateway:NatGateway",
         "aws:ec2/routeTable:RouteTable", "aws:ec2/securityGroup:SecurityGroup",
         "aws:ec2/subnet:Subnet", VPC_T, "aws:ec2/vpnConnection:VpnConnection",
@@ -531,7 +533,7 @@ TAGGABLE = {
         "aws:eks/nodeGroup:NodeGroup", "aws:eks/podIdentityAssociation:PodIdentityAssociation",
         "aws:iam/openIdConnectProvider:OpenIdConnectProvider", "aws:iam/role:Role",
         "aws:kms/key:Key", "aws:lambda/function:Function", "aws:s3/bucket:Bucket",
-        "aws:sns/topic:Topic",
+        "aws:sns/topic:Topic", "aws:sqs/queue:Queue",
         AKS_POOL_T, AKS_T, "azure-native:keyvault:Key", "azure-native:keyvault:Vault",
         "azure-native:managedidentity:UserAssignedIdentity", "azure-native:monitor:ActionGroup",
         "azure-native:network:NatGateway", "azure-native:network:PublicIPAddress",

@@ -64,7 +64,7 @@ def of_type(records: list[Recorded], suffix: str) -> dict[str, dict[str, Any]]:
 
 def aws_bucket(**changes: Any) -> tuple[list[Recorded], aws_artifacts.ArtifactBucket]:
     args = AwsBucketArgs(
-        bucket_name="llm-prod-artifacts", region="eu-west-1", namespace=NAMESPACE,
+        bucket_name="llm-prod-artifacts", region="eu-west-1", account_id="123456789012", namespace=NAMESPACE,
         expected_gib=10, **changes,
     )
     return run(lambda: aws_artifacts.ArtifactBucket("art", args, "llm-prod"))
