@@ -13,6 +13,20 @@ PREFIX = "llm-platform.dev"
 # model a pod serves (the cost report and Prometheus relabelling read it).
 POOL_LABEL = f"{PREFIX}/pool"
 MODEL_LABEL = f"{PREFIX}/model"
+# The model revision a pod serves (spec models[].revision): ServiceMonitors copy it to every
+# series as `revision`, so each `llm:*` series and the canary analysis can tell versions apart.
+REVISION_LABEL = f"{PREFIX}/revision"
+# Which traffic a model-server pod takes. The model's Service selects SERVING_LIVE only; an
+# Argo Rollouts experiment's candidate pod is relabelled SERVING_CANDIDATE (experiment
+# template metadata overrides the pod template's labels: argo-rollouts v1.9.0
+# rollout/experiment.go), so it gets only the eval gate's and the gateway's shadow requests.
+SERVING_LABEL = f"{PREFIX}/serving"
+SERVING_LIVE = "live"
+SERVING_CANDIDATE = "candidate"
+# Argo Rollouts' own label on the pods of each of a Rollout's ReplicaSets
+# (DefaultRolloutUniqueLabelKey, argo-rollouts v1.9.0 pkg/apis/rollouts/v1alpha1/types.go); the
+# ServiceMonitors copy it to every series as `pod_template_hash`.
+ROLLOUT_HASH_LABEL = "rollouts-pod-template-hash"
 
 # Our annotations. The cost report prices a pod's GPU-hours from GPU_HOUR_ANNOTATION; the
 # policy pack reads the other three: why a workload must run as root (every other

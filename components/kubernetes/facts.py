@@ -35,6 +35,15 @@ DATABASE_BACKUP_PREFIX = "gateway-db"
 # Where a database pod outside the cloud finds its federated token and credential files:
 # CloudNativePG mounts Cluster.spec.projectedVolumeTemplate under /projected (same CRD).
 DATABASE_CREDENTIALS_DIR = "/projected/llm-platform"
+# The one Kubernetes service account that may write model revisions and eval reports to the
+# artifact store (the weights sync Job and the eval gate's Job). Foundations bind their cloud
+# writer to system:serviceaccount:<namespace>:<this>, held to MODELS_PREFIX and EVALS_PREFIX,
+# with no delete: a revision, once written, is never overwritten or removed by the platform.
+MODEL_PUBLISHER = "model-publisher"
+# models/<name>/<revision>/ holds a revision's files, its manifest and its signature;
+# evals/<name>/golden.jsonl the golden set and evals/<name>/reports/ the gate's reports.
+MODELS_PREFIX = "models"
+EVALS_PREFIX = "evals"
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,14 @@ class ArtifactStore:
     rclone_env: dict[str, pulumi.Input[str]]
     # rclone path of the models prefix, e.g. "artifacts:my-bucket/models".
     models_path: pulumi.Input[str]
+    # The store's root as an fsspec URL, for our own tools (components/lifecycle/): s3://<bucket>,
+    # gs://<bucket>, az://<container> (with AZURE_STORAGE_ACCOUNT_NAME in fsspec_env) or, on
+    # premises, file:///artifacts on `claim`.
+    fsspec_uri: pulumi.Input[str] = ""
+    fsspec_env: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    # On premises without a bucket: the ReadWriteMany claim that is the store, mounted at
+    # /artifacts (read-only in model servers, read-write in the sync Job).
+    claim: str | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +131,9 @@ class ClusterFacts:
     # The identity that writes the gateway database's backups under DATABASE_BACKUP_PREFIX
     # of `artifacts`, bound to GATEWAY_DB; None without an in-cluster database or a bucket.
     database_backup: WorkloadIdentity | None = None
+    # The identity that writes models/ and evals/ of `artifacts`, bound to MODEL_PUBLISHER;
+    # None where the store needs none (an on-prem claim) or there is no store.
+    model_publisher: WorkloadIdentity | None = None
     gpu_runtime: GpuNodeRuntime = field(default_factory=GpuNodeRuntime)
 
 

@@ -57,6 +57,85 @@ class WeightsSource:
 
 
 @dataclass(frozen=True)
+class ModelSync:
+    """Copy a revision once into the store, with its manifest and signature (a Job, run as
+    MODEL_PUBLISHER, that the server waits for)."""
+
+    # hf://<hf_id> (the Hub at the revision) or an fsspec URL of another store's directory.
+    source: str
+    store: ArtifactStore
+    # The publisher's identity; None where the store needs none (an on-prem claim).
+    identity: WorkloadIdentity | None
+    # The Secret holding the signing key (key `private.pem`).
+    signing_key_secret: str
+    hf_token: SecretFile | None = None
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """The pinned revision a server serves, the one it replaces, and how its weights are
+    proven: synced, signed and verified before the engine starts where there is a store;
+    downloaded by the engine at the pinned revision where there is none."""
+
+    revision: str
+    previous_revision: str | None = None
+    sync: ModelSync | None = None
+    # The ConfigMap holding the signing public key (key `public.pem`); set: the verify init
+    # container checks signature and hashes before the engine starts.
+    public_key_config_map: str | None = None
+
+
+@dataclass(frozen=True)
+class CanaryStep:
+    weight_pct: int
+    pause_s: int | None  # None after the last step
+
+
+@dataclass(frozen=True)
+class AbortThresholds:
+    """Canary against stable, by pod-template hash: abort when any holds."""
+
+    error_ratio_factor: float = 1.5
+    ttft_p95_factor: float = 1.5
+    refusal_rate_increase: float = 0.03
+    cost_per_request_factor: float = 1.2
+
+
+@dataclass(frozen=True)
+class EvalGate:
+    """The golden set run against the candidate and the incumbent before any traffic."""
+
+    golden_uri: pulumi.Input[str]  # fsspec URL of evals/<name>/golden.jsonl
+    reports_uri: pulumi.Input[str]  # fsspec URL of evals/<name>/reports/
+    min_score: float
+    max_regression: float
+    # LLM-as-judge through the gateway: the judge's model name and the written rubric.
+    judge_model: str | None = None
+    judge_rubric: str | None = None
+
+
+@dataclass(frozen=True)
+class Shadow:
+    """The gateway copies this share of real requests to the candidate while it has no
+    traffic, discards its answers and scores them against the incumbent's."""
+
+    sample_pct: float
+    duration_s: int
+
+
+@dataclass(frozen=True)
+class RolloutArgs:
+    """Served by an Argo Rollouts Rollout instead of a Deployment."""
+
+    steps: tuple[CanaryStep, ...]
+    eval_gate: EvalGate
+    abort: AbortThresholds = AbortThresholds()
+    shadow: Shadow | None = None
+    # An indefinite pause after the gate (and shadow) that `kubectl argo rollouts promote` ends.
+    approval: bool = False
+
+
+@dataclass(frozen=True)
 class ModelServerArgs:
     name: str  # the model's name: object names, the served model name, the `model` label
     engine: Engine
@@ -77,3 +156,7 @@ class ModelServerArgs:
     # The weights reader's service account, where the weights come from the bucket.
     service_account: pulumi.Input[str] | None = None
     crds_ready: tuple[pulumi.Resource, ...] = ()  # the release installing the CRDs
+    version: ModelVersion | None = None
+    rollout: RolloutArgs | None = None
+    # The Argo Rollouts release (its CRDs): a Rollout and its AnalysisTemplates depend on it.
+    rollouts_ready: tuple[pulumi.Resource, ...] = ()
