@@ -107,12 +107,29 @@ def fetch_fsspec(url: str, local: Path) -> None:
     _download(fs, objects, local, url)
 
 
+# Each object store's create-only write, so that a writer racing this one fails instead of
+# replacing an object: S3's If-None-Match (s3fs==2026.9.0 core.py:1478,1494-1497), GCS's
+# ifGenerationMatch=0 (gcsfs==2026.10.1 core.py:1853,3023,3083), Azure's overwrite=False
+# (adlfs==2026.8.0 spec.py:1739). A local store (the on-prem claim) has none: the check of
+# the destination before the copy is its only guard.
+CREATE_ONLY = {
+    **dict.fromkeys(("s3", "s3a", "gs", "gcs"), {"mode": "create"}),
+    **dict.fromkeys(("az", "abfs", "abfss"), {"overwrite": False}),
+}
+
+
+def _create_only(fs: Any) -> dict[str, Any]:
+    protocols = (fs.protocol,) if isinstance(fs.protocol, str) else fs.protocol
+    return next((CREATE_ONLY[p] for p in protocols if p in CREATE_ONLY), {})
+
+
 def upload(local: Path, fs: Any, root: str) -> int:
     """Every file, then manifest.json, then model.sig; the number of bytes sent."""
     files = [*manifest.files_of(local), MANIFEST, SIGNATURE]
     progress = Progress(f"uploading to {root}", len(files))
+    options = _create_only(fs)
     for rel in files:
-        fs.put_file(str(local / rel), f"{root.rstrip('/')}/{rel}")
+        fs.put_file(str(local / rel), f"{root.rstrip('/')}/{rel}", **options)
         progress.add((local / rel).stat().st_size, files=1)
     progress.report()
     return progress.bytes
