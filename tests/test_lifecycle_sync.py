@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import logging
 import re
 import shutil
 import subprocess
+import threading
 import time
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import boto3
@@ -224,3 +227,105 @@ def test_verify_on_the_synced_copy_pushes_the_artifact_series(store, keys, pushg
     bad = run("verify", *args)
     assert _one_line(bad) == f"model {MODEL} revision {REVISION}: model.safetensors: hash mismatch"
     assert pushed(pushgateway) == {("model-verify", MODEL, REVISION): 1.0}
+
+
+# --- the Hub as a source ------------------------------------------------------------------
+
+HUB_REPO = "acme/tiny"
+
+
+class HubStub(BaseHTTPRequestHandler):
+    """The three Hub calls snapshot_download makes for a commit (huggingface-hub==2.4.0): the
+    tree listing (hf_api.py:4023, list_repo_tree; a commit needs no repo_info,
+    _snapshot_download.py:262-270), then per file a HEAD for its metadata (file_download.py
+    get_hf_file_metadata: X-Repo-Commit, ETag, Content-Length) and a GET. An unknown commit
+    answers 404 with X-Error-Code RevisionNotFound (utils/_http.py:871-882)."""
+
+    files: dict[str, bytes] = {}
+    commit = ""
+    asked: list[str] = []
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def _missing(self) -> None:
+        self.send_response(404)
+        self.send_header("X-Error-Code", "RevisionNotFound")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _send(self, body: bytes, head: bool = False, **headers: str) -> None:
+        self.send_response(200)
+        for name, value in {**headers, "Content-Length": str(len(body))}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+
+    def _resolve(self, head: bool) -> None:
+        path = self.path.split("?")[0]
+        prefix = f"/{HUB_REPO}/resolve/{self.commit}/"
+        if not path.startswith(prefix) or path.removeprefix(prefix) not in self.files:
+            return self._missing()
+        body = self.files[path.removeprefix(prefix)]
+        self._send(body, head, **{"X-Repo-Commit": self.commit,
+                                  "ETag": f'"{hashlib.sha256(body).hexdigest()}"'})
+
+    def do_HEAD(self) -> None:
+        self.asked.append(self.path)
+        self._resolve(head=True)
+
+    def do_GET(self) -> None:
+        self.asked.append(self.path)
+        tree = f"/api/models/{HUB_REPO}/tree/"
+        if not self.path.startswith(tree):
+            return self._resolve(head=False)
+        if self.path.removeprefix(tree).split("?")[0] != self.commit:
+            return self._missing()
+        listing = [{"type": "file", "path": rel, "size": len(body),
+                    "oid": hashlib.sha1(body).hexdigest()} for rel, body in self.files.items()]
+        self._send(json.dumps(listing).encode(), **{"Content-Type": "application/json"})
+
+
+@pytest.fixture
+def hub(store, tmp_path):
+    HubStub.files, HubStub.commit, HubStub.asked = store["files"], REVISION, []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), HubStub)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    # HF_ENDPOINT moves every Hub call (huggingface-hub==2.4.0 constants.py:69); HF_HOME keeps
+    # its cache out of the user's.
+    store["env"].update({"HF_ENDPOINT": f"http://127.0.0.1:{server.server_address[1]}",
+                         "HF_HOME": str(tmp_path / "hf-home")})
+    yield HubStub
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+
+
+def hub_sync(store: dict, keys, revision: str):
+    return run("sync", "--model", MODEL, "--revision", revision, "--source", f"hf://{HUB_REPO}",
+               "--dest", f"s3://{store['bucket']}/models/{MODEL}/{revision}",
+               "--signing-key", keys[0], "--scratch", store["scratch"], env=store["env"])
+
+
+def test_a_hub_revision_is_fetched_at_its_commit_and_stored_without_the_hubs_bookkeeping(
+        store, keys, hub):
+    done = hub_sync(store, keys, REVISION)
+    assert done.returncode == 0, done.stderr
+    prefix = f"models/{MODEL}/{REVISION}/"
+    stored = objects(store, prefix)
+    # No .cache/huggingface/: the download's bookkeeping is no part of the revision.
+    assert sorted(stored) == sorted([*store["files"], "manifest.json", "model.sig"])
+    for rel, content in store["files"].items():
+        assert body(store, prefix + rel) == content, rel
+    files = [p for p in hub.asked if "/resolve/" in p or "/tree/" in p]
+    assert files and all(f"/{REVISION}" in p for p in files)
+
+
+def test_a_commit_the_hub_does_not_have_fails_in_one_line_and_stores_nothing(store, keys, hub):
+    done = hub_sync(store, keys, NEXT)
+    assert _one_line(done) == (
+        f"model {MODEL} revision {NEXT}: hf://{HUB_REPO}@{NEXT}: RevisionNotFoundError: "
+        "404 Client Error.")
+    assert versions(store) == {}

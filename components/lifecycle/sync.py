@@ -25,7 +25,6 @@ from typing import Any
 
 import fsspec
 from cryptography.hazmat.primitives import serialization
-from huggingface_hub import snapshot_download
 
 from components.lifecycle import cli, manifest, signing
 from components.lifecycle.manifest import MANIFEST, SIGNATURE, Progress
@@ -86,6 +85,9 @@ def fetch_hub(repo_id: str, revision: str, local: Path, token: str | None) -> No
     """The Hub's snapshot of `repo_id` at `revision` into `local`, without the download
     bookkeeping huggingface_hub keeps beside the files (.cache/huggingface in local_dir:
     huggingface-hub==2.4.0 _local_folder.py:446-448), which is no part of the revision."""
+    # Imported here: only a Hub source needs it, and it costs a busy pod half a second.
+    from huggingface_hub import snapshot_download
+
     print(f"downloading hf://{repo_id} at {revision}", flush=True)
     try:
         # huggingface-hub==2.4.0 _snapshot_download.py:47-68 (keyword-only after repo_id)
