@@ -329,3 +329,15 @@ def test_a_commit_the_hub_does_not_have_fails_in_one_line_and_stores_nothing(sto
         f"model {MODEL} revision {NEXT}: hf://{HUB_REPO}@{NEXT}: RevisionNotFoundError: "
         "404 Client Error.")
     assert versions(store) == {}
+
+
+@pytest.mark.parametrize(("args", "why"), [
+    (["--dest", f"s3://bucket/models/{MODEL}/{NEXT}", "--signing-key", "/no/key.pem"],
+     f"sync: --dest s3://bucket/models/{MODEL}/{NEXT} must end with /models/{MODEL}/{REVISION}"),
+    (["--dest", f"s3://bucket/models/{MODEL}/{REVISION}", "--signing-key", "/no/key.pem"],
+     "sync: signing key /no/key.pem: [Errno 2] No such file or directory: '/no/key.pem'"),
+])
+def test_bad_arguments_get_one_line_and_exit_2_before_any_copy(args, why):
+    done = run("sync", "--model", MODEL, "--revision", REVISION, "--source", "file:///nowhere",
+               *args)
+    assert (done.returncode, done.stdout, done.stderr) == (2, "", why + "\n")

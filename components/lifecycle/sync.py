@@ -30,6 +30,9 @@ from components.lifecycle import cli, manifest, signing
 from components.lifecycle.manifest import MANIFEST, SIGNATURE, Progress
 
 HUB = "hf://"
+# The store's layout (components/kubernetes/facts.py MODELS_PREFIX, which this image cannot
+# import): a revision lives at models/<name>/<revision>/ and nowhere else.
+MODELS = "models"
 
 
 def parser() -> cli.Parser:
@@ -186,6 +189,9 @@ def sync(args: Any, scratch: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    layout = f"/{MODELS}/{args.model}/{args.revision}"
+    if not args.dest.rstrip("/").endswith(layout):
+        cli.fail(f"sync: --dest {args.dest} must end with {layout}", cli.BAD_ARGS)
     try:
         signing.signer(args.signing_key)
         args.scratch.mkdir(parents=True, exist_ok=True)
