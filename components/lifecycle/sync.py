@@ -17,6 +17,7 @@ Copies one revision, once, into the artifact store:
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import sys
 import tempfile
@@ -25,6 +26,7 @@ from typing import Any
 
 import fsspec
 from cryptography.hazmat.primitives import serialization
+from fsspec import AbstractFileSystem
 
 from components.lifecycle import cli, manifest, signing
 from components.lifecycle.manifest import MANIFEST, SIGNATURE, Progress
@@ -52,7 +54,7 @@ class SyncError(Exception):
     """One line: what is wrong, with the path or URL it concerns."""
 
 
-def _filesystem(url: str) -> tuple[Any, str]:
+def _filesystem(url: str) -> tuple[AbstractFileSystem, str]:
     # A local store (the on-prem claim) makes the revision's directories as it writes
     # (fsspec==2026.9.0 implementations/local.py:133-137); an object store has none to make.
     local = fsspec.utils.get_protocol(url) in ("file", "local")
@@ -64,7 +66,7 @@ def _filesystem(url: str) -> tuple[Any, str]:
         raise SyncError(f"{url}: {err}") from None
 
 
-def _objects(fs: Any, root: str) -> dict[str, str]:
+def _objects(fs: AbstractFileSystem, root: str) -> dict[str, str]:
     """relative path -> full path of every object under `root` (none if nothing is there)."""
     try:
         found = fs.find(root)
@@ -74,7 +76,7 @@ def _objects(fs: Any, root: str) -> dict[str, str]:
     return {path.removeprefix(prefix): path for path in sorted(found) if path.startswith(prefix)}
 
 
-def _download(fs: Any, objects: dict[str, str], local: Path, what: str) -> None:
+def _download(fs: AbstractFileSystem, objects: dict[str, str], local: Path, what: str) -> None:
     progress = Progress(f"downloading {what}", len(objects))
     for rel, remote in objects.items():
         target = local / rel
@@ -123,12 +125,12 @@ CREATE_ONLY = {
 }
 
 
-def _create_only(fs: Any) -> dict[str, Any]:
+def _create_only(fs: AbstractFileSystem) -> dict[str, Any]:
     protocols = (fs.protocol,) if isinstance(fs.protocol, str) else fs.protocol
     return next((CREATE_ONLY[p] for p in protocols if p in CREATE_ONLY), {})
 
 
-def upload(local: Path, fs: Any, root: str) -> int:
+def upload(local: Path, fs: AbstractFileSystem, root: str) -> int:
     """Every file, then manifest.json, then model.sig; the number of bytes sent."""
     files = [*manifest.files_of(local), MANIFEST, SIGNATURE]
     progress = Progress(f"uploading to {root}", len(files))
@@ -149,7 +151,8 @@ def public_key_of(private_key: Path, scratch: Path) -> Path:
     return path
 
 
-def existing(args: Any, fs: Any, root: str, present: dict[str, str], scratch: Path) -> str:
+def existing(args: argparse.Namespace, fs: AbstractFileSystem, present: dict[str, str],
+             scratch: Path) -> str:
     """Why the destination's content is not a valid signed copy of this revision, or ""."""
     if SIGNATURE not in present:
         return (f"holds {len(present)} objects but no {SIGNATURE}: an interrupted or foreign "
@@ -164,11 +167,11 @@ def existing(args: Any, fs: Any, root: str, present: dict[str, str], scratch: Pa
     return ""
 
 
-def sync(args: Any, scratch: Path) -> str:
+def sync(args: argparse.Namespace, scratch: Path) -> str:
     fs, root = _filesystem(args.dest)
     present = _objects(fs, root)
     if present:
-        problem = existing(args, fs, root, present, scratch)
+        problem = existing(args, fs, present, scratch)
         if problem:
             raise SyncError(f"{args.dest}: {problem}; it is never overwritten (remove it by "
                             "hand to sync again)")
