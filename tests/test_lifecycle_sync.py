@@ -47,8 +47,7 @@ def keys(tmp_path_factory):
     return keypair(tmp_path_factory.mktemp("keys"), "ours")
 
 
-@pytest.fixture
-def store(endpoint, tmp_path):
+def new_store(endpoint: str, tmp_path: Path) -> dict:
     """A fresh versioned bucket (so a test can tell whether an object was written again),
     a source directory, and the environment that points s3fs at moto: fsspec reads
     FSSPEC_<PROTOCOL>_<KWARG> variables as filesystem options (fsspec==2026.9.0
@@ -63,6 +62,21 @@ def store(endpoint, tmp_path):
     env = {**CREDENTIALS, "FSSPEC_S3_ENDPOINT_URL": endpoint}
     return {"s3": s3, "bucket": bucket, "source": source, "files": files, "env": env,
             "scratch": tmp_path / "scratch"}
+
+
+@pytest.fixture
+def store(endpoint, tmp_path):
+    return new_store(endpoint, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def synced(endpoint, keys, tmp_path_factory):
+    """A store that already holds REVISION, synced by the CLI once for the tests that only
+    read it or write elsewhere."""
+    store = new_store(endpoint, tmp_path_factory.mktemp("synced"))
+    done = sync(store, keys)
+    assert done.returncode == 0, done.stderr
+    return store
 
 
 def sync(store: dict, keys, revision: str = REVISION, source: Path | None = None):
@@ -90,7 +104,8 @@ def body(store: dict, key: str) -> bytes:
     return store["s3"].get_object(Bucket=store["bucket"], Key=key)["Body"].read()
 
 
-def test_a_revision_is_copied_once_with_its_signature_last(store, keys, caplog):
+def test_a_revision_is_copied_once_signature_last_and_kept_when_the_next_comes(
+        store, keys, caplog):
     caplog.set_level(logging.INFO, logger="werkzeug")
     prefix = f"models/{MODEL}/{REVISION}/"
     first = sync(store, keys)
@@ -119,17 +134,14 @@ def test_a_revision_is_copied_once_with_its_signature_last(store, keys, caplog):
     assert versions(store) == before
     assert all(len(v) == 1 for v in before.values())
 
-
-def test_the_next_revision_leaves_the_serving_one_untouched(store, keys):
-    assert sync(store, keys).returncode == 0
-    serving = versions(store)
+    # The next revision goes beside it and leaves the serving one as it was.
     changed = store["source"].parent / "next"
     shutil.copytree(store["source"], changed)
     (changed / "model.safetensors").write_bytes(b"\1" * 4096)
     done = sync(store, keys, revision=NEXT, source=changed)
     assert done.returncode == 0, done.stderr
     after = versions(store)
-    assert {k: v for k, v in after.items() if f"/{REVISION}/" in k} == serving
+    assert {k: v for k, v in after.items() if f"/{REVISION}/" in k} == before
     assert body(store, f"models/{MODEL}/{NEXT}/model.safetensors") == b"\1" * 4096
 
 
@@ -154,8 +166,8 @@ def test_an_interrupted_copy_is_never_overwritten(store, keys):
     assert versions(store) == before
 
 
-def test_another_revisions_signed_copy_is_never_overwritten(store, keys):
-    assert sync(store, keys).returncode == 0
+def test_another_revisions_signed_copy_is_never_overwritten(synced, keys):
+    store = synced
     # A validly signed revision copied (by hand, by mistake) to the next revision's path.
     for rel in objects(store, f"models/{MODEL}/{REVISION}/"):
         store["s3"].copy_object(Bucket=store["bucket"], Key=f"models/{MODEL}/{NEXT}/{rel}",
@@ -206,8 +218,8 @@ def pushed(url: str) -> dict[tuple[str, str, str], float]:
     return out
 
 
-def test_verify_on_the_synced_copy_pushes_the_artifact_series(store, keys, pushgateway, tmp_path):
-    assert sync(store, keys).returncode == 0
+def test_verify_on_the_synced_copy_pushes_the_artifact_series(synced, keys, pushgateway, tmp_path):
+    store = synced
     # What the init container's rclone copy leaves on the pod's volume.
     local = tmp_path / "models" / MODEL
     prefix = f"models/{MODEL}/{REVISION}/"
