@@ -184,6 +184,9 @@ def sync(args: argparse.Namespace, scratch: Path) -> str:
     else:
         fetch_fsspec(args.source, local)
     manifest.write(local, args.model, args.revision)
+    # model_signing hashes every file again itself (its public API takes a directory, not
+    # digests): on a big revision this is the second long step, so the log says so.
+    print("signing: model_signing hashes every file again", flush=True)
     signing.sign(local, args.signing_key)
     sent = upload(local, fs, root)
     count = len(manifest.files_of(local))
