@@ -23,6 +23,9 @@ from gateway_servers import ROOT, missing, stop
 from gateway_stub import LOOPBACK, Stub, poll, serve_stub
 from prometheus_client.parser import text_string_to_metric_families
 
+from components.lifecycle.evalgate import verdict
+from components.lifecycle.scorers import mean
+
 MODEL = "support-bot"
 CANDIDATE, INCUMBENT = "c0ffee" * 6 + "c0ff", "decade" * 6 + "deca"
 RUN_TIMEOUT = 60
@@ -174,15 +177,20 @@ def test_a_better_candidate_passes_and_the_report_and_pushgateway_hold_the_figur
 
 
 def test_a_worse_candidate_fails_on_both_rules_and_pushes_the_failure(gate):
-    gate.candidate.script = answers("cancel", "order", "intent")  # 1 of 4: 0.25
+    gate.candidate.script = answers("capital", "cancel", "order", "intent")  # 0 of 4: 0.0
     gate.incumbent.script = answers("order")  # 0.75
     done = gate.run()
     assert done.returncode == 1, done.stdout + done.stderr
-    (verdict,) = [line for line in done.stdout.splitlines() if line.startswith("eval gate FAILED")]
-    assert "candidate mean 0.250 is below min_score 0.800" in verdict
-    assert "0.500 below the incumbent's 0.750 (max_regression 0.030)" in verdict
-    assert gate.report()["means"] == {"candidate": 0.25, "incumbent": 0.75}
-    assert pushed(gate.pushgateway)[("llm_eval_gate_passed", (("model", MODEL), ("revision", CANDIDATE)))] == 0.0
+    (line,) = [line for line in done.stdout.splitlines() if line.startswith("eval gate FAILED")]
+    assert "candidate mean 0.000 is below min_score 0.800" in line
+    assert "0.750 below the incumbent's 0.750 (max_regression 0.030)" in line
+    assert gate.report()["means"] == {"candidate": 0.0, "incumbent": 0.75}
+    # A zero is a score, and is pushed as one.
+    assert pushed(gate.pushgateway) == {
+        ("llm_eval_score", (("model", MODEL), ("revision", CANDIDATE), ("role", "candidate"))): 0.0,
+        ("llm_eval_score", (("model", MODEL), ("revision", INCUMBENT), ("role", "incumbent"))): 0.75,
+        ("llm_eval_gate_passed", (("model", MODEL), ("revision", CANDIDATE))): 0.0,
+    }
 
 
 def test_a_regression_beyond_max_regression_fails_even_above_min_score(gate):
@@ -284,6 +292,10 @@ def refusing(*indices: int) -> dict[str, str]:
     ((0, 10, 20, 30, 5, 15), (), 1, "canary 0.150 (6 of 40), stable 0.100 (4 of 40); increase +0.050"),
     # Near miss: 5 of 40 = 0.125, up 0.025.
     ((0, 10, 20, 30, 5), (), 0, "canary 0.125 (5 of 40), stable 0.100 (4 of 40); increase +0.025"),
+    # Exactly at the threshold, 4 of 10 against 1 of 10 (0.4 - 0.1 is 0.30000000000000004 in
+    # floats): not "more than".
+    ((0, 1, 2, 3), ("--sample", "10", "--max-increase", "0.3"), 0,
+     "canary 0.400 (4 of 10), stable 0.100 (1 of 10); increase +0.300, max 0.300"),
     # The first 10 prompts only: the canary's extra refusals come later, 1 of 10 each.
     ((0, 10, 20, 30, 15, 25, 35), ("--sample", "10"), 0, "canary 0.100 (1 of 10), stable 0.100 (1 of 10)"),
 ])
@@ -294,7 +306,7 @@ def test_compare_fires_on_a_canary_that_refuses_more_and_not_on_a_near_miss(tmp_
             serve_stub(Scripted("stable", script=refusing(0, 10, 20, 30))) as stable:
         done = run("compare", "--model", MODEL, "--canary-url", canary.url, "--stable-url", stable.url,
                    "--golden", str(golden), "--max-increase", "0.03", "--timeout", "5", *extra)
-        assert len(canary.seen) == len(stable.seen) == (10 if extra else 40)
+        assert len(canary.seen) == len(stable.seen) == (10 if "--sample" in extra else 40)
     assert done.returncode == code, done.stdout + done.stderr
     assert rates in done.stdout
     assert ("refusal comparison FAILED: the canary refuses 0.050 more often" in done.stdout) == (code == 1)
@@ -307,3 +319,14 @@ def test_compare_refuses_an_empty_golden_set(tmp_path):
                "http://127.0.0.1:9/v1", "--golden", golden.as_uri())
     assert done.returncode == 2 and "no cases" in done.stderr
 
+
+
+def test_the_rule_holds_at_its_boundaries_despite_float_rounding():
+    # 3 of 5 against 4 of 5 with max_regression 0.2: 0.8 - 0.2 is 0.6000000000000001 in floats,
+    # yet the candidate is exactly 0.2 worse, which the rule allows.
+    candidate, incumbent = mean([1.0, 1.0, 1.0, 0.0, 0.0]), mean([1.0, 1.0, 1.0, 1.0, 0.0])
+    assert verdict({"candidate": candidate, "incumbent": incumbent}, [], 0.6, 0.2) == (True, [])
+    passed, reasons = verdict({"candidate": candidate, "incumbent": incumbent}, [], 0.61, 0.19)
+    assert not passed and len(reasons) == 2
+    assert verdict({"candidate": 1.0, "incumbent": 1.0}, ["case x: the judge did not answer"], 0.0, 1.0) == (
+        False, ["case x: the judge did not answer"])
