@@ -38,8 +38,9 @@ def lifecycle_python() -> Path:
     return path
 
 
-def run(module: str, *args: str) -> subprocess.CompletedProcess:
-    env = {"PYTHONPATH": str(ROOT), "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(ROOT)}
+def run(module: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {"PYTHONPATH": str(ROOT), "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(ROOT),
+           **(env or {})}
     return subprocess.run([str(lifecycle_python()), "-m", f"components.lifecycle.{module}", *args],
                           cwd=ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False, env=env)
 
@@ -130,12 +131,13 @@ class Gate:
     golden: Path
 
     def run(self, *extra: str, min_score: str = "0.8", max_regression: str = "0.03",
-            report: str | None = None) -> subprocess.CompletedProcess:
+            report: str | None = None, golden: str | None = None,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         return run("evalgate", "--model", MODEL, "--revision", CANDIDATE, "--incumbent-revision", INCUMBENT,
                    "--candidate-url", self.candidate.url, "--incumbent-url", self.incumbent.url,
-                   "--golden", self.golden.as_uri(), "--min-score", min_score, "--max-regression", max_regression,
+                   "--golden", golden or self.golden.as_uri(), "--min-score", min_score, "--max-regression", max_regression,
                    "--report", report or (self.tmp / "report.json").as_uri(), "--pushgateway", self.pushgateway,
-                   "--timeout", "5", "--retries", "1", *extra)
+                   "--timeout", "5", "--retries", "1", *extra, env=env)
 
     def report(self) -> dict:
         return json.loads((self.tmp / "report.json").read_text())
@@ -276,6 +278,35 @@ def test_a_report_url_ending_in_a_slash_gets_the_revision_and_time(gate, tmp_pat
     assert re.fullmatch(rf"{CANDIDATE}-[0-9]{{8}}T[0-9]{{6}}Z\.json", written.name)
     assert f"report: {reports.as_uri()}/{written.name}" in done.stdout
     assert json.loads(written.read_text())["verdict"] == "pass"
+
+
+def test_the_golden_set_and_the_report_live_in_a_bucket(gate):
+    """The store's fsspec URL as the pods get it (s3:// through s3fs, in the lifecycle venv)
+    against moto's S3 server on loopback."""
+    boto3 = pytest.importorskip("boto3")
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint, creds = f"http://{host}:{port}", {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **creds)
+        s3.create_bucket(Bucket="artifacts")
+        s3.put_object(Bucket="artifacts", Key=f"evals/{MODEL}/golden.jsonl", Body=gate.golden.read_bytes())
+        gate.candidate.script = gate.incumbent.script = answers("order")
+        # fsspec reads FSSPEC_<PROTOCOL> as the filesystem's keyword arguments (fsspec/config.py).
+        env = {"FSSPEC_S3": json.dumps({"endpoint_url": endpoint, "key": "test", "secret": "test"}),
+               "AWS_DEFAULT_REGION": "us-east-1"}
+        done = gate.run(golden=f"s3://artifacts/evals/{MODEL}/golden.jsonl",
+                        report=f"s3://artifacts/evals/{MODEL}/reports/", min_score="0.75", env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        (key,) = [o["Key"] for o in s3.list_objects_v2(Bucket="artifacts", Prefix=f"evals/{MODEL}/reports/")["Contents"]]
+        report = json.loads(s3.get_object(Bucket="artifacts", Key=key)["Body"].read())
+        assert report["means"] == {"candidate": 0.75, "incumbent": 0.75}
+        assert report["golden"]["sha256"] == hashlib.sha256(gate.golden.read_bytes()).hexdigest()
+    finally:
+        server.stop()
 
 
 # compare: 40 prompts; stable refuses the 4 that end in 0 (0.100).
