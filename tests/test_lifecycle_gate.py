@@ -39,7 +39,8 @@ def lifecycle_python() -> Path:
 
 
 def run(module: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    env = {"PYTHONPATH": str(ROOT), "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(ROOT),
+    # A HOME with nothing in it: no ~/.aws or fsspec config of this machine's user reaches the CLI.
+    env = {"PYTHONPATH": str(ROOT), "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/nonexistent",
            **(env or {})}
     return subprocess.run([str(lifecycle_python()), "-m", f"components.lifecycle.{module}", *args],
                           cwd=ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False, env=env)
