@@ -144,13 +144,23 @@ class Gate:
         return json.loads((self.tmp / "report.json").read_text())
 
 
-@pytest.fixture
-def gate(tmp_path, pushgateway_url) -> Iterator[Gate]:
-    lifecycle_python()
+@pytest.fixture(scope="module")
+def stubs() -> Iterator[tuple[Scripted, Scripted]]:
+    """The candidate's and the incumbent's servers, started once (stopping one takes half a
+    second of serve_forever's poll) and reset by `gate` for each test."""
     with ExitStack() as stack:
-        candidate = stack.enter_context(serve_stub(Scripted("candidate")))
-        incumbent = stack.enter_context(serve_stub(Scripted("incumbent")))
-        yield Gate(tmp_path, candidate, incumbent, pushgateway_url, write_golden(tmp_path / "golden.jsonl", CASES))
+        yield (stack.enter_context(serve_stub(Scripted("candidate"))),
+               stack.enter_context(serve_stub(Scripted("incumbent"))))
+
+
+@pytest.fixture
+def gate(tmp_path, pushgateway_url, stubs) -> Gate:
+    lifecycle_python()
+    for stub in stubs:
+        stub.script, stub.reply = {}, None
+        stub.modes.clear()
+        stub.seen.clear()
+    return Gate(tmp_path, *stubs, pushgateway_url, write_golden(tmp_path / "golden.jsonl", CASES))
 
 
 def test_a_better_candidate_passes_and_the_report_and_pushgateway_hold_the_figures(gate):
