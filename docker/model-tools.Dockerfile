@@ -19,9 +19,12 @@ COPY locks/lifecycle.txt locks/lifecycle.txt
 RUN pip install --no-cache-dir --require-hashes --no-deps -r locks/lifecycle.txt
 # Our code is not installed as a package (that would need the project's build backend, which
 # this lock does not carry): `python -m components.lifecycle.<cli>` finds it through
-# PYTHONPATH. The package imports nothing else of ours (tests/test_locks.py).
+# PYTHONPATH. The package imports nothing else of ours but the refusal detector below
+# (tests/test_locks.py).
 COPY components/__init__.py /app/components/__init__.py
 COPY components/lifecycle /app/components/lifecycle
+# The one refusal detector the quality monitor, the gateway and the gate share (stdlib only).
+COPY components/quality/__init__.py components/quality/logs.py /app/components/quality/
 # Bytecode now: the root filesystem is read-only at run time.
 RUN python -m compileall -q /app/components
 
