@@ -182,13 +182,18 @@ def test_the_model_tools_image_holds_the_lifecycle_lock_and_package_and_runs_as_
     assert pip_installs(text) == [
         ["--no-cache-dir", "--require-hashes", "--no-deps", "-r", "locks/lifecycle.txt"]]
     steps = instructions(text)
-    copied = [args.split()[0] for word, args in steps if word == "COPY" and "--from" not in args]
+    copied = [src for word, args in steps if word == "COPY" and "--from" not in args
+              for src in args.split()[:-1]]
     assert [c for c in copied if c.startswith("components")] == [
-        "components/__init__.py", "components/lifecycle"]
-    # `python -m components.lifecycle.<cli>` needs nothing of ours beyond the package
-    # (tests/test_locks.py holds its imports to it).
+        "components/__init__.py", "components/lifecycle",
+        "components/quality/__init__.py", "components/quality/logs.py"]
+    # `python -m components.lifecycle.<cli>` needs nothing of ours the image does not copy: the
+    # package, and the quality monitor's stdlib-only refusal detector.
     for module in sorted(ROOT.glob("components/lifecycle/*.py")):
-        assert all(n.startswith("components.lifecycle") for n in _our_imports(module)), module.name
+        for name in _our_imports(module):
+            path = name.replace(".", "/")
+            assert any(path in (c, c.removesuffix(".py")) or path.startswith(c + "/")
+                       or path.startswith(c.removesuffix(".py") + "/") for c in copied), name
     env = " ".join(args for word, args in steps if word == "ENV")
     assert "PYTHONPATH=/app" in env
     assert [args for word, args in steps if word == "USER"] == ["10001"]
