@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import stack_spec, write_stack
+from test_spec_gateway import _program_errors
 
 from components.cli import main
 from components.spec import SpecError, load_spec
@@ -208,6 +209,14 @@ def test_the_private_key_is_a_pulumi_secret_outside_render_mode():
         "lifecycle", "signing", "private_key_secret")
     # The hybrid renders: its Secret model-signing-key is made with kubectl.
     assert "modelSigningKey" not in load_spec(stack_spec("hybrid")).spec.secret_keys()
+
+
+def test_a_missing_signing_key_stops_the_program_with_one_line():
+    secrets = load_spec(stack_spec("aws")).spec.secret_keys()
+    given = {k: "x" for k in secrets if k != "modelSigningKey"}
+    assert _program_errors(stack_spec("aws"), given) == [
+        f"{S}.lifecycle.signing.private_key_secret: Pulumi secret 'llm-platform:modelSigningKey' "
+        "is not set; run `pulumi config set --secret modelSigningKey <value>`"]
 
 
 def test_a_rollout_without_a_store_is_warned_not_refused():
