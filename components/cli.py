@@ -448,6 +448,7 @@ def _print_plan(result: PlanResult, target: Path, elapsed: float) -> None:
         out.print(Text.assemble(plain(m.name, "bold"), " why:"))
         for reason in env.plans[m.name].reasons:
             out.print(plain(f"  - {reason}"), soft_wrap=True)
+    _print_versions(result)
     out.print(_cost_table(result))
     budget = spec.budget.monthly_usd
     if result.monthly_usd > budget:
@@ -467,6 +468,15 @@ def _print_plan(result: PlanResult, target: Path, elapsed: float) -> None:
             f"in {elapsed:.1f}s"
         )
     )
+
+
+def _print_versions(result: PlanResult) -> None:
+    from components.plan import versions
+
+    out.print(plain("Model versions", "bold"))
+    for version in result.model_versions or []:
+        for line in versions.lines(version):
+            out.print(plain(line), soft_wrap=True)
 
 
 def _print_terraform_export(target: Path) -> None:
