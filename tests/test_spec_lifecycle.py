@@ -90,6 +90,15 @@ def test_a_fine_tune_version_needs_its_source():
     assert load_spec(raw).spec.models[0].revision == "v3"
 
 
+def test_another_source_needs_a_store_to_sync_into():
+    raw = copy.deepcopy(stack_spec("local"))
+    raw["models"][0]["source"] = {"uri": "s3://acme-fine-tunes/assistant/v3"}
+    assert problems(raw) == [
+        f"{M}.source: needs an artifact store: the sync Job copies the revision from "
+        "source.uri into it, while without one the engine can only download hf_id from the "
+        "Hub; add onprem.artifact_claim or remove source"]
+
+
 @pytest.mark.parametrize(("edit", "expected"), [
     (lambda r: bot(r)["rollout"].update(abort={"error_ratio_factor": 1.0}),
      f"{M}.rollout.abort.error_ratio_factor: Input should be greater than 1 (got 1.0)"),

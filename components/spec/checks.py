@@ -719,6 +719,7 @@ def lifecycle_problems(
     for i, model in enumerate(spec.models):
         where = ("models", i)
         problems += _revision_problems(where, model)
+        problems += _source_problems(spec, where, model)
         problems += _eval_problems(spec, where, model, warnings)
         if model.rollout is not None:
             problems += _rollout_problems(spec, where, model, model.rollout, warnings)
@@ -771,6 +772,17 @@ def _revision_problems(where: tuple, model: Model) -> list[str]:
             "this one replaces, or remove previous_revision"
         )
     return problems
+
+
+def _source_problems(spec: EnvironmentSpec, where: tuple, model: Model) -> list[str]:
+    """Only the sync Job reads another source; without a store the engine reads the Hub."""
+    if model.source is None or spec.has_artifact_store:
+        return []
+    return [
+        f"{config_path((*where, 'source'))}: needs an artifact store: the sync Job copies the "
+        "revision from source.uri into it, while without one the engine can only download "
+        "hf_id from the Hub; add onprem.artifact_claim or remove source"
+    ]
 
 
 def _eval_problems(
