@@ -609,6 +609,7 @@ class ModelFallback(_Strict):
 # short name, but only with a source.uri to read it from (checked).
 HUB_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 Revision = Annotated[str, Field(pattern=r"^v?[0-9a-z][0-9a-z.-]{0,39}$")]
+# huggingface_hub 2.4.0 hf_api.py:798,904: ModelInfo.sha, the commit model_info() read.
 REVISION_RULE = (
     "a 40-hex commit of the Hugging Face repository (its History tab, or "
     "huggingface_hub.model_info(hf_id).sha), or our own fine-tune's version (lowercase "
@@ -620,9 +621,10 @@ _HEX_EXAMPLE = "a09a35458c702b33eeacc393d103063234e8bc28"
 class ModelSource(_Strict):
     """Where the sync Job reads a revision that is not the Hub repository of hf_id."""
 
-    # The protocols the lifecycle image's fsspec backends read (s3fs, gcsfs, adlfs, and
-    # huggingface_hub's HfFileSystem); no credentials in the URL: the publisher's workload
-    # identity reads it.
+    # The protocols the lifecycle image's fsspec backends read (locks/lifecycle.txt:
+    # s3fs 2026.9.0 core.py:365 s3; gcsfs 2026.10.1 core.py:400 gs, gcs; adlfs 2026.8.0
+    # spec.py:295 abfs, az, abfss; huggingface_hub 2.4.0 hf_file_system.py:446 hf); no
+    # credentials in the URL: the publisher's workload identity reads it.
     uri: str = Field(
         pattern=r"^(s3|gs|gcs|az|abfs|abfss|hf)://[^\s?#]+$",
         max_length=1024,
