@@ -40,7 +40,7 @@ def commands(model: Model, namespace: str) -> tuple[str, ...]:
         # ROLLOUT_NAME"); -n is kubectl's ConfigFlags (options/options.go:48,94-97). abort
         # sends all traffic back to stable at once; undo sets the template to the previous
         # ReplicaSet's, since after an abort the template still names the bad revision
-        # (cmd/abort/abort.go:25-28).
+        # (cmd/abort/abort.go:23-26).
         return (
             f"kubectl argo rollouts abort {model.name} -n {namespace}",
             f"kubectl argo rollouts undo {model.name} -n {namespace}",
