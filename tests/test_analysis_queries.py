@@ -163,20 +163,26 @@ def _resolve(query: str) -> str:
             .replace("{{args.stable-hash}}", STABLE))
 
 
-def _run(tmp_path: Path, inputs: list[dict], checks: list[tuple[str, float]],
-         case: str = "") -> None:
-    """promtool evaluates round(query * 10000) at EVAL_AT (floats compared exactly, so
-    to 4 decimals, as tests/test_alert_gateway.py does)."""
+Group = tuple[str, list[dict], list[tuple[str, float]]]  # case, input series, checks
+
+
+def _run(tmp_path: Path, groups: list[Group]) -> None:
+    """promtool evaluates round(query * 10000) at EVAL_AT for each case, in one process
+    (floats compared exactly, so to 4 decimals, as tests/test_alert_gateway.py does)."""
     (tmp_path / "none.yaml").write_text(yaml.safe_dump({"groups": []}))
-    tests = [{"expr": f"round(({q}) * 10000)", "eval_time": EVAL_AT,
-              "exp_samples": [{"labels": "{}", "value": v if math.isinf(v) else round(v * 10000)}]}
-             for q, v in checks]
+    tests = [{
+        "name": case, "interval": "1m", "input_series": inputs,
+        "promql_expr_test": [
+            {"expr": f"round(({q}) * 10000)", "eval_time": EVAL_AT,
+             "exp_samples": [{"labels": "{}",
+                              "value": v if math.isinf(v) else round(v * 10000)}]}
+            for q, v in checks],
+    } for case, inputs, checks in groups]
     (tmp_path / "t.yaml").write_text(yaml.safe_dump({
-        "rule_files": ["none.yaml"], "evaluation_interval": "1m",
-        "tests": [{"interval": "1m", "input_series": inputs, "promql_expr_test": tests}]}))
+        "rule_files": ["none.yaml"], "evaluation_interval": "1m", "tests": tests}))
     proc = subprocess.run([_promtool(), "test", "rules", "t.yaml"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, case + ": " + proc.stdout[-6000:] + proc.stderr[-2000:]
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
 
 
 def _metric(kind: str, name: str) -> analysis.PromMetric:
@@ -201,11 +207,12 @@ ERRORS = {
 @pytest.mark.parametrize("kind", sorted(ENGINES))
 def test_error_ratio_canary_over_stable(kind, tmp_path):
     metric = _metric(kind, "error-ratio")
-    for case, (canary, stable, value) in ERRORS.items():
-        # every engine counts a failure once (Triton's double count is halved by the query)
-        _run(tmp_path, _inputs(kind, canary, stable), [(_resolve(metric.query), value)], case)
-        assert _fails(metric.failure_condition, value) == (case in {"degraded",
-                                                                     "canary-only-errors"}), case
+    # every engine counts a failure once (Triton's double count is halved by the query)
+    _run(tmp_path, [(case, _inputs(kind, canary, stable), [(_resolve(metric.query), value)])
+                    for case, (canary, stable, value) in ERRORS.items()])
+    for case, (_, _, value) in ERRORS.items():
+        failing = case in {"degraded", "canary-only-errors"}
+        assert _fails(metric.failure_condition, value) == failing, case
 
 
 # cost per request: stable 2 pods for 1200 requests/min; canary 1 pod for 500/min is
@@ -222,8 +229,9 @@ COST = {
 @pytest.mark.parametrize("kind", sorted(ENGINES))
 def test_cost_per_request_is_pods_per_request_canary_over_stable(kind, tmp_path):
     metric = _metric(kind, "cost-per-request")
-    for case, (canary, stable, value) in COST.items():
-        _run(tmp_path, _inputs(kind, canary, stable), [(_resolve(metric.query), value)], case)
+    _run(tmp_path, [(case, _inputs(kind, canary, stable), [(_resolve(metric.query), value)])
+                    for case, (canary, stable, value) in COST.items()])
+    for case, (_, _, value) in COST.items():
         assert _fails(metric.failure_condition, value) == (case == "degraded"), case
 
 
@@ -251,8 +259,10 @@ def _ttft_cases(kind: str) -> dict[str, tuple[Side | None, Side, float]]:
 @pytest.mark.parametrize("kind", sorted(BOUNDS))
 def test_ttft_p95_canary_over_stable(kind, tmp_path):
     metric = _metric(kind, "ttft-p95")
-    for case, (canary, stable, value) in _ttft_cases(kind).items():
-        _run(tmp_path, _inputs(kind, canary, stable), [(_resolve(metric.query), value)], case)
+    cases = _ttft_cases(kind)
+    _run(tmp_path, [(case, _inputs(kind, canary, stable), [(_resolve(metric.query), value)])
+                    for case, (canary, stable, value) in cases.items()])
+    for case, (_, _, value) in cases.items():
         assert _fails(metric.failure_condition, value) == (case == "degraded"), (case, value)
 
 
@@ -348,9 +358,10 @@ FAILING = {"degraded"}
 
 
 def test_shadow_metrics_fail_a_worse_candidate_and_pass_a_near_miss(tmp_path):
-    for case, (inputs, values) in SHADOW.items():
-        checks = [(_shadow(name).query, value) for name, value in values.items()]
-        _run(tmp_path, _shadow_inputs(**inputs), checks, case)
+    _run(tmp_path, [
+        (case, _shadow_inputs(**inputs), [(_shadow(n).query, v) for n, v in values.items()])
+        for case, (inputs, values) in SHADOW.items()])
+    for case, (_, values) in SHADOW.items():
         for name, value in values.items():
             assert _fails(_shadow(name).failure_condition, value) == (case in FAILING), (
                 case, name, value)
@@ -363,4 +374,4 @@ def test_shadow_metrics_wait_for_enough_scored_pairs(tmp_path):
     inputs = _shadow_inputs(scored=1, score_sum=0, failed=0.5, refusals=(1, 0))
     checks = [(_shadow(n).query, analysis.NO_DATA)
               for n in ("shadow-score", "shadow-error-ratio", "shadow-refusal-increase")]
-    _run(tmp_path, inputs, checks)
+    _run(tmp_path, [("too-few-pairs", inputs, checks)])
