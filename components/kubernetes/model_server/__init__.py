@@ -113,9 +113,7 @@ class ModelServer(pulumi.ComponentResource):
                 namespace=args.namespace,
                 labels={**args.labels, **args.monitoring_labels},
             ),
-            spec=network.service_monitor_spec(
-                selector, args.namespace, args.engine, service=args.name
-            ),
+            spec=network.service_monitor_spec(selector, args.namespace, args.engine),
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.crds_ready)),
         )
         k8s.networking.v1.NetworkPolicy(

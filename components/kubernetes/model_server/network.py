@@ -47,16 +47,13 @@ def service_spec(engine: Engine, selector: dict[str, str]) -> k8s.core.v1.Servic
 
 
 def service_monitor_spec(
-    selector: dict[str, str],
-    namespace: pulumi.Input[str],
-    engine: Engine,
-    service: str | None = None,
+    selector: dict[str, str], namespace: pulumi.Input[str], engine: Engine
 ) -> dict:
-    """`service`: the model's own Service. A Rollout's canary, stable and experiment
-    Services carry the same labels and select the same pods; scraping through them too
-    would count every pod's series twice, so only this Service's endpoints are kept.
-    Relabelling fields: RelabelConfig of the Prometheus Operator's ServiceMonitor CRD
-    (tests/upstream/crds/kube-prometheus-stack-65.1.1/crd-servicemonitors.yaml)."""
+    """Relabelling fields: RelabelConfig of the Prometheus Operator's ServiceMonitor CRD
+    (tests/upstream/crds/kube-prometheus-stack-65.1.1/crd-servicemonitors.yaml). A
+    `replace` whose source label is missing writes an empty value, which drops the target
+    label (Prometheus relabel "replace"), so a Deployment's series have no
+    pod_template_hash."""
     # Every rule and dashboard selects a model by this one label, whatever the engine
     # calls it.
     relabelings: list[dict] = [
@@ -66,14 +63,6 @@ def service_monitor_spec(
         {"sourceLabels": [pod_label_meta(label)], "targetLabel": target, "action": "replace"}
         for label, target in POD_LABEL_TARGETS
     ]
-    if service is not None:
-        relabelings.append(
-            {
-                "sourceLabels": ["__meta_kubernetes_service_name"],
-                "regex": service,  # a DNS label: no regex metacharacters
-                "action": "keep",
-            }
-        )
     return {
         "selector": {"matchLabels": selector},
         "namespaceSelector": {"matchNames": [namespace]},
