@@ -102,10 +102,10 @@ def _one(expr: str) -> str:
     """`expr`, a vector of at most one sample, as exactly one sample: a NaN (0/0, a
     quantile of no observations) or a missing series become NO_DATA. Every join here is
     `on ()`: the two sides serve different revisions, and a `revision` label must not keep
-    them apart. `> -Inf`
+    them apart; `max` of the one sample drops the labels the left side kept. `> -Inf`
     keeps every number, +Inf included (canary errors where the stable has none), and
     drops NaN, which compares false; `or` fills the gap."""
-    return f"(({expr}) > -Inf) or on () vector({NO_DATA})"
+    return f"max(({expr}) > -Inf) or vector({NO_DATA})"
 
 
 def _over(limit: float) -> str:
