@@ -797,6 +797,26 @@ class GatewayRuleBuilder(RuleBuilder):
                 self._share(m.GW_REFUSALS, "15m", "team, model", ',code=~"2.."'),
                 ids,
             ),
+        ] + self._shadow_records()
+
+    def _shadow_records(self) -> list[dict[str, Any]]:
+        """A rollout's shadow phase, per model and candidate revision: the candidate's and
+        the incumbent's refusals over the pairs scored, and the mean score."""
+        ids = {"namespace": self.ns}
+        scored = self._rate(m.GW_SHADOW_SCORE_COUNT, "15m", "model, revision")
+        return [
+            _record(
+                "llm:gateway_shadow_refusals:ratio_rate15m",
+                f"{self._rate(m.GW_SHADOW_REFUSALS, '15m', 'model, revision, role')} / "
+                f"on (model, revision) group_left () ({scored} > 0)",
+                ids,
+            ),
+            _record(
+                "llm:gateway_shadow_score:mean_rate15m",
+                f"{self._rate(m.GW_SHADOW_SCORE_SUM, '15m', 'model, revision')} / "
+                f"({scored} > 0)",
+                ids,
+            ),
         ]
 
     def _spend_records(self) -> list[dict[str, Any]]:
