@@ -232,8 +232,10 @@ def exported_series(planned) -> set[str]:
         # prometheus.mode existing: the cluster's Prometheus scrapes kube-state-metrics, a
         # prerequisite the README states (Observability and alerting, Alerts).
         out |= KSM_SERIES
+    # `up`: Prometheus' own, for every target, the model servers' in every stack included
+    out |= SCRAPE_SERIES
     if ("Deployment", "llm-gateway") in kinds:
-        out |= set(GATEWAY_SERIES) | SCRAPE_SERIES
+        out |= set(GATEWAY_SERIES)
     if ("Deployment", "pushgateway") in kinds:
         out |= TRAINING_SERIES | LIFECYCLE_SERIES
         if ("CronJob", "quality-monitor") in kinds:
