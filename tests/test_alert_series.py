@@ -240,8 +240,10 @@ def exported_series(planned) -> set[str]:
         out |= TRAINING_SERIES | LIFECYCLE_SERIES
         if ("CronJob", "quality-monitor") in kinds:
             out |= QUALITY_SERIES
+    # a Helm release, or in render mode the chart rendered to objects (components/kubernetes/
+    # helm.py install)
     if any(_scraped_rollouts_controller(r["inputs"]) for r in planned.plan["resources"]
-           if r["type"] == "kubernetes:helm.sh/v3:Release"):
+           if r["type"] in ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart")):
         out |= ROLLOUTS_SERIES
     return out
 
