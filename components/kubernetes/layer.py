@@ -19,6 +19,8 @@ from components.kubernetes.gateway import Gateway, GatewayArgs
 from components.kubernetes.gpu_runtime import GpuRuntime, GpuRuntimeArgs
 from components.kubernetes.model_server import ModelServer, ModelServerArgs
 from components.kubernetes.monitoring import Observability, ObservabilityArgs
+from components.kubernetes.rollouts import RolloutsArgs
+from components.kubernetes.rollouts import install as install_rollouts
 from components.kubernetes.weights_access import WeightsAccess, WeightsAccessArgs
 
 # The pod security standard the workload namespace enforces, and the version of it.
@@ -38,6 +40,8 @@ class KubernetesLayerArgs:
     weights_access: WeightsAccessArgs | None = None
     # The LiteLLM gateway; None: clients reach the model servers' Services directly.
     gateway: GatewayArgs | None = None
+    # The Argo Rollouts controller; set where some model is served by a Rollout.
+    rollouts: RolloutsArgs | None = None
 
 
 def namespace_labels(labels: dict[str, str]) -> dict[str, str]:
@@ -105,10 +109,14 @@ class KubernetesLayer(pulumi.ComponentResource):
                 replace(args.weights_access, namespace=ns.metadata.name),
                 opts=child,
             )
+        rollouts_ready = self._rollouts(name, args, crds_ready, child)
         self.endpoints = {
             server.name: ModelServer(
                 f"{name}-{server.name}",
-                wired_server(server, ns.metadata.name, access, crds_ready),
+                replace(
+                    wired_server(server, ns.metadata.name, access, crds_ready),
+                    rollouts_ready=rollouts_ready,
+                ),
                 opts=child,
             ).endpoint
             for server in args.models
@@ -127,4 +135,21 @@ class KubernetesLayer(pulumi.ComponentResource):
                 "endpoints": self.endpoints,
                 "gateway_url": self.gateway_url,
             }
+        )
+
+    @staticmethod
+    def _rollouts(
+        name: str,
+        args: KubernetesLayerArgs,
+        crds_ready: tuple[pulumi.Resource, ...],
+        child: pulumi.ResourceOptions,
+    ) -> tuple[pulumi.Resource, ...]:
+        """The Argo Rollouts release, once, where some model has a rollout: every Rollout and
+        AnalysisTemplate waits for its CRDs."""
+        if args.rollouts is None:
+            return ()
+        return (
+            install_rollouts(
+                f"{name}-argo-rollouts", replace(args.rollouts, crds_ready=crds_ready), child
+            ),
         )

@@ -12,9 +12,10 @@ import pulumi_kubernetes as k8s
 
 from components import naming
 from components.engines import HTTP_PORT
-from components.kubernetes.model_server import network, pod, scaling
+from components.kubernetes.model_server import analysis, network, pod, rollout, scaling
 from components.kubernetes.model_server.args import (
     ModelServerArgs,
+    RolloutArgs,
     SecretFile,
     WeightsFetch,
     WeightsSource,
@@ -23,9 +24,13 @@ from components.kubernetes.model_server.weights import shared_claim_spec
 
 __all__ = ["ModelServer", "ModelServerArgs", "SecretFile", "WeightsFetch", "WeightsSource"]
 
+ROLLOUT_TARGET = (rollout.API_VERSION, rollout.KIND)
+
 
 class ModelServer(pulumi.ComponentResource):
-    """Deployment, Service, weights, PDB, HPA, ServiceMonitor and NetworkPolicy for a model.
+    """Deployment (or, with a rollout, an Argo Rollouts Rollout with its AnalysisTemplates
+    and stable/canary Services), Service, weights, PDB, HPA, ServiceMonitor and
+    NetworkPolicy for a model.
 
     Rollouts work with no spare GPU (maxSurge 0 when the pool has no headroom), readiness
     means the model is loaded, and shutdown drains streams before the pod goes.
@@ -41,27 +46,30 @@ class ModelServer(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         selector = naming.selector_labels(args.name, pod.COMPONENT)
         parts = pod.pod_parts(args, self._shared_claim(name), self._engine_config(name))
-        deployment = k8s.apps.v1.Deployment(
-            f"{name}-server",
-            metadata=self._meta(annotations=pod.deployment_annotations(args)),
-            spec=pod.deployment_spec(args, parts),
-            # The autoscaler owns the replica count once the Deployment exists.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["spec.replicas"]),
-        )
+        if args.rollout is None:
+            target, after = scaling.DEPLOYMENT_TARGET, []
+            workload = self._deployment(name, parts).metadata.name
+        else:
+            # A custom resource's name is known, not an output: wait for it explicitly.
+            target, after = ROLLOUT_TARGET, [self._rollout(name, args.rollout, parts)]
+            workload = args.name
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb", metadata=self._meta(), spec=scaling.pdb_spec(selector), opts=child
         )
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
             f"{name}-hpa",
             metadata=self._meta(),
-            spec=scaling.hpa_spec(args.plan, args.engine, deployment.metadata.name),
-            opts=child,
+            spec=scaling.hpa_spec(args.plan, args.engine, workload, target),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=after),
         )
         self._network(name, selector)
         service = k8s.core.v1.Service(
             f"{name}-svc",
             metadata=self._meta(),
-            spec=network.service_spec(args.engine, selector),
+            spec=network.service_spec(
+                args.engine,
+                selector if args.rollout is None else rollout.live_selector(selector),
+            ),
             opts=child,
         )
         self.endpoint = pulumi.Output.concat(
@@ -74,6 +82,58 @@ class ModelServer(pulumi.ComponentResource):
             args.engine.api_path,
         )
         self.register_outputs({"endpoint": self.endpoint})
+
+    def _deployment(self, name: str, parts: pod.PodParts) -> k8s.apps.v1.Deployment:
+        args = self._args
+        return k8s.apps.v1.Deployment(
+            f"{name}-server",
+            metadata=self._meta(annotations=pod.deployment_annotations(args)),
+            spec=pod.deployment_spec(args, parts),
+            # The autoscaler owns the replica count once the Deployment exists.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["spec.replicas"]),
+        )
+
+    def _rollout(self, name: str, spec: RolloutArgs, parts: pod.PodParts) -> pulumi.Resource:
+        """The Rollout, the AnalysisTemplates it names and the Services its canary steers,
+        all after the Argo Rollouts release that installs their CRDs."""
+        args = self._args
+        if spec.runtime is None or args.version is None:
+            raise ValueError(f"model {args.name}: a rollout needs its version and analysis runtime")
+        ready = list(args.rollouts_ready)
+        made = [
+            k8s.apiextensions.CustomResource(
+                f"{name}-{template}",
+                api_version=rollout.API_VERSION,
+                kind="AnalysisTemplate",
+                metadata=self._meta(template.removeprefix(args.name)),
+                spec=body,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=ready),
+            )
+            for template, body in analysis.templates(args, spec, spec.runtime).items()
+        ]
+        selector = naming.selector_labels(args.name, pod.COMPONENT)
+        for role in ("stable", "canary"):
+            k8s.core.v1.Service(
+                f"{name}-{role}-svc",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=f"{args.name}-{role}",
+                    namespace=args.namespace,
+                    labels=rollout.side_service_labels(args.labels, role),
+                ),
+                spec=rollout.side_service_spec(args.engine, selector),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        return k8s.apiextensions.CustomResource(
+            f"{name}-rollout",
+            api_version=rollout.API_VERSION,
+            kind=rollout.KIND,
+            metadata=self._meta(annotations=pod.deployment_annotations(args)),
+            spec=rollout.rollout_spec(args, parts, spec, args.version.revision),
+            # The autoscaler owns the replica count once the Rollout exists.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[*ready, *made], ignore_changes=["spec.replicas"]
+            ),
+        )
 
     def _meta(self, suffix: str = "", **extra) -> k8s.meta.v1.ObjectMetaArgs:
         args = self._args
@@ -119,6 +179,8 @@ class ModelServer(pulumi.ComponentResource):
         k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol",
             metadata=self._meta(),
-            spec=network.network_policy_spec(args.prometheus_namespace, selector, args.engine),
+            spec=network.network_policy_spec(
+                args.prometheus_namespace, selector, args.engine, analysis=args.rollout is not None
+            ),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -123,6 +123,22 @@ class Shadow:
     duration_s: int
 
 
+# An analysis query: (metric name, PromQL, Argo failureCondition over `result`), built by
+# components/observability/analysis.py.
+PromMetric = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class AnalysisRuntime:
+    """What the Rollout's analyses run with and reach."""
+
+    image: str  # the model-tools image (catalog row `model-tools`)
+    prometheus_url: str
+    pushgateway_url: str
+    # The gateway's OpenAI base URL, for an LLM judge; None without a judge.
+    judge_url: str | None = None
+
+
 @dataclass(frozen=True)
 class RolloutArgs:
     """Served by an Argo Rollouts Rollout instead of a Deployment."""
@@ -133,6 +149,12 @@ class RolloutArgs:
     shadow: Shadow | None = None
     # An indefinite pause after the gate (and shadow) that `kubectl argo rollouts promote` ends.
     approval: bool = False
+    # Set by resolve; the component refuses a rollout without it.
+    runtime: AnalysisRuntime | None = None
+    # Canary against stable (args canary-hash, stable-hash) and, with a shadow, the gateway's
+    # shadow series of the candidate (arg revision).
+    canary_metrics: tuple[PromMetric, ...] = ()
+    shadow_metrics: tuple[PromMetric, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,10 @@ MODEL_POD_LABEL = "__meta_kubernetes_pod_label_" + re.sub(
     r"[^A-Za-z0-9]", "_", conventions.MODEL_LABEL
 )
 
+# The pods of a Rollout's analysis Jobs (model_server/analysis.py): the eval gate and the
+# refusal comparison call the model's API like the gateway does.
+ANALYSIS_COMPONENT = "model-analysis"
+
 net = k8s.networking.v1
 
 
@@ -59,20 +63,27 @@ def service_monitor_spec(
     }
 
 
-def network_policy_spec(
-    prometheus_namespace: str, selector: dict[str, str], engine: Engine
-) -> net.NetworkPolicySpecArgs:
-    """Only the gateway reaches the API; only Prometheus reaches the metrics."""
-    prometheus = pods.prometheus_peer(prometheus_namespace)
-    gateway = net.NetworkPolicyPeerArgs(
+def component_peer(component: str) -> net.NetworkPolicyPeerArgs:
+    return net.NetworkPolicyPeerArgs(
         pod_selector=k8s.meta.v1.LabelSelectorArgs(
-            match_labels={conventions.APP_COMPONENT: "gateway"}
+            match_labels={conventions.APP_COMPONENT: component}
         ),
     )
+
+
+def network_policy_spec(
+    prometheus_namespace: str, selector: dict[str, str], engine: Engine, analysis: bool = False
+) -> net.NetworkPolicySpecArgs:
+    """Only the gateway (and, for a Rollout, its analysis Jobs) reaches the API; only
+    Prometheus reaches the metrics."""
+    prometheus = pods.prometheus_peer(prometheus_namespace)
+    clients = [component_peer("gateway")]
+    if analysis:
+        clients.append(component_peer(ANALYSIS_COMPONENT))
     separate = metrics_port_name(engine) == "metrics"
     ingress = [
         net.NetworkPolicyIngressRuleArgs(
-            from_=[gateway] if separate else [gateway, prometheus],
+            from_=clients if separate else [*clients, prometheus],
             ports=[net.NetworkPolicyPortArgs(port=HTTP_PORT, protocol="TCP")],
         )
     ]
