@@ -16,6 +16,7 @@ from components import naming, pricing, scheduling
 from components.catalog import versions
 from components.engines import ENGINES, HTTP_PORT
 from components.kubernetes.facts import (
+    EVALS_PREFIX,
     WEIGHTS_READER,
     ArtifactStore,
     ClusterFacts,
@@ -23,6 +24,7 @@ from components.kubernetes.facts import (
 )
 from components.kubernetes.gateway import args as gateway
 from components.kubernetes.gateway.args import GatewayArgs
+from components.kubernetes.gateway.deployment import PORT as GATEWAY_PORT
 from components.kubernetes.gpu_runtime import GpuRuntimeArgs
 from components.kubernetes.layer import KubernetesLayerArgs
 from components.kubernetes.model_server import (
@@ -30,6 +32,14 @@ from components.kubernetes.model_server import (
     SecretFile,
     WeightsFetch,
     WeightsSource,
+)
+from components.kubernetes.model_server.args import (
+    AbortThresholds,
+    AnalysisRuntime,
+    CanaryStep,
+    EvalGate,
+    RolloutArgs,
+    Shadow,
 )
 from components.kubernetes.monitoring import Adapter, ObservabilityArgs, PrometheusStack
 from components.kubernetes.pushgateway import NAME as PUSHGATEWAY
@@ -39,8 +49,10 @@ from components.kubernetes.pushgateway import objects as pushgateway_objects
 from components.kubernetes.quality_cronjob import COMPONENT as QUALITY
 from components.kubernetes.quality_cronjob import NAME as QUALITY_MONITOR
 from components.kubernetes.quality_cronjob import QualityMonitorArgs
+from components.kubernetes.rollouts import RolloutsArgs
 from components.kubernetes.weights_access import WeightsAccessArgs
 from components.observability import alertmanager, dashboards, rules
+from components.observability import analysis as canary_analysis
 from components.sizing import GIB, ServingPlan, weight_bytes
 from components.spec import (
     CnpgDatabase,
@@ -79,6 +91,7 @@ def layer_args(env: Environment, facts: ClusterFacts, secrets: Secrets) -> Kuber
         models=tuple(model_server_args(env, facts, m, reads) for m in spec.models),
         weights_access=access,
         gateway=gateway_args(env, facts, secrets),
+        rollouts=rollouts_args(spec),
     )
 
 
@@ -178,6 +191,87 @@ def model_server_args(
         namespace=spec.namespace,
         gpu_hour_usd=facts.gpu_hour_usd,
         service_account=WEIGHTS_READER if reads is not None else None,
+        rollout=rollout_args(env, facts, model),
+    )
+
+
+def rollouts_args(spec: EnvironmentSpec) -> RolloutsArgs | None:
+    """The Argo Rollouts controller, where some model is served by a Rollout."""
+    if not any(m.rollout is not None for m in spec.models):
+        return None
+    return RolloutsArgs(
+        labels=naming.k8s_labels(spec, "argo-rollouts", "rollouts-controller"),
+        monitoring_labels=naming.monitoring_labels(spec),
+        renders=spec.cluster.render_to_directory is not None,
+    )
+
+
+def eval_gate(model: Model, store: ArtifactStore | None) -> EvalGate:
+    """The gate's golden set and reports under the store's evals/<name>/. Without a store
+    there is no golden set to point at: the gate is given none and fails closed (the spec
+    warns of a rollout without a store)."""
+    block = given(model.eval, f"models.{model.name}.eval")
+    golden: pulumi.Input[str] = ""
+    reports: pulumi.Input[str] = ""
+    if store is not None:
+        evals = pulumi.Output.concat(store.fsspec_uri, f"/{EVALS_PREFIX}/{model.name}/")
+        golden = pulumi.Output.concat(evals, "golden.jsonl")
+        reports = pulumi.Output.concat(evals, "reports/")
+    judge = block.judge
+    return EvalGate(
+        golden_uri=golden,
+        reports_uri=reports,
+        min_score=block.min_score,
+        max_regression=block.max_regression,
+        judge_model=judge.model if judge else None,
+        judge_rubric=judge.rubric if judge else None,
+    )
+
+
+def analysis_runtime(spec: EnvironmentSpec) -> AnalysisRuntime:
+    return AnalysisRuntime(
+        image=versions.image("model-tools"),
+        prometheus_url=spec.observability.prometheus.url,
+        pushgateway_url=f"http://{PUSHGATEWAY}.{spec.namespace}.svc:{PUSHGATEWAY_PORT}",
+        judge_url=None
+        if spec.gateway is None
+        else f"http://{GATEWAY}.{spec.namespace}.svc:{GATEWAY_PORT}{OPENAI_API_PATH}",
+    )
+
+
+def rollout_args(env: Environment, facts: ClusterFacts, model: Model) -> RolloutArgs | None:
+    """A model's canary: its steps, gate, shadow and thresholds, with the analyses'
+    Prometheus metrics (components/observability/analysis.py)."""
+    block = model.rollout
+    if block is None:
+        return None
+    spec, engine = env.spec, ENGINES[model.engine.kind]
+    abort = AbortThresholds(**block.abort.model_dump())
+    gate = eval_gate(model, facts.artifacts)
+    shadow = None
+    shadow_metrics: tuple = ()
+    if block.shadow is not None:
+        shadow = Shadow(
+            sample_pct=block.shadow.sample_pct, duration_s=60 * block.shadow.duration_minutes
+        )
+        shadow_metrics = tuple(
+            canary_analysis.shadow_metrics(
+                spec.namespace, model.name, model.revision, gate.min_score, abort,
+                shadow.duration_s,
+            )
+        )  # fmt: skip
+    return RolloutArgs(
+        steps=tuple(CanaryStep(s.weight_pct, 60 * s.pause_minutes) for s in block.steps),
+        eval_gate=gate,
+        revision=model.revision,
+        abort=abort,
+        shadow=shadow,
+        approval=block.approval,
+        runtime=analysis_runtime(spec),
+        canary_metrics=tuple(
+            canary_analysis.canary_metrics(spec.namespace, model.name, engine, abort)
+        ),
+        shadow_metrics=shadow_metrics,
     )
 
 

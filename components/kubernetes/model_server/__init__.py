@@ -97,8 +97,8 @@ class ModelServer(pulumi.ComponentResource):
         """The Rollout, the AnalysisTemplates it names and the Services its canary steers,
         all after the Argo Rollouts release that installs their CRDs."""
         args = self._args
-        if spec.runtime is None or args.version is None:
-            raise ValueError(f"model {args.name}: a rollout needs its version and analysis runtime")
+        if spec.runtime is None or not spec.revision:
+            raise ValueError(f"model {args.name}: a rollout needs its revision and runtime")
         ready = list(args.rollouts_ready)
         made = [
             k8s.apiextensions.CustomResource(
@@ -128,7 +128,7 @@ class ModelServer(pulumi.ComponentResource):
             api_version=rollout.API_VERSION,
             kind=rollout.KIND,
             metadata=self._meta(annotations=pod.deployment_annotations(args)),
-            spec=rollout.rollout_spec(args, parts, spec, args.version.revision),
+            spec=rollout.rollout_spec(args, parts, spec),
             # The autoscaler owns the replica count once the Rollout exists.
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[*ready, *made], ignore_changes=["spec.replicas"]

@@ -44,9 +44,8 @@ ARTIFACTS_MOUNT = "/artifacts"
 GATE_DEADLINE_S = 3600
 # The refusal comparison replays the golden set's prompts on both sides; an hour bounds it.
 COMPARE_DEADLINE_S = 3600
-# Prometheus analyses look at the last window every interval; the refusal comparison replays
-# the golden set less often (it costs GPU time on both sides).
-QUERY_INTERVAL = "5m"
+# The refusal comparison replays the golden set less often than the Prometheus metrics look
+# (every 5 minutes): each replay costs GPU time on both sides.
 COMPARE_INTERVAL = "30m"
 
 
@@ -184,17 +183,9 @@ def eval_gate_spec(ctx: JobContext, gate: EvalGate, api_path: str) -> dict[str, 
 
 
 def prometheus_metrics(metrics: tuple[PromMetric, ...], address: str) -> list[dict[str, Any]]:
-    """Metric{name, interval, failureCondition, provider.prometheus{address, query}}: one
-    failed measurement fails the run (failureLimit 0, the default)."""
-    return [
-        {
-            "name": name,
-            "interval": QUERY_INTERVAL,
-            "failureCondition": failure,
-            "provider": {"prometheus": {"address": address, "query": query}},
-        }
-        for name, query, failure in metrics
-    ]
+    """Metric{name, interval, failureLimit, failureCondition, provider.prometheus{address,
+    query}}, as components/observability/analysis.py builds each."""
+    return [metric.argo(address) for metric in metrics]
 
 
 def compare_command(ctx: JobContext, rollout: RolloutArgs, api_path: str) -> list[Any]:
@@ -221,10 +212,8 @@ def canary_analysis_spec(ctx: JobContext, rollout: RolloutArgs, api_path: str) -
 
 
 def shadow_spec(ctx: JobContext, rollout: RolloutArgs) -> dict[str, Any]:
-    return {
-        "args": [{"name": "revision"}],
-        "metrics": prometheus_metrics(rollout.shadow_metrics, ctx.runtime.prometheus_url),
-    }
+    """The candidate revision is in the queries themselves: no argument."""
+    return {"metrics": prometheus_metrics(rollout.shadow_metrics, ctx.runtime.prometheus_url)}
 
 
 def templates(

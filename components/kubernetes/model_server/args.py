@@ -10,6 +10,7 @@ import pulumi
 
 from components.engines import Engine
 from components.kubernetes.facts import ArtifactStore, PoolScheduling, WorkloadIdentity
+from components.observability.analysis import PromMetric
 from components.scheduling import PodResources
 from components.sizing import ServingPlan
 
@@ -123,11 +124,6 @@ class Shadow:
     duration_s: int
 
 
-# An analysis query: (metric name, PromQL, Argo failureCondition over `result`), built by
-# components/observability/analysis.py.
-PromMetric = tuple[str, str, str]
-
-
 @dataclass(frozen=True)
 class AnalysisRuntime:
     """What the Rollout's analyses run with and reach."""
@@ -145,6 +141,8 @@ class RolloutArgs:
 
     steps: tuple[CanaryStep, ...]
     eval_gate: EvalGate
+    # The candidate revision (models[].revision) the gate and the shadow analysis judge.
+    revision: str = ""
     abort: AbortThresholds = AbortThresholds()
     shadow: Shadow | None = None
     # An indefinite pause after the gate (and shadow) that `kubectl argo rollouts promote` ends.
@@ -152,7 +150,7 @@ class RolloutArgs:
     # Set by resolve; the component refuses a rollout without it.
     runtime: AnalysisRuntime | None = None
     # Canary against stable (args canary-hash, stable-hash) and, with a shadow, the gateway's
-    # shadow series of the candidate (arg revision).
+    # shadow series of the candidate revision (components/observability/analysis.py).
     canary_metrics: tuple[PromMetric, ...] = ()
     shadow_metrics: tuple[PromMetric, ...] = ()
 

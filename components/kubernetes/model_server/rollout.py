@@ -17,7 +17,7 @@ from typing import Any
 
 import pulumi_kubernetes as k8s
 
-from components import conventions, naming
+from components import canary, conventions, naming
 from components.engines import Engine
 from components.kubernetes.model_server import network, pod
 from components.kubernetes.model_server.args import ModelServerArgs, RolloutArgs
@@ -67,13 +67,13 @@ def pod_template(args: ModelServerArgs, parts: pod.PodParts) -> k8s.core.v1.PodT
     )
 
 
-def experiment_step(model: str, revision: str, rollout: RolloutArgs) -> dict[str, Any]:
+def experiment_step(model: str, rollout: RolloutArgs) -> dict[str, Any]:
     """Step 0: one candidate pod of the new template beside the stable ones, no traffic, the
     eval gate (and the shadow analysis for the shadow's duration) on it. RolloutExperimentStep,
     RolloutExperimentTemplate (specRef canary, replicas, metadata, service) and
     RolloutExperimentStepAnalysisTemplateRef (requiredForCompletion: the experiment waits for
     the gate whatever its duration, docs/features/experiment.md lifecycle 6)."""
-    args = [{"name": "revision", "value": revision}]
+    args = [{"name": "revision", "value": rollout.revision}]
     analyses = [
         {
             "name": EVAL_GATE,
@@ -99,19 +99,17 @@ def experiment_step(model: str, revision: str, rollout: RolloutArgs) -> dict[str
         "analyses": analyses,
     }
     if rollout.shadow is not None:
-        analyses.append(
-            {"name": SHADOW, "templateName": template_name(model, SHADOW), "args": args}
-        )
+        analyses.append({"name": SHADOW, "templateName": template_name(model, SHADOW)})
         # RolloutExperimentStep.Duration, a DurationString (Go time.ParseDuration).
         step["duration"] = f"{rollout.shadow.duration_s}s"
     return {"experiment": step}
 
 
-def canary_steps(model: str, revision: str, rollout: RolloutArgs) -> list[dict[str, Any]]:
+def canary_steps(model: str, rollout: RolloutArgs) -> list[dict[str, Any]]:
     """The gate, the optional approval (a pause with no duration waits for `kubectl argo
     rollouts promote`: RolloutPause.Duration unset), then setWeight/pause pairs (CanaryStep
     SetWeight, Pause; RolloutPause.Duration as int-or-string seconds)."""
-    steps = [experiment_step(model, revision, rollout)]
+    steps = [experiment_step(model, rollout)]
     if rollout.approval:
         steps.append({"pause": {}})
     for step in rollout.steps:
@@ -139,15 +137,13 @@ def background_analysis(model: str, steps: list[dict[str, Any]]) -> dict[str, An
     }
 
 
-def rollout_spec(
-    args: ModelServerArgs, parts: pod.PodParts, rollout: RolloutArgs, revision: str
-) -> dict[str, Any]:
+def rollout_spec(args: ModelServerArgs, parts: pod.PodParts, rollout: RolloutArgs) -> dict:
     """RolloutSpec: replicas, selector (the Deployment's), template, progressDeadlineSeconds
     and strategy.canary (CanaryStrategy: canaryService, stableService, steps, analysis,
-    maxSurge/maxUnavailable as the Deployment's, so a canary surges only into a GPU the
-    autoscaler never takes)."""
-    steps = canary_steps(args.name, revision, rollout)
-    surge = pod.rollout_strategy(args)
+    maxSurge 1 and maxUnavailable 0: users keep every stable pod and the canary costs at
+    most one pod more, the arithmetic components/canary.py ports and the spec checks the
+    pool's spare GPUs by)."""
+    steps = canary_steps(args.name, rollout)
     return {
         "replicas": args.plan.replicas_min,
         "selector": {"matchLabels": naming.selector_labels(args.name, pod.COMPONENT)},
@@ -157,8 +153,8 @@ def rollout_spec(
             "canary": {
                 "canaryService": canary_service(args.name),
                 "stableService": stable_service(args.name),
-                "maxSurge": surge.max_surge,
-                "maxUnavailable": surge.max_unavailable,
+                "maxSurge": canary.MAX_SURGE,
+                "maxUnavailable": canary.MAX_UNAVAILABLE,
                 "steps": steps,
                 "analysis": background_analysis(args.name, steps),
             }
