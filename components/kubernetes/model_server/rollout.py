@@ -25,9 +25,9 @@ from components.kubernetes.model_server.args import ModelServerArgs, RolloutArgs
 # pkg/apis/rollouts/v1alpha1/register.go: group argoproj.io, version v1alpha1.
 API_VERSION = "argoproj.io/v1alpha1"
 KIND = "Rollout"
-# The experiment template's name; its pods carry SERVING_CANDIDATE and its Service
+# The experiment template's name, the serving label value its pods carry; its Service
 # `<model>-candidate` reaches them (RolloutExperimentTemplate.Service, TemplateService.Name).
-CANDIDATE = "candidate"
+CANDIDATE = conventions.SERVING_CANDIDATE
 EVAL_GATE = "eval-gate"
 SHADOW = "shadow"
 CANARY_ANALYSIS = "canary-analysis"
@@ -49,7 +49,7 @@ def canary_service(model: str) -> str:
 
 
 def candidate_service(model: str) -> str:
-    return f"{model}-candidate"
+    return f"{model}-{CANDIDATE}"
 
 
 def template_name(model: str, role: str) -> str:
