@@ -1,4 +1,4 @@
-"""The `llm-platform` command: offline plan and the sizing calculator.
+"""The `llm-platform` command: offline plan, the sizing calculator and a model's rollback.
 
 Exit codes: 0 success, 1 a failure of the tool or the program, 2 invalid input (a stack
 config, a policy config or an option), each problem printed on one line with its path,
@@ -448,6 +448,7 @@ def _print_plan(result: PlanResult, target: Path, elapsed: float) -> None:
         out.print(Text.assemble(plain(m.name, "bold"), " why:"))
         for reason in env.plans[m.name].reasons:
             out.print(plain(f"  - {reason}"), soft_wrap=True)
+    _print_versions(result)
     out.print(_cost_table(result))
     budget = spec.budget.monthly_usd
     if result.monthly_usd > budget:
@@ -467,6 +468,15 @@ def _print_plan(result: PlanResult, target: Path, elapsed: float) -> None:
             f"in {elapsed:.1f}s"
         )
     )
+
+
+def _print_versions(result: PlanResult) -> None:
+    from components.plan import versions
+
+    out.print(plain("Model versions", "bold"))
+    for version in result.model_versions or []:
+        for line in versions.lines(version):
+            out.print(plain(line), soft_wrap=True)
 
 
 def _print_terraform_export(target: Path) -> None:
@@ -633,6 +643,62 @@ def _print_gateway(gateway: dict[str, Any]) -> None:
         out.print(plain(line), soft_wrap=True)
     out.print(_routes_table(gateway))
     out.print(_gateway_costs_table(gateway))
+
+
+@app.command()
+def rollback(
+    stack: Annotated[str, typer.Option(help="stack name: stacks/Pulumi.<stack>.yaml")],
+    model: Annotated[str, typer.Option(help="the model to roll back (models[].name)")],
+    write: Annotated[
+        bool, typer.Option("--write", help="write the stack file's change, not only print it")
+    ] = False,
+    project: Annotated[Path, typer.Option(help="project directory")] = Path("."),
+) -> None:
+    """Roll a model back to its previous_revision: print the commands that put the cluster
+    back now, and the change to the stack file that pins it (--write applies it)."""
+    from components import rollback as rb
+
+    root = find_project(project.resolve())
+    env = load_environment(read_stack(root, stack))
+    models = {m.name: (i, m) for i, m in enumerate(env.spec.models)}
+    if model not in models:
+        raise _fail(
+            [
+                f"--model: no model named {echo(model)} in stack {stack}"
+                f"{catalog.suggest(model, models)}; models: {', '.join(models) or 'none'}"
+            ]
+        )
+    index, chosen = models[model]
+    where = f"{CONFIG_KEY}.models[{index}].previous_revision"
+    if chosen.previous_revision is None:
+        raise _fail(
+            [f"{where}: not set, so model '{model}' has no revision to roll back to"]
+        )
+    path = root / "stacks" / f"Pulumi.{stack}.yaml"
+    name = str(path.relative_to(root))
+    text = path.read_text()
+    try:
+        plan = rb.plan(text, chosen, env.spec.namespace)
+    except rb.RollbackError as exc:
+        raise _fail([f"{name}: {exc}; edit it by hand: set revision to {where}'s value"]) from None
+    _print_rollback(plan, rb.diff(text, plan.edited, name), name)
+    if write:
+        staged = path.with_name(f".{path.name}.rollback")
+        staged.write_text(plan.edited)
+        staged.replace(path)  # whole or not at all
+        typer.echo(f"wrote {name}: commit it and deploy the stack")
+
+
+def _print_rollback(plan: Any, diff: str, name: str) -> None:
+    typer.echo(f"Roll {plan.model} back from {plan.revision} to {plan.previous}:")
+    typer.echo("1. now, on the cluster:")
+    for command in plan.commands:
+        typer.echo(f"   {command}")
+    typer.echo(
+        f"2. pin the previous revision in {name} and deploy the stack, or its next deploy "
+        "rolls the revision out again:"
+    )
+    typer.echo(diff, nl=False)
 
 
 @app.command()

@@ -12,7 +12,7 @@ import yaml
 
 from components import pricing
 from components.observability import alertmanager
-from components.plan import manifests, terraform
+from components.plan import manifests, terraform, versions
 from components.plan.policy import Analyzer, Resource, Violation, engine_view
 from components.plan.runner import Recorded, run_program
 from components.spec import Environment
@@ -28,6 +28,8 @@ class PlanResult:
     manifests: dict[str, dict[str, Any]]
     # The gateway's teams, routes and costs (`gateway_section`); None without a gateway.
     gateway: dict[str, Any] | None = None
+    # Each model's revision, what it replaces, its signing and its rollout's steps.
+    model_versions: list[dict[str, Any]] | None = None
 
     @property
     def monthly_usd(self) -> float:
@@ -49,6 +51,8 @@ class PlanResult:
 
     def plan_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"stack": self.stack}
+        if self.model_versions is not None:
+            out["model_versions"] = self.model_versions
         if self.gateway is not None:
             out["gateway"] = {k: v for k, v in self.gateway.items() if k != "costs"}
         return {**out, "resources": [r.to_json() for r in self.records]}
@@ -115,6 +119,7 @@ def run_plan(
         economics(env, items),
         manifests.by_file(records),
         gateway_section(graph),
+        versions.model_versions(env),
     )
 
 

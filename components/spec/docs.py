@@ -149,8 +149,14 @@ def _flow(value: Any) -> str:
     """A value as YAML flow style, the way a stack file would write it."""
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="json", exclude_defaults=True)
+    elif isinstance(value, list):  # a default list of blocks, such as rollout.steps
+        value = [_plain(v) for v in value]
     text = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10**6)
     return text.removesuffix("\n").removesuffix("\n...").strip()
+
+
+def _plain(value: Any) -> Any:
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
 
 
 def default_text(info: FieldInfo) -> str:

@@ -609,7 +609,7 @@ class ModelFallback(_Strict):
 # short name, but only with a source.uri to read it from (checked).
 HUB_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 Revision = Annotated[str, Field(pattern=r"^v?[0-9a-z][0-9a-z.-]{0,39}$")]
-_REVISION_RULE = (
+REVISION_RULE = (
     "a 40-hex commit of the Hugging Face repository (its History tab, or "
     "huggingface_hub.model_info(hf_id).sha), or our own fine-tune's version (lowercase "
     "letters, digits, '.' and '-', at most 40, an optional leading 'v') with a source.uri"
@@ -827,7 +827,7 @@ class Model(_Strict):
         ],
     )
     revision: Revision = Field(
-        description=f"the pinned version the model serves: {_REVISION_RULE}. Synced once to "
+        description=f"the pinned version the model serves: {REVISION_RULE}. Synced once to "
         "models/<name>/<revision>/ where there is an artifact store; else the engine "
         "downloads exactly this commit from the Hub",
         examples=[_HEX_EXAMPLE],
