@@ -164,18 +164,20 @@ def expected_model_alerts() -> list[dict]:
                     f"Deployment {NS}/assistant has had no available replica for 5 minutes (or "
                     "its state is not reported); every request to it fails.", "llm-serving"),
         _model_rule("ModelQueueSaturated", "critical", "10m",
-                    f"llm:requests_waiting{{{S}}} / llm:replicas{{{S}}} > 64 and "
+                    f"sum without (revision) (llm:requests_waiting{{{S}}}) / llm:replicas{{{S}}}"
+                    " > 64 and "
                     f"llm:replicas{{{S}}} >= 3",
                     "assistant is scaled out to its maximum and still queueing",
                     "assistant runs its maximum 3 replica(s) and each has more than a full batch "
                     "(64 sequences) waiting; requests wait at least one batch before their "
                     "first token.", "llm-serving"),
         _model_rule("ModelKVCacheNearFull", "warning", "15m",
-                    f"llm:kv_cache_usage:ratio{{{S}}} > 0.9", "assistant: KV cache above 90%",
+                    f"max without (revision) (llm:kv_cache_usage:ratio{{{S}}}) > 0.9",
+                    "assistant: KV cache above 90%",
                     "The busiest assistant replica has used over 90% of its KV cache for 15 "
                     "minutes; new sequences wait or preempt running ones.", "llm-serving"),
         _model_rule("ModelPreemptions", "warning", "15m",
-                    f"llm:preemptions:rate5m{{{S}}} * 60 > 2.5",
+                    f"sum without (revision) (llm:preemptions:rate5m{{{S}}}) * 60 > 2.5",
                     "assistant is preempting sequences",
                     "assistant preempts more than 2.5 sequence(s) a minute: the KV cache cannot "
                     "hold the running batch, so work is recomputed and latency grows.",
@@ -249,7 +251,8 @@ def test_gpu_replica_and_cost_records_read_dcgm_kube_state_metrics_and_prices():
         _rec("llm:cost_usd_per_hour",
              f"llm:gpus_allocated{{{S}}} * on (pool) group_left () llm:gpu_price_usd_per_hour"),
         # 4 turns per conversation.
-        _rec("llm:conversations:rate1h", f"llm:requests:rate1h{{{S}}} / 4"),
+        # per model: the requests of every revision
+        _rec("llm:conversations:rate1h", f"sum without (revision) (llm:requests:rate1h{{{S}}}) / 4"),
         _rec("llm:usd_per_1k_conversations",
              f"llm:cost_usd_per_hour{{{S}}} / on (namespace, model) "
              f"(llm:conversations:rate1h{{{S}}} * 3600 > 0) * 1000"),
@@ -280,6 +283,7 @@ VLLM_RECORDS = [
     "llm:ttft_seconds:p50", "llm:e2e_seconds:p50", "llm:ttft_seconds:p95",
     "llm:e2e_seconds:p95", "llm:ttft_seconds:p99", "llm:e2e_seconds:p99",
     "llm:requests_waiting", "llm:requests_running", "llm:kv_cache_usage:ratio",
+    "llm:errors:ratio_rate5m", "llm:pods", "llm:usd_per_request:rate5m",
     "llm:gpu_utilization:ratio", "llm:gpu_memory_used:ratio", "llm:replicas",
     "llm:gpus_allocated", "llm:cost_usd_per_hour", "llm:conversations:rate1h",
     "llm:usd_per_1k_conversations",
@@ -292,8 +296,9 @@ QUALITY_RECORDS = ["llm:refusal:ratio", "llm:refusal:ratio_baseline7d", "llm:inp
 def test_recording_group_holds_every_engine_series_then_the_quality_records():
     recording = _model_groups(tuned_env())[0]["rules"]
     assert [r["record"] for r in recording] == VLLM_RECORDS + QUALITY_RECORDS
+    # per revision: a canary and its stable side by side (the ServiceMonitor's label)
     assert recording[0] == _rec(
-        "llm:requests:rate5m", f"sum (rate(vllm:request_success_total{{{S}}}[5m]))")
+        "llm:requests:rate5m", f"sum by (revision) (rate(vllm:request_success_total{{{S}}}[5m]))")
     # vLLM counts output tokens per request itself: the monitor's sample mean is not used.
     mean1h = next(r for r in recording if r["record"] == "llm:output_tokens:mean1h")
     tokens = "vllm:request_generation_tokens"

@@ -161,6 +161,23 @@ QUALITY_SERIES = frozenset({
     "llm_quality_last_run_timestamp_seconds",
 })
 TRAINING_SERIES = frozenset({"llm_training_spot_interruptions_total"})
+# Pushed by the model lifecycle's runtime (components/lifecycle/): the verify-weights init
+# container (job model-verify, grouping model and revision: verify.py) and the eval gate
+# (job eval-gate, grouping model, the revision and role as labels: evalgate.py).
+LIFECYCLE_SERIES = frozenset({
+    "llm_model_artifact_invalid", "llm_eval_gate_passed", "llm_eval_score",
+})
+# Exported by the Argo Rollouts controller at its pinned release, v1.9.0 (argoproj/
+# argo-rollouts controller/metrics/prommetrics.go: rollout_info and the replica gauges,
+# labels namespace and name, rollout_info also strategy, traffic_router and phase;
+# rollouts.go collectRollouts), which chart argo-rollouts 2.41.0 (appVersion v1.9.0) runs
+# and, with controller.metrics.enabled and controller.metrics.serviceMonitor.enabled,
+# has Prometheus scrape (templates/controller/servicemonitor.yaml).
+ARGO_ROLLOUTS_CHART = "2.41.0"
+ROLLOUTS_SERIES = frozenset({
+    "rollout_info", "rollout_info_replicas_available", "rollout_info_replicas_unavailable",
+    "rollout_info_replicas_desired", "rollout_info_replicas_updated",
+})
 # Exported by the gateway's runtime (components/gateway/callbacks.py) on LiteLLM's /metrics/,
 # with these labels besides the scrape target's: the issue 16 brief, contract 5. `up` is
 # Prometheus' own series for every target the gateway's ServiceMonitor selects.
@@ -175,6 +192,11 @@ GATEWAY_SERIES = {
     "llm_gateway_team_spend_usd": {"team"},
     "llm_gateway_ceiling_usd": set(),
     "llm_gateway_spend_month_usd": set(),
+    # issue 17: the shadow copies to a rollout's candidate (components/gateway/, shadow)
+    "llm_gateway_shadow_requests_total": {"model", "revision", "outcome"},
+    "llm_gateway_shadow_score_sum": {"model", "revision"},
+    "llm_gateway_shadow_score_count": {"model", "revision"},
+    "llm_gateway_shadow_refusals_total": {"model", "revision", "role"},
 }
 SCRAPE_SERIES = frozenset({"up"})
 
@@ -213,10 +235,22 @@ def exported_series(planned) -> set[str]:
     if ("Deployment", "llm-gateway") in kinds:
         out |= set(GATEWAY_SERIES) | SCRAPE_SERIES
     if ("Deployment", "pushgateway") in kinds:
-        out |= TRAINING_SERIES
+        out |= TRAINING_SERIES | LIFECYCLE_SERIES
         if ("CronJob", "quality-monitor") in kinds:
             out |= QUALITY_SERIES
+    if any(_scraped_rollouts_controller(r["inputs"]) for r in planned.plan["resources"]
+           if r["type"] == "kubernetes:helm.sh/v3:Release"):
+        out |= ROLLOUTS_SERIES
     return out
+
+
+def _scraped_rollouts_controller(release: dict) -> bool:
+    """The pinned Argo Rollouts chart with its controller's metrics and ServiceMonitor."""
+    metrics = release.get("values", {}).get("controller", {}).get("metrics", {})
+    return (release.get("chart") == "argo-rollouts"
+            and release.get("version") == ARGO_ROLLOUTS_CHART
+            and metrics.get("enabled") is True
+            and metrics.get("serviceMonitor", {}).get("enabled") is True)
 
 
 def rule_objects(planned) -> list[dict]:
@@ -228,7 +262,7 @@ def unproduced(planned, objects: list[dict]) -> list[str]:
     """`group/rule: series` for each series a rule reads that nothing in the stack makes."""
     releases = engine_releases()
     engines = {m["metadata"]["name"]: m["metadata"]["labels"]["llm-platform.dev/engine"]
-               for m in planned.manifests if m["kind"] == "Deployment"
+               for m in planned.manifests if m["kind"] in ("Deployment", "Rollout")
                and "llm-platform.dev/engine" in m["metadata"]["labels"]}
     recorded = {r["record"] for obj in objects for g in obj["spec"]["groups"]
                 for r in g["rules"] if "record" in r}

@@ -31,9 +31,12 @@ from components.spec import SpecError, load_spec
 from components.spec.types import Engine as EngineSpec
 
 RELEASES = engine_releases()
-# Series of other exporters (DCGM, kube-state-metrics, our Pushgateway) and our own
-# recording rules: not engine metrics.
-NOT_ENGINE = re.compile(r"^(llm:|llm_quality_|llm_training_|DCGM_|kube_)")
+# Series of other exporters (DCGM, kube-state-metrics, our Pushgateway, the Argo Rollouts
+# controller), Prometheus' own `up` of every target, and our own recording rules: not
+# engine metrics (tests/test_alert_series.py holds each to its source).
+NOT_ENGINE = re.compile(
+    r"^(llm:|llm_quality_|llm_training_|llm_model_|llm_eval_|rollout_info|DCGM_|kube_|up$)"
+)
 # Words PromQL reserves that look like metric names.
 KEYWORDS = {"and", "or", "unless", "by", "without", "on", "ignoring", "group_left",
             "group_right", "offset", "bool", "inf", "nan"}

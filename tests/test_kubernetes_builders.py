@@ -337,6 +337,20 @@ def test_service_and_monitor_expose_the_engines_metrics_port():
     assert network.service_monitor_spec({}, "serving", VLLM)["endpoints"][0]["port"] == "http"
 
 
+def test_monitor_copies_the_revision_and_the_rollout_hash_to_every_series():
+    """The canary analysis compares ReplicaSets by pod_template_hash and the records keep
+    revision: both come from pod labels, as Prometheus' Kubernetes discovery names them
+    (every character not a letter, digit or underscore becomes "_")."""
+    (endpoint,) = network.service_monitor_spec({"x": "y"}, "serving", VLLM)["endpoints"]
+    copied = {r["targetLabel"]: r["sourceLabels"] for r in endpoint["relabelings"]}
+    assert copied == {
+        "model": ["__meta_kubernetes_pod_label_llm_platform_dev_model"],
+        "revision": ["__meta_kubernetes_pod_label_llm_platform_dev_revision"],
+        "pod_template_hash": ["__meta_kubernetes_pod_label_rollouts_pod_template_hash"],
+    }
+    assert {r["action"] for r in endpoint["relabelings"]} == {"replace"}
+
+
 # --- GPU runtime ----------------------------------------------------------------------------
 
 

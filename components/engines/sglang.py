@@ -28,6 +28,7 @@ from components.observability.metrics import (
     latency_quantiles,
     le,
     output_tokens_means,
+    rate_by_revision,
     sum_rate,
 )
 from components.sizing import KvDtype, Quantization, ServingPlan
@@ -82,25 +83,29 @@ class SglangMetrics:
     def series(self) -> dict[str, str]:
         s = self.sel
         out = {
-            "llm:requests:rate5m": sum_rate("sglang:num_requests_total", s, "5m"),
-            "llm:requests:rate1h": sum_rate("sglang:num_requests_total", s, "1h"),
-            "llm:prompt_tokens:rate5m": sum_rate("sglang:prompt_tokens_total", s, "5m"),
-            "llm:completion_tokens:rate5m": sum_rate("sglang:generation_tokens_total", s, "5m"),
-            "llm:requests_waiting": f"sum(sglang:num_queue_reqs{{{s}}})",
-            "llm:requests_running": f"sum(sglang:num_running_reqs{{{s}}})",
+            "llm:requests:rate5m": rate_by_revision("sglang:num_requests_total", s, "5m"),
+            "llm:requests:rate1h": rate_by_revision("sglang:num_requests_total", s, "1h"),
+            "llm:prompt_tokens:rate5m": rate_by_revision("sglang:prompt_tokens_total", s, "5m"),
+            "llm:completion_tokens:rate5m": rate_by_revision(
+                "sglang:generation_tokens_total", s, "5m"
+            ),
+            "llm:requests_waiting": f"sum by (revision) (sglang:num_queue_reqs{{{s}}})",
+            "llm:requests_running": f"sum by (revision) (sglang:num_running_reqs{{{s}}})",
             # The fullest KV pool's used share, 0..1 (PoolStatsObserver,
             # managers/scheduler_components/pool_stats_observer.py).
-            "llm:kv_cache_usage:ratio": f"max(sglang:token_usage{{{s}}})",
+            "llm:kv_cache_usage:ratio": f"max by (revision) (sglang:token_usage{{{s}}})",
             # Both counted per finished request (observe_one_finished_request); the cached
             # tokens over all cache tiers, the prompt tokens cached or not.
             "llm:prefix_cache_hit:ratio_rate5m": (
-                f"{sum_rate('sglang:cached_tokens_total', s, '5m')} / "
-                f"{sum_rate('sglang:prompt_tokens_total', s, '5m')}"
+                f"{rate_by_revision('sglang:cached_tokens_total', s, '5m')} / "
+                f"{rate_by_revision('sglang:prompt_tokens_total', s, '5m')}"
             ),
             # A decode batch that no longer fits the KV pool sends requests back to the
             # queue, as vLLM's preemption does (ScheduleBatch.retract_decode,
             # managers/schedule_batch.py).
-            "llm:preemptions:rate5m": sum_rate("sglang:num_retracted_requests_total", s, "5m"),
+            "llm:preemptions:rate5m": rate_by_revision(
+                "sglang:num_retracted_requests_total", s, "5m"
+            ),
             **output_tokens_means("sglang:generation_tokens_histogram", s),
         }
         histograms = {
@@ -111,13 +116,15 @@ class SglangMetrics:
         return {**out, **latency_quantiles(histograms, s)}
 
 
-    def error_ratio(self, window: str) -> str:
+    def error_ratio(self, window: str, by: str = "") -> str:
         """5xx answers over API requests (the HTTP middleware, with --enable-metrics). A
         streamed request that fails after its first chunk has answered 200 already and
         is not counted: SGLang counts no engine failures."""
         api = f'{self.sel},endpoint=~"{API_ENDPOINTS}"'
-        failed = sum_rate("sglang:http_responses_total", f'{api},status_code=~"5.."', window)
-        return f"{failed} / {sum_rate('sglang:http_requests_total', api, window)}"
+        failed = sum_rate(
+            "sglang:http_responses_total", f'{api},status_code=~"5.."', window, by=by
+        )
+        return f"{failed} / {sum_rate('sglang:http_requests_total', api, window, by=by)}"
 
     def slow_ttft_ratio(self, window: str, bound_ms: float) -> str:
         hist = "sglang:time_to_first_token_seconds"

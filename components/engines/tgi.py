@@ -26,6 +26,7 @@ from components.observability.metrics import (
     Selector,
     latency_quantiles,
     output_tokens_means,
+    rate_by_revision,
     sum_rate,
 )
 from components.sizing import KvDtype, Quantization, ServingPlan
@@ -74,19 +75,20 @@ class TgiMetrics:
     def series(self) -> dict[str, str]:
         s = self.sel
         out = {
-            "llm:requests:rate5m": sum_rate("tgi_request_success", s, "5m"),
-            "llm:requests:rate1h": sum_rate("tgi_request_success", s, "1h"),
+            "llm:requests:rate5m": rate_by_revision("tgi_request_success", s, "5m"),
+            "llm:requests:rate1h": rate_by_revision("tgi_request_success", s, "1h"),
             # Histograms of tokens per request: their _sum is the token count.
-            "llm:prompt_tokens:rate5m": sum_rate("tgi_request_input_length_sum", s, "5m"),
-            "llm:completion_tokens:rate5m": sum_rate(
+            "llm:prompt_tokens:rate5m": rate_by_revision("tgi_request_input_length_sum", s, "5m"),
+            "llm:completion_tokens:rate5m": rate_by_revision(
                 "tgi_request_generated_tokens_sum", s, "5m"
             ),
-            "llm:requests_waiting": f"sum(tgi_queue_size{{{s}}})",
-            "llm:requests_running": f"sum(tgi_batch_current_size{{{s}}})",
+            "llm:requests_waiting": f"sum by (revision) (tgi_queue_size{{{s}}})",
+            "llm:requests_running": f"sum by (revision) (tgi_batch_current_size{{{s}}})",
             # The tokens the running batch may grow to over the cache's token budget: what
             # the batcher admits new requests against (batching_task, backend.rs).
             "llm:kv_cache_usage:ratio": (
-                f"max(tgi_batch_current_max_tokens{{{s}}} / tgi_batch_max_total_tokens{{{s}}})"
+                f"max by (revision) (tgi_batch_current_max_tokens{{{s}}}"
+                f" / tgi_batch_max_total_tokens{{{s}}})"
             ),
             **output_tokens_means("tgi_request_generated_tokens", s),
         }
@@ -98,9 +100,11 @@ class TgiMetrics:
         return {**out, **latency_quantiles(histograms, s)}
 
 
-    def error_ratio(self, window: str) -> str:
-        failed = sum_rate("tgi_request_failure", f'{self.sel},err=~"{FAILED_ERRS}"', window)
-        return f"{failed} / {sum_rate('tgi_request_count', self.sel, window)}"
+    def error_ratio(self, window: str, by: str = "") -> str:
+        failed = sum_rate(
+            "tgi_request_failure", f'{self.sel},err=~"{FAILED_ERRS}"', window, by=by
+        )
+        return f"{failed} / {sum_rate('tgi_request_count', self.sel, window, by=by)}"
 
     def slow_ttft_ratio(self, window: str, bound_ms: float) -> str:
         raise ValueError("TGI v3.3.7 exports no time-to-first-token histogram")

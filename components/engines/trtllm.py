@@ -22,6 +22,7 @@ from components.observability.metrics import (
     histogram_quantile,
     le_cpp,
     quantile_suffix,
+    rate_by_revision,
     sum_rate,
 )
 from components.sizing import ServingPlan
@@ -65,33 +66,37 @@ class TritonMetrics:
         s, entry = self.sel, self.entry
         blocks = "nv_trt_llm_kv_cache_block_metrics"
         out = {
-            "llm:requests:rate5m": sum_rate("nv_inference_request_success", entry, "5m"),
-            "llm:requests:rate1h": sum_rate("nv_inference_request_success", entry, "1h"),
+            "llm:requests:rate5m": rate_by_revision("nv_inference_request_success", entry, "5m"),
+            "llm:requests:rate1h": rate_by_revision("nv_inference_request_success", entry, "1h"),
             "llm:requests_waiting": (
-                f'sum(nv_trt_llm_request_metrics{{{s},request_type="waiting"}})'
+                f'sum by (revision) (nv_trt_llm_request_metrics{{{s},request_type="waiting"}})'
             ),
-            "llm:requests_running": f'sum(nv_trt_llm_request_metrics{{{s},request_type="active"}})',
+            "llm:requests_running": (
+                f'sum by (revision) (nv_trt_llm_request_metrics{{{s},request_type="active"}})'
+            ),
             "llm:kv_cache_usage:ratio": (
-                f'sum({blocks}{{{s},kv_cache_block_type="used"}}) / '
-                f'sum({blocks}{{{s},kv_cache_block_type="max"}})'
+                f'sum by (revision) ({blocks}{{{s},kv_cache_block_type="used"}}) / '
+                f'sum by (revision) ({blocks}{{{s},kv_cache_block_type="max"}})'
             ),
         }
         for q in QUANTILES:
             p = quantile_suffix(q)
             hist = "nv_inference_first_response_histogram_ms_bucket"
-            out[f"llm:ttft_seconds:{p}"] = f"{histogram_quantile(q, hist, entry)} / 1000"
+            quantile = histogram_quantile(q, hist, entry, by="le, revision")
+            out[f"llm:ttft_seconds:{p}"] = f"{quantile} / 1000"
             # Triton's summary is in microseconds and already a quantile per server; the
             # worst server is what the slowest users see. The quantile label's trailing
             # zeros depend on the client library's formatting, so it is matched as a prefix.
             out[f"llm:e2e_seconds:{p}"] = (
-                f'max(nv_inference_request_summary_us{{{entry},quantile=~"{q}0*"}}) / 1e6'
+                "max by (revision) "
+                f'(nv_inference_request_summary_us{{{entry},quantile=~"{q}0*"}}) / 1e6'
             )
         return out
 
-    def error_ratio(self, window: str) -> str:
-        raw = sum_rate("nv_inference_request_failure", self.entry, window)
+    def error_ratio(self, window: str, by: str = "") -> str:
+        raw = sum_rate("nv_inference_request_failure", self.entry, window, by=by)
         failed = f"({raw} / {TRITON_ENSEMBLE_FAILURES_PER_REQUEST})"
-        ok = sum_rate("nv_inference_request_success", self.entry, window)
+        ok = sum_rate("nv_inference_request_success", self.entry, window, by=by)
         return f"{failed} / ({failed} + {ok})"
 
     def slow_ttft_ratio(self, window: str, bound_ms: float) -> str:

@@ -20,6 +20,7 @@ from components.observability.metrics import (
     latency_quantiles,
     le,
     output_tokens_means,
+    rate_by_revision,
     sum_rate,
 )
 from components.sizing import ServingPlan
@@ -53,19 +54,21 @@ class VllmMetrics:
     def series(self) -> dict[str, str]:
         s = self.sel
         out = {
-            "llm:requests:rate5m": sum_rate("vllm:request_success_total", s, "5m"),
-            "llm:requests:rate1h": sum_rate("vllm:request_success_total", s, "1h"),
-            "llm:prompt_tokens:rate5m": sum_rate("vllm:prompt_tokens_total", s, "5m"),
-            "llm:completion_tokens:rate5m": sum_rate("vllm:generation_tokens_total", s, "5m"),
-            "llm:requests_waiting": f"sum(vllm:num_requests_waiting{{{s}}})",
-            "llm:requests_running": f"sum(vllm:num_requests_running{{{s}}})",
-            # A 0..1 fraction despite the _perc suffix.
-            "llm:kv_cache_usage:ratio": f"max(vllm:kv_cache_usage_perc{{{s}}})",
-            "llm:prefix_cache_hit:ratio_rate5m": (
-                f"{sum_rate('vllm:prefix_cache_hits_total', s, '5m')} / "
-                f"{sum_rate('vllm:prefix_cache_queries_total', s, '5m')}"
+            "llm:requests:rate5m": rate_by_revision("vllm:request_success_total", s, "5m"),
+            "llm:requests:rate1h": rate_by_revision("vllm:request_success_total", s, "1h"),
+            "llm:prompt_tokens:rate5m": rate_by_revision("vllm:prompt_tokens_total", s, "5m"),
+            "llm:completion_tokens:rate5m": rate_by_revision(
+                "vllm:generation_tokens_total", s, "5m"
             ),
-            "llm:preemptions:rate5m": sum_rate("vllm:num_preemptions_total", s, "5m"),
+            "llm:requests_waiting": f"sum by (revision) (vllm:num_requests_waiting{{{s}}})",
+            "llm:requests_running": f"sum by (revision) (vllm:num_requests_running{{{s}}})",
+            # A 0..1 fraction despite the _perc suffix.
+            "llm:kv_cache_usage:ratio": f"max by (revision) (vllm:kv_cache_usage_perc{{{s}}})",
+            "llm:prefix_cache_hit:ratio_rate5m": (
+                f"{rate_by_revision('vllm:prefix_cache_hits_total', s, '5m')} / "
+                f"{rate_by_revision('vllm:prefix_cache_queries_total', s, '5m')}"
+            ),
+            "llm:preemptions:rate5m": rate_by_revision("vllm:num_preemptions_total", s, "5m"),
             **output_tokens_means("vllm:request_generation_tokens", s),
         }
         histograms = {
@@ -76,7 +79,7 @@ class VllmMetrics:
         return {**out, **latency_quantiles(histograms, s)}
 
 
-    def error_ratio(self, window: str) -> str:
+    def error_ratio(self, window: str, by: str = "") -> str:
         """Failed requests over API requests, each failure counted once. A failure shows as
         a 5xx (before the engine, or an engine error on a non-streamed request), as an
         engine "error" finish (an engine error, streamed or not), or as both. Per pod the
@@ -84,15 +87,17 @@ class VllmMetrics:
         counts one twice; `(a >= b) or b or a` is that maximum when either side may have
         no series yet."""
         api = f'{self.sel},handler=~"{VLLM_API_HANDLERS}"'
-        http = sum_rate("http_requests_total", f'{api},status="5xx"', window, by="pod")
+        per_pod = ", ".join(x for x in ("pod", by) if x)
+        http = sum_rate("http_requests_total", f'{api},status="5xx"', window, by=per_pod)
         engine = sum_rate(
             "vllm:request_success_total",
             f'{self.sel},finished_reason="{VLLM_FAILED_REASON}"',
             window,
-            by="pod",
+            by=per_pod,
         )
-        failed = f"sum (({http} >= {engine}) or {engine} or {http})"
-        return f"{failed} / {sum_rate('http_requests_total', api, window)}"
+        group = f" by ({by})" if by else ""
+        failed = f"sum{group} (({http} >= {engine}) or {engine} or {http})"
+        return f"{failed} / {sum_rate('http_requests_total', api, window, by=by)}"
 
     def slow_ttft_ratio(self, window: str, bound_ms: float) -> str:
         fast = sum_rate(

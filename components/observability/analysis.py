@@ -99,11 +99,13 @@ def _n(x: float) -> str:
 
 
 def _one(expr: str) -> str:
-    """`expr`, a label-less vector of at most one sample, as exactly one sample: a NaN
-    (0/0, a quantile of no observations) or a missing series become NO_DATA. `> -Inf`
+    """`expr`, a vector of at most one sample, as exactly one sample: a NaN (0/0, a
+    quantile of no observations) or a missing series become NO_DATA. Every join here is
+    `on ()`: the two sides serve different revisions, and a `revision` label must not keep
+    them apart; `max` of the one sample drops the labels the left side kept. `> -Inf`
     keeps every number, +Inf included (canary errors where the stable has none), and
     drops NaN, which compares false; `or` fills the gap."""
-    return f"(({expr}) > -Inf) or vector({NO_DATA})"
+    return f"max(({expr}) > -Inf) or vector({NO_DATA})"
 
 
 def _over(limit: float) -> str:
@@ -141,7 +143,7 @@ def canary_metrics(
     out = [
         PromMetric(
             name="error-ratio",
-            query=_one(f"{_error_ratio(c)} / {_error_ratio(s)}"),
+            query=_one(f"{_error_ratio(c)} / on () {_error_ratio(s)}"),
             failure_condition=_over(abort.error_ratio_factor),
         )
     ]
@@ -150,7 +152,7 @@ def canary_metrics(
         out.append(
             PromMetric(
                 name="ttft-p95",
-                query=_one(f"({cs[p95]}) / ({s.series()[p95]})"),
+                query=_one(f"({cs[p95]}) / on () ({s.series()[p95]})"),
                 failure_condition=_over(abort.ttft_p95_factor),
             )
         )
@@ -158,7 +160,7 @@ def canary_metrics(
         PromMetric(
             name="cost-per-request",
             query=_one(
-                f"({_pods_per_request(canary, c)}) / ({_pods_per_request(stable, s)})"
+                f"({_pods_per_request(canary, c)}) / on () ({_pods_per_request(stable, s)})"
             ),
             failure_condition=_over(abort.cost_per_request_factor),
         )
@@ -171,7 +173,7 @@ def _error_ratio(series: EngineMetrics) -> str:
     series yet: TGI's and SGLang's failure counters appear at their first failure, and a
     stable ReplicaSet that never failed must still make a failing canary's ratio +Inf."""
     requests = series.series()["llm:requests:rate5m"]
-    return f"(({series.error_ratio(WINDOW)}) or ({requests} * 0))"
+    return f"(({series.error_ratio(WINDOW)}) or on () (({requests} > 0) * 0))"
 
 
 def _pods_per_request(sel: m.Selector, series: EngineMetrics) -> str:
@@ -181,7 +183,7 @@ def _pods_per_request(sel: m.Selector, series: EngineMetrics) -> str:
     canary-to-stable ratio of costs per request is the ratio of pods per request. Every pod
     is a scrape target, healthy or not (`up`, one per target); no requests: no value."""
     requests = series.series()["llm:requests:rate5m"]
-    return f"count(up{{{sel.base}}}) / ({requests} > 0)"
+    return f"count(up{{{sel.base}}}) / on () ({requests} > 0)"
 
 
 def shadow_metrics(

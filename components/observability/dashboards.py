@@ -56,6 +56,31 @@ SERVING: list[Panel] = [
         [(f"llm:prefix_cache_hit:ratio_rate5m{{{SEL}}}", "{{model}}")],
     ),
     ("Ready replicas", "short", [(f"llm:replicas{{{SEL}}}", "{{model}}")]),
+    # A canary and its stable, side by side: every series below keeps the revision that
+    # served it (the canary analysis compares the same quantities by pod-template hash).
+    (
+        "Canary vs stable: TTFT p95, by revision",
+        "s",
+        [(f"llm:ttft_seconds:p95{{{SEL}}}", "{{model}} {{revision}}")],
+    ),
+    (
+        "Canary vs stable: error ratio, by revision",
+        "percentunit",
+        [(f"llm:errors:ratio_rate5m{{{SEL}}}", "{{model}} {{revision}}")],
+    ),
+    (
+        "Canary vs stable: GPU cost per request, by revision",
+        "currencyUSD",
+        [(f"llm:usd_per_request:rate5m{{{SEL}}}", "{{model}} {{revision}}")],
+    ),
+    (
+        "Canary vs stable: pods and requests, by revision",
+        "short",
+        [
+            (f"llm:pods{{{SEL}}}", "{{model}} {{revision}} pods"),
+            (f"llm:requests:rate5m{{{SEL}}}", "{{model}} {{revision}} req/s"),
+        ],
+    ),
     (
         "Server error ratio",
         "percentunit",
@@ -275,7 +300,27 @@ def _variables(namespace: str) -> list[dict[str, Any]]:
     ]
 
 
-GATEWAY_PANELS = {"cost": GATEWAY_COST, "quality": GATEWAY_QUALITY}
+# Refusals by revision: during a shadow phase the gateway scores the candidate's answers
+# against the incumbent's on the same prompts; during traffic steps the refusal comparison
+# is the canary analysis's Job (the gateway cannot tell which ReplicaSet answered).
+GATEWAY_SERVING: list[Panel] = [
+    (
+        "Canary vs stable: shadow refusals, candidate and incumbent",
+        "percentunit",
+        [
+            (
+                f"llm:gateway_shadow_refusals:ratio_rate15m{{{SEL}}}",
+                "{{model}} {{revision}} {{role}}",
+            )
+        ],
+    ),
+    (
+        "Canary vs stable: shadow score",
+        "percentunit",
+        [(f"llm:gateway_shadow_score:mean_rate15m{{{SEL}}}", "{{model}} {{revision}}")],
+    ),
+]
+GATEWAY_PANELS = {"serving": GATEWAY_SERVING, "cost": GATEWAY_COST, "quality": GATEWAY_QUALITY}
 
 
 def dashboard(key: str, namespace: str, gateway: bool = False) -> dict[str, Any]:

@@ -61,21 +61,36 @@ def le_cpp(bound: float) -> str:
     return f"{int(bound)}(\\\\.0+)?"
 
 
+# Per-model records keep the revision that served each series (the ServiceMonitor copies it
+# from the pod's label), so a canary's revision and its stable's show side by side. The SLO
+# ratios and the drift baselines stay per model: an SLO is the model's, whatever revision
+# served, and a 3-day window must not restart at every rollout.
+BY_REVISION = "revision"
+
+
 def sum_rate(metric: str, sel: str, window: str, by: str = "", offset: str = "") -> str:
     group = f" by ({by})" if by else ""
     shift = f" offset {offset}" if offset else ""
     return f"sum{group} (rate({metric}{{{sel}}}[{window}]{shift}))"
 
 
-def histogram_quantile(q: float, bucket: str, sel: str, window: str = "5m") -> str:
-    return f"histogram_quantile({q}, {sum_rate(bucket, sel, window, by='le')})"
+def rate_by_revision(metric: str, sel: str, window: str) -> str:
+    return sum_rate(metric, sel, window, by=BY_REVISION)
+
+
+def histogram_quantile(
+    q: float, bucket: str, sel: str, window: str = "5m", by: str = "le"
+) -> str:
+    return f"histogram_quantile({q}, {sum_rate(bucket, sel, window, by=by)})"
 
 
 def latency_quantiles(histograms: dict[str, str], sel: str) -> dict[str, str]:
     """`llm:<name>_seconds:<pNN>` at every quantile, from histograms observed in seconds
     (`name` -> the histogram's series name without `_bucket`)."""
     return {
-        f"llm:{name}_seconds:{quantile_suffix(q)}": histogram_quantile(q, f"{hist}_bucket", sel)
+        f"llm:{name}_seconds:{quantile_suffix(q)}": histogram_quantile(
+            q, f"{hist}_bucket", sel, by=f"le, {BY_REVISION}"
+        )
         for q in QUANTILES
         for name, hist in histograms.items()
     }
@@ -127,6 +142,24 @@ Q_OUTPUT_TOKENS_MEAN = "llm_quality_output_tokens_mean"
 Q_OUTPUT_LENGTH_KS = "llm_quality_output_length_ks"
 Q_SAMPLE_SIZE = "llm_quality_sample_size"
 Q_LAST_RUN = "llm_quality_last_run_timestamp_seconds"
+# Pushed by the model lifecycle's runtime (components/lifecycle/): the verify-weights init
+# container, 1 on a bad copy and 0 on a good one, grouped by model and revision; the eval
+# gate, its pass (1) or failure (0) and each side's score, grouped by model with the
+# revision it judged as a label.
+VERIFY_JOB = "model-verify"
+ARTIFACT_INVALID = "llm_model_artifact_invalid"  # model, revision
+EVAL_GATE_JOB = "eval-gate"
+EVAL_GATE_PASSED = "llm_eval_gate_passed"  # model, revision
+EVAL_SCORE = "llm_eval_score"  # model, revision, role
+# The Argo Rollouts controller's gauge of each Rollout's phase (controller/metrics/
+# prommetrics.go MetricRolloutInfo, labels namespace, name, strategy, traffic_router, phase;
+# rollouts.go calculatePhase: "Abort" while aborted; argo-rollouts v1.9.0). The chart's
+# ServiceMonitor sets no honorLabels (templates/controller/servicemonitor.yaml, chart
+# 2.41.0), so the Rollout's namespace arrives as exported_namespace.
+ROLLOUT_INFO = "rollout_info"
+ROLLOUT_REPLICAS_AVAILABLE = "rollout_info_replicas_available"
+ROLLOUT_REPLICAS_UNAVAILABLE = "rollout_info_replicas_unavailable"
+ROLLOUT_ABORT_PHASE = "Abort"
 # A training job's interruption counter, kept in its checkpoint so it survives restarts
 # and pushed on every restart with grouping key {job, pool}.
 SPOT_INTERRUPTIONS = "llm_training_spot_interruptions_total"

@@ -14,6 +14,7 @@ from typing import Any
 
 from components import pricing
 from components.engines import ENGINES
+from components.engines.base import EngineMetrics
 from components.observability import metrics as m
 from components.spec import Environment, Model, Quality
 
@@ -122,6 +123,7 @@ class RuleBuilder:
         ids = {"namespace": self.ns, "model": model.name}
         recorded = series.series()
         rec = [_record(n, recorded[n], ids) for n in m.ENGINE_SERIES_HEAD if n in recorded]
+        rec += self._revision_records(model, series, ids)
         rec += self._resource_records(model, ids)
         rec += self._tail_records(model, recorded, ids)
         bound = m.ttft_bucket(model.slo.ttft_p95_ms, series.ttft_buckets_ms)
@@ -142,24 +144,61 @@ class RuleBuilder:
             {"name": f"{name}.alerts", "rules": [self._rule(a) for a in alerts]},
         ]
 
+    def _revision_records(
+        self, model: Model, series: EngineMetrics, ids: dict[str, str]
+    ) -> list[dict[str, Any]]:
+        """Per revision, what the canary and its stable are compared on (the canary
+        analysis's own queries are in analysis.py): errors, pods, and the GPU cost of a
+        request, the pods' price per second over their requests per second."""
+        s = m.Selector(self.ns, model.name).base
+        plan = self.env.plans[model.name]
+        usd_per_pod_second = (
+            pricing.gpu_hour_usd(self.spec, model.pool) * plan.tensor_parallel / 3600
+        )
+        return [
+            _record(
+                "llm:errors:ratio_rate5m", series.error_ratio("5m", by=m.BY_REVISION), ids
+            ),
+            # Every model-server pod is a scrape target, ready or not, and is paid for.
+            _record("llm:pods", f"count by ({m.BY_REVISION}) (up{{{s}}})", ids),
+            _record(
+                "llm:usd_per_request:rate5m",
+                f"llm:pods{{{s}}} * {_num(usd_per_pod_second)} / "
+                f"(llm:requests:rate5m{{{s}}} > 0)",
+                ids,
+            ),
+        ]
+
+    def _replicas(self, model: Model) -> tuple[str, str]:
+        """Available and paid-for replicas: kube-state-metrics' for a Deployment, the Argo
+        Rollouts controller's for a Rollout (both ReplicaSets: its status.replicas is
+        available + unavailable, rollouts.go collectRollouts, v1.9.0). `max`: every
+        controller replica may report the same Rollout."""
+        if model.rollout is None:
+            deployment = f'namespace="{self.ns}",deployment="{model.name}"'
+            return (
+                f"sum(kube_deployment_status_replicas_available{{{deployment}}})",
+                f"sum(kube_deployment_spec_replicas{{{deployment}}})",
+            )
+        rollout = f'exported_namespace="{self.ns}",name="{model.name}"'
+        available = f"max({m.ROLLOUT_REPLICAS_AVAILABLE}{{{rollout}}})"
+        return available, f"({available} + max({m.ROLLOUT_REPLICAS_UNAVAILABLE}{{{rollout}}}))"
+
     def _resource_records(self, model: Model, ids: dict[str, str]) -> list[dict[str, Any]]:
-        """GPU use, replicas and cost: from DCGM and kube-state-metrics, whatever the engine."""
+        """GPU use, replicas and cost: from DCGM and kube-state-metrics (or the Argo
+        Rollouts controller), whatever the engine."""
         plan = self.env.plans[model.name]
         s = m.Selector(self.ns, model.name).base
         pods = f'namespace="{self.ns}",pod=~"{m.pod_regex(model.name)}"'
-        deployment = f'namespace="{self.ns}",deployment="{model.name}"'
         used, free = f"sum({m.DCGM_FB_USED}{{{pods}}})", f"sum({m.DCGM_FB_FREE}{{{pods}}})"
+        available, paid = self._replicas(model)
         return [
             _record("llm:gpu_utilization:ratio", f"avg({m.DCGM_UTIL}{{{pods}}}) / 100", ids),
             _record("llm:gpu_memory_used:ratio", f"{used} / ({used} + {free})", ids),
-            _record(
-                "llm:replicas",
-                f"sum(kube_deployment_status_replicas_available{{{deployment}}})",
-                ids,
-            ),
+            _record("llm:replicas", available, ids),
             _record(
                 "llm:gpus_allocated",
-                f"sum(kube_deployment_spec_replicas{{{deployment}}}) * {plan.tensor_parallel}",
+                f"{paid} * {plan.tensor_parallel}",
                 {**ids, "pool": model.pool},
             ),
             _record(
@@ -169,7 +208,8 @@ class RuleBuilder:
             ),
             _record(
                 "llm:conversations:rate1h",
-                f"llm:requests:rate1h{{{s}}} / {_num(model.traffic.turns_per_conversation)}",
+                f"sum without ({m.BY_REVISION}) (llm:requests:rate1h{{{s}}}) / "
+                f"{_num(model.traffic.turns_per_conversation)}",
                 ids,
             ),
             _record(
@@ -278,6 +318,7 @@ class RuleBuilder:
                 f"TTFT p95 {_num(model.slo.ttft_p95_ms)} ms",
             )
         out += self._serving_alerts(model, recorded)
+        out += self._lifecycle_alerts(model)
         out += self._cost_alerts(model)
         if (quality := self.obs.quality) is not None:
             out += self._quality_alerts(model, quality)
@@ -306,7 +347,8 @@ class RuleBuilder:
                 name="ModelQueueSaturated",
                 severity="critical",
                 expr=(
-                    f"llm:requests_waiting{{{s}}} / llm:replicas{{{s}}} > {plan.max_num_seqs} "
+                    f"sum without ({m.BY_REVISION}) (llm:requests_waiting{{{s}}}) / "
+                    f"llm:replicas{{{s}}} > {plan.max_num_seqs} "
                     f"and llm:replicas{{{s}}} >= {plan.replicas_max}"
                 ),
                 for_="10m",
@@ -322,7 +364,10 @@ class RuleBuilder:
             Alert(
                 name="ModelKVCacheNearFull",
                 severity="warning",
-                expr=f"llm:kv_cache_usage:ratio{{{s}}} > {_num(th.kv_cache_full_pct / 100)}",
+                expr=(
+                    f"max without ({m.BY_REVISION}) (llm:kv_cache_usage:ratio{{{s}}}) > "
+                    f"{_num(th.kv_cache_full_pct / 100)}"
+                ),
                 for_="15m",
                 summary=f"{model.name}: KV cache above {_num(th.kv_cache_full_pct)}%",
                 description=(
@@ -338,6 +383,72 @@ class RuleBuilder:
             out.append(self._preemption_alert(model))
         return out
 
+    def _lifecycle_alerts(self, model: Model) -> list[Alert]:
+        """The pinned revision's proof and promotion: a copy that fails verification pages
+        (the pod never starts, so the model loses capacity); a gate that failed or a
+        rollout Argo aborted tickets (users stay on the stable revision; a person decides
+        what ships next). Each reads the pinned revision only, so a Pushgateway group left
+        by an older revision cannot keep an alert firing."""
+        mine, rev = {"model": model.name}, model.revision
+        out: list[Alert] = []
+        if self.spec.has_artifact_store:
+            verify = f'namespace="{self.ns}",job="{m.VERIFY_JOB}",model="{model.name}"'
+            out.append(
+                Alert(
+                    name="ModelArtifactInvalid",
+                    severity="critical",
+                    expr=f'max({m.ARTIFACT_INVALID}{{{verify},revision="{rev}"}}) > 0',
+                    for_="1m",
+                    summary=f"{model.name}: the weights of revision {rev} fail verification",
+                    description=(
+                        f"The verify-weights init container of {model.name} found the copy "
+                        f"of revision {rev} in the artifact store unsigned, altered or "
+                        "incomplete; its pods do not start the engine. The container's log "
+                        "line names the file."
+                    ),
+                    dashboard="serving",
+                    labels=mine,
+                )
+            )
+        if model.rollout is None:
+            return out
+        rollout = f'exported_namespace="{self.ns}",name="{model.name}"'
+        gate = f'namespace="{self.ns}",job="{m.EVAL_GATE_JOB}",model="{model.name}"'
+        return out + [
+            Alert(
+                name="ModelRolloutAborted",
+                severity="warning",
+                expr=(
+                    f'max({m.ROLLOUT_INFO}{{{rollout},phase="{m.ROLLOUT_ABORT_PHASE}"}}) > 0'
+                ),
+                for_="1m",
+                summary=f"{model.name}: the rollout of revision {rev} was aborted",
+                description=(
+                    f"Argo Rollouts aborted the rollout of {model.name} revision {rev}: an "
+                    "analysis failed (eval gate, shadow, or canary against stable) or it "
+                    "was aborted by hand. Traffic is back on the stable revision; the stack "
+                    "still pins the aborted one."
+                ),
+                dashboard="serving",
+                labels=mine,
+            ),
+            Alert(
+                name="ModelEvalGateFailed",
+                severity="warning",
+                expr=f'min({m.EVAL_GATE_PASSED}{{{gate},revision="{rev}"}}) == 0',
+                for_="1m",
+                summary=f"{model.name}: revision {rev} failed its eval gate",
+                description=(
+                    f"The golden set scored revision {rev} of {model.name} under "
+                    f"min_score {_num(model.eval.min_score)} or more than "
+                    f"{_num(model.eval.max_regression)} below the incumbent; it gets no "
+                    "traffic. The gate's report is in evals/" + model.name + "/reports/."
+                ),
+                dashboard="quality",
+                labels=mine,
+            ),
+        ]
+
     def _preemption_alert(self, model: Model) -> Alert:
         th = self.obs.thresholds
         s = m.Selector(self.ns, model.name).base
@@ -345,7 +456,8 @@ class RuleBuilder:
             name="ModelPreemptions",
             severity="warning",
             expr=(
-                f"llm:preemptions:rate5m{{{s}}} * 60 > {_num(th.preemptions_per_minute)}"
+                f"sum without ({m.BY_REVISION}) (llm:preemptions:rate5m{{{s}}}) * 60 > "
+                f"{_num(th.preemptions_per_minute)}"
             ),
             for_="15m",
             summary=f"{model.name} is preempting sequences",
@@ -683,6 +795,26 @@ class GatewayRuleBuilder(RuleBuilder):
             _record(
                 "llm:gateway_refusals:ratio_rate15m",
                 self._share(m.GW_REFUSALS, "15m", "team, model", ',code=~"2.."'),
+                ids,
+            ),
+        ] + self._shadow_records()
+
+    def _shadow_records(self) -> list[dict[str, Any]]:
+        """A rollout's shadow phase, per model and candidate revision: the candidate's and
+        the incumbent's refusals over the pairs scored, and the mean score."""
+        ids = {"namespace": self.ns}
+        scored = self._rate(m.GW_SHADOW_SCORE_COUNT, "15m", "model, revision")
+        return [
+            _record(
+                "llm:gateway_shadow_refusals:ratio_rate15m",
+                f"{self._rate(m.GW_SHADOW_REFUSALS, '15m', 'model, revision, role')} / "
+                f"on (model, revision) group_left () ({scored} > 0)",
+                ids,
+            ),
+            _record(
+                "llm:gateway_shadow_score:mean_rate15m",
+                f"{self._rate(m.GW_SHADOW_SCORE_SUM, '15m', 'model, revision')} / "
+                f"({scored} > 0)",
                 ids,
             ),
         ]

@@ -12,8 +12,20 @@ from components import conventions
 from components.engines import HTTP_PORT, Engine
 from components.kubernetes import pods
 
-MODEL_POD_LABEL = "__meta_kubernetes_pod_label_" + re.sub(
-    r"[^A-Za-z0-9]", "_", conventions.MODEL_LABEL
+
+def pod_label_meta(label: str) -> str:
+    """The meta label Prometheus' Kubernetes discovery gives a pod label: every character
+    that is not a letter or digit becomes `_` (kubernetes_sd_config, "endpoints" role)."""
+    return "__meta_kubernetes_pod_label_" + re.sub(r"[^A-Za-z0-9]", "_", label)
+
+
+MODEL_POD_LABEL = pod_label_meta(conventions.MODEL_LABEL)
+# Target labels copied from pod labels on every series of a model server: the revision it
+# serves, and the ReplicaSet of a Rollout it belongs to (empty, and so absent, for a
+# Deployment's pods), which the canary analysis compares by.
+POD_LABEL_TARGETS = (
+    (conventions.REVISION_LABEL, "revision"),
+    (conventions.ROLLOUT_HASH_LABEL, "pod_template_hash"),
 )
 
 # The pods of a Rollout's analysis Jobs (model_server/analysis.py): the eval gate and the
@@ -41,6 +53,20 @@ def service_spec(engine: Engine, selector: dict[str, str]) -> k8s.core.v1.Servic
 def service_monitor_spec(
     selector: dict[str, str], namespace: pulumi.Input[str], engine: Engine
 ) -> dict:
+    """Relabelling fields: RelabelConfig of the Prometheus Operator's ServiceMonitor CRD
+    (tests/upstream/crds/kube-prometheus-stack-65.1.1/crd-servicemonitors.yaml). A
+    `replace` whose source label is missing writes an empty value, which drops the target
+    label (Prometheus relabel "replace"), so a Deployment's series have no
+    pod_template_hash."""
+    # Every rule and dashboard selects a model by this one label, whatever the engine
+    # calls it.
+    relabelings: list[dict] = [
+        {"sourceLabels": [MODEL_POD_LABEL], "targetLabel": "model", "action": "replace"}
+    ]
+    relabelings += [
+        {"sourceLabels": [pod_label_meta(label)], "targetLabel": target, "action": "replace"}
+        for label, target in POD_LABEL_TARGETS
+    ]
     return {
         "selector": {"matchLabels": selector},
         "namespaceSelector": {"matchNames": [namespace]},
@@ -49,15 +75,7 @@ def service_monitor_spec(
                 "port": metrics_port_name(engine),
                 "path": "/metrics",
                 "interval": "15s",
-                # Every rule and dashboard selects a model by this one label, whatever the
-                # engine calls it.
-                "relabelings": [
-                    {
-                        "sourceLabels": [MODEL_POD_LABEL],
-                        "targetLabel": "model",
-                        "action": "replace",
-                    }
-                ],
+                "relabelings": relabelings,
             }
         ],
     }
