@@ -405,6 +405,7 @@ LIFECYCLE_MODULES = {
     "model_signing": "model-signing", "huggingface_hub": "huggingface-hub", "fsspec": "fsspec",
     "s3fs": "s3fs", "gcsfs": "gcsfs", "adlfs": "adlfs", "azure": "azure-identity",
     "prometheus_client": "prometheus-client", "jsonschema": "jsonschema",
+    "cryptography": "cryptography",
 }
 
 
