@@ -17,7 +17,7 @@ from test_kubernetes_builders import VLLM, make_args, make_plan
 from components import canary
 from components.catalog import versions
 from components.kubernetes import rollouts
-from components.kubernetes.facts import ArtifactStore
+from components.kubernetes.facts import STORE_MOUNT, ArtifactStore
 from components.kubernetes.model_server import analysis, network, pod, rollout, scaling
 from components.kubernetes.model_server.args import (
     AbortThresholds,
@@ -53,7 +53,6 @@ def make_rollout(**changes) -> RolloutArgs:
     values = dict(
         steps=(CanaryStep(5, 900), CanaryStep(25, 3600), CanaryStep(50, 7200)),
         eval_gate=GATE,
-        revision=REVISION,
         runtime=RUNTIME,
         canary_metrics=CANARY,
     )
@@ -62,7 +61,7 @@ def make_rollout(**changes) -> RolloutArgs:
 
 def spec_of(rollout_args: RolloutArgs, **server) -> dict:
     args = make_args(rollout=rollout_args, **server)
-    return rollout.rollout_spec(args, pod.pod_parts(args, None, None), rollout_args)
+    return rollout.rollout_spec(args, pod.pod_parts(args, None, None), rollout_args, REVISION)
 
 
 # --- the Rollout ----------------------------------------------------------------------------
@@ -115,7 +114,7 @@ def test_without_shadow_or_approval_the_gate_ends_when_the_gate_does_and_traffic
 def test_rollout_keeps_the_deployments_pod_template_and_selector_and_labels_it_live():
     args = make_args(rollout=make_rollout())
     parts = pod.pod_parts(args, None, None)
-    spec = rollout.rollout_spec(args, parts, args.rollout)
+    spec = rollout.rollout_spec(args, parts, args.rollout, REVISION)
     deployment = pod.deployment_spec(args, parts)
     assert spec["selector"] == {"matchLabels": deployment.selector.match_labels}
     assert spec["template"].spec == deployment.template.spec
@@ -175,7 +174,8 @@ def _job(metric: dict):
 
 
 def test_eval_gate_is_one_job_that_fails_closed():
-    args = make_args(rollout=make_rollout())
+    previous = "b" * 40
+    args = make_args(rollout=make_rollout(), version=ModelVersion(REVISION, previous))
     templates = analysis.templates(args, args.rollout, RUNTIME)
     assert set(templates) == {"chat-eval-gate", "chat-canary-analysis"}
     gate = templates["chat-eval-gate"]
@@ -192,24 +192,31 @@ def test_eval_gate_is_one_job_that_fails_closed():
     assert container.security_context.read_only_root_filesystem is True
     assert container.command == [
         "python", "-m", "components.lifecycle.evalgate",
-        "--model", "chat", "--revision", "{{args.revision}}",
+        "--model", "chat", "--revision", "{{args.revision}}", "--incumbent-revision", previous,
         "--candidate-url", "http://chat-candidate:8000/v1",
         "--incumbent-url", "http://chat-stable:8000/v1",
-        "--golden", GATE.golden_uri, "--reports", GATE.reports_uri,
+        "--golden", GATE.golden_uri, "--report", GATE.reports_uri,
         "--min-score", "0.8", "--max-regression", "0.03",
         "--pushgateway", RUNTIME.pushgateway_url,
     ]
     assert job.template.metadata.labels["app.kubernetes.io/component"] == "model-analysis"
 
 
-def test_gate_asks_the_judge_through_the_gateway_when_one_is_named():
+def test_gate_asks_the_judge_at_its_service_with_the_rubric_as_a_file():
     judged = replace(GATE, judge_model="analyst", judge_rubric="Score 1 if correct.")
-    runtime = replace(RUNTIME, judge_url="http://llm-gateway.serving.svc:4000/v1")
+    runtime = replace(RUNTIME, judge_url="http://analyst:8000/v1")
     args = make_args(rollout=make_rollout(eval_gate=judged))
-    command = _job(analysis.templates(args, args.rollout, runtime)["chat-eval-gate"]["metrics"][
-        0]).template.spec.containers[0].command
-    assert command[-6:] == ["--judge-url", runtime.judge_url, "--judge-model", "analyst",
-                            "--judge-rubric", "Score 1 if correct."]
+    pod_spec = _job(analysis.templates(args, args.rollout, runtime)["chat-eval-gate"][
+        "metrics"][0]).template.spec
+    (container,) = pod_spec.containers
+    # No version: the stable revision is unknown to the gate's report.
+    assert container.command[container.command.index("--incumbent-revision") + 1] == "unknown"
+    assert container.command[-6:] == [
+        "--judge-url", "http://analyst:8000/v1", "--judge-model", "analyst",
+        "--rubric-file", "/etc/eval-rubric/rubric.txt"]
+    (rubric,) = [v for v in pod_spec.volumes if v.name == "rubric"]
+    assert rubric.config_map.name == "chat-eval-rubric"
+    assert {m.name: m.mount_path for m in container.volume_mounts}["rubric"] == "/etc/eval-rubric"
 
 
 def test_canary_analysis_runs_the_prometheus_metrics_and_the_refusal_comparison():
@@ -236,6 +243,7 @@ def test_shadow_template_exists_with_shadow_traffic_only():
 def test_analysis_jobs_write_to_an_on_prem_claim_store_as_the_publisher():
     store = ArtifactStore(uri="file:///artifacts", rclone_env={}, models_path="artifacts:models",
                           fsspec_uri="file:///artifacts", claim="model-artifacts")
+    assert STORE_MOUNT == "/artifacts"
     sync = ModelSync(source="hf://org/chat-model", store=store, identity=None,
                      signing_key_secret="model-signing-key")
     args = make_args(rollout=make_rollout(), version=ModelVersion(REVISION, sync=sync))

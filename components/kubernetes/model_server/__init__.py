@@ -12,7 +12,8 @@ import pulumi_kubernetes as k8s
 
 from components import naming
 from components.engines import HTTP_PORT
-from components.kubernetes.model_server import analysis, network, pod, rollout, scaling
+from components.kubernetes import pods
+from components.kubernetes.model_server import analysis, network, pod, rollout, scaling, sync
 from components.kubernetes.model_server.args import (
     ModelServerArgs,
     RolloutArgs,
@@ -46,12 +47,14 @@ class ModelServer(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         selector = naming.selector_labels(args.name, pod.COMPONENT)
         parts = pod.pod_parts(args, self._shared_claim(name), self._engine_config(name))
+        # No pod fetches the revision before the sync Job has put it in the store.
+        synced = self._sync(name)
         if args.rollout is None:
             target, after = scaling.DEPLOYMENT_TARGET, []
-            workload = self._deployment(name, parts).metadata.name
+            workload = self._deployment(name, parts, synced).metadata.name
         else:
             # A custom resource's name is known, not an output: wait for it explicitly.
-            target, after = ROLLOUT_TARGET, [self._rollout(name, args.rollout, parts)]
+            target, after = ROLLOUT_TARGET, [self._rollout(name, args.rollout, parts, synced)]
             workload = args.name
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb", metadata=self._meta(), spec=scaling.pdb_spec(selector), opts=child
@@ -83,22 +86,28 @@ class ModelServer(pulumi.ComponentResource):
         )
         self.register_outputs({"endpoint": self.endpoint})
 
-    def _deployment(self, name: str, parts: pod.PodParts) -> k8s.apps.v1.Deployment:
+    def _deployment(
+        self, name: str, parts: pod.PodParts, synced: list[pulumi.Resource]
+    ) -> k8s.apps.v1.Deployment:
         args = self._args
         return k8s.apps.v1.Deployment(
             f"{name}-server",
             metadata=self._meta(annotations=pod.deployment_annotations(args)),
             spec=pod.deployment_spec(args, parts),
             # The autoscaler owns the replica count once the Deployment exists.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["spec.replicas"]),
+            opts=pulumi.ResourceOptions(
+                parent=self, ignore_changes=["spec.replicas"], depends_on=synced
+            ),
         )
 
-    def _rollout(self, name: str, spec: RolloutArgs, parts: pod.PodParts) -> pulumi.Resource:
+    def _rollout(
+        self, name: str, spec: RolloutArgs, parts: pod.PodParts, synced: list[pulumi.Resource]
+    ) -> pulumi.Resource:
         """The Rollout, the AnalysisTemplates it names and the Services its canary steers,
         all after the Argo Rollouts release that installs their CRDs."""
         args = self._args
-        if spec.runtime is None or not spec.revision:
-            raise ValueError(f"model {args.name}: a rollout needs its revision and runtime")
+        if spec.runtime is None or args.version is None:
+            raise ValueError(f"model {args.name}: a rollout needs its version and runtime")
         ready = list(args.rollouts_ready)
         made = [
             k8s.apiextensions.CustomResource(
@@ -111,6 +120,15 @@ class ModelServer(pulumi.ComponentResource):
             )
             for template, body in analysis.templates(args, spec, spec.runtime).items()
         ]
+        if spec.eval_gate.judge_rubric is not None:
+            made.append(
+                k8s.core.v1.ConfigMap(
+                    f"{name}-eval-rubric",
+                    metadata=self._meta(f"-{analysis.RUBRIC}"),
+                    data={analysis.RUBRIC_FILE: spec.eval_gate.judge_rubric},
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+            )
         selector = naming.selector_labels(args.name, pod.COMPONENT)
         for role in ("stable", "canary"):
             k8s.core.v1.Service(
@@ -128,10 +146,12 @@ class ModelServer(pulumi.ComponentResource):
             api_version=rollout.API_VERSION,
             kind=rollout.KIND,
             metadata=self._meta(annotations=pod.deployment_annotations(args)),
-            spec=rollout.rollout_spec(args, parts, spec),
+            spec=rollout.rollout_spec(args, parts, spec, args.version.revision),
             # The autoscaler owns the replica count once the Rollout exists.
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[*ready, *made], ignore_changes=["spec.replicas"]
+                parent=self,
+                depends_on=[*ready, *made, *synced],
+                ignore_changes=["spec.replicas"],
             ),
         )
 
@@ -150,6 +170,34 @@ class ModelServer(pulumi.ComponentResource):
             spec=shared_claim_spec(self._args.weights),
             opts=pulumi.ResourceOptions(parent=self),
         ).metadata.name
+
+    def _sync(self, name: str) -> list[pulumi.Resource]:
+        """The Job that copies the pinned revision into the store, where there is one; what
+        the server waits for. `pulumi up` waits for the Job's Complete condition and fails
+        on Failed (pulumi_kubernetes==4.34.2 batch/v1/Job.py:109-124)."""
+        args = self._args
+        version = args.version
+        if version is None or version.sync is None:
+            return []
+        job = k8s.batch.v1.Job(
+            f"{name}-sync",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=sync.job_name(args.name, version.sync, version.revision),
+                namespace=args.namespace,
+                labels=sync.job_labels(args),
+                annotations=pods.digest_skip(sync.TOOLS_IMAGE),
+            ),
+            spec=sync.job_spec(args, version.sync, version.revision),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=list(version.sync.ready),
+                custom_timeouts=pulumi.CustomTimeouts(
+                    create=sync.job_timeout(args.weights.size_gib),
+                    update=sync.job_timeout(args.weights.size_gib),
+                ),
+            ),
+        )
+        return [job]
 
     def _engine_config(self, name: str) -> pulumi.Output[str] | None:
         files = self._args.engine.config_files(self._args.plan)
@@ -180,7 +228,7 @@ class ModelServer(pulumi.ComponentResource):
             f"{name}-netpol",
             metadata=self._meta(),
             spec=network.network_policy_spec(
-                args.prometheus_namespace, selector, args.engine, analysis=args.rollout is not None
+                args.prometheus_namespace, selector, args.engine, analysis=args.analysis_clients
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

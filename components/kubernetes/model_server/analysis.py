@@ -19,18 +19,18 @@ import pulumi_kubernetes as k8s
 from components import conventions
 from components.engines import HTTP_PORT
 from components.kubernetes import pods
-from components.kubernetes.facts import MODEL_PUBLISHER, ArtifactStore, WorkloadIdentity
+from components.kubernetes.facts import MODEL_PUBLISHER
 from components.kubernetes.model_server import network
 from components.kubernetes.model_server import rollout as r
 from components.kubernetes.model_server.args import (
     AnalysisRuntime,
     EvalGate,
     ModelServerArgs,
-    PromMetric,
+    ModelSync,
     RolloutArgs,
-    WeightsFetch,
 )
-from components.kubernetes.model_server.weights import fetch_volumes
+from components.kubernetes.model_server.weights import identity_volumes, store_claim
+from components.observability.analysis import PromMetric
 
 core = k8s.core.v1
 
@@ -38,8 +38,6 @@ core = k8s.core.v1
 # API port (network.network_policy_spec).
 COMPONENT = network.ANALYSIS_COMPONENT
 REFUSAL_RATE = "refusal-rate"
-# Where an on-prem artifact claim is mounted (facts.ArtifactStore.claim).
-ARTIFACTS_MOUNT = "/artifacts"
 # A gate that has not answered in an hour is stuck: the Job fails, the gate fails closed.
 GATE_DEADLINE_S = 3600
 # The refusal comparison replays the golden set's prompts on both sides; an hour bounds it.
@@ -47,6 +45,13 @@ COMPARE_DEADLINE_S = 3600
 # The refusal comparison replays the golden set less often than the Prometheus metrics look
 # (every 5 minutes): each replay costs GPU time on both sides.
 COMPARE_INTERVAL = "30m"
+# The judge's written rubric: a ConfigMap `<model>-eval-rubric` mounted as a file (the
+# gate's --rubric-file).
+RUBRIC = "eval-rubric"
+RUBRIC_FILE = "rubric.txt"
+RUBRIC_DIR = "/etc/eval-rubric"
+# The stable pods' revision where the stack names none (a first rollout).
+UNKNOWN_REVISION = "unknown"
 
 
 @dataclass(frozen=True)
@@ -56,18 +61,20 @@ class JobContext:
     model: str
     labels: dict[str, str]
     runtime: AnalysisRuntime
-    store: ArtifactStore | None
-    identity: WorkloadIdentity | None
+    incumbent_revision: str
+    # The store the gate reads its golden set from and writes its report to, as the
+    # publisher; None without a store.
+    sync: ModelSync | None
 
 
 def context(args: ModelServerArgs, runtime: AnalysisRuntime) -> JobContext:
-    sync = args.version.sync if args.version is not None else None
+    version = args.version
     return JobContext(
         model=args.name,
         labels=args.labels,
         runtime=runtime,
-        store=sync.store if sync is not None else None,
-        identity=sync.identity if sync is not None else None,
+        incumbent_revision=(version and version.previous_revision) or UNKNOWN_REVISION,
+        sync=version.sync if version is not None else None,
     )
 
 
@@ -78,40 +85,46 @@ def service_url(service: str, api_path: str) -> str:
 
 
 def job_labels(ctx: JobContext) -> dict[str, str]:
+    """The model's labels under a component of its own: no selector of the server's
+    matches the Job's pods, and the server's NetworkPolicy admits this component."""
     labels = {**ctx.labels, conventions.APP_COMPONENT: COMPONENT}
-    if ctx.identity is not None:
-        labels.update(ctx.identity.pod_labels)
+    if ctx.sync is not None and ctx.sync.identity is not None:
+        labels.update(ctx.sync.identity.pod_labels)
     return labels
 
 
 def _store_access(ctx: JobContext) -> tuple[dict[str, Any], list, list]:
-    """Environment, volumes and mounts that reach the artifact store as MODEL_PUBLISHER."""
-    env: dict[str, Any] = {}
-    volumes: list[core.VolumeArgs] = []
-    mounts: list[core.VolumeMountArgs] = []
-    if ctx.store is None:
-        return env, volumes, mounts
-    env.update(ctx.store.fsspec_env)
-    if ctx.identity is not None:
-        env.update(ctx.identity.env)
-        volumes, mounts = fetch_volumes(WeightsFetch(store=ctx.store, identity=ctx.identity))
-    if ctx.store.claim is not None:
-        volumes.append(
-            core.VolumeArgs(
-                name="artifacts",
-                persistent_volume_claim=core.PersistentVolumeClaimVolumeSourceArgs(
-                    claim_name=ctx.store.claim
-                ),
-            )
-        )
-        mounts.append(core.VolumeMountArgs(name="artifacts", mount_path=ARTIFACTS_MOUNT))
+    """Environment, volumes and mounts that reach the artifact store as MODEL_PUBLISHER,
+    as the sync Job does (model_server/sync.py): the publisher's cloud credentials, or an
+    on-prem store's claim, read-write (the gate writes its report)."""
+    sync = ctx.sync
+    if sync is None:
+        return {}, [], []
+    env: dict[str, Any] = dict(sync.store.fsspec_env)
+    if sync.identity is not None:
+        env.update(sync.identity.env)
+    volumes, mounts = identity_volumes(sync.identity, sync.files_config_map)
+    if sync.store.claim is not None:
+        volume, mount = store_claim(sync.store.claim, read_only=False)
+        volumes.append(volume)
+        mounts.append(mount)
     return env, volumes, mounts
 
 
-def job_spec(ctx: JobContext, name: str, command: list[Any], deadline_s: int) -> dict:
+def job_spec(
+    ctx: JobContext, name: str, command: list[Any], deadline_s: int, rubric: bool = False
+) -> dict:
     """JobMetric{metadata, spec}: one try (backoffLimit 0: a failed gate is a verdict, not
     a flake to retry), bounded in time, restricted profile, as MODEL_PUBLISHER."""
     env, volumes, mounts = _store_access(ctx)
+    if rubric:
+        volumes.append(
+            core.VolumeArgs(
+                name="rubric",
+                config_map=core.ConfigMapVolumeSourceArgs(name=f"{ctx.model}-{RUBRIC}"),
+            )
+        )
+        mounts.append(core.VolumeMountArgs(name="rubric", mount_path=RUBRIC_DIR, read_only=True))
     env["HOME"] = "/tmp"
     container = core.ContainerArgs(
         name=name,
@@ -156,26 +169,32 @@ def gate_command(ctx: JobContext, gate: EvalGate, api_path: str) -> list[Any]:
         "python", "-m", "components.lifecycle.evalgate",
         "--model", model,
         "--revision", "{{args.revision}}",
+        "--incumbent-revision", ctx.incumbent_revision,
         "--candidate-url", service_url(r.candidate_service(model), api_path),
         "--incumbent-url", service_url(r.stable_service(model), api_path),
         "--golden", gate.golden_uri,
-        "--reports", gate.reports_uri,
+        "--report", gate.reports_uri,
         "--min-score", str(gate.min_score),
         "--max-regression", str(gate.max_regression),
         "--pushgateway", ctx.runtime.pushgateway_url,
     ]  # fmt: skip
-    if gate.judge_model is not None and ctx.runtime.judge_url is not None:
+    if judged(ctx, gate):
         command += [
             "--judge-url", ctx.runtime.judge_url,
             "--judge-model", gate.judge_model,
-            "--judge-rubric", gate.judge_rubric or "",
+            "--rubric-file", f"{RUBRIC_DIR}/{RUBRIC_FILE}",
         ]  # fmt: skip
     return command
 
 
+def judged(ctx: JobContext, gate: EvalGate) -> bool:
+    return gate.judge_model is not None and ctx.runtime.judge_url is not None
+
+
 def eval_gate_spec(ctx: JobContext, gate: EvalGate, api_path: str) -> dict[str, Any]:
     """One Job metric, measured once (no interval: Metric.Interval unset)."""
-    job = job_spec(ctx, "evalgate", gate_command(ctx, gate, api_path), GATE_DEADLINE_S)
+    command = gate_command(ctx, gate, api_path)
+    job = job_spec(ctx, "evalgate", command, GATE_DEADLINE_S, rubric=judged(ctx, gate))
     return {
         "args": [{"name": "revision"}],
         "metrics": [{"name": r.EVAL_GATE, "provider": {"job": job}}],

@@ -67,13 +67,13 @@ def pod_template(args: ModelServerArgs, parts: pod.PodParts) -> k8s.core.v1.PodT
     )
 
 
-def experiment_step(model: str, rollout: RolloutArgs) -> dict[str, Any]:
+def experiment_step(model: str, revision: str, rollout: RolloutArgs) -> dict[str, Any]:
     """Step 0: one candidate pod of the new template beside the stable ones, no traffic, the
     eval gate (and the shadow analysis for the shadow's duration) on it. RolloutExperimentStep,
     RolloutExperimentTemplate (specRef canary, replicas, metadata, service) and
     RolloutExperimentStepAnalysisTemplateRef (requiredForCompletion: the experiment waits for
     the gate whatever its duration, docs/features/experiment.md lifecycle 6)."""
-    args = [{"name": "revision", "value": rollout.revision}]
+    args = [{"name": "revision", "value": revision}]
     analyses = [
         {
             "name": EVAL_GATE,
@@ -105,11 +105,11 @@ def experiment_step(model: str, rollout: RolloutArgs) -> dict[str, Any]:
     return {"experiment": step}
 
 
-def canary_steps(model: str, rollout: RolloutArgs) -> list[dict[str, Any]]:
+def canary_steps(model: str, revision: str, rollout: RolloutArgs) -> list[dict[str, Any]]:
     """The gate, the optional approval (a pause with no duration waits for `kubectl argo
     rollouts promote`: RolloutPause.Duration unset), then setWeight/pause pairs (CanaryStep
     SetWeight, Pause; RolloutPause.Duration as int-or-string seconds)."""
-    steps = [experiment_step(model, rollout)]
+    steps = [experiment_step(model, revision, rollout)]
     if rollout.approval:
         steps.append({"pause": {}})
     for step in rollout.steps:
@@ -137,13 +137,15 @@ def background_analysis(model: str, steps: list[dict[str, Any]]) -> dict[str, An
     }
 
 
-def rollout_spec(args: ModelServerArgs, parts: pod.PodParts, rollout: RolloutArgs) -> dict:
+def rollout_spec(
+    args: ModelServerArgs, parts: pod.PodParts, rollout: RolloutArgs, revision: str
+) -> dict[str, Any]:
     """RolloutSpec: replicas, selector (the Deployment's), template, progressDeadlineSeconds
     and strategy.canary (CanaryStrategy: canaryService, stableService, steps, analysis,
     maxSurge 1 and maxUnavailable 0: users keep every stable pod and the canary costs at
     most one pod more, the arithmetic components/canary.py ports and the spec checks the
     pool's spare GPUs by)."""
-    steps = canary_steps(args.name, rollout)
+    steps = canary_steps(args.name, revision, rollout)
     return {
         "replicas": args.plan.replicas_min,
         "selector": {"matchLabels": naming.selector_labels(args.name, pod.COMPONENT)},
