@@ -64,9 +64,12 @@ def wired_server(
     namespace: pulumi.Input[str],
     access: WeightsAccess | None,
     crds_ready: tuple[pulumi.Resource, ...],
+    rollouts_ready: tuple[pulumi.Resource, ...] = (),
 ) -> ModelServerArgs:
-    """`server` with the namespace, the weights reader's objects and the CRD release."""
-    server = replace(server, namespace=namespace, crds_ready=crds_ready)
+    """`server` with the namespace, the weights reader's objects and the CRD releases."""
+    server = replace(
+        server, namespace=namespace, crds_ready=crds_ready, rollouts_ready=rollouts_ready
+    )
     if access is None:
         return server
     fetch = server.weights.fetch
@@ -126,22 +129,14 @@ class KubernetesLayer(pulumi.ComponentResource):
                 replace(args.weights_access, namespace=ns.metadata.name),
                 opts=child,
             )
-        publisher = None
-        if args.publisher is not None:
-            publisher = ModelPublisher(
-                f"{name}-publisher",
-                replace(args.publisher, namespace=ns.metadata.name),
-                opts=child,
-            )
+        publisher = self._publisher(name, args, ns.metadata.name, child)
         rollouts_ready = self._rollouts(name, args, crds_ready, child)
         self.endpoints = {
             server.name: ModelServer(
                 f"{name}-{server.name}",
-                replace(
-                    published_server(
-                        wired_server(server, ns.metadata.name, access, crds_ready), publisher
-                    ),
-                    rollouts_ready=rollouts_ready,
+                published_server(
+                    wired_server(server, ns.metadata.name, access, crds_ready, rollouts_ready),
+                    publisher,
                 ),
                 opts=child,
             ).endpoint
@@ -161,6 +156,19 @@ class KubernetesLayer(pulumi.ComponentResource):
                 "endpoints": self.endpoints,
                 "gateway_url": self.gateway_url,
             }
+        )
+
+    @staticmethod
+    def _publisher(
+        name: str,
+        args: KubernetesLayerArgs,
+        namespace: pulumi.Input[str],
+        child: pulumi.ResourceOptions,
+    ) -> ModelPublisher | None:
+        if args.publisher is None:
+            return None
+        return ModelPublisher(
+            f"{name}-publisher", replace(args.publisher, namespace=namespace), opts=child
         )
 
     @staticmethod
