@@ -348,6 +348,19 @@ def test_the_stack_mid_upgrade_rolls_support_bot_and_deploys_analyst(programs):
     command = gate["spec"]["metrics"][0]["provider"]["job"]["spec"]["template"]["spec"][
         "containers"][0]["command"]
     assert command[:3] == ["python", "-m", "components.lifecycle.evalgate"]
+    # The on-prem store is the claim at /artifacts: the golden set and the reports are under
+    # its evals/support-bot/, and the stable revision is the stack's previous_revision.
+    flags = dict(zip(command[3::2], command[4::2], strict=True))
+    assert flags["--golden"] == "file:///artifacts/evals/support-bot/golden.jsonl"
+    assert flags["--report"] == "file:///artifacts/evals/support-bot/reports/"
+    assert flags["--incumbent-revision"] == "bb46c15ee4bb56c5b63245ef50fd7637234d6f75"
+    assert flags["--pushgateway"] == "http://pushgateway.llm-mixed.svc:9091"
+    # Only the rolling model's API admits the analysis Jobs (analyst judges nothing here).
+    for model, admits in (("support-bot", True), ("analyst", False)):
+        peers = kinds[("NetworkPolicy", model)]["obj"]["spec"]["ingress"][0]["from"]
+        analysis_peer = {"podSelector": {"matchLabels": {
+            "app.kubernetes.io/component": "model-analysis"}}}
+        assert (analysis_peer in peers) is admits, model
     assert gate["spec"]["metrics"][0]["provider"]["job"]["spec"]["template"]["spec"][
         "containers"][0]["image"] == versions.image("model-tools")
     hpa = kinds[("HorizontalPodAutoscaler", "support-bot")]["obj"]
