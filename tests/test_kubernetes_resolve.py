@@ -32,6 +32,8 @@ SECRETS = {
     "supportBotKey": "sk-support",
     "toolsCiKey": "sk-ci",
     "toolsDevKey": "sk-dev",
+    # The private key the model sync Job signs with (lifecycle.signing.private_key_secret).
+    "modelSigningKey": "-----BEGIN PRIVATE KEY-----\nfake\n-----END PRIVATE KEY-----\n",
 }
 
 

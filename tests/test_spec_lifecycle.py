@@ -175,9 +175,9 @@ def test_a_rollout_needs_spare_gpus_for_the_canary(max_nodes, fits):
         assert load_spec(raw).plans["support-bot"].replicas_min == 1
     else:
         assert problems(raw) == [
-            f"{M}.rollout: the canary needs 2 spare GPUs in pool 'l4' (2 pods of 1 beside the "
-            "1 planned: the eval gate's candidate and the surge) but its 2 GPUs hold 1 at the "
-            "models' minimum replicas; raise the pool's max_nodes or remove rollout"]
+            f"{M}.rollout: the canary needs 2 spare GPUs in pool 'l4' (2 pods x 1 beside the "
+            "1 planned replicas: the eval gate's candidate and the surge) but its 2 GPUs hold 1 "
+            "at the models' minimum replicas; raise the pool's max_nodes or remove rollout"]
 
 
 def test_synced_models_need_the_signing_key():

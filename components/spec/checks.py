@@ -864,8 +864,8 @@ def _canary_gpu_problems(
         return []
     return [
         f"{config_path((*where, 'rollout'))}: the canary needs {extra} spare GPUs in pool "
-        f"'{pool.name}' ({pods} pods of {plan.tensor_parallel} beside the "
-        f"{plan.replicas_min} planned: the eval gate's candidate and the surge) but its "
+        f"'{pool.name}' ({pods} pods x {plan.tensor_parallel} beside the "
+        f"{plan.replicas_min} planned replicas: the eval gate's candidate and the surge) but its "
         f"{capacity} GPUs hold {used} at the models' minimum replicas; raise the pool's "
         "max_nodes or remove rollout"
     ]
