@@ -128,3 +128,27 @@ def test_the_runbooks_exist_with_the_rollback_commands():
                     "llm-platform rollback --stack <stack> --model <model> --write",
                     "pulumi up -s <stack>"):
         assert command in rollback, command
+
+
+def test_the_serving_dashboard_compares_canary_and_stable_by_revision(env):
+    """TTFT p95, error ratio, GPU cost per request and (through the gateway's shadow phase)
+    refusals, each a record of the rules, one line per revision."""
+    from test_alert_series import selected_series
+
+    from components.observability.dashboards import dashboard
+    from components.observability.rules import prometheus_rules
+
+    recorded = {r["record"] for groups in prometheus_rules(env, gateway=True).values()
+                for g in groups for r in g["rules"] if "record" in r}
+    board = dashboard("serving", "llm-mixed", gateway=True)
+    row = [(p["title"], t) for p in board["panels"] if p["title"].startswith("Canary vs stable")
+           for t in p["targets"]]
+    exprs = " ".join(t["expr"] for _, t in row)
+    for record in ("llm:ttft_seconds:p95", "llm:errors:ratio_rate5m",
+                   "llm:usd_per_request:rate5m", "llm:gateway_shadow_refusals:ratio_rate15m"):
+        assert record in exprs, record
+    for title, target in row:
+        assert selected_series(target["expr"]) <= recorded, title
+        assert "{{revision}}" in target["legendFormat"], title
+    assert not any(p["title"].startswith("Canary vs stable: shadow")
+                   for p in dashboard("serving", "llm-mixed")["panels"])

@@ -232,14 +232,18 @@ def exported_series(planned) -> set[str]:
         # prometheus.mode existing: the cluster's Prometheus scrapes kube-state-metrics, a
         # prerequisite the README states (Observability and alerting, Alerts).
         out |= KSM_SERIES
+    # `up`: Prometheus' own, for every target, the model servers' in every stack included
+    out |= SCRAPE_SERIES
     if ("Deployment", "llm-gateway") in kinds:
-        out |= set(GATEWAY_SERIES) | SCRAPE_SERIES
+        out |= set(GATEWAY_SERIES)
     if ("Deployment", "pushgateway") in kinds:
         out |= TRAINING_SERIES | LIFECYCLE_SERIES
         if ("CronJob", "quality-monitor") in kinds:
             out |= QUALITY_SERIES
+    # a Helm release, or in render mode the chart rendered to objects (components/kubernetes/
+    # helm.py install)
     if any(_scraped_rollouts_controller(r["inputs"]) for r in planned.plan["resources"]
-           if r["type"] == "kubernetes:helm.sh/v3:Release"):
+           if r["type"] in ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart")):
         out |= ROLLOUTS_SERIES
     return out
 

@@ -16,8 +16,10 @@ How Argo Rollouts v1.9.0 reads these (argoproj/argo-rollouts@v1.9.0):
 - An empty vector makes `result[0]` an expr runtime error: the measurement is an Error
   (evaluate.go lines 29-33, EvalCondition lines 119-122), and more than
   consecutiveErrorLimit of them in a row (default 4, utils/defaults/defaults.go
-  DefaultConsecutiveErrorLimit) fail the run (analysis/analysis.go lines 681-685), which
-  aborts the rollout. A NaN is a value, but a reader cannot tell it from a broken query.
+  DefaultConsecutiveErrorLimit) fail the run (analysis/analysis.go lines 681-685); a run in
+  Error or Failed aborts the rollout (rollout/analysis.go lines 376-381; an experiment's
+  analysis, rollout/experiment.go line 194). A NaN is a value, but a reader cannot tell it
+  from a broken query.
 So every query here returns exactly one sample, whatever the traffic: where there is
 nothing to compare (no requests, or none failed on either side) it returns NO_DATA, which
 every condition passes. No traffic never aborts; only a measured regression does.
