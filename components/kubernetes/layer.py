@@ -88,17 +88,6 @@ def published_server(server: ModelServerArgs, publisher: ModelPublisher | None) 
     return replace(server, version=replace(version, sync=sync))
 
 
-def publishing(
-    name: str, args: KubernetesLayerArgs, namespace: pulumi.Input[str], opts: pulumi.ResourceOptions
-) -> ModelPublisher | None:
-    """The namespace's model publisher, where the environment has an artifact store."""
-    if args.publisher is None:
-        return None
-    return ModelPublisher(
-        f"{name}-publisher", replace(args.publisher, namespace=namespace), opts=opts
-    )
-
-
 class KubernetesLayer(pulumi.ComponentResource):
     namespace: pulumi.Output[str]
     endpoints: dict[str, pulumi.Output[str]]
@@ -133,7 +122,7 @@ class KubernetesLayer(pulumi.ComponentResource):
                 replace(args.weights_access, namespace=ns.metadata.name),
                 opts=child,
             )
-        publisher = publishing(name, args, ns.metadata.name, child)
+        publisher = self._publisher(name, args, ns.metadata.name, child)
         self.endpoints = {
             server.name: ModelServer(
                 f"{name}-{server.name}",
@@ -158,4 +147,17 @@ class KubernetesLayer(pulumi.ComponentResource):
                 "endpoints": self.endpoints,
                 "gateway_url": self.gateway_url,
             }
+        )
+
+    @staticmethod
+    def _publisher(
+        name: str,
+        args: KubernetesLayerArgs,
+        namespace: pulumi.Input[str],
+        child: pulumi.ResourceOptions,
+    ) -> ModelPublisher | None:
+        if args.publisher is None:
+            return None
+        return ModelPublisher(
+            f"{name}-publisher", replace(args.publisher, namespace=namespace), opts=child
         )
