@@ -83,7 +83,7 @@ def test_components_have_type_tokens_and_children_derive_their_names(mixed):
         "llm-platform:onprem:Cluster", "llm-platform:kubernetes:Layer",
         "llm-platform:kubernetes:GpuRuntime", "llm-platform:kubernetes:ModelServer",
         "llm-platform:kubernetes:Observability", "llm-platform:kubernetes:Pushgateway",
-        "llm-platform:kubernetes:Gateway",
+        "llm-platform:kubernetes:Gateway", "llm-platform:kubernetes:ModelPublisher",
         # Prometheus Adapter, rendered with the stack's objects (render mode).
         "kubernetes:helm.sh/v4:Chart"}
     for r in records:
@@ -166,7 +166,10 @@ def test_large_model_gets_a_long_startup_budget(mixed):
 
 def test_vllm_engine_args_come_from_the_stack_file(mixed):
     (c,) = pod(server(mixed, "support-bot"))["containers"]
-    assert c["command"][:3] == ["vllm", "serve", "Qwen/Qwen2.5-7B-Instruct"]
+    # The stack's store (onprem.artifact_claim) holds the pinned revision, copied beside
+    # the engine: it serves that directory, never the Hub.
+    assert c["command"][:3] == [
+        "vllm", "serve", "/models/support-bot/a09a35458c702b33eeacc393d103063234e8bc28"]
     for arg in (
         "--port=8000",  # vLLM's own default (vllm/entrypoints/common/cli_args.py, v0.33.0)
         "--served-model-name=support-bot",

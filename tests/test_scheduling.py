@@ -373,14 +373,16 @@ def test_spec_refuses_a_tensorrt_llm_engine_on_an_empty_per_pod_volume():
                            "serves a TensorRT-LLM engine built beforehand")
 
 
-def test_on_prem_model_server_without_a_bucket_fills_its_own_volume_from_the_hub(planned):
-    # Mid-upgrade in the stack: a Rollout with the Deployment's pod template.
-    (server,) = [d for d in _servers(planned["onprem-mixed"])
-                 if d["name"].endswith("-support-bot-rollout")]
+def test_on_prem_model_server_without_a_store_fills_its_own_volume_from_the_hub(planned):
+    """local has no artifact store: vLLM downloads the pinned commit into its weights
+    volume itself (stacks/Pulumi.local.yaml), with nothing copied or verified first."""
+    (server,) = [d for d in planned["local"].resources(DEPLOYMENT)
+                 if d["name"].endswith("-assistant-server")]
     pod = _pod(server)
     (weights,) = [v for v in pod["volumes"] if v["name"] == "weights"]
-    assert "ephemeral" in weights and "initContainers" not in pod
-    assert pod["containers"][0]["command"][2] == "Qwen/Qwen2.5-7B-Instruct"
+    assert "persistentVolumeClaim" in weights and "initContainers" not in pod
+    assert pod["containers"][0]["command"][2:4] == [
+        "meta-llama/Llama-3.1-8B-Instruct", "--revision=0e9e39f249a16976918f6564b8830bc894c89659"]
 
 
 def test_on_prem_pool_without_a_node_size_gets_the_floor_and_a_warning():

@@ -1,8 +1,9 @@
 """ModelServer: one served model on Kubernetes, whichever engine runs it.
 
 The component only creates the objects; what goes in them comes from the pure builders of
-this package: `weights` (volume, token file, fetch), `pod` (container, pod, Deployment),
-`scaling` (HPA, PDB) and `network` (Service, NetworkPolicy, ServiceMonitor).
+this package: `weights` (volume, token file, fetch and verify of the pinned revision), `sync`
+(the Job that copies and signs the revision into the store first), `pod` (container, pod,
+Deployment), `scaling` (HPA, PDB) and `network` (Service, NetworkPolicy, ServiceMonitor).
 """
 
 from __future__ import annotations

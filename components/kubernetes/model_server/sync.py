@@ -11,20 +11,24 @@ from __future__ import annotations
 
 import hashlib
 import math
+from dataclasses import replace
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components import conventions
 from components.kubernetes import pods
-from components.kubernetes.facts import MODEL_PUBLISHER, PRIVATE_KEY_FILE
+from components.kubernetes.facts import MODEL_PUBLISHER, MODELS_PREFIX, PRIVATE_KEY_FILE
 from components.kubernetes.model_server.args import ModelServerArgs, ModelSync
 from components.kubernetes.model_server.weights import (
+    HF_SECRET_MOUNT,
     SIGNING_DIR,
     TOOLS_IMAGE,
     hf_token_file,
     identity_volumes,
+    revision_dir,
     store_claim,
+    weights_volume,
 )
 
 COMPONENT = "model-sync"
@@ -61,13 +65,20 @@ def job_timeout(size_gib: int) -> str:
 
 
 def sync_command(args: ModelServerArgs, sync: ModelSync, revision: str) -> list[pulumi.Input[str]]:
+    """The CLI's arguments (components/lifecycle/sync.py parser()): the revision's place in
+    the store is <store>/models/<name>/<revision>."""
+    dest = pulumi.Output.concat(
+        sync.store.fsspec_uri, f"/{MODELS_PREFIX}/", revision_dir(args.name, revision)
+    )
+    token = ["--hf-token-file", f"{HF_SECRET_MOUNT}/token"] if sync.hf_token else []
     return [
         "python", "-m", "components.lifecycle.sync",
         "--model", args.name,
         "--revision", revision,
         "--source", sync.source,
-        "--store", sync.store.fsspec_uri,
-        "--private-key", f"{SIGNING_DIR}/{PRIVATE_KEY_FILE}",
+        "--dest", dest,
+        "--signing-key", f"{SIGNING_DIR}/{PRIVATE_KEY_FILE}",
+        *token,
         "--scratch", SCRATCH,
     ]  # fmt: skip
 
@@ -87,22 +98,23 @@ def signing_key_volume(sync: ModelSync) -> tuple[core.VolumeArgs, core.VolumeMou
 
 def job_volumes(
     args: ModelServerArgs, sync: ModelSync
-) -> tuple[list[core.VolumeArgs], list[core.VolumeMountArgs], dict[str, pulumi.Input[str]]]:
+) -> tuple[list[core.VolumeArgs], list[core.VolumeMountArgs]]:
     """Scratch for the copy (the whole revision passes through it), the signing key, the
-    Hub token, and the store: the publisher's cloud credentials or the claim, read-write."""
-    scratch = core.VolumeArgs(
-        name="scratch",
-        empty_dir=core.EmptyDirVolumeSourceArgs(size_limit=f"{args.weights.size_gib}Gi"),
+    Hub token, and the store: the publisher's cloud credentials or the claim, read-write.
+
+    Scratch is a claim made for the pod (a generic ephemeral volume of the weights' size and
+    storage class), not an emptyDir: the CPU nodes the Job runs on have 50 GiB root disks
+    (components/aws/nodes.py CPU_ROOT_GIB, gcp/cluster.py), less than a 70B model's weights."""
+    scratch = weights_volume(
+        replace(args.weights, volume="per-pod"), job_labels(args), claim=None, name="scratch"
     )
     key, key_mount = signing_key_volume(sync)
     volumes = [scratch, key]
     mounts = [core.VolumeMountArgs(name="scratch", mount_path=SCRATCH), key_mount]
-    env: dict[str, pulumi.Input[str]] = {}
     if sync.hf_token is not None:
-        volume, mount, token_env = hf_token_file(sync.hf_token)
+        volume, mount, _ = hf_token_file(sync.hf_token)
         volumes.append(volume)
         mounts.append(mount)
-        env.update(token_env)
     cloud, cloud_mounts = identity_volumes(sync.identity, sync.files_config_map)
     volumes += cloud
     mounts += cloud_mounts
@@ -110,23 +122,20 @@ def job_volumes(
         volume, mount = store_claim(sync.store.claim, read_only=False)
         volumes.append(volume)
         mounts.append(mount)
-    return volumes, mounts, env
+    return volumes, mounts
 
 
 def sync_container(args: ModelServerArgs, sync: ModelSync, revision: str) -> core.ContainerArgs:
-    volumes_env = job_volumes(args, sync)[2]
     identity_env = sync.identity.env if sync.identity is not None else {}
     env = {
         **sync.store.fsspec_env,
         **identity_env,
-        **volumes_env,
         "HOME": f"{SCRATCH}/home",
         # The Hub's cache goes where the space is, not the read-only root.
         "HF_HOME": f"{SCRATCH}/hf",
     }
-    # Requests equal limits: a multi-hour copy is never the pod the kubelet evicts first,
-    # and the scratch volume's bytes are reserved on the node before it starts.
-    quantities = {"cpu": "1", "memory": "2Gi", "ephemeral-storage": f"{args.weights.size_gib}Gi"}
+    # Requests equal limits: a multi-hour copy is never the pod the kubelet evicts first.
+    quantities = {"cpu": "1", "memory": "2Gi"}
     return core.ContainerArgs(
         name="sync",
         image=TOOLS_IMAGE,

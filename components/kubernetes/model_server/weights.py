@@ -40,18 +40,21 @@ def shared_claim_spec(weights: WeightsSource) -> core.PersistentVolumeClaimSpecA
 
 
 def weights_volume(
-    weights: WeightsSource, labels: dict[str, str], claim: pulumi.Input[str] | None
+    weights: WeightsSource,
+    labels: dict[str, str],
+    claim: pulumi.Input[str] | None,
+    name: str = "weights",
 ) -> core.VolumeArgs:
     """The shared claim, or a generic ephemeral volume: a ReadWriteOnce claim made for each
     pod on whichever node it lands and deleted with it, so a surge pod never waits for a
     disk attached elsewhere."""
     if claim is not None:
         return core.VolumeArgs(
-            name="weights",
+            name=name,
             persistent_volume_claim=core.PersistentVolumeClaimVolumeSourceArgs(claim_name=claim),
         )
     return core.VolumeArgs(
-        name="weights",
+        name=name,
         ephemeral=core.EphemeralVolumeSourceArgs(
             volume_claim_template=core.PersistentVolumeClaimTemplateArgs(
                 metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
