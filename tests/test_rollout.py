@@ -16,7 +16,7 @@ from test_kubernetes_builders import VLLM, make_args, make_plan
 
 from components import canary
 from components.catalog import versions
-from components.kubernetes import rollouts
+from components.kubernetes import resolve, rollouts
 from components.kubernetes.facts import STORE_MOUNT, ArtifactStore
 from components.kubernetes.model_server import analysis, network, pod, rollout, scaling
 from components.kubernetes.model_server.args import (
@@ -32,6 +32,7 @@ from components.kubernetes.model_server.args import (
 from components.observability.analysis import PromMetric
 from components.plan.manifests import is_object, to_object
 from components.plan.runner import run_program
+from components.spec import load_spec
 
 REVISION = "a" * 40
 RUNTIME = AnalysisRuntime(
@@ -396,3 +397,21 @@ def test_the_variant_has_no_shadow_and_its_own_steps(programs):
     assert steps[1:] == [{"setWeight": 20}, {"pause": {"duration": "1800s"}},
                          {"setWeight": 60}, {"pause": {"duration": "1800s"}}]
     assert canary.MAX_SURGE == 1
+
+
+def test_the_gates_judge_is_asked_at_its_service_and_admits_the_gate():
+    """support-bot's gate judged by another model of the stack, `grader`, which does not
+    roll out: the gate asks grader's Service, and grader's API admits the analysis Jobs."""
+    raw = copy.deepcopy(stack_spec("onprem-mixed"))
+    bot = next(m for m in raw["models"] if m["name"] == "support-bot")
+    grader = {k: v for k, v in copy.deepcopy(bot).items()
+              if k not in ("rollout", "eval", "previous_revision")}
+    raw["models"].append({**grader, "name": "grader"})
+    bot["eval"]["judge"] = {"model": "grader", "rubric": "Score 1 if right."}
+    for team in raw["gateway"]["teams"]:
+        team["models"] = [*team["models"], "grader"]
+    spec = load_spec(raw).spec
+    admits = {m.name: resolve.analysis_clients(spec, m) for m in spec.models}
+    assert admits == {"support-bot": True, "analyst": False, "grader": True}
+    (model,) = [m for m in spec.models if m.name == "support-bot"]
+    assert resolve.analysis_runtime(spec, model).judge_url == "http://grader:8000/v1"
