@@ -3,7 +3,9 @@
 The component only creates the objects; what goes in them comes from the pure builders of
 this package: `weights` (volume, token file, fetch and verify of the pinned revision), `sync`
 (the Job that copies and signs the revision into the store first), `pod` (container, pod,
-Deployment), `scaling` (HPA, PDB) and `network` (Service, NetworkPolicy, ServiceMonitor).
+Deployment), `scaling` (HPA, PDB), `network` (Service, NetworkPolicy, ServiceMonitor) and,
+for a model with a rollout, `rollout` (the Argo Rollouts Rollout and its stable/canary
+Services) and `analysis` (its AnalysisTemplates).
 """
 
 from __future__ import annotations
