@@ -26,6 +26,7 @@ class CloudFoundation(Protocol):
     store: ArtifactStore
     onprem_identity: WorkloadIdentity | None
     onprem_database_backup: WorkloadIdentity | None
+    onprem_model_publisher: WorkloadIdentity | None
     outputs: dict[str, pulumi.Output[Any]]
 
 
@@ -53,9 +54,10 @@ def _cloud_only(env: Environment, secrets: Secrets) -> Built:
 
 
 def _hybrid(env: Environment, secrets: Secrets) -> Built:
-    """Serving on the on-prem cluster, reading weights from the cloud's bucket through a
-    federated identity; the cloud side (training pools, bucket, budget, VPN) stands alone,
-    with the GPU runtime its training pools need to offer their GPUs."""
+    """Serving on the on-prem cluster, reading weights from the cloud's bucket (and publishing
+    synced revisions and eval reports to it) through federated identities; the cloud side
+    (training pools, bucket, budget, VPN) stands alone, with the GPU runtime its training
+    pools need to offer their GPUs."""
     cloud = _cloud(env, secrets)
     spec = env.spec
     GpuRuntime(
@@ -69,6 +71,7 @@ def _hybrid(env: Environment, secrets: Secrets) -> Built:
         artifacts=cloud.store,
         workload_identity=cloud.onprem_identity,
         database_backup=cloud.onprem_database_backup,
+        model_publisher=cloud.onprem_model_publisher,
     )
     return facts, cloud.outputs
 

@@ -75,11 +75,27 @@ def _cnpg(raw: dict[str, Any]) -> bool:
     return gateway is not None and gateway.get("database", {}).get("kind") != "existing"
 
 
+def _rollouts(raw: dict[str, Any]) -> list[dict[str, Any]]:
+    """The models served by an Argo Rollouts Rollout."""
+    return [m for m in raw["models"] if m.get("rollout") is not None]
+
+
 def _installed(raw: dict[str, Any]) -> set[str]:
     """The charts installing CRDs that the stack installs itself."""
     installs = {"kube-prometheus-stack"} if raw["observability"]["prometheus"]["mode"] == (
         "install") else set()
+    installs |= {"argo-rollouts"} if _rollouts(raw) else set()
     return installs | ({"cloudnative-pg"} if _cnpg(raw) else set())
+
+
+def _canaries(raw: dict[str, Any]) -> set[tuple[str, str]]:
+    """A model with a rollout: its Rollout and the AnalysisTemplates it names (the gate,
+    the canary analysis and, with shadow traffic, the shadow analysis)."""
+    out = set()
+    for m in _rollouts(raw):
+        roles = ["eval-gate", "canary-analysis"] + (["shadow"] if m["rollout"].get("shadow") else [])
+        out |= {("Rollout", m["name"])} | {("AnalysisTemplate", f"{m['name']}-{r}") for r in roles}
+    return out
 
 
 def _check_order(resources: list[dict], installed: set[str]) -> set[tuple[str, str]]:
@@ -116,7 +132,8 @@ def _monitors_and_rules(
     the pushgateway's monitor, the platform's rules, and the DCGM exporter's monitor unless
     the GPU Operator runs the exporter (it then makes that monitor itself); with a gateway,
     its monitor, and with its database in the cluster the CloudNativePG Cluster and, when it
-    backs up to a bucket, its nightly ScheduledBackup."""
+    backs up to a bucket, its nightly ScheduledBackup; a model with a rollout, its Rollout
+    and AnalysisTemplates (after the Argo Rollouts release)."""
     models = [m["name"] for m in raw["models"]]
     gateway = raw.get("gateway") is not None
     return {
@@ -127,6 +144,7 @@ def _monitors_and_rules(
         *([("ServiceMonitor", "llm-gateway")] if gateway else []),
         *([("Cluster", "llm-gateway-db")] if _cnpg(raw) else []),
         *([("ScheduledBackup", "llm-gateway-db")] if _backs_up(resources) else []),
+        *_canaries(raw),
     }
 
 
@@ -313,13 +331,20 @@ def test_crd_validation_catches_what_the_api_server_refuses(planned):
 def test_vendored_crds_are_the_pinned_charts():
     default = spec_module.Prometheus().chart_version
     cnpg = versions.chart("cloudnative-pg").version
+    argo = versions.chart("argo-rollouts").version
     assert {chart for chart, _ in pinned.crds().values()} == {
-        f"kube-prometheus-stack-{default}", f"cloudnative-pg-{cnpg}"}
+        f"kube-prometheus-stack-{default}", f"cloudnative-pg-{cnpg}", f"argo-rollouts-{argo}"}
     # CloudNativePG's chart ships the CRDs of the operator release it installs.
     assert pinned.chart_values("cloudnative-pg", cnpg)["app_version"] == "1.30.0"
+    # Argo Rollouts' chart 2.41.0 runs controller v1.9.0, the catalog's controller image.
+    assert pinned.chart_values("argo-rollouts", argo)["app_version"] == "v1.9.0"
+    assert versions.image("argo-rollouts-controller").endswith(":v1.9.0")
     for chart, crd in pinned.crds().values():
         if chart == f"cloudnative-pg-{cnpg}":
             assert crd["spec"]["group"] == "postgresql.cnpg.io", chart
+            continue
+        if chart == f"argo-rollouts-{argo}":
+            assert crd["spec"]["group"] == "argoproj.io", chart
             continue
         # The chart's CRDs come from the operator release it ships (appVersion).
         version = crd["metadata"]["annotations"]["operator.prometheus.io/version"]
@@ -355,7 +380,7 @@ def test_every_chart_we_install_is_key_checked(planned, rendered, applied):
     checked |= _check_values(_plan_form(rendered)) | _check_values(_plan_form(applied))
     assert checked == {
         "kube-prometheus-stack", "prometheus-adapter", "gpu-operator", "cluster-autoscaler",
-        "cloudnative-pg",
+        "cloudnative-pg", "argo-rollouts",
     }
 
 

@@ -128,12 +128,16 @@ def test_model_servers_read_only_models_through_pod_identity(planned):
     pod = deployment["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == "model-weights-reader"
     assert pod["automountServiceAccountToken"] is False
-    (fetch,) = pod["initContainers"]
+    # The stack's pinned revision (stacks/Pulumi.aws.yaml), copied and then verified.
+    revision = "0e9e39f249a16976918f6564b8830bc894c89659"
+    fetch, verify = pod["initContainers"]
     assert fetch["image"] == versions.image("rclone")
-    assert fetch["command"][:3] == ["rclone", "copy", "artifacts:llm-aws-artifacts-123456789012/models/assistant"]
+    assert fetch["command"][:3] == [
+        "rclone", "copy", f"artifacts:llm-aws-artifacts-123456789012/models/assistant/{revision}"]
     assert fetch["securityContext"]["runAsNonRoot"] is True
+    assert verify["name"] == "verify-weights"
     server = pod["containers"][0]
-    assert server["command"][2] == "/models/assistant"  # served from the copied weights
+    assert server["command"][2] == f"/models/assistant/{revision}"  # the copied weights
     assert {"name": "HF_HUB_OFFLINE", "value": "1"} in server["env"]
 
 

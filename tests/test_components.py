@@ -14,6 +14,7 @@ from components.plan.runner import run_program
 from components.spec import load_spec
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+ROLLOUT = "kubernetes:argoproj.io/v1alpha1:Rollout"
 
 
 def by_kind(records, type_):
@@ -29,6 +30,13 @@ def mixed():
 @pytest.fixture(scope="module")
 def local():
     return run_program("local", stack_spec("local"), ROOT)
+
+
+def server(records, model: str) -> dict:
+    """A model's server: its Deployment, or its Rollout where it rolls out (support-bot,
+    mid-upgrade in onprem-mixed), which carries the same pod template."""
+    found = by_kind(records, DEPLOYMENT).get(f"onprem-mixed-{model}-server")
+    return found or by_kind(records, ROLLOUT)[f"onprem-mixed-{model}-rollout"]
 
 
 def pod(dep: dict) -> dict:
@@ -75,7 +83,7 @@ def test_components_have_type_tokens_and_children_derive_their_names(mixed):
         "llm-platform:onprem:Cluster", "llm-platform:kubernetes:Layer",
         "llm-platform:kubernetes:GpuRuntime", "llm-platform:kubernetes:ModelServer",
         "llm-platform:kubernetes:Observability", "llm-platform:kubernetes:Pushgateway",
-        "llm-platform:kubernetes:Gateway",
+        "llm-platform:kubernetes:Gateway", "llm-platform:kubernetes:ModelPublisher",
         # Prometheus Adapter, rendered with the stack's objects (render mode).
         "kubernetes:helm.sh/v4:Chart"}
     for r in records:
@@ -104,7 +112,7 @@ def test_namespaces_carry_pod_security_labels(mixed):
 @pytest.mark.parametrize("model", sorted(MIXED))
 def test_model_server_deployment(mixed, model):
     want = MIXED[model]
-    dep = by_kind(mixed, DEPLOYMENT)[f"onprem-mixed-{model}-server"]
+    dep = server(mixed, model)
     spec = pod(dep)
     (c,) = spec["containers"]
     assert c["image"] == want["image"]
@@ -139,7 +147,7 @@ def test_deployments_start_with_the_replicas_average_traffic_needs(mixed):
     the weights once a token (support-bot: 14.2 GiB / 300 GB/s = 51 ms; analyst: 33.9 GiB
     a GPU / 3350 GB/s = 11 ms)."""
     records = mixed
-    (bot,) = pod(by_kind(records, DEPLOYMENT)["onprem-mixed-support-bot-server"])["containers"]
+    (bot,) = pod(server(records, "support-bot"))["containers"]
     bot_batch = int(flag(bot["command"], "--max-num-seqs"))
     analyst_batch = int(by_kind(records, "kubernetes:core/v1:ConfigMap")[
         "onprem-mixed-analyst-engine-config"]["data"]["triton_max_batch_size"])
@@ -147,19 +155,21 @@ def test_deployments_start_with_the_replicas_average_traffic_needs(mixed):
     analyst_concurrency = 1500 * 5 / 86400 * (2.0 + 600 * 0.011)  # 0.75
     assert bot_concurrency < bot_batch and analyst_concurrency < analyst_batch
     for model in MIXED:
-        assert by_kind(records, DEPLOYMENT)[f"onprem-mixed-{model}-server"]["spec"][
-            "replicas"] == 1
+        assert server(records, model)["spec"]["replicas"] == 1
 
 
 def test_large_model_gets_a_long_startup_budget(mixed):
-    dep = by_kind(mixed, DEPLOYMENT)["onprem-mixed-analyst-server"]
+    dep = server(mixed, "analyst")
     probe = pod(dep)["containers"][0]["startupProbe"]
     assert probe["periodSeconds"] * probe["failureThreshold"] >= 20 * 60
 
 
 def test_vllm_engine_args_come_from_the_stack_file(mixed):
-    (c,) = pod(by_kind(mixed, DEPLOYMENT)["onprem-mixed-support-bot-server"])["containers"]
-    assert c["command"][:3] == ["vllm", "serve", "Qwen/Qwen2.5-7B-Instruct"]
+    (c,) = pod(server(mixed, "support-bot"))["containers"]
+    # The stack's store (onprem.artifact_claim) holds the pinned revision, copied beside
+    # the engine: it serves that directory, never the Hub.
+    assert c["command"][:3] == [
+        "vllm", "serve", "/models/support-bot/a09a35458c702b33eeacc393d103063234e8bc28"]
     for arg in (
         "--port=8000",  # vLLM's own default (vllm/entrypoints/common/cli_args.py, v0.33.0)
         "--served-model-name=support-bot",
@@ -177,7 +187,7 @@ def test_vllm_engine_args_come_from_the_stack_file(mixed):
 
 def test_trtllm_runs_triton_with_mpi_ranks_and_publishes_build_parameters(mixed):
     records = mixed
-    (c,) = pod(by_kind(records, DEPLOYMENT)["onprem-mixed-analyst-server"])["containers"]
+    (c,) = pod(server(records, "analyst"))["containers"]
     assert c["command"][0] == "mpirun"
     assert c["command"].count("tritonserver") == 2  # one per rank, TP 2 (MIXED above)
     params = by_kind(records, "kubernetes:core/v1:ConfigMap")["onprem-mixed-analyst-engine-config"]

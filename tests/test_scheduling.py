@@ -16,6 +16,10 @@ from components import catalog, scheduling
 from components.spec import SpecError, load_spec
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+# A model with a rollout is served by an Argo Rollouts Rollout: the same pod template, and a
+# canary adds pods beside the stable ones as a surge does (the experiment's candidate, then
+# maxSurge 1 at each traffic step).
+ROLLOUT = "kubernetes:argoproj.io/v1alpha1:Rollout"
 DAEMONSET = "kubernetes:apps/v1:DaemonSet"
 RESERVE = {
     r["id"]: r
@@ -102,6 +106,11 @@ def _quantity(value: str) -> float:
 
 def _pod(resource: dict) -> dict:
     return resource["inputs"]["spec"]["template"]["spec"]
+
+
+def _servers(plan) -> list[dict]:
+    """Every Deployment and Rollout: the objects whose pod templates make pods."""
+    return plan.resources(DEPLOYMENT) + plan.resources(ROLLOUT)
 
 
 def _amounts(containers: list[dict], kind: str) -> tuple[float, float]:
@@ -203,7 +212,7 @@ def test_pods_fit_every_pool_they_may_land_on(planned, stack):
         ds_cpu = sum(_effective(_pod(d), "requests")[0] for d in ds)
         ds_mem = sum(_effective(_pod(d), "requests")[1] for d in ds)
         assert ds_cpu <= allocatable[0] and ds_mem <= allocatable[1]
-        for dep in plan.resources(DEPLOYMENT):
+        for dep in _servers(plan):
             pod = _pod(dep)
             if not _may_land(pod, labels, taints[pool["name"]]):
                 continue
@@ -241,7 +250,7 @@ def test_gpu_daemonsets_run_on_every_gpu_pool_and_tolerate_all_its_taints(planne
         for name, ds in running.items():
             for taint in taints:
                 assert _tolerates(_pod(ds).get("tolerations", []), taint), (stack, name, taint)
-        for dep in plan.resources(DEPLOYMENT):
+        for dep in _servers(plan):
             if _pod(dep).get("nodeSelector") == _labels(pool):
                 for taint in taints:
                     assert _tolerates(_pod(dep)["tolerations"], taint), (dep["name"], taint)
@@ -267,14 +276,16 @@ def _claims(plan) -> dict[str, list[str]]:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_no_deployment_that_can_surge_or_scale_shares_a_read_write_once_claim(planned, stack):
+    """Deployments and Rollouts alike."""
     plan = planned[stack]
     claims = _claims(plan)
     hpa_max = {h["inputs"]["spec"]["scaleTargetRef"]["name"]: h["inputs"]["spec"]["maxReplicas"]
                for h in plan.resources("kubernetes:autoscaling/v2:HorizontalPodAutoscaler")}
-    for dep in plan.resources(DEPLOYMENT):
+    for dep in _servers(plan):
         strategy = dep["inputs"]["spec"].get("strategy", {})
-        # An unset RollingUpdate surges 25%, which rounds up to one pod.
-        surge = strategy.get("type") != "Recreate" and strategy.get(
+        # An unset RollingUpdate surges 25%, which rounds up to one pod; a canary always adds
+        # pods.
+        surge = dep["type"] == ROLLOUT or strategy.get("type") != "Recreate" and strategy.get(
             "rollingUpdate", {}).get("maxSurge", "25%") not in (0, "0", "0%")
         name = dep["inputs"]["metadata"]["name"]
         many = hpa_max.get(name, dep["inputs"]["spec"].get("replicas", 1)) > 1
@@ -362,13 +373,16 @@ def test_spec_refuses_a_tensorrt_llm_engine_on_an_empty_per_pod_volume():
                            "serves a TensorRT-LLM engine built beforehand")
 
 
-def test_on_prem_model_server_without_a_bucket_fills_its_own_volume_from_the_hub(planned):
-    (server,) = [d for d in planned["onprem-mixed"].resources(DEPLOYMENT)
-                 if d["name"].endswith("-support-bot-server")]
+def test_on_prem_model_server_without_a_store_fills_its_own_volume_from_the_hub(planned):
+    """local has no artifact store: vLLM downloads the pinned commit into its weights
+    volume itself (stacks/Pulumi.local.yaml), with nothing copied or verified first."""
+    (server,) = [d for d in planned["local"].resources(DEPLOYMENT)
+                 if d["name"].endswith("-assistant-server")]
     pod = _pod(server)
     (weights,) = [v for v in pod["volumes"] if v["name"] == "weights"]
-    assert "ephemeral" in weights and "initContainers" not in pod
-    assert pod["containers"][0]["command"][2] == "Qwen/Qwen2.5-7B-Instruct"
+    assert "persistentVolumeClaim" in weights and "initContainers" not in pod
+    assert pod["containers"][0]["command"][2:4] == [
+        "meta-llama/Llama-3.1-8B-Instruct", "--revision=0e9e39f249a16976918f6564b8830bc894c89659"]
 
 
 def test_on_prem_pool_without_a_node_size_gets_the_floor_and_a_warning():

@@ -94,6 +94,9 @@ class ArtifactBucketArgs:
     # The gateway runs its own Postgres (CloudNativePG) in `namespace`: a second role may
     # write its backups under gateway-db/, bound to the database's service account.
     database_backups: bool = False
+    # The spec serves models: a third role may write models/ and evals/ (never delete),
+    # bound to the model publisher's service account (the weights sync and eval gate Jobs).
+    model_publisher: bool = False
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ say what each piece is made of.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pulumi
 import pulumi_aws as aws
@@ -23,8 +24,9 @@ from components.aws import names
 from components.aws.args import ArtifactBucketArgs
 from components.aws.iam import pod_identity_role, rotated_key
 from components.aws.iam_documents import (
-    MODELS_PREFIX,
+    Document,
     key_policy,
+    publish_models_policy,
     read_models_policy,
     tls_only_bucket_policy,
     web_identity_trust,
@@ -33,7 +35,10 @@ from components.aws.iam_documents import (
 from components.kubernetes.facts import (
     DATABASE_BACKUP_PREFIX,
     DATABASE_CREDENTIALS_DIR,
+    EVALS_PREFIX,
     GATEWAY_DB,
+    MODEL_PUBLISHER,
+    MODELS_PREFIX,
     WEIGHTS_READER,
     ArtifactStore,
     WorkloadIdentity,
@@ -41,12 +46,17 @@ from components.kubernetes.facts import (
 from components.kubernetes.weights_access import TOKEN_DIR
 from components.naming import fit
 
+# Where the model publisher may read and write, and nothing else.
+PUBLISHED_PREFIXES = [MODELS_PREFIX, EVALS_PREFIX]
+
 
 class ArtifactBucket(pulumi.ComponentResource):
     store: ArtifactStore
     identity: WorkloadIdentity
     # The database backup writer's, where args.database_backups.
     backup_identity: WorkloadIdentity | None
+    # The model publisher's (models/ and evals/, never a delete), where args.model_publisher.
+    publisher_identity: WorkloadIdentity | None
 
     def __init__(
         self,
@@ -80,33 +90,48 @@ class ArtifactBucket(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=True),
         )
         self._configure(bucket, key)
-        read_models = pulumi.Output.all(bucket.arn, key.arn).apply(
-            lambda a: json.dumps(read_models_policy(a[0], a[1]))
-        )
-        write_backups = pulumi.Output.all(bucket.arn, key.arn).apply(
-            lambda a: json.dumps(write_backups_policy(a[0], a[1], DATABASE_BACKUP_PREFIX))
-        )
-        self.backup_identity = None
-        if args.onprem_oidc_issuer is None:
-            self.identity = self._pod_identity(cluster_name, read_models)
-            if args.database_backups:
-                self.backup_identity = self._pod_identity(
-                    cluster_name, write_backups, "backup", GATEWAY_DB
-                )
-        else:
-            issuer = args.onprem_oidc_issuer
-            provider = self._onprem_provider(issuer)
-            self.identity = self._onprem_federation(issuer, provider, read_models)
-            if args.database_backups:
-                self.backup_identity = self._onprem_federation(
-                    issuer, provider, write_backups, "backup", GATEWAY_DB, DATABASE_CREDENTIALS_DIR
-                )
+        issuer = args.onprem_oidc_issuer
+        self._provider = None if issuer is None else self._onprem_provider(issuer)
+        self.identity = self._bind(cluster_name, self._policy(bucket, key, read_models_policy))
+        self.backup_identity, self.publisher_identity = self._writers(cluster_name, bucket, key)
         self.store = ArtifactStore(
             uri=pulumi.Output.concat("s3://", bucket.bucket),
             rclone_env=build.rclone_env(args.region),
             models_path=pulumi.Output.concat("artifacts:", bucket.bucket, f"/{MODELS_PREFIX}"),
+            fsspec_uri=pulumi.Output.concat("s3://", bucket.bucket),
+            fsspec_env=build.fsspec_env(args.region),
         )
         self.register_outputs({"uri": self.store.uri})
+
+    def _writers(
+        self, cluster_name: pulumi.Input[str], bucket: aws.s3.Bucket, key: aws.kms.Key
+    ) -> tuple[WorkloadIdentity | None, WorkloadIdentity | None]:
+        """The database backup writer (gateway-db/, as the database's service account) and the
+        model publisher (models/ and evals/, no delete), each where `args` asks for it."""
+        args = self._args
+        backups = self._policy(
+            bucket, key, lambda b, k: write_backups_policy(b, k, DATABASE_BACKUP_PREFIX)
+        )
+        publish = self._policy(
+            bucket, key, lambda b, k: publish_models_policy(b, k, PUBLISHED_PREFIXES)
+        )
+        return (
+            self._bind(cluster_name, backups, "backup", GATEWAY_DB, DATABASE_CREDENTIALS_DIR)
+            if args.database_backups
+            else None,
+            self._bind(cluster_name, publish, "publisher", MODEL_PUBLISHER)
+            if args.model_publisher
+            else None,
+        )
+
+    @staticmethod
+    def _policy(
+        bucket: aws.s3.Bucket, key: aws.kms.Key, document: Callable[[str, str], Document]
+    ) -> pulumi.Output[str]:
+        """`document` of the bucket's and the key's ARNs, as JSON."""
+        return pulumi.Output.all(bucket.arn, key.arn).apply(
+            lambda a: json.dumps(document(a[0], a[1]))
+        )
 
     @property
     def _child(self) -> pulumi.ResourceOptions:
@@ -146,6 +171,24 @@ class ArtifactBucket(pulumi.ComponentResource):
             bucket=bucket.id,
             policy=bucket.arn.apply(lambda arn: json.dumps(tls_only_bucket_policy(arn))),
             opts=child,
+        )
+
+    def _bind(
+        self,
+        cluster_name: pulumi.Input[str],
+        policy: pulumi.Output[str],
+        role: str = "reader",
+        service_account: str = WEIGHTS_READER,
+        token_dir: str = TOKEN_DIR,
+    ) -> WorkloadIdentity:
+        """A role with `policy` for `service_account`: by Pod Identity in EKS, or trusting the
+        on-prem issuer for that one subject in a hybrid (the pod mounts its token in
+        `token_dir`)."""
+        issuer = self._args.onprem_oidc_issuer
+        if issuer is None or self._provider is None:
+            return self._pod_identity(cluster_name, policy, role, service_account)
+        return self._onprem_federation(
+            issuer, self._provider, policy, role, service_account, token_dir
         )
 
     def _pod_identity(

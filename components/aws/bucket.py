@@ -47,6 +47,9 @@ def lifecycle_rules(args: ArtifactBucketArgs) -> list[aws.s3.BucketLifecycleConf
     """Overwritten and deleted versions expire, as do checkpoints; weights stay."""
     s3 = aws.s3
     return [
+        # Noncurrent versions only. Under models/ there are none: the weights sync never
+        # overwrites a revision and the model publisher cannot delete, so every revision (the
+        # serving one, and the previous_revision a rollback returns to) stays current for good.
         s3.BucketLifecycleConfigurationRuleArgs(
             id="expire-noncurrent-versions",
             status="Enabled",
@@ -77,6 +80,15 @@ def rclone_env(region: str) -> dict[str, str]:
         "RCLONE_CONFIG_ARTIFACTS_ENV_AUTH": "true",
         "RCLONE_CONFIG_ARTIFACTS_REGION": region,
     }
+
+
+def fsspec_env(region: str) -> dict[str, str]:
+    """What s3fs needs beside the pod's credentials (Pod Identity's
+    AWS_CONTAINER_CREDENTIALS_FULL_URI, or web_identity_env's role and token file: botocore
+    credentials.py:2083, :1894-1896): the bucket's region. botocore reads AWS_DEFAULT_REGION,
+    not AWS_REGION (botocore==1.43.117 botocore/configprovider.py:74; its one AWS_REGION read,
+    :632, is only under AWS_EXECUTION_ENV, which AWS's own runtimes set)."""
+    return {"AWS_DEFAULT_REGION": region}
 
 
 def web_identity_env(

@@ -28,6 +28,8 @@ class AwsFoundation(pulumi.ComponentResource):
     onprem_identity: WorkloadIdentity | None
     # How the on-prem cluster's database of a hybrid writes its backups to the bucket.
     onprem_database_backup: WorkloadIdentity | None
+    # How the on-prem cluster's sync and eval gate Jobs of a hybrid publish to the bucket.
+    onprem_model_publisher: WorkloadIdentity | None
     outputs: dict[str, pulumi.Output[Any]]
 
     def __init__(
@@ -74,6 +76,7 @@ class AwsFoundation(pulumi.ComponentResource):
         self.store = bucket.store
         self.onprem_identity = bucket.identity if hybrid else None
         self.onprem_database_backup = bucket.backup_identity if hybrid else None
+        self.onprem_model_publisher = bucket.publisher_identity if hybrid else None
         self.facts = ClusterFacts(
             provider=cluster.provider,
             pools=args.scheduling,
@@ -81,5 +84,6 @@ class AwsFoundation(pulumi.ComponentResource):
             artifacts=bucket.store,
             workload_identity=None if hybrid else bucket.identity,
             database_backup=None if hybrid else bucket.backup_identity,
+            model_publisher=None if hybrid else bucket.publisher_identity,
         )
         self.register_outputs(self.outputs)

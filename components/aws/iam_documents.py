@@ -68,27 +68,39 @@ def write_backups_policy(bucket_arn: str, key_arn: str, prefix: str) -> Document
     s3:DeleteObject on a versioned bucket only adds a delete marker: without
     s3:DeleteObjectVersion a stolen token cannot destroy a backup for good, as CloudNativePG's
     "S3 lifecycle policy" advice has it (docs/src/appendixes/object_stores.md)."""
+    return _prefix_writer(bucket_arn, key_arn, [prefix], delete=True)
+
+
+def publish_models_policy(bucket_arn: str, key_arn: str, prefixes: list[str]) -> Document:
+    """What s3fs does for the weights sync and the eval gate under `prefixes` (s3fs==2026.9.0
+    s3fs/core.py): head_bucket (:1784) and list_objects_v2 (:1798, s3:ListBucket), head_object
+    (:1761) and get_object (s3:GetObject), put_object, create_multipart_upload, upload_part and
+    complete_multipart_upload (:1508-1540, all s3:PutObject), abort_multipart_upload (:2326);
+    and the key. No delete of any kind: a revision, once written, is never removed by the
+    platform, and a stolen token can add objects but never take one away."""
+    return _prefix_writer(bucket_arn, key_arn, prefixes, delete=False)
+
+
+def _prefix_writer(
+    bucket_arn: str, key_arn: str, prefixes: list[str], *, delete: bool
+) -> Document:
+    objects = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
     return {
         "Version": VERSION,
         "Statement": [
             {
                 # HeadBucket is authorized as s3:ListBucket and carries no prefix, so the
                 # condition lets a request without one through (…IfExists); any listing that
-                # names a prefix must name this one.
+                # names a prefix must name one of these.
                 "Effect": "Allow",
                 "Action": "s3:ListBucket",
                 "Resource": bucket_arn,
-                "Condition": {"StringLikeIfExists": {"s3:prefix": [f"{prefix}/*"]}},
+                "Condition": {"StringLikeIfExists": {"s3:prefix": [f"{p}/*" for p in prefixes]}},
             },
             {
                 "Effect": "Allow",
-                "Action": [
-                    "s3:GetObject",
-                    "s3:PutObject",
-                    "s3:AbortMultipartUpload",
-                    "s3:DeleteObject",
-                ],
-                "Resource": f"{bucket_arn}/{prefix}/*",
+                "Action": [*objects, "s3:DeleteObject"] if delete else objects,
+                "Resource": _one_or_list([f"{bucket_arn}/{p}/*" for p in prefixes]),
             },
             {
                 "Effect": "Allow",
@@ -98,6 +110,11 @@ def write_backups_policy(bucket_arn: str, key_arn: str, prefix: str) -> Document
             },
         ],
     }
+
+
+def _one_or_list(values: list[str]) -> str | list[str]:
+    """IAM takes either; one resource stays a string, as every existing document has it."""
+    return values[0] if len(values) == 1 else values
 
 
 def web_identity_trust(provider_arn: str, issuer: str, subject: str, audience: str) -> Document:

@@ -144,6 +144,8 @@ def bucket_args(env: Environment, cfg: Aws) -> ArtifactBucketArgs:
         # The gateway's own Postgres backs up to this bucket (kubernetes/resolve.py).
         database_backups=spec.gateway is not None
         and isinstance(spec.gateway.database, CnpgDatabase),
+        # Every served model is synced into the bucket and gated from its evals/.
+        model_publisher=bool(spec.models),
     )
 
 

@@ -82,6 +82,9 @@ class ArtifactBucketArgs:
     # The gateway runs its own Postgres (CloudNativePG) in `namespace`: a second identity may
     # write its backups under gateway-db/, trusting the database's service account.
     database_backups: bool = False
+    # The spec serves models: a third identity may write models/ and evals/ (never delete),
+    # trusting the model publisher's service account (the weights sync and eval gate Jobs).
+    model_publisher: bool = False
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ identity trusting the database's own service account the same way.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -22,7 +23,10 @@ from components.azure.args import ArtifactBucketArgs
 from components.kubernetes.facts import (
     DATABASE_BACKUP_PREFIX,
     DATABASE_CREDENTIALS_DIR,
+    EVALS_PREFIX,
     GATEWAY_DB,
+    MODEL_PUBLISHER,
+    MODELS_PREFIX,
     WEIGHTS_READER,
     ArtifactStore,
     WorkloadIdentity,
@@ -31,7 +35,6 @@ from components.kubernetes.weights_access import TOKEN_DIR
 from components.naming import fit
 
 CONTAINER = "artifacts"
-MODELS_PREFIX = "models"
 CHECKPOINTS_PREFIX = "checkpoints"
 TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
 storage = azure.storage
@@ -70,6 +73,10 @@ def lifecycle(args: ArtifactBucketArgs) -> storage.ManagementPolicySchemaArgs:
     """Old blob versions and old checkpoints are deleted."""
     return storage.ManagementPolicySchemaArgs(
         rules=[
+            # Previous versions only (`version`, never `base_blob`). Under models/ there are
+            # none: the weights sync never overwrites a revision and the model publisher cannot
+            # delete one, so every revision (the serving one, and the previous_revision a
+            # rollback returns to) stays the current blob for good.
             _rule(
                 "expire-old-versions",
                 [f"{CONTAINER}/"],
@@ -109,9 +116,13 @@ def _rule(name: str, prefixes: list[str], **actions: Any) -> storage.ManagementP
 _BLOBS = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
 
 
-def models_only_condition(prefix: str) -> str:
-    """An ABAC condition letting blobs/read through for reads of blobs under `prefix` and
-    for listings of that prefix. A listing (suboperation Blob.List) has no blob path, so a
+def _starts_with(attribute: str, prefixes: tuple[str, ...]) -> str:
+    return " OR ".join(f"{attribute} StringStartsWith '{p}'" for p in prefixes)
+
+
+def read_condition(*prefixes: str) -> str:
+    """An ABAC condition letting blobs/read through for reads of blobs under `prefixes` and
+    for listings of them. A listing (suboperation Blob.List) has no blob path, so a
     condition on the path alone denies it; it is judged on the request's prefix instead. As
     in "Example: Read or list blobs in named containers with a path" of Azure's
     storage-auth-abac-examples.md, and storage-auth-abac-attributes.md ("Blob prefix", a
@@ -119,9 +130,9 @@ def models_only_condition(prefix: str) -> str:
     read, listing = f"ActionMatches{{'{_BLOBS}/read'}}", "SubOperationMatches{'Blob.List'}"
     return (
         f"((!({read} AND NOT {listing})) OR "
-        f"(@Resource[{_BLOBS}:path] StringStartsWith '{prefix}')) AND "
+        f"({_starts_with(f'@Resource[{_BLOBS}:path]', prefixes)})) AND "
         f"((!({read} AND {listing})) OR "
-        f"(@Request[{_BLOBS}:prefix] StringStartsWith '{prefix}'))"
+        f"({_starts_with(f'@Request[{_BLOBS}:prefix]', prefixes)}))"
     )
 
 
@@ -131,37 +142,62 @@ def models_only_condition(prefix: str) -> str:
 # retention policy. Storage Blob Data Contributor would also let the identity delete or
 # reconfigure the whole container (its Actions include containers/delete and
 # containers/write, learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage),
-# which no condition can restrict (conditions apply to DataActions only), so the writer has
+# which no condition can restrict (conditions apply to DataActions only), so each writer has
 # its own role with nothing else.
-BACKUP_ACTIONS = ["Microsoft.Storage/storageAccounts/blobServices/containers/read"]
+WRITER_ACTIONS = ["Microsoft.Storage/storageAccounts/blobServices/containers/read"]
 BACKUP_DATA_ACTIONS = [f"{_BLOBS}/{a}" for a in ("read", "write", "delete", "add/action")]
+# The model publisher as adlfs uses the container (adlfs==2026.8.0 adlfs/spec.py): the
+# container's existence (:1126, get_container_properties), listings and reads, uploads
+# (:1767 upload_blob; block uploads :2257-2347, blobs/write and add/action). No delete of any
+# kind: a revision, once written, is never removed by the platform.
+PUBLISHER_DATA_ACTIONS = [f"{_BLOBS}/{a}" for a in ("read", "write", "add/action")]
 
 
-def backup_permissions() -> azure.authorization.PermissionArgs:
-    return azure.authorization.PermissionArgs(
-        actions=BACKUP_ACTIONS, data_actions=BACKUP_DATA_ACTIONS
-    )
+def writer_permissions(data_actions: list[str]) -> azure.authorization.PermissionArgs:
+    return azure.authorization.PermissionArgs(actions=WRITER_ACTIONS, data_actions=data_actions)
 
 
-def backups_only_condition(prefix: str) -> str:
-    """models_only_condition's reads and listings under `prefix`, and writes, appends and
-    deletes of blobs under it (the path attribute, as in "Example: Read, write, or delete
-    blobs in named containers with a path" of storage-auth-abac-examples.md)."""
+def write_condition(*prefixes: str) -> str:
+    """read_condition's reads and listings under `prefixes`, and writes, appends and deletes
+    of blobs under them (the path attribute, as in "Example: Read, write, or delete blobs in
+    named containers with a path" of storage-auth-abac-examples.md)."""
     changes = " AND ".join(
         f"!(ActionMatches{{'{_BLOBS}/{a}'}})" for a in ("write", "add/action", "delete")
     )
     return (
-        f"{models_only_condition(prefix)} AND "
-        f"(({changes}) OR (@Resource[{_BLOBS}:path] StringStartsWith '{prefix}'))"
+        f"{read_condition(*prefixes)} AND "
+        f"(({changes}) OR ({_starts_with(f'@Resource[{_BLOBS}:path]', prefixes)}))"
     )
 
 
-def backup_role(role_definition_id: pulumi.Input[str]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Writer:
+    """An identity that writes under `prefixes` of the container with a role of its own."""
+
+    role: str  # resource names: <bucket>-<role>
+    title: str  # in the custom role's tenant-unique name
+    data_actions: list[str]
+    prefixes: tuple[str, ...]
+    service_account: str  # the Kubernetes service account it trusts
+    token_dir: str  # where that pod mounts its token, off Azure
+
+
+BACKUP_WRITER = Writer(
+    "backup", "database backups", BACKUP_DATA_ACTIONS, (f"{DATABASE_BACKUP_PREFIX}/",),
+    GATEWAY_DB, DATABASE_CREDENTIALS_DIR,
+)
+MODEL_PUBLISHER_WRITER = Writer(
+    "publisher", "model publisher", PUBLISHER_DATA_ACTIONS,
+    (f"{MODELS_PREFIX}/", f"{EVALS_PREFIX}/"), MODEL_PUBLISHER, TOKEN_DIR,
+)
+
+
+def writer_role(role_definition_id: pulumi.Input[str], *prefixes: str) -> dict[str, Any]:
     return dict(
         principal_type="ServicePrincipal",
         role_definition_id=role_definition_id,
         condition_version="2.0",
-        condition=backups_only_condition(f"{DATABASE_BACKUP_PREFIX}/"),
+        condition=write_condition(*prefixes),
     )
 
 
@@ -171,7 +207,7 @@ def reader_role(args: ArtifactBucketArgs) -> dict[str, Any]:
         principal_type="ServicePrincipal",
         role_definition_id=ids.role_definition(args.subscription_id, ids.BLOB_DATA_READER),
         condition_version="2.0",
-        condition=models_only_condition(f"{MODELS_PREFIX}/"),
+        condition=read_condition(f"{MODELS_PREFIX}/"),
     )
 
 
@@ -220,6 +256,11 @@ def rclone_store(account_name: str) -> ArtifactStore:
             "RCLONE_CONFIG_ARTIFACTS_ENV_AUTH": "true",
         },
         models_path=f"artifacts:{CONTAINER}/{MODELS_PREFIX}",
+        # adlfs takes the account from AZURE_STORAGE_ACCOUNT_NAME (adlfs==2026.8.0
+        # adlfs/spec.py:335) and, given no key, SAS or connection string, the pod's workload
+        # identity through azure.identity's DefaultAzureCredential (:386-397, :512-524).
+        fsspec_uri=f"az://{CONTAINER}",
+        fsspec_env={"AZURE_STORAGE_ACCOUNT_NAME": account_name},
     )
 
 
@@ -228,6 +269,8 @@ class ArtifactBucket(pulumi.ComponentResource):
     identity: WorkloadIdentity
     # The database backup writer's, where args.database_backups.
     backup_identity: WorkloadIdentity | None
+    # The model publisher's (models/ and evals/, never a delete), where args.model_publisher.
+    publisher_identity: WorkloadIdentity | None
 
     def __init__(
         self,
@@ -273,10 +316,14 @@ class ArtifactBucket(pulumi.ComponentResource):
             opts=child,
         )
         self.identity = self._reader(name, args, resource_group, container.id, cluster_issuer)
-        self.backup_identity = (
-            self._writer(name, args, resource_group, container.id, cluster_issuer)
-            if args.database_backups
+        self.backup_identity, self.publisher_identity = (
+            self._writer(name, args, resource_group, container.id, cluster_issuer, writer)
+            if wanted
             else None
+            for writer, wanted in (
+                (BACKUP_WRITER, args.database_backups),
+                (MODEL_PUBLISHER_WRITER, args.model_publisher),
+            )
         )
         self.store = rclone_store(args.account_name)
         self.register_outputs({"account": args.account_name})
@@ -303,23 +350,27 @@ class ArtifactBucket(pulumi.ComponentResource):
         resource_group: pulumi.Input[str],
         container_id: pulumi.Input[str],
         cluster_issuer: pulumi.Input[str],
+        writer: Writer,
     ) -> WorkloadIdentity:
-        """The identity that writes the database's backups under gateway-db/, and whom it
-        trusts: the database's own service account."""
-        identity = self._identity(f"{name}-backup", args, resource_group)
+        """An identity with `writer`'s own role, held to its prefixes, trusting its service
+        account's tokens."""
+        base = f"{name}-{writer.role}"
+        identity = self._identity(base, args, resource_group)
         role = azure.authorization.RoleDefinition(
-            f"{name}-backup",
+            base,
             scope=container_id,
             # Custom role names are unique in the tenant: the account's is global.
-            role_name=f"llm-platform database backups ({args.account_name})",
-            description=f"Writes {DATABASE_BACKUP_PREFIX}/ in {args.account_name}/{CONTAINER}",
-            permissions=[backup_permissions()],
+            role_name=f"llm-platform {writer.title} ({args.account_name})",
+            description=f"Writes {' and '.join(writer.prefixes)} in "
+            f"{args.account_name}/{CONTAINER}",
+            permissions=[writer_permissions(writer.data_actions)],
             assignable_scopes=[container_id],
             opts=pulumi.ResourceOptions(parent=self),
         )
         return self._grant(
-            f"{name}-backup", identity, args, resource_group, container_id, backup_role(role.id),
-            federated_credential(args, cluster_issuer, GATEWAY_DB), DATABASE_CREDENTIALS_DIR,
+            base, identity, args, resource_group, container_id,
+            writer_role(role.id, *writer.prefixes),
+            federated_credential(args, cluster_issuer, writer.service_account), writer.token_dir,
         )
 
     def _identity(

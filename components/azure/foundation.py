@@ -25,6 +25,8 @@ class AzureFoundation(pulumi.ComponentResource):
     onprem_identity: WorkloadIdentity | None
     # How the on-prem cluster's database of a hybrid writes its backups to the bucket.
     onprem_database_backup: WorkloadIdentity | None
+    # How the on-prem cluster's sync and eval gate Jobs of a hybrid publish to the bucket.
+    onprem_model_publisher: WorkloadIdentity | None
     outputs: dict[str, pulumi.Output[Any]]
 
     def __init__(
@@ -61,6 +63,7 @@ class AzureFoundation(pulumi.ComponentResource):
         self.store = bucket.store
         self.onprem_identity = bucket.identity if hybrid else None
         self.onprem_database_backup = bucket.backup_identity if hybrid else None
+        self.onprem_model_publisher = bucket.publisher_identity if hybrid else None
         self.facts = ClusterFacts(
             provider=cluster.provider,
             pools=args.scheduling,
@@ -68,5 +71,6 @@ class AzureFoundation(pulumi.ComponentResource):
             artifacts=bucket.store,
             workload_identity=None if hybrid else bucket.identity,
             database_backup=None if hybrid else bucket.backup_identity,
+            model_publisher=None if hybrid else bucket.publisher_identity,
         )
         self.register_outputs(self.outputs)

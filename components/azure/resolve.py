@@ -114,6 +114,8 @@ def artifact_args(env: Environment, cfg: Azure) -> ArtifactBucketArgs:
         # The gateway's own Postgres backs up to this bucket (kubernetes/resolve.py).
         database_backups=spec.gateway is not None
         and isinstance(spec.gateway.database, CnpgDatabase),
+        # Every served model is synced into the bucket and gated from its evals/.
+        model_publisher=bool(spec.models),
     )
 
 

@@ -98,6 +98,9 @@ class ArtifactBucketArgs:
     # The account that writes the gateway database's backups under gateway-db/, bound to the
     # database's service account; None: the spec runs no database in the cluster.
     backup_account_id: str | None = None
+    # The account that reads and adds to models/ and evals/ (never deletes), bound to the model
+    # publisher's service account (the weights sync and eval gate Jobs); None: no models.
+    publisher_account_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -20,14 +20,16 @@ from components.gcp.args import ArtifactBucketArgs, OnPremFederation
 from components.kubernetes.facts import (
     DATABASE_BACKUP_PREFIX,
     DATABASE_CREDENTIALS_DIR,
+    EVALS_PREFIX,
     GATEWAY_DB,
+    MODEL_PUBLISHER,
+    MODELS_PREFIX,
     WEIGHTS_READER,
     ArtifactStore,
     WorkloadIdentity,
 )
 from components.kubernetes.weights_access import FILES_DIR, TOKEN_DIR
 
-MODELS_PREFIX = "models"
 CHECKPOINTS_PREFIX = "checkpoints"
 
 
@@ -42,6 +44,10 @@ def bucket(args: ArtifactBucketArgs) -> dict[str, Any]:
         public_access_prevention="enforced",
         versioning=gcp.storage.BucketVersioningArgs(enabled=True),
         lifecycle_rules=[
+            # Noncurrent (ARCHIVED) versions only. Under models/ there are none: the weights
+            # sync never overwrites a revision and the model publisher cannot replace or delete
+            # one (PUBLISHER_ROLES), so every revision (the serving one, and the
+            # previous_revision a rollback returns to) stays live for good.
             gcp.storage.BucketLifecycleRuleArgs(
                 action=delete,
                 condition=gcp.storage.BucketLifecycleRuleConditionArgs(
@@ -65,14 +71,16 @@ def models_only(bucket_name: str) -> gcp.storage.BucketIAMMemberConditionArgs:
     return prefix_only(bucket_name, MODELS_PREFIX)
 
 
-def prefix_only(bucket_name: str, folder: str) -> gcp.storage.BucketIAMMemberConditionArgs:
-    """Objects under `folder`/ only; listing is checked on the bucket itself."""
-    prefix = f"projects/_/buckets/{bucket_name}/objects/{folder}/"
+def prefix_only(bucket_name: str, *folders: str) -> gcp.storage.BucketIAMMemberConditionArgs:
+    """Objects under one of `folders`/ only; listing is checked on the bucket itself."""
+    objects = f"projects/_/buckets/{bucket_name}/objects"
     return gcp.storage.BucketIAMMemberConditionArgs(
-        title=f"{folder}-prefix-only",
-        expression=(
-            'resource.type == "storage.googleapis.com/Bucket" || '
-            f'resource.name.startsWith("{prefix}")'
+        title=f"{'-'.join(folders)}-prefix-only",
+        expression=" || ".join(
+            [
+                'resource.type == "storage.googleapis.com/Bucket"',
+                *(f'resource.name.startsWith("{objects}/{folder}/")' for folder in folders),
+            ]
         ),
     )
 
@@ -92,6 +100,14 @@ def reader_subject(args: ArtifactBucketArgs, service_account: str = WEIGHTS_READ
 # permissions grant nothing.
 BACKUP_OBJECTS_ROLE = "roles/storage.objectAdmin"
 BACKUP_BUCKET_ROLE = "roles/storage.legacyBucketReader"
+# The model publisher, as gcsfs uses GCS (gcsfs==2026.10.1 gcsfs/core.py): objects.get with a
+# listing fallback (:733-747), listings (:1014), uploads (:3030, :3105: storage.objects.create);
+# buckets.get only for the bucket root (:1202), which our tools never ask about. Storage Object
+# Viewer reads and lists; Storage Object Creator creates and "does not give permission to
+# view, delete, or replace objects" (cloud.google.com/iam/docs/roles-permissions/storage):
+# replacing an object needs storage.objects.delete too (cloud.google.com/storage/docs/
+# access-control/iam-permissions), so GCS itself refuses the publisher an overwrite.
+PUBLISHER_ROLES = {"viewer": "roles/storage.objectViewer", "creator": "roles/storage.objectCreator"}
 
 
 def federation_provider(
@@ -136,6 +152,10 @@ def rclone_store(bucket_name: pulumi.Input[str]) -> ArtifactStore:
             "RCLONE_CONFIG_ARTIFACTS_BUCKET_POLICY_ONLY": "true",
         },
         models_path=pulumi.Output.concat("artifacts:", bucket_name, f"/{MODELS_PREFIX}"),
+        # gcsfs finds the pod's credentials itself (google.auth.default: GKE's metadata server,
+        # or GOOGLE_APPLICATION_CREDENTIALS of a federated identity; gcsfs==2026.10.1
+        # gcsfs/credentials.py:122-125), so it needs no environment of its own.
+        fsspec_uri=pulumi.Output.concat("gs://", bucket_name),
     )
 
 
@@ -144,6 +164,9 @@ class ArtifactBucket(pulumi.ComponentResource):
     identity: WorkloadIdentity
     # The database backup writer's, where args.backup_account_id is set.
     backup_identity: WorkloadIdentity | None
+    # The model publisher's (models/ and evals/, never a delete), where
+    # args.publisher_account_id is set.
+    publisher_identity: WorkloadIdentity | None
 
     def __init__(
         self,
@@ -176,29 +199,30 @@ class ArtifactBucket(pulumi.ComponentResource):
             condition=models_only(args.bucket_name),
             opts=child,
         )
-        writer = None if args.backup_account_id is None else self._writer(name, args, gcs)
-        self.backup_identity = None
-        if args.federation is not None:
-            pool = self._onprem_pool(name, args.federation)
-            self.identity = self._onprem(
-                f"{name}-onprem", args.federation, pool, reader_subject(args), reader
+        self._base, self._args, self._workload_pool = name, args, workload_pool
+        self._pool = None if args.federation is None else self._onprem_pool(name, args.federation)
+        self.identity = self._bind("", reader, WEIGHTS_READER)
+        self.backup_identity = (
+            None
+            if args.backup_account_id is None
+            else self._bind(
+                "backup",
+                self._writer(name, args, gcs),
+                GATEWAY_DB,
+                "onprem-gateway-db",
+                (DATABASE_CREDENTIALS_DIR, DATABASE_CREDENTIALS_DIR),
             )
-            if writer is not None:
-                self.backup_identity = self._onprem(
-                    f"{name}-onprem-backup",
-                    args.federation,
-                    pool,
-                    reader_subject(args, GATEWAY_DB),
-                    writer,
-                    "onprem-gateway-db",
-                    (DATABASE_CREDENTIALS_DIR, DATABASE_CREDENTIALS_DIR),
-                )
-        else:
-            self.identity = self._gke(name, args, reader, workload_pool)
-            if writer is not None:
-                self.backup_identity = self._gke(
-                    f"{name}-backup", args, writer, workload_pool, GATEWAY_DB
-                )
+        )
+        self.publisher_identity = (
+            None
+            if args.publisher_account_id is None
+            else self._bind(
+                "publisher",
+                self._publisher(name, args, gcs, args.publisher_account_id),
+                MODEL_PUBLISHER,
+                "onprem-model-publisher",
+            )
+        )
         self.store = rclone_store(gcs.name)
         self.register_outputs({"bucket": gcs.name})
 
@@ -230,6 +254,48 @@ class ArtifactBucket(pulumi.ComponentResource):
             opts=child,
         )
         return writer
+
+    def _publisher(
+        self, name: str, args: ArtifactBucketArgs, gcs: gcp.storage.Bucket, account_id: str
+    ) -> gcp.serviceaccount.Account:
+        """The account that reads and adds to models/ and evals/, and may delete nothing."""
+        child = pulumi.ResourceOptions(parent=self)
+        publisher = gcp.serviceaccount.Account(
+            f"{name}-publisher",
+            account_id=account_id,
+            display_name=f"Publishes {MODELS_PREFIX}/ and {EVALS_PREFIX}/ in {args.bucket_name}",
+            opts=child,
+        )
+        for grant, role in PUBLISHER_ROLES.items():
+            gcp.storage.BucketIAMMember(
+                f"{name}-publisher-{grant}",
+                bucket=gcs.name,
+                role=role,
+                member=publisher.email.apply(lambda e: f"serviceAccount:{e}"),
+                condition=prefix_only(args.bucket_name, MODELS_PREFIX, EVALS_PREFIX),
+                opts=child,
+            )
+        return publisher
+
+    def _bind(
+        self,
+        role: str,
+        account: gcp.serviceaccount.Account,
+        service_account: str,
+        provider_id: str = "onprem-cluster",
+        dirs: tuple[str, str] = (TOKEN_DIR, FILES_DIR),
+    ) -> WorkloadIdentity:
+        """`account` for `service_account`: by Workload Identity in GKE or, in a hybrid,
+        through a provider of the on-prem pool trusting that one subject (see _onprem)."""
+        name, args = self._base, self._args
+        suffix = f"-{role}" if role else ""
+        if args.federation is None or self._pool is None:
+            return self._gke(f"{name}{suffix}", args, account, self._workload_pool, service_account)
+        subject = reader_subject(args, service_account)
+        return self._onprem(
+            f"{name}-onprem{suffix}", args.federation, self._pool, subject, account, provider_id,
+            dirs,
+        )
 
     def _gke(
         self,

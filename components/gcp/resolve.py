@@ -116,6 +116,10 @@ def artifact_args(env: Environment, cfg: Gcp) -> ArtifactBucketArgs:
         backup_account_id=fit(f"llm-{spec.environment}-db-backup", names.SERVICE_ACCOUNT_ID)
         if spec.gateway is not None and isinstance(spec.gateway.database, CnpgDatabase)
         else None,
+        # Every served model is synced into the bucket and gated from its evals/.
+        publisher_account_id=fit(f"llm-{spec.environment}-publisher", names.SERVICE_ACCOUNT_ID)
+        if spec.models
+        else None,
         namespace=spec.namespace,
         noncurrent_version_days=spec.artifacts.noncurrent_version_days,
         checkpoint_days=spec.artifacts.checkpoint_days,

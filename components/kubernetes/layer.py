@@ -17,8 +17,11 @@ import pulumi_kubernetes as k8s
 from components import conventions
 from components.kubernetes.gateway import Gateway, GatewayArgs
 from components.kubernetes.gpu_runtime import GpuRuntime, GpuRuntimeArgs
+from components.kubernetes.model_publisher import ModelPublisher, ModelPublisherArgs
 from components.kubernetes.model_server import ModelServer, ModelServerArgs
 from components.kubernetes.monitoring import Observability, ObservabilityArgs
+from components.kubernetes.rollouts import RolloutsArgs
+from components.kubernetes.rollouts import install as install_rollouts
 from components.kubernetes.weights_access import WeightsAccess, WeightsAccessArgs
 
 # The pod security standard the workload namespace enforces, and the version of it.
@@ -38,6 +41,11 @@ class KubernetesLayerArgs:
     weights_access: WeightsAccessArgs | None = None
     # The LiteLLM gateway; None: clients reach the model servers' Services directly.
     gateway: GatewayArgs | None = None
+    # The Argo Rollouts controller; set where some model is served by a Rollout.
+    rollouts: RolloutsArgs | None = None
+    # Set where the environment has an artifact store: what the sync Jobs and the verify
+    # containers share (publisher account, signing keys, an on-prem store's claim).
+    publisher: ModelPublisherArgs | None = None
 
 
 def namespace_labels(labels: dict[str, str]) -> dict[str, str]:
@@ -56,9 +64,12 @@ def wired_server(
     namespace: pulumi.Input[str],
     access: WeightsAccess | None,
     crds_ready: tuple[pulumi.Resource, ...],
+    rollouts_ready: tuple[pulumi.Resource, ...] = (),
 ) -> ModelServerArgs:
-    """`server` with the namespace, the weights reader's objects and the CRD release."""
-    server = replace(server, namespace=namespace, crds_ready=crds_ready)
+    """`server` with the namespace, the weights reader's objects and the CRD releases."""
+    server = replace(
+        server, namespace=namespace, crds_ready=crds_ready, rollouts_ready=rollouts_ready
+    )
     if access is None:
         return server
     fetch = server.weights.fetch
@@ -69,6 +80,19 @@ def wired_server(
         service_account=access.service_account,
         weights=replace(server.weights, fetch=fetch),
     )
+
+
+def published_server(server: ModelServerArgs, publisher: ModelPublisher | None) -> ModelServerArgs:
+    """`server` whose sync Job waits for the publisher's objects and mounts its files."""
+    version = server.version
+    if publisher is None or version is None or version.sync is None:
+        return server
+    sync = replace(
+        version.sync,
+        ready=tuple(publisher.ready),
+        files_config_map=publisher.files_config_map,
+    )
+    return replace(server, version=replace(version, sync=sync))
 
 
 class KubernetesLayer(pulumi.ComponentResource):
@@ -105,10 +129,15 @@ class KubernetesLayer(pulumi.ComponentResource):
                 replace(args.weights_access, namespace=ns.metadata.name),
                 opts=child,
             )
+        publisher = self._publisher(name, args, ns.metadata.name, child)
+        rollouts_ready = self._rollouts(name, args, crds_ready, child)
         self.endpoints = {
             server.name: ModelServer(
                 f"{name}-{server.name}",
-                wired_server(server, ns.metadata.name, access, crds_ready),
+                published_server(
+                    wired_server(server, ns.metadata.name, access, crds_ready, rollouts_ready),
+                    publisher,
+                ),
                 opts=child,
             ).endpoint
             for server in args.models
@@ -127,4 +156,34 @@ class KubernetesLayer(pulumi.ComponentResource):
                 "endpoints": self.endpoints,
                 "gateway_url": self.gateway_url,
             }
+        )
+
+    @staticmethod
+    def _publisher(
+        name: str,
+        args: KubernetesLayerArgs,
+        namespace: pulumi.Input[str],
+        child: pulumi.ResourceOptions,
+    ) -> ModelPublisher | None:
+        if args.publisher is None:
+            return None
+        return ModelPublisher(
+            f"{name}-publisher", replace(args.publisher, namespace=namespace), opts=child
+        )
+
+    @staticmethod
+    def _rollouts(
+        name: str,
+        args: KubernetesLayerArgs,
+        crds_ready: tuple[pulumi.Resource, ...],
+        child: pulumi.ResourceOptions,
+    ) -> tuple[pulumi.Resource, ...]:
+        """The Argo Rollouts release, once, where some model has a rollout: every Rollout and
+        AnalysisTemplate waits for its CRDs."""
+        if args.rollouts is None:
+            return ()
+        return (
+            install_rollouts(
+                f"{name}-argo-rollouts", replace(args.rollouts, crds_ready=crds_ready), child
+            ),
         )

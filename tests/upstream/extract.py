@@ -3,7 +3,7 @@ repositories, at the tags named below. Run it after re-pinning a chart:
 
     python tests/upstream/extract.py --git prometheus-community/helm-charts=/path/to/clone \\
         --git grafana/helm-charts=... --git NVIDIA/gpu-operator=... --git kubernetes/autoscaler=... \\
-        --git cloudnative-pg/charts=...
+        --git cloudnative-pg/charts=... --git argoproj/argo-helm=...
 
 Each --git names a local clone (bare is fine) holding the tags. Nothing here is used by the
 program; the tests read what this writes.
@@ -112,6 +112,18 @@ PINS = [
         ],
     ),
     Pin(
+        "argo-rollouts",
+        VERSIONS["argo-rollouts"],
+        [
+            (
+                "argoproj/argo-helm",
+                f"argo-rollouts-{VERSIONS['argo-rollouts']}",
+                "charts/argo-rollouts/values.yaml",
+                "",
+            )
+        ],
+    ),
+    Pin(
         "gpu-operator",
         GPU_OPERATOR,
         [("NVIDIA/gpu-operator", GPU_OPERATOR, "deployments/gpu-operator/values.yaml", "")],
@@ -138,6 +150,40 @@ CNPG_CRDS = (
     "charts/cloudnative-pg/templates/crds/crds.yaml",
     ("clusters", "scheduledbackups"),
 )
+
+# The Argo Rollouts chart ships each CRD as a template of its own behind `installCRDs`, with
+# `keepCRDs` and `crdAnnotations` editing the annotations. Vendored as the chart renders them
+# with its default values (installCRDs and keepCRDs true, crdAnnotations empty): only those
+# template lines are dropped, every other line is verbatim.
+ARGO = f"argo-rollouts-{VERSIONS['argo-rollouts']}"
+ARGO_CRDS = (
+    "argoproj/argo-helm",
+    ARGO,
+    "charts/argo-rollouts/templates/crds",
+    ("rollout", "analysis-template", "analysis-run", "experiment", "cluster-analysis-template"),
+)
+ARGO_DEFAULTS = {
+    "{{- if .Values.installCRDs }}": "",
+    "{{- if .Values.keepCRDs }}": "",
+    "{{- if .Values.crdAnnotations }}": "drop",
+    "{{- toYaml .Values.crdAnnotations | nindent 4 }}": "",
+    "{{- end }}": "",
+}
+
+
+def render_argo_crd(template: str) -> str:
+    """The CRD as `helm template` writes it with the chart's default values."""
+    out, dropping = [], False
+    for line in template.splitlines():
+        directive = line.strip()
+        if directive.startswith("{{"):
+            if directive not in ARGO_DEFAULTS:
+                raise SystemExit(f"unexpected template line in an Argo Rollouts CRD: {line}")
+            dropping = ARGO_DEFAULTS[directive] == "drop" or (dropping and directive != "{{- end }}")
+            continue
+        if not dropping:
+            out.append(line)
+    return "\n".join(out) + "\n"
 
 
 def _is_identifier(key: Any) -> bool:
@@ -271,6 +317,20 @@ def main() -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
         source = f"# Cut verbatim from https://github.com/{repo}/blob/{tag}/{path}\n---\n"
         out.write_text(source + doc.strip("\n") + "\n")
+    write_argo_crds(clones)
+
+
+def write_argo_crds(clones: dict[str, str]) -> None:
+    repo, tag, folder, names = ARGO_CRDS
+    for name in names:
+        path = f"{folder}/{name}-crd.yaml"
+        out = HERE / "crds" / ARGO / f"crd-{name}.yaml"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        source = (
+            f"# Rendered from https://github.com/{repo}/blob/{tag}/{path} with the chart's default\n"
+            "# values (tests/upstream/extract.py render_argo_crd): only template lines dropped.\n"
+        )
+        out.write_text(source + render_argo_crd(_show(clones, repo, tag, path)))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
 """ModelServer: one served model on Kubernetes, whichever engine runs it.
 
 The component only creates the objects; what goes in them comes from the pure builders of
-this package: `weights` (volume, token file, fetch), `pod` (container, pod, Deployment),
-`scaling` (HPA, PDB) and `network` (Service, NetworkPolicy, ServiceMonitor).
+this package: `weights` (volume, token file, fetch and verify of the pinned revision), `sync`
+(the Job that copies and signs the revision into the store first), `pod` (container, pod,
+Deployment), `scaling` (HPA, PDB), `network` (Service, NetworkPolicy, ServiceMonitor) and,
+for a model with a rollout, `rollout` (the Argo Rollouts Rollout and its stable/canary
+Services) and `analysis` (its AnalysisTemplates).
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ import pulumi_kubernetes as k8s
 
 from components import naming
 from components.engines import HTTP_PORT
-from components.kubernetes.model_server import network, pod, scaling
+from components.kubernetes import pods
+from components.kubernetes.model_server import analysis, network, pod, rollout, scaling, sync
 from components.kubernetes.model_server.args import (
     ModelServerArgs,
+    RolloutArgs,
     SecretFile,
     WeightsFetch,
     WeightsSource,
@@ -23,9 +28,13 @@ from components.kubernetes.model_server.weights import shared_claim_spec
 
 __all__ = ["ModelServer", "ModelServerArgs", "SecretFile", "WeightsFetch", "WeightsSource"]
 
+ROLLOUT_TARGET = (rollout.API_VERSION, rollout.KIND)
+
 
 class ModelServer(pulumi.ComponentResource):
-    """Deployment, Service, weights, PDB, HPA, ServiceMonitor and NetworkPolicy for a model.
+    """Deployment (or, with a rollout, an Argo Rollouts Rollout with its AnalysisTemplates
+    and stable/canary Services), Service, weights, PDB, HPA, ServiceMonitor and
+    NetworkPolicy for a model.
 
     Rollouts work with no spare GPU (maxSurge 0 when the pool has no headroom), readiness
     means the model is loaded, and shutdown drains streams before the pod goes.
@@ -41,27 +50,32 @@ class ModelServer(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         selector = naming.selector_labels(args.name, pod.COMPONENT)
         parts = pod.pod_parts(args, self._shared_claim(name), self._engine_config(name))
-        deployment = k8s.apps.v1.Deployment(
-            f"{name}-server",
-            metadata=self._meta(annotations=pod.deployment_annotations(args)),
-            spec=pod.deployment_spec(args, parts),
-            # The autoscaler owns the replica count once the Deployment exists.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["spec.replicas"]),
-        )
+        # No pod fetches the revision before the sync Job has put it in the store.
+        synced = self._sync(name)
+        if args.rollout is None:
+            target, after = scaling.DEPLOYMENT_TARGET, []
+            workload = self._deployment(name, parts, synced).metadata.name
+        else:
+            # A custom resource's name is known, not an output: wait for it explicitly.
+            target, after = ROLLOUT_TARGET, [self._rollout(name, args.rollout, parts, synced)]
+            workload = args.name
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb", metadata=self._meta(), spec=scaling.pdb_spec(selector), opts=child
         )
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
             f"{name}-hpa",
             metadata=self._meta(),
-            spec=scaling.hpa_spec(args.plan, args.engine, deployment.metadata.name),
-            opts=child,
+            spec=scaling.hpa_spec(args.plan, args.engine, workload, target),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=after),
         )
         self._network(name, selector)
         service = k8s.core.v1.Service(
             f"{name}-svc",
             metadata=self._meta(),
-            spec=network.service_spec(args.engine, selector),
+            spec=network.service_spec(
+                args.engine,
+                selector if args.rollout is None else rollout.live_selector(selector),
+            ),
             opts=child,
         )
         self.endpoint = pulumi.Output.concat(
@@ -74,6 +88,75 @@ class ModelServer(pulumi.ComponentResource):
             args.engine.api_path,
         )
         self.register_outputs({"endpoint": self.endpoint})
+
+    def _deployment(
+        self, name: str, parts: pod.PodParts, synced: list[pulumi.Resource]
+    ) -> k8s.apps.v1.Deployment:
+        args = self._args
+        return k8s.apps.v1.Deployment(
+            f"{name}-server",
+            metadata=self._meta(annotations=pod.deployment_annotations(args)),
+            spec=pod.deployment_spec(args, parts),
+            # The autoscaler owns the replica count once the Deployment exists.
+            opts=pulumi.ResourceOptions(
+                parent=self, ignore_changes=["spec.replicas"], depends_on=synced
+            ),
+        )
+
+    def _rollout(
+        self, name: str, spec: RolloutArgs, parts: pod.PodParts, synced: list[pulumi.Resource]
+    ) -> pulumi.Resource:
+        """The Rollout, the AnalysisTemplates it names and the Services its canary steers,
+        all after the Argo Rollouts release that installs their CRDs."""
+        args = self._args
+        if spec.runtime is None or args.version is None:
+            raise ValueError(f"model {args.name}: a rollout needs its version and runtime")
+        ready = list(args.rollouts_ready)
+        made = [
+            k8s.apiextensions.CustomResource(
+                f"{name}-{template}",
+                api_version=rollout.API_VERSION,
+                kind="AnalysisTemplate",
+                metadata=self._meta(template.removeprefix(args.name)),
+                spec=body,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=ready),
+            )
+            for template, body in analysis.templates(args, spec, spec.runtime).items()
+        ]
+        if spec.eval_gate.judge_rubric is not None:
+            made.append(
+                k8s.core.v1.ConfigMap(
+                    f"{name}-eval-rubric",
+                    metadata=self._meta(f"-{analysis.RUBRIC}"),
+                    data={analysis.RUBRIC_FILE: spec.eval_gate.judge_rubric},
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+            )
+        selector = naming.selector_labels(args.name, pod.COMPONENT)
+        for role in ("stable", "canary"):
+            k8s.core.v1.Service(
+                f"{name}-{role}-svc",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=f"{args.name}-{role}",
+                    namespace=args.namespace,
+                    labels=rollout.side_service_labels(args.labels, role),
+                ),
+                spec=rollout.side_service_spec(args.engine, selector),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        return k8s.apiextensions.CustomResource(
+            f"{name}-rollout",
+            api_version=rollout.API_VERSION,
+            kind=rollout.KIND,
+            metadata=self._meta(annotations=pod.deployment_annotations(args)),
+            spec=rollout.rollout_spec(args, parts, spec, args.version.revision),
+            # The autoscaler owns the replica count once the Rollout exists.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[*ready, *made, *synced],
+                ignore_changes=["spec.replicas"],
+            ),
+        )
 
     def _meta(self, suffix: str = "", **extra) -> k8s.meta.v1.ObjectMetaArgs:
         args = self._args
@@ -90,6 +173,34 @@ class ModelServer(pulumi.ComponentResource):
             spec=shared_claim_spec(self._args.weights),
             opts=pulumi.ResourceOptions(parent=self),
         ).metadata.name
+
+    def _sync(self, name: str) -> list[pulumi.Resource]:
+        """The Job that copies the pinned revision into the store, where there is one; what
+        the server waits for. `pulumi up` waits for the Job's Complete condition and fails
+        on Failed (pulumi_kubernetes==4.34.2 batch/v1/Job.py:109-124)."""
+        args = self._args
+        version = args.version
+        if version is None or version.sync is None:
+            return []
+        job = k8s.batch.v1.Job(
+            f"{name}-sync",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=sync.job_name(args.name, version.sync, version.revision),
+                namespace=args.namespace,
+                labels=sync.job_labels(args),
+                annotations=pods.digest_skip(sync.TOOLS_IMAGE),
+            ),
+            spec=sync.job_spec(args, version.sync, version.revision),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=list(version.sync.ready),
+                custom_timeouts=pulumi.CustomTimeouts(
+                    create=sync.job_timeout(args.weights.size_gib),
+                    update=sync.job_timeout(args.weights.size_gib),
+                ),
+            ),
+        )
+        return [job]
 
     def _engine_config(self, name: str) -> pulumi.Output[str] | None:
         files = self._args.engine.config_files(self._args.plan)
@@ -119,6 +230,8 @@ class ModelServer(pulumi.ComponentResource):
         k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol",
             metadata=self._meta(),
-            spec=network.network_policy_spec(args.prometheus_namespace, selector, args.engine),
+            spec=network.network_policy_spec(
+                args.prometheus_namespace, selector, args.engine, analysis=args.analysis_clients
+            ),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -10,6 +10,7 @@ import pulumi
 
 from components.engines import Engine
 from components.kubernetes.facts import ArtifactStore, PoolScheduling, WorkloadIdentity
+from components.observability.analysis import PromMetric
 from components.scheduling import PodResources
 from components.sizing import ServingPlan
 
@@ -24,11 +25,11 @@ class SecretFile:
 
 @dataclass(frozen=True)
 class WeightsFetch:
-    """Copy the weights from the environment's bucket with the workload identity, before the
-    server starts."""
+    """Copy the weights from the environment's store with the workload identity (none for an
+    on-prem claim, which the fetch mounts read-only), before the server starts."""
 
     store: ArtifactStore
-    identity: WorkloadIdentity
+    identity: WorkloadIdentity | None
     # The ConfigMap of credential files the identity needs, when it needs any.
     files_config_map: pulumi.Input[str] | None = None
 
@@ -69,6 +70,11 @@ class ModelSync:
     # The Secret holding the signing key (key `private.pem`).
     signing_key_secret: str
     hf_token: SecretFile | None = None
+    # The ConfigMap of credential files the publisher's identity needs, when it needs any.
+    files_config_map: pulumi.Input[str] | None = None
+    # What the Job needs first: the publisher's service account, the signing key Secret,
+    # the store's claim (the layer hands in the objects it made).
+    ready: tuple[pulumi.Resource, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,8 @@ class ModelVersion:
     # The ConfigMap holding the signing public key (key `public.pem`); set: the verify init
     # container checks signature and hashes before the engine starts.
     public_key_config_map: str | None = None
+    # Where the verify container pushes llm_model_artifact_invalid (the stack's Pushgateway).
+    pushgateway_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +132,17 @@ class Shadow:
 
 
 @dataclass(frozen=True)
+class AnalysisRuntime:
+    """What the Rollout's analyses run with and reach."""
+
+    image: str  # the model-tools image (catalog row `model-tools`)
+    prometheus_url: str
+    pushgateway_url: str
+    # The judge model's OpenAI base URL (its Service), for an LLM judge; None without one.
+    judge_url: str | None = None
+
+
+@dataclass(frozen=True)
 class RolloutArgs:
     """Served by an Argo Rollouts Rollout instead of a Deployment."""
 
@@ -133,6 +152,12 @@ class RolloutArgs:
     shadow: Shadow | None = None
     # An indefinite pause after the gate (and shadow) that `kubectl argo rollouts promote` ends.
     approval: bool = False
+    # Set by resolve; the component refuses a rollout without it.
+    runtime: AnalysisRuntime | None = None
+    # Canary against stable (args canary-hash, stable-hash) and, with a shadow, the gateway's
+    # shadow series of the candidate revision (components/observability/analysis.py).
+    canary_metrics: tuple[PromMetric, ...] = ()
+    shadow_metrics: tuple[PromMetric, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -160,3 +185,5 @@ class ModelServerArgs:
     rollout: RolloutArgs | None = None
     # The Argo Rollouts release (its CRDs): a Rollout and its AnalysisTemplates depend on it.
     rollouts_ready: tuple[pulumi.Resource, ...] = ()
+    # The API admits the Rollouts' analysis Jobs: this model rolls out, or judges a gate.
+    analysis_clients: bool = False

@@ -28,6 +28,10 @@ POD_LABEL_TARGETS = (
     (conventions.ROLLOUT_HASH_LABEL, "pod_template_hash"),
 )
 
+# The pods of a Rollout's analysis Jobs (model_server/analysis.py): the eval gate and the
+# refusal comparison call the model's API like the gateway does.
+ANALYSIS_COMPONENT = "model-analysis"
+
 net = k8s.networking.v1
 
 
@@ -77,20 +81,27 @@ def service_monitor_spec(
     }
 
 
-def network_policy_spec(
-    prometheus_namespace: str, selector: dict[str, str], engine: Engine
-) -> net.NetworkPolicySpecArgs:
-    """Only the gateway reaches the API; only Prometheus reaches the metrics."""
-    prometheus = pods.prometheus_peer(prometheus_namespace)
-    gateway = net.NetworkPolicyPeerArgs(
+def component_peer(component: str) -> net.NetworkPolicyPeerArgs:
+    return net.NetworkPolicyPeerArgs(
         pod_selector=k8s.meta.v1.LabelSelectorArgs(
-            match_labels={conventions.APP_COMPONENT: "gateway"}
+            match_labels={conventions.APP_COMPONENT: component}
         ),
     )
+
+
+def network_policy_spec(
+    prometheus_namespace: str, selector: dict[str, str], engine: Engine, analysis: bool = False
+) -> net.NetworkPolicySpecArgs:
+    """Only the gateway (and, for a Rollout, its analysis Jobs) reaches the API; only
+    Prometheus reaches the metrics."""
+    prometheus = pods.prometheus_peer(prometheus_namespace)
+    clients = [component_peer("gateway")]
+    if analysis:
+        clients.append(component_peer(ANALYSIS_COMPONENT))
     separate = metrics_port_name(engine) == "metrics"
     ingress = [
         net.NetworkPolicyIngressRuleArgs(
-            from_=[gateway] if separate else [gateway, prometheus],
+            from_=clients if separate else [*clients, prometheus],
             ports=[net.NetworkPolicyPortArgs(port=HTTP_PORT, protocol="TCP")],
         )
     ]

@@ -37,13 +37,22 @@ def hpa_behavior(plan: ServingPlan) -> hpa.HorizontalPodAutoscalerBehaviorArgs:
     )
 
 
+# What the autoscaler scales: a Deployment, or an Argo Rollouts Rollout, which serves the
+# scale subresource (its CRD's subresources.scale, tests/upstream/crds/argo-rollouts-2.41.0).
+DEPLOYMENT_TARGET = ("apps/v1", "Deployment")
+
+
 def hpa_spec(
-    plan: ServingPlan, engine: Engine, deployment: pulumi.Input[str]
+    plan: ServingPlan,
+    engine: Engine,
+    workload: pulumi.Input[str],
+    target: tuple[str, str] = DEPLOYMENT_TARGET,
 ) -> hpa.HorizontalPodAutoscalerSpecArgs:
-    """Scale on the engine's queue depth, per pod."""
+    """Scale on the engine's queue depth, per pod. `target` is (apiVersion, kind)."""
+    api_version, kind = target
     return hpa.HorizontalPodAutoscalerSpecArgs(
         scale_target_ref=hpa.CrossVersionObjectReferenceArgs(
-            api_version="apps/v1", kind="Deployment", name=deployment
+            api_version=api_version, kind=kind, name=workload
         ),
         min_replicas=plan.replicas_min,
         max_replicas=plan.replicas_max,
