@@ -99,11 +99,18 @@ def test_applied_stack_carries_the_receivers_and_grafana_secrets(local):
     )
 
 
-def test_weights_from_the_bucket_need_the_reader_unless_prefilled(local):
+@pytest.fixture(scope="module")
+def local_signed():
+    """The local stack with the aws stack's signing key: a store's revisions are signed."""
+    return load_spec({**stack_spec("local"), "lifecycle": stack_spec("aws")["lifecycle"]})
+
+
+def test_weights_from_the_bucket_need_the_reader_unless_prefilled(local_signed):
+    local = local_signed
     identity = WorkloadIdentity(token_audience="sts.amazonaws.com", files={"config": "x"})
     store = ArtifactStore(uri="s3://b", rclone_env={}, models_path="artifacts:b/models")
     facts = facts_for(local, artifacts=store, workload_identity=identity)
-    args = resolve.layer_args(local, facts, SECRETS)
+    args = resolve.layer_args(local, facts, {**SECRETS, "modelSigningKey": "k"})
     assert args.weights_access is not None and args.weights_access.identity is identity
     (assistant,) = args.models
     assert assistant.service_account == WEIGHTS_READER

@@ -83,8 +83,16 @@ class Engine(Protocol):
     # engine does instead and the plan's reasons carry it.
     vllm_memory_model: bool
     memory_note: str
+    # Whether the engine downloads a Hub id itself (at a pinned revision); False: it serves
+    # only a directory already on the weights volume, which `command` gets as model_ref.
+    hub_download: bool
 
-    def command(self, model_ref: str, served_name: str, plan: ServingPlan) -> list[str]: ...
+    def command(
+        self, model_ref: str, served_name: str, plan: ServingPlan, revision: str | None = None
+    ) -> list[str]:
+        """`revision`: the Hub commit to download `model_ref` at, when `model_ref` is a Hub
+        id the engine downloads itself; None when the weights are already on the volume."""
+        ...
 
     def args(self, plan: ServingPlan) -> list[str]:
         """The sizing-derived settings the engine runs with (ServingPlan.engine_args)."""

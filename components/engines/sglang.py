@@ -140,6 +140,7 @@ class Sglang:
     # SIGTERM; the kubelet stops liveness probes of a pod being deleted.
     probes = Probes(startup_path="/health", ready_path="/ready", live_path="/health")
     vllm_memory_model = False
+    hub_download = True
     memory_note = MEMORY_NOTE
 
     def args(self, plan: ServingPlan) -> list[str]:
@@ -159,7 +160,9 @@ class Sglang:
             args.append("--disable-radix-cache")
         return args
 
-    def command(self, model_ref: str, served_name: str, plan: ServingPlan) -> list[str]:
+    def command(
+        self, model_ref: str, served_name: str, plan: ServingPlan, revision: str | None = None
+    ) -> list[str]:
         # No drain flag: on SIGTERM the tokenizer manager stops reporting healthy and
         # waits, checking every 5 s, until no request is in flight, then shuts the
         # schedulers down (SignalHandler.sigterm_handler, sigterm_watchdog,
@@ -169,6 +172,9 @@ class Sglang:
             "-m",
             "sglang.launch_server",
             f"--model-path={model_ref}",
+            # "The specific model version to use. It can be a branch name, a tag name, or a
+            # commit id" (ModelFields.revision, sglang/srt/arg_groups/fields/model.py, 0.5.23).
+            *([f"--revision={revision}"] if revision else []),
             f"--served-model-name={served_name}",
             "--host=0.0.0.0",
             f"--port={HTTP_PORT}",

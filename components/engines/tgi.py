@@ -125,6 +125,7 @@ class Tgi:
     # probes of a pod being deleted.
     probes = Probes(startup_path="/health", ready_path="/health", live_path="/health")
     vllm_memory_model = False
+    hub_download = True
     memory_note = MEMORY_NOTE
 
     def args(self, plan: ServingPlan) -> list[str]:
@@ -153,9 +154,15 @@ class Tgi:
             args.append(f"--quantize={QUANTIZE[plan.quantize_at_load]}")
         return args
 
-    def command(self, model_ref: str, served_name: str, plan: ServingPlan) -> list[str]:
+    def command(
+        self, model_ref: str, served_name: str, plan: ServingPlan, revision: str | None = None
+    ) -> list[str]:
         """TGI has no served-model-name: /v1/models lists the model id (the path), and a
         chat request's `model` is echoed back, not checked (chat_completions, server.rs)."""
+        # "The actual revision of the model if you're referring to a model on the hub. You
+        # can use a specific commit id" (Args.revision, launcher/src/main.rs, v3.3.7); the
+        # launcher hands it to the download and to every shard.
+        pinned = [f"--revision={revision}"] if revision else []
         prefix = []
         if not plan.prefix_caching:
             # Only an environment variable switches prefix caching; unset, the launcher
@@ -166,6 +173,7 @@ class Tgi:
             # The image's entrypoint: it activates the venv the shards run in.
             "/tgi-entrypoint.sh",
             f"--model-id={model_ref}",
+            *pinned,
             # Explicit: every flag also reads its environment variable (clap `env`), and
             # Kubernetes sets HOSTNAME to the pod's name; the image sets PORT=80.
             "--hostname=0.0.0.0",

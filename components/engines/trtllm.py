@@ -122,20 +122,21 @@ class TritonTrtllm:
     # docs/source/examples/kvcacheconfig.md); our model is vLLM's profiler, which takes a
     # share of the whole GPU and subtracts weights, activations and non-torch memory.
     vllm_memory_model = False
+    hub_download = False
     memory_note = (
         "the KV-cache figures are vLLM's memory model; TensorRT-LLM sizes its KV "
         "cache as kv_cache_free_gpu_mem_fraction of the memory left after the engine loads, "
         "so its real token capacity is known only from the built engine's log"
     )
 
-    def _rank(self, served_name: str, plan: ServingPlan, rank: int) -> list[str]:
+    def _rank(self, weights_dir: str, plan: ServingPlan, rank: int) -> list[str]:
         """One tritonserver per MPI rank, as scripts/launch_triton_server.py get_cmd()
         builds them (tensorrtllm_backend v0.19.0): each rank its own Python-backend
         shared-memory prefix (read in python_be.cc, python_backend r25.05), and ranks >= 1
         load only the engine model."""
         args = [
             "tritonserver",
-            f"--model-repository={MODELS_MOUNT}/{served_name}/triton",
+            f"--model-repository={weights_dir}/triton",
             f"--http-port={HTTP_PORT}",
             "--grpc-port=8001",
             f"--metrics-port={self.metrics_port}",
@@ -161,9 +162,13 @@ class TritonTrtllm:
             f"--load-model={TRTLLM_MODEL}",
         ]
 
-    def command(self, model_ref: str, served_name: str, plan: ServingPlan) -> list[str]:
+    def command(
+        self, model_ref: str, served_name: str, plan: ServingPlan, revision: str | None = None
+    ) -> list[str]:
+        """`model_ref` is the weights' directory (hub_download is False): the engine and
+        Triton repository are built beforehand, so there is no Hub revision to fetch."""
         if plan.tensor_parallel == 1:
-            return self._rank(served_name, plan, 0)
+            return self._rank(model_ref, plan, 0)
         # On SIGTERM mpirun passes SIGTERM to the ranks and SIGKILLs them after
         # odls_base_sigkill_timeout, 1 s by default (orte/mca/odls/base/odls_base_frame.c,
         # Open MPI 4.x; the image carries Open MPI v4.1.5rc2 under /opt/hpcx/ompi, per
@@ -171,7 +176,7 @@ class TritonTrtllm:
         stop = self.shutdown(plan)
         cmd = ["mpirun", "--mca", "odls_base_sigkill_timeout", str(stop.drain_s + stop.margin_s)]
         for rank in range(plan.tensor_parallel):
-            cmd += ["-n", "1", *self._rank(served_name, plan, rank), ":"]
+            cmd += ["-n", "1", *self._rank(model_ref, plan, rank), ":"]
         return cmd[:-1]  # mpirun takes ':' between application contexts, not after
 
     def args(self, plan: ServingPlan) -> list[str]:

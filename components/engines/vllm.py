@@ -116,13 +116,19 @@ class Vllm:
     queue_metric = "vllm_num_requests_waiting"
     probes = Probes(startup_path="/health", ready_path="/v1/models", live_path="/health")
     vllm_memory_model = True
+    hub_download = True
     memory_note = ""
 
-    def command(self, model_ref: str, served_name: str, plan: ServingPlan) -> list[str]:
+    def command(
+        self, model_ref: str, served_name: str, plan: ServingPlan, revision: str | None = None
+    ) -> list[str]:
         return [
             "vllm",
             "serve",
             model_ref,
+            # The Hub commit to download: `--revision`, in v0.33.0's flags (its
+            # vllm/engine/arg_utils.py, listed in components/catalog/engines.yaml).
+            *([f"--revision={revision}"] if revision else []),
             "--host=0.0.0.0",
             f"--port={HTTP_PORT}",
             f"--served-model-name={served_name}",

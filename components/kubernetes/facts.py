@@ -44,6 +44,16 @@ MODEL_PUBLISHER = "model-publisher"
 # evals/<name>/golden.jsonl the golden set and evals/<name>/reports/ the gate's reports.
 MODELS_PREFIX = "models"
 EVALS_PREFIX = "evals"
+# The signing key pair (spec lifecycle.signing): the private key only in this Secret, which
+# only the sync Job mounts (in render mode it is made with kubectl, so no plan writes it);
+# the public key in this ConfigMap, which every verify init container mounts.
+SIGNING_KEY_SECRET = "model-signing-key"
+PRIVATE_KEY_FILE = "private.pem"
+PUBLIC_KEY_CONFIG_MAP = "model-signing-pub"
+PUBLIC_KEY_FILE = "public.pem"
+# Where pods mount an on-prem store's claim (ArtifactStore.claim); its fsspec root is
+# file://<this> and its rclone remote a `local` one under it.
+STORE_MOUNT = "/artifacts"
 
 
 @dataclass(frozen=True)

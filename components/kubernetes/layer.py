@@ -17,6 +17,7 @@ import pulumi_kubernetes as k8s
 from components import conventions
 from components.kubernetes.gateway import Gateway, GatewayArgs
 from components.kubernetes.gpu_runtime import GpuRuntime, GpuRuntimeArgs
+from components.kubernetes.model_publisher import ModelPublisher, ModelPublisherArgs
 from components.kubernetes.model_server import ModelServer, ModelServerArgs
 from components.kubernetes.monitoring import Observability, ObservabilityArgs
 from components.kubernetes.weights_access import WeightsAccess, WeightsAccessArgs
@@ -38,6 +39,9 @@ class KubernetesLayerArgs:
     weights_access: WeightsAccessArgs | None = None
     # The LiteLLM gateway; None: clients reach the model servers' Services directly.
     gateway: GatewayArgs | None = None
+    # Set where the environment has an artifact store: what the sync Jobs and the verify
+    # containers share (publisher account, signing keys, an on-prem store's claim).
+    publisher: ModelPublisherArgs | None = None
 
 
 def namespace_labels(labels: dict[str, str]) -> dict[str, str]:
@@ -69,6 +73,19 @@ def wired_server(
         service_account=access.service_account,
         weights=replace(server.weights, fetch=fetch),
     )
+
+
+def published_server(server: ModelServerArgs, publisher: ModelPublisher | None) -> ModelServerArgs:
+    """`server` whose sync Job waits for the publisher's objects and mounts its files."""
+    version = server.version
+    if publisher is None or version is None or version.sync is None:
+        return server
+    sync = replace(
+        version.sync,
+        ready=tuple(publisher.ready),
+        files_config_map=publisher.files_config_map,
+    )
+    return replace(server, version=replace(version, sync=sync))
 
 
 class KubernetesLayer(pulumi.ComponentResource):
@@ -105,10 +122,19 @@ class KubernetesLayer(pulumi.ComponentResource):
                 replace(args.weights_access, namespace=ns.metadata.name),
                 opts=child,
             )
+        publisher = None
+        if args.publisher is not None:
+            publisher = ModelPublisher(
+                f"{name}-publisher",
+                replace(args.publisher, namespace=ns.metadata.name),
+                opts=child,
+            )
         self.endpoints = {
             server.name: ModelServer(
                 f"{name}-{server.name}",
-                wired_server(server, ns.metadata.name, access, crds_ready),
+                published_server(
+                    wired_server(server, ns.metadata.name, access, crds_ready), publisher
+                ),
                 opts=child,
             ).endpoint
             for server in args.models

@@ -16,6 +16,9 @@ from components import naming, pricing, scheduling
 from components.catalog import versions
 from components.engines import ENGINES, HTTP_PORT
 from components.kubernetes.facts import (
+    MODEL_PUBLISHER,
+    PUBLIC_KEY_CONFIG_MAP,
+    SIGNING_KEY_SECRET,
     WEIGHTS_READER,
     ArtifactStore,
     ClusterFacts,
@@ -25,12 +28,14 @@ from components.kubernetes.gateway import args as gateway
 from components.kubernetes.gateway.args import GatewayArgs
 from components.kubernetes.gpu_runtime import GpuRuntimeArgs
 from components.kubernetes.layer import KubernetesLayerArgs
+from components.kubernetes.model_publisher import ModelPublisherArgs, StoreClaim
 from components.kubernetes.model_server import (
     ModelServerArgs,
     SecretFile,
     WeightsFetch,
     WeightsSource,
 )
+from components.kubernetes.model_server.args import ModelSync, ModelVersion
 from components.kubernetes.monitoring import Adapter, ObservabilityArgs, PrometheusStack
 from components.kubernetes.pushgateway import NAME as PUSHGATEWAY
 from components.kubernetes.pushgateway import PORT as PUSHGATEWAY_PORT
@@ -66,7 +71,7 @@ def layer_args(env: Environment, facts: ClusterFacts, secrets: Secrets) -> Kuber
     labels = naming.labeler(spec)
     reads = bucket(facts)
     access = None
-    if reads is not None:
+    if reads is not None and reads[1] is not None:
         access = WeightsAccessArgs(
             namespace=spec.namespace, labels=labels("model-weights", "identity"), identity=reads[1]
         )
@@ -79,6 +84,7 @@ def layer_args(env: Environment, facts: ClusterFacts, secrets: Secrets) -> Kuber
         models=tuple(model_server_args(env, facts, m, reads) for m in spec.models),
         weights_access=access,
         gateway=gateway_args(env, facts, secrets),
+        publisher=publisher_args(env, facts, secrets),
     )
 
 
@@ -113,26 +119,33 @@ def weights_size_gib(model: Model) -> int:
     return model.weights.size_gib or max(10, math.ceil(weights_gib * 1.5))
 
 
-def bucket(facts: ClusterFacts) -> tuple[ArtifactStore, WorkloadIdentity] | None:
-    """The bucket model servers copy weights from and the identity that reads it, where the
-    foundation gives both."""
-    if facts.artifacts is None or facts.workload_identity is None:
+Reads = tuple[ArtifactStore, WorkloadIdentity | None]
+
+
+def bucket(facts: ClusterFacts) -> Reads | None:
+    """The store model servers copy weights from and the identity that reads it: a bucket
+    with the foundation's reader, or an on-prem claim, which needs no identity (the pods
+    mount it)."""
+    store = facts.artifacts
+    if store is None or (store.claim is None and facts.workload_identity is None):
         return None
-    return facts.artifacts, facts.workload_identity
+    return store, facts.workload_identity
 
 
-def weights_source(
-    model: Model, storage_class: str | None, reads: tuple[ArtifactStore, WorkloadIdentity] | None
-) -> WeightsSource:
+def prefilled(model: Model) -> bool:
+    """Already on a read-only shared claim: neither synced, fetched nor downloaded."""
+    return model.weights.volume == "shared" and model.weights.access_mode == "ReadOnlyMany"
+
+
+def weights_source(model: Model, storage_class: str | None, reads: Reads | None) -> WeightsSource:
     stored = model.weights
-    prefilled = stored.volume == "shared" and stored.access_mode == "ReadOnlyMany"
     fetch = None
-    if reads is not None and not prefilled:
+    if reads is not None and not prefilled(model):
         store, identity = reads
         fetch = WeightsFetch(
             store=store,
             identity=identity,
-            files_config_map=f"{WEIGHTS_READER}-cloud" if identity.files else None,
+            files_config_map=f"{WEIGHTS_READER}-cloud" if identity and identity.files else None,
         )
     token = model.hf_token_secret
     return WeightsSource(
@@ -140,7 +153,7 @@ def weights_source(
         size_gib=weights_size_gib(model),
         storage_class=stored.storage_class or storage_class,
         shared_access_mode=stored.shared_access_mode,
-        prefilled=prefilled,
+        prefilled=prefilled(model),
         hf_id=model.hf_id,
         hf_token=SecretFile(name=token.name, key=token.key) if token else None,
         fetch=fetch,
@@ -148,10 +161,7 @@ def weights_source(
 
 
 def model_server_args(
-    env: Environment,
-    facts: ClusterFacts,
-    model: Model,
-    reads: tuple[ArtifactStore, WorkloadIdentity] | None,
+    env: Environment, facts: ClusterFacts, model: Model, reads: Reads | None
 ) -> ModelServerArgs:
     spec, engine = env.spec, ENGINES[model.engine.kind]
     pool = spec.pool(model.pool)
@@ -177,8 +187,62 @@ def model_server_args(
         prometheus_namespace=spec.cluster.prometheus_namespace,
         namespace=spec.namespace,
         gpu_hour_usd=facts.gpu_hour_usd,
-        service_account=WEIGHTS_READER if reads is not None else None,
+        service_account=WEIGHTS_READER if reads is not None and reads[1] is not None else None,
+        version=model_version(env, facts, model, reads),
     )
+
+
+def model_version(
+    env: Environment, facts: ClusterFacts, model: Model, reads: Reads | None
+) -> ModelVersion:
+    """The pinned revision and how it is proven. Where there is a store (and the weights are
+    not prefilled by hand), the sync Job copies it from its source, the Hub repository at the
+    revision unless source.uri names another, and signs it; every pod verifies it."""
+    spec = env.spec
+    if reads is None or prefilled(model):
+        return ModelVersion(revision=model.revision, previous_revision=model.previous_revision)
+    given(spec.lifecycle.signing, "lifecycle.signing")
+    token = model.hf_token_secret
+    source = model.source.uri if model.source else f"hf://{given(model.hf_id, 'hf_id')}"
+    return ModelVersion(
+        revision=model.revision,
+        previous_revision=model.previous_revision,
+        sync=ModelSync(
+            source=source,
+            store=reads[0],
+            identity=facts.model_publisher,
+            signing_key_secret=SIGNING_KEY_SECRET,
+            hf_token=SecretFile(name=token.name, key=token.key) if token else None,
+        ),
+        public_key_config_map=PUBLIC_KEY_CONFIG_MAP,
+        pushgateway_url=pushgateway_url(spec.namespace),
+    )
+
+
+def publisher_args(
+    env: Environment, facts: ClusterFacts, secrets: Secrets
+) -> ModelPublisherArgs | None:
+    """The publisher's account, the signing keys and an on-prem store's claim, where there
+    is a store. In render mode the private key is not read: its Secret is made with kubectl."""
+    spec = env.spec
+    if bucket(facts) is None:
+        return None
+    signing = spec.lifecycle.signing
+    renders = spec.cluster.render_to_directory is not None
+    claim = spec.onprem.artifact_claim if spec.onprem is not None else None
+    return ModelPublisherArgs(
+        namespace=spec.namespace,
+        labels=naming.k8s_labels(spec, MODEL_PUBLISHER, "identity"),
+        identity=facts.model_publisher,
+        public_key=signing.public_key if signing else None,
+        private_key=None if renders or signing is None else secrets[signing.private_key_secret],
+        # The spec refuses a claim beside a hybrid's bucket, so a claim here is the store.
+        claim=StoreClaim(claim.name, claim.size_gib, claim.storage_class) if claim else None,
+    )
+
+
+def pushgateway_url(namespace: str) -> str:
+    return f"http://{PUSHGATEWAY}.{namespace}.svc:{PUSHGATEWAY_PORT}"
 
 
 def observability_args(env: Environment, secrets: Secrets) -> ObservabilityArgs:
@@ -250,7 +314,7 @@ def quality_args(spec: EnvironmentSpec) -> QualityMonitorArgs | None:
         log_volume_claim=quality.log_volume_claim,
         reference_dir=quality.reference_dir,
         sample_size=quality.sample_size,
-        pushgateway_url=f"http://{PUSHGATEWAY}.{spec.namespace}.svc:{PUSHGATEWAY_PORT}",
+        pushgateway_url=pushgateway_url(spec.namespace),
     )
 
 

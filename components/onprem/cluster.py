@@ -2,7 +2,8 @@
 
 It creates nothing in the cluster itself: it builds the Kubernetes provider (from a
 kubeconfig, or rendering manifests to a directory for clusters that cannot be reached)
-and states the facts the Kubernetes layer needs.
+and states the facts the Kubernetes layer needs, among them the artifact store when the
+spec names a claim for it (the layer makes the claim, in its namespace).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.kubernetes.facts import ClusterFacts, PoolScheduling
+from components.onprem.artifacts import claim_store
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,9 @@ class OnPremClusterArgs:
     context: str | None = None
     # Render manifests to this directory instead of applying them.
     render_to_directory: str | None = None
+    # The ReadWriteMany claim that is the artifact store (the Kubernetes layer makes it in
+    # the workload namespace); None: no store, the engines download from the Hub.
+    artifact_claim: str | None = None
 
 
 def provider_args(args: OnPremClusterArgs) -> dict[str, Any]:
@@ -54,6 +59,9 @@ class OnPremCluster(pulumi.ComponentResource):
             f"{name}-k8s", **provider_args(args), opts=pulumi.ResourceOptions(parent=self)
         )
         self.facts = ClusterFacts(
-            provider=provider, pools=args.pools, gpu_hour_usd=args.gpu_hour_usd
+            provider=provider,
+            pools=args.pools,
+            gpu_hour_usd=args.gpu_hour_usd,
+            artifacts=claim_store(args.artifact_claim) if args.artifact_claim else None,
         )
         self.register_outputs({})

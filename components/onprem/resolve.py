@@ -6,6 +6,7 @@ from __future__ import annotations
 from components.kubernetes.facts import pool_scheduling
 from components.onprem.cluster import OnPremClusterArgs
 from components.spec import Environment
+from components.spec.types import ArtifactClaim
 
 
 def cluster_args(env: Environment) -> OnPremClusterArgs:
@@ -21,4 +22,10 @@ def cluster_args(env: Environment) -> OnPremClusterArgs:
         kubeconfig=cluster.kubeconfig,
         context=cluster.context,
         render_to_directory=cluster.render_to_directory,
+        artifact_claim=claim.name if (claim := onprem_claim(env)) else None,
     )
+
+
+def onprem_claim(env: Environment) -> ArtifactClaim | None:
+    onprem = env.spec.onprem
+    return onprem.artifact_claim if onprem is not None else None

@@ -12,7 +12,8 @@ import pulumi_kubernetes as k8s
 
 from components import naming
 from components.engines import HTTP_PORT
-from components.kubernetes.model_server import network, pod, scaling
+from components.kubernetes import pods
+from components.kubernetes.model_server import network, pod, scaling, sync
 from components.kubernetes.model_server.args import (
     ModelServerArgs,
     SecretFile,
@@ -45,8 +46,11 @@ class ModelServer(pulumi.ComponentResource):
             f"{name}-server",
             metadata=self._meta(annotations=pod.deployment_annotations(args)),
             spec=pod.deployment_spec(args, parts),
-            # The autoscaler owns the replica count once the Deployment exists.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["spec.replicas"]),
+            # The autoscaler owns the replica count once the Deployment exists. No pod
+            # fetches the revision before the sync Job has put it in the store.
+            opts=pulumi.ResourceOptions(
+                parent=self, ignore_changes=["spec.replicas"], depends_on=self._sync(name)
+            ),
         )
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb", metadata=self._meta(), spec=scaling.pdb_spec(selector), opts=child
@@ -90,6 +94,34 @@ class ModelServer(pulumi.ComponentResource):
             spec=shared_claim_spec(self._args.weights),
             opts=pulumi.ResourceOptions(parent=self),
         ).metadata.name
+
+    def _sync(self, name: str) -> list[pulumi.Resource]:
+        """The Job that copies the pinned revision into the store, where there is one; what
+        the server waits for. `pulumi up` waits for the Job's Complete condition and fails
+        on Failed (pulumi_kubernetes==4.34.2 batch/v1/Job.py:109-124)."""
+        args = self._args
+        version = args.version
+        if version is None or version.sync is None:
+            return []
+        job = k8s.batch.v1.Job(
+            f"{name}-sync",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=sync.job_name(args.name, version.sync, version.revision),
+                namespace=args.namespace,
+                labels=sync.job_labels(args),
+                annotations=pods.digest_skip(sync.TOOLS_IMAGE),
+            ),
+            spec=sync.job_spec(args, version.sync, version.revision),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=list(version.sync.ready),
+                custom_timeouts=pulumi.CustomTimeouts(
+                    create=sync.job_timeout(args.weights.size_gib),
+                    update=sync.job_timeout(args.weights.size_gib),
+                ),
+            ),
+        )
+        return [job]
 
     def _engine_config(self, name: str) -> pulumi.Output[str] | None:
         files = self._args.engine.config_files(self._args.plan)

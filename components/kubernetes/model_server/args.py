@@ -24,11 +24,11 @@ class SecretFile:
 
 @dataclass(frozen=True)
 class WeightsFetch:
-    """Copy the weights from the environment's bucket with the workload identity, before the
-    server starts."""
+    """Copy the weights from the environment's store with the workload identity (none for an
+    on-prem claim, which the fetch mounts read-only), before the server starts."""
 
     store: ArtifactStore
-    identity: WorkloadIdentity
+    identity: WorkloadIdentity | None
     # The ConfigMap of credential files the identity needs, when it needs any.
     files_config_map: pulumi.Input[str] | None = None
 
@@ -69,6 +69,11 @@ class ModelSync:
     # The Secret holding the signing key (key `private.pem`).
     signing_key_secret: str
     hf_token: SecretFile | None = None
+    # The ConfigMap of credential files the publisher's identity needs, when it needs any.
+    files_config_map: pulumi.Input[str] | None = None
+    # What the Job needs first: the publisher's service account, the signing key Secret,
+    # the store's claim (the layer hands in the objects it made).
+    ready: tuple[pulumi.Resource, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,8 @@ class ModelVersion:
     # The ConfigMap holding the signing public key (key `public.pem`); set: the verify init
     # container checks signature and hashes before the engine starts.
     public_key_config_map: str | None = None
+    # Where the verify container pushes llm_model_artifact_invalid (the stack's Pushgateway).
+    pushgateway_url: str | None = None
 
 
 @dataclass(frozen=True)

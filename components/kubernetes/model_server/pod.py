@@ -33,6 +33,8 @@ class PodParts:
     init_containers: list[core.ContainerArgs] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
     model_ref: str = ""
+    # The Hub commit the engine downloads model_ref at; None when model_ref is a directory.
+    hub_revision: str | None = None
 
 
 def base_parts(args: ModelServerArgs, weights: core.VolumeArgs) -> PodParts:
@@ -72,19 +74,43 @@ def add_engine_config(parts: PodParts, config_map: pulumi.Input[str]) -> None:
 
 
 def add_model_source(parts: PodParts, args: ModelServerArgs) -> None:
-    """Where the weights come from: copied from the bucket by an init container, already on
-    a read-only claim, or downloaded from the Hub by the engine into the weights volume."""
-    source, local = args.weights, f"{MODELS_MOUNT}/{args.name}"
+    """Where the weights come from: the pinned revision copied from the store by an init
+    container into <model>/<revision> on the weights volume, already on a read-only claim, or
+    downloaded from the Hub at the pinned revision by the engine into the weights volume."""
+    source, revision = args.weights, args.version.revision if args.version else None
+    local = f"{MODELS_MOUNT}/{args.name}"
     if source.fetch is not None:
+        weights_dir = w.revision_dir(args.name, revision)
         volumes, mounts = w.fetch_volumes(source.fetch)
-        parts.init_containers.append(w.fetch_container(source.fetch, args.name, mounts))
+        parts.init_containers.append(w.fetch_container(source.fetch, weights_dir, mounts))
         parts.volumes += volumes
-        parts.labels.update(source.fetch.identity.pod_labels)
+        if source.fetch.identity is not None:
+            parts.labels.update(source.fetch.identity.pod_labels)
+        local = f"{MODELS_MOUNT}/{weights_dir}"
     if source.offline:
         parts.env["HF_HUB_OFFLINE"] = "1"
         parts.model_ref = local
+    elif args.engine.hub_download and source.hf_id:
+        parts.model_ref, parts.hub_revision = source.hf_id, revision
     else:
-        parts.model_ref = source.hf_id or local
+        parts.model_ref = local
+
+
+def add_model_version(parts: PodParts, args: ModelServerArgs) -> None:
+    """The revision's labels on every pod (never in the selector: a Deployment's selector is
+    immutable), and, where the weights were fetched from a signed store, the verify init
+    container after the fetch, so the engine never loads bytes the signature does not
+    cover."""
+    version = args.version
+    if version is None:
+        return
+    parts.labels[conventions.REVISION_LABEL] = version.revision
+    parts.labels[conventions.SERVING_LABEL] = conventions.SERVING_LIVE
+    if version.public_key_config_map is None or args.weights.fetch is None:
+        return
+    parts.volumes.append(w.public_key_volume(version.public_key_config_map))
+    weights_dir = w.revision_dir(args.name, version.revision)
+    parts.init_containers.append(w.verify_container(version, args.name, weights_dir))
 
 
 def pod_parts(
@@ -103,6 +129,7 @@ def pod_parts(
     if engine_config is not None:
         add_engine_config(parts, engine_config)
     add_model_source(parts, args)
+    add_model_version(parts, args)
     return parts
 
 
@@ -129,7 +156,7 @@ def server_container(args: ModelServerArgs, parts: PodParts) -> core.ContainerAr
         name="server",
         image=args.image,
         image_pull_policy="Always",
-        command=engine.command(parts.model_ref, args.name, plan),
+        command=engine.command(parts.model_ref, args.name, plan, parts.hub_revision),
         env=[core.EnvVarArgs(name=k, value=v) for k, v in sorted(parts.env.items())],
         ports=container_ports(args),
         resources=server_resources(args),

@@ -1,17 +1,30 @@
-"""The weights volume, the Hugging Face token file and the init container that copies the
-weights from the bucket. Pure builders: they return Pulumi Args."""
+"""The weights volume, the Hugging Face token file, and the init containers that copy a
+revision's weights from the store and verify them. Pure builders: they return Pulumi Args."""
 
 from __future__ import annotations
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.catalog import versions
 from components.engines import MODELS_MOUNT, SCRATCH_MOUNT
 from components.kubernetes import pods
-from components.kubernetes.model_server.args import SecretFile, WeightsFetch, WeightsSource
+from components.kubernetes.facts import PUBLIC_KEY_FILE, STORE_MOUNT, WorkloadIdentity
+from components.kubernetes.model_server.args import (
+    ModelVersion,
+    SecretFile,
+    WeightsFetch,
+    WeightsSource,
+)
 from components.kubernetes.weights_access import FILES_DIR, RCLONE_IMAGE, TOKEN_DIR, TOKEN_TTL_S
 
 HF_SECRET_MOUNT = "/var/run/secrets/huggingface"
+# Our lifecycle runtime (components/lifecycle/, docker/model-tools.Dockerfile): the verify
+# init container and the sync Job.
+TOOLS_IMAGE = versions.image("model-tools")
+# Where the signing keys are mounted: the public key in the verify container, the private
+# key in the sync Job only.
+SIGNING_DIR = "/etc/model-signing"
 
 core = k8s.core.v1
 
@@ -70,14 +83,14 @@ def hf_token_file(
     return volume, mount, {"HF_TOKEN_PATH": f"{HF_SECRET_MOUNT}/token"}
 
 
-def fetch_volumes(
-    fetch: WeightsFetch,
+def identity_volumes(
+    identity: WorkloadIdentity | None, files_config_map: pulumi.Input[str] | None
 ) -> tuple[list[core.VolumeArgs], list[core.VolumeMountArgs]]:
-    """The projected cloud token and the credential files the fetch needs, if any."""
+    """The projected cloud token and the credential files an identity needs, if any."""
     volumes, mounts = [], []
-    if fetch.identity.token_audience is not None:
+    if identity is not None and identity.token_audience is not None:
         token = core.ServiceAccountTokenProjectionArgs(
-            audience=fetch.identity.token_audience, expiration_seconds=TOKEN_TTL_S, path="token"
+            audience=identity.token_audience, expiration_seconds=TOKEN_TTL_S, path="token"
         )
         volumes.append(
             core.VolumeArgs(
@@ -90,11 +103,11 @@ def fetch_volumes(
         mounts.append(
             core.VolumeMountArgs(name="cloud-token", mount_path=TOKEN_DIR, read_only=True)
         )
-    if fetch.files_config_map is not None:
+    if files_config_map is not None:
         volumes.append(
             core.VolumeArgs(
                 name="cloud-files",
-                config_map=core.ConfigMapVolumeSourceArgs(name=fetch.files_config_map),
+                config_map=core.ConfigMapVolumeSourceArgs(name=files_config_map),
             )
         )
         mounts.append(
@@ -103,12 +116,47 @@ def fetch_volumes(
     return volumes, mounts
 
 
+def fetch_volumes(
+    fetch: WeightsFetch,
+) -> tuple[list[core.VolumeArgs], list[core.VolumeMountArgs]]:
+    """What the fetch reads the store with: the reader's token and credential files, or the
+    store's own claim, read-only."""
+    volumes, mounts = identity_volumes(fetch.identity, fetch.files_config_map)
+    if fetch.store.claim is not None:
+        volume, mount = store_claim(fetch.store.claim, read_only=True)
+        volumes.append(volume)
+        mounts.append(mount)
+    return volumes, mounts
+
+
+def store_claim(claim: str, read_only: bool) -> tuple[core.VolumeArgs, core.VolumeMountArgs]:
+    """An on-prem store's claim at STORE_MOUNT, where its rclone remote and fsspec root
+    point (components/onprem/artifacts.py)."""
+    volume = core.VolumeArgs(
+        name="artifacts",
+        persistent_volume_claim=core.PersistentVolumeClaimVolumeSourceArgs(
+            claim_name=claim, read_only=read_only
+        ),
+    )
+    return volume, core.VolumeMountArgs(
+        name="artifacts", mount_path=STORE_MOUNT, read_only=read_only
+    )
+
+
+def revision_dir(model: str, revision: str | None) -> str:
+    """A revision's directory, under the store's models/ and on the weights volume alike:
+    <model>/<revision>, so two revisions on one shared claim never mix files."""
+    return f"{model}/{revision}" if revision else model
+
+
 def fetch_container(
-    fetch: WeightsFetch, model: str, extra_mounts: list[core.VolumeMountArgs]
+    fetch: WeightsFetch, weights_dir: str, extra_mounts: list[core.VolumeMountArgs]
 ) -> core.ContainerArgs:
-    """An init container that copies models/<model>/ from the bucket to the weights volume
-    (rclone copy skips files already there, so a restart costs a listing, not a download)."""
-    env = {**fetch.store.rclone_env, **fetch.identity.env, "HOME": f"{SCRATCH_MOUNT}/home"}
+    """An init container that copies models/<weights_dir>/ from the store to the same path
+    on the weights volume (rclone copy skips files already there, so a restart costs a
+    listing, not a download)."""
+    identity_env = fetch.identity.env if fetch.identity is not None else {}
+    env = {**fetch.store.rclone_env, **identity_env, "HOME": f"{SCRATCH_MOUNT}/home"}
     mounts = [
         core.VolumeMountArgs(name="weights", mount_path=MODELS_MOUNT),
         core.VolumeMountArgs(name="scratch", mount_path=SCRATCH_MOUNT),
@@ -121,8 +169,8 @@ def fetch_container(
         command=[
             "rclone",
             "copy",
-            pulumi.Output.concat(fetch.store.models_path, f"/{model}"),
-            f"{MODELS_MOUNT}/{model}",
+            pulumi.Output.concat(fetch.store.models_path, f"/{weights_dir}"),
+            f"{MODELS_MOUNT}/{weights_dir}",
             "--transfers=8",
             "--checkers=16",
             "--stats=30s",
@@ -134,5 +182,45 @@ def fetch_container(
             requests={"cpu": "1", "memory": "1Gi"}, limits={"cpu": "2", "memory": "1Gi"}
         ),
         volume_mounts=mounts,
+        security_context=pods.container_security(),
+    )
+
+
+def public_key_volume(config_map: str) -> core.VolumeArgs:
+    """The signing public key (not secret) as a file for the verify container."""
+    return core.VolumeArgs(
+        name="signing-pub",
+        config_map=core.ConfigMapVolumeSourceArgs(
+            name=config_map, items=[core.KeyToPathArgs(key=PUBLIC_KEY_FILE, path=PUBLIC_KEY_FILE)]
+        ),
+    )
+
+
+def verify_container(version: ModelVersion, model: str, weights_dir: str) -> core.ContainerArgs:
+    """An init container after the fetch: the signature over the manifest and every file's
+    hash, on the local copy the engine will load. A mismatch prints one line, pushes
+    llm_model_artifact_invalid{model,revision} and exits non-zero, so the engine never
+    starts (components/lifecycle/verify.py)."""
+    return core.ContainerArgs(
+        name="verify-weights",
+        image=TOOLS_IMAGE,
+        image_pull_policy="Always",
+        command=[
+            "python", "-m", "components.lifecycle.verify",
+            "--model", model,
+            "--revision", version.revision,
+            "--dir", f"{MODELS_MOUNT}/{weights_dir}",
+            "--public-key", f"{SIGNING_DIR}/{PUBLIC_KEY_FILE}",
+            *(["--pushgateway", version.pushgateway_url] if version.pushgateway_url else []),
+        ],  # fmt: skip
+        env=[core.EnvVarArgs(name="HOME", value=f"{SCRATCH_MOUNT}/home")],
+        resources=core.ResourceRequirementsArgs(
+            requests={"cpu": "500m", "memory": "512Mi"}, limits={"cpu": "2", "memory": "512Mi"}
+        ),
+        volume_mounts=[
+            core.VolumeMountArgs(name="weights", mount_path=MODELS_MOUNT, read_only=True),
+            core.VolumeMountArgs(name="scratch", mount_path=SCRATCH_MOUNT),
+            core.VolumeMountArgs(name="signing-pub", mount_path=SIGNING_DIR, read_only=True),
+        ],
         security_context=pods.container_security(),
     )
