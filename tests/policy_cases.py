@@ -258,12 +258,17 @@ CONTAINER = {
 DEPLOY = "kubernetes:apps/v1:Deployment"
 # A model with a rollout block is an Argo Rollouts Rollout (rollouts.argoproj.io v1alpha1).
 ROLLOUT = "kubernetes:argoproj.io/v1alpha1:Rollout"
+REV = conventions.REVISION_LABEL
+# A made-up commit: the rule reads a revision's form, never what it names.
+COMMIT = "0123456789abcdef" * 2 + "01234567"
+PINNED = {**LABELS, REV: COMMIT}
+# A model server as the platform makes it, serving a pinned revision.
 DEPLOYMENT = {
     "metadata": {"name": "assistant", "namespace": "llm", "labels": LABELS},
     "spec": {
         "selector": {"matchLabels": {"app.kubernetes.io/name": "assistant"}},
         "template": {
-            "metadata": {"labels": LABELS},
+            "metadata": {"labels": PINNED},
             "spec": {"securityContext": {"runAsNonRoot": True}, "containers": [CONTAINER]},
         },
     },
@@ -1234,10 +1239,6 @@ PDB_CASES = [
          [workload(kind=ROLLOUT, namespace="llm")], NOT_SELECTED),
 ]
 
-REV = conventions.REVISION_LABEL
-# A made-up commit: the rule reads a revision's form, never what it names.
-COMMIT = "0123456789abcdef" * 2 + "01234567"
-PINNED = {**LABELS, REV: COMMIT}
 NO_REVISION = (f"{DEPLOY} 'd' serves model 'assistant' with no revision on its pod template "
                f"(label {REV}): the same spec could serve other weights tomorrow, and a "
                f"rollback has no revision to return to. Set models[].revision of 'assistant' in "
