@@ -43,6 +43,10 @@ WEIGHT_VERSIONS_KEPT = 3
 _POD_TEMPLATE_KINDS = {
     "kubernetes:apps/v1:Deployment",
     "kubernetes:apps/v1:StatefulSet",
+    # A model with a rollout block is served by an Argo Rollouts Rollout instead of a
+    # Deployment: spec.replicas and spec.template as a Deployment's (rollouts.argoproj.io
+    # v1alpha1, chart argo-rollouts 2.41.0 templates/crds/rollout-crd.yaml:82, :1012).
+    "kubernetes:argoproj.io/v1alpha1:Rollout",
 }
 
 

@@ -256,12 +256,19 @@ CONTAINER = {
     "readinessProbe": {"httpGet": {"path": "/v1/models", "port": 8000}},
 }
 DEPLOY = "kubernetes:apps/v1:Deployment"
+# A model with a rollout block is an Argo Rollouts Rollout (rollouts.argoproj.io v1alpha1).
+ROLLOUT = "kubernetes:argoproj.io/v1alpha1:Rollout"
+REV = conventions.REVISION_LABEL
+# A made-up commit: the rule reads a revision's form, never what it names.
+COMMIT = "0123456789abcdef" * 2 + "01234567"
+PINNED = {**LABELS, REV: COMMIT}
+# A model server as the platform makes it, serving a pinned revision.
 DEPLOYMENT = {
     "metadata": {"name": "assistant", "namespace": "llm", "labels": LABELS},
     "spec": {
         "selector": {"matchLabels": {"app.kubernetes.io/name": "assistant"}},
         "template": {
-            "metadata": {"labels": LABELS},
+            "metadata": {"labels": PINNED},
             "spec": {"securityContext": {"runAsNonRoot": True}, "containers": [CONTAINER]},
         },
     },
@@ -814,7 +821,23 @@ BUDGET_CASES = [
          [VPC, GCP_NET, res(AWS_BUDGET_T, "bud", AWS_BUDGET)], "no gcp budget"),
 ]
 
+def gpu_rollout(replicas: int) -> Resource:
+    """An on-prem model server's Rollout: one GPU a pod at $1.10 a GPU-hour."""
+    template = with_(DEPLOYMENT["spec"]["template"], "spec.containers.0.resources",
+                     {"limits": {"nvidia.com/gpu": "1"}})
+    return res(ROLLOUT, "assistant", {
+        "metadata": {"name": "assistant", "annotations": {
+            conventions.GPU_HOUR_ANNOTATION: "1.10"}},
+        "spec": {"replicas": replicas, "template": template}})
+
+
 COST_CASES = [
+    # A Rollout's GPUs cost like a Deployment's: 1 replica x 1 GPU x 730 h x $1.10 = $803.00
+    # at the cap, 2 replicas $1,606.00 over it.
+    Case("monthly-cost-cap", [gpu_rollout(1)], [gpu_rollout(2)],
+         "estimated cost $1,606.00/month is over the cap $803.00/month (policy config "
+         "maxMonthlyUsd). Biggest line items: assistant $1,606.00 (2 replica(s) x 1 GPU x 730 h",
+         config={"maxMonthlyUsd": 803}),
     Case("monthly-cost-cap", [res(NG, "ng", ng(730))], [res(NG, "ng", ng(731))],
          f"estimated cost ${OVER_CAP}/month is over the cap ${AT_CAP}/month (policy config "
          f"maxMonthlyUsd). Biggest line items: ng ${OVER_CAP} (731 node-h x $1.861). Lower",
@@ -1012,6 +1035,9 @@ POD_PATHS = {
     "kubernetes:apps/v1:ReplicaSet": "spec.template.spec",
     "kubernetes:batch/v1:Job": "spec.template.spec",
     "kubernetes:batch/v1:CronJob": "spec.jobTemplate.spec.template.spec",
+    # spec.template as a Deployment's: chart argo-rollouts 2.41.0
+    # templates/crds/rollout-crd.yaml:1012.
+    ROLLOUT: "spec.template.spec",
 }
 
 
@@ -1148,6 +1174,8 @@ PROBE_CASES = [
          workload(NO_PROBES, "kubernetes:core/v1:Pod"), "has no startupProbe"),
     Case("model-server-probes", workload(kind="kubernetes:apps/v1:StatefulSet"),
          workload(NO_PROBES, "kubernetes:apps/v1:StatefulSet"), "has no startupProbe"),
+    Case("model-server-probes", workload(kind=ROLLOUT), workload(NO_PROBES, ROLLOUT),
+         f"{ROLLOUT} 'd' container 'server' has no startupProbe or readinessProbe"),
     # Init containers run to completion before the server: they need no probes.
     Case("model-server-probes", workload(pod=pod(("initContainers", [INIT]))),
          workload(pod=pod(("initContainers", [INIT]),
@@ -1205,6 +1233,44 @@ PDB_CASES = [
     Case("model-server-disruption-budget", [SERVER],
          [workload(namespace="llm", labels={**LABELS, conventions.APP_COMPONENT: "inference"})],
          NOT_SELECTED, config={"component": "inference"}),
+    # A Rollout's pods (both ReplicaSets') carry its template's labels: the same PDB covers them.
+    Case("model-server-disruption-budget",
+         [workload(kind=ROLLOUT, namespace="llm"), pdb({"matchLabels": {APP: "assistant"}})],
+         [workload(kind=ROLLOUT, namespace="llm")], NOT_SELECTED),
+]
+
+NO_REVISION = (f"{DEPLOY} 'd' serves model 'assistant' with no revision on its pod template "
+               f"(label {REV}): the same spec could serve other weights tomorrow, and a "
+               f"rollback has no revision to return to. Set models[].revision of 'assistant' in "
+               f"the stack to the commit it serves (40 hex")
+PINNED_CASES = [
+    # A 40-hex commit passes; no label, or an empty one, fails and says what to set.
+    Case("model-pinned", workload(labels=PINNED), workload(), NO_REVISION),
+    Case("model-pinned", workload(labels=PINNED), workload(labels={**LABELS, REV: ""}),
+         "serves model 'assistant' with no revision on its pod template"),
+    # A fine-tune's version passes; a branch or tag that moves does not.
+    *(Case("model-pinned", workload(labels={**LABELS, REV: "v3"}),
+           workload(labels={**LABELS, REV: ref}),
+           f"with revision '{ref}', a branch or tag that moves") for ref in ("main", "master",
+                                                                            "latest")),
+    Case("model-pinned", workload(labels={**LABELS, REV: "v3.1-rc1"}),
+         workload(labels={**LABELS, REV: "Main"}),
+         "with revision 'Main', neither a 40-hex commit nor a version"),
+    # The pods carry the revision, not only the object.
+    Case("model-pinned", workload(labels=PINNED),
+         res(DEPLOY, "d", with_(workload().properties, "metadata.labels", PINNED)),
+         "with no revision on its pod template"),
+    # A Rollout is a model server as a Deployment is.
+    Case("model-pinned", workload(kind=ROLLOUT, labels=PINNED), workload(kind=ROLLOUT),
+         f"{ROLLOUT} 'd' serves model 'assistant' with no revision"),
+    Case("model-pinned", workload(kind=ROLLOUT, labels=PINNED),
+         workload(kind=ROLLOUT, labels={**LABELS, REV: "main"}), "'main', a branch or tag"),
+    # What is not a model server needs no revision.
+    Case("model-pinned", workload(labels={**LABELS, conventions.APP_COMPONENT: "gateway"}),
+         workload(), "with no revision"),
+    Case("model-pinned", workload(),
+         workload(labels={**LABELS, conventions.APP_COMPONENT: "inference"}), "with no revision",
+         config={"component": "inference"}),
 ]
 
 RECORD = {"record": "llm:requests:rate5m", "expr": "sum(rate(x[5m]))"}
@@ -1396,6 +1462,8 @@ GATEWAY_CASES = [
          f"'llm-gateway' container 'gateway' runs {GW_IMAGE}, not pinned by digest"),
     Case("gateway-image-digest", gw_workload(kind=JOB_T), gw_workload(GW_IMAGE, kind=JOB_T),
          "'llm-gateway-provision-0a1b2c3d' container 'gateway'"),
+    Case("gateway-image-digest", gw_workload(kind=ROLLOUT), gw_workload(GW_IMAGE, kind=ROLLOUT),
+         f"{ROLLOUT} 'llm-gateway-provision-0a1b2c3d' container 'gateway' runs {GW_IMAGE}"),
     Case("gateway-image-digest", gw_workload(pod_labels=False),
          gw_workload(GW_IMAGE, pod_labels=False), "not pinned by digest"),
     Case("gateway-image-digest", gw_workload(), gw_workload(ABSENT),
@@ -1412,4 +1480,5 @@ GATEWAY_CASES = [
 
 CASES += [*GATEWAY_CASES, *SCOPE_CASES, *VMRULE_CASES, *UNKNOWN_CASES, *TAG_CASES, *GPU_CASES, *BOUND_CASES, *SPOT_CASES, *BUDGET_CASES, *COST_CASES,
           *STORAGE_CASES, *GUARD_CASES, *ENDPOINT_CASES, *SECRETS_CASES, *IMDS_CASES,
-          *RESTRICTED_CASES, *IMAGE_CASES, *LB_CASES, *PROBE_CASES, *PDB_CASES, *ALERT_CASES]
+          *RESTRICTED_CASES, *IMAGE_CASES, *LB_CASES, *PROBE_CASES, *PDB_CASES, *ALERT_CASES,
+          *PINNED_CASES]

@@ -52,6 +52,7 @@ TABLES = [
     ("policies.llm_platform_rules._base", "_POD_SPEC_PATHS"),
     ("policies.llm_platform_rules.security", "OPEN_CIDRS"),
     ("policies.llm_platform_rules.reliability", "SEVERITIES"),
+    ("policies.llm_platform_rules.reliability", "MOVING_REVISIONS"),
     ("policies.llm_platform_rules.gateway", "LIMITS"),
     ("components.aws.policy_checks", "PUBLIC_ACLS"),
     ("components.aws.policy_checks", "PAB_FLAGS"),

@@ -202,7 +202,7 @@ def test_kubernetes_quantities(text, value):
     assert pricing.quantity(text) == value
 
 
-# --- GPU workloads (Deployments and StatefulSets carrying the GPU-hour annotation) ---
+# --- GPU workloads (Deployments, StatefulSets and Rollouts carrying the GPU-hour annotation) ---
 
 RATE = "llm-platform.dev/gpu-hour-usd"
 MODEL = "llm-platform.dev/model"
@@ -221,7 +221,9 @@ def gpus(n: int | str, key: str = "nvidia.com/gpu") -> dict:
     return {"name": "c", "resources": {"limits": {key: n, "cpu": "4"}}}
 
 
-@pytest.mark.parametrize("kind", ["kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet"])
+@pytest.mark.parametrize("kind", ["kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet",
+                                  # a model with a rollout block: its Rollout's replicas
+                                  "kubernetes:argoproj.io/v1alpha1:Rollout"])
 def test_a_gpu_workload_costs_replicas_x_gpus_x_730_h_x_its_rate(kind):
     # 3 replicas x (2 NVIDIA + 1 AMD GPUs in two containers) x 730 h x $2.40 = $15,768.00.
     inputs = workload(3, [gpus("2"), gpus(1, "amd.com/gpu"), {"name": "sidecar"}],

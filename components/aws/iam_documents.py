@@ -74,10 +74,11 @@ def write_backups_policy(bucket_arn: str, key_arn: str, prefix: str) -> Document
 def publish_models_policy(bucket_arn: str, key_arn: str, prefixes: list[str]) -> Document:
     """What s3fs does for the weights sync and the eval gate under `prefixes` (s3fs==2026.9.0
     s3fs/core.py): head_bucket (:1784) and list_objects_v2 (:1798, s3:ListBucket), head_object
-    (:1761) and get_object (s3:GetObject), put_object, create_multipart_upload, upload_part and
-    complete_multipart_upload (:1508-1540, all s3:PutObject), abort_multipart_upload (:2326);
-    and the key. No delete of any kind: a revision, once written, is never removed by the
-    platform, and a stolen token can add objects but never take one away."""
+    (:1761) and get_object (:1330, s3:GetObject), put_object (:1508), create_multipart_upload
+    (:1514), upload_part (:1561) and complete_multipart_upload (:1531), all s3:PutObject, and
+    abort_multipart_upload (:2326); and the key. No delete of any kind: a revision, once
+    written, is never removed by the platform, and a stolen token can add objects but never
+    take one away."""
     return _prefix_writer(bucket_arn, key_arn, prefixes, delete=False)
 
 

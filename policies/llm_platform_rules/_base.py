@@ -108,6 +108,7 @@ def string_list(description: str, default: list[str]) -> dict[str, Any]:
     }
 
 
+ROLLOUT = "kubernetes:argoproj.io/v1alpha1:Rollout"
 # Kubernetes kinds whose objects carry a pod template, and where it sits.
 _POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
     "kubernetes:core/v1:Pod": ("spec",),
@@ -117,6 +118,11 @@ _POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
     "kubernetes:apps/v1:ReplicaSet": ("spec", "template", "spec"),
     "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
     "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+    # A model with a rollout block is served by an Argo Rollouts Rollout, whose spec.template
+    # is a pod template like a Deployment's (rollouts.argoproj.io v1alpha1 in chart
+    # argo-rollouts 2.41.0, templates/crds/rollout-crd.yaml:1012). One that borrows a
+    # Deployment's template (spec.workloadRef, :3959) has none: that Deployment is checked.
+    ROLLOUT: ("spec", "template", "spec"),
 }
 
 

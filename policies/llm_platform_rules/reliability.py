@@ -1,8 +1,9 @@
-"""Reliability rules: model servers survive node drains and slow loads; alerts are
-actionable."""
+"""Reliability rules: model servers serve a pinned revision and survive node drains and slow
+loads; alerts are actionable."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -57,6 +58,41 @@ def _probes(args: ResourceValidationArgs, report: ReportViolation) -> None:
                 f"readiness probe on /v1/models, or traffic reaches it before the model is "
                 f"loaded (components.kubernetes.model_server sets both)."
             )
+
+
+# A pinned revision, as the spec takes models[].revision (components/spec/types.py Revision):
+# a Hub repository's 40-hex commit or our own fine-tune's version; never a name that moves.
+PINNED_REVISION = re.compile(r"v?[0-9a-z][0-9a-z.-]{0,39}")
+MOVING_REVISIONS = ("main", "master", "latest")
+
+
+def revision_problem(revision: Any) -> str | None:
+    """What is wrong with a pod template's revision label; None when it pins one build."""
+    if not revision:
+        return "no revision"
+    if revision in MOVING_REVISIONS:
+        return f"revision {revision!r}, a branch or tag that moves"
+    if not PINNED_REVISION.fullmatch(str(revision)):
+        return f"revision {revision!r}, neither a 40-hex commit nor a version"
+    return None
+
+
+def _model_pinned(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    component = config(args, "component", MODEL_SERVER)
+    if not _is_model_server(args.resource_type, args.props, component):
+        return
+    labels = pod_labels(args.resource_type, args.props)
+    problem = revision_problem(get(labels, conventions.REVISION_LABEL))
+    if problem:
+        model = get(labels, conventions.APP_NAME)
+        report(
+            f"{where(args)} serves model '{model}' with {problem} on its pod template "
+            f"(label {conventions.REVISION_LABEL}): the same spec could serve other weights "
+            f"tomorrow, and a rollback has no revision to return to. Set models[].revision "
+            f"of '{model}' in the stack to the commit it serves (40 hex, "
+            f"huggingface_hub.model_info(hf_id).sha) or to your fine-tune's version; the "
+            f"platform labels the model server's pods with it."
+        )
 
 
 def _selects(selector: Mapping[str, Any], labels: Mapping[str, Any]) -> bool:
@@ -126,6 +162,16 @@ def _alert_rules(args: ResourceValidationArgs, report: ReportViolation) -> None:
 
 
 POLICIES = [
+    rule(
+        "model-pinned",
+        "Every model server (Deployment or Argo Rollouts Rollout) serves a pinned revision: "
+        "its pod template carries llm-platform.dev/revision with a commit or a version.",
+        _model_pinned,
+        severity=Severity.HIGH,
+        schema=_COMPONENT_SCHEMA,
+        remediation="Pin models[].revision in the stack to the Hub commit (40 hex) or the "
+        "fine-tune's version.",
+    ),
     rule(
         "model-server-disruption-budget",
         "Every model server has a PodDisruptionBudget.",
