@@ -389,32 +389,35 @@ class RuleBuilder:
         rollout Argo aborted tickets (users stay on the stable revision; a person decides
         what ships next). Each reads the pinned revision only, so a Pushgateway group left
         by an older revision cannot keep an alert firing."""
-        mine, rev = {"model": model.name}, model.revision
-        out: list[Alert] = []
-        if self.spec.has_artifact_store:
-            verify = f'namespace="{self.ns}",job="{m.VERIFY_JOB}",model="{model.name}"'
-            out.append(
-                Alert(
-                    name="ModelArtifactInvalid",
-                    severity="critical",
-                    expr=f'max({m.ARTIFACT_INVALID}{{{verify},revision="{rev}"}}) > 0',
-                    for_="1m",
-                    summary=f"{model.name}: the weights of revision {rev} fail verification",
-                    description=(
-                        f"The verify-weights init container of {model.name} found the copy "
-                        f"of revision {rev} in the artifact store unsigned, altered or "
-                        "incomplete; its pods do not start the engine. The container's log "
-                        "line names the file."
-                    ),
-                    dashboard="serving",
-                    labels=mine,
-                )
-            )
+        out = [self._artifact_alert(model)] if self.spec.has_artifact_store else []
         if model.rollout is None:
             return out
+        return out + self._rollout_alerts(model)
+
+    def _artifact_alert(self, model: Model) -> Alert:
+        rev = model.revision
+        verify = f'namespace="{self.ns}",job="{m.VERIFY_JOB}",model="{model.name}"'
+        return Alert(
+            name="ModelArtifactInvalid",
+            severity="critical",
+            expr=f'max({m.ARTIFACT_INVALID}{{{verify},revision="{rev}"}}) > 0',
+            for_="1m",
+            summary=f"{model.name}: the weights of revision {rev} fail verification",
+            description=(
+                f"The verify-weights init container of {model.name} found the copy "
+                f"of revision {rev} in the artifact store unsigned, altered or "
+                "incomplete; its pods do not start the engine. The container's log "
+                "line names the file."
+            ),
+            dashboard="serving",
+            labels={"model": model.name},
+        )
+
+    def _rollout_alerts(self, model: Model) -> list[Alert]:
+        mine, rev = {"model": model.name}, model.revision
         rollout = f'exported_namespace="{self.ns}",name="{model.name}"'
         gate = f'namespace="{self.ns}",job="{m.EVAL_GATE_JOB}",model="{model.name}"'
-        return out + [
+        return [
             Alert(
                 name="ModelRolloutAborted",
                 severity="warning",
