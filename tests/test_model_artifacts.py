@@ -429,3 +429,18 @@ def test_stack_without_a_store_downloads_the_pinned_commit_unsigned(tmp_path):
     model = raw["models"][0]
     assert spec["containers"][0]["command"][2:4] == [
         model["hf_id"], f"--revision={model['revision']}"]
+
+
+def test_nothing_reaches_a_sync_jobs_pod(aws):
+    """One NetworkPolicy per namespace selects every sync Job's pod and admits nothing."""
+    records, _ = aws
+    policy = _one(records, "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+                  "aws-publisher-sync-netpol")
+    selector = policy.inputs["spec"]["podSelector"]["matchLabels"]
+    job = _one(records, JOB, "aws-assistant-sync")
+    labels = job.inputs["spec"]["template"]["metadata"]["labels"]
+    assert selector.items() <= labels.items()
+    assert policy.inputs["spec"]["policyTypes"] == ["Ingress"]
+    assert not policy.inputs["spec"].get("ingress")
+    server = _one(records, DEPLOYMENT, "aws-assistant-server")
+    assert not selector.items() <= server.inputs["spec"]["template"]["metadata"]["labels"].items()

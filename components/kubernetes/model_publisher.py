@@ -1,7 +1,8 @@
 """ModelPublisher: what every sync Job (components/kubernetes/model_server/sync.py) and the
 verify init containers of a namespace share, made once: the MODEL_PUBLISHER service account
 (with its cloud identity's annotations and credential files), the signing public key's
-ConfigMap, the signing private key's Secret and, on premises, the store's own claim.
+ConfigMap, the signing private key's Secret, the NetworkPolicy that admits nothing to a sync
+Job's pod and, on premises, the store's own claim.
 
 In render mode the Secret is not made: the provider writes every input to a file in plain
 text, so the Secret SIGNING_KEY_SECRET is made beforehand with kubectl and only referenced
@@ -23,7 +24,7 @@ from components.kubernetes.facts import (
     SIGNING_KEY_SECRET,
     WorkloadIdentity,
 )
-from components.kubernetes.model_server.sync import store_claim_spec
+from components.kubernetes.model_server.sync import network_policy_spec, store_claim_spec
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,12 @@ class ModelPublisher(pulumi.ComponentResource):
             self.files_config_map = files.metadata.name
             self.ready.append(files)
         self._signing(name)
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-sync-netpol",
+            metadata=self._meta(f"{MODEL_PUBLISHER}-sync"),
+            spec=network_policy_spec(),
+            opts=child,
+        )
         if args.claim is not None:
             self.ready.append(
                 k8s.core.v1.PersistentVolumeClaim(

@@ -189,3 +189,14 @@ def store_claim_spec(
         storage_class_name=storage_class,
         resources=core.VolumeResourceRequirementsArgs(requests={"storage": f"{size_gib}Gi"}),
     )
+
+
+def network_policy_spec() -> k8s.networking.v1.NetworkPolicySpecArgs:
+    """Nothing reaches a sync Job's pod; it reaches out (the Hub, the store) as it must."""
+    return k8s.networking.v1.NetworkPolicySpecArgs(
+        pod_selector=k8s.meta.v1.LabelSelectorArgs(
+            match_labels={conventions.APP_COMPONENT: COMPONENT}
+        ),
+        policy_types=["Ingress"],
+        ingress=[],
+    )
