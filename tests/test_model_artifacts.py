@@ -402,18 +402,23 @@ def test_render_mode_store_is_the_claim_and_the_key_is_made_with_kubectl(mixed):
     assert claim.inputs["spec"]["storageClassName"] == claim_spec["storage_class"]
     assert claim.inputs["spec"]["resources"]["requests"]["storage"] == f"{claim_spec['size_gib']}Gi"
     name = claim.inputs["metadata"]["name"]
-    for model in raw["models"]:
-        job = _one(records, JOB, f"onprem-mixed-{model['name']}-sync")
-        assert claim.urn in job.dependencies
-        pod_spec = job.inputs["spec"]["template"]["spec"]
-        store = next(v for v in pod_spec["volumes"] if v["name"] == "artifacts")
-        assert store["persistentVolumeClaim"] == {"claimName": name, "readOnly": False}
-        server = _one(records, DEPLOYMENT, f"onprem-mixed-{model['name']}-server")
-        served = server.inputs["spec"]["template"]["spec"]
-        store = next(v for v in served["volumes"] if v["name"] == "artifacts")
-        assert store["persistentVolumeClaim"] == {"claimName": name, "readOnly": True}
-        assert [c["name"] for c in served["initContainers"]] == ["fetch-weights", "verify-weights"]
-        assert "serviceAccountName" not in served  # the claim needs no cloud identity
+    # support-bot is synced to the claim; analyst's prebuilt engine sits on a prefilled
+    # read-only claim of its own, so it has no sync Job and never mounts the store.
+    job = _one(records, JOB, "onprem-mixed-support-bot-sync")
+    assert claim.urn in job.dependencies
+    pod_spec = job.inputs["spec"]["template"]["spec"]
+    store = next(v for v in pod_spec["volumes"] if v["name"] == "artifacts")
+    assert store["persistentVolumeClaim"] == {"claimName": name, "readOnly": False}
+    server = _one(records, "kubernetes:argoproj.io/v1alpha1:Rollout",
+                  "onprem-mixed-support-bot-rollout")
+    served = server.inputs["spec"]["template"]["spec"]
+    store = next(v for v in served["volumes"] if v["name"] == "artifacts")
+    assert store["persistentVolumeClaim"] == {"claimName": name, "readOnly": True}
+    assert [c["name"] for c in served["initContainers"]] == ["fetch-weights", "verify-weights"]
+    assert "serviceAccountName" not in served  # the claim needs no cloud identity
+    assert not [r for r in records if r.type == JOB and r.name == "onprem-mixed-analyst-sync"]
+    analyst = _one(records, DEPLOYMENT, "onprem-mixed-analyst-server")
+    assert "initContainers" not in analyst.inputs["spec"]["template"]["spec"]
     written = _written(out)
     assert not [line for line in PEM_LINES if line in written] and "PRIVATE KEY" not in written
 

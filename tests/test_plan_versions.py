@@ -48,8 +48,8 @@ def test_the_printed_lines_of_the_example():
         "  needs 2 GPUs beyond the planned replicas while it runs",
     ]
     assert versions.lines(analyst) == [
-        "analyst: serves 6f6073b423013f6a7d4d9f39144961bfbfbc386b, a first version; signed: "
-        "synced to onprem.artifact_claim, verified before the engine starts",
+        "analyst: serves 6f6073b423013f6a7d4d9f39144961bfbfbc386b, a first version; not "
+        "signed: served from a prefilled read-only claim, nothing is synced",
         "  Deployment: a new revision replaces its pods at once (no rollout)",
     ]
 

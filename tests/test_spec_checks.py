@@ -276,7 +276,12 @@ PROBLEMS = [
      [f"{S}.models[0].weights.access_mode: only for volume: shared; a per-pod volume is one "
       "ReadWriteOnce claim per pod (remove access_mode, or set volume: shared)"]),
     ("onprem-mixed", [("models.1.weights", DELETE)],
-     [f"{S}.models[1].weights.volume: model 'analyst' serves a TensorRT-LLM engine built "
+     [f"{S}.models[1].weights.access_mode: tensorrt-llm serves a repository built beforehand, "
+      "not the Hub's weights the sync Job would copy: set weights.volume shared with "
+      "access_mode ReadOnlyMany (a claim holding the build), or source.uri (a store path "
+      "holding it)"]),
+    ("onprem-engines", [("models.1.weights", DELETE)],
+     [f"{S}.models[1].weights.volume: model 'chat-trtllm' serves a TensorRT-LLM engine built "
       "beforehand into /models/<model>/triton; with no bucket to copy it from, a new per-pod "
       "volume starts empty; set volume: shared on a claim that holds the engine"]),
     # 512 = 2 x 256 concurrent: 2 replicas

@@ -77,7 +77,7 @@ def test_the_example_is_a_model_mid_upgrade():
      "own fine-tune's version (lowercase letters, digits, '.' and '-', at most 40, an "
      "optional leading 'v') with a source.uri"),
     (lambda r: bot(r).update(revision=QWEN_CANDIDATE.upper()),
-     f"{M}.revision: String should match pattern '^v?[0-9a-z][0-9a-z.-]{{0,39}}$' "
+     f"{M}.revision: String should match pattern '^v?[0-9a-z]([0-9a-z.-]{{0,38}}[0-9a-z])?$' "
      f"(got '{QWEN_CANDIDATE.upper()}')"),
 ], ids=["branch", "previous-version-without-source", "replaces-itself", "missing", "uppercase"])
 def test_a_model_must_be_pinned(edit, expected):
@@ -228,12 +228,31 @@ def test_a_missing_signing_key_stops_the_program_with_one_line():
         "is not set; run `pulumi config set --secret modelSigningKey <value>`"]
 
 
-def test_a_rollout_without_a_store_is_warned_not_refused():
+def test_a_rollout_without_a_store_is_refused():
+    """The gate's golden set and reports live in the store: without one it fails closed."""
     raw = mixed(lambda r: (r["onprem"].pop("artifact_claim"), r.pop("lifecycle")))
-    assert load_spec(raw).warnings == [
-        f"{M}.rollout: no artifact store, so 'support-bot' is neither synced nor signed: each "
-        "engine downloads its revision from the Hub, and the eval gate has no golden set to "
-        "read; add onprem.artifact_claim"]
+    assert problems(raw) == [
+        f"{M}.rollout: needs an artifact store: the eval gate reads its golden set from "
+        "evals/<name>/ and writes its report there, and without one it would fail closed on "
+        "every rollout; add onprem.artifact_claim"]
+
+
+def test_a_prebuilt_engine_is_not_synced_from_the_hub():
+    """Triton serves a repository built beforehand: with a store it needs a prefilled
+    read-only claim (the example's) or a source path, never the Hub's weights."""
+    raw = mixed(lambda r: r["models"][1]["weights"].pop("access_mode"))
+    assert problems(raw) == [
+        f"{S}.models[1].weights.access_mode: tensorrt-llm serves a repository built "
+        "beforehand, not the Hub's weights the sync Job would copy: set weights.volume shared "
+        "with access_mode ReadOnlyMany (a claim holding the build), or source.uri (a store "
+        "path holding it)"]
+
+
+def test_a_version_label_ends_in_a_letter_or_digit():
+    raw = mixed(lambda r: bot(r).update(revision="v3-", source={"uri": "s3://ft/support-bot/v3"}))
+    assert problems(raw) == [
+        f"{M}.revision: String should match pattern '^v?[0-9a-z]([0-9a-z.-]{{0,38}}[0-9a-z])?$' "
+        "(got 'v3-')"]
 
 
 def test_a_hybrid_syncs_to_its_bucket_not_a_claim():

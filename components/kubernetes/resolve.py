@@ -146,8 +146,7 @@ def bucket(facts: ClusterFacts) -> Reads | None:
 
 
 def prefilled(model: Model) -> bool:
-    """Already on a read-only shared claim: neither synced, fetched nor downloaded."""
-    return model.weights.volume == "shared" and model.weights.access_mode == "ReadOnlyMany"
+    return model.weights.prefilled
 
 
 def weights_source(model: Model, storage_class: str | None, reads: Reads | None) -> WeightsSource:

@@ -19,10 +19,15 @@ ROUTER_NOTE = (
 NOT_SIGNED = "not signed: no artifact store"
 
 
-def _signing(env: Environment) -> str:
+PREFILLED = "not signed: served from a prefilled read-only claim, nothing is synced"
+
+
+def _signing(env: Environment, model: Model) -> str:
     spec = env.spec
     if not spec.has_artifact_store:
         return NOT_SIGNED
+    if model.weights.prefilled:
+        return PREFILLED
     store = "onprem.artifact_claim" if spec.cloud is None else "the artifacts bucket"
     return f"signed: synced to {store}, verified before the engine starts"
 
@@ -61,15 +66,14 @@ def _rollout(env: Environment, model: Model) -> dict[str, Any] | None:
 
 def model_versions(env: Environment) -> list[dict[str, Any]]:
     """Per model, as plan.json records it."""
-    signing = _signing(env)
     return [
         {
             "model": m.name,
             "revision": m.revision,
             "replaces": m.previous_revision,
             "source": m.source.uri if m.source is not None else f"hf://{m.hf_id}",
-            "signed": signing != NOT_SIGNED,
-            "signing": signing,
+            "signed": _signing(env, m).startswith("signed"),
+            "signing": _signing(env, m),
             "served_by": "Rollout" if m.rollout is not None else "Deployment",
             "rollout": _rollout(env, m),
         }

@@ -527,7 +527,8 @@ def _weights_problems(
             ]
         volume = config_path(("models", i, "weights", "volume"))
         engine = ENGINES[model.engine.kind]
-        return [f"{volume}: {p}" for p in engine.weights_problems(model.name, spec.cloud is None)]
+        fresh = not spec.has_artifact_store
+        return [f"{volume}: {p}" for p in engine.weights_problems(model.name, fresh)]
     if weights.shared_access_mode != "ReadWriteOnce":
         return []
     surge = scheduling.can_surge(
@@ -775,7 +776,17 @@ def _revision_problems(where: tuple, model: Model) -> list[str]:
 
 
 def _source_problems(spec: EnvironmentSpec, where: tuple, model: Model) -> list[str]:
-    """Only the sync Job reads another source; without a store the engine reads the Hub."""
+    """Only the sync Job reads another source; without a store the engine reads the Hub. An
+    engine that serves a prebuilt repository (Triton) cannot be synced from the Hub's
+    weights: its revision is a claim prefilled with the build, or a store path holding it."""
+    synced = spec.has_artifact_store and model.source is None and not model.weights.prefilled
+    if synced and not ENGINES[model.engine.kind].hub_download:
+        return [
+            f"{config_path((*where, 'weights', 'access_mode'))}: {model.engine.kind} serves a "
+            "repository built beforehand, not the Hub's weights the sync Job would copy: set "
+            "weights.volume shared with access_mode ReadOnlyMany (a claim holding the build), "
+            "or source.uri (a store path holding it)"
+        ]
     if model.source is None or spec.has_artifact_store:
         return []
     return [
@@ -849,10 +860,10 @@ def _rollout_problems(
                 f"before's {before} (got {step}); the canary's weight only rises"
             )
     if not spec.has_artifact_store:
-        warnings.append(
-            f"{config_path(where)}: no artifact store, so '{model.name}' is neither synced "
-            "nor signed: each engine downloads its revision from the Hub, and the eval gate "
-            "has no golden set to read; add onprem.artifact_claim"
+        problems.append(
+            f"{config_path(where)}: needs an artifact store: the eval gate reads its golden "
+            "set from evals/<name>/ and writes its report there, and without one it would fail "
+            "closed on every rollout; add onprem.artifact_claim"
         )
     return problems
 

@@ -3,6 +3,8 @@ single-field validation. Checks that span fields or need the catalog live in `ch
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -531,6 +533,11 @@ class WeightStorage(_Strict):
     def shared_access_mode(self) -> str:
         return self.access_mode or "ReadWriteMany"
 
+    @property
+    def prefilled(self) -> bool:
+        """Already on a read-only shared claim: neither synced, fetched nor downloaded."""
+        return self.volume == "shared" and self.access_mode == "ReadOnlyMany"
+
 
 class SecretRef(_Strict):
     name: DnsLabel = Field(
@@ -608,7 +615,8 @@ class ModelFallback(_Strict):
 # the same spec could serve other weights tomorrow. Our own fine-tune's version is any
 # short name, but only with a source.uri to read it from (checked).
 HUB_COMMIT = re.compile(r"^[0-9a-f]{40}$")
-Revision = Annotated[str, Field(pattern=r"^v?[0-9a-z][0-9a-z.-]{0,39}$")]
+# It is also a pod label value, which must end in a letter or digit.
+Revision = Annotated[str, Field(pattern=r"^v?[0-9a-z]([0-9a-z.-]{0,38}[0-9a-z])?$")]
 # huggingface_hub 2.4.0 hf_api.py:798,904: ModelInfo.sha, the commit model_info() read.
 REVISION_RULE = (
     "a 40-hex commit of the Hugging Face repository (its History tab, or "
@@ -996,26 +1004,62 @@ _PEM_EXAMPLE = (
 )
 
 
-def _ec_public_key(v: str) -> str:
-    # Deferred: the spec's types load without cryptography until a key is given.
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+# The SubjectPublicKeyInfo algorithm of an EC key (RFC 5480 2.1.1) and the named curves
+# model_signing==1.1.1 accepts (_signing/sign_ec_key.py:50: secp256r1, secp384r1, secp521r1),
+# as DER-encoded OBJECT IDENTIFIERs. Read with the standard library: the plan's lock has no
+# crypto package, and only the key's kind is checked here (the image verifies with it).
+_EC_PUBLIC_KEY_OID = bytes.fromhex("2a8648ce3d0201")
+_EC_CURVE_OIDS = {
+    bytes.fromhex("2a8648ce3d030107"): "P-256",
+    bytes.fromhex("2b81040022"): "P-384",
+    bytes.fromhex("2b81040023"): "P-521",
+}
+_PEM_PUBLIC = re.compile(
+    r"\A\s*-----BEGIN PUBLIC KEY-----\s*([A-Za-z0-9+/=\s]+?)\s*-----END PUBLIC KEY-----\s*\Z"
+)
 
+
+def _der(data: bytes, at: int) -> tuple[int, bytes, int]:
+    """The DER element at `at`: its tag, its contents and where the next one starts."""
+    tag, size, at = data[at], data[at + 1], at + 2
+    if size & 0x80:
+        count = size & 0x7F
+        if not 0 < count <= 2:
+            raise ValueError("length")
+        size, at = int.from_bytes(data[at : at + count], "big"), at + count
+    if at + size > len(data):
+        raise ValueError("truncated")
+    return tag, data[at : at + size], at + size
+
+
+def _ec_curve(der: bytes) -> str | None:
+    """The named curve of a DER SubjectPublicKeyInfo, or None when it is not an EC key."""
+    try:
+        tag, info, _ = _der(der, 0)
+        tag_alg, algorithm, _ = _der(info, 0)
+        tag_oid, oid, after = _der(algorithm, 0)
+        tag_curve, curve, _ = _der(algorithm, after)
+    except (IndexError, ValueError):
+        return None
+    if (tag, tag_alg, tag_oid, tag_curve) != (0x30, 0x30, 0x06, 0x06):
+        return None
+    return _EC_CURVE_OIDS.get(curve) if oid == _EC_PUBLIC_KEY_OID else None
+
+
+def _ec_public_key(v: str) -> str:
     if "PRIVATE KEY" in v:
         raise ValueError(
             "is a private key: put only the public key here, and the private key in the "
             "Secret model-signing-key or the Pulumi secret private_key_secret names"
         )
+    found = _PEM_PUBLIC.match(v)
     try:
-        key = load_pem_public_key(v.encode())
-    except ValueError:
-        raise ValueError("must be a PEM public key (-----BEGIN PUBLIC KEY-----)") from None
-    # model_signing==1.1.1 _signing/sign_ec_key.py:50 accepts these three curves only.
-    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name not in (
-        "secp256r1",
-        "secp384r1",
-        "secp521r1",
-    ):
+        der = base64.b64decode("".join(found.group(1).split()), validate=True) if found else b""
+    except binascii.Error:
+        der = b""
+    if not der:
+        raise ValueError("must be a PEM public key (-----BEGIN PUBLIC KEY-----)")
+    if _ec_curve(der) is None:
         raise ValueError("must be an elliptic-curve P-256, P-384 or P-521 public key")
     return v
 
