@@ -49,10 +49,25 @@ def refuses(prompt: str) -> bool:
     return len(prompt) % 5 == 0
 
 
+def refuses_stricter(prompt: str) -> bool:
+    """A stricter model (mode "stricter"): it also refuses the prompts one longer."""
+    return len(prompt) % 5 in (0, 1)
+
+
+def helpful(prompt: str) -> str:
+    return f"Here is how: {prompt[:40]}"
+
+
+# Mode "judge": a judge model's verdict in the eval gate's format (components/lifecycle/scorers).
+JUDGE_SCORE = 0.75
+
+
 @dataclass
 class Stub:
-    """An OpenAI-compatible chat server. `modes[model]`: "ok", "503", "stall" (answers after
-    `stall_s`) or "hold" (answers when `release[model]` is set); `served_by` names it in a header."""
+    """An OpenAI-compatible chat server. `modes[model]`: "ok", "503", "500", "stall" (answers
+    after `stall_s`), "hold" (answers when `release[model]` is set), "stricter" (refuses more:
+    refuses_stricter) or "judge" (answers `SCORE: JUDGE_SCORE`); `served_by` names it in a
+    header."""
 
     served_by: str
     # The bearer token it requires (the hosted API's key); None: any.
@@ -68,8 +83,8 @@ class Stub:
     def answer(self, body: dict) -> tuple[int, dict]:
         model = body.get("model", "")
         mode = self.modes.get(model, "ok")
-        if mode == "503":
-            return 503, {"error": {"message": "overloaded", "type": "server_error"}}
+        if mode in ("503", "500"):
+            return int(mode), {"error": {"message": "overloaded", "type": "server_error"}}
         if mode == "stall":
             self.closing.wait(self.stall_s)
         if mode == "hold":
@@ -77,7 +92,10 @@ class Stub:
             while not (self.release[model].is_set() or self.closing.is_set()) and time.monotonic() < deadline:
                 self.release[model].wait(0.1)
         prompt = str(body["messages"][-1]["content"])
-        text = REFUSAL if refuses(prompt) else f"Here is how: {prompt[:40]}"
+        refused = refuses_stricter(prompt) if mode == "stricter" else refuses(prompt)
+        text = REFUSAL if refused else helpful(prompt)
+        if mode == "judge":
+            text = f"SCORE: {JUDGE_SCORE}"
         return 200, {
             "id": "chatcmpl-stub", "object": "chat.completion", "created": int(time.time()), "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],

@@ -38,7 +38,9 @@ def settings(**team_changes) -> dict:
     return {"environment": "aws", "ceiling_usd": 1800.0, "log_dir": "/var/log/llm",
             "retention_days": 30, "redact_prompts": False,
             "teams": [t for t in teams if t.get("keep", True)],
-            "models": {"assistant": {"revision": "r-7f3a", "fallback": "assistant-hosted"},
+            # assistant mid-rollout: its Service has pods of both revisions.
+            "models": {"assistant": {"revision": "r-7f3a", "fallback": "assistant-hosted",
+                                     "previous_revision": "r-6e2b"},
                        "summarizer": {"revision": "r-0c1d", "fallback": None}}}
 
 
@@ -328,19 +330,21 @@ def test_one_log_line_per_request_with_every_field(callback_run):
     lines = lines[:2]
     direct, fell_back = lines
     assert set(direct) == {
-        "ts", "time", "team", "key_alias", "model", "served_by", "revision", "gateway_pod",
-        "prompt", "completion", "finish_reason", "prompt_tokens", "completion_tokens",
-        "latency_ms", "status", "cost_usd", "fallback", "fallback_reason", "refusal"}
+        "ts", "time", "team", "key_alias", "model", "served_by", "revision", "previous_revision",
+        "gateway_pod", "prompt", "completion", "finish_reason", "prompt_tokens",
+        "completion_tokens", "latency_ms", "status", "cost_usd", "fallback", "fallback_reason",
+        "refusal"}
     assert {k: direct[k] for k in direct if k not in ("ts", "time", "latency_ms")} == {
         "team": "batch", "key_alias": "batch-prod", "model": "assistant", "served_by": "assistant",
-        "revision": "r-7f3a", "gateway_pod": "llm-gateway-0", "prompt": "hi",
+        "revision": "r-7f3a", "previous_revision": "r-6e2b", "gateway_pod": "llm-gateway-0",
+        "prompt": "hi",
         "completion": "Paris.", "finish_reason": "stop", "prompt_tokens": 10,
         "completion_tokens": 5, "status": 200, "cost_usd": 0.02, "fallback": False,
         "fallback_reason": None, "refusal": False}
     assert direct["latency_ms"] == 250.0 or abs(direct["latency_ms"] - 250.0) < 1
     assert (fell_back["served_by"], fell_back["fallback"], fell_back["fallback_reason"],
-            fell_back["refusal"], fell_back["cost_usd"]) == (
-        "assistant-hosted", True, "timeout", True, 0.2)
+            fell_back["refusal"], fell_back["cost_usd"], fell_back["previous_revision"]) == (
+        "assistant-hosted", True, "timeout", True, 0.2, None)
     refused = json.loads((log_dir / "summarizer" / f"{today}-llm-gateway-0.jsonl").read_text())
     assert (refused["status"], refused["prompt"], refused["completion"]) == (429, "sum it up", None)
     # The quality monitor reads what the gateway wrote.

@@ -145,6 +145,12 @@ GW_TEAM_BUDGET = "llm_gateway_team_budget_usd"  # team
 GW_TEAM_SPEND = "llm_gateway_team_spend_usd"  # team, month to date
 GW_CEILING = "llm_gateway_ceiling_usd"
 GW_SPEND_MONTH = "llm_gateway_spend_month_usd"  # environment, month to date
+# Shadow traffic to a rollout's candidate (components/gateway/shadow.py); revision is the
+# candidate's. Refusals are counted over the copies both answered, per role.
+GW_SHADOW_REQUESTS = "llm_gateway_shadow_requests_total"  # model, revision, outcome
+GW_SHADOW_SCORE_SUM = "llm_gateway_shadow_score_sum"  # model, revision
+GW_SHADOW_SCORE_COUNT = "llm_gateway_shadow_score_count"  # model, revision
+GW_SHADOW_REFUSALS = "llm_gateway_shadow_refusals_total"  # model, revision, role
 # Labels each gateway series carries besides the scrape target's, for the series contract.
 GATEWAY_SERIES: dict[str, tuple[str, ...]] = {
     GW_REQUESTS: ("team", "model", "served_by", "code"),
@@ -157,4 +163,8 @@ GATEWAY_SERIES: dict[str, tuple[str, ...]] = {
     GW_TEAM_SPEND: ("team",),
     GW_CEILING: (),
     GW_SPEND_MONTH: (),
+    GW_SHADOW_REQUESTS: ("model", "revision", "outcome"),
+    GW_SHADOW_SCORE_SUM: ("model", "revision"),
+    GW_SHADOW_SCORE_COUNT: ("model", "revision"),
+    GW_SHADOW_REFUSALS: ("model", "revision", "role"),
 }
