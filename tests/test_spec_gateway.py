@@ -201,7 +201,7 @@ def test_the_gateways_secret_keys_are_listed_with_their_paths():
     raw = edited("aws", ("gateway.database", {"kind": "existing"}))
     keys = load_spec(raw, plan_date=DAY).spec.secret_keys()
     assert {k: v for k, v in keys.items() if k not in {
-        "pagerdutyRoutingKey", "slackWebhookUrl", "grafanaAdminPassword"}} == {
+        "pagerdutyRoutingKey", "slackWebhookUrl", "grafanaAdminPassword", "modelSigningKey"}} == {
         "gatewayMasterKey": ("gateway", "master_key_secret"),
         "gatewayDatabaseUrl": ("gateway", "database", "url_secret"),
         "openaiApiKey": ("models", 0, "fallback", "api_key_secret"),
@@ -281,7 +281,7 @@ def test_a_missing_gateway_secret_is_one_line_with_its_path_under_the_engine():
     """`pulumi up` stops before creating anything, one line per missing secret."""
     raw = edited("aws", ("gateway.database", {"kind": "existing"}))
     given = {k: "x" for k in ("pagerdutyRoutingKey", "slackWebhookUrl", "grafanaAdminPassword",
-                              "supportBotKey")}
+                              "supportBotKey", "modelSigningKey")}
     assert sorted(_program_errors(raw, given)) == sorted(
         f"{S}.{path}: Pulumi secret '{PROJECT}:{key}' is not set; run `pulumi config set "
         f"--secret {key} <value>`"

@@ -14,7 +14,7 @@ from pydantic import (
     ValidationError,
 )
 
-from components import catalog, clouds, scheduling, sizing
+from components import canary, catalog, clouds, scheduling, sizing
 from components.catalog.engine_releases import engine_releases
 from components.engines import ENGINES
 from components.spec.errors import (
@@ -26,12 +26,15 @@ from components.spec.errors import (
     names_a_secret,
 )
 from components.spec.types import (
+    HUB_COMMIT,
+    REVISION_RULE,
     Architecture,
     Environment,
     EnvironmentSpec,
     Gateway,
     GpuPool,
     Model,
+    Rollout,
 )
 
 
@@ -90,6 +93,8 @@ def _shape_problems(err: ValidationError) -> list[str]:
             lines.append(f"{config_path(loc)}: unknown field; allowed here: {allowed}")
             continue
         msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "missing" and holder is Model and loc[-1] == "revision":
+            msg = f"required: the model must be pinned to {REVISION_RULE}"
         got = e.get("input")
         if e["type"] == "union_tag_invalid":
             # pydantic's own message quotes the tag raw: a newline in it would split the line.
@@ -166,6 +171,7 @@ def check(spec: EnvironmentSpec, plan_date: date | None = None) -> Environment:
     problems += _shared_pool_problems(spec, plans, warnings)
     problems += _scheduling_problems(spec, plans, warnings)
     problems += gateway_problems(spec, warnings)
+    problems += lifecycle_problems(spec, plans, warnings)
     if problems:
         raise SpecError(problems)
     return Environment(spec=spec, plans=plans, warnings=warnings)
@@ -702,6 +708,167 @@ def _gateway_setting_problems(
             "gets through the gateway"
         )
     return problems
+
+
+def lifecycle_problems(
+    spec: EnvironmentSpec, plans: dict[str, sizing.ServingPlan], warnings: list[str]
+) -> list[str]:
+    """Model versions: pinned revisions, the eval gate and the rollout against the rest of
+    the spec, and the signing key where revisions are synced."""
+    problems = _signing_problems(spec, warnings)
+    for i, model in enumerate(spec.models):
+        where = ("models", i)
+        problems += _revision_problems(where, model)
+        problems += _eval_problems(spec, where, model, warnings)
+        if model.rollout is not None:
+            problems += _rollout_problems(spec, where, model, model.rollout, warnings)
+            if model.name in plans:
+                problems += _canary_gpu_problems(spec, where, model, plans)
+    return problems
+
+
+def _signing_problems(spec: EnvironmentSpec, warnings: list[str]) -> list[str]:
+    """Revisions synced to a store are signed there, so the store needs the key pair; a
+    hybrid's store is its cloud bucket."""
+    problems = []
+    claim = spec.onprem.artifact_claim if spec.onprem is not None else None
+    if claim is not None and spec.topology == "hybrid":
+        problems.append(
+            f"{config_path(('onprem', 'artifact_claim'))}: a hybrid's models are synced to its "
+            "cloud bucket; remove artifact_claim"
+        )
+    store = "onprem.artifact_claim" if spec.cloud is None else "the artifacts bucket"
+    signing = spec.lifecycle.signing
+    if spec.has_artifact_store and spec.models and signing is None:
+        problems.append(
+            f"{config_path(('lifecycle', 'signing'))}: required: every model's revision is "
+            f"synced to {store} and signed there; add signing.public_key and its "
+            "private_key_secret (README: Shipping a new model version)"
+        )
+    elif signing is not None and not spec.has_artifact_store:
+        warnings.append(
+            f"{config_path(('lifecycle', 'signing'))}: unused: without an artifact store "
+            "nothing is synced or signed; add onprem.artifact_claim"
+        )
+    return problems
+
+
+def _revision_problems(where: tuple, model: Model) -> list[str]:
+    """A Hub revision is a commit, since a branch or tag moves; a version of our own needs a
+    place to read it from; a revision does not replace itself."""
+    problems = []
+    for key in ("revision", "previous_revision"):
+        value = getattr(model, key)
+        if value is not None and model.source is None and not HUB_COMMIT.match(value):
+            problems.append(
+                f"{config_path((*where, key))}: {echo(value)} is not pinned: a Hub revision is "
+                "the repository's 40-hex commit (a branch or tag such as main can move to other "
+                "weights); for a fine-tune's own version set source.uri"
+            )
+    if model.previous_revision is not None and model.previous_revision == model.revision:
+        problems.append(
+            f"{config_path((*where, 'previous_revision'))}: equals revision; name the revision "
+            "this one replaces, or remove previous_revision"
+        )
+    return problems
+
+
+def _eval_problems(
+    spec: EnvironmentSpec, where: tuple, model: Model, warnings: list[str]
+) -> list[str]:
+    """The gate asks the model through the OpenAI API, and its judge through the gateway."""
+    gate = model.eval
+    if gate is None:
+        if model.rollout is not None:
+            return [
+                f"{config_path((*where, 'rollout'))}: needs {where[0]}[{where[1]}].eval: the "
+                "eval gate is the rollout's first step, before any traffic"
+            ]
+        return []
+    problems = []
+    if not speaks_openai(model):
+        problems.append(
+            f"{config_path((*where, 'eval'))}: {_not_openai(model)}, which the eval gate asks"
+        )
+    if model.rollout is None:
+        warnings.append(
+            f"{config_path((*where, 'eval'))}: without a rollout nothing runs the gate: a "
+            "Deployment replaces its pods at once; add rollout to gate new revisions"
+        )
+    if gate.judge is not None:
+        problems += _judge_problems(spec, (*where, "eval", "judge"), gate.judge.model)
+    return problems
+
+
+def _judge_problems(spec: EnvironmentSpec, where: tuple, judge: str) -> list[str]:
+    if spec.gateway is None:
+        return [
+            f"{config_path(where)}: needs a gateway block: the judge is asked through the "
+            "gateway; add gateway (README: Gateway) or remove judge"
+        ]
+    models = {m.name: m for m in spec.models}
+    model = models.get(judge)
+    if model is None:
+        return [
+            f"{config_path((*where, 'model'))}: no model named '{judge}'"
+            f"{catalog.suggest(judge, models)}; models: {', '.join(models)}"
+        ]
+    if not speaks_openai(model):
+        return [f"{config_path((*where, 'model'))}: {_not_openai(model)}: it cannot judge"]
+    return []
+
+
+def _rollout_problems(
+    spec: EnvironmentSpec, where: tuple, model: Model, rollout: Rollout, warnings: list[str]
+) -> list[str]:
+    """Shadow traffic comes from the gateway, and each step raises the canary's weight."""
+    where = (*where, "rollout")
+    problems = []
+    if rollout.shadow is not None and spec.gateway is None:
+        problems.append(
+            f"{config_path((*where, 'shadow'))}: needs a gateway block: the gateway copies "
+            "the requests to the candidate; add gateway (README: Gateway) or remove shadow"
+        )
+    for j in range(1, len(rollout.steps)):
+        before, step = rollout.steps[j - 1].weight_pct, rollout.steps[j].weight_pct
+        if step <= before:
+            problems.append(
+                f"{config_path((*where, 'steps', j, 'weight_pct'))}: must be over the step "
+                f"before's {before} (got {step}); the canary's weight only rises"
+            )
+    if not spec.has_artifact_store:
+        warnings.append(
+            f"{config_path(where)}: no artifact store, so '{model.name}' is neither synced "
+            "nor signed: each engine downloads its revision from the Hub, and the eval gate "
+            "has no golden set to read; add onprem.artifact_claim"
+        )
+    return problems
+
+
+def _canary_gpu_problems(
+    spec: EnvironmentSpec, where: tuple, model: Model, plans: dict[str, sizing.ServingPlan]
+) -> list[str]:
+    """The canary's pods run beside the stable ones: the pool needs GPUs beyond every
+    model's minimum for them (components/canary.py, Argo Rollouts' arithmetic)."""
+    rollout = given(model.rollout, "the rollout")
+    plan = plans[model.name]
+    pool = spec.pool(model.pool)
+    weights = [s.weight_pct for s in rollout.steps]
+    pods = canary.extra_pods(plan.replicas_min, weights)
+    extra = pods * plan.tensor_parallel
+    capacity = pool.max_nodes * pool.gpus_per_node
+    used = sum(
+        plans[m.name].gpus_min for m in spec.models if m.pool == pool.name and m.name in plans
+    )
+    if used + extra <= capacity:
+        return []
+    return [
+        f"{config_path((*where, 'rollout'))}: the canary needs {extra} spare GPUs in pool "
+        f"'{pool.name}' ({pods} pods of {plan.tensor_parallel} beside the "
+        f"{plan.replicas_min} planned: the eval gate's candidate and the surge) but its "
+        f"{capacity} GPUs hold {used} at the models' minimum replicas; raise the pool's "
+        "max_nodes or remove rollout"
+    ]
 
 
 def _name_problems(spec: EnvironmentSpec) -> list[str]:

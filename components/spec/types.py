@@ -604,6 +604,196 @@ class ModelFallback(_Strict):
     )
 
 
+# A Hub revision is the repository's 40-hex commit: a branch or tag (main, v1) moves, so
+# the same spec could serve other weights tomorrow. Our own fine-tune's version is any
+# short name, but only with a source.uri to read it from (checked).
+HUB_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+Revision = Annotated[str, Field(pattern=r"^v?[0-9a-z][0-9a-z.-]{0,39}$")]
+REVISION_RULE = (
+    "a 40-hex commit of the Hugging Face repository (its History tab, or "
+    "huggingface_hub.model_info(hf_id).sha), or our own fine-tune's version (lowercase "
+    "letters, digits, '.' and '-', at most 40, an optional leading 'v') with a source.uri"
+)
+_HEX_EXAMPLE = "a09a35458c702b33eeacc393d103063234e8bc28"
+
+
+class ModelSource(_Strict):
+    """Where the sync Job reads a revision that is not the Hub repository of hf_id."""
+
+    # The protocols the lifecycle image's fsspec backends read (s3fs, gcsfs, adlfs, and
+    # huggingface_hub's HfFileSystem); no credentials in the URL: the publisher's workload
+    # identity reads it.
+    uri: str = Field(
+        pattern=r"^(s3|gs|gcs|az|abfs|abfss|hf)://[^\s?#]+$",
+        max_length=1024,
+        description="the fsspec URL of the directory holding the revision's files (s3://, "
+        "gs://, az:// or abfs://, or hf://<repo> for another Hub repository), read by the "
+        "sync Job as the publisher's identity; no credentials or query in it",
+        examples=["s3://acme-fine-tunes/support-bot/v3"],
+    )
+
+
+class Judge(_Strict):
+    """An LLM that scores answers against a written rubric, through the gateway."""
+
+    model: DnsLabel = Field(
+        description="the judge: a model of this spec that the gateway routes (it speaks the "
+        "OpenAI API), asked through the gateway to score each answer",
+        examples=["analyst"],
+    )
+    rubric: NonEmpty = Field(
+        description="the written rubric the judge scores each answer by, 0 to 1; an answer "
+        "the judge scores outside 0 to 1 or not at all fails the gate (fails closed)",
+        examples=["Score 1 if the answer is faithful to the reference and polite, else 0."],
+    )
+
+
+class ModelEval(_Strict):
+    """The eval gate: the golden set evals/<name>/golden.jsonl in the artifact store, run
+    against the candidate and the incumbent before the candidate gets any traffic."""
+
+    min_score: Float = Field(
+        ge=0,
+        le=1,
+        description="the candidate's mean score on the golden set must be at least this, 0 "
+        "to 1",
+        examples=[0.8],
+    )
+    max_regression: Float = Field(
+        default=0.03,
+        ge=0,
+        le=1,
+        description="and not below the incumbent's by more than this, 0 to 1. Default 0.03: "
+        "the seeds' most a faithfulness score may drop",
+        examples=[0.03],
+    )
+    judge: Judge | None = Field(
+        default=None,
+        description="LLM-as-judge for the golden set's rubric items, through the gateway "
+        "(needs a gateway block). Default none: only the exact, contains, regex and "
+        "JSON-schema scorers",
+        examples=[{"model": "analyst", "rubric": "Score 1 if the answer is correct, else 0."}],
+    )
+
+
+class ShadowSpec(_Strict):
+    """Shadow traffic before any user sees the candidate."""
+
+    sample_pct: Float = Field(
+        ge=1,
+        le=10,
+        description="the share of the model's real requests the gateway copies to the "
+        "candidate, 1 to 10 % (the seeds' range); the candidate's answers are discarded and "
+        "scored against the incumbent's, and a shadow failure never touches the user's request",
+        examples=[5],
+    )
+    duration_minutes: Int = Field(
+        ge=5,
+        le=10080,
+        description="how long the shadow runs before its scores are judged, 5 minutes to a "
+        "week",
+        examples=[60],
+    )
+
+
+class RolloutStep(_Strict):
+    weight_pct: Int = Field(
+        ge=1,
+        le=100,
+        description="the canary's target share, 1 to 100 %. Without a traffic router the "
+        "share is the canary's share of the pods, which the plan prints per step",
+        examples=[25],
+    )
+    pause_minutes: Int = Field(
+        ge=1,
+        le=10080,
+        description="how long the step holds, with the analysis running, before the next; "
+        "1 minute to a week",
+        examples=[60],
+    )
+
+
+# The seeds: 5 / 25 / 50 / 100 with pauses of 15, 60 and 120 minutes; 100 % is the
+# promotion after the last step.
+DEFAULT_STEPS = (
+    RolloutStep(weight_pct=5, pause_minutes=15),
+    RolloutStep(weight_pct=25, pause_minutes=60),
+    RolloutStep(weight_pct=50, pause_minutes=120),
+)
+
+
+class AbortSpec(_Strict):
+    """Canary against stable, compared by pod-template hash at every step: any one aborts
+    the rollout, and Argo Rollouts scales the canary back down to stable."""
+
+    error_ratio_factor: Float = Field(
+        default=1.5,
+        gt=1,
+        le=10,
+        description="abort when the canary's error ratio is over this many times stable's; "
+        "over 1, at most 10",
+        examples=[1.5],
+    )
+    ttft_p95_factor: Float = Field(
+        default=1.5,
+        gt=1,
+        le=10,
+        description="abort when the canary's time to first token p95 is over this many times "
+        "stable's; over 1, at most 10",
+        examples=[1.5],
+    )
+    refusal_rate_increase: Float = Field(
+        default=0.03,
+        gt=0,
+        le=1,
+        description="abort when the canary refuses more of the golden set's prompts than "
+        "stable by more than this share; over 0, at most 1",
+        examples=[0.03],
+    )
+    cost_per_request_factor: Float = Field(
+        default=1.2,
+        gt=1,
+        le=10,
+        description="abort when the canary's cost per request (GPU time per request) is "
+        "over this many times stable's; over 1, at most 10",
+        examples=[1.2],
+    )
+
+
+class Rollout(_Strict):
+    """Served by an Argo Rollouts canary instead of a Deployment: the eval gate, optional
+    shadow traffic and approval, then traffic steps with automatic rollback."""
+
+    approval: bool = Field(
+        default=False,
+        description="an indefinite pause after the eval gate (and shadow), before any traffic, "
+        "that a person ends with `kubectl argo rollouts promote <model>`",
+        examples=[True],
+    )
+    shadow: ShadowSpec | None = Field(
+        default=None,
+        description="shadow traffic through the gateway (needs a gateway block) while the "
+        "candidate has no users. Default none",
+        examples=[{"sample_pct": 5, "duration_minutes": 60}],
+    )
+    steps: list[RolloutStep] = Field(
+        default_factory=lambda: list(DEFAULT_STEPS),
+        min_length=1,
+        max_length=10,
+        description="the traffic steps, weights strictly increasing; after the last the "
+        "canary becomes stable. Default the seeds' 5 % for 15 minutes, 25 % for 60, 50 % "
+        "for 120. The largest step's canary pods need spare GPUs in the model's pool (checked)",
+        examples=[
+            [{"weight_pct": 5, "pause_minutes": 15}, {"weight_pct": 50, "pause_minutes": 60}]
+        ],
+    )
+    abort: AbortSpec = Field(
+        default=AbortSpec(),
+        description="when the analysis at every step aborts the rollout",
+        examples=[{"error_ratio_factor": 2.0}],
+    )
+
+
 class Model(_Strict):
     name: DnsLabel = Field(
         description="the model's name: it names its Deployment and Service, is the model name "
@@ -635,6 +825,25 @@ class Model(_Strict):
                 "max_position_embeddings": 131072,
             }
         ],
+    )
+    revision: Revision = Field(
+        description=f"the pinned version the model serves: {REVISION_RULE}. Synced once to "
+        "models/<name>/<revision>/ where there is an artifact store; else the engine "
+        "downloads exactly this commit from the Hub",
+        examples=[_HEX_EXAMPLE],
+    )
+    previous_revision: Revision | None = Field(
+        default=None,
+        description="the revision this one replaces: the rollout's stable side and the "
+        "rollback target (`llm-platform rollback`); the lifecycle keeps its files. Default "
+        "none: a first version",
+        examples=["bb46c15ee4bb56c5b63245ef50fd7637234d6f75"],
+    )
+    source: ModelSource | None = Field(
+        default=None,
+        description="where the revision's files come from. Default the Hub repository hf_id "
+        "at revision",
+        examples=[{"uri": "s3://acme-fine-tunes/support-bot/v3"}],
     )
     engine: Engine = Field(
         description="the serving engine and its pinned image",
@@ -727,6 +936,19 @@ class Model(_Strict):
         "a fallback. Default none: past its capacity the model answers 429 with Retry-After",
         examples=[{"api_base": "https://api.openai.com/v1", "api_key_secret": "openaiApiKey"}],
     )
+    eval: ModelEval | None = Field(
+        default=None,
+        description="the eval gate a new revision passes before any traffic (required with "
+        "rollout): the golden set evals/<name>/golden.jsonl, candidate against incumbent",
+        examples=[{"min_score": 0.8, "max_regression": 0.03}],
+    )
+    rollout: Rollout | None = Field(
+        default=None,
+        description="serve through an Argo Rollouts canary instead of a Deployment: the eval "
+        "gate, optional shadow and approval, then traffic steps that abort and roll back by "
+        "themselves. Default none: a Deployment, whose update replaces pods at once",
+        examples=[{"approval": True, "shadow": {"sample_pct": 5, "duration_minutes": 60}}],
+    )
 
     @field_validator("hf_id")
     @classmethod
@@ -740,6 +962,93 @@ class Model(_Strict):
         return v
 
 
+class ArtifactClaim(_Strict):
+    """An on-prem artifact store: a ReadWriteMany PersistentVolumeClaim the sync Job writes
+    model revisions to and every model server reads them from."""
+
+    name: DnsLabel = Field(
+        default="model-artifacts",
+        description=f"the claim's name in the namespace. {_DNS_LABEL_RULE}",
+        examples=["model-artifacts"],
+    )
+    size_gib: Int = Field(
+        ge=1,
+        le=1_000_000,
+        description="its size in GiB: room for every model's serving revision and the one "
+        "before it, which the lifecycle never deletes",
+        examples=[500],
+    )
+    storage_class: DnsSubdomain = Field(
+        description="a StorageClass that provides ReadWriteMany volumes (NFS, CephFS): the "
+        "sync Job writes while model servers on other nodes read",
+        examples=["nfs-rwx"],
+    )
+
+
+# A P-256 public key made for the examples; its private key was thrown away.
+_PEM_EXAMPLE = (
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEqMfXImHrwsE5BZR5vUaEaUbLcfkc\n"
+    "TkLvJLvxOJauyJj1eLEHcW5Klrb3bp4zfcLK1AMMgnOZub4zit3G8vnnug==\n"
+    "-----END PUBLIC KEY-----\n"
+)
+
+
+def _ec_public_key(v: str) -> str:
+    # Deferred: the spec's types load without cryptography until a key is given.
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    if "PRIVATE KEY" in v:
+        raise ValueError(
+            "is a private key: put only the public key here, and the private key in the "
+            "Secret model-signing-key or the Pulumi secret private_key_secret names"
+        )
+    try:
+        key = load_pem_public_key(v.encode())
+    except ValueError:
+        raise ValueError("must be a PEM public key (-----BEGIN PUBLIC KEY-----)") from None
+    # model_signing==1.1.1 _signing/sign_ec_key.py:50 accepts these three curves only.
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name not in (
+        "secp256r1",
+        "secp384r1",
+        "secp521r1",
+    ):
+        raise ValueError("must be an elliptic-curve P-256, P-384 or P-521 public key")
+    return v
+
+
+class Signing(_Strict):
+    """The key pair model revisions are signed with (OpenSSF model_signing, an EC key: no
+    network, so no Sigstore)."""
+
+    public_key: Annotated[str, Field(max_length=4096), AfterValidator(_ec_public_key)] = Field(
+        description="the PEM of the EC public key (P-256, P-384 or P-521) that verifies every "
+        "revision before its engine starts; not secret: it goes to the ConfigMap "
+        "model-signing-pub. Make the pair with `openssl ecparam -name prime256v1 -genkey "
+        "-noout -out private.pem && openssl ec -in private.pem -pubout -out public.pem`",
+        examples=[_PEM_EXAMPLE],
+    )
+    private_key_secret: ConfigKeyName = Field(
+        default="modelSigningKey",
+        description="the Pulumi config key holding the private key's PEM, set with `pulumi "
+        "config set --secret <key> < private.pem`; the sync Job reads it from the Secret "
+        "model-signing-key. Not read in render mode, where that Secret is made with kubectl",
+        examples=["modelSigningKey"],
+    )
+
+
+class Lifecycle(_Strict):
+    """How model revisions are proven: signed when synced, verified before serving."""
+
+    signing: Signing | None = Field(
+        default=None,
+        description="the signing key pair; required where models are synced (a cloud or "
+        "hybrid bucket, or onprem.artifact_claim)",
+        examples=[{"public_key": _PEM_EXAMPLE, "private_key_secret": "modelSigningKey"}],
+    )
+
+
 class OnPrem(_Strict):
     gpu_hour_usd: Float = Field(
         gt=0,
@@ -748,6 +1057,13 @@ class OnPrem(_Strict):
         "space and operations over its life); it prices the on-prem pools in the cost "
         "estimate and the cost alerts",
         examples=[1.1],
+    )
+    artifact_claim: ArtifactClaim | None = Field(
+        default=None,
+        description="an on-prem artifact store: a ReadWriteMany claim that model revisions "
+        "are synced to, signed, and verified from. Default none: each engine downloads its "
+        "pinned revision from the Hub, unsigned",
+        examples=[{"size_gib": 500, "storage_class": "nfs-rwx"}],
     )
 
 
@@ -1722,6 +2038,14 @@ class EnvironmentSpec(_Strict):
             }
         ],
     )
+    lifecycle: Lifecycle = Field(
+        default=Lifecycle(),
+        description="how model revisions are signed and verified (README: Shipping a new "
+        "model version)",
+        examples=[
+            {"signing": {"public_key": _PEM_EXAMPLE, "private_key_secret": "modelSigningKey"}}
+        ],
+    )
     ci: Ci = Field(
         default=Ci(),
         description="where the GitHub workflows run this stack's deploy and pull-request "
@@ -1745,6 +2069,9 @@ class EnvironmentSpec(_Strict):
                     "grafana_admin_secret",
                 )
             keys.update(self.gateway_secret_keys())
+            signing = self.lifecycle.signing
+            if signing is not None and self.has_artifact_store:
+                keys[signing.private_key_secret] = ("lifecycle", "signing", "private_key_secret")
         if self.hybrid is not None and isinstance(self.hybrid.connectivity, Vpn):
             keys[self.hybrid.connectivity.shared_key_secret] = (
                 "hybrid",
@@ -1796,6 +2123,14 @@ class EnvironmentSpec(_Strict):
         if self.topology == "hybrid":
             return [p for p in self.gpu_pools if p.purpose == "training"]
         return list(self.gpu_pools) if self.cloud is not None else []
+
+    @property
+    def has_artifact_store(self) -> bool:
+        """Whether models are synced to a store: a cloud's or a hybrid's bucket, or the
+        on-prem artifact claim. Without one, engines download from the Hub, unsigned."""
+        if self.cloud is not None:
+            return True
+        return self.onprem is not None and self.onprem.artifact_claim is not None
 
     @property
     def namespace(self) -> str:
