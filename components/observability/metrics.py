@@ -145,8 +145,10 @@ GW_TEAM_BUDGET = "llm_gateway_team_budget_usd"  # team
 GW_TEAM_SPEND = "llm_gateway_team_spend_usd"  # team, month to date
 GW_CEILING = "llm_gateway_ceiling_usd"
 GW_SPEND_MONTH = "llm_gateway_spend_month_usd"  # environment, month to date
-# Shadow traffic to a rollout's candidate (components/gateway/shadow.py); revision is the
-# candidate's. Refusals are counted over the copies both answered, per role.
+# The shadow copies of sampled requests to a model's candidate revision (issue 17): each
+# copy's outcome; each pair both answered, scored with the eval gate's scorers; refusals
+# among those scored pairs, the candidate's and the incumbent's. The canary's shadow
+# analysis (components/observability/analysis.py) reads them.
 GW_SHADOW_REQUESTS = "llm_gateway_shadow_requests_total"  # model, revision, outcome
 GW_SHADOW_SCORE_SUM = "llm_gateway_shadow_score_sum"  # model, revision
 GW_SHADOW_SCORE_COUNT = "llm_gateway_shadow_score_count"  # model, revision
