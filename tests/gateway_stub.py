@@ -134,7 +134,30 @@ def _handler(stub: Stub) -> type[BaseHTTPRequestHandler]:
                 self._send(401, {"error": {"message": "bad key", "type": "invalid_request_error"}})
                 return
             stub.seen.append(body)
-            self._send(*stub.answer(body))
+            status, payload = stub.answer(body)
+            if status == 200 and body.get("stream"):
+                self._stream(payload)
+            else:
+                self._send(status, payload)
+
+        def _stream(self, payload: dict) -> None:
+            """The answer as OpenAI's server-sent events: the text in one chunk, then the
+            finish reason, then [DONE]."""
+            choice = payload["choices"][0]
+            chunk = {k: payload[k] for k in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
+            events = [
+                chunk | {"choices": [{"index": 0, "delta": choice["message"], "finish_reason": None}]},
+                chunk | {"choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}],
+                         "usage": payload["usage"]},
+            ]
+            data = "".join(f"data: {json.dumps(e)}\n\n" for e in events).encode() + b"data: [DONE]\n\n"
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream")
+            self.send_header("content-length", str(len(data)))
+            self.send_header("x-served-by", stub.served_by)
+            self.end_headers()
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(data)
 
     return Handler
 

@@ -83,7 +83,7 @@ LOG_FIELDS = {
     "cost_usd", "fallback", "fallback_reason", "refusal",
 }
 # Shadow traffic: each shadowed model's candidate (the stub `candidate`) in its own mode.
-SHADOWED = ("mirrored", "hanging", "failing", "sampled", "judged", "counted")
+SHADOWED = ("mirrored", "hanging", "failing", "sampled", "judged", "counted", "streamed")
 CANDIDATE_MODES = {"mirrored": "stricter", "hanging": "stall", "failing": "500", "judge": "judge"}
 SHADOW_TIMEOUT_S = 3
 SHADOW_IN_FLIGHT = 2
@@ -121,7 +121,7 @@ def main_args(model: Stub, hosted: Stub, candidate: Stub) -> GatewayArgs:
         _route("busy", model, None, parallel=1),
         _route("crowded", model, hosted, parallel=1),
         _route("steady", model, None),
-        *(_shadowed(m, model, candidate) for m in ("mirrored", "hanging", "failing", "counted")),
+        *(_shadowed(m, model, candidate) for m in ("mirrored", "hanging", "failing", "counted", "streamed")),
         _shadowed("sampled", model, candidate, fraction=SAMPLE_FRACTION),
         _shadowed("judged", model, candidate, judge=ShadowJudge("judge", candidate.url)),
     )
@@ -716,3 +716,33 @@ def test_with_a_judge_the_score_is_the_judges_verdict(gateway):
         system, user = request["messages"]
         assert AGREEMENT_RUBRIC.split(".")[0] in system["content"]
         assert any(f"## Reference answer\n{incumbent_text(p)}" in user["content"] for p in prompts)
+
+
+def stream_chat(gw: Gateway, model: str, prompt: str) -> str:
+    """A streamed request: the text of its server-sent events' deltas."""
+    request = urllib.request.Request(
+        f"{gw.proxy.url}/v1/chat/completions", method="POST",
+        data=json.dumps({"model": model, "stream": True,
+                         "messages": [{"role": "user", "content": prompt}]}).encode(),
+        headers={"authorization": f"Bearer {gw.keys['shadow']}", "content-type": "application/json"},
+    )
+    text = []
+    with urllib.request.urlopen(request, timeout=30) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        for raw in r.read().decode().splitlines():
+            if raw.startswith("data: ") and raw != "data: [DONE]":
+                delta = json.loads(raw[len("data: "):])["choices"]
+                text.append((delta[0]["delta"].get("content") or "") if delta else "")
+    return "".join(text)
+
+
+def test_a_streamed_request_is_copied_as_its_non_streamed_equivalent(gateway):
+    """The user's stream is the incumbent's; the candidate gets the same request unstreamed,
+    and its answer (identical here) is scored against the stream's whole text."""
+    prompt = "Can I stream the export of my data?"
+    assert stream_chat(gateway, "streamed", prompt) == incumbent_text(prompt)
+    assert any(s.get("stream") is True and s.get("model") == "streamed" for s in gateway.model.seen)
+    (line,) = poll(lambda: shadow_report(gateway, "streamed"), 15, "the stream's report line")
+    assert (line["outcome"], line["score"], line["incumbent"]) == ("ok", 1.0, incumbent_text(prompt))
+    (sent,) = copies(gateway, "streamed")
+    assert (sent["stream"], sent["messages"][-1]["content"]) == (False, prompt)
