@@ -495,7 +495,7 @@ def test_the_metrics_the_alerts_read_are_exposed_under_the_contract_names(gatewa
     assert metric(gateway, "llm_gateway_spend_month_usd") >= spent
     # One shadowed request, so the shadow series exist in this test's scrape too.
     assert chat(gateway, gateway.keys["shadow"], "counted", "Is the shadow counted?").status == 200
-    eventually(lambda: metric(gateway, "llm_gateway_shadow_score_count", model="counted"), 1)
+    poll(lambda: metric(gateway, "llm_gateway_shadow_score_count", model="counted") >= 1, 10, "a shadow score")
     exposed = {(name, tuple(sorted(labels))) for name, labels, _ in scrape(gateway)}
     for name, labels in GATEWAY_SERIES.items():
         assert (name, tuple(sorted(labels))) in exposed, (name, labels)
@@ -638,6 +638,8 @@ def test_a_hanging_candidate_never_delays_the_user_and_holds_at_most_its_bound(g
     """Four requests at once, each copied (fraction 1) to a candidate that never answers:
     two copies run (max_in_flight), two are not sent, and every user is answered at the
     incumbent's speed, far inside the copies' 3 s timeout."""
+    # The proxy's first requests are slow (its clients warm up): not this test's measure.
+    shadow_chat(gateway, "counted", ["Is the proxy warm?"])
     prompts = [f"Where is the export button, take {i}?" for i in range(4)]
     answers = shadow_chat(gateway, "hanging", prompts, threads=4)
     assert max(a.seconds for a in answers) < SHADOW_TIMEOUT_S / 2
@@ -674,13 +676,13 @@ def test_a_candidate_answering_500_is_counted_as_an_error_and_the_user_gets_the_
 
 def test_the_sampled_share_matches_the_setting_within_three_sigma(gateway):
     """N requests, each copied with probability f: the number of copies is Binomial(N, f),
-    mean N f = 40 and sigma sqrt(N f (1 - f)) = 5.48 for N = 160, f = 0.25; 3 sigma
-    (p = 0.0027 of a false failure) admits 24..56, which a share of 0.1 (16) or 0.5 (80)
-    falls outside."""
-    n = 160
+    mean N f = 30 and sigma sqrt(N f (1 - f)) = 4.74 for N = 120, f = 0.25; 3 sigma
+    (p = 0.0027 of a false failure, normal approximation) admits 16..44, which a share of
+    0.1 (12 expected) or 0.5 (60) falls outside."""
+    n = 120
     mean, sigma = n * SAMPLE_FRACTION, math.sqrt(n * SAMPLE_FRACTION * (1 - SAMPLE_FRACTION))
     low, high = math.ceil(mean - 3 * sigma), math.floor(mean + 3 * sigma)
-    assert (low, high) == (24, 56)
+    assert (low, high) == (16, 44)
     prompts = [f"Question {i}: how do I reset the device?" for i in range(n)]
     shadow_chat(gateway, "sampled", prompts, threads=4)
     day = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
