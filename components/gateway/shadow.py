@@ -7,7 +7,9 @@ detector, and the outcome is counted (metrics.SHADOW_*) and written to the shado
 one JSON line per copy in `<log_dir>/shadow/<model>/<revision>/<pod>.jsonl`.
 
 The user's request never waits for any of it: a copy starts from LiteLLM's success callback,
-which runs after the answer went out, as a task of its own with a hard timeout; at most
+which LiteLLM's logging worker runs once the call has returned (litellm==1.106.12 utils.py:
+1424-1428) under a per-callback time limit (litellm_core_utils/logging_worker.py:189-201), so
+the copy is a task of its own, never awaited, with a hard timeout of its own; at most
 `max_in_flight` copies per model run at once (past it a copy is not sent), so a candidate
 that hangs cannot pile up tasks. A streamed request is copied as its non-streamed
 equivalent: the score compares the final texts, and streams are most of the interactive
