@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 CHECKOV_VENV ?= .venv-checkov
 GATEWAY_VENV ?= .venv-gateway
+LIFECYCLE_VENV ?= .venv-lifecycle
 UV_VENV ?= .venv-uv
 BIN := $(VENV)/bin
 UV := $(UV_VENV)/bin/uv
@@ -26,7 +27,7 @@ locked = $(UV) pip install --python $(1)/bin/python --require-hashes --compile-b
 
 .PHONY: plan deps test test-gateway bench bench-install lint install clean test-tools docs mutate golden lock
 
-install: $(VENV)/.test $(CHECKOV_VENV)/.installed $(GATEWAY_VENV)/.installed
+install: $(VENV)/.test $(CHECKOV_VENV)/.installed $(GATEWAY_VENV)/.installed $(LIFECYCLE_VENV)/.installed
 
 # uv itself, from its own lock, with pip: the one install that uv cannot do.
 $(UV): locks/uv.txt
@@ -69,6 +70,15 @@ $(GATEWAY_VENV)/.installed: locks/gateway.txt | $(UV)
 	$(call locked,$(GATEWAY_VENV),locks/gateway.txt)
 	touch $@
 
+# The model lifecycle's runtime (locks/lifecycle.txt, as in docker/model-tools.Dockerfile): the
+# sync, verify and eval-gate CLIs of components/lifecycle. Its own venv, because s3fs pins the
+# botocore that the test lock's boto3 and moto would move. The tests run those CLIs from it
+# (LIFECYCLE_PYTHON in `test`).
+$(LIFECYCLE_VENV)/.installed: locks/lifecycle.txt | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(LIFECYCLE_VENV)
+	$(call locked,$(LIFECYCLE_VENV),locks/lifecycle.txt)
+	touch $@
+
 # The venv a stack's plan and its `pulumi preview` and `up` run in: the library and the extras
 # the stack's environment needs (none on-prem, its cloud's SDK otherwise), nothing for tests.
 deps: $(VENV)/.plan
@@ -100,6 +110,7 @@ test: install test-tools
 	$(BIN)/ruff check components policies tests bench platform .github/scripts scripts/golden scripts/mutate scripts/lock scripts/gen_terraform_types.py \
 		.github/scripts/changed-stacks .github/scripts/check-environment .github/scripts/deploy-matrix
 	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov GATEWAY_PYTHON=$(CURDIR)/$(GATEWAY_VENV)/bin/python \
+		LIFECYCLE_PYTHON=$(CURDIR)/$(LIFECYCLE_VENV)/bin/python \
 		$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
 		$(foreach t,$(GATEWAY_TESTS),--ignore=$(t))
 
@@ -107,7 +118,7 @@ test: install test-tools
 # Postgres and Redis, stub model servers, the quality monitor (about 90 s on two cores). Its
 # own target, so `make test` stays well under five minutes; .ci/run and the README run both.
 test-gateway: install test-tools
-	GATEWAY_PYTHON=$(CURDIR)/$(GATEWAY_VENV)/bin/python \
+	GATEWAY_PYTHON=$(CURDIR)/$(GATEWAY_VENV)/bin/python LIFECYCLE_PYTHON=$(CURDIR)/$(LIFECYCLE_VENV)/bin/python \
 		$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(GATEWAY_TESTS)
 
 # Plan every stack, rewrite tests/golden/<stack>/ and print which files changed (+/- lines).

@@ -175,6 +175,33 @@ def test_the_gateway_image_holds_the_locked_proxy_and_every_module_our_runtime_i
             assert not re.search(r"&&|\|\||;|\||\bsh -c|curl|wget", args), args
 
 
+def test_the_model_tools_image_holds_the_lifecycle_lock_and_package_and_runs_as_the_pods_user():
+    text = (DOCKER / "model-tools.Dockerfile").read_text()
+    base = versions.image("python-base")
+    assert external_bases(text) == [base, base]
+    assert pip_installs(text) == [
+        ["--no-cache-dir", "--require-hashes", "--no-deps", "-r", "locks/lifecycle.txt"]]
+    steps = instructions(text)
+    copied = [src for word, args in steps if word == "COPY" and "--from" not in args
+              for src in args.split()[:-1]]
+    assert [c for c in copied if c.startswith("components")] == [
+        "components/__init__.py", "components/lifecycle",
+        "components/quality/__init__.py", "components/quality/logs.py"]
+    # `python -m components.lifecycle.<cli>` needs nothing of ours the image does not copy: the
+    # package, and the quality monitor's stdlib-only refusal detector.
+    for module in sorted(ROOT.glob("components/lifecycle/*.py")):
+        for name in _our_imports(module):
+            path = name.replace(".", "/")
+            assert any(path in (c, c.removesuffix(".py")) or path.startswith(c + "/")
+                       or path.startswith(c.removesuffix(".py") + "/") for c in copied), name
+    env = " ".join(args for word, args in steps if word == "ENV")
+    assert "PYTHONPATH=/app" in env
+    assert [args for word, args in steps if word == "USER"] == ["10001"]
+    for word, args in steps:
+        if word == "RUN":
+            assert not re.search(r"&&|\|\||;|\||\bsh -c|curl|wget", args), args
+
+
 def test_every_pip_install_is_hash_locked():
     for path in _dockerfiles():
         installs = pip_installs(path.read_text())

@@ -139,6 +139,18 @@ def test_checkov_and_uv_follow_their_own_inputs(tmp_path):
     )
 
 
+def test_the_lifecycle_follows_its_input(tmp_path):
+    root = copy_tree(tmp_path)
+    edit(root / "locks" / "lifecycle.in", "model-signing==1.1.1", "model-signing==1.1.0")
+    assert run_check(root) == (
+        1,
+        [
+            "locks/lifecycle.txt pins model-signing==1.1.1, outside 'model-signing==1.1.0' of "
+            "-r locks/lifecycle.in; run `make lock`"
+        ],
+    )
+
+
 def test_the_gateway_follows_its_input(tmp_path):
     root = copy_tree(tmp_path)
     edit(root / "locks" / "gateway.in", "litellm[proxy]==1.106.12", "litellm[proxy]==1.106.13")
@@ -286,6 +298,9 @@ RUNS_ELSEWHERE = {
     # The gateway's runtime inside the LiteLLM proxy (docker/gateway.Dockerfile,
     # locks/gateway.txt): test_the_gateway_runtime_imports_only_its_lock checks it.
     "components/gateway/": "gateway",
+    # The model lifecycle's CLIs in the model-tools image (docker/model-tools.Dockerfile,
+    # locks/lifecycle.txt): test_the_lifecycle_runtime_imports_only_its_lock checks them.
+    "components/lifecycle/": "lifecycle",
 }
 
 
@@ -344,7 +359,7 @@ def test_every_import_of_the_plan_is_in_the_lock_it_runs_from():
         lock = lock_for(rel)
         # Where the quality model is not installed (Python 3.12+, pyproject's quality extra),
         # nothing here says which package provides its modules: 3.11 checks those files.
-        if lock in (None, "gateway") or (lock == "quality" and sys.version_info >= (3, 12)):
+        if lock in (None, "gateway", "lifecycle") or (lock == "quality" and sys.version_info >= (3, 12)):
             continue
         locked = set(pins(lock))
         if lock != "quality":
@@ -382,3 +397,42 @@ def test_the_gateway_runtime_imports_only_its_lock():
         ours = {n for n in imported(file) if n.split(".")[0] == "components"}
         assert all(n.startswith(GATEWAY_OURS) for n in ours), (rel, sorted(ours))
 
+
+
+# The brief's contract for components/lifecycle/ (the model-tools image): the stdlib and the
+# direct inputs of locks/lifecycle.in (module -> its distribution in locks/lifecycle.txt), and
+# of ours only the lifecycle package itself, which docker/model-tools.Dockerfile copies. Never
+# Pulumi or the spec's models: the image has neither.
+LIFECYCLE_MODULES = {
+    "model_signing": "model-signing", "huggingface_hub": "huggingface-hub", "fsspec": "fsspec",
+    "s3fs": "s3fs", "gcsfs": "gcsfs", "adlfs": "adlfs", "azure": "azure-identity",
+    "prometheus_client": "prometheus-client", "jsonschema": "jsonschema",
+    "cryptography": "cryptography",
+}
+
+
+def test_the_lifecycle_runtime_imports_only_its_lock():
+    files = sorted(ROOT.glob("components/lifecycle/*.py"))
+    assert files
+    locked = set(pins("lifecycle"))
+    for file in files:
+        rel = file.relative_to(ROOT).as_posix()
+        foreign = sorted(third_party(file) - set(LIFECYCLE_MODULES))
+        assert foreign == [], f"{rel} imports {foreign}, outside the lifecycle's contract"
+        assert {LIFECYCLE_MODULES[m] for m in third_party(file)} <= locked, rel
+        ours = {n for n in imported(file) if n.split(".")[0] == "components"}
+        # The refusal detector is shared with the quality monitor; the image copies that one
+        # stdlib-only module (docker/model-tools.Dockerfile).
+        shared = ("components.lifecycle", "components.quality.logs")
+        assert all(n.startswith(shared) for n in ours), (rel, sorted(ours))
+    assert third_party(ROOT / "components/quality/logs.py") == set()
+
+
+def test_the_lifecycle_lock_imports_model_signing():
+    # model_signing 1.1.1 imports OpenSSL without declaring pyOpenSSL (its METADATA), which
+    # sigstore 4.x no longer brings: the lock must add it or the image cannot sign at all.
+    lifecycle = pins("lifecycle")
+    assert lifecycle["model-signing"] == "1.1.1"
+    assert "pyopenssl" in lifecycle
+    # The scorers run in the gateway's venv and the tests' too: jsonschema is in both.
+    assert {"jsonschema"} <= set(pins("gateway")) & set(pins("test"))
