@@ -24,6 +24,10 @@ RUN pip install --no-cache-dir --require-hashes --no-deps -r locks/gateway.txt
 COPY components/__init__.py /app/components/__init__.py
 COPY components/gateway /app/components/gateway
 COPY components/quality /app/components/quality
+# The eval gate's scorers (stdlib and jsonschema, which this lock holds): shadow traffic
+# (components/gateway/shadow.py) scores the candidate with them.
+COPY components/lifecycle/__init__.py /app/components/lifecycle/__init__.py
+COPY components/lifecycle/scorers.py /app/components/lifecycle/scorers.py
 # Bytecode now: the root filesystem is read-only at run time.
 RUN python -m compileall -q /app/components
 

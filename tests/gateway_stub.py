@@ -49,10 +49,25 @@ def refuses(prompt: str) -> bool:
     return len(prompt) % 5 == 0
 
 
+def refuses_stricter(prompt: str) -> bool:
+    """A stricter model (mode "stricter"): it also refuses the prompts one longer."""
+    return len(prompt) % 5 in (0, 1)
+
+
+def helpful(prompt: str) -> str:
+    return f"Here is how: {prompt[:40]}"
+
+
+# Mode "judge": a judge model's verdict in the eval gate's format (components/lifecycle/scorers).
+JUDGE_SCORE = 0.75
+
+
 @dataclass
 class Stub:
-    """An OpenAI-compatible chat server. `modes[model]`: "ok", "503", "stall" (answers after
-    `stall_s`) or "hold" (answers when `release[model]` is set); `served_by` names it in a header."""
+    """An OpenAI-compatible chat server. `modes[model]`: "ok", "503", "500", "stall" (answers
+    after `stall_s`), "hold" (answers when `release[model]` is set), "stricter" (refuses more:
+    refuses_stricter) or "judge" (answers `SCORE: JUDGE_SCORE`); `served_by` names it in a
+    header."""
 
     served_by: str
     # The bearer token it requires (the hosted API's key); None: any.
@@ -68,8 +83,8 @@ class Stub:
     def answer(self, body: dict) -> tuple[int, dict]:
         model = body.get("model", "")
         mode = self.modes.get(model, "ok")
-        if mode == "503":
-            return 503, {"error": {"message": "overloaded", "type": "server_error"}}
+        if mode in ("503", "500"):
+            return int(mode), {"error": {"message": "overloaded", "type": "server_error"}}
         if mode == "stall":
             self.closing.wait(self.stall_s)
         if mode == "hold":
@@ -77,7 +92,10 @@ class Stub:
             while not (self.release[model].is_set() or self.closing.is_set()) and time.monotonic() < deadline:
                 self.release[model].wait(0.1)
         prompt = str(body["messages"][-1]["content"])
-        text = REFUSAL if refuses(prompt) else f"Here is how: {prompt[:40]}"
+        refused = refuses_stricter(prompt) if mode == "stricter" else refuses(prompt)
+        text = REFUSAL if refused else helpful(prompt)
+        if mode == "judge":
+            text = f"SCORE: {JUDGE_SCORE}"
         return 200, {
             "id": "chatcmpl-stub", "object": "chat.completion", "created": int(time.time()), "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
@@ -116,7 +134,30 @@ def _handler(stub: Stub) -> type[BaseHTTPRequestHandler]:
                 self._send(401, {"error": {"message": "bad key", "type": "invalid_request_error"}})
                 return
             stub.seen.append(body)
-            self._send(*stub.answer(body))
+            status, payload = stub.answer(body)
+            if status == 200 and body.get("stream"):
+                self._stream(payload)
+            else:
+                self._send(status, payload)
+
+        def _stream(self, payload: dict) -> None:
+            """The answer as OpenAI's server-sent events: the text in one chunk, then the
+            finish reason, then [DONE]."""
+            choice = payload["choices"][0]
+            chunk = {k: payload[k] for k in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
+            events = [
+                chunk | {"choices": [{"index": 0, "delta": choice["message"], "finish_reason": None}]},
+                chunk | {"choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}],
+                         "usage": payload["usage"]},
+            ]
+            data = "".join(f"data: {json.dumps(e)}\n\n" for e in events).encode() + b"data: [DONE]\n\n"
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream")
+            self.send_header("content-length", str(len(data)))
+            self.send_header("x-served-by", stub.served_by)
+            self.end_headers()
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(data)
 
     return Handler
 

@@ -192,7 +192,7 @@ GATEWAY_SERIES = {
     "llm_gateway_team_spend_usd": {"team"},
     "llm_gateway_ceiling_usd": set(),
     "llm_gateway_spend_month_usd": set(),
-    # issue 17: the shadow copies to a rollout's candidate (components/gateway/, shadow)
+    # Shadow traffic (issue 17): outcome ok|error|timeout, role incumbent|candidate.
     "llm_gateway_shadow_requests_total": {"model", "revision", "outcome"},
     "llm_gateway_shadow_score_sum": {"model", "revision"},
     "llm_gateway_shadow_score_count": {"model", "revision"},

@@ -11,14 +11,18 @@ import dataclasses
 import hashlib
 import json
 
+import pytest
 import yaml
 from gateway_args import gateway_args_for
 
+from components.gateway import settings as runtime
 from components.kubernetes.gateway.args import (
     Fallback,
     GatewayArgs,
     RequestLog,
     Route,
+    ShadowJudge,
+    ShadowRoute,
     Team,
     TeamKey,
 )
@@ -194,6 +198,57 @@ def test_runtime_settings_carry_teams_limits_ceiling_and_revisions() -> None:
     redacted = gateway_args(request_log=RequestLog("request-logs", 20, None, 7, True))
     assert runtime_settings(redacted)["retention_days"] == 7
     assert runtime_settings(redacted)["redact_prompts"] is True
+
+
+CANDIDATE = "http://assistant-candidate.llm.svc.cluster.local:8000/v1"
+
+
+def shadowed_args() -> GatewayArgs:
+    """assistant mid-rollout: revision 0a1b2c3d replacing 9f8e7d6c, 5 % copied to the
+    candidate and graded by the eval's judge, code-llm at its judge's Service."""
+    assistant, coder = routes()
+    shadow = ShadowRoute(CANDIDATE, 0.05, 120, "0a1b2c3d",
+                         ShadowJudge("code-llm", coder.api_base))
+    assistant = dataclasses.replace(assistant, previous_revision="9f8e7d6c", shadow=shadow)
+    return gateway_args(routes=(assistant, coder))
+
+
+def test_a_rollouts_shadow_goes_to_gateway_json_and_not_to_litellm() -> None:
+    args = shadowed_args()
+    assert runtime_settings(args)["models"] == {
+        "assistant": {
+            "revision": "0a1b2c3d", "previous_revision": "9f8e7d6c", "fallback": "assistant-hosted",
+            "shadow": {"api_base": CANDIDATE, "sample_fraction": 0.05, "timeout_s": 120,
+                       "revision": "0a1b2c3d", "max_in_flight": 16,
+                       "judge": {"model": "code-llm",
+                                 "api_base": "http://code-llm.llm.svc.cluster.local:8000/v1"}},
+        },
+        "code-llm": {"revision": "e5f6a7b8", "fallback": None},
+    }
+    # LiteLLM never routes to the candidate: its config is the one without a rollout.
+    assert config_yaml(args) == config_yaml(gateway_args())
+    assert CANDIDATE not in config_yaml(args)
+    # What the runtime reads back is what was written.
+    parsed = runtime.parse(json.loads(settings_json(args))).models["assistant"]
+    assert parsed.previous_revision == "9f8e7d6c"
+    assert parsed.shadow == runtime.Shadow(
+        CANDIDATE, 0.05, 120.0, "0a1b2c3d", 16,
+        runtime.Judge("code-llm", "http://code-llm.llm.svc.cluster.local:8000/v1"))
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"sample_fraction": 0}, "models.assistant.shadow.sample_fraction: must be in (0, 1], got 0.0"),
+    ({"sample_fraction": 5}, "models.assistant.shadow.sample_fraction: must be in (0, 1], got 5.0"),
+    ({"timeout_s": -1}, "models.assistant.shadow.timeout_s: must be positive, got -1.0"),
+    ({"max_in_flight": 0}, "models.assistant.shadow.max_in_flight: must be at least 1, got 0"),
+    ({"api_base": None}, "models.assistant.shadow.api_base: expected str, got null"),
+])
+def test_a_bad_shadow_block_is_one_line_with_its_path(change: dict, message: str) -> None:
+    data = runtime_settings(shadowed_args())
+    data["models"]["assistant"]["shadow"].update(change)
+    with pytest.raises(runtime.SettingsError) as err:
+        runtime.parse(data)
+    assert str(err.value) == message
 
 
 def test_no_secret_value_in_either_file_only_environment_references() -> None:

@@ -11,9 +11,11 @@ started alongside the first so the two boots overlap.
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import datetime as dt
 import hashlib
 import json
+import math
 import re
 import secrets
 import shutil
@@ -35,18 +37,31 @@ from gateway_args import gateway_args_for
 from gateway_servers import ROOT, gateway_run, postgres, redis
 from gateway_stub import (
     COMPLETION_TOKENS,
+    JUDGE_SCORE,
     LOOPBACK,
     PROMPT_TOKENS,
+    REFUSAL,
     Proxy,
     Stub,
+    helpful,
     poll,
     refuses,
+    refuses_stricter,
     serve_stub,
     start_proxy,
 )
 
-from components.kubernetes.gateway.args import Fallback, GatewayArgs, Route, Team, TeamKey
+from components.kubernetes.gateway.args import (
+    Fallback,
+    GatewayArgs,
+    Route,
+    ShadowJudge,
+    ShadowRoute,
+    Team,
+    TeamKey,
+)
 from components.kubernetes.gateway.config import hosted_key_env, proxy_config, runtime_settings
+from components.lifecycle.scorers import AGREEMENT_RUBRIC
 from components.observability.metrics import GATEWAY_SERIES
 
 # Prices per token: one stub answer (10 prompt + 5 completion tokens) costs SELF_COST on the
@@ -67,6 +82,15 @@ LOG_FIELDS = {
     "completion", "finish_reason", "prompt_tokens", "completion_tokens", "latency_ms", "status",
     "cost_usd", "fallback", "fallback_reason", "refusal",
 }
+# Shadow traffic: each shadowed model's candidate (the stub `candidate`) in its own mode.
+SHADOWED = ("mirrored", "hanging", "failing", "sampled", "judged", "counted", "streamed")
+CANDIDATE_MODES = {"mirrored": "stricter", "hanging": "stall", "failing": "500", "judge": "judge"}
+# The hanging candidate's copies time out after HANG_TIMEOUT_S; the others' answers are
+# instant, and SHADOW_TIMEOUT_S only guards a loaded machine.
+SHADOW_TIMEOUT_S = 10
+HANG_TIMEOUT_S = 2
+SHADOW_IN_FLIGHT = 2
+SAMPLE_FRACTION = 0.3
 
 
 def _route(model: str, stub: Stub, hosted: Stub | None, timeout: int = ROUTE_TIMEOUT_S, parallel: int = 16) -> Route:
@@ -84,7 +108,15 @@ def _args(routes: tuple[Route, ...], teams: tuple[Team, ...], ceiling: float) ->
     return gateway_args_for(routes, teams, ceiling, environment="test")
 
 
-def main_args(model: Stub, hosted: Stub) -> GatewayArgs:
+def _shadowed(model: str, stub: Stub, candidate: Stub, fraction: float = 1.0,
+              judge: ShadowJudge | None = None, timeout: int = SHADOW_TIMEOUT_S) -> Route:
+    shadow = ShadowRoute(candidate.url, fraction, timeout, f"cand-{model}", judge,
+                         max_in_flight=SHADOW_IN_FLIGHT)
+    route = _route(model, stub, None)
+    return dataclasses.replace(route, previous_revision=f"stable-{model}", shadow=shadow)
+
+
+def main_args(model: Stub, hosted: Stub, candidate: Stub) -> GatewayArgs:
     routes = (
         _route("chat", model, hosted),
         _route("flaky", model, hosted),
@@ -92,6 +124,10 @@ def main_args(model: Stub, hosted: Stub) -> GatewayArgs:
         _route("busy", model, None, parallel=1),
         _route("crowded", model, hosted, parallel=1),
         _route("steady", model, None),
+        *(_shadowed(m, model, candidate) for m in ("mirrored", "failing", "counted", "streamed")),
+        _shadowed("hanging", model, candidate, timeout=HANG_TIMEOUT_S),
+        _shadowed("sampled", model, candidate, fraction=SAMPLE_FRACTION),
+        _shadowed("judged", model, candidate, judge=ShadowJudge("judge", candidate.url)),
     )
     teams = (
         _team("app", ("chat",)),
@@ -101,6 +137,7 @@ def main_args(model: Stub, hosted: Stub) -> GatewayArgs:
         _team("backpressure", ("busy",)),
         _team("metered", ("chat", "flaky"), rpm=METERED_RPM, budget=7.5),
         _team("quality", ("steady",)),
+        _team("shadow", SHADOWED),
     )
     return _args(routes, teams, ceiling=1000.0)
 
@@ -120,6 +157,7 @@ class Gateway:
     hosted: Stub
     database: str
     master_key: str
+    candidate: Stub | None = None
 
 
 def _write(directory: Path, args: GatewayArgs) -> tuple[Path, Path, dict[str, str], Path]:
@@ -174,8 +212,10 @@ def servers(tmp_path_factory) -> Iterator[tuple]:
         redis_port = stack.enter_context(redis()).port
         model = stack.enter_context(serve_stub(Stub("model-server-pod-0")))
         hosted = stack.enter_context(serve_stub(Stub("hosted-api", api_key="sk-hosted-" + secrets.token_hex(8))))
+        candidate = stack.enter_context(serve_stub(Stub("candidate-pod-0", modes=dict(CANDIDATE_MODES))))
         model.modes.update({"flaky": "503", "slow": "stall", "busy": "hold", "crowded": "hold"})
-        main = _launch(stack, tmp / "main", main_args(model, hosted), pg, redis_port, model, hosted)
+        main = _launch(stack, tmp / "main", main_args(model, hosted, candidate), pg, redis_port, model, hosted)
+        main.candidate = candidate
         ceiling = _launch(stack, tmp / "ceiling", ceiling_args(model), pg, redis_port, model, hosted)
         # Both are signalled first, so their graceful shutdowns overlap too.
         stack.callback(lambda: [gw.proxy.process.terminate() for gw in (main, ceiling)])
@@ -457,6 +497,9 @@ def test_the_metrics_the_alerts_read_are_exposed_under_the_contract_names(gatewa
     assert metric(gateway, "llm_gateway_team_spend_usd", team="metered") == pytest.approx(spent)
     assert metric(gateway, "llm_gateway_ceiling_usd") == 1000.0
     assert metric(gateway, "llm_gateway_spend_month_usd") >= spent
+    # One shadowed request, so the shadow series exist in this test's scrape too.
+    assert chat(gateway, gateway.keys["shadow"], "counted", "Is the shadow counted?").status == 200
+    poll(lambda: metric(gateway, "llm_gateway_shadow_score_count", model="counted") >= 1, 10, "a shadow score")
     exposed = {(name, tuple(sorted(labels))) for name, labels, _ in scrape(gateway)}
     for name, labels in GATEWAY_SERIES.items():
         assert (name, tuple(sorted(labels))) in exposed, (name, labels)
@@ -527,3 +570,183 @@ def test_provisioning_twice_leaves_the_same_teams_and_keys(servers):
     # Keys are kept as SHA-256 hashes, never as values.
     stored = dict(line.split("|") for line in pg.sql("select alias, sha256 from gateway_key", gw.database).split())
     assert stored == {f"{team}-key": hashlib.sha256(value.encode()).hexdigest() for team, value in gw.keys.items()}
+
+
+# --- shadow traffic -----------------------------------------------------------------------
+
+
+def incumbent_text(prompt: str) -> str:
+    """What the model server (the incumbent) answers: the stub's default mode."""
+    return REFUSAL if refuses(prompt) else helpful(prompt)
+
+
+def copies(gw: Gateway, model: str) -> list[dict]:
+    """The requests the candidate received for `model`."""
+    assert gw.candidate is not None
+    return [s for s in list(gw.candidate.seen) if s.get("model") == model]
+
+
+def shadow_report(gw: Gateway, model: str) -> list[dict]:
+    """The shadow report's lines: <log_dir>/shadow/<model>/<candidate revision>/<pod>.jsonl."""
+    path = gw.log_dir / "shadow" / model / f"cand-{model}" / f"{POD}.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def shadow_chat(gw: Gateway, model: str, prompts: list[str], threads: int = 1) -> list[Answer]:
+    """The user's requests, each answered by the incumbent with the incumbent's text."""
+    with ThreadPoolExecutor(threads) as pool:
+        answers = list(pool.map(lambda p: chat(gw, gw.keys["shadow"], model, p), prompts))
+    for prompt, answer in zip(prompts, answers, strict=True):
+        assert answer.status == 200, answer.body
+        assert answer.text == incumbent_text(prompt)
+        assert answer.headers.get("llm_provider-x-served-by") == "model-server-pod-0"
+    return answers
+
+
+def test_a_shadowed_request_is_answered_by_the_incumbent_and_scored_against_it(gateway):
+    """The candidate ("stricter") also refuses the prompts whose length is 1 mod 5: exact
+    match scores those 0 and the rest 1, and it refuses more than the incumbent."""
+    prompts = ["How do I add a seat?", "Can I get an invoice?", "How do I cancel my subscription?",
+               "Where is my order?", "Where is my parcel?"]
+    assert [len(p) % 5 for p in prompts] == [0, 1, 2, 3, 4]
+    answers = shadow_chat(gateway, "mirrored", prompts)
+    lines = poll(lambda: len(shadow_report(gateway, "mirrored")) == len(prompts)
+                 and shadow_report(gateway, "mirrored"), 15, "five shadow report lines")
+    scores = [0.0 if len(p) % 5 == 1 else 1.0 for p in prompts]
+    by_prompt = {line["prompt"]: line for line in lines}
+    for prompt, answer, score in zip(prompts, answers, scores, strict=True):
+        line = by_prompt[prompt]
+        assert (line["outcome"], line["error"], line["score"]) == ("ok", None, score)
+        assert (line["revision"], line["incumbent_revision"]) == ("cand-mirrored", "stable-mirrored")
+        assert (line["incumbent"], line["candidate"]) == (
+            answer.text, REFUSAL if refuses_stricter(prompt) else helpful(prompt))
+        assert (line["incumbent_refusal"], line["candidate_refusal"]) == (
+            refuses(prompt), refuses_stricter(prompt))
+        assert 0 <= line["candidate_latency_ms"] < SHADOW_TIMEOUT_S * 1000
+    # The copy is the user's request, not streamed, to the candidate's own model name.
+    sent = copies(gateway, "mirrored")
+    assert sorted(s["messages"][-1]["content"] for s in sent) == sorted(prompts)
+    assert all(s["stream"] is False for s in sent)
+    own = {"model": "mirrored", "revision": "cand-mirrored"}
+    eventually(lambda: metric(gateway, "llm_gateway_shadow_score_count", **own), len(prompts))
+    assert metric(gateway, "llm_gateway_shadow_score_sum", **own) == sum(scores) == 4
+    assert metric(gateway, "llm_gateway_shadow_requests_total", outcome="ok", **own) == 5
+    assert metric(gateway, "llm_gateway_shadow_refusals_total", role="incumbent", **own) == 1
+    assert metric(gateway, "llm_gateway_shadow_refusals_total", role="candidate", **own) == 2
+    # The request log records both revisions the Service serves during the rollout.
+    logged = log_line(gateway, "mirrored", prompts[0])
+    assert (logged["revision"], logged["previous_revision"]) == ("rev-mirrored", "stable-mirrored")
+
+
+def test_a_hanging_candidate_never_delays_the_user_and_holds_at_most_its_bound(gateway):
+    """Four requests at once, each copied (fraction 1) to a candidate that never answers:
+    two copies run (max_in_flight), two are not sent, and every user is answered at the
+    incumbent's speed, far inside the copies' 2 s timeout."""
+    # The proxy's first requests are slow (its clients warm up): not this test's measure.
+    shadow_chat(gateway, "counted", ["Is the proxy warm?"])
+    prompts = [f"Where is the export button, take {i}?" for i in range(4)]
+    answers = shadow_chat(gateway, "hanging", prompts, threads=4)
+    assert max(a.seconds for a in answers) < HANG_TIMEOUT_S / 2
+    poll(lambda: len(copies(gateway, "hanging")) == SHADOW_IN_FLIGHT, 10, "two copies in flight")
+    own = {"model": "hanging", "revision": "cand-hanging"}
+    eventually(lambda: metric(gateway, "llm_gateway_shadow_requests_total", outcome="timeout", **own),
+               SHADOW_IN_FLIGHT, timeout=HANG_TIMEOUT_S + 10)
+    assert len(copies(gateway, "hanging")) == SHADOW_IN_FLIGHT  # never more than the bound
+    lines = poll(lambda: len(shadow_report(gateway, "hanging")) == SHADOW_IN_FLIGHT
+                 and shadow_report(gateway, "hanging"), 10, "two report lines")
+    for line in lines:
+        assert (line["outcome"], line["score"], line["candidate"]) == ("timeout", None, None)
+        assert (line["incumbent_refusal"], line["candidate_refusal"]) == (None, None)
+        assert HANG_TIMEOUT_S * 1000 * 0.95 <= line["candidate_latency_ms"] < HANG_TIMEOUT_S * 1000 + 2000
+    assert metric(gateway, "llm_gateway_shadow_score_count", **own) == 0
+    # The timed-out copies freed their slots: the next request is copied again.
+    shadow_chat(gateway, "hanging", ["And the import button?"])
+    poll(lambda: len(copies(gateway, "hanging")) == SHADOW_IN_FLIGHT + 1, 10, "a copy after the timeouts")
+
+
+def test_a_candidate_answering_500_is_counted_as_an_error_and_the_user_gets_the_incumbent(gateway):
+    prompts = ["How do I rotate my API key?", "Can I merge two accounts?"]
+    shadow_chat(gateway, "failing", prompts)
+    own = {"model": "failing", "revision": "cand-failing"}
+    eventually(lambda: metric(gateway, "llm_gateway_shadow_requests_total", outcome="error", **own), 2)
+    lines = poll(lambda: len(shadow_report(gateway, "failing")) == 2 and shadow_report(gateway, "failing"),
+                 10, "two report lines")
+    assert [(line["outcome"], line["error"], line["score"]) for line in lines] == [("error", "HTTP 500", None)] * 2
+    assert metric(gateway, "llm_gateway_shadow_score_count", **own) == 0
+    assert metric(gateway, "llm_gateway_shadow_refusals_total", **own) == 0
+
+
+def test_the_sampled_share_matches_the_setting_within_three_sigma(gateway):
+    """N requests, each copied with probability f: the number of copies is Binomial(N, f),
+    mean N f = 24 and sigma sqrt(N f (1 - f)) = 4.10 for N = 80, f = 0.3; 3 sigma
+    (p = 0.0027 of a false failure, normal approximation) admits 12..36, which a share of
+    0.1 (8 expected), twice f (48) or 1 - f (56, a comparison the wrong way) falls outside."""
+    n = 80
+    mean, sigma = n * SAMPLE_FRACTION, math.sqrt(n * SAMPLE_FRACTION * (1 - SAMPLE_FRACTION))
+    low, high = math.ceil(mean - 3 * sigma), math.floor(mean + 3 * sigma)
+    assert (low, high) == (12, 36)
+    prompts = [f"Question {i}: how do I reset the device?" for i in range(n)]
+    shadow_chat(gateway, "sampled", prompts, threads=4)
+    day = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
+    log_file = gateway.log_dir / "sampled" / f"{day}-{POD}.jsonl"
+    poll(lambda: log_file.exists() and len(log_file.read_text().splitlines()) == n, 20, "every request logged")
+    own = {"model": "sampled", "revision": "cand-sampled"}
+
+    def settled() -> int | None:
+        sent, reported = len(copies(gateway, "sampled")), len(shadow_report(gateway, "sampled"))
+        counted = metric(gateway, "llm_gateway_shadow_requests_total", outcome="ok", **own)
+        return sent if sent == reported == counted else None
+
+    sent = poll(settled, 15, "every copy answered, counted and reported")
+    time.sleep(0.5)  # the last request's copy starts right after its log line
+    assert settled() == sent
+    assert low <= sent <= high, f"{sent} copies of {n} requests at f = {SAMPLE_FRACTION}"
+
+
+def test_with_a_judge_the_score_is_the_judges_verdict(gateway):
+    """The model's eval names a judge: the candidate's answer (identical here) is graded by it
+    against the incumbent's with the agreement rubric, and its verdict is the score."""
+    prompts = ["How do I enable two-factor login?", "Can I change the billing currency?"]
+    shadow_chat(gateway, "judged", prompts)
+    own = {"model": "judged", "revision": "cand-judged"}
+    eventually(lambda: metric(gateway, "llm_gateway_shadow_score_count", **own), 2)
+    assert metric(gateway, "llm_gateway_shadow_score_sum", **own) == pytest.approx(2 * JUDGE_SCORE)
+    lines = poll(lambda: len(shadow_report(gateway, "judged")) == 2 and shadow_report(gateway, "judged"),
+                 10, "two report lines")
+    assert [(line["score"], line["judge"]) for line in lines] == [(JUDGE_SCORE, "judge")] * 2
+    graded = copies(gateway, "judge")
+    assert len(graded) == 2
+    for request in graded:
+        system, user = request["messages"]
+        assert AGREEMENT_RUBRIC.split(".")[0] in system["content"]
+        assert any(f"## Reference answer\n{incumbent_text(p)}" in user["content"] for p in prompts)
+
+
+def stream_chat(gw: Gateway, model: str, prompt: str) -> str:
+    """A streamed request: the text of its server-sent events' deltas."""
+    request = urllib.request.Request(
+        f"{gw.proxy.url}/v1/chat/completions", method="POST",
+        data=json.dumps({"model": model, "stream": True,
+                         "messages": [{"role": "user", "content": prompt}]}).encode(),
+        headers={"authorization": f"Bearer {gw.keys['shadow']}", "content-type": "application/json"},
+    )
+    text = []
+    with urllib.request.urlopen(request, timeout=30) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        for raw in r.read().decode().splitlines():
+            if raw.startswith("data: ") and raw != "data: [DONE]":
+                delta = json.loads(raw[len("data: "):])["choices"]
+                text.append((delta[0]["delta"].get("content") or "") if delta else "")
+    return "".join(text)
+
+
+def test_a_streamed_request_is_copied_as_its_non_streamed_equivalent(gateway):
+    """The user's stream is the incumbent's; the candidate gets the same request unstreamed,
+    and its answer (identical here) is scored against the stream's whole text."""
+    prompt = "Can I stream the export of my data?"
+    assert stream_chat(gateway, "streamed", prompt) == incumbent_text(prompt)
+    assert any(s.get("stream") is True and s.get("model") == "streamed" for s in gateway.model.seen)
+    (line,) = poll(lambda: shadow_report(gateway, "streamed"), 15, "the stream's report line")
+    assert (line["outcome"], line["score"], line["incumbent"]) == ("ok", 1.0, incumbent_text(prompt))
+    (sent,) = copies(gateway, "streamed")
+    assert (sent["stream"], sent["messages"][-1]["content"]) == (False, prompt)

@@ -13,7 +13,13 @@ from test_kubernetes_resolve import facts_for
 from components.catalog import versions
 from components.kubernetes import resolve
 from components.kubernetes.facts import ArtifactStore, WorkloadIdentity
-from components.kubernetes.gateway.args import CnpgDatabase, ExistingDatabase, GatewayArgs
+from components.kubernetes.gateway.args import (
+    CnpgDatabase,
+    ExistingDatabase,
+    GatewayArgs,
+    ShadowJudge,
+    ShadowRoute,
+)
 from components.spec import load_spec
 
 GATEWAY_SECRETS = ("gatewayMasterKey", "supportBotKey", "toolsCiKey", "openaiApiKey")
@@ -47,7 +53,9 @@ def test_a_route_reaches_the_models_service_with_its_planned_capacity_and_price(
     assert plan.gpus_min == 1
     assert route.usd_per_input_token == route.usd_per_output_token
     assert route.usd_per_input_token == pytest.approx(1.861 / 7_250_000)
-    assert route.revision == "meta-llama/Llama-3.1-8B-Instruct@vllm-openai:v0.33.0"
+    # The stack's pinned Hub commit, the pods' revision label: no rollout, no previous, no shadow.
+    assert route.revision == "0e9e39f249a16976918f6564b8830bc894c89659"
+    assert (route.previous_revision, route.shadow) == (None, None)
     # local: the same model on 2x L40S nodes scales from one replica to two, 130 sequences
     # each; capacity is the most replicas', not the fewest
     local = load_spec(stack_spec("local")).plans["assistant"]
@@ -85,15 +93,35 @@ def test_the_timeouts_cover_the_longest_answer_and_a_streams_first_token():
     assert slow.stream_timeout_s == 25  # 10 x 2.5 s
 
 
-def test_a_model_outside_the_catalog_is_revised_by_its_name():
-    raw = stack_spec("local")
-    model = {k: v for k, v in raw["models"][0].items() if k != "hf_id"}
-    model["architecture"] = {
-        "params_b": 8.03, "layers": 32, "attention_heads": 32, "kv_heads": 8, "head_dim": 128,
-        "hidden_size": 4096, "intermediate_size": 14336, "vocab_size": 128256,
-        "max_position_embeddings": 131072}
-    (route,) = _args("local", raw | {"models": [model]}).routes
-    assert route.revision == "assistant@vllm-openai:v0.33.0"
+def test_a_rollout_with_shadow_copies_its_share_to_the_candidate_service():
+    """onprem-mixed: support-bot mid-upgrade from bb46c15e to a09a3545 with 5 % shadow traffic;
+    its eval has no judge (analyst is Triton), so exact match scores the copies. The copies
+    get the route's own timeout: the candidate is the same pod template."""
+    (route,) = _args("onprem-mixed").routes
+    assert route.model == "support-bot"
+    assert (route.revision, route.previous_revision) == (
+        "a09a35458c702b33eeacc393d103063234e8bc28", "bb46c15ee4bb56c5b63245ef50fd7637234d6f75")
+    assert route.shadow == ShadowRoute(
+        api_base="http://support-bot-candidate.llm-mixed.svc.cluster.local:8000/v1",
+        sample_fraction=0.05, timeout_s=route.timeout_s,
+        revision="a09a35458c702b33eeacc393d103063234e8bc28", judge=None, max_in_flight=16)
+
+
+def test_a_shadow_with_a_judge_grades_at_the_judges_service_and_no_rollout_no_previous():
+    raw = stack_spec("aws")
+    assistant = raw["models"][0] | {
+        "previous_revision": "1" * 40,
+        "eval": {"min_score": 0.8, "judge": {"model": "assistant", "rubric": "Score 1 if right."}},
+        "rollout": {"shadow": {"sample_pct": 10, "duration_minutes": 30}}}
+    (route,) = _args("aws", raw | {"models": [assistant]}).routes
+    assert route.shadow is not None
+    assert (route.shadow.sample_fraction, route.previous_revision) == (0.1, "1" * 40)
+    assert route.shadow.judge == ShadowJudge(
+        "assistant", "http://assistant.llm-aws.svc.cluster.local:8000/v1")
+    # Without a rollout the previous revision is only the rollback target: no pod serves it.
+    plain = raw["models"][0] | {"previous_revision": "1" * 40}
+    (route,) = _args("aws", raw | {"models": [plain]}).routes
+    assert (route.previous_revision, route.shadow) == (None, None)
 
 
 def test_teams_limits_and_keys_pass_through_and_the_ceiling_defaults():

@@ -38,7 +38,9 @@ def settings(**team_changes) -> dict:
     return {"environment": "aws", "ceiling_usd": 1800.0, "log_dir": "/var/log/llm",
             "retention_days": 30, "redact_prompts": False,
             "teams": [t for t in teams if t.get("keep", True)],
-            "models": {"assistant": {"revision": "r-7f3a", "fallback": "assistant-hosted"},
+            # assistant mid-rollout: its Service has pods of both revisions.
+            "models": {"assistant": {"revision": "r-7f3a", "fallback": "assistant-hosted",
+                                     "previous_revision": "r-6e2b"},
                        "summarizer": {"revision": "r-0c1d", "fallback": None}}}
 
 
@@ -328,19 +330,21 @@ def test_one_log_line_per_request_with_every_field(callback_run):
     lines = lines[:2]
     direct, fell_back = lines
     assert set(direct) == {
-        "ts", "time", "team", "key_alias", "model", "served_by", "revision", "gateway_pod",
-        "prompt", "completion", "finish_reason", "prompt_tokens", "completion_tokens",
-        "latency_ms", "status", "cost_usd", "fallback", "fallback_reason", "refusal"}
+        "ts", "time", "team", "key_alias", "model", "served_by", "revision", "previous_revision",
+        "gateway_pod", "prompt", "completion", "finish_reason", "prompt_tokens",
+        "completion_tokens", "latency_ms", "status", "cost_usd", "fallback", "fallback_reason",
+        "refusal"}
     assert {k: direct[k] for k in direct if k not in ("ts", "time", "latency_ms")} == {
         "team": "batch", "key_alias": "batch-prod", "model": "assistant", "served_by": "assistant",
-        "revision": "r-7f3a", "gateway_pod": "llm-gateway-0", "prompt": "hi",
+        "revision": "r-7f3a", "previous_revision": "r-6e2b", "gateway_pod": "llm-gateway-0",
+        "prompt": "hi",
         "completion": "Paris.", "finish_reason": "stop", "prompt_tokens": 10,
         "completion_tokens": 5, "status": 200, "cost_usd": 0.02, "fallback": False,
         "fallback_reason": None, "refusal": False}
     assert direct["latency_ms"] == 250.0 or abs(direct["latency_ms"] - 250.0) < 1
     assert (fell_back["served_by"], fell_back["fallback"], fell_back["fallback_reason"],
-            fell_back["refusal"], fell_back["cost_usd"]) == (
-        "assistant-hosted", True, "timeout", True, 0.2)
+            fell_back["refusal"], fell_back["cost_usd"], fell_back["previous_revision"]) == (
+        "assistant-hosted", True, "timeout", True, 0.2, None)
     refused = json.loads((log_dir / "summarizer" / f"{today}-llm-gateway-0.jsonl").read_text())
     assert (refused["status"], refused["prompt"], refused["completion"]) == (429, "sum it up", None)
     # The quality monitor reads what the gateway wrote.
@@ -411,3 +415,47 @@ def test_retention_deletes_our_files_older_than_the_window_and_nothing_else(tmp_
                                        "summarizer/2026-10-02-llm-gateway-0.jsonl"})
     # Run again (another replica got there first): nothing left to delete, no error.
     assert requestlog.enforce_retention(tmp_path, ["assistant"], 30, date(2026, 12, 31)) == []
+
+
+# --- the shadow report's line (components/gateway/shadow.py imports httpx: the gateway venv) --
+
+SHADOW_LINES = """
+import json, sys
+from components.gateway import requestlog, shadow
+from components.gateway.settings import Shadow
+entry = requestlog.Entry(**json.loads(sys.argv[1]))
+route = Shadow("http://assistant-candidate:8000/v1", 0.05, 30.0, "r-8a9b", 16, None)
+result = shadow.Result("ok", "I'm sorry, but I can't help with that.", "stop", 80.04)
+body = shadow.request_body("assistant", {
+    "messages": [{"role": "user", "content": "hi"}],
+    "optional_params": {"stream": True, "stream_options": {"include_usage": True},
+                        "temperature": 0.2, "max_tokens": 64, "user": "u-1", "extra_body": {}}})
+print(json.dumps({redact: shadow.report_line(entry, route, "r-7f3a", result, 0.0, redact == "yes")
+                  for redact in ("yes", "no")} | {"body": body}))
+"""
+
+
+def test_a_shadow_report_line_is_redacted_as_the_request_log_and_a_stream_is_copied_whole():
+    fields = {k: v for k, v in vars(entry()).items()}
+    done = gateway_run(["-c", SHADOW_LINES, json.dumps(fields)], {})
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout)
+    plain, redacted = got["no"], got["yes"]
+    assert {k: plain[k] for k in ("prompt", "incumbent", "candidate")} == {
+        "prompt": "What is the capital of France?", "incumbent": "Paris.",
+        "candidate": "I'm sorry, but I can't help with that."}
+    assert {k: redacted[k] for k in ("prompt_sha256", "incumbent_sha256", "candidate_sha256")} == {
+        "prompt_sha256": sha("What is the capital of France?"), "incumbent_sha256": sha("Paris."),
+        "candidate_sha256": sha("I'm sorry, but I can't help with that.")}
+    assert not {"prompt", "incumbent", "candidate"} & set(redacted)
+    assert {k: v for k, v in redacted.items() if not k.endswith("_sha256")} == {
+        k: v for k, v in plain.items() if k not in ("prompt", "incumbent", "candidate")} == {
+        "ts": 1796169599.5, "time": "2026-12-01T23:59:59.500Z", "model": "assistant",
+        "revision": "r-8a9b", "incumbent_revision": "r-7f3a", "gateway_pod": "llm-gateway-0",
+        "outcome": "ok", "error": None, "score": 0.0, "judge": None,
+        "incumbent_refusal": False, "candidate_refusal": True,
+        "incumbent_latency_ms": 123.5, "candidate_latency_ms": 80.0}
+    # A streamed request goes to the candidate as its non-streamed equivalent, with the
+    # user's sampling parameters and nothing that names the user.
+    assert got["body"] == {"model": "assistant", "messages": [{"role": "user", "content": "hi"}],
+                           "temperature": 0.2, "max_tokens": 64, "stream": False}

@@ -374,13 +374,15 @@ def test_every_import_of_the_plan_is_in_the_lock_it_runs_from():
 
 # The brief's contract for components/gateway/: the stdlib, LiteLLM and the web framework it
 # serves with, the Postgres and Redis clients, prometheus_client (module -> its distribution
-# in locks/gateway.txt), and of ours only the gateway package and the quality monitor's log
-# reader, both of which docker/gateway.Dockerfile copies. Never the spec's models or Pulumi.
+# in locks/gateway.txt), httpx (LiteLLM's own HTTP client) for shadow copies, and of ours only
+# the gateway package, the quality monitor's log reader and the eval gate's scorers, all of
+# which docker/gateway.Dockerfile copies. Never the spec's models or Pulumi.
 GATEWAY_MODULES = {
     "litellm": "litellm", "fastapi": "fastapi", "starlette": "starlette", "psycopg": "psycopg",
     "psycopg_pool": "psycopg-pool", "redis": "redis", "prometheus_client": "prometheus-client",
+    "httpx": "httpx",
 }
-GATEWAY_OURS = ("components.gateway", "components.quality.logs")
+GATEWAY_OURS = ("components.gateway", "components.quality.logs", "components.lifecycle.scorers")
 
 
 def test_the_gateway_runtime_imports_only_its_lock():

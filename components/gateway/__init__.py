@@ -11,7 +11,9 @@ Postgres (store.py) and LiteLLM calls our code through two documented extension 
   Retry-After; the team's limits handed to LiteLLM's limiter, which enforces them in Redis.
 - `litellm_settings.callbacks: [..., components.gateway.callbacks.handler]` (callbacks.py):
   the spend ledger, the request log (requestlog.py) and the llm_gateway_* metrics, served on
-  LiteLLM's /metrics/ from prometheus_client's default registry.
+  LiteLLM's /metrics/ from prometheus_client's default registry; and, for a model whose
+  rollout has shadow traffic, a sampled copy of the request to its candidate, scored against
+  the incumbent's answer and never awaited by the user's request (shadow.py).
 
 `python -m components.gateway.provision --settings F --keys-dir D` (provision.py) writes the
 teams and key hashes of gateway.json into Postgres, all or nothing.

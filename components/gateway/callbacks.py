@@ -32,7 +32,7 @@ from fastapi import HTTPException
 from litellm.integrations.custom_logger import CustomLogger
 from litellm.types.router import RouterErrors
 
-from components.gateway import auth, db, metrics, requestlog, store
+from components.gateway import auth, db, metrics, requestlog, shadow, store
 from components.gateway.settings import SettingsError
 
 log = logging.getLogger(__name__)
@@ -120,6 +120,7 @@ def entry_of(kwargs: dict[str, Any], status: int) -> requestlog.Entry | None:
         served_by=group,
         # Self-hosted: the route's revision; a fallback: the hosted model LiteLLM called.
         revision=slo.get("model") if fallback else settings.models[model].revision,
+        previous_revision=None if fallback else settings.models[model].previous_revision,
         pod=_pod(),
         prompt=prompt_of(slo.get("messages")), completion=completion, finish_reason=finish,
         prompt_tokens=int(slo.get("prompt_tokens") or 0),
@@ -147,6 +148,7 @@ class Gateway(CustomLogger):
         self._retention_at = 0.0
         # Background tasks are referenced until done, or the loop may drop them.
         self._tasks: set[asyncio.Task] = set()
+        self._shadow = shadow.Shadower()
         # LiteLLM builds the callback at startup: the budget and ceiling gauges are then
         # scraped from the first scrape on, not from the first request.
         if os.environ.get("GATEWAY_SETTINGS"):
@@ -162,7 +164,13 @@ class Gateway(CustomLogger):
         return self._writer
 
     async def async_log_success_event(self, kwargs, response_obj, start_time, end_time) -> None:
-        await self._record(kwargs, 200)
+        entry = await self._record(kwargs, 200)
+        if entry is None:
+            return
+        try:
+            self._shadow.maybe_send(auth.settings(), entry, kwargs)
+        except Exception:
+            log.exception("gateway: shadow copy not started")
 
     async def async_log_failure_event(self, kwargs, response_obj, start_time, end_time) -> None:
         slo = kwargs.get("standard_logging_object") or {}
@@ -171,19 +179,22 @@ class Gateway(CustomLogger):
             return  # the primary failed upstream: its fallback's event records the request
         await self._record(kwargs, _failure_status(kwargs))
 
-    async def _record(self, kwargs: dict[str, Any], status: int) -> None:
+    async def _record(self, kwargs: dict[str, Any], status: int) -> requestlog.Entry | None:
+        """The request's entry once recorded, or None (nothing to record, or it failed)."""
         # A logging failure must never fail or slow a request: report it and go on.
         try:
             entry = entry_of(kwargs, status)
             if entry is None:
                 self._count_refused(kwargs, status)
-                return
+                return None
             self._count(entry)
             await self._ledger(entry)
             await asyncio.to_thread(self.writer().write, entry)
             self._maybe_retention()
+            return entry
         except Exception:
             log.exception("gateway: request not recorded")
+            return None
 
     async def _record_refusal(self, data: dict[str, Any], identity: Any, model: str) -> None:
         try:

@@ -8,7 +8,7 @@ Several replicas report the same gauges; rules take `max by (team)` of them.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Summary
 
 from components.gateway.settings import Settings
 
@@ -26,6 +26,17 @@ REFUSALS = Counter("llm_gateway_refusals", "Answers that decline (components/qua
                    ["team", "model"])
 TEAM_BUDGET = Gauge("llm_gateway_team_budget_usd", "A team's monthly budget", ["team"])
 TEAM_SPEND = Gauge("llm_gateway_team_spend_usd", "A team's spend this UTC month", ["team"])
+# Shadow traffic (shadow.py): `revision` is the candidate's. A Summary without quantiles is
+# exactly the _sum and _count pair the shadow analysis divides (prometheus_client==0.26.0
+# metrics.py Summary).
+SHADOW_REQUESTS = Counter("llm_gateway_shadow_requests", "Requests copied to a rollout's candidate",
+                          ["model", "revision", "outcome"])
+SHADOW_SCORE = Summary("llm_gateway_shadow_score",
+                       "Candidate answers' scores against the incumbent's (0..1)",
+                       ["model", "revision"])
+SHADOW_REFUSALS = Counter("llm_gateway_shadow_refusals",
+                          "Refusals among shadowed requests both answered, by whose answer",
+                          ["model", "revision", "role"])
 CEILING = Gauge("llm_gateway_ceiling_usd", "The environment's monthly cost ceiling")
 MONTH_SPEND = Gauge("llm_gateway_spend_month_usd", "The environment's spend this UTC month")
 

@@ -46,6 +46,9 @@ class Entry:
     cost_usd: float
     fallback: bool
     fallback_reason: str | None
+    # During a rollout: the stable revision serving beside `revision` (which of the two
+    # answered is not known to the gateway without a traffic router).
+    previous_revision: str | None = None
 
     @property
     def refusal(self) -> bool:
@@ -76,6 +79,7 @@ def line(entry: Entry, redact: bool) -> dict[str, Any]:
         "model": entry.model,
         "served_by": entry.served_by,
         "revision": entry.revision,
+        "previous_revision": entry.previous_revision,
         "gateway_pod": entry.pod,
         **text,
         "finish_reason": entry.finish_reason,

@@ -43,10 +43,32 @@ class Team(TeamLimits):
 
 
 @dataclass(frozen=True)
+class Judge:
+    model: str
+    api_base: str
+
+
+@dataclass(frozen=True)
+class Shadow:
+    """Where and how often a model's requests are copied to its rollout's candidate
+    (components/gateway/shadow.py)."""
+
+    api_base: str
+    sample_fraction: float
+    timeout_s: float
+    revision: str
+    max_in_flight: int
+    judge: Judge | None
+
+
+@dataclass(frozen=True)
 class Model:
     revision: str
     # The LiteLLM model group the model overflows to (`<model>-hosted`), or None.
     fallback: str | None
+    # Set during a rollout: the stable revision still serving beside `revision`.
+    previous_revision: str | None = None
+    shadow: Shadow | None = None
 
 
 @dataclass(frozen=True)
@@ -125,16 +147,46 @@ def _strings(obj: dict[str, Any], key: str, where: str) -> list[str]:
     return values
 
 
+def _model(obj: dict[str, Any], where: str) -> Model:
+    shadow = _get(obj, "shadow", dict, where, optional=True)
+    return Model(
+        revision=_get(obj, "revision", str, where),
+        fallback=_get(obj, "fallback", str, where, optional=True),
+        previous_revision=_get(obj, "previous_revision", str, where, optional=True),
+        shadow=None if shadow is None else _shadow(shadow, f"{where}.shadow"),
+    )
+
+
+def _shadow(obj: dict[str, Any], where: str) -> Shadow:
+    fraction = float(_get(obj, "sample_fraction", (int, float), where))
+    if not 0 < fraction <= 1:
+        raise SettingsError(f"{where}.sample_fraction: must be in (0, 1], got {fraction}")
+    timeout = float(_get(obj, "timeout_s", (int, float), where))
+    if timeout <= 0:
+        raise SettingsError(f"{where}.timeout_s: must be positive, got {timeout}")
+    in_flight = _get(obj, "max_in_flight", int, where)
+    if in_flight < 1:
+        raise SettingsError(f"{where}.max_in_flight: must be at least 1, got {in_flight}")
+    judge = _get(obj, "judge", dict, where, optional=True)
+    return Shadow(
+        api_base=_get(obj, "api_base", str, where),
+        sample_fraction=fraction,
+        timeout_s=timeout,
+        revision=_get(obj, "revision", str, where),
+        max_in_flight=in_flight,
+        judge=None if judge is None else Judge(
+            model=_get(judge, "model", str, f"{where}.judge"),
+            api_base=_get(judge, "api_base", str, f"{where}.judge")),
+    )
+
+
 def parse(data: Any) -> Settings:
     """The settings of a parsed gateway.json, or SettingsError naming the first problem."""
     if not isinstance(data, dict):
         raise SettingsError("expected a JSON object")
     teams = tuple(_team(t, f"teams[{i}]") for i, t in enumerate(_get(data, "teams", list, "")))
     models = {
-        _name(name, f"models.{name}"): Model(
-            revision=_get(m, "revision", str, f"models.{name}"),
-            fallback=_get(m, "fallback", str, f"models.{name}", optional=True),
-        )
+        _name(name, f"models.{name}"): _model(m, f"models.{name}")
         for name, m in _get(data, "models", dict, "").items()
         if isinstance(m, dict) or _fail(f"models.{name}: expected an object")
     }

@@ -450,13 +450,40 @@ def route_stream_timeout_s(model: Model) -> int:
 
 
 def route_revision(model: Model) -> str:
-    """What the request log records as the version that served a request: the weights
-    (hf_id, or the model's name for one outside the catalog) and the engine build (its
-    image's repository and tag, or digest), e.g.
-    meta-llama/Llama-3.1-8B-Instruct@vllm-openai:v0.33.0. A change of either is a new
-    revision, which is what a drift or refusal shift is read against."""
-    image = model.engine.image.rsplit("/", 1)[-1]
-    return f"{model.hf_id or model.name}@{image}"
+    """What the request log and the shadow series record as the version a model serves: the
+    spec's pinned `revision`, the value every model-server pod carries as its
+    llm-platform.dev/revision label and every engine series as `revision`, so a log line, a
+    shadow score and a TTFT series of one version join on the same value."""
+    return model.revision
+
+
+def _service_url(model: str, namespace: str) -> str:
+    return f"http://{model}.{namespace}.svc.cluster.local:{HTTP_PORT}{OPENAI_API_PATH}"
+
+
+# The rollout's experiment Service in front of the candidate pod: its name is the template's
+# service.name (argo-rollouts v1.9.0 pkg/apis/rollouts/v1alpha1/types.go:623-624,
+# experiment_types.go:95-97), its ports the pod's container ports (experiments/experiment.go:
+# 291-302), so the model server's HTTP_PORT.
+CANDIDATE_SUFFIX = "-candidate"
+
+
+def shadow_route(model: Model, namespace: str, timeout_s: int) -> gateway.ShadowRoute | None:
+    """The copies the gateway sends to a rollout's candidate, or None without shadow. The
+    candidate is the same pod template as the model's servers, so it gets the route's timeout;
+    its answers are graded by the eval's judge (at the judge's Service) when there is one."""
+    block = model.rollout.shadow if model.rollout is not None else None
+    if block is None:
+        return None
+    judge = model.eval.judge if model.eval is not None else None
+    return gateway.ShadowRoute(
+        api_base=_service_url(model.name + CANDIDATE_SUFFIX, namespace),
+        sample_fraction=block.sample_pct / 100,
+        timeout_s=timeout_s,
+        revision=model.revision,
+        judge=None if judge is None else gateway.ShadowJudge(
+            model=judge.model, api_base=_service_url(judge.model, namespace)),
+    )
 
 
 def _route(env: Environment, model: Model) -> gateway.Route:
@@ -473,19 +500,22 @@ def _route(env: Environment, model: Model) -> gateway.Route:
             usd_per_input_token=hosted.usd_per_million_input / 1e6,
             usd_per_output_token=hosted.usd_per_million_output / 1e6,
         )
+    timeout_s = route_timeout_s(model, plan)
     return gateway.Route(
         model=model.name,
-        api_base=f"http://{model.name}.{spec.namespace}.svc.cluster.local:{HTTP_PORT}"
-        f"{OPENAI_API_PATH}",
+        api_base=_service_url(model.name, spec.namespace),
         # The planned capacity: past it LiteLLM refuses the deployment at once (429) and
         # the router falls back, instead of queueing into a timeout.
         max_parallel_requests=plan.max_num_seqs * plan.replicas_max,
         usd_per_input_token=price,
         usd_per_output_token=price,
-        timeout_s=route_timeout_s(model, plan),
+        timeout_s=timeout_s,
         stream_timeout_s=route_stream_timeout_s(model),
         revision=route_revision(model),
         fallback=fallback,
+        # Recorded only while a rollout replaces it: then both revisions serve the Service.
+        previous_revision=model.previous_revision if model.rollout is not None else None,
+        shadow=shadow_route(model, spec.namespace, timeout_s),
     )
 
 

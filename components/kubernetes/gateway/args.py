@@ -29,6 +29,31 @@ class Fallback:
 
 
 @dataclass(frozen=True)
+class ShadowJudge:
+    """The model that grades a shadow answer against the incumbent's (the model's eval judge),
+    called at its own Service, as the gateway routes it."""
+
+    model: str
+    api_base: str
+
+
+@dataclass(frozen=True)
+class ShadowRoute:
+    """A share of a model's successful requests copied to its rollout's candidate (Argo's
+    experiment Service `<model>-candidate`), whose answers are scored and discarded."""
+
+    api_base: str
+    sample_fraction: float  # 0 < f <= 1: the spec's sample_pct / 100
+    timeout_s: int
+    # The candidate's revision: the `revision` label of the shadow series and the report's file.
+    revision: str
+    judge: ShadowJudge | None = None
+    # Copies in flight per gateway replica: past it a copy is not sent, so a candidate that
+    # hangs holds at most this many tasks (each until timeout_s).
+    max_in_flight: int = 16
+
+
+@dataclass(frozen=True)
 class Route:
     """One model as the gateway serves it, to the model's Service."""
 
@@ -49,6 +74,11 @@ class Route:
     # each read (httpcore==1.0.9 _async/http11.py:196-210), so it bounds a stall between
     # chunks, not the whole answer as timeout_s does. None: timeout_s (router.py:4399-4404).
     stream_timeout_s: int | None = None
+    # During a rollout the Service behind the route has pods of `revision` (the target) and of
+    # `previous_revision` (stable): without a traffic router the gateway cannot tell which one
+    # answered, so the request log records both as the spec states them.
+    previous_revision: str | None = None
+    shadow: ShadowRoute | None = None
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import yaml
 from components.conventions import PREFIX
 
 if TYPE_CHECKING:
-    from components.kubernetes.gateway.args import GatewayArgs, Route, Team
+    from components.kubernetes.gateway.args import GatewayArgs, Route, ShadowRoute, Team
 
 # Where the gateway pod mounts the request-log claim (contract 3), read by the quality monitor.
 LOG_DIR = "/var/log/llm"
@@ -176,13 +176,33 @@ def runtime_settings(args: GatewayArgs) -> dict[str, Any]:
         "retention_days": args.request_log.retention_days,
         "redact_prompts": args.request_log.redact_prompts,
         "teams": [_team(team) for team in args.teams],
-        "models": {
-            route.model: {
-                "revision": route.revision,
-                "fallback": hosted_name(route.model) if route.fallback else None,
-            }
-            for route in args.routes
-        },
+        "models": {route.model: _runtime_model(route) for route in args.routes},
+    }
+
+
+def _runtime_model(route: Route) -> dict[str, Any]:
+    model: dict[str, Any] = {
+        "revision": route.revision,
+        "fallback": hosted_name(route.model) if route.fallback else None,
+    }
+    # Only when set: a stack without a rollout keeps the bytes (and the provisioning Job's
+    # name, sha256(gateway.json)) it had.
+    if route.previous_revision is not None:
+        model["previous_revision"] = route.previous_revision
+    if route.shadow is not None:
+        model["shadow"] = _shadow(route.shadow)
+    return model
+
+
+def _shadow(shadow: ShadowRoute) -> dict[str, Any]:
+    judge = shadow.judge
+    return {
+        "api_base": shadow.api_base,
+        "sample_fraction": shadow.sample_fraction,
+        "timeout_s": shadow.timeout_s,
+        "revision": shadow.revision,
+        "max_in_flight": shadow.max_in_flight,
+        "judge": None if judge is None else {"model": judge.model, "api_base": judge.api_base},
     }
 
 
