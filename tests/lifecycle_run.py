@@ -30,8 +30,12 @@ def lifecycle_python() -> Path:
 
 def run(module: str, *args: str | Path, env: Mapping[str, str] | None = None
         ) -> subprocess.CompletedProcess[str]:
-    """`python -m components.lifecycle.<module> args...`, our package on its path."""
-    environ = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    """`python -m components.lifecycle.<module> args...`, our package on its path. The Hub's
+    offline switches are not inherited: the quality monitor's tests set them in the worker
+    (components/quality/embed.py), and a test that needs them passes them in `env`."""
+    inherited = {k: v for k, v in os.environ.items()
+                 if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    environ = {**inherited, "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run(
         [str(lifecycle_python()), "-m", f"components.lifecycle.{module}", *map(str, args)],
         capture_output=True, text=True, timeout=TIMEOUT, env=environ, cwd=ROOT,

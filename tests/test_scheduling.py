@@ -366,10 +366,11 @@ def test_spec_refuses_incoherent_weights_and_node_settings(change, expected):
 
 
 def test_spec_refuses_a_tensorrt_llm_engine_on_an_empty_per_pod_volume():
-    raw = copy.deepcopy(stack_spec("onprem-mixed"))
+    # onprem-engines has no artifact store to copy a built engine from.
+    raw = copy.deepcopy(stack_spec("onprem-engines"))
     del raw["models"][1]["weights"]
     (line,) = _problems(raw)
-    assert line.startswith("llm-platform:spec.models[1].weights.volume: model 'analyst' "
+    assert line.startswith("llm-platform:spec.models[1].weights.volume: model 'chat-trtllm' "
                            "serves a TensorRT-LLM engine built beforehand")
 
 

@@ -154,7 +154,11 @@ def _convention_values() -> set[str]:
             out.add(value)
         elif name.isupper() and isinstance(value, tuple):
             out.update(value)
-    return out - {conventions.PREFIX, conventions.GPU_TAINT_VALUE, conventions.GPU_TAINT_EFFECT}
+    # Label and taint values, not keys: common words other vocabularies use too (a shadow
+    # series' role="candidate").
+    values = {conventions.GPU_TAINT_VALUE, conventions.GPU_TAINT_EFFECT,
+              conventions.SERVING_LIVE, conventions.SERVING_CANDIDATE}
+    return out - {conventions.PREFIX, *values}
 
 
 def test_the_conventions_are_the_keys_users_and_clusters_see():
