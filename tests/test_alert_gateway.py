@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import stack_spec
+from pushgateway import listening_address
 from test_alert_rules import SCENARIOS, _run, _tool, run_scenarios
 from test_alert_series import GATEWAY_SERIES, selected_series
-from test_quality import _listening_address
 
 from components.observability import alertmanager
 from components.observability import metrics as m
@@ -238,7 +238,7 @@ def alertmanager_url(env, tmp_path):
              "--web.listen-address=127.0.0.1:0", "--cluster.listen-address="],
             stdout=subprocess.DEVNULL, stderr=err)
     try:
-        yield f"http://{_listening_address(proc, log)}"
+        yield f"http://{listening_address(proc, log)}"
     finally:
         proc.terminate()
         proc.wait(timeout=10)

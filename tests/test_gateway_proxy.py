@@ -18,7 +18,6 @@ import json
 import math
 import re
 import secrets
-import shutil
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +49,7 @@ from gateway_stub import (
     serve_stub,
     start_proxy,
 )
+from pushgateway import running
 
 from components.kubernetes.gateway.args import (
     Fallback,
@@ -505,23 +505,6 @@ def test_the_metrics_the_alerts_read_are_exposed_under_the_contract_names(gatewa
         assert (name, tuple(sorted(labels))) in exposed, (name, labels)
 
 
-# exporter-toolkit logs the listener's own address (see tests/test_quality.py).
-LISTENING = re.compile(r'msg="Listening on" address=(\S+)')
-
-
-@contextmanager
-def pushgateway(tmp: Path) -> Iterator[str]:
-    binary = shutil.which("prometheus-pushgateway")
-    assert binary, "prometheus-pushgateway not installed: `make test` installs it (Debian package prometheus-pushgateway)"
-    log = tmp / "pushgateway.log"
-    with log.open("w") as err:
-        proc = subprocess.Popen([binary, f"--web.listen-address={LOOPBACK}:0"], stdout=subprocess.DEVNULL, stderr=err)
-    try:
-        found = poll(lambda: LISTENING.search(log.read_text()), 30, "the Pushgateway's address")
-        yield f"http://{found.group(1)}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def _pushed(url: str, model: str) -> dict[str, float]:
@@ -542,7 +525,7 @@ def test_the_quality_monitor_reads_the_log_the_run_wrote_and_pushes_drift_and_re
     reference.mkdir()
     (reference / "steady.jsonl").write_text("".join(
         json.dumps({"prompt": p, "completion_tokens": COMPLETION_TOKENS}) + "\n" for p in corpus.support(60, seed=1)))
-    with pushgateway(tmp_path) as url:
+    with running(tmp_path) as url:
         config = tmp_path / "monitor.json"
         config.write_text(json.dumps({"models": ["steady"], "log_dir": str(gateway.log_dir),
                                       "reference_dir": str(reference), "sample_size": 100,

@@ -10,18 +10,18 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import urllib.request
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from gateway_servers import ROOT, missing, stop
-from gateway_stub import LOOPBACK, Stub, poll, serve_stub
+from gateway_servers import ROOT, missing
+from gateway_stub import LOOPBACK, Stub, serve_stub
 from prometheus_client.parser import text_string_to_metric_families
+from pushgateway import running
 
 from components.lifecycle.evalgate import verdict
 from components.lifecycle.scorers import mean
@@ -89,30 +89,16 @@ def write_golden(path: Path, cases: list[dict]) -> Path:
     return path
 
 
-LISTENING = re.compile(r'msg="Listening on" address=(\S+)')
 
 
 @pytest.fixture(scope="module")
 def pushgateway_url(tmp_path_factory) -> Iterator[str]:
     """One Pushgateway for the module: each gate replaces its model's group, and each test that
     reads it runs a gate first."""
-    with pushgateway(tmp_path_factory.mktemp("pushgateway")) as url:
+    with running(tmp_path_factory.mktemp("pushgateway")) as url:
         yield url
 
 
-@contextmanager
-def pushgateway(tmp: Path) -> Iterator[str]:
-    binary = shutil.which("prometheus-pushgateway")
-    if binary is None:
-        missing("prometheus-pushgateway is not installed")
-    log = tmp / "pushgateway.log"
-    with log.open("w") as err:
-        proc = subprocess.Popen([binary, f"--web.listen-address={LOOPBACK}:0"], stdout=subprocess.DEVNULL, stderr=err)
-    try:
-        found = poll(lambda: LISTENING.search(log.read_text()), 30, "the Pushgateway's address")
-        yield f"http://{found.group(1)}"
-    finally:
-        stop(proc)
 
 
 def pushed(url: str) -> dict[tuple[str, tuple], float]:

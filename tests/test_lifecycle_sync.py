@@ -12,9 +12,7 @@ import json
 import logging
 import re
 import shutil
-import subprocess
 import threading
-import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,6 +21,7 @@ import boto3
 import pytest
 from lifecycle_run import keypair, run, small_model
 from moto.server import ThreadedMotoServer
+from pushgateway import running
 
 MODEL = "tiny"
 REVISION = hashlib.sha1(b"tiny revision one").hexdigest()
@@ -182,29 +181,10 @@ def test_another_revisions_signed_copy_is_never_overwritten(synced, keys):
     assert versions(store) == before
 
 
-# exporter-toolkit logs the listener's address (see tests/test_quality.py), so port 0 works.
-LISTENING = re.compile(r'msg="Listening on" address=(\S+)')
-
-
 @pytest.fixture
 def pushgateway(tmp_path):
-    binary = shutil.which("prometheus-pushgateway")
-    assert binary, "prometheus-pushgateway not installed: `make test` installs it (Debian package prometheus-pushgateway)"
-    log = tmp_path / "pushgateway.log"
-    with log.open("w") as err:
-        proc = subprocess.Popen([binary, "--web.listen-address=127.0.0.1:0"],
-                                stdout=subprocess.DEVNULL, stderr=err)
-    try:
-        deadline = time.monotonic() + 30
-        while not (found := LISTENING.search(log.read_text())):
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
-        url = f"http://{found.group(1)}"
-        urllib.request.urlopen(f"{url}/-/ready", timeout=10)
+    with running(tmp_path) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def pushed(url: str) -> dict[tuple[str, str, str], float]:

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import re
-import shutil
-import subprocess
 import sys
 import time
 import urllib.request
@@ -17,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import quality_corpus as corpus
+from pushgateway import running
 
 from components.quality import logs
 from components.quality.embed import embed
@@ -104,39 +102,10 @@ def _write_logs(root: Path, model: str, prompts: list[str], refuse_every: int, t
     (root / model / "2026-11-23.jsonl").write_text("\n".join(lines) + "\n")
 
 
-# exporter-toolkit's web.Serve logs the listener's own address, "Listening on" address=HOST:PORT
-# (prometheus/exporter-toolkit web/tls_config.go@v0.8.2, the version pushgateway v1.5.1's go.mod
-# pins; still so in v0.15.1 under slog), so with port 0 the kernel picks a free port and the
-# Pushgateway names it: nothing else can take the port between choosing and binding it.
-LISTENING = re.compile(r'msg="Listening on" address=(\S+)')
-
-
 @pytest.fixture
 def pushgateway(tmp_path):
-    binary = shutil.which("prometheus-pushgateway")
-    assert binary, "prometheus-pushgateway not installed: `make test` installs it (Debian package prometheus-pushgateway)"
-    log = tmp_path / "pushgateway.log"
-    with log.open("w") as err:
-        proc = subprocess.Popen([binary, "--web.listen-address=127.0.0.1:0"],
-                                stdout=subprocess.DEVNULL, stderr=err)
-    try:
-        url = f"http://{_listening_address(proc, log)}"
-        urllib.request.urlopen(f"{url}/-/ready", timeout=10)
+    with running(tmp_path) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def _listening_address(proc: subprocess.Popen, log: Path, timeout: float = 60) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = LISTENING.search(log.read_text())
-        if found:
-            return found.group(1)
-        assert proc.poll() is None, f"the Pushgateway exited with {proc.returncode}:\n{log.read_text()}"
-        time.sleep(0.05)
-    raise AssertionError(f"the Pushgateway named no address in {timeout} s:\n{log.read_text()}")
 
 
 def _pushed(url: str) -> dict[tuple[str, str], float]:

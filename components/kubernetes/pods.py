@@ -73,3 +73,26 @@ def http_service_spec(selector: dict[str, str], port: int) -> k8s.core.v1.Servic
         selector=selector,
         ports=[k8s.core.v1.ServicePortArgs(name="http", port=port, target_port="http")],
     )
+
+
+def job_pod(
+    labels: dict[str, str],
+    service_account: str,
+    container: k8s.core.v1.ContainerArgs,
+    volumes: list[k8s.core.v1.VolumeArgs],
+) -> k8s.core.v1.PodTemplateSpecArgs:
+    """A one-shot Job's pod, restricted, that runs once (a retry is the Job's, not the
+    kubelet's) and gets no Kubernetes API token: a cloud token, where one is needed, is its own
+    audience-scoped projection among `volumes`."""
+    return k8s.core.v1.PodTemplateSpecArgs(
+        metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+        spec=k8s.core.v1.PodSpecArgs(
+            service_account_name=service_account,
+            automount_service_account_token=False,
+            enable_service_links=False,
+            restart_policy="Never",
+            security_context=pod_security(),
+            containers=[container],
+            volumes=volumes,
+        ),
+    )

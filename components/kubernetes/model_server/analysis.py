@@ -141,20 +141,11 @@ def job_spec(
     spec = k8s.batch.v1.JobSpecArgs(
         backoff_limit=0,
         active_deadline_seconds=deadline_s,
-        template=core.PodTemplateSpecArgs(
-            metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-            spec=core.PodSpecArgs(
-                service_account_name=MODEL_PUBLISHER,
-                automount_service_account_token=False,
-                enable_service_links=False,
-                restart_policy="Never",
-                security_context=pods.pod_security(),
-                containers=[container],
-                volumes=[
-                    core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs()),
-                    *volumes,
-                ],
-            ),
+        template=pods.job_pod(
+            labels,
+            MODEL_PUBLISHER,
+            container,
+            [core.VolumeArgs(name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs()), *volumes],
         ),
     )
     return {"metadata": {"labels": labels}, "spec": spec}

@@ -163,18 +163,11 @@ def job_spec(args: ModelServerArgs, sync: ModelSync, revision: str) -> k8s.batch
     labels = {**job_labels(args), **identity_labels}
     return k8s.batch.v1.JobSpecArgs(
         backoff_limit=BACKOFF_LIMIT,
-        template=core.PodTemplateSpecArgs(
-            metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-            spec=core.PodSpecArgs(
-                service_account_name=MODEL_PUBLISHER,
-                # The cloud token, where one is needed, is its own audience-scoped projection.
-                automount_service_account_token=False,
-                enable_service_links=False,
-                restart_policy="Never",
-                security_context=pods.pod_security(),
-                containers=[sync_container(args, sync, revision)],
-                volumes=job_volumes(args, sync)[0],
-            ),
+        template=pods.job_pod(
+            labels,
+            MODEL_PUBLISHER,
+            sync_container(args, sync, revision),
+            job_volumes(args, sync)[0],
         ),
     )
 
