@@ -385,20 +385,6 @@ GATEWAY_MODULES = {
 GATEWAY_OURS = ("components.gateway", "components.quality.logs", "components.lifecycle.scorers")
 
 
-def test_the_gateway_runtime_imports_only_its_lock():
-    files = sorted(ROOT.glob("components/gateway/*.py"))
-    assert files
-    locked = set(pins("gateway"))
-    for file in files:
-        rel = file.relative_to(ROOT).as_posix()
-        foreign = sorted(third_party(file) - set(GATEWAY_MODULES))
-        assert foreign == [], f"{rel} imports {foreign}, outside the gateway's contract"
-        assert {GATEWAY_MODULES[m] for m in third_party(file)} <= locked, rel
-        ours = {n for n in imported(file) if n.split(".")[0] == "components"}
-        assert all(n.startswith(GATEWAY_OURS) for n in ours), (rel, sorted(ours))
-
-
-
 # The brief's contract for components/lifecycle/ (the model-tools image): the stdlib and the
 # direct inputs of locks/lifecycle.in (module -> its distribution in locks/lifecycle.txt), and
 # of ours only the lifecycle package itself, which docker/model-tools.Dockerfile copies. Never
@@ -411,20 +397,28 @@ LIFECYCLE_MODULES = {
 }
 
 
-def test_the_lifecycle_runtime_imports_only_its_lock():
-    files = sorted(ROOT.glob("components/lifecycle/*.py"))
+# Of ours, the model-tools image also copies the quality monitor's refusal detector.
+LIFECYCLE_OURS = ("components.lifecycle", "components.quality.logs")
+
+
+@pytest.mark.parametrize(("package", "lock", "modules", "ours"), [
+    ("gateway", "gateway", GATEWAY_MODULES, GATEWAY_OURS),
+    ("lifecycle", "lifecycle", LIFECYCLE_MODULES, LIFECYCLE_OURS),
+])
+def test_an_image_runtime_imports_only_its_lock(package, lock, modules, ours):
+    """Each runtime package of an image we build imports the stdlib, its lock's direct inputs
+    and the modules of ours its Dockerfile copies: never Pulumi or the spec's models."""
+    files = sorted(ROOT.glob(f"components/{package}/*.py"))
     assert files
-    locked = set(pins("lifecycle"))
+    locked = set(pins(lock))
     for file in files:
         rel = file.relative_to(ROOT).as_posix()
-        foreign = sorted(third_party(file) - set(LIFECYCLE_MODULES))
-        assert foreign == [], f"{rel} imports {foreign}, outside the lifecycle's contract"
-        assert {LIFECYCLE_MODULES[m] for m in third_party(file)} <= locked, rel
-        ours = {n for n in imported(file) if n.split(".")[0] == "components"}
-        # The refusal detector is shared with the quality monitor; the image copies that one
-        # stdlib-only module (docker/model-tools.Dockerfile).
-        shared = ("components.lifecycle", "components.quality.logs")
-        assert all(n.startswith(shared) for n in ours), (rel, sorted(ours))
+        foreign = sorted(third_party(file) - set(modules))
+        assert foreign == [], f"{rel} imports {foreign}, outside the {package}'s contract"
+        assert {modules[m] for m in third_party(file)} <= locked, rel
+        mine = {n for n in imported(file) if n.split(".")[0] == "components"}
+        assert all(n.startswith(ours) for n in mine), (rel, sorted(mine))
+    # Both images copy the refusal detector alone, so it must stay stdlib-only.
     assert third_party(ROOT / "components/quality/logs.py") == set()
 
 
