@@ -8,12 +8,12 @@ stopped (130 on Ctrl-C, 143 on SIGTERM).
 
 from __future__ import annotations
 
-# Before the heavy imports: a Ctrl-C from the first instant is recorded, so one that an import
-# swallows (a KeyboardInterrupt raised where Python can only print "Exception ignored") still
-# stops the plan instead of letting it run to the end.
+# Before the heavy imports: a Ctrl-C from the first instant exits 130 at once, and after them
+# it is recorded, so one that a later import swallows (a KeyboardInterrupt raised where Python
+# can only print "Exception ignored") still stops the plan instead of letting it run to the end.
 from components.plan import output as _signals
 
-_signals.record_signals()
+_signals.record_signals(importing=True)
 
 import json
 import os
@@ -38,6 +38,8 @@ if TYPE_CHECKING:  # Pulumi is imported only when planning
     from components.plan.runner import Recorded
 from components.input_files import InputFileError, read_yaml, unwritable
 from components.spec import CONFIG_KEY, Environment, SpecError, echo, load_spec
+
+_signals.record_signals()
 
 app = typer.Typer(
     add_completion=False,
@@ -805,6 +807,12 @@ def main(argv: list[str] | None = None) -> None:
         code = app(args=argv, standalone_mode=False)
     except KeyboardInterrupt:
         sys.exit(128 + (_signals.received() or signal.SIGINT))
+    except Exception:
+        # Whatever a signal broke on its way (a lazy import wrapping the KeyboardInterrupt in
+        # its own error) is its consequence, not a fault to report with a traceback.
+        if _signals.received() is None:
+            raise
+        sys.exit(128 + _signals.received())
     except typer.Abort:
         say(err, "error", "red", "aborted")
         sys.exit(1)

@@ -69,14 +69,22 @@ def _on_signal(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def record_signals() -> None:
+def _exit_now(signum: int, _frame: object) -> None:
+    os.write(2, f"interrupted by {signal.Signals(signum).name}\n".encode())
+    os._exit(128 + signum)
+
+
+def record_signals(*, importing: bool = False) -> None:
     """SIGINT, SIGTERM and SIGHUP raise KeyboardInterrupt and are recorded from now on (in
-    the main thread; a signal the parent set to be ignored stays ignored)."""
+    the main thread; a signal the parent set to be ignored stays ignored). While `importing`
+    they exit at once instead: nothing is written yet, and a KeyboardInterrupt raised inside
+    an extension (pydantic-core building a validator) comes out as that library's error
+    with a traceback."""
     if threading.current_thread() is not threading.main_thread():
         return
     for sig in _SIGNALS:
         if signal.getsignal(sig) is not signal.SIG_IGN:
-            signal.signal(sig, _on_signal)
+            signal.signal(sig, _exit_now if importing else _on_signal)
 
 
 def received() -> int | None:
