@@ -807,12 +807,6 @@ def main(argv: list[str] | None = None) -> None:
         code = app(args=argv, standalone_mode=False)
     except KeyboardInterrupt:
         sys.exit(128 + (_signals.received() or signal.SIGINT))
-    except Exception:
-        # Whatever a signal broke on its way (a lazy import wrapping the KeyboardInterrupt in
-        # its own error) is its consequence, not a fault to report with a traceback.
-        if _signals.received() is None:
-            raise
-        sys.exit(128 + _signals.received())
     except typer.Abort:
         say(err, "error", "red", "aborted")
         sys.exit(1)
@@ -822,6 +816,12 @@ def main(argv: list[str] | None = None) -> None:
         if type(exc).__name__ != "NoArgsIsHelpError":
             say(err, "error", "red", exc.format_message())
         sys.exit(exc.exit_code)
+    except Exception:
+        # Whatever a signal broke on its way (a lazy import wrapping the KeyboardInterrupt in
+        # its own error) is its consequence, not a fault to report with a traceback.
+        if _signals.received() is None:
+            raise
+        sys.exit(128 + _signals.received())
     # typer 0.29 turns a KeyboardInterrupt into Exit(130) (typer/core.py `_main`): one our
     # handler raised for SIGTERM or SIGHUP before the plan's own handling began (while a cloud
     # SDK imports, say) still exits 128 + that signal.
