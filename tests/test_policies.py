@@ -3,9 +3,9 @@
 Every branch of every rule has a violating case and its near miss (tests/policy_cases.py).
 The cases go through `Analyze` and `AnalyzeStack` on a running pack
 (`python -m pulumi.policy <addr> policies`), so property deserialization, secrets and unknown
-values behave as under `pulumi preview`. The mutation test starts, for each rule, a pack
-whose copy of that rule checks nothing, and requires that at least one of the rule's cases
-then fails; tests/test_policy_branches.py removes one branch at a time.
+values behave as under `pulumi preview`. The mutation test gives each rule, in the test
+process, a copy that checks nothing, and requires that at least one of the rule's cases then
+fails; tests/test_policy_branches.py removes one branch at a time.
 """
 
 from __future__ import annotations
@@ -23,13 +23,16 @@ import pytest
 from conftest import ROOT, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from policy_cases import CASES, NG, NODE_GROUP, TAGS, Case, failures, res, with_
+from policy_cases import CASES, NG, NODE_GROUP, TAGS, Case, failures, res, run_in_process, with_
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import analyzer_pb2 as pb
+from pulumi_policy import ResourceValidationPolicy, StackValidationPolicy
+from pulumi_policy.policy import Policy
 
 from components import pricing
 from components.plan import wire
 from components.plan.policy import Analyzer, PolicyConfigError, Resource, Violation
+from policies.llm_platform_rules import POLICIES
 
 PACK = ROOT / "policies"
 # The engine's secret envelope (components/plan/wire.py; tests/test_sdk_contract.py checks
@@ -110,13 +113,8 @@ def test_configured_enforcement_level_applies(analyzer: Analyzer):
     assert analyzer.analyze(case.bad) == []
 
 
-MUTANT = """
-import sys
-sys.path.insert(0, {pack!r})
-from llm_platform_rules import POLICIES
-from pulumi_policy import PolicyPack, ResourceValidationPolicy, StackValidationPolicy
-
-def removed(policy):
+def _removed(policy: Policy) -> Policy:
+    """The rule as it would be if its check were deleted: same name, level and schema."""
     kind = ResourceValidationPolicy if isinstance(policy, ResourceValidationPolicy) else (
         StackValidationPolicy)
     return kind(name=policy.name, description=policy.description,
@@ -125,16 +123,16 @@ def removed(policy):
                 config_schema=policy.config_schema, severity=policy.severity,
                 remediation_steps=policy.remediation_steps)
 
-PolicyPack(name="mutant", policies=[removed(p) if p.name == {name!r} else p for p in POLICIES])
-"""
 
-
+# In the test process, with the arguments the SDK's servicer builds (policy_cases.run_in_process):
+# a pack process per rule cost 30 s of `make test`, and test_rule already holds every case to
+# the same answer over gRPC.
 @pytest.mark.parametrize("name", sorted({c.policy for c in CASES}))
-def test_removing_a_rules_check_fails_its_tests(name: str, tmp_path: Path):
-    (tmp_path / "__main__.py").write_text(MUTANT.format(pack=str(PACK), name=name))
-    with Analyzer(tmp_path) as mutant:
-        # The first case that notices is enough.
-        noticed = any(failures(over_grpc(mutant), c) for c in CASES if c.policy == name)
+def test_removing_a_rules_check_fails_its_tests(name: str):
+    mutant = [_removed(p) if p.name == name else p for p in POLICIES]
+    # The first case that notices is enough.
+    noticed = any(failures(lambda c, t: run_in_process(mutant, c, t), c)
+                  for c in CASES if c.policy == name)
     assert noticed, f"{name}: no test notices when its check is removed"
 
 
