@@ -222,3 +222,19 @@ class NodeReserve(_Row):
 @cache
 def node_reserves() -> dict[str, NodeReserve]:
     return _load("node_reserve.yaml", "clouds", NodeReserve)  # type: ignore[return-value]
+
+
+class SpotNotice(_Row):
+    """How long a cloud warns before it reclaims a spot node, and how that notice reaches a
+    training pod as SIGTERM (spot_notice.yaml)."""
+
+    notice_s: int = Field(gt=0)
+    # The part of the notice the pod's grace period may use: the rest is the notice's path to
+    # the pod (the handler's poll, the drain's eviction) and the node's own shutdown.
+    pod_grace_s: int = Field(gt=0)
+    path: str = Field(min_length=8)
+
+
+@cache
+def spot_notices() -> dict[str, SpotNotice]:
+    return _load("spot_notice.yaml", "clouds", SpotNotice)  # type: ignore[return-value]

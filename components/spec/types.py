@@ -1926,6 +1926,235 @@ class Ci(_Strict):
     )
 
 
+# A training image must be pinned by digest: a tag can be pushed again, and the run record
+# must name exactly what ran.
+_DIGEST_PINNED = r"^[^\s@]+@sha256:[0-9a-f]{64}$"
+_CRON = r"^(\S+\s+){4}\S+$"
+
+
+class TrainingBase(_Strict):
+    """The model a training job starts from, pinned like a served model."""
+
+    hf_id: NonEmpty = Field(
+        description="the Hugging Face repository the job fine-tunes",
+        examples=["meta-llama/Llama-3.1-8B-Instruct"],
+    )
+    revision: Revision = Field(
+        description=f"the pinned version it starts from: {REVISION_RULE}",
+        examples=[_HEX_EXAMPLE],
+    )
+
+
+class Dataset(_Strict):
+    uri: str = Field(
+        pattern=r"^(s3|gs|gcs|az|abfs|abfss|hf|file)://[^\s?#]+$",
+        max_length=1024,
+        description="the fsspec URL of the training data, read by the job's identity; no "
+        "credentials or query in it",
+        examples=["s3://acme-datasets/support/conversations"],
+    )
+    version: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")] = Field(
+        description="the dataset's version, recorded with the run (a snapshot date, a commit, "
+        "an object version): letters, digits, '.', '_' and '-', at most 64",
+        examples=["2026-11-30"],
+    )
+
+
+class RetrainTrigger(_Strict):
+    """When to retrain: the written policy of runbooks/retraining-policy.md, checked by a
+    CronJob against Prometheus."""
+
+    model: DnsLabel = Field(
+        description="the models[].name whose drift and eval-score series are watched",
+        examples=["assistant"],
+    )
+    schedule: str = Field(
+        default="0 6 * * *",
+        pattern=_CRON,
+        description="the trigger CronJob's cron schedule",
+        examples=["0 6 * * *"],
+    )
+    drift_days: Int = Field(
+        default=5,
+        ge=1,
+        le=30,
+        description="the trigger fires when input drift was over the quality monitor's "
+        "input_drift_threshold on at least this many of the last window_days days",
+        examples=[5],
+    )
+    window_days: Int = Field(
+        default=7,
+        ge=1,
+        le=30,
+        description="the days drift_days counts over; at least drift_days",
+        examples=[7],
+    )
+    eval_floor: Float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="the trigger also fires when the model's latest eval score is under "
+        "this, 0 to 1. Default the model's eval.min_score",
+        examples=[0.8],
+    )
+    action: Literal["ticket", "train"] = Field(
+        default="ticket",
+        description="ticket: only file a ticket (the default, a human decides); train: start "
+        "this training job",
+        examples=["ticket"],
+    )
+
+
+class TrainingJob(_Strict):
+    name: DnsLabel = Field(
+        description=f"the job's name: its Job is train-<name> and its checkpoints live under "
+        f"checkpoints/<name>/; unique among the jobs. {_DNS_LABEL_RULE}",
+        examples=["support-ft"],
+    )
+    image: Annotated[str, Field(pattern=_DIGEST_PINNED, max_length=512)] = Field(
+        description="the trainer's image, pinned by digest (<repository>@sha256:<64 hex>); "
+        "glibc-based, since the harness runs in it",
+        examples=["ghcr.io/acme/trainer@sha256:" + "0" * 64],
+    )
+    command: list[NonEmpty] = Field(
+        min_length=1,
+        max_length=64,
+        description="the trainer's command; it runs under the harness with CHECKPOINT_DIR, "
+        "RESUME_STEP, CHECKPOINT_INTERVAL_SECONDS, OUTPUT_DIR, SEED and HYPERPARAMETERS set "
+        "(README: Training on spot)",
+        examples=[["python", "-m", "trainer.finetune"]],
+    )
+    model: DnsLabel = Field(
+        description="the model the run produces a revision of: its output goes to "
+        "models/<model>/<revision>/, signed, ready for the eval gate",
+        examples=["assistant"],
+    )
+    base: TrainingBase = Field(
+        description="the model the run starts from",
+        examples=[{"hf_id": "meta-llama/Llama-3.1-8B-Instruct", "revision": _HEX_EXAMPLE}],
+    )
+    dataset: Dataset = Field(
+        description="the training data and its version",
+        examples=[{"uri": "s3://acme-datasets/support", "version": "2026-11-30"}],
+    )
+    hyperparameters: dict[
+        Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")],
+        Annotated[bool, Strict()] | Int | Float | Annotated[str, Field(max_length=256)],
+    ] = Field(
+        default_factory=dict,
+        max_length=64,
+        description="passed to the trainer as the JSON object HYPERPARAMETERS and stored "
+        "with the run",
+        examples=[{"learning_rate": 0.0002, "epochs": 2}],
+    )
+    seed: Int = Field(
+        default=0,
+        ge=0,
+        le=2**31 - 1,
+        description="the run's random seed (SEED), stored with the run",
+        examples=[1234],
+    )
+    pool: DnsLabel = Field(
+        description="the gpu_pools[].name it runs on: a training pool, spot unless "
+        "on_demand_reason says why not",
+        examples=["train"],
+    )
+    gpus_per_worker: Int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="GPUs each worker pod takes, at most the pool's gpus_per_node",
+        examples=[4],
+    )
+    workers: Int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="worker pods; more than one runs as a JobSet",
+        examples=[1],
+    )
+    checkpoint_interval_minutes: Int = Field(
+        default=30,
+        ge=1,
+        le=1440,
+        description="how often the trainer checkpoints (CHECKPOINT_INTERVAL_SECONDS): the "
+        "work a preemption can cost; shorter than the deadline",
+        examples=[15],
+    )
+    checkpoint_seconds: Int = Field(
+        default=20,
+        ge=1,
+        le=3600,
+        description="how long the trainer takes to write a checkpoint and the harness to "
+        "upload it: the final checkpoint on SIGTERM must fit the cloud's spot notice",
+        examples=[20],
+    )
+    keep_checkpoints: Int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="complete checkpoints kept per run; older ones are deleted, never the one "
+        "being restored",
+        examples=[3],
+    )
+    max_preemptions: Int = Field(
+        default=20,
+        ge=0,
+        le=1000,
+        description="preemptions a run survives before the Job fails",
+        examples=[20],
+    )
+    active_deadline_hours: Float = Field(
+        default=24.0,
+        gt=0,
+        le=720,
+        description="the Job's activeDeadlineSeconds, in hours, preemptions included",
+        examples=[12.0],
+    )
+    expected_hours: Float = Field(
+        gt=0,
+        le=720,
+        description="the wall-clock hours one run is expected to take, for the cost estimate "
+        "(expected GPU-hours = this x workers x gpus_per_worker); at most the deadline",
+        examples=[6.0],
+    )
+    runs_per_month: Float = Field(
+        default=1.0,
+        ge=0,
+        le=744,
+        description="runs expected in a month, for the cost estimate",
+        examples=[4.0],
+    )
+    schedule: Annotated[str, Field(pattern=_CRON)] | None = Field(
+        default=None,
+        description="a cron schedule to run the job on (a CronJob); default none: it runs "
+        "once per change of its run (image, command, base, dataset, hyperparameters, seed)",
+        examples=["0 2 * * 0"],
+    )
+    on_demand_reason: Annotated[str, Field(min_length=8, max_length=256)] | None = Field(
+        default=None,
+        description="why this job runs on an on-demand pool; required there, refused on a "
+        "spot pool",
+        examples=["the contract's deadline cannot absorb a spot reclaim"],
+    )
+    trigger: RetrainTrigger | None = Field(
+        default=None,
+        description="retrain when the written policy holds; default none",
+        examples=[{"model": "assistant", "action": "ticket"}],
+    )
+
+
+class Training(_Strict):
+    """Training jobs on the spot training pools (README: Training on spot)."""
+
+    jobs: list[TrainingJob] = Field(
+        default_factory=list,
+        max_length=20,
+        description="the training jobs, each on a training pool",
+        examples=[[{"name": "support-ft", "model": "assistant", "pool": "train"}]],
+    )
+
+
 class EnvironmentSpec(_Strict):
     environment: DnsLabel = Field(
         description="the environment's name: it prefixes resource names, names the default "
@@ -2091,6 +2320,12 @@ class EnvironmentSpec(_Strict):
         examples=[
             {"signing": {"public_key": _PEM_EXAMPLE, "private_key_secret": "modelSigningKey"}}
         ],
+    )
+    training: Training = Field(
+        default=Training(),
+        description="training jobs on spot capacity that checkpoint, resume and publish a "
+        "signed revision (README: Training on spot)",
+        examples=[{"jobs": [{"name": "support-ft", "model": "assistant", "pool": "train"}]}],
     )
     ci: Ci = Field(
         default=Ci(),
