@@ -51,6 +51,9 @@ SIGNING_KEY_SECRET = "model-signing-key"
 PRIVATE_KEY_FILE = "private.pem"
 PUBLIC_KEY_CONFIG_MAP = "model-signing-pub"
 PUBLIC_KEY_FILE = "public.pem"
+# A training job's Kubernetes service account is this prefix + the job's name; foundations
+# bind the job's cloud writer to system:serviceaccount:<namespace>:<that>.
+TRAINER_PREFIX = "train-"
 # Where pods mount an on-prem store's claim (ArtifactStore.claim); its fsspec root is
 # file://<this> and its rclone remote a `local` one under it.
 STORE_MOUNT = "/artifacts"
@@ -144,6 +147,10 @@ class ClusterFacts:
     # The identity that writes models/ and evals/ of `artifacts`, bound to MODEL_PUBLISHER;
     # None where the store needs none (an on-prem claim) or there is no store.
     model_publisher: WorkloadIdentity | None = None
+    # Per training job (spec training.jobs[].name): the identity bound to the job's service
+    # account TRAINER_PREFIX<job>, which reads the store and writes only
+    # checkpoints/<job>/ and models/<its model>/. Empty where the store needs none.
+    trainers: dict[str, WorkloadIdentity] = field(default_factory=dict)
     gpu_runtime: GpuNodeRuntime = field(default_factory=GpuNodeRuntime)
 
 
