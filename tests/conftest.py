@@ -82,7 +82,9 @@ class Planned:
         self.plan = json.loads((out / "plan.json").read_text())
         self.cost = json.loads((out / "cost.json").read_text())
         self.manifest_paths = sorted((out / "manifests").glob("*.yaml"))
-        self.manifests = [yaml.safe_load(p.read_text()) for p in self.manifest_paths]
+        # libyaml's loader: every worker reads every stack's manifests.
+        self.manifests = [yaml.load(p.read_text(), Loader=yaml.CSafeLoader)
+                          for p in self.manifest_paths]
 
     def resources(self, type_: str) -> list[dict]:
         return [r for r in self.plan["resources"] if r["type"] == type_]

@@ -16,10 +16,10 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from components import clouds
+from components.catalog import yaml_file
 
 _HERE = Path(__file__).parent
 
@@ -80,7 +80,7 @@ class ServiceInfo(_Row):
 
 
 def _load(name: str, key: str, row: type[_Row]) -> dict[str, _Row]:
-    data = yaml.safe_load((_HERE / name).read_text())
+    data = yaml_file.read(_HERE / name)
     return {r["id"]: row.model_validate(r) for r in data[key]}
 
 
@@ -153,7 +153,7 @@ def kubernetes_versions() -> dict[str, KubernetesVersionInfo]:
 
 @cache
 def default_kubernetes_version(platform: Platform) -> str:
-    data = yaml.safe_load((_HERE / "kubernetes_versions.yaml").read_text())
+    data = yaml_file.read(_HERE / "kubernetes_versions.yaml")
     return data["defaults"][platform]
 
 

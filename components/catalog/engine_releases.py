@@ -5,8 +5,9 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
+
+from components.catalog import yaml_file
 
 _HERE = Path(__file__).parent
 
@@ -26,5 +27,5 @@ class EngineRelease(BaseModel):
 @cache
 def engine_releases() -> dict[str, EngineRelease]:
     """Engine kind (as in the spec's engine.kind) -> the release the stacks pin."""
-    rows = yaml.safe_load((_HERE / "engines.yaml").read_text())["engines"]
+    rows = yaml_file.read(_HERE / "engines.yaml")["engines"]
     return {r["id"]: EngineRelease.model_validate(r) for r in rows}

@@ -11,10 +11,9 @@ from functools import cache
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-import yaml
 from pydantic import Field
 
-from components.catalog import _Row, kubernetes_versions
+from components.catalog import _Row, kubernetes_versions, yaml_file
 from components.catalog.engine_releases import engine_releases
 
 _HERE = Path(__file__).parent
@@ -36,7 +35,7 @@ class Pin(_Row):
 
 @cache
 def _file() -> dict:
-    return yaml.safe_load((_HERE / "versions.yaml").read_text())
+    return yaml_file.read(_HERE / "versions.yaml")
 
 
 @cache

@@ -25,7 +25,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
-import yaml
+from components.catalog import yaml_file
 
 TYPES_FILE = Path(__file__).resolve().parent.parent / "catalog" / "terraform_types.yaml"
 FILE_NAME = "terraform-plan.json"
@@ -65,7 +65,7 @@ class Record(Protocol):
 @cache
 def types() -> dict[str, dict[str, Any]]:
     """Pulumi token -> its entry in the type map (terraform_type, inputs_used, sources)."""
-    return yaml.safe_load(TYPES_FILE.read_text())["tokens"]
+    return yaml_file.read(TYPES_FILE)["tokens"]
 
 
 def snake(name: str) -> str:
