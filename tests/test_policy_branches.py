@@ -17,8 +17,10 @@ import ast
 import gc
 import importlib
 import inspect
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from types import CodeType, FunctionType, ModuleType
 from typing import Any
@@ -188,11 +190,22 @@ def _function_code(module_code: CodeType, name: str) -> CodeType:
     return next(c for c in module_code.co_consts if isinstance(c, CodeType) and c.co_name == name)
 
 
+@cache
+def _functions_by_code() -> dict[int, list[FunctionType]]:
+    """Every function alive once the pack is imported, by the id of its code. Gathered once:
+    gc.get_referrers scans the whole heap on each call, which in a full run (the cloud SDKs
+    loaded) was most of this file's time."""
+    found: dict[int, list[FunctionType]] = defaultdict(list)
+    for f in gc.get_objects():
+        if isinstance(f, FunctionType):
+            found[id(f.__code__)].append(f)
+    return found
+
+
 def _swap(old: CodeType, new: CodeType) -> Callable[[], None]:
     """Run `new` wherever `old` runs: the function itself, and the closures it made before
     (the wrapper `_outside_charts` put around each resource rule at import)."""
-    swapped = [(f, f.__code__) for f in gc.get_referrers(old)
-               if isinstance(f, FunctionType) and f.__code__ is old]
+    swapped = [(f, old) for f in _functions_by_code().get(id(old), [])]
     for f, _ in swapped:
         f.__code__ = new
     undo = [*(_swap(o, n) for o, n in _nested(old, new) if o.co_freevars)]
