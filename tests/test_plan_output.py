@@ -243,6 +243,8 @@ def test_a_signal_while_the_cli_imports_exits_at_once_without_a_traceback(signum
     proc = subprocess.run(
         [sys.executable, "-c",
          "import os, signal, time\n"
+         # As a shell starts it (CLI above): a background runner's SIGINT is ignored.
+         "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
          "from components.plan import output\n"
          "output.record_signals(importing=True)\n"
          f"os.kill(os.getpid(), {int(signum)})\n"
