@@ -481,6 +481,17 @@ def expected_platform_alerts() -> list[dict]:
                        "local: spot capacity is being reclaimed often",
                        "Training jobs were interrupted more than 4 times in the last hour in "
                        "one pool; checkpoints may not keep up.", "llm-gpu"),
+        # a retraining trigger with action ticket pushed a condition it found holding
+        _platform_rule("RetrainingDue", "1m",
+                       "max by (training_job, model, reason) (llm_retraining_due"
+                       f'{{namespace="{NS}",job="retrain-trigger",action="ticket"}}) > 0',
+                       "local: a model is due for retraining",
+                       f"The retraining trigger of a training job in {NS} (its training_job "
+                       "label) found the retraining policy holding for a model (its model "
+                       "label): reason drift (input drift over the threshold on enough days of "
+                       "the window) or eval (the serving revision's eval score under the "
+                       "floor). The trigger CronJob's log line gives the figures; see "
+                       "runbooks/retraining-policy.md.", "llm-quality"),
     ]
 
 
