@@ -210,7 +210,7 @@ def trigger_objects(
 
     out: list[tuple[str, type, object]] = [(
         "trigger-sa", core.ServiceAccount,
-        core.ServiceAccountArgs(
+        core.ServiceAccountInitArgs(
             metadata=obj_meta(), automount_service_account_token=t.action == "train"
         ),
     )]  # fmt: skip
@@ -222,14 +222,14 @@ def trigger_objects(
                                           namespace=namespace)
         out += [
             ("trigger-role", k8s.rbac.v1.Role,
-             k8s.rbac.v1.RoleArgs(metadata=obj_meta(), rules=role_rules(t))),
+             k8s.rbac.v1.RoleInitArgs(metadata=obj_meta(), rules=role_rules(t))),
             ("trigger-binding", k8s.rbac.v1.RoleBinding,
-             k8s.rbac.v1.RoleBindingArgs(metadata=obj_meta(), role_ref=role_ref,
+             k8s.rbac.v1.RoleBindingInitArgs(metadata=obj_meta(), role_ref=role_ref,
                                          subjects=[subject])),
         ]  # fmt: skip
     out.append((
         "trigger-cronjob", k8s.batch.v1.CronJob,
-        k8s.batch.v1.CronJobArgs(
+        k8s.batch.v1.CronJobInitArgs(
             metadata=obj_meta(annotations=pods.digest_skip(image)),
             spec=cronjob_spec(t, own, image),
         ),
