@@ -449,10 +449,11 @@ def test_platform_groups_price_budget_spend_and_alerts():
 
 
 def _platform_rule(name: str, for_: str, expr: str, summary: str, description: str,
-                   board: str) -> dict:
+                   board: str, labels: dict[str, str] | None = None) -> dict:
     return {
         "alert": name, "expr": expr, "for": for_,
-        "labels": {"severity": "warning", "environment": "local", "namespace": NS},
+        "labels": {"severity": "warning", "environment": "local", "namespace": NS,
+                   **(labels or {})},
         "annotations": {
             "summary": summary, "description": description,
             "runbook_url": f"{RUNBOOKS}/{name}.md",
@@ -491,7 +492,8 @@ def expected_platform_alerts() -> list[dict]:
                        "label): reason drift (input drift over the threshold on enough days of "
                        "the window) or eval (the serving revision's eval score under the "
                        "floor). The trigger CronJob's log line gives the figures; see "
-                       "runbooks/retraining-policy.md.", "llm-quality"),
+                       "runbooks/retraining-policy.md.", "llm-quality",
+                       {"component": "retraining-trigger"}),
     ]
 
 

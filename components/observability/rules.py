@@ -724,6 +724,10 @@ class RuleBuilder:
                 "CronJob's log line gives the figures; see runbooks/retraining-policy.md."
             ),
             dashboard="quality",
+            # Its model label comes from the series, so the dashboard link cannot name it
+            # (as with the gateway's alerts); and with a component of its own, a page on the
+            # model (ModelDown: same namespace and model, no component) does not inhibit it.
+            labels={"component": "retraining-trigger"},
         )
 
 
