@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler
 
 import kubernetes_validate
 import pytest
-from conftest import ROOT, serve_http
+from conftest import ROOT, serve_http, stack_spec
 from lifecycle_run import lifecycle_python
 from pushgateway import running
 from test_database_backups import run as run_pulumi
@@ -404,3 +404,41 @@ def test_the_trigger_runs_in_the_model_tools_venv_without_pulumi_or_the_spec():
     out = subprocess.run([str(lifecycle_python()), "-c", code], capture_output=True, text=True,
                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def training_job(trigger_block: dict):
+    from components.spec.types import TrainingJob
+
+    return TrainingJob.model_validate({
+        "name": "support-ft", "image": "ghcr.io/acme/trainer@sha256:" + "0" * 64,
+        "command": ["python", "-m", "trainer"], "model": "assistant",
+        "base": {"hf_id": "meta-llama/Llama-3.1-8B-Instruct", "revision": "b" * 40},
+        "dataset": {"uri": "s3://acme-datasets/support", "version": "2026-11-30"},
+        "pool": "train", "expected_hours": 6, "trigger": trigger_block,
+    })
+
+
+def args_of(stack: str, trigger_block: dict) -> dict[str, str]:
+    from components.spec import load_spec
+
+    spec = load_spec(stack_spec(stack)).spec
+    t = builder.trigger_spec(spec, training_job(trigger_block))
+    argv = builder.trigger_args(t)
+    return dict(zip(argv[::2], argv[1::2], strict=True))
+
+
+def test_the_thresholds_come_from_the_spec_fields_the_policy_names():
+    # local: the quality monitor's input_drift_threshold (default 0.02); assistant has no
+    # eval gate, so no floor unless the trigger states one
+    local = args_of("local", {"model": "assistant", "drift_days": 4, "window_days": 6})
+    assert (local["--drift-threshold"], local["--drift-days"], local["--window-days"]) == (
+        "0.02", "4", "6")
+    assert "--eval-floor" not in local and local["--action"] == "ticket"
+    assert local["--namespace"] == "llm-local"
+    floor = args_of("local", {"model": "assistant", "eval_floor": 0.75, "action": "train"})
+    assert (floor["--eval-floor"], floor["--revision"], floor["--cronjob"]) == (
+        "0.75", "0e9e39f249a16976918f6564b8830bc894c89659", "train-support-ft")
+    # onprem-mixed: no quality monitor (no drift rule); support-bot's eval.min_score 0.8
+    mixed = args_of("onprem-mixed", {"model": "support-bot"})
+    assert "--drift-threshold" not in mixed and mixed["--eval-floor"] == "0.8"
+    assert mixed["--pushgateway"] == "http://pushgateway.llm-mixed.svc:9091"
