@@ -442,3 +442,27 @@ def test_the_thresholds_come_from_the_spec_fields_the_policy_names():
     mixed = args_of("onprem-mixed", {"model": "support-bot"})
     assert "--drift-threshold" not in mixed and mixed["--eval-floor"] == "0.8"
     assert mixed["--pushgateway"] == "http://pushgateway.llm-mixed.svc:9091"
+
+
+def test_checkov_passes_the_trigger_objects_with_reasoned_skips_only(tmp_path):
+    """Checkov's Kubernetes checks on both actions' objects: nothing fails, and the only
+    skips are the annotated ones (the tag-pinned tools image; train's API token)."""
+    import yaml
+    from test_plan import _checkov
+
+    for action in ("ticket", "train"):
+        for obj in objects_of(action):
+            (tmp_path / f"{action}-{obj['kind'].lower()}.yaml").write_text(yaml.safe_dump(obj))
+    proc = subprocess.run(
+        [_checkov(), "-d", str(tmp_path), "--framework", "kubernetes", "--skip-download",
+         "--output", "json"],
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"},
+    )
+    report = json.loads(proc.stdout)
+    results = report["results"] if isinstance(report, dict) else report[0]["results"]
+    assert [(c["check_id"], c["file_path"]) for c in results["failed_checks"]] == []
+    skipped = sorted((c["file_path"].lstrip("/"), c["check_id"]) for c in results["skipped_checks"])
+    digest = [("ticket-cronjob.yaml", "CKV_K8S_43"), ("train-cronjob.yaml", "CKV_K8S_43")]
+    digest = digest if "@sha256:" not in builder.TOOLS_IMAGE else []
+    assert skipped == sorted(digest + [("train-cronjob.yaml", "CKV_K8S_38")])

@@ -123,6 +123,7 @@ def container(t: TriggerSpec, image: str) -> core.ContainerArgs:
     return core.ContainerArgs(
         name="trigger",
         image=image,
+        image_pull_policy="Always",
         command=["python", "-m", "components.training.trigger"],
         args=trigger_args(t),
         env=[
@@ -191,6 +192,18 @@ def role_rules(t: TriggerSpec) -> list[k8s.rbac.v1.PolicyRuleArgs]:
     ]  # fmt: skip
 
 
+def token_skip(t: TriggerSpec) -> dict[str, str]:
+    """Checkov's CKV_K8S_38 wants no token mounted where none is needed: `train` needs one."""
+    if t.action != "train":
+        return {}
+    return {
+        f"{conventions.CHECKOV_SKIP}2": (
+            "CKV_K8S_38=the train action creates a Job through the Kubernetes API; its Role "
+            "grants get on one CronJob and create on Jobs, nothing else"
+        )
+    }
+
+
 @dataclass(frozen=True)
 class TriggerObjects:
     """What to register, in order: (resource name suffix, resource class, its Args)."""
@@ -230,7 +243,7 @@ def trigger_objects(
     out.append((
         "trigger-cronjob", k8s.batch.v1.CronJob,
         k8s.batch.v1.CronJobInitArgs(
-            metadata=obj_meta(annotations=pods.digest_skip(image)),
+            metadata=obj_meta(annotations={**pods.digest_skip(image), **token_skip(t)}),
             spec=cronjob_spec(t, own, image),
         ),
     ))  # fmt: skip
