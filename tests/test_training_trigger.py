@@ -466,3 +466,27 @@ def test_checkov_passes_the_trigger_objects_with_reasoned_skips_only(tmp_path):
     digest = [("ticket-cronjob.yaml", "CKV_K8S_43"), ("train-cronjob.yaml", "CKV_K8S_43")]
     digest = digest if "@sha256:" not in builder.TOOLS_IMAGE else []
     assert skipped == sorted(digest + [("train-cronjob.yaml", "CKV_K8S_38")])
+
+
+def test_a_prometheus_error_is_its_own_text_on_one_line(gateway):
+    """Prometheus' answer to a query it cannot run (docs: querying/api, "Format overview"):
+    400 with status error, errorType and error."""
+
+    class Refusing(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            body = {"status": "error", "errorType": "bad_data",
+                    "error": 'invalid parameter "query": 1:1: parse error'}
+            self.send_response(400)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(json.dumps(body).encode())
+
+        def log_message(self, *args) -> None:
+            pass
+
+    with serve_http(Refusing) as url:
+        proc = run_trigger(url, gateway)
+    assert proc.returncode == 1
+    assert proc.stderr == (f"error: assistant: Prometheus at {url} answered 400: invalid "
+                           'parameter "query": 1:1: parse error\n')
+    assert due(gateway) == {}

@@ -181,6 +181,9 @@ def query_range(prometheus: str, query: str, now: float, days: int) -> Series:
         body = resp.json()
     except (requests.RequestException, ValueError) as exc:
         raise TriggerError(f"Prometheus at {prometheus}: {exc}") from None
+    if not isinstance(body, dict):
+        raise TriggerError(f"Prometheus at {prometheus} answered {resp.status_code}: not JSON "
+                           "of its API")
     if resp.status_code != 200 or body.get("status") != "success":
         raise TriggerError(f"Prometheus at {prometheus} answered {resp.status_code}: "
                            f"{body.get('error', 'no error text')}")
@@ -308,7 +311,10 @@ def start_training(api: KubeApi, cronjob: str, since: float, conditions: str) ->
     if got.status_code != 200:
         raise TriggerError(f"cannot read CronJob {cronjob}: {got.status_code} {got.text[:200]}")
     name = retrain_job_name(cronjob, since)
-    job = job_from_cronjob(got.json(), name, conditions)
+    try:
+        job = job_from_cronjob(got.json(), name, conditions)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise TriggerError(f"CronJob {cronjob} is not one the API would give: {exc!r}") from None
     made = api.call("POST", f"/apis/batch/v1/namespaces/{api.namespace}/jobs", job)
     if made.status_code == 409:
         return f"Job {name} exists already"
