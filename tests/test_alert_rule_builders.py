@@ -449,10 +449,11 @@ def test_platform_groups_price_budget_spend_and_alerts():
 
 
 def _platform_rule(name: str, for_: str, expr: str, summary: str, description: str,
-                   board: str) -> dict:
+                   board: str, labels: dict[str, str] | None = None) -> dict:
     return {
         "alert": name, "expr": expr, "for": for_,
-        "labels": {"severity": "warning", "environment": "local", "namespace": NS},
+        "labels": {"severity": "warning", "environment": "local", "namespace": NS,
+                   **(labels or {})},
         "annotations": {
             "summary": summary, "description": description,
             "runbook_url": f"{RUNBOOKS}/{name}.md",
@@ -481,6 +482,18 @@ def expected_platform_alerts() -> list[dict]:
                        "local: spot capacity is being reclaimed often",
                        "Training jobs were interrupted more than 4 times in the last hour in "
                        "one pool; checkpoints may not keep up.", "llm-gpu"),
+        # a retraining trigger with action ticket pushed a condition it found holding
+        _platform_rule("RetrainingDue", "1m",
+                       "max by (training_job, model, reason) (llm_retraining_due"
+                       f'{{namespace="{NS}",job="retrain-trigger",action="ticket"}}) > 0',
+                       "local: a model is due for retraining",
+                       f"The retraining trigger of a training job in {NS} (its training_job "
+                       "label) found the retraining policy holding for a model (its model "
+                       "label): reason drift (input drift over the threshold on enough days of "
+                       "the window) or eval (the serving revision's eval score under the "
+                       "floor). The trigger CronJob's log line gives the figures; see "
+                       "runbooks/retraining-policy.md.", "llm-quality",
+                       {"component": "retraining-trigger"}),
     ]
 
 

@@ -160,7 +160,9 @@ QUALITY_SERIES = frozenset({
     "llm_quality_output_length_ks", "llm_quality_input_mmd2", "llm_quality_input_pvalue",
     "llm_quality_last_run_timestamp_seconds",
 })
-TRAINING_SERIES = frozenset({"llm_training_spot_interruptions_total"})
+# And by a training job's retraining trigger CronJob (components/training/trigger.py
+# write_state: job retrain-trigger, grouped by training_job).
+TRAINING_SERIES = frozenset({"llm_training_spot_interruptions_total", "llm_retraining_due"})
 # Pushed by the model lifecycle's runtime (components/lifecycle/): the verify-weights init
 # container (job model-verify, grouping model and revision: verify.py) and the eval gate
 # (job eval-gate, grouping model, the revision and role as labels: evalgate.py).

@@ -35,7 +35,7 @@ RELEASES = engine_releases()
 # controller), Prometheus' own `up` of every target, and our own recording rules: not
 # engine metrics (tests/test_alert_series.py holds each to its source).
 NOT_ENGINE = re.compile(
-    r"^(llm:|llm_quality_|llm_training_|llm_model_|llm_eval_|rollout_info|DCGM_|kube_|up$)"
+    r"^(llm:|llm_quality_|llm_training_|llm_retraining_|llm_model_|llm_eval_|rollout_info|DCGM_|kube_|up$)"
 )
 # Words PromQL reserves that look like metric names.
 KEYWORDS = {"and", "or", "unless", "by", "without", "on", "ignoring", "group_left",

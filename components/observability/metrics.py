@@ -164,6 +164,11 @@ ROLLOUT_ABORT_PHASE = "Abort"
 # and pushed on every restart with grouping key {job, pool}.
 SPOT_INTERRUPTIONS = "llm_training_spot_interruptions_total"
 TRAINING_JOB_PREFIX = "train-"
+# Pushed by a training job's retraining trigger (components/training/trigger.py), grouped by
+# training_job, labels model, reason (drift|eval) and action (ticket|train): the first day of
+# a retraining condition it acted on, while the condition holds.
+RETRAIN_TRIGGER_JOB = "retrain-trigger"
+RETRAINING_DUE = "llm_retraining_due"
 # Exported by the gateway (components/gateway/callbacks.py, the issue 16 contract) on
 # LiteLLM's /metrics/, scraped through the ServiceMonitor whose job label is the Service
 # name. The gauges are per replica, each replica reading the same ledger: rules take max.

@@ -702,7 +702,33 @@ class RuleBuilder:
                 ),
                 dashboard="gpu",
             ),
+            self._retraining_alert(),
         ]
+
+    def _retraining_alert(self) -> Alert:
+        """A retraining trigger whose action is `ticket` found the written policy holding
+        (runbooks/retraining-policy.md): it pushes one series per condition and episode, so
+        the alert fires once per condition and resolves when the trigger drops it."""
+        due = f'namespace="{self.ns}",job="{m.RETRAIN_TRIGGER_JOB}",action="ticket"'
+        return Alert(
+            name="RetrainingDue",
+            severity="warning",
+            expr=f"max by (training_job, model, reason) ({m.RETRAINING_DUE}{{{due}}}) > 0",
+            for_="1m",
+            summary=f"{self.spec.environment}: a model is due for retraining",
+            description=(
+                f"The retraining trigger of a training job in {self.ns} (its training_job "
+                "label) found the retraining policy holding for a model (its model label): "
+                "reason drift (input drift over the threshold on enough days of the window) "
+                "or eval (the serving revision's eval score under the floor). The trigger "
+                "CronJob's log line gives the figures; see runbooks/retraining-policy.md."
+            ),
+            dashboard="quality",
+            # Its model label comes from the series, so the dashboard link cannot name it
+            # (as with the gateway's alerts); and with a component of its own, a page on the
+            # model (ModelDown: same namespace and model, no component) does not inhibit it.
+            labels={"component": "retraining-trigger"},
+        )
 
 
 # The gateway's alert thresholds. Fixed, not spec fields: each is a share of a limit the
