@@ -1046,6 +1046,15 @@ def _job_size_problems(where: tuple, job: TrainingJob, pool: GpuPool) -> list[st
     ]
 
 
+def eval_floor(spec: EnvironmentSpec, trigger: RetrainTrigger) -> float | None:
+    """The eval score under which the trigger fires: its own eval_floor, else the model's
+    eval.min_score; None when the model has neither, and only its drift is watched."""
+    if trigger.eval_floor is not None:
+        return trigger.eval_floor
+    model = next((m for m in spec.models if m.name == trigger.model), None)
+    return model.eval.min_score if model is not None and model.eval is not None else None
+
+
 def _trigger_problems(
     spec: EnvironmentSpec, where: tuple, trigger: RetrainTrigger, warnings: list[str]
 ) -> list[str]:
