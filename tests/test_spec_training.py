@@ -133,15 +133,15 @@ REFUSED = {
     # gcp: 4 nodes of 1 GPU hold 4 one-GPU workers.
     "workers-over-pool": (
         "gcp", lambda r: job(r).update(workers=5),
-        f"{J}.workers: must be <= 4 (got 5): pool 'train' holds 4 workers of 1 GPUs (4 nodes x "
-        "1 per 1-GPU node); raise the pool's max_nodes or lower workers"),
+        f"{J}.workers: must be <= 4 (got 5): pool 'train' holds 4 1-GPU workers (4 nodes x 1 per "
+        "1-GPU node); raise the pool's max_nodes or lower workers"),
     # hybrid with 2 nodes of 8 H100: 3 workers x 5 GPUs = 15 <= 16 GPUs, but a node holds one
     # 5-GPU worker (8 // 5), so the pool holds 2.
     "workers-split-over-nodes": (
         "hybrid", lambda r: (pool(r, "train").update(max_nodes=2),
                              job(r).update(gpus_per_worker=5, workers=3)),
-        f"{J}.workers: must be <= 2 (got 3): pool 'train' holds 2 workers of 5 GPUs (2 nodes x "
-        "1 per 8-GPU node); raise the pool's max_nodes or lower workers"),
+        f"{J}.workers: must be <= 2 (got 3): pool 'train' holds 2 5-GPU workers (2 nodes x 1 per "
+        "8-GPU node); raise the pool's max_nodes or lower workers"),
     "grace-aws": _grace_case("aws"),
     "grace-gcp": _grace_case("gcp"),
     "grace-azure": _grace_case("azure"),
@@ -172,11 +172,11 @@ REFUSED = {
     "trigger-floor-without-eval": (
         "hybrid", lambda r: job(r)["trigger"].update(eval_floor=0.7),
         f"{J}.trigger.eval_floor: model 'assistant' has no eval gate, so no eval score to hold "
-        f"to a floor; add {S}.models[0].eval or remove eval_floor"),
+        "to a floor; add models[0].eval or remove eval_floor"),
     "trigger-watches-nothing": (
         "hybrid", lambda r: r["observability"].pop("quality"),
         f"{J}.trigger: watches nothing: drift comes from the quality monitor "
-        f"(observability.quality) and the eval score from {S}.models[0].eval; add one or "
+        "(observability.quality) and the eval score from models[0].eval; add one or "
         "remove trigger"),
 }
 

@@ -927,9 +927,9 @@ def training_problems(spec: EnvironmentSpec, warnings: list[str]) -> list[str]:
 def _training_store_problems(spec: EnvironmentSpec) -> list[str]:
     """A run restores and uploads its checkpoints in the artifact store and publishes its
     model there, signed like a synced revision."""
-    # A hybrid's store is its cloud's bucket: without hybrid.cloud that block's own line says so.
-    if not spec.has_artifact_store and spec.topology != "hybrid":
-        return [
+    if not spec.has_artifact_store:
+        # A hybrid's store is its cloud's bucket: without hybrid.cloud, that block's line.
+        return [] if spec.topology == "hybrid" else [
             f"{config_path(('training', 'jobs'))}: needs an artifact store: a job keeps its "
             "checkpoints under checkpoints/<job>/ and publishes its model under "
             "models/<model>/ there, so a preempted run can resume; add onprem.artifact_claim"
@@ -1041,7 +1041,7 @@ def _job_size_problems(where: tuple, job: TrainingJob, pool: GpuPool) -> list[st
         return []
     return [
         f"{config_path((*where, 'workers'))}: must be <= {fit} (got {job.workers}): pool "
-        f"'{pool.name}' holds {fit} workers of {gpus} GPUs ({pool.max_nodes} nodes x "
+        f"'{pool.name}' holds {fit} {gpus}-GPU workers ({pool.max_nodes} nodes x "
         f"{per_node // gpus} per {per_node}-GPU node); raise the pool's max_nodes or lower "
         "workers"
     ]
@@ -1076,7 +1076,7 @@ def _trigger_problems(
             f"{catalog.suggest(trigger.model, models)}; models: {', '.join(models) or 'none'}",
         ]
     i, model = models[trigger.model]
-    gate = config_path(("models", i, "eval"))
+    gate = f"models[{i}].eval"
     if trigger.eval_floor is not None and model.eval is None:
         problems.append(
             f"{config_path((*where, 'eval_floor'))}: model '{model.name}' has no eval gate, "
