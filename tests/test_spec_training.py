@@ -284,8 +284,9 @@ def test_the_floor_defaults_to_the_models_eval_and_drift_may_be_all_that_is_watc
         f"{J}.trigger: only the eval score is watched: drift comes from the quality monitor, "
         "and observability.quality is not set"]
     # Its own floor wins over the model's.
-    edited = stack("onprem-mixed", lambda r: (edit(r), job(r)["trigger"].update(eval_floor=0.6)))
-    assert eval_floor(load_spec(edited).spec, trigger.model_copy(update={"eval_floor": 0.6})) == 0.6
+    own = load_spec(stack("onprem-mixed", lambda r: (
+        edit(r), job(r)["trigger"].update(eval_floor=0.6)))).spec
+    assert eval_floor(own, own.training.jobs[0].trigger) == 0.6
     # The hybrid's assistant has no eval: only drift (the quality monitor's) is watched.
     hybrid = load_spec(stack_spec("hybrid"))
     assert eval_floor(hybrid.spec, hybrid.spec.training.jobs[0].trigger) is None
