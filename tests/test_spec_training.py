@@ -291,3 +291,27 @@ def test_the_floor_defaults_to_the_models_eval_and_drift_may_be_all_that_is_watc
     hybrid = load_spec(stack_spec("hybrid"))
     assert eval_floor(hybrid.spec, hybrid.spec.training.jobs[0].trigger) is None
     assert hybrid.warnings == []
+
+
+@pytest.mark.parametrize(("base", "uri", "expected"), [
+    ("aws", "gs://acme-datasets/support", "copy it to s3://, or use an hf:// dataset"),
+    ("gcp", "s3://acme-datasets/support", "copy it to gs:// or gcs://, or use an hf:// dataset"),
+    ("aws", "hf://datasets/acme/support", None),
+    ("gcp", "gcs://acme-datasets/support", None),
+    ("onprem-mixed", "s3://acme-datasets/support", None),  # no cloud identity to check
+])
+def test_a_cloud_job_reads_its_dataset_with_its_own_identity(base, uri, expected):
+    def edit(raw: dict) -> None:
+        if base == "onprem-mixed":
+            with_job(gpus_per_worker=8)(raw)
+        job(raw)["dataset"]["uri"] = uri
+
+    warnings = load_spec(stack(base, edit)).warnings
+    if expected is None:
+        assert warnings == []
+    else:
+        label = {"aws": "AWS", "gcp": "GCP"}[base]
+        scheme = uri.split("://")[0]
+        assert warnings == [
+            f"{J}.dataset.uri: the job reads it with its {label} workload identity, which a "
+            f"{scheme}:// store does not trust; {expected}"]

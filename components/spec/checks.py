@@ -919,6 +919,7 @@ def training_problems(spec: EnvironmentSpec, warnings: list[str]) -> list[str]:
         if pool is not None:
             problems += _job_capacity_problems(spec, where, job, pool)
             problems += _job_size_problems(where, job, pool)
+            warnings += _dataset_warnings(spec, where, job, pool)
         if job.trigger is not None:
             problems += _trigger_problems(spec, (*where, "trigger"), job.trigger, warnings)
     return problems
@@ -1044,6 +1045,28 @@ def _job_size_problems(where: tuple, job: TrainingJob, pool: GpuPool) -> list[st
         f"'{pool.name}' holds {fit} {gpus}-GPU workers ({pool.max_nodes} nodes x "
         f"{per_node // gpus} per {per_node}-GPU node); raise the pool's max_nodes or lower "
         "workers"
+    ]
+
+
+# The fsspec schemes a cloud's workload identity reads; hf:// (the Hub) and file:// (the
+# image's own files) need none.
+_IDENTITY_SCHEMES = {"aws": ("s3",), "gcp": ("gs", "gcs"), "azure": ("az", "abfs", "abfss")}
+
+
+def _dataset_warnings(
+    spec: EnvironmentSpec, where: tuple, job: TrainingJob, pool: GpuPool
+) -> list[str]:
+    """A cloud job reads its dataset with its own workload identity, which another cloud's
+    store does not trust."""
+    cloud = spec.cloud if pool in spec.cloud_pools() else None
+    scheme = job.dataset.uri.split("://", 1)[0]
+    if cloud is None or scheme in ("hf", "file", *_IDENTITY_SCHEMES[cloud]):
+        return []
+    return [
+        f"{config_path((*where, 'dataset', 'uri'))}: the job reads it with its "
+        f"{clouds.get(cloud).label} workload identity, which a {scheme}:// store does not "
+        f"trust; copy it to {' or '.join(f'{s}://' for s in _IDENTITY_SCHEMES[cloud])}, or "
+        "use an hf:// dataset"
     ]
 
 
