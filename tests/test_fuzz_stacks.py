@@ -275,6 +275,7 @@ def _check_cases(raw: dict) -> list[dict[str, Edit]]:
                 ("models", i, "weights"), {**model.get("weights", {}), "size_gib": 1}),
         })
     choices += _gateway_check_cases(raw)
+    choices += _training_check_cases(raw)
     if "gcp" in raw:
         choices.append({"gcp.pods_cidr": _setter(("gcp", "pods_cidr"), raw["gcp"].get(
             "subnet_cidr", "10.50.0.0/20"))})
@@ -282,6 +283,28 @@ def _check_cases(raw: dict) -> list[dict[str, Edit]]:
     if "hybrid" in raw:
         choices.append({"hybrid.connectivity.onprem_cidrs[0]": _setter(
             ("hybrid", "connectivity", "onprem_cidrs"), ["10.40.0.0/24"])})
+    return choices
+
+
+def _training_check_cases(raw: dict) -> list[dict[str, Edit]]:
+    """Each training job's cross-field nonsense: an inference pool, a checkpoint interval as
+    long as its 24-hour deadline, a run expected to outlast it, a worker with more GPUs than
+    a node, and a trigger counting drift over fewer days than it needs."""
+    choices: list[dict[str, Edit]] = []
+    inference = next(p["name"] for p in raw["gpu_pools"] if p.get("purpose") != "training")
+    for i, job in enumerate(raw.get("training", {}).get("jobs", [])):
+        where, at = f"training.jobs[{i}]", ("training", "jobs", i)
+        assert job["active_deadline_hours"] == 24, "the cases below are worked out for 24 h"
+        choices.append({
+            f"{where}.pool": _setter((*at, "pool"), inference),
+            f"{where}.checkpoint_interval_minutes": _setter(
+                (*at, "checkpoint_interval_minutes"), 24 * 60),
+            f"{where}.expected_hours": _setter((*at, "expected_hours"), 24.5),
+            f"{where}.gpus_per_worker": _setter((*at, "gpus_per_worker"), 16),
+        })
+        if "trigger" in job:
+            choices.append({f"{where}.trigger.window_days": _setter(
+                (*at, "trigger", "window_days"), job["trigger"].get("drift_days", 5) - 1)})
     return choices
 
 

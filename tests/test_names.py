@@ -19,6 +19,7 @@ from conftest import ROOT, STACKS, stack_spec
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from components import catalog
 from components.naming import NameRule, fit
 from components.plan.runner import run_program
 from components.spec import SpecError, load_spec
@@ -281,10 +282,21 @@ def _base(topology: str) -> dict:
         raw[cloud], raw["hybrid"]["cloud"] = other[cloud], cloud
         train = next(p for p in other["gpu_pools"] if p.get("purpose") == "training")
         raw["gpu_pools"] = [train if p.get("purpose") == "training" else p for p in raw["gpu_pools"]]
+        for job in raw.get("training", {}).get("jobs", []):
+            # That cloud's training pool and its grace after a spot notice.
+            job["gpus_per_worker"] = min(job.get("gpus_per_worker", 1), train["gpus_per_node"])
+            job["checkpoint_seconds"] = min(job.get("checkpoint_seconds", 20),
+                                            catalog.spot_notices()[cloud].pod_grace_s)
     return raw
 
 
-def _renamed(raw: dict, env: str, pools: list[str], models: list[str]) -> dict:
+def _jobs(raw: dict) -> list[dict]:
+    return raw.get("training", {}).get("jobs", [])
+
+
+def _renamed(
+    raw: dict, env: str, pools: list[str], models: list[str], jobs: list[str]
+) -> dict:
     spec = copy.deepcopy(raw)
     spec["environment"] = spec["tags"]["environment"] = env
     renames = {p["name"]: new for p, new in zip(spec["gpu_pools"], pools, strict=True)}
@@ -296,6 +308,12 @@ def _renamed(raw: dict, env: str, pools: list[str], models: list[str]) -> dict:
     # The gateway's teams name the models they may call: they follow the renamed models.
     for team in (spec.get("gateway") or {}).get("teams", []):
         team["models"] = [served[m] for m in team["models"]]
+    # So do the training jobs: their pool, the model they train and the one they watch.
+    for job, name in zip(_jobs(spec), jobs, strict=True):
+        job["name"], job["pool"] = name, renames[job["pool"]]
+        job["model"] = served.get(job["model"], job["model"])
+        if "trigger" in job:
+            job["trigger"]["model"] = served[job["trigger"]["model"]]
     return spec
 
 
@@ -305,13 +323,14 @@ def _renamed(raw: dict, env: str, pools: list[str], models: list[str]) -> dict:
 @example(data=None)
 def test_longest_names_fit_every_api(topology, data):
     raw = _base(topology)
-    count = len(raw["gpu_pools"]) + len(raw["models"]) + 1
+    pools, models = len(raw["gpu_pools"]), len(raw["models"])
+    count = pools + models + len(_jobs(raw)) + 1
     if data is None:  # every name 40 characters and sharing its first 39 with the others
         drawn = [("n" * 38 + f"{i:02d}")[-40:] for i in range(count)]
     else:
         drawn = data.draw(st.lists(longest, min_size=count, max_size=count, unique=True))
     env, rest = drawn[0], drawn[1:]
-    spec = _renamed(raw, env, rest[: len(raw["gpu_pools"])], rest[len(raw["gpu_pools"]):])
+    spec = _renamed(raw, env, rest[:pools], rest[pools:pools + models], rest[pools + models:])
     try:
         load_spec(spec)
     except SpecError as exc:  # only the refusals the spec documents for names

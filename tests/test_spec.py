@@ -168,9 +168,9 @@ def test_pool_too_small_for_the_minimum_replicas():
 
 
 def test_on_demand_training_pool_is_a_warning_not_an_error():
-    raw = local()
-    raw["gpu_pools"].append({"name": "train", "gpu": "H100-80GB", "gpus_per_node": 8,
-                             "max_nodes": 2, "purpose": "training", "capacity": "on-demand"})
+    raw = copy.deepcopy(stack_spec("aws"))
+    raw.pop("training")
+    raw["gpu_pools"][1]["capacity"] = "on-demand"
     env = load_spec(raw)
     assert any("gpu_pools[1].capacity: training pool 'train' is on-demand" in w
                for w in env.warnings)

@@ -413,11 +413,13 @@ PROBLEMS = [
       "in standard support on 2026-12-01: 1.35, 1.36, 1.37 (AKS long-term support needs the "
       "Premium tier and does not support the Key Vault KMS encryption this cluster uses)",
       f"{S}.azure: set, but topology aws does not use azure; remove it"]),
-    # in a hybrid on Azure the on-prem pool is no AKS pool: its name is free
+    # in a hybrid on Azure the on-prem pool is no AKS pool: its name is free (and the
+    # training job's final checkpoint fits Azure's shorter grace)
     ("hybrid", [("aws", DELETE), ("azure", stack_spec("azure")["azure"]),
                 ("hybrid.cloud", "azure"),
                 ("gpu_pools.1.instance_type", "Standard_ND96isr_H100_v5"),
-                ("gpu_pools.0.name", "system"), ("models.0.pool", "system")], None),
+                ("gpu_pools.0.name", "system"), ("models.0.pool", "system"),
+                ("training.jobs.0.checkpoint_seconds", 10)], None),
 ]
 
 
@@ -440,10 +442,13 @@ WARNINGS = [
       "llm-platform does not install; the NVIDIA runtime skips this pool"]),
     ("local", [("gpu_pools.0.gpu", "MI300X"), ("gpu_pools.0.node_labels", {}),
                ("cluster.gpu_operator", True)], []),
-    ("local", [("gpu_pools.1", {"name": "train", "gpu": "H100-80GB", "gpus_per_node": 8,
-                                "max_nodes": 2, "purpose": "training"})],
+    ("aws", [("gpu_pools.1.capacity", "on-demand"),
+             ("training.jobs.0.on_demand_reason", "a deadline no reclaim may delay")],
      [f"{S}.gpu_pools[1].capacity: training pool 'train' is on-demand; checkpointed training "
       "can run on spot at a fraction of the price (see components/catalog/instances.yaml)"]),
+    # the on-prem cluster's nodes are owned: nothing to buy on spot
+    ("local", [("gpu_pools.1", {"name": "train", "gpu": "H100-80GB", "gpus_per_node": 8,
+                                "max_nodes": 2, "purpose": "training"})], []),
     ("local", [("gpu_pools.1", {"name": "train", "gpu": "H100-80GB", "gpus_per_node": 8,
                                 "max_nodes": 2, "purpose": "training", "capacity": "spot"})],
      []),

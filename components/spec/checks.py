@@ -34,7 +34,9 @@ from components.spec.types import (
     Gateway,
     GpuPool,
     Model,
+    RetrainTrigger,
     Rollout,
+    TrainingJob,
 )
 
 
@@ -172,6 +174,7 @@ def check(spec: EnvironmentSpec, plan_date: date | None = None) -> Environment:
     problems += _scheduling_problems(spec, plans, warnings)
     problems += gateway_problems(spec, warnings)
     problems += lifecycle_problems(spec, plans, warnings)
+    problems += training_problems(spec, warnings)
     if problems:
         raise SpecError(problems)
     return Environment(spec=spec, plans=plans, warnings=warnings)
@@ -209,7 +212,9 @@ def _pool_problems(spec: EnvironmentSpec, warnings: list[str]) -> list[str]:
                 f"{config_path((*where, 'gpu'))}: {pool.gpu} nodes need AMD's ROCm device plugin, "
                 "which llm-platform does not install; the NVIDIA runtime skips this pool"
             )
-        if pool.purpose == "training" and pool.capacity != "spot":
+        # On the on-prem cluster capacity means nothing: the nodes are owned, never reclaimed.
+        on_cloud = pool in spec.cloud_pools()
+        if pool.purpose == "training" and pool.capacity != "spot" and on_cloud:
             warnings.append(
                 f"{config_path((*where, 'capacity'))}: training pool '{pool.name}' is on-demand; "
                 "checkpointed training can run on spot at a fraction of the price "
@@ -892,6 +897,225 @@ def _canary_gpu_problems(
         f"{capacity} GPUs hold {used} at the models' minimum replicas; raise the pool's "
         "max_nodes or remove rollout"
     ]
+
+
+def training_problems(spec: EnvironmentSpec, warnings: list[str]) -> list[str]:
+    """Training jobs against the rest of the spec: a store for their checkpoints and
+    output, a training pool that holds their workers, a final checkpoint that fits the
+    cloud's spot notice, and a retraining trigger that watches series which exist."""
+    jobs = spec.training.jobs
+    if not jobs:
+        return []
+    problems = _training_store_problems(spec)
+    pools = {p.name: p for p in spec.gpu_pools}
+    seen: set[str] = set()
+    for i, job in enumerate(jobs):
+        where = ("training", "jobs", i)
+        if job.name in seen:
+            problems.append(f"{config_path((*where, 'name'))}: duplicate job name '{job.name}'")
+        seen.add(job.name)
+        problems += _job_time_problems(where, job)
+        pool = _training_pool(spec, where, job, pools, problems)
+        if pool is not None:
+            problems += _job_capacity_problems(spec, where, job, pool)
+            problems += _job_size_problems(where, job, pool)
+            warnings += _dataset_warnings(spec, where, job, pool)
+        if job.trigger is not None:
+            problems += _trigger_problems(spec, (*where, "trigger"), job.trigger, warnings)
+    return problems
+
+
+def _training_store_problems(spec: EnvironmentSpec) -> list[str]:
+    """A run restores and uploads its checkpoints in the artifact store and publishes its
+    model there, signed like a synced revision."""
+    if not spec.has_artifact_store:
+        # A hybrid's store is its cloud's bucket: without hybrid.cloud, that block's line.
+        return [] if spec.topology == "hybrid" else [
+            f"{config_path(('training', 'jobs'))}: needs an artifact store: a job keeps its "
+            "checkpoints under checkpoints/<job>/ and publishes its model under "
+            "models/<model>/ there, so a preempted run can resume; add onprem.artifact_claim"
+        ]
+    if spec.lifecycle.signing is None and not spec.models:
+        # With models, lifecycle_problems already asks for the key.
+        return [
+            f"{config_path(('lifecycle', 'signing'))}: required: a training run's model is "
+            "signed in the store, ready for the eval gate; add signing.public_key and its "
+            "private_key_secret (README: Shipping a new model version)"
+        ]
+    return []
+
+
+def _job_time_problems(where: tuple, job: TrainingJob) -> list[str]:
+    """The deadline bounds the run: a checkpoint must come before it, and the expected
+    run (which the cost estimate prices) must fit in it."""
+    problems = []
+    deadline = job.active_deadline_hours
+    if job.checkpoint_interval_minutes * 60 >= deadline * 3600:
+        problems.append(
+            f"{config_path((*where, 'checkpoint_interval_minutes'))}: must be shorter than "
+            f"active_deadline_hours ({deadline:g} h = {deadline * 60:g} minutes) (got "
+            f"{job.checkpoint_interval_minutes}); a run stopped at its deadline before its "
+            "first checkpoint keeps nothing"
+        )
+    if job.expected_hours > deadline:
+        problems.append(
+            f"{config_path((*where, 'expected_hours'))}: must be <= active_deadline_hours "
+            f"{deadline:g} (got {job.expected_hours:g}); the Job is stopped at its deadline"
+        )
+    return problems
+
+
+def _training_pool(
+    spec: EnvironmentSpec,
+    where: tuple,
+    job: TrainingJob,
+    pools: dict[str, GpuPool],
+    problems: list[str],
+) -> GpuPool | None:
+    """The training pool the job names, or None after adding a problem."""
+    training = [p.name for p in spec.gpu_pools if p.purpose == "training"]
+    choices = ", ".join(training) or "none; add a gpu_pools entry with purpose training"
+    pool = pools.get(job.pool)
+    if pool is None:
+        problems.append(
+            f"{config_path((*where, 'pool'))}: no gpu_pool named '{job.pool}'"
+            f"{catalog.suggest(job.pool, pools)}; training pools: {choices}"
+        )
+        return None
+    if pool.purpose != "training":
+        problems.append(
+            f"{config_path((*where, 'pool'))}: pool '{pool.name}' is for {pool.purpose}; a "
+            f"training job runs on a pool with purpose training: {choices}"
+        )
+        return None
+    return pool
+
+
+def _job_capacity_problems(
+    spec: EnvironmentSpec, where: tuple, job: TrainingJob, pool: GpuPool
+) -> list[str]:
+    """A cloud job runs on spot unless it says why not, and its final checkpoint must fit
+    the grace its cloud leaves a pod after the spot notice. On the on-prem cluster nothing
+    is reclaimed, so neither applies."""
+    cloud = spec.cloud if pool in spec.cloud_pools() else None
+    reason = config_path((*where, "on_demand_reason"))
+    if cloud is None:
+        if job.on_demand_reason is None:
+            return []
+        return [
+            f"{reason}: only for a job on an on-demand cloud pool; pool '{pool.name}' is on "
+            "the on-prem cluster, where nothing is reclaimed: remove it"
+        ]
+    if pool.capacity == "on-demand":
+        if job.on_demand_reason is not None:
+            return []
+        return [
+            f"{reason}: required: pool '{pool.name}' is on-demand; say why this job cannot "
+            "run on spot (the Job is annotated with it), or move it to a spot training pool"
+        ]
+    problems = []
+    if job.on_demand_reason is not None:
+        problems.append(f"{reason}: pool '{pool.name}' is spot; remove on_demand_reason")
+    notice = catalog.spot_notices()[cloud]
+    if job.checkpoint_seconds > notice.pod_grace_s:
+        problems.append(
+            f"{config_path((*where, 'checkpoint_seconds'))}: must be <= "
+            f"{notice.pod_grace_s}, the grace {clouds.get(cloud).label} leaves a pod of its "
+            f"{notice.notice_s} s spot notice (got {job.checkpoint_seconds}); the final "
+            "checkpoint is written and uploaded after SIGTERM (components/catalog/"
+            "spot_notice.yaml)"
+        )
+    return problems
+
+
+def _job_size_problems(where: tuple, job: TrainingJob, pool: GpuPool) -> list[str]:
+    """Each worker is one pod on one node, so a node holds gpus_per_node // gpus_per_worker
+    workers and the pool max_nodes times that."""
+    gpus, per_node = job.gpus_per_worker, pool.gpus_per_node
+    if gpus > per_node:
+        return [
+            f"{config_path((*where, 'gpus_per_worker'))}: must be <= pool '{pool.name}''s "
+            f"gpus_per_node {per_node} (got {gpus}); a worker is one pod on one node"
+        ]
+    fit = pool.max_nodes * (per_node // gpus)
+    if job.workers <= fit:
+        return []
+    return [
+        f"{config_path((*where, 'workers'))}: must be <= {fit} (got {job.workers}): pool "
+        f"'{pool.name}' holds {fit} {gpus}-GPU workers ({pool.max_nodes} nodes x "
+        f"{per_node // gpus} per {per_node}-GPU node); raise the pool's max_nodes or lower "
+        "workers"
+    ]
+
+
+# The fsspec schemes a cloud's workload identity reads; hf:// (the Hub) and file:// (the
+# image's own files) need none.
+_IDENTITY_SCHEMES = {"aws": ("s3",), "gcp": ("gs", "gcs"), "azure": ("az", "abfs", "abfss")}
+
+
+def _dataset_warnings(
+    spec: EnvironmentSpec, where: tuple, job: TrainingJob, pool: GpuPool
+) -> list[str]:
+    """A cloud job reads its dataset with its own workload identity, which another cloud's
+    store does not trust."""
+    cloud = spec.cloud if pool in spec.cloud_pools() else None
+    scheme = job.dataset.uri.split("://", 1)[0]
+    if cloud is None or scheme in ("hf", "file", *_IDENTITY_SCHEMES[cloud]):
+        return []
+    return [
+        f"{config_path((*where, 'dataset', 'uri'))}: the job reads it with its "
+        f"{clouds.get(cloud).label} workload identity, which a {scheme}:// store does not "
+        f"trust; copy it to {' or '.join(f'{s}://' for s in _IDENTITY_SCHEMES[cloud])}, or "
+        "use an hf:// dataset"
+    ]
+
+
+def eval_floor(spec: EnvironmentSpec, trigger: RetrainTrigger) -> float | None:
+    """The eval score under which the trigger fires: its own eval_floor, else the model's
+    eval.min_score; None when the model has neither, and only its drift is watched."""
+    if trigger.eval_floor is not None:
+        return trigger.eval_floor
+    model = next((m for m in spec.models if m.name == trigger.model), None)
+    return model.eval.min_score if model is not None and model.eval is not None else None
+
+
+def _trigger_problems(
+    spec: EnvironmentSpec, where: tuple, trigger: RetrainTrigger, warnings: list[str]
+) -> list[str]:
+    """The trigger reads the model's drift (from the quality monitor) and eval score (from
+    its eval gate): at least one must exist. Without an eval floor, only drift is watched."""
+    problems = []
+    if trigger.window_days < trigger.drift_days:
+        problems.append(
+            f"{config_path((*where, 'window_days'))}: must be >= drift_days "
+            f"{trigger.drift_days} (got {trigger.window_days}); drift is counted on "
+            "drift_days of the last window_days days"
+        )
+    models = {m.name: (i, m) for i, m in enumerate(spec.models)}
+    if trigger.model not in models:
+        return [
+            *problems,
+            f"{config_path((*where, 'model'))}: no model named '{trigger.model}'"
+            f"{catalog.suggest(trigger.model, models)}; models: {', '.join(models) or 'none'}",
+        ]
+    i, model = models[trigger.model]
+    gate = f"models[{i}].eval"
+    if trigger.eval_floor is not None and model.eval is None:
+        problems.append(
+            f"{config_path((*where, 'eval_floor'))}: model '{model.name}' has no eval gate, "
+            f"so no eval score to hold to a floor; add {gate} or remove eval_floor"
+        )
+    elif spec.observability.quality is None and model.eval is None:
+        problems.append(
+            f"{config_path(where)}: watches nothing: drift comes from the quality monitor "
+            f"(observability.quality) and the eval score from {gate}; add one or remove trigger"
+        )
+    elif spec.observability.quality is None:
+        warnings.append(
+            f"{config_path(where)}: only the eval score is watched: drift comes from the "
+            "quality monitor, and observability.quality is not set"
+        )
+    return problems
 
 
 def _name_problems(spec: EnvironmentSpec) -> list[str]:

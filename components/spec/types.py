@@ -1965,7 +1965,8 @@ class RetrainTrigger(_Strict):
     CronJob against Prometheus."""
 
     model: DnsLabel = Field(
-        description="the models[].name whose drift and eval-score series are watched",
+        description="the models[].name whose input drift (from observability.quality) and "
+        "eval score (from its eval gate) are watched; at least one of them must exist",
         examples=["assistant"],
     )
     schedule: str = Field(
@@ -1994,7 +1995,8 @@ class RetrainTrigger(_Strict):
         ge=0,
         le=1,
         description="the trigger also fires when the model's latest eval score is under "
-        "this, 0 to 1. Default the model's eval.min_score",
+        "this, 0 to 1; the model needs an eval gate. Default the model's eval.min_score; "
+        "a model with no eval has only its drift watched",
         examples=[0.8],
     )
     action: Literal["ticket", "train"] = Field(
@@ -2055,8 +2057,9 @@ class TrainingJob(_Strict):
         examples=[1234],
     )
     pool: DnsLabel = Field(
-        description="the gpu_pools[].name it runs on: a training pool, spot unless "
-        "on_demand_reason says why not",
+        description="the gpu_pools[].name it runs on: a training pool holding its "
+        "workers; in a cloud, spot unless on_demand_reason says why not (an on-prem "
+        "training pool is never reclaimed)",
         examples=["train"],
     )
     gpus_per_worker: Int = Field(
@@ -2070,7 +2073,8 @@ class TrainingJob(_Strict):
         default=1,
         ge=1,
         le=64,
-        description="worker pods; more than one runs as a JobSet",
+        description="worker pods, each on one node; more than one runs as a JobSet. The "
+        "pool holds max_nodes x (gpus_per_node // gpus_per_worker) of them",
         examples=[1],
     )
     checkpoint_interval_minutes: Int = Field(
@@ -2086,7 +2090,8 @@ class TrainingJob(_Strict):
         ge=1,
         le=3600,
         description="how long the trainer takes to write a checkpoint and the harness to "
-        "upload it: the final checkpoint on SIGTERM must fit the cloud's spot notice",
+        "upload it: on a spot pool the final checkpoint on SIGTERM must fit the grace the "
+        "cloud leaves a pod (pod_grace_s in components/catalog/spot_notice.yaml)",
         examples=[20],
     )
     keep_checkpoints: Int = Field(
@@ -2133,8 +2138,8 @@ class TrainingJob(_Strict):
     )
     on_demand_reason: Annotated[str, Field(min_length=8, max_length=256)] | None = Field(
         default=None,
-        description="why this job runs on an on-demand pool; required there, refused on a "
-        "spot pool",
+        description="why this job runs on an on-demand cloud pool; required there, refused "
+        "on a spot or on-prem pool",
         examples=["the contract's deadline cannot absorb a spot reclaim"],
     )
     trigger: RetrainTrigger | None = Field(
