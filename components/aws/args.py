@@ -97,6 +97,11 @@ class ArtifactBucketArgs:
     # The spec serves models: a third role may write models/ and evals/ (never delete),
     # bound to the model publisher's service account (the weights sync and eval gate Jobs).
     model_publisher: bool = False
+    # The spec's training jobs, as (job, model) pairs: a role each that reads models/ and
+    # checkpoints/<job>/, writes checkpoints/<job>/ and models/<model>/ and deletes only old
+    # checkpoints, bound by Pod Identity to train-<job> in `namespace` of the EKS cluster
+    # (in a hybrid too: training runs on the cloud's own pools).
+    trainers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

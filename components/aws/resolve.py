@@ -146,7 +146,13 @@ def bucket_args(env: Environment, cfg: Aws) -> ArtifactBucketArgs:
         and isinstance(spec.gateway.database, CnpgDatabase),
         # Every served model is synced into the bucket and gated from its evals/.
         model_publisher=bool(spec.models),
+        trainers=trainers(spec),
     )
+
+
+def trainers(spec: EnvironmentSpec) -> tuple[tuple[str, str], ...]:
+    """(job, model) of each training job: each gets its own writer role."""
+    return tuple((job.name, job.model) for job in spec.training.jobs)
 
 
 def vpn_args(spec: EnvironmentSpec, secrets: dict[str, pulumi.Input[str]]) -> VpnArgs | None:
