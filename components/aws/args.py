@@ -51,6 +51,9 @@ class ClusterArgs:
     extended_support: bool = False
     log_retention_days: int = 90
     tags: dict[str, str] = field(default_factory=dict)
+    # A GPU pool runs on SPOT capacity: install aws-node-termination-handler, which drains a
+    # spot node on its interruption notice so a training pod checkpoints before it goes.
+    spot_pools: bool = False
 
 
 @dataclass(frozen=True)

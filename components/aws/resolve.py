@@ -88,6 +88,8 @@ def cluster_args(spec: EnvironmentSpec, cfg: Aws, cluster_name: str) -> ClusterA
         extended_support=cfg.extended_support,
         log_retention_days=cfg.log_retention_days,
         tags=naming.tags(spec),
+        # The cloud's own pools (in a hybrid too: its training pools are here).
+        spot_pools=any(pool.capacity == "spot" for pool in spec.cloud_pools()),
     )
 
 
