@@ -115,3 +115,20 @@ def test_the_catalog_file_says_where_each_figure_comes_from():
         "clouds"]
     assert all(r["as_of"] and r["path"] and "->" in r["path"] for r in rows)
     assert "SIGTERM" in {r["path"].rsplit("-> ", 1)[-1] for r in rows}
+
+
+def test_the_readme_table_shows_the_catalogs_figures_and_the_pinned_handler():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme[readme.index("## Training on spot"):readme.index("## Cost")]
+    rows = {
+        cells[0]: cells[1:]
+        for line in section.splitlines()
+        if line.startswith("| ") and not line.startswith(("| Cloud", "| ---"))
+        for cells in [[c.strip() for c in line.strip("|").split("|")]]
+    }
+    for cloud, row in catalog.spot_notices().items():
+        notice, grace, budget, _ = rows[cloud]
+        assert (notice, grace, budget) == (
+            f"{row.notice_s} s", f"{row.pod_grace_s} s", f"{row.pod_grace_s} s"), cloud
+    chart = versions.chart(NTH)
+    assert f"chart {chart.version} (app 1.25.6), `{chart.repo}`" in rows["aws"][3]
