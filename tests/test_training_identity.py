@@ -15,7 +15,6 @@ import re
 from dataclasses import replace
 from typing import Any
 
-import pulumi
 import pytest
 from conftest import stack_spec
 from moto.iam.access_control import IAMPolicy, PermissionResult
@@ -349,4 +348,3 @@ def test_a_stack_without_training_gets_no_trainer():
     accounts = {a["serviceAccount"] for a in of_type(
         records, "aws:eks/podIdentityAssociation:PodIdentityAssociation").values()}
     assert not [a for a in accounts if a.startswith("train-")]
-    pulumi.runtime.settings.reset_options()
