@@ -57,8 +57,13 @@ def applied() -> list[Recorded]:
 
 
 def _charts(resources: list[dict]) -> dict[str, dict]:
-    """Chart name -> its release resource (plan.json form)."""
-    return {r["inputs"]["chart"]: r for r in resources if r["type"] in (RELEASE, CHART)}
+    """Chart name -> its release resource (plan.json form); an OCI chart's input is its full
+    reference (helm.PinnedChart.source), whose last part is the name."""
+    return {
+        r["inputs"]["chart"].rsplit("/", 1)[-1]: r
+        for r in resources
+        if r["type"] in (RELEASE, CHART)
+    }
 
 
 def _plan_form(records: list[Recorded]) -> list[dict]:
@@ -380,7 +385,7 @@ def test_every_chart_we_install_is_key_checked(planned, rendered, applied):
     checked |= _check_values(_plan_form(rendered)) | _check_values(_plan_form(applied))
     assert checked == {
         "kube-prometheus-stack", "prometheus-adapter", "gpu-operator", "cluster-autoscaler",
-        "cloudnative-pg", "argo-rollouts",
+        "cloudnative-pg", "argo-rollouts", "aws-node-termination-handler",
     }
 
 

@@ -51,6 +51,9 @@ class ClusterArgs:
     extended_support: bool = False
     log_retention_days: int = 90
     tags: dict[str, str] = field(default_factory=dict)
+    # A GPU pool runs on SPOT capacity: install aws-node-termination-handler, which drains a
+    # spot node on its interruption notice so a training pod checkpoints before it goes.
+    spot_pools: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,11 @@ class ArtifactBucketArgs:
     # The spec serves models: a third role may write models/ and evals/ (never delete),
     # bound to the model publisher's service account (the weights sync and eval gate Jobs).
     model_publisher: bool = False
+    # The spec's training jobs, as (job, model) pairs: a role each that reads models/ and
+    # checkpoints/<job>/, writes checkpoints/<job>/ and models/<model>/ and deletes only old
+    # checkpoints, bound by Pod Identity to train-<job> in `namespace` of the EKS cluster
+    # (in a hybrid too: training runs on the cloud's own pools).
+    trainers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

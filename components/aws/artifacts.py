@@ -29,6 +29,7 @@ from components.aws.iam_documents import (
     publish_models_policy,
     read_models_policy,
     tls_only_bucket_policy,
+    train_policy,
     web_identity_trust,
     write_backups_policy,
 )
@@ -39,6 +40,7 @@ from components.kubernetes.facts import (
     GATEWAY_DB,
     MODEL_PUBLISHER,
     MODELS_PREFIX,
+    TRAINER_PREFIX,
     WEIGHTS_READER,
     ArtifactStore,
     WorkloadIdentity,
@@ -57,6 +59,9 @@ class ArtifactBucket(pulumi.ComponentResource):
     backup_identity: WorkloadIdentity | None
     # The model publisher's (models/ and evals/, never a delete), where args.model_publisher.
     publisher_identity: WorkloadIdentity | None
+    # Per training job (args.trainers): checkpoints/<job>/ and models/<model>/, bound to
+    # TRAINER_PREFIX<job> in the EKS cluster, where training runs in a hybrid too.
+    trainer_identities: dict[str, WorkloadIdentity]
 
     def __init__(
         self,
@@ -94,6 +99,15 @@ class ArtifactBucket(pulumi.ComponentResource):
         self._provider = None if issuer is None else self._onprem_provider(issuer)
         self.identity = self._bind(cluster_name, self._policy(bucket, key, read_models_policy))
         self.backup_identity, self.publisher_identity = self._writers(cluster_name, bucket, key)
+        self.trainer_identities = {
+            job: self._pod_identity(
+                cluster_name,
+                self._policy(bucket, key, lambda b, k, j=job, m=model: train_policy(b, k, j, m)),
+                f"train-{job}",
+                f"{TRAINER_PREFIX}{job}",
+            )
+            for job, model in args.trainers
+        }
         self.store = ArtifactStore(
             uri=pulumi.Output.concat("s3://", bucket.bucket),
             rclone_env=build.rclone_env(args.region),

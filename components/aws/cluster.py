@@ -3,7 +3,8 @@ secrets envelope-encrypted with a rotated customer-managed KMS key.
 
 Also the add-ons the platform relies on (Pod Identity for workload identity, the EBS CSI
 driver for volumes), an encrypted gp3 StorageClass, the cluster autoscaler that gives the
-managed node groups their bounded autoscaling, and the Kubernetes provider for the layer.
+managed node groups their bounded autoscaling, aws-node-termination-handler where a pool
+runs on spot, and the Kubernetes provider for the layer.
 control_plane.py says what each is made of.
 """
 
@@ -79,6 +80,16 @@ class Cluster(pulumi.ComponentResource):
         on_cluster = pulumi.ResourceOptions(parent=self, provider=self.provider)
         k8s.storage.v1.StorageClass(f"{name}-gp3", **plane.storage_class(args), opts=on_cluster)
         self._autoscaler(cluster, on_cluster)
+        if args.spot_pools:
+            helm.install(
+                f"{name}-termination-handler",
+                release="aws-node-termination-handler",
+                pinned=helm.PinnedChart(*plane.TERMINATION_HANDLER),
+                namespace=plane.TERMINATION_HANDLER_NAMESPACE,
+                values=plane.termination_handler_values(),
+                renders=False,  # this stack's own EKS cluster is always reachable
+                opts=on_cluster,
+            )
         self.name = cluster.name
         self.node_role_arn = node_role.arn
         self.register_outputs({"name": self.name})

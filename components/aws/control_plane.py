@@ -11,7 +11,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.aws.args import ClusterArgs
-from components.catalog import versions
+from components.catalog import spot_notices, versions
 from components.kubernetes.kubeconfig import exec_kubeconfig
 
 LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
@@ -27,6 +27,14 @@ NODE_POLICIES = [
     "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
 ]
 EBS_CSI_POLICIES = ["arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"]
+# aws-node-termination-handler (versions.yaml): the chart, where it goes, and the label EKS
+# puts on every node of a SPOT managed node group ("Amazon EKS adds the following Kubernetes
+# label to all nodes in your managed node group that specifies the capacity type:
+# eks.amazonaws.com/capacityType: SPOT", docs.aws.amazon.com/eks/latest/userguide/
+# managed-node-groups.html, "Managed node group capacity types").
+TERMINATION_HANDLER = versions.chart("aws-node-termination-handler")
+TERMINATION_HANDLER_NAMESPACE = "kube-system"  # the chart README's install command
+SPOT_NODE_LABEL = {"eks.amazonaws.com/capacityType": "SPOT"}
 
 
 def log_group(args: ClusterArgs) -> str:
@@ -105,6 +113,39 @@ def autoscaler_values(args: ClusterArgs, cluster_name: pulumi.Input[str]) -> dic
             "readOnlyRootFilesystem": True,
             "capabilities": {"drop": ["ALL"]},
         },
+    }
+
+
+def termination_handler_values() -> dict[str, Any]:
+    """Chart values of aws-node-termination-handler 0.27.6 in IMDS mode: a DaemonSet on the
+    spot nodes polls the instance metadata every 2 s (cmd/node-termination-handler.go:249 at
+    v1.25.6) and, on the spot interruption notice, cordons and drains its node at once, giving
+    each pod at most the catalog's pod_grace_s of SIGTERM before SIGKILL.
+
+    Keys, all in config/helm/aws-node-termination-handler/values.yaml at v1.25.6:
+    - enableSqsTerminationDraining false (:141): IMDS mode; templates/daemonset.linux.yaml:1
+      renders the DaemonSet only then (queue-processor mode is a Deployment and an SQS queue);
+    - enableSpotInterruptionDraining true (:274, its default, set so a chart upgrade cannot
+      turn it off unseen);
+    - podTerminationGracePeriod (:103) is the drain's GracePeriodSeconds
+      (pkg/node/node.go:748): the training pod's terminationGracePeriodSeconds is the same
+      pod_grace_s, so the drain never cuts the final checkpoint short, nor does a pod with a
+      longer grace outlive the instance;
+    - nodeTerminationGracePeriod (:106): the drain starts this long before the interruption
+      time (pkg/interruptioneventstore/interruption-event-store.go:117-119) and times out
+      after it (node.go:752); the full notice_s, so it starts on the notice;
+    - daemonsetNodeSelector (:246): spot nodes only; the default daemonsetTolerations
+      (`operator: Exists`, :262) already tolerates the GPU taints.
+    The chart's own securityContext is kept (:38-43: uid 1000, non-root, read-only root, no
+    privilege escalation). It needs hostNetwork (useHostNetwork :238): our launch template
+    holds IMDSv2 to a hop limit of 1 (nodes.py), which a pod network cannot reach."""
+    notice = spot_notices()["aws"]
+    return {
+        "enableSqsTerminationDraining": False,
+        "enableSpotInterruptionDraining": True,
+        "podTerminationGracePeriod": notice.pod_grace_s,
+        "nodeTerminationGracePeriod": notice.notice_s,
+        "daemonsetNodeSelector": dict(SPOT_NODE_LABEL),
     }
 
 

@@ -85,5 +85,7 @@ class AwsFoundation(pulumi.ComponentResource):
             workload_identity=None if hybrid else bucket.identity,
             database_backup=None if hybrid else bucket.backup_identity,
             model_publisher=None if hybrid else bucket.publisher_identity,
+            # Training runs on this cluster's pools, in a hybrid too.
+            trainers=bucket.trainer_identities,
         )
         self.register_outputs(self.outputs)

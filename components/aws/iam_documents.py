@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from components.training.contract import CHECKPOINTS_PREFIX
+
 Document = dict[str, Any]
 VERSION = "2012-10-17"
 BUDGETS = "budgets.amazonaws.com"
@@ -80,6 +82,56 @@ def publish_models_policy(bucket_arn: str, key_arn: str, prefixes: list[str]) ->
     written, is never removed by the platform, and a stolen token can add objects but never
     take one away."""
     return _prefix_writer(bucket_arn, key_arn, prefixes, delete=False)
+
+
+def train_policy(bucket_arn: str, key_arn: str, job: str, model: str) -> Document:
+    """What a training job's harness and trainer do with s3fs (the calls publish_models_policy
+    lists, and delete_objects for checkpoint retention): read models/ (a base model we
+    published) and the job's own checkpoints/<job>/; add checkpoints under checkpoints/<job>/
+    and the output revision under models/<model>/; delete only under checkpoints/<job>/,
+    where the harness keeps the last N (keep_checkpoints). Never another job's checkpoints,
+    another model's revisions, evals/ or the database's backups. As in write_backups_policy,
+    s3:DeleteObject on the versioned bucket only adds a delete marker (no
+    s3:DeleteObjectVersion), and the lifecycle rule expires the rest."""
+    checkpoints, output = f"{CHECKPOINTS_PREFIX}/{job}", f"{MODELS_PREFIX}/{model}"
+    objects = ["s3:PutObject", "s3:AbortMultipartUpload"]
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                # HeadBucket carries no prefix (…IfExists, as in _prefix_writer).
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": bucket_arn,
+                "Condition": {
+                    "StringLikeIfExists": {
+                        "s3:prefix": [f"{MODELS_PREFIX}/*", f"{checkpoints}/*"]
+                    }
+                },
+            },
+            {
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": [f"{bucket_arn}/{MODELS_PREFIX}/*", f"{bucket_arn}/{checkpoints}/*"],
+            },
+            {
+                "Effect": "Allow",
+                "Action": objects,
+                "Resource": [f"{bucket_arn}/{checkpoints}/*", f"{bucket_arn}/{output}/*"],
+            },
+            {
+                "Effect": "Allow",
+                "Action": "s3:DeleteObject",
+                "Resource": f"{bucket_arn}/{checkpoints}/*",
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                "Resource": key_arn,
+                "Condition": {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}},
+            },
+        ],
+    }
 
 
 def _prefix_writer(

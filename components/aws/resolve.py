@@ -88,6 +88,8 @@ def cluster_args(spec: EnvironmentSpec, cfg: Aws, cluster_name: str) -> ClusterA
         extended_support=cfg.extended_support,
         log_retention_days=cfg.log_retention_days,
         tags=naming.tags(spec),
+        # The cloud's own pools (in a hybrid too: its training pools are here).
+        spot_pools=any(pool.capacity == "spot" for pool in spec.cloud_pools()),
     )
 
 
@@ -146,7 +148,13 @@ def bucket_args(env: Environment, cfg: Aws) -> ArtifactBucketArgs:
         and isinstance(spec.gateway.database, CnpgDatabase),
         # Every served model is synced into the bucket and gated from its evals/.
         model_publisher=bool(spec.models),
+        trainers=trainers(spec),
     )
+
+
+def trainers(spec: EnvironmentSpec) -> tuple[tuple[str, str], ...]:
+    """(job, model) of each training job: each gets its own writer role."""
+    return tuple((job.name, job.model) for job in spec.training.jobs)
 
 
 def vpn_args(spec: EnvironmentSpec, secrets: dict[str, pulumi.Input[str]]) -> VpnArgs | None:

@@ -85,6 +85,11 @@ class ArtifactBucketArgs:
     # The spec serves models: a third identity may write models/ and evals/ (never delete),
     # trusting the model publisher's service account (the weights sync and eval gate Jobs).
     model_publisher: bool = False
+    # The spec's training jobs, as (job, model) pairs: an identity each that reads models/
+    # and checkpoints/<job>/, writes checkpoints/<job>/ and models/<model>/ and deletes only
+    # under checkpoints/<job>/, trusting train-<job> in `namespace` of the AKS cluster (in a
+    # hybrid too: training runs on the cloud's own pools, so never the on-prem issuer).
+    trainers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -27,15 +27,16 @@ from components.kubernetes.facts import (
     GATEWAY_DB,
     MODEL_PUBLISHER,
     MODELS_PREFIX,
+    TRAINER_PREFIX,
     WEIGHTS_READER,
     ArtifactStore,
     WorkloadIdentity,
 )
 from components.kubernetes.weights_access import TOKEN_DIR
 from components.naming import fit
+from components.training.contract import CHECKPOINTS_PREFIX
 
 CONTAINER = "artifacts"
-CHECKPOINTS_PREFIX = "checkpoints"
 TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
 storage = azure.storage
 
@@ -192,6 +193,32 @@ MODEL_PUBLISHER_WRITER = Writer(
 )
 
 
+# A training job's identity, as adlfs uses the container (the calls PUBLISHER_DATA_ACTIONS
+# lists) and deletes for checkpoint retention: the backup writer's data actions, each held
+# to its own prefixes by trainer_condition.
+TRAINER_DATA_ACTIONS = BACKUP_DATA_ACTIONS
+
+
+def _only_under(actions: tuple[str, ...], prefixes: tuple[str, ...]) -> str:
+    """`actions` on blobs pass only for blob paths under `prefixes` (write_condition's
+    shape, for some of the actions)."""
+    matches = " AND ".join(f"!(ActionMatches{{'{_BLOBS}/{a}'}})" for a in actions)
+    return f"(({matches}) OR ({_starts_with(f'@Resource[{_BLOBS}:path]', prefixes)}))"
+
+
+def trainer_condition(job: str, model: str) -> str:
+    """Reads and listings under models/ (a base we published) and checkpoints/<job>/;
+    writes and appends under checkpoints/<job>/ and models/<model>/; deletes under
+    checkpoints/<job>/ only, where the harness keeps the last N checkpoints. Never another
+    job's checkpoints, another model, evals/ or gateway-db/."""
+    checkpoints, output = f"{CHECKPOINTS_PREFIX}/{job}/", f"{MODELS_PREFIX}/{model}/"
+    return (
+        f"{read_condition(f'{MODELS_PREFIX}/', checkpoints)} AND "
+        f"{_only_under(('write', 'add/action'), (checkpoints, output))} AND "
+        f"{_only_under(('delete',), (checkpoints,))}"
+    )
+
+
 def writer_role(role_definition_id: pulumi.Input[str], *prefixes: str) -> dict[str, Any]:
     return dict(
         principal_type="ServicePrincipal",
@@ -271,6 +298,9 @@ class ArtifactBucket(pulumi.ComponentResource):
     backup_identity: WorkloadIdentity | None
     # The model publisher's (models/ and evals/, never a delete), where args.model_publisher.
     publisher_identity: WorkloadIdentity | None
+    # Per training job (args.trainers): checkpoints/<job>/ and models/<model>/, trusting
+    # TRAINER_PREFIX<job> of the AKS cluster, where training runs in a hybrid too.
+    trainer_identities: dict[str, WorkloadIdentity]
 
     def __init__(
         self,
@@ -325,8 +355,54 @@ class ArtifactBucket(pulumi.ComponentResource):
                 (MODEL_PUBLISHER_WRITER, args.model_publisher),
             )
         )
+        self.trainer_identities = self._trainers(
+            name, args, resource_group, container.id, cluster_issuer
+        )
         self.store = rclone_store(args.account_name)
         self.register_outputs({"account": args.account_name})
+
+    def _trainers(
+        self,
+        name: str,
+        args: ArtifactBucketArgs,
+        resource_group: pulumi.Input[str],
+        container_id: pulumi.Input[str],
+        cluster_issuer: pulumi.Input[str],
+    ) -> dict[str, WorkloadIdentity]:
+        """One custom role for every training job (its conditions differ, per assignment),
+        and an identity per job trusting the AKS cluster's tokens of train-<job>."""
+        if not args.trainers:
+            return {}
+        role = azure.authorization.RoleDefinition(
+            f"{name}-trainer",
+            scope=container_id,
+            role_name=f"llm-platform training jobs ({args.account_name})",
+            description=f"Writes checkpoints and models of training jobs in "
+            f"{args.account_name}/{CONTAINER}; each assignment's condition names the job's",
+            permissions=[writer_permissions(TRAINER_DATA_ACTIONS)],
+            assignable_scopes=[container_id],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        found = {}
+        for job, model in args.trainers:
+            base = f"{name}-train-{job}"
+            assignment = dict(
+                principal_type="ServicePrincipal",
+                role_definition_id=role.id,
+                condition_version="2.0",
+                condition=trainer_condition(job, model),
+            )
+            credential = dict(
+                issuer=cluster_issuer,
+                subject=f"system:serviceaccount:{args.namespace}:{TRAINER_PREFIX}{job}",
+                audiences=[TOKEN_EXCHANGE_AUDIENCE],
+            )
+            identity = self._identity(base, args, resource_group)
+            found[job] = self._grant(
+                base, identity, args, resource_group, container_id, assignment, credential,
+                TOKEN_DIR, in_cloud=True,
+            )
+        return found
 
     def _reader(
         self,
@@ -394,8 +470,10 @@ class ArtifactBucket(pulumi.ComponentResource):
         role: dict[str, Any],
         credential: dict[str, Any],
         token_dir: str,
+        in_cloud: bool = False,
     ) -> WorkloadIdentity:
-        """`identity` gets `role` on the container and trusts the tokens `credential` names."""
+        """`identity` gets `role` on the container and trusts the tokens `credential` names;
+        `in_cloud`: its pods run in the AKS cluster even in a hybrid (training jobs)."""
         child = pulumi.ResourceOptions(parent=self)
         azure.authorization.RoleAssignment(
             name, scope=container_id, principal_id=identity.principal_id, **role, opts=child
@@ -407,5 +485,5 @@ class ArtifactBucket(pulumi.ComponentResource):
             **credential,
             opts=child,
         )
-        onprem = args.onprem_issuer is not None
+        onprem = args.onprem_issuer is not None and not in_cloud
         return workload_identity(onprem, identity.client_id, identity.tenant_id, token_dir)

@@ -72,5 +72,7 @@ class AzureFoundation(pulumi.ComponentResource):
             workload_identity=None if hybrid else bucket.identity,
             database_backup=None if hybrid else bucket.backup_identity,
             model_publisher=None if hybrid else bucket.publisher_identity,
+            # Training runs on this cluster's pools, in a hybrid too.
+            trainers=bucket.trainer_identities,
         )
         self.register_outputs(self.outputs)

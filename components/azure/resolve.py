@@ -116,6 +116,7 @@ def artifact_args(env: Environment, cfg: Azure) -> ArtifactBucketArgs:
         and isinstance(spec.gateway.database, CnpgDatabase),
         # Every served model is synced into the bucket and gated from its evals/.
         model_publisher=bool(spec.models),
+        trainers=tuple((job.name, job.model) for job in spec.training.jobs),
     )
 
 

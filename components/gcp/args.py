@@ -101,6 +101,12 @@ class ArtifactBucketArgs:
     # The account that reads and adds to models/ and evals/ (never deletes), bound to the model
     # publisher's service account (the weights sync and eval gate Jobs); None: no models.
     publisher_account_id: str | None = None
+    # The spec's training jobs, as (job, model, account id): an account each that reads
+    # models/ and checkpoints/<job>/, adds to checkpoints/<job>/ and models/<model>/ and
+    # deletes (or replaces) only under checkpoints/<job>/, bound by Workload Identity to
+    # train-<job> in `namespace` of the GKE cluster (in a hybrid too: training runs on the
+    # cloud's own pools, so no on-prem provider).
+    trainers: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)

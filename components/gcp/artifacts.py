@@ -24,13 +24,13 @@ from components.kubernetes.facts import (
     GATEWAY_DB,
     MODEL_PUBLISHER,
     MODELS_PREFIX,
+    TRAINER_PREFIX,
     WEIGHTS_READER,
     ArtifactStore,
     WorkloadIdentity,
 )
 from components.kubernetes.weights_access import FILES_DIR, TOKEN_DIR
-
-CHECKPOINTS_PREFIX = "checkpoints"
+from components.training.contract import CHECKPOINTS_PREFIX
 
 
 def bucket(args: ArtifactBucketArgs) -> dict[str, Any]:
@@ -110,6 +110,22 @@ BACKUP_BUCKET_ROLE = "roles/storage.legacyBucketReader"
 PUBLISHER_ROLES = {"viewer": "roles/storage.objectViewer", "creator": "roles/storage.objectCreator"}
 
 
+def trainer_grants(bucket_name: str, job: str, model: str) -> dict[str, tuple[str, Any]]:
+    """A training job's account, as gcsfs uses GCS (the calls PUBLISHER_ROLES lists, and
+    deletes for checkpoint retention): Storage Object Viewer on models/ (a base we published)
+    and its own checkpoints/<job>/; Storage Object Creator on models/<model>/ only, so GCS
+    refuses it a replace or a delete of a revision; and, as BACKUP_OBJECTS_ROLE gives the
+    backup writer, Storage Object Admin on checkpoints/<job>/ only, where the harness deletes
+    old checkpoints (keep_checkpoints) and rewrites the run's state.json. Nothing under
+    another job's checkpoints, another model, evals/ or gateway-db/."""
+    checkpoints, output = f"{CHECKPOINTS_PREFIX}/{job}", f"{MODELS_PREFIX}/{model}"
+    return {
+        "viewer": (PUBLISHER_ROLES["viewer"], prefix_only(bucket_name, MODELS_PREFIX, checkpoints)),
+        "creator": (PUBLISHER_ROLES["creator"], prefix_only(bucket_name, output)),
+        "checkpoints": (BACKUP_OBJECTS_ROLE, prefix_only(bucket_name, checkpoints)),
+    }
+
+
 def federation_provider(
     fed: OnPremFederation, subject: str, provider_id: str = "onprem-cluster"
 ) -> dict[str, Any]:
@@ -167,6 +183,9 @@ class ArtifactBucket(pulumi.ComponentResource):
     # The model publisher's (models/ and evals/, never a delete), where
     # args.publisher_account_id is set.
     publisher_identity: WorkloadIdentity | None
+    # Per training job (args.trainers): checkpoints/<job>/ and models/<model>/, bound to
+    # TRAINER_PREFIX<job> in the GKE cluster, where training runs in a hybrid too.
+    trainer_identities: dict[str, WorkloadIdentity]
 
     def __init__(
         self,
@@ -223,6 +242,14 @@ class ArtifactBucket(pulumi.ComponentResource):
                 "onprem-model-publisher",
             )
         )
+        self.trainer_identities = {
+            job: self._gke(
+                f"{name}-train-{job}", args,
+                self._trainer(name, args, gcs, (job, model, account_id)),
+                workload_pool, f"{TRAINER_PREFIX}{job}",
+            )
+            for job, model, account_id in args.trainers
+        }
         self.store = rclone_store(gcs.name)
         self.register_outputs({"bucket": gcs.name})
 
@@ -276,6 +303,34 @@ class ArtifactBucket(pulumi.ComponentResource):
                 opts=child,
             )
         return publisher
+
+    def _trainer(
+        self,
+        name: str,
+        args: ArtifactBucketArgs,
+        gcs: gcp.storage.Bucket,
+        trainer: tuple[str, str, str],
+    ) -> gcp.serviceaccount.Account:
+        """A training job's account with trainer_grants on the bucket."""
+        job, model, account_id = trainer
+        child = pulumi.ResourceOptions(parent=self)
+        account = gcp.serviceaccount.Account(
+            f"{name}-train-{job}",
+            account_id=account_id,
+            # At most 100 characters: the job's name is at most 40.
+            display_name=f"Training job {job}",
+            opts=child,
+        )
+        for grant, (role, condition) in trainer_grants(args.bucket_name, job, model).items():
+            gcp.storage.BucketIAMMember(
+                f"{name}-train-{job}-{grant}",
+                bucket=gcs.name,
+                role=role,
+                member=account.email.apply(lambda e: f"serviceAccount:{e}"),
+                condition=condition,
+                opts=child,
+            )
+        return account
 
     def _bind(
         self,

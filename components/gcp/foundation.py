@@ -83,6 +83,8 @@ class GcpFoundation(pulumi.ComponentResource):
             workload_identity=None if hybrid else bucket.identity,
             database_backup=None if hybrid else bucket.backup_identity,
             model_publisher=None if hybrid else bucket.publisher_identity,
+            # Training runs on this cluster's pools, in a hybrid too.
+            trainers=bucket.trainer_identities,
             gpu_runtime=node_runtime("gcp"),
         )
         self.register_outputs(self.outputs)

@@ -120,6 +120,11 @@ def artifact_args(env: Environment, cfg: Gcp) -> ArtifactBucketArgs:
         publisher_account_id=fit(f"llm-{spec.environment}-publisher", names.SERVICE_ACCOUNT_ID)
         if spec.models
         else None,
+        trainers=tuple(
+            (job.name, job.model, fit(f"llm-{spec.environment}-train-{job.name}",
+                                      names.SERVICE_ACCOUNT_ID))
+            for job in spec.training.jobs
+        ),
         namespace=spec.namespace,
         noncurrent_version_days=spec.artifacts.noncurrent_version_days,
         checkpoint_days=spec.artifacts.checkpoint_days,

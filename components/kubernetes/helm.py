@@ -26,7 +26,16 @@ import pulumi_kubernetes as k8s
 class PinnedChart:
     chart: str
     version: str
-    repo: str
+    repo: str  # an https Helm repository, or an oci:// registry path the chart is under
+
+    def source(self) -> tuple[str, str | None]:
+        """The chart argument and the repository option Helm takes: an OCI chart is named
+        by its full reference, with no repository (pulumi-kubernetes added OCI charts to
+        helm.v3.Release in pulumi/pulumi-kubernetes#1892; helm.v4.Chart resolves what the
+        helm command line does)."""
+        if self.repo.startswith("oci://"):
+            return f"{self.repo}/{self.chart}", None
+        return self.chart, self.repo
 
 
 def install(
@@ -42,15 +51,16 @@ def install(
     """The chart as a Helm release, or as rendered objects when the provider renders.
 
     Either way `depends_on` this resource waits for everything the chart installs."""
+    chart, repo = pinned.source()
     if renders:
         return k8s.helm.v4.Chart(
             name,
             k8s.helm.v4.ChartArgs(
                 name=release,
-                chart=pinned.chart,
+                chart=chart,
                 version=pinned.version,
                 namespace=namespace,
-                repository_opts=k8s.helm.v4.RepositoryOptsArgs(repo=pinned.repo),
+                repository_opts=None if repo is None else k8s.helm.v4.RepositoryOptsArgs(repo=repo),
                 values=dict(values),
             ),
             opts=opts,
@@ -58,10 +68,10 @@ def install(
     return k8s.helm.v3.Release(
         name,
         name=release,
-        chart=pinned.chart,
+        chart=chart,
         version=pinned.version,
         namespace=namespace,
-        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=pinned.repo),
+        repository_opts=None if repo is None else k8s.helm.v3.RepositoryOptsArgs(repo=repo),
         values=dict(values),
         opts=opts,
     )

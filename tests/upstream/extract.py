@@ -3,7 +3,8 @@ repositories, at the tags named below. Run it after re-pinning a chart:
 
     python tests/upstream/extract.py --git prometheus-community/helm-charts=/path/to/clone \\
         --git grafana/helm-charts=... --git NVIDIA/gpu-operator=... --git kubernetes/autoscaler=... \\
-        --git cloudnative-pg/charts=... --git argoproj/argo-helm=...
+        --git cloudnative-pg/charts=... --git argoproj/argo-helm=... \\
+        --git aws/aws-node-termination-handler=...
 
 Each --git names a local clone (bare is fine) holding the tags. Nothing here is used by the
 program; the tests read what this writes.
@@ -32,6 +33,8 @@ KPS = f"kube-prometheus-stack-{VERSIONS['kube-prometheus-stack']}"
 ADAPTER = f"prometheus-adapter-{VERSIONS['prometheus-adapter']}"
 GPU_OPERATOR = VERSIONS["gpu-operator"]
 AUTOSCALER = "kubernetes/autoscaler"
+# aws-node-termination-handler chart 0.27.6 is appVersion 1.25.6, tag v1.25.6 of its repository.
+NTH_TAG = "v1.25.6"
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,20 @@ PINS = [
                 "argoproj/argo-helm",
                 f"argo-rollouts-{VERSIONS['argo-rollouts']}",
                 "charts/argo-rollouts/values.yaml",
+                "",
+            )
+        ],
+    ),
+    # Published to oci://public.ecr.aws/aws-ec2/helm (the chart's README); the chart lives in
+    # the program's own repository, tagged with the program's version (appVersion).
+    Pin(
+        "aws-node-termination-handler",
+        VERSIONS["aws-node-termination-handler"],
+        [
+            (
+                "aws/aws-node-termination-handler",
+                NTH_TAG,
+                "config/helm/aws-node-termination-handler/values.yaml",
                 "",
             )
         ],
