@@ -451,6 +451,7 @@ def _print_plan(result: PlanResult, target: Path, elapsed: float) -> None:
         for reason in env.plans[m.name].reasons:
             out.print(plain(f"  - {reason}"), soft_wrap=True)
     _print_versions(result)
+    _print_training(result)
     out.print(_cost_table(result))
     budget = spec.budget.monthly_usd
     if result.monthly_usd > budget:
@@ -479,6 +480,19 @@ def _print_versions(result: PlanResult) -> None:
     for version in result.model_versions or []:
         for line in versions.lines(version):
             out.print(plain(line), soft_wrap=True)
+
+
+def _print_training(result: PlanResult) -> None:
+    from components.plan import training
+
+    if not result.training:
+        return
+    out.print(plain("Training", "bold"))
+    for entry in result.training:
+        for line in training.lines(entry):
+            out.print(plain(line), soft_wrap=True)
+    for note in training.notes(result.env.spec):
+        say(out, "warning", "yellow", note)
 
 
 def _print_terraform_export(target: Path) -> None:
