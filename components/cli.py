@@ -387,6 +387,7 @@ def _summary(result: PlanResult, verdict: PolicyVerdict | None, target: Path) ->
             for k in ("ceiling_usd", "teams_budget_usd", "teams_over_ceiling", "monthly_usd")
         },
         "warnings": env.warnings,
+        **({"training": result.training} if result.training else {}),
         "policy": None
         if verdict is None
         else {
@@ -715,6 +716,51 @@ def _print_rollback(plan: Any, diff: str, name: str) -> None:
         "rolls the revision out again:"
     )
     typer.echo(diff, nl=False)
+
+
+@app.command()
+def retrain(
+    record: Annotated[
+        Path, typer.Option("--record", help="a run record (run.json beside the output model)")
+    ],
+    stack: Annotated[
+        str | None,
+        typer.Option(help="print only what differs from this stack's job of the same name"),
+    ] = None,
+    project: Annotated[Path, typer.Option(help="project directory")] = Path("."),
+) -> None:
+    """Print the spec change (training.jobs[<job>]) that re-runs a recorded training run:
+    the same image, command, base, dataset, hyperparameters and seed are the same run."""
+    from components import retrain as rt
+
+    try:
+        config = rt.read_record(record)
+    except rt.RecordError as exc:
+        raise _fail([str(exc)]) from None
+    header = (
+        f"# run {config.run_id()} of job {config.job} "
+        f"(output revision {config.output_revision()})"
+    )
+    if stack is None:
+        typer.echo(f"{header}\n# set in training.jobs[] of the stack that runs it:")
+        typer.echo(rt.render({"training": {"jobs": [rt.change(config, None)]}}), nl=False)
+        return
+    root = find_project(project.resolve())
+    env = load_environment(read_stack(root, stack))
+    jobs = {j.name: (i, j) for i, j in enumerate(env.spec.training.jobs)}
+    if config.job not in jobs:
+        raise _fail([
+            f"--stack {stack}: no training job named {echo(config.job)}"
+            f"{catalog.suggest(config.job, jobs)}; jobs: {', '.join(jobs) or 'none'}"
+        ])
+    index, current = jobs[config.job]
+    edit = rt.change(config, current)
+    where = f"stacks/Pulumi.{stack}.yaml {CONFIG_KEY}.training.jobs[{index}] ({config.job})"
+    if not edit:
+        typer.echo(f"{header}\n# {where} already runs it: no change")
+        return
+    typer.echo(f"{header}\n# in {where}, set:")
+    typer.echo(rt.render(edit), nl=False)
 
 
 @app.command()
