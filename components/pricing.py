@@ -277,13 +277,16 @@ def expected_artifact_gib(env: Environment) -> int:
     return max(1, math.ceil(weights * WEIGHT_VERSIONS_KEPT))
 
 
-def gpu_hour_usd(spec: EnvironmentSpec, pool_name: str) -> float:
+def gpu_hour_usd(spec: EnvironmentSpec, pool_name: str, on_demand: bool = False) -> float:
     """The deploy-time price of one GPU-hour in a pool: the catalog price of the pool's
-    instance type (spot or on-demand) over its GPUs, else the spec's amortised on-prem rate."""
+    instance type (spot or on-demand; `on_demand` asks for the on-demand rate whatever the
+    pool buys, what spot saves against) over its GPUs, else the spec's amortised on-prem
+    rate."""
     pool = spec.pool(pool_name)
     if pool.instance_type is not None:
         inst = catalog.instances()[pool.instance_type]
-        hourly = inst.spot_usd_per_hour if pool.capacity == "spot" else inst.on_demand_usd_per_hour
+        spot = pool.capacity == "spot" and not on_demand and inst.spot_usd_per_hour
+        hourly = inst.spot_usd_per_hour if spot else inst.on_demand_usd_per_hour
         return round(hourly / inst.gpu_count, 6)
     if spec.onprem is None:
         raise ValueError(f"pool {pool_name!r} has no instance_type and the spec no onprem rate")

@@ -50,6 +50,7 @@ TABLES = [
     ("policies.llm_platform_rules.tagging", "TAG_PATHS"),
     ("policies.llm_platform_rules.tagging", "TAGGABLE"),
     ("policies.llm_platform_rules._base", "_POD_SPEC_PATHS"),
+    ("policies.llm_platform_rules.cost_caps", "_BATCH"),
     ("policies.llm_platform_rules.security", "OPEN_CIDRS"),
     ("policies.llm_platform_rules.reliability", "SEVERITIES"),
     ("policies.llm_platform_rules.reliability", "MOVING_REVISIONS"),
