@@ -184,3 +184,72 @@ def test_plan_shows_the_training_block_and_writes_it(scratch_project, tmp_path):
     plan = json.loads((out / "plan.json").read_text())
     assert plan["training"][0]["preemption"]["pod_grace_s"] == notice.pod_grace_s
     assert plan["training"][0]["monthly_usd"] == usd
+
+
+def _promtool(tmp_path, groups: list[dict], series: list[dict], checks: list[dict]) -> None:
+    import shutil
+    import subprocess
+
+    import yaml
+
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool not installed: `make test` installs it (Debian package prometheus)"
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump({
+        "rule_files": ["rules.yaml"], "evaluation_interval": "1m",
+        "tests": [{"interval": "1m", "input_series": series, "promql_expr_test": checks}],
+    }, sort_keys=False))
+    proc = subprocess.run([promtool, "test", "rules", "t.yaml"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+def test_spot_savings_rule_prices_the_gpus_training_pods_hold(tmp_path):
+    """Two GPUs of support-ft's pods run on the spot pool; a job whose name extends it
+    (support-ft-2, 1 GPU) is its own series; a job on the on-demand pool saves nothing and
+    gets no series. Savings = GPUs x (on-demand - spot) per GPU-hour of the pool's type."""
+    from components.observability.rules import prometheus_rules
+
+    raw = with_jobs("aws", job(), job(name="support-ft-2"))
+    env = load_spec(raw)
+    ns = env.spec.namespace
+    groups = prometheus_rules(env)["llm-platform"]
+    (training_group,) = [g for g in groups if g["name"].endswith(".training")]
+    assert {r["labels"]["job"] for r in training_group["rules"]} == {"support-ft", "support-ft-2"}
+    inst = catalog.instances()["g6e.xlarge"]  # the aws train pool's instance_type
+    per_gpu = (inst.on_demand_usd_per_hour - inst.spot_usd_per_hour) / inst.gpu_count
+    util = "DCGM_FI_DEV_GPU_UTIL"
+    run = "0123456789ab"
+    series = [
+        {"series": f'{util}{{namespace="{ns}",pod="train-support-ft-{run}-workers-0-0-x1",'
+                   f'gpu="{g}"}}', "values": "50x10"} for g in (0, 1)
+    ] + [{"series": f'{util}{{namespace="{ns}",pod="train-support-ft-2-{run}-abcde",gpu="0"}}',
+          "values": "50x10"},
+         {"series": f'{util}{{namespace="other",pod="train-support-ft-{run}-zzzzz",gpu="0"}}',
+          "values": "50x10"}]
+
+    def sample(name: str, job_name: str, value: float) -> dict:
+        return {"labels": f'{name}{{job="{job_name}",namespace="{ns}",pool="train"}}',
+                "value": value}
+
+    name = "llm:training_spot_savings_usd_per_hour"
+    _promtool(tmp_path, groups, series, [
+        {"expr": f'{name}{{job="support-ft"}}', "eval_time": "5m",
+         "exp_samples": [sample(name, "support-ft", 2 * per_gpu)]},
+        {"expr": f'{name}{{job="support-ft-2"}}', "eval_time": "5m",
+         "exp_samples": [sample(name, "support-ft-2", 1 * per_gpu)]},
+        # After the pods are gone (series end at 10m, stale after 5 more), nothing is saved.
+        {"expr": f'{name}{{job="support-ft"}}', "eval_time": "20m",
+         "exp_samples": [sample(name, "support-ft", 0)]},
+    ])
+
+
+def test_no_savings_series_for_a_job_on_an_on_demand_pool():
+    from components.observability.rules import prometheus_rules
+
+    env = load_spec(with_jobs("aws", job(on_demand_reason="a deadline spot cannot meet"),
+                              capacity="on-demand"))
+    groups = prometheus_rules(env)["llm-platform"]
+    assert not [g for g in groups if g["name"].endswith(".training")]
+    records = {r.get("record") for g in groups for r in g["rules"]}
+    assert "llm:gpu_on_demand_price_usd_per_hour" not in records
