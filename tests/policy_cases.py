@@ -1531,6 +1531,10 @@ TRAINING_JOB_CASES = [
     Case("gpu-jobs-on-spot",
          [res(NG, "ng", TRAIN_NG_OD), workload(TRAIN_POD)],
          [res(NG, "ng", TRAIN_NG_OD), batch()], ON_DEMAND_JOB),
+    # A pool the policy config exempts takes GPU jobs without a reason; another does not.
+    Case("gpu-jobs-on-spot", [res(NG, "ng", TRAIN_NG_OD), batch()],
+         [res(NG, "ng", with_(TRAIN_NG_OD, f"tags.{pricing.POOL_TAG}", "train-burst")), batch()],
+         "on on-demand pool train-burst.", config={"exemptPools": ["train"]}),
     # GKE and AKS pools carry their nodes' labels where their SDKs put them.
     Case("gpu-jobs-on-spot", [res(GKE_POOL_T, "p", GKE_TRAIN_SPOT), batch()],
          [res(GKE_POOL_T, "p", with_(GKE_TRAIN_SPOT, "nodeConfig.spot", False)), batch()],

@@ -194,7 +194,9 @@ def _wants_gpu(pod: Mapping[str, Any]) -> bool:
     return False
 
 
-def _on_demand_pools(resources: list[PolicyResource]) -> list[tuple[str, Mapping[str, Any]]]:
+def _on_demand_pools(
+    resources: list[PolicyResource], exempt: list[str]
+) -> list[tuple[str, Mapping[str, Any]]]:
     """(pool, node labels) of each cloud GPU pool on on-demand capacity: read off the node
     pool itself (its capacity and its nodes' labels), never off the workload."""
     out = []
@@ -204,7 +206,8 @@ def _on_demand_pools(resources: list[PolicyResource]) -> list[tuple[str, Mapping
         if path is None or _on_spot(r.resource_type, r.props):
             continue
         pool = get(_read_pool_tags(r.resource_type, r.props), pricing.POOL_TAG) or r.name
-        out.append((pool, known(get(r.props, *path)) or {}))
+        if pool not in exempt:
+            out.append((pool, known(get(r.props, *path)) or {}))
     return out
 
 
@@ -213,7 +216,7 @@ def _lands_on(selector: Mapping[str, Any], labels: Mapping[str, Any]) -> bool:
 
 
 def _gpu_jobs_on_spot(args: StackValidationArgs, report: ReportViolation) -> None:
-    pools = _on_demand_pools(args.resources)
+    pools = _on_demand_pools(args.resources, config(args, "exemptPools", []))
     for r in args.resources:
         if annotation(r.props, ON_DEMAND_REASON_ANNOTATION):
             continue
@@ -384,6 +387,8 @@ POLICIES = [
         _gpu_jobs_on_spot,
         stack=True,
         severity=Severity.MEDIUM,
+        schema={"exemptPools": string_list("on-demand pools GPU jobs may use without a reason",
+                                           [])},
         remediation="Put the job on a spot training pool, or set the spec's "
         "training.jobs[].on_demand_reason.",
     ),
