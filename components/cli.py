@@ -1,4 +1,5 @@
-"""The `llm-platform` command: offline plan, the sizing calculator and a model's rollback.
+"""The `llm-platform` command: offline plan, the sizing calculator, a model's rollback and
+the spec change that re-runs a recorded training run.
 
 Exit codes: 0 success, 1 a failure of the tool or the program, 2 invalid input (a stack
 config, a policy config or an option), each problem printed on one line with its path,
