@@ -1,9 +1,9 @@
 """`llm-platform retrain`: the spec change that re-runs a recorded training run.
 
 A run record (contract.RUN_RECORD, beside the output model) stores the run's RunConfig whole:
-its fields at the top level, or under "run". The same RunConfig is the same run id, so
-putting these fields back in training.jobs[<job>] makes the Job re-run exactly that run
-(components/training/contract.py). Pure: no Pulumi, no cluster.
+its fields at the top level, or in one object of the record (under "run", say). The same
+RunConfig is the same run id, so putting these fields back in training.jobs[<job>] makes the
+Job re-run exactly that run (components/training/contract.py). Pure: no Pulumi, no cluster.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def read_record(path: Path) -> RunConfig:
 def run_config(doc: Any, where: str) -> RunConfig:
     """The RunConfig a record stores, checked field by field; a stored run_id must be the
     one its fields give, so an edited record is not taken for the run it claims to be."""
-    run = doc.get("run", doc) if isinstance(doc, dict) else doc
+    run = _config_part(doc)
     if not isinstance(run, dict):
         raise RecordError(f"{where}: a run record is a JSON object with the run's config")
     values = {}
@@ -67,6 +67,19 @@ def run_config(doc: Any, where: str) -> RunConfig:
         )
     _check_fields(config, where)
     return config
+
+
+def _config_part(doc: Any) -> Any:
+    """The object holding the RunConfig's fields: the record itself or one of its objects
+    (the harness may keep them beside the run's facts, under "run" or another key); else
+    "run" or the record, for the missing field to be named."""
+    if not isinstance(doc, dict):
+        return doc
+    names = {f.name for f in fields(RunConfig)}
+    for part in (doc, *(v for v in doc.values() if isinstance(v, dict))):
+        if names <= part.keys():
+            return part
+    return doc["run"] if isinstance(doc.get("run"), dict) else doc
 
 
 def _expected() -> str:

@@ -81,10 +81,15 @@ def test_prints_the_whole_job_that_reruns_the_record(tmp_path):
     }
 
 
-def test_a_flat_record_reads_the_same(tmp_path):
-    done = run_cli("retrain", "--record", str(record(tmp_path, asdict(RUN))))
+@pytest.mark.parametrize("doc", [
+    asdict(RUN),
+    {"run": RUN.run_id(), "config": asdict(RUN), "preemptions": 1},
+], ids=["flat", "under another key"])
+def test_the_config_is_found_flat_or_in_an_object_of_the_record(tmp_path, doc):
+    done = run_cli("retrain", "--record", str(record(tmp_path, doc)))
     assert done.returncode == 0, done.stderr
     assert body(done.stdout)["training"]["jobs"][0]["seed"] == 1234
+    assert done.stdout.startswith(f"# run {RUN.run_id()} ")
 
 
 def test_stack_diff_prints_only_what_differs_and_applying_it_reruns_the_run(
