@@ -1,4 +1,5 @@
-"""The `llm-platform` command: offline plan, the sizing calculator and a model's rollback.
+"""The `llm-platform` command: offline plan, the sizing calculator, a model's rollback and
+the spec change that re-runs a recorded training run.
 
 Exit codes: 0 success, 1 a failure of the tool or the program, 2 invalid input (a stack
 config, a policy config or an option), each problem printed on one line with its path,
@@ -387,6 +388,7 @@ def _summary(result: PlanResult, verdict: PolicyVerdict | None, target: Path) ->
             for k in ("ceiling_usd", "teams_budget_usd", "teams_over_ceiling", "monthly_usd")
         },
         "warnings": env.warnings,
+        **({"training": result.training} if result.training else {}),
         "policy": None
         if verdict is None
         else {
@@ -451,6 +453,7 @@ def _print_plan(result: PlanResult, target: Path, elapsed: float) -> None:
         for reason in env.plans[m.name].reasons:
             out.print(plain(f"  - {reason}"), soft_wrap=True)
     _print_versions(result)
+    _print_training(result)
     out.print(_cost_table(result))
     budget = spec.budget.monthly_usd
     if result.monthly_usd > budget:
@@ -479,6 +482,19 @@ def _print_versions(result: PlanResult) -> None:
     for version in result.model_versions or []:
         for line in versions.lines(version):
             out.print(plain(line), soft_wrap=True)
+
+
+def _print_training(result: PlanResult) -> None:
+    from components.plan import training
+
+    if not result.training:
+        return
+    out.print(plain("Training", "bold"))
+    for entry in result.training:
+        for line in training.lines(entry):
+            out.print(plain(line), soft_wrap=True)
+    for note in training.notes(result.env.spec):
+        say(out, "warning", "yellow", note)
 
 
 def _print_terraform_export(target: Path) -> None:
@@ -701,6 +717,51 @@ def _print_rollback(plan: Any, diff: str, name: str) -> None:
         "rolls the revision out again:"
     )
     typer.echo(diff, nl=False)
+
+
+@app.command()
+def retrain(
+    record: Annotated[
+        Path, typer.Option("--record", help="a run record (run.json beside the output model)")
+    ],
+    stack: Annotated[
+        str | None,
+        typer.Option(help="print only what differs from this stack's job of the same name"),
+    ] = None,
+    project: Annotated[Path, typer.Option(help="project directory")] = Path("."),
+) -> None:
+    """Print the spec change (training.jobs[<job>]) that re-runs a recorded training run:
+    the same image, command, base, dataset, hyperparameters and seed are the same run."""
+    from components import retrain as rt
+
+    try:
+        config = rt.read_record(record)
+    except rt.RecordError as exc:
+        raise _fail([str(exc)]) from None
+    header = (
+        f"# run {config.run_id()} of job {config.job} "
+        f"(output revision {config.output_revision()})"
+    )
+    if stack is None:
+        typer.echo(f"{header}\n# set in training.jobs[] of the stack that runs it:")
+        typer.echo(rt.render({"training": {"jobs": [rt.change(config, None)]}}), nl=False)
+        return
+    root = find_project(project.resolve())
+    env = load_environment(read_stack(root, stack))
+    jobs = {j.name: (i, j) for i, j in enumerate(env.spec.training.jobs)}
+    if config.job not in jobs:
+        raise _fail([
+            f"--stack {stack}: no training job named {echo(config.job)}"
+            f"{catalog.suggest(config.job, jobs)}; jobs: {', '.join(jobs) or 'none'}"
+        ])
+    index, current = jobs[config.job]
+    edit = rt.change(config, current)
+    where = f"stacks/Pulumi.{stack}.yaml {CONFIG_KEY}.training.jobs[{index}] ({config.job})"
+    if not edit:
+        typer.echo(f"{header}\n# {where} already runs it: no change")
+        return
+    typer.echo(f"{header}\n# in {where}, set:")
+    typer.echo(rt.render(edit), nl=False)
 
 
 @app.command()

@@ -110,6 +110,9 @@ class PolicyTypes:
     # Where a node pool carries the tags naming its pool and purpose.
     pool_tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     on_spot: Mapping[str, Callable[[Props], bool]] = field(default_factory=dict)
+    # Where a node pool keeps the Kubernetes labels of its nodes: a pod's nodeSelector is
+    # matched against them to find the pool it lands on.
+    node_labels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # A budget's (monthly amount, threshold alerts that reach someone).
     budgets: Mapping[str, Callable[[Props], tuple[float | None, int]]] = field(
         default_factory=dict

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ from components.conventions import (
     MODEL_LABEL,
 )
 from components.sizing import ServingPlan
-from components.spec import Environment, EnvironmentSpec, GpuPool, Model
+from components.spec import Environment, EnvironmentSpec, GpuPool, Model, TrainingJob
 
 # AWS, GCP and Azure all bill a month as 730 hours (8760 / 12) on their price pages.
 HOURS_PER_MONTH = 730
@@ -188,11 +188,86 @@ def steady_nodes(pool: GpuPool, gpus_min: int) -> int:
     return max(pool.min_nodes, math.ceil(gpus_min / pool.gpus_per_node))
 
 
-def node_hours(pool: GpuPool, gpus_min: int) -> int:
-    """Expected node-hours a month: the spec's figure, else the steady nodes always on."""
+def node_hours(pool: GpuPool, gpus_min: int, jobs: Sequence[TrainingJob] = ()) -> int:
+    """Expected node-hours a month: the spec's figure, else the steady nodes always on plus
+    what the training jobs on the pool need beyond them (`jobs` may name other pools' jobs
+    too). So a training pool that scales to zero is priced for its jobs' runs, once: the
+    pool's line carries them, and cost.json's `training` list only attributes that line."""
     if pool.node_hours_per_month is not None:
         return round(pool.node_hours_per_month)
-    return steady_nodes(pool, gpus_min) * HOURS_PER_MONTH
+    steady = steady_nodes(pool, gpus_min)
+    extra = sum(
+        max(0, job_nodes(pool, j) - steady) * j.expected_hours * j.runs_per_month
+        for j in jobs
+        if j.pool == pool.name
+    )
+    return round(steady * HOURS_PER_MONTH + extra)
+
+
+def job_nodes(pool: GpuPool, job: TrainingJob) -> int:
+    """Nodes one run of `job` holds: a worker pod sits on one node, and a node takes as many
+    workers as its GPUs fit whole (4 GPUs a worker on an 8-GPU node: 2 workers a node)."""
+    per_node = max(1, pool.gpus_per_node // job.gpus_per_worker)
+    return math.ceil(job.workers / per_node)
+
+
+def pool_node_rate(pool: GpuPool) -> tuple[float, catalog.InstanceInfo]:
+    """A cloud pool's hourly node price, as its node pool's line prices it (`nodes`): the
+    dearest of its instance types, at the spot rate on a spot pool where the catalog has one."""
+    spot = pool.capacity == "spot"
+    known = [catalog.instances()[t] for t in (pool.instance_type, *pool.extra_instance_types)
+             if t is not None and t in catalog.instances()]
+    return max(
+        (((i.spot_usd_per_hour if spot and i.spot_usd_per_hour else i.on_demand_usd_per_hour), i)
+         for i in known),
+        key=lambda priced: priced[0],
+    )
+
+
+@dataclass(frozen=True)
+class TrainingCost:
+    """One training job's expected month (cost.json `training`). An attribution of its
+    pool's line, like the per-model economics: never added to the total a second time."""
+
+    job: str
+    pool: str
+    capacity: str  # spot | on-demand | on-prem
+    gpu_hours_per_month: float  # expected_hours x workers x gpus_per_worker x runs_per_month
+    # Whole nodes billed (cloud): nodes a run holds x expected_hours x runs_per_month.
+    node_hours_per_month: float | None
+    usd_per_gpu_hour: float
+    monthly_usd: float
+    basis: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def training_cost(spec: EnvironmentSpec, job: TrainingJob) -> TrainingCost:
+    """A cloud job is billed by the node: a run holds whole nodes (`job_nodes`) for its hours,
+    so a 1-GPU job on an 8-GPU node pays for 8 GPUs; the GPU-hours the job uses are shown
+    beside it. On-prem it is the job's GPU-hours at the spec's amortised rate."""
+    pool = spec.pool(job.pool)
+    runs = job.expected_hours * job.runs_per_month
+    gpu_hours = round(runs * job.workers * job.gpus_per_worker, 2)
+    if pool.instance_type is None:
+        rate = gpu_hour_usd(spec, pool.name)
+        basis = (f"{job.expected_hours:g} h x {job.runs_per_month:g} runs x {job.workers} "
+                 f"worker(s) x {job.gpus_per_worker} GPU x ${rate:g}/GPU-h (onprem.gpu_hour_usd)")
+        return TrainingCost(job.name, pool.name, "on-prem", gpu_hours, None, rate,
+                            round(gpu_hours * rate, 2), basis)
+    hourly, inst = pool_node_rate(pool)
+    nodes = job_nodes(pool, job)
+    hours = round(nodes * runs, 2)
+    basis = (f"{job.expected_hours:g} h x {job.runs_per_month:g} runs x {nodes} node(s) of "
+             f"{pool.gpus_per_node} GPU for {job.workers} worker(s) x {job.gpus_per_worker} GPU "
+             f"x ${hourly:g}/node-h ({inst.id} {pool.capacity}, {inst.source} {inst.as_of})")
+    return TrainingCost(job.name, pool.name, pool.capacity, gpu_hours, hours,
+                        round(hourly / pool.gpus_per_node, 6), round(hours * hourly, 2), basis)
+
+
+def training_costs(spec: EnvironmentSpec) -> list[TrainingCost]:
+    return [training_cost(spec, j) for j in spec.training.jobs]
 
 
 def expected_artifact_gib(env: Environment) -> int:
@@ -202,13 +277,16 @@ def expected_artifact_gib(env: Environment) -> int:
     return max(1, math.ceil(weights * WEIGHT_VERSIONS_KEPT))
 
 
-def gpu_hour_usd(spec: EnvironmentSpec, pool_name: str) -> float:
+def gpu_hour_usd(spec: EnvironmentSpec, pool_name: str, on_demand: bool = False) -> float:
     """The deploy-time price of one GPU-hour in a pool: the catalog price of the pool's
-    instance type (spot or on-demand) over its GPUs, else the spec's amortised on-prem rate."""
+    instance type (spot or on-demand; `on_demand` asks for the on-demand rate whatever the
+    pool buys, what spot saves against) over its GPUs, else the spec's amortised on-prem
+    rate."""
     pool = spec.pool(pool_name)
     if pool.instance_type is not None:
         inst = catalog.instances()[pool.instance_type]
-        hourly = inst.spot_usd_per_hour if pool.capacity == "spot" else inst.on_demand_usd_per_hour
+        spot = pool.capacity == "spot" and not on_demand and inst.spot_usd_per_hour
+        hourly = inst.spot_usd_per_hour if spot else inst.on_demand_usd_per_hour
         return round(hourly / inst.gpu_count, 6)
     if spec.onprem is None:
         raise ValueError(f"pool {pool_name!r} has no instance_type and the spec no onprem rate")

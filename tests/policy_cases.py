@@ -1478,7 +1478,73 @@ GATEWAY_CASES = [
          f"Lowered by the policy config: {UNTIL}.", config={"reason": UNTIL}),
 ]
 
+# A GPU Job, CronJob or JobSet on an on-demand cloud pool needs a stated reason. The pool
+# is found by the pod's nodeSelector against the node labels the node pool itself carries,
+# and its capacity read off the node pool (never a label the workload sets on itself).
+TRAINER = {"name": "trainer", "image": "ghcr.io/acme/trainer@sha256:" + "a" * 64,
+           "resources": {"limits": {"nvidia.com/gpu": 1}}}
+TRAIN_SELECTOR = {conventions.POOL_LABEL: "train"}
+TRAIN_POD = {"nodeSelector": TRAIN_SELECTOR, "containers": [TRAINER]}
+JOB_T, CRONJOB_T = "kubernetes:batch/v1:Job", "kubernetes:batch/v1:CronJob"
+JOBSET_T = "kubernetes:jobset.x-k8s.io/v1alpha2:JobSet"
+REASON = {"llm-platform.dev/on-demand-reason": "the contract's deadline cannot absorb a reclaim"}
+# The aws train pool as its foundation makes it: labels on its nodes, on demand.
+TRAIN_NG_OD = with_(with_(TRAIN_ON_DEMAND, f"tags.{pricing.POOL_TAG}", "train"), "labels",
+                    TRAIN_SELECTOR)
+TRAIN_NG_SPOT = with_(TRAIN_NG_OD, "capacityType", "SPOT")
+GKE_TRAIN_SPOT = with_(GKE_POOL, "nodeConfig.labels", TRAIN_SELECTOR)
+AKS_TRAIN_SPOT = with_(AKS_POOL, "nodeLabels", TRAIN_SELECTOR)
+
+
+def batch(kind: str = JOB_T, pod_: dict[str, Any] = TRAIN_POD, **meta: Any) -> Resource:
+    if kind == JOBSET_T:
+        props = {"spec": {"replicatedJobs": [
+            {"name": "workers", "template": {"spec": {"template": {"spec": pod_}}}}]}}
+    else:
+        props = nested(POD_PATHS[kind], pod_)
+    props["metadata"] = {"name": "train-support-ft", **meta}
+    return res(kind, "train-support-ft", props)
+
+
+ON_DEMAND_JOB = "runs GPU work on on-demand pool train. Run it on a spot training pool"
+TRAINING_JOB_CASES = [
+    # The stated reason, on the workload itself, is the exemption.
+    Case("gpu-jobs-on-spot", [res(NG, "ng", TRAIN_NG_OD), batch(annotations=REASON)],
+         [res(NG, "ng", TRAIN_NG_OD), batch()], f"{JOB_T} 'train-support-ft' {ON_DEMAND_JOB}",
+         resource="train-support-ft"),
+    Case("gpu-jobs-on-spot", [res(NG, "ng", TRAIN_NG_SPOT), batch(CRONJOB_T)],
+         [res(NG, "ng", TRAIN_NG_OD), batch(CRONJOB_T)], ON_DEMAND_JOB),
+    # Each replicated job of a JobSet is a pod template; one on another pool is not on it.
+    Case("gpu-jobs-on-spot",
+         [res(NG, "ng", TRAIN_NG_OD), batch(JOBSET_T, with_(TRAIN_POD, "nodeSelector",
+                                                            {conventions.POOL_LABEL: "l40s"}))],
+         [res(NG, "ng", TRAIN_NG_OD), batch(JOBSET_T)], ON_DEMAND_JOB),
+    # A Job without GPUs, or without a node selector, is not placed on the pool by us.
+    Case("gpu-jobs-on-spot",
+         [res(NG, "ng", TRAIN_NG_OD), batch(pod_=with_(TRAIN_POD, "containers.0.resources",
+                                                       None))],
+         [res(NG, "ng", TRAIN_NG_OD), batch()], ON_DEMAND_JOB),
+    Case("gpu-jobs-on-spot",
+         [res(NG, "ng", TRAIN_NG_OD), batch(pod_=with_(TRAIN_POD, "nodeSelector", None))],
+         [res(NG, "ng", TRAIN_NG_OD), batch()], ON_DEMAND_JOB),
+    # A model server on an on-demand inference pool is not a job.
+    Case("gpu-jobs-on-spot",
+         [res(NG, "ng", TRAIN_NG_OD), workload(TRAIN_POD)],
+         [res(NG, "ng", TRAIN_NG_OD), batch()], ON_DEMAND_JOB),
+    # A pool the policy config exempts takes GPU jobs without a reason; another does not.
+    Case("gpu-jobs-on-spot", [res(NG, "ng", TRAIN_NG_OD), batch()],
+         [res(NG, "ng", with_(TRAIN_NG_OD, f"tags.{pricing.POOL_TAG}", "train-burst")), batch()],
+         "on on-demand pool train-burst.", config={"exemptPools": ["train"]}),
+    # GKE and AKS pools carry their nodes' labels where their SDKs put them.
+    Case("gpu-jobs-on-spot", [res(GKE_POOL_T, "p", GKE_TRAIN_SPOT), batch()],
+         [res(GKE_POOL_T, "p", with_(GKE_TRAIN_SPOT, "nodeConfig.spot", False)), batch()],
+         "runs GPU work on on-demand pool p."),
+    Case("gpu-jobs-on-spot", [res(AKS_POOL_T, "a", AKS_TRAIN_SPOT), batch()],
+         [res(AKS_POOL_T, "a", with_(AKS_TRAIN_SPOT, "scaleSetPriority", "Regular")), batch()],
+         "runs GPU work on on-demand pool a."),
+]
+
 CASES += [*GATEWAY_CASES, *SCOPE_CASES, *VMRULE_CASES, *UNKNOWN_CASES, *TAG_CASES, *GPU_CASES, *BOUND_CASES, *SPOT_CASES, *BUDGET_CASES, *COST_CASES,
           *STORAGE_CASES, *GUARD_CASES, *ENDPOINT_CASES, *SECRETS_CASES, *IMDS_CASES,
           *RESTRICTED_CASES, *IMAGE_CASES, *LB_CASES, *PROBE_CASES, *PDB_CASES, *ALERT_CASES,
-          *PINNED_CASES]
+          *PINNED_CASES, *TRAINING_JOB_CASES]

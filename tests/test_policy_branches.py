@@ -52,6 +52,7 @@ TABLES = [
     ("policies.llm_platform_rules.tagging", "TAG_PATHS"),
     ("policies.llm_platform_rules.tagging", "TAGGABLE"),
     ("policies.llm_platform_rules._base", "_POD_SPEC_PATHS"),
+    ("policies.llm_platform_rules.cost_caps", "_BATCH"),
     ("policies.llm_platform_rules.security", "OPEN_CIDRS"),
     ("policies.llm_platform_rules.reliability", "SEVERITIES"),
     ("policies.llm_platform_rules.reliability", "MOVING_REVISIONS"),
@@ -60,7 +61,8 @@ TABLES = [
     ("components.aws.policy_checks", "PAB_FLAGS"),
 ]
 # Each cloud's type tables (components/<cloud>/policy_types.py) that the rules look a type up in.
-CLOUD_TABLES = ["instance_types", "accelerators", "pool_max", "pool_tags", "on_spot", "budgets",
+CLOUD_TABLES = ["instance_types", "accelerators", "pool_max", "pool_tags", "on_spot",
+                "node_labels", "budgets",
                 "storage", "endpoint", "secrets_encryption", "instance_metadata"]
 # Branches that run only while the pack is built, which tests/test_policies.py covers over
 # gRPC (a stack rule built as a resource rule is never asked about the stack).

@@ -67,6 +67,7 @@ POLICY_TYPES = PolicyTypes(
         NODE_GROUP: lambda p: ("scalingConfig.maxSize", number(get(p, "scalingConfig", "maxSize")))
     },
     pool_tags={NODE_GROUP: ("tags",)},
+    node_labels={NODE_GROUP: ("labels",)},
     on_spot={NODE_GROUP: lambda p: get(p, "capacityType") == "SPOT"},
     budgets={"aws:budgets/budget:Budget": _budget},
     storage=policy_checks.STORAGE,

@@ -4,6 +4,7 @@ these Args could not hold."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import pulumi
@@ -24,7 +25,15 @@ from components.aws.args import (
 from components.conventions import POOL_LABEL
 from components.kubernetes.facts import PoolScheduling, node_labels, pool_scheduling
 from components.naming import fit
-from components.spec import CnpgDatabase, Environment, EnvironmentSpec, GpuPool, Vpn, given
+from components.spec import (
+    CnpgDatabase,
+    Environment,
+    EnvironmentSpec,
+    GpuPool,
+    TrainingJob,
+    Vpn,
+    given,
+)
 
 if TYPE_CHECKING:  # the Aws block's home may move; only its attributes are read here
     from components.spec import Aws
@@ -57,7 +66,10 @@ def foundation_args(
         cluster=cluster_args(spec, cfg, cluster_name),
         system_nodes=system_nodes(cfg, tags),
         gpu_pools={
-            pool.name: gpu_nodes(pool, env.pool_gpus_min(pool.name), scheduling[pool.name], tags)
+            pool.name: gpu_nodes(
+                pool, env.pool_gpus_min(pool.name), scheduling[pool.name], tags,
+                env.spec.training.jobs,
+            )
             for pool in spec.cloud_pools()
         },
         scheduling=scheduling,
@@ -107,11 +119,15 @@ def system_nodes(cfg: Aws, tags: dict[str, str]) -> NodeGroupArgs:
 
 
 def gpu_nodes(
-    pool: GpuPool, gpus_min: int, scheduling: PoolScheduling, tags: dict[str, str]
+    pool: GpuPool,
+    gpus_min: int,
+    scheduling: PoolScheduling,
+    tags: dict[str, str],
+    jobs: Sequence[TrainingJob] = (),
 ) -> NodeGroupArgs:
     """A GPU pool's group: sized for the models' minimum replicas at creation, and tagged
     with the node-hours and purpose the cost estimate reads."""
-    hours = pricing.node_hours(pool, gpus_min)
+    hours = pricing.node_hours(pool, gpus_min, jobs)
     instance_type = given(pool.instance_type, f"gpu_pools {pool.name} instance_type")
     return NodeGroupArgs(
         instance_types=(instance_type, *pool.extra_instance_types),

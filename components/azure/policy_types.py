@@ -56,6 +56,7 @@ POLICY_TYPES = PolicyTypes(
     },
     pool_max={AGENT_POOL: _pool_max},
     pool_tags={AGENT_POOL: ("tags",)},
+    node_labels={AGENT_POOL: ("nodeLabels",)},
     on_spot={AGENT_POOL: lambda p: get(p, "scaleSetPriority") == "Spot"},
     budgets={"azure-native:consumption:Budget": _budget},
     storage=policy_checks.STORAGE,

@@ -80,7 +80,8 @@ def agent_pool_args(env: Environment, pool: GpuPool, scheduling: PoolScheduling)
     inst = catalog.instances()[given(pool.instance_type, f"gpu_pools {pool.name} instance_type")]
     gpus_min = env.pool_gpus_min(pool.name)
     spot = pool.capacity == "spot"
-    tags = {**naming.tags(env.spec), **pricing.pool_tags(pool, pricing.node_hours(pool, gpus_min))}
+    hours = pricing.node_hours(pool, gpus_min, env.spec.training.jobs)
+    tags = {**naming.tags(env.spec), **pricing.pool_tags(pool, hours)}
     return AgentPoolArgs(
         pool_name=fit(pool.name, names.AKS_AGENT_POOL),
         vm_size=inst.id,

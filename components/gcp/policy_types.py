@@ -68,6 +68,7 @@ POLICY_TYPES = PolicyTypes(
     },
     pool_max={NODE_POOL: _pool_max},
     pool_tags={NODE_POOL: ("nodeConfig", "resourceLabels")},
+    node_labels={NODE_POOL: ("nodeConfig", "labels")},
     on_spot={
         NODE_POOL: lambda p: bool(
             get(p, "nodeConfig", "spot") or get(p, "nodeConfig", "preemptible")

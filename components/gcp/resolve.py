@@ -86,7 +86,7 @@ def node_pool_args(
 ) -> NodePoolArgs:
     inst = catalog.instances()[given(pool.instance_type, f"gpu_pools {pool.name} instance_type")]
     gpus_min = env.pool_gpus_min(pool.name)
-    node_hours = pricing.node_hours(pool, gpus_min)
+    node_hours = pricing.node_hours(pool, gpus_min, env.spec.training.jobs)
     return NodePoolArgs(
         region=cfg.region,
         zones=tuple(cfg.node_zones),

@@ -119,6 +119,11 @@ COST: list[Panel] = [
     ),
     ("GPU price per hour, by pool", "currencyUSD", [("llm:gpu_price_usd_per_hour", "{{pool}}")]),
     ("GPUs paid for", "short", [(f"llm:gpus_allocated{{{SEL}}}", "{{model}}")]),
+    (
+        "Spot savings, training (USD per hour against on demand)",
+        "currencyUSD",
+        [('llm:training_spot_savings_usd_per_hour{namespace="$namespace"}', "{{job}} on {{pool}}")],
+    ),
 ]
 
 GW = 'namespace="$namespace"'

@@ -16,7 +16,7 @@ from components import pricing
 from components.engines import ENGINES
 from components.engines.base import EngineMetrics
 from components.observability import metrics as m
-from components.spec import Environment, Model, Quality
+from components.spec import Environment, GpuPool, Model, Quality
 
 # Multi-window, multi-burn-rate SLO alerts (Google SRE Workbook, "Alerting on SLOs",
 # table 5-8): page on 2% of a 30-day budget spent in 1h or 5% in 6h, ticket on 10% in 3d.
@@ -602,8 +602,10 @@ class RuleBuilder:
         rec = self._cost_records()
         alerts = self._platform_alerts()
         name = f"llm-{self.spec.environment}"
+        training = self._training_records()
         return [
             {"name": f"{name}.prices", "rules": prices},
+            *([{"name": f"{name}.training", "rules": training}] if training else []),
             {"name": f"{name}.cost", "rules": rec},
             {"name": f"{name}.alerts", "rules": [self._rule(a) for a in alerts]},
         ]
@@ -618,6 +620,16 @@ class RuleBuilder:
             )
             for p in self.spec.gpu_pools
         ]
+        # What a spot pool's GPU-hour would cost on demand: spot savings are measured
+        # against it (llm:training_spot_savings_usd_per_hour).
+        prices += [
+            _record(
+                "llm:gpu_on_demand_price_usd_per_hour",
+                f"vector({_num(pricing.gpu_hour_usd(self.spec, p.name, on_demand=True))})",
+                {"pool": p.name},
+            )
+            for p in self._spot_pools()
+        ]
         prices.append(
             _record(
                 "llm:budget_usd_per_month",
@@ -626,6 +638,35 @@ class RuleBuilder:
             )
         )
         return prices
+
+    def _spot_pools(self) -> list[GpuPool]:
+        return [p for p in self.spec.gpu_pools if p.instance_type and p.capacity == "spot"]
+
+    def _training_records(self) -> list[dict[str, Any]]:
+        """Per training job on a spot pool: the GPUs its pods hold now (DCGM's per-GPU
+        series attributed to the pod; 0 when none runs), and what those GPU-hours save
+        against the pool's on-demand rate: the seeds' spot savings tracking, live."""
+        spot = {p.name for p in self._spot_pools()}
+        out = []
+        for job in self.spec.training.jobs:
+            if job.pool not in spot:
+                continue
+            ids = {"namespace": self.ns, "job": job.name, "pool": job.pool}
+            # Its Job is train-<job>-<run id> (12 hex); a JobSet's and a CronJob's pods
+            # add their own suffixes after it (components/training/contract.py).
+            pods = (f'namespace="{self.ns}",'
+                    f'pod=~"{m.TRAINING_JOB_PREFIX}{job.name}-[0-9a-f]{{12}}-.+"')
+            mine = f'namespace="{self.ns}",job="{job.name}"'
+            out += [
+                _record("llm:training_gpus", f"count({m.DCGM_UTIL}{{{pods}}}) or vector(0)", ids),
+                _record(
+                    "llm:training_spot_savings_usd_per_hour",
+                    f"llm:training_gpus{{{mine}}} * on (pool) group_left () "
+                    "(llm:gpu_on_demand_price_usd_per_hour - llm:gpu_price_usd_per_hour)",
+                    ids,
+                ),
+            ]
+        return out
 
     def _cost_records(self) -> list[dict[str, Any]]:
         env_labels = {"namespace": self.ns}

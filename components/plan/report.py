@@ -12,7 +12,7 @@ import yaml
 
 from components import pricing
 from components.observability import alertmanager
-from components.plan import manifests, terraform, versions
+from components.plan import manifests, terraform, training, versions
 from components.plan.policy import Analyzer, Resource, Violation, engine_view
 from components.plan.runner import Recorded, run_program
 from components.spec import Environment
@@ -30,6 +30,8 @@ class PlanResult:
     gateway: dict[str, Any] | None = None
     # Each model's revision, what it replaces, its signing and its rollout's steps.
     model_versions: list[dict[str, Any]] | None = None
+    # Each training job's pool, workers, expected cost and preemption path (plan/training.py).
+    training: list[dict[str, Any]] | None = None
 
     @property
     def monthly_usd(self) -> float:
@@ -47,6 +49,9 @@ class PlanResult:
             "resources": [i.to_json() for i in self.line_items],
             "models": {k: v.to_json() for k, v in self.economics.items()},
             **({} if self.gateway is None else {"gateway": self.gateway}),
+            # An attribution of the training pools' lines, already in monthly_usd.
+            **({"training": [c.to_json() for c in pricing.training_costs(self.env.spec)]}
+               if self.env.spec.training.jobs else {}),
         }
 
     def plan_json(self) -> dict[str, Any]:
@@ -55,6 +60,8 @@ class PlanResult:
             out["model_versions"] = self.model_versions
         if self.gateway is not None:
             out["gateway"] = {k: v for k, v in self.gateway.items() if k != "costs"}
+        if self.training:
+            out["training"] = self.training
         return {**out, "resources": [r.to_json() for r in self.records]}
 
 
@@ -120,6 +127,7 @@ def run_plan(
         manifests.by_file(records),
         gateway_section(graph),
         versions.model_versions(env),
+        training.section(env.spec),
     )
 
 

@@ -239,8 +239,9 @@ class GpuPool(_Strict):
         le=1_000_000,
         description="node-hours the pool is expected to run in a month, for the cost estimate "
         "(0 to 1,000,000). Default: the nodes always up x 730 h, where the nodes always up "
-        "are min_nodes, or more if the models' minimum replicas need more; set it for a "
-        "training pool that runs part-time",
+        "are min_nodes, or more if the models' minimum replicas need more, plus the node-hours "
+        "the training jobs on the pool need beyond them (nodes a run holds x expected_hours x "
+        "runs_per_month); set it for a training pool whose use the jobs do not describe",
         examples=[200],
     )
     spot_max_usd_per_hour: Float | None = Field(

@@ -19,9 +19,11 @@ from pulumi_policy import (
 )
 
 from components import catalog, clouds, pricing
+from components.conventions import GPU_RESOURCES
 from components.props import number
+from components.training.contract import ON_DEMAND_REASON_ANNOTATION
 
-from ._base import config, get, items, known, rule, string_list, where
+from ._base import annotation, config, get, items, known, pod_spec, rule, string_list, where
 
 DEFAULT_MAX_NODES = 100
 DEFAULT_MAX_REPLICAS = 100
@@ -164,6 +166,72 @@ def _training_spot(args: ResourceValidationArgs, report: ReportViolation) -> Non
             f"the pool (training jobs checkpoint and resume), or list the pool in the policy "
             f"config exemptPools."
         )
+
+
+JOBSET = "kubernetes:jobset.x-k8s.io/v1alpha2:JobSet"
+_BATCH = ("kubernetes:batch/v1:Job", "kubernetes:batch/v1:CronJob")
+
+
+def _batch_pods(type_: str, props: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The pod templates of a Job, a CronJob or a JobSet; a JobSet's sit in each of its
+    replicatedJobs[].template, a Job template (kubernetes-sigs/jobset
+    api/jobset/v1alpha2/jobset_types.go, ReplicatedJob.Template batchv1.JobTemplateSpec)."""
+    if type_ == JOBSET:
+        return [
+            get(job, "template", "spec", "template", "spec") or {}
+            for job in items(get(props, "spec", "replicatedJobs"))
+        ]
+    if type_ in _BATCH:
+        return [pod_spec(type_, props) or {}]
+    return []
+
+
+def _wants_gpu(pod: Mapping[str, Any]) -> bool:
+    for c in items(get(pod, "containers")):
+        limits = get(c, "resources", "limits") or {}
+        if any(number(get(limits, key)) for key in GPU_RESOURCES):
+            return True
+    return False
+
+
+def _on_demand_pools(
+    resources: list[PolicyResource], exempt: list[str]
+) -> list[tuple[str, Mapping[str, Any]]]:
+    """(pool, node labels) of each cloud GPU pool on on-demand capacity: read off the node
+    pool itself (its capacity and its nodes' labels), never off the workload."""
+    out = []
+    for r in resources:
+        cloud = clouds.of_type(r.resource_type)
+        path = cloud.policy.node_labels.get(r.resource_type) if cloud is not None else None
+        if path is None or _on_spot(r.resource_type, r.props):
+            continue
+        pool = get(_read_pool_tags(r.resource_type, r.props), pricing.POOL_TAG) or r.name
+        if pool not in exempt:
+            out.append((pool, known(get(r.props, *path)) or {}))
+    return out
+
+
+def _lands_on(selector: Mapping[str, Any], labels: Mapping[str, Any]) -> bool:
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def _gpu_jobs_on_spot(args: StackValidationArgs, report: ReportViolation) -> None:
+    pools = _on_demand_pools(args.resources, config(args, "exemptPools", []))
+    for r in args.resources:
+        if annotation(r.props, ON_DEMAND_REASON_ANNOTATION):
+            continue
+        for pod in _batch_pods(r.resource_type, r.props):
+            selector = known(get(pod, "nodeSelector")) or {}
+            hit = [name for name, labels in pools if _lands_on(selector, labels)]
+            if hit and _wants_gpu(pod):
+                report(
+                    f"{r.resource_type} '{r.name}' runs GPU work on on-demand pool "
+                    f"{', '.join(hit)}. Run it on a spot training pool (it checkpoints and "
+                    f"resumes), or state why with the annotation {ON_DEMAND_REASON_ANNOTATION} "
+                    f"(the spec's training.jobs[].on_demand_reason).",
+                    r.urn,
+                )
+                break
 
 
 # --- stack-wide rules -----------------------------------------------------------------
@@ -312,6 +380,17 @@ POLICIES = [
         severity=Severity.MEDIUM,
         schema={"exemptPools": string_list("training pools allowed on on-demand", [])},
         remediation="Set `capacity: spot` on training pools.",
+    ),
+    rule(
+        "gpu-jobs-on-spot",
+        "A GPU Job, CronJob or JobSet on an on-demand cloud pool says why.",
+        _gpu_jobs_on_spot,
+        stack=True,
+        severity=Severity.MEDIUM,
+        schema={"exemptPools": string_list("on-demand pools GPU jobs may use without a reason",
+                                           [])},
+        remediation="Put the job on a spot training pool, or set the spec's "
+        "training.jobs[].on_demand_reason.",
     ),
     rule(
         "budget-with-notifications",
