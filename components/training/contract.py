@@ -140,28 +140,25 @@ class _HarnessParser(argparse.ArgumentParser):
         super().__init__(prog="harness", allow_abbrev=False, add_help=False)
         self.add_argument("--run-config", required=True)
         for flag in ("--store", "--model", "--pool"):
-            self.add_argument(flag, required=True, type=_non_empty(flag))
+            self.add_argument(flag, required=True, type=_non_empty)
         # The least each count may be: a checkpoint needs a second, the store one checkpoint.
         for flag, low in (("--checkpoint-interval", 1), ("--keep", 1),
                           ("--max-preemptions", 0), ("--grace", 1)):
-            self.add_argument(flag, required=True, type=_at_least(low, flag))
-        self.add_argument("--pushgateway", type=_non_empty("--pushgateway"))
-        self.add_argument("--signing-key", type=_non_empty("--signing-key"))
+            self.add_argument(flag, required=True, type=_at_least(low))
+        self.add_argument("--pushgateway", type=_non_empty)
+        self.add_argument("--signing-key", type=_non_empty)
 
     def error(self, message: str) -> NoReturn:
         config_error(f"{self.prog}: {message}")
 
 
-def _non_empty(flag: str):
-    def parse(text: str) -> str:
-        if not text.strip():
-            raise argparse.ArgumentTypeError("empty")
-        return text
-    parse.__name__ = flag
-    return parse
+def _non_empty(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty")
+    return text
 
 
-def _at_least(low: int, flag: str):
+def _at_least(low: int):
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -170,12 +167,11 @@ def _at_least(low: int, flag: str):
         if value < low:
             raise argparse.ArgumentTypeError(f"{value} is under {low}")
         return value
-    parse.__name__ = flag
     return parse
 
 
 # RunConfig's fields and the JSON types each must have (json.loads gives lists, not tuples).
-_RUN_TYPES: dict[str, type | tuple[type, ...]] = {
+_RUN_TYPES: dict[str, type] = {
     "job": str, "image": str, "command": list, "base_hf_id": str, "base_revision": str,
     "dataset_uri": str, "dataset_version": str, "hyperparameters": dict, "seed": int,
 }
@@ -192,7 +188,9 @@ def _run_config(text: str) -> RunConfig:
     names = {f.name for f in fields(RunConfig)}
     unknown, missing = sorted(set(doc) - names), sorted(names - set(doc))
     if unknown or missing:
-        config_error(f"harness: --run-config: unknown fields {unknown}, missing fields {missing}")
+        wrong = [f"{what} {', '.join(names)}" for what, names in
+                 (("unknown fields", unknown), ("missing fields", missing)) if names]
+        config_error(f"harness: --run-config: {'; '.join(wrong)}")
     for name, kind in _RUN_TYPES.items():
         value = doc[name]
         # bool is an int to isinstance; a seed of `true` is still a mistake.
