@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import logging
 import os
 import re
 import signal
@@ -48,12 +49,18 @@ MAX_PREEMPTIONS = 2
 IMAGE = "registry.example/trainer@sha256:" + "ab" * 32
 TRAINER = (sys.executable, str(ROOT / "tests" / "training_loop.py"))
 # Stands in for a trainer where only the harness's side is under test: prints the step and
-# the files it was given, writes QUICK_WRITES checkpoints after it, exits QUICK_EXIT.
+# the files it was given, writes QUICK_WRITES checkpoints after it, exits QUICK_EXIT; or with
+# QUICK_STUBBORN=<file>, touches the file and sleeps through SIGTERM.
 QUICK = (sys.executable, "-c", """
-import os, pathlib, sys
+import os, pathlib, signal, sys, time
 d, n = pathlib.Path(os.environ["CHECKPOINT_DIR"]), int(os.environ["RESUME_STEP"])
 files = sorted(p.name for p in (d / f"step-{n}").iterdir()) if n else []
-print(f"quick: RESUME_STEP={n} files={files}", flush=True)
+interval = os.environ["CHECKPOINT_INTERVAL_SECONDS"]
+print(f"quick: RESUME_STEP={n} files={files} interval={interval}", flush=True)
+if os.environ.get("QUICK_STUBBORN"):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    pathlib.Path(os.environ["QUICK_STUBBORN"]).touch()
+    time.sleep(60)
 for step in range(n + 1, n + 1 + int(os.environ.get("QUICK_WRITES", "0"))):
     tmp = d / f".tmp-{step}"
     tmp.mkdir()
@@ -156,6 +163,17 @@ def wait_for(check, timeout: float = 60, what: str = "") -> None:
         time.sleep(0.1)
 
 
+class Requests(logging.Handler):
+    """The requests moto's server (werkzeug, in this process) logs, in the order it took them."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
 @pytest.fixture(scope="module")
 def preempted(endpoint, s3, pushgateway, tmp_path_factory):
     """A run SIGTERMed once its step-10 checkpoint is in the store."""
@@ -164,6 +182,9 @@ def preempted(endpoint, s3, pushgateway, tmp_path_factory):
     run = run_config()
     config = harness_config(bucket, run, pushgateway=pushgateway)
     prefix = f"checkpoints/{JOB}/{run.run_id()}/"
+    requests, werkzeug = Requests(), logging.getLogger("werkzeug")
+    werkzeug.addHandler(requests)
+    werkzeug.setLevel(logging.INFO)
     started = time.time()
     proc = subprocess.Popen(argv(config), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=harness_env(endpoint, tmp), cwd=ROOT)
@@ -176,10 +197,13 @@ def preempted(endpoint, s3, pushgateway, tmp_path_factory):
         elapsed = time.monotonic() - sent
     finally:
         proc.kill()
+        werkzeug.removeHandler(requests)
     stopped = re.search(r"training_loop: SIGTERM, stopped after step (\d+)", stdout)
     return {"bucket": bucket, "prefix": prefix, "run": run, "code": proc.returncode,
             "stdout": stdout, "stderr": stderr, "elapsed": elapsed, "started": started,
             "stopped": int(stopped.group(1)) if stopped else None, "pushed": pushed(pushgateway),
+            "puts": [found.groups() for line in requests.lines if (found := re.search(
+                rf'"PUT /{bucket}/{prefix}step-(\d+)/(\S+) HTTP', line))],
             "steps": steps_in(s3, bucket, prefix),
             "state": json.loads(keys_under(s3, bucket, prefix)["state.json"])}
 
@@ -208,6 +232,11 @@ def test_a_sigterm_midway_ends_within_the_grace_period_with_a_complete_checkpoin
     written = sorted({10 * (s // 10) for s in range(10, last + 1) if s % 10 == 0} | {last})
     assert sorted(steps) == written[-KEEP:]
     assert all("manifest.json" in files for files in steps.values())
+    # Each step's manifest was the last object of it the store received.
+    for step in {int(n) for n, _ in preempted["puts"]}:
+        names = [name for n, name in preempted["puts"] if int(n) == step]
+        assert names[-1] == "manifest.json" and names.count("manifest.json") == 1, names
+        assert sorted(names[:-1]) == ["model.pt", "optimizer.pt", "trainer.json"], names
     assert preempted["state"]["preemptions"] == 1
     assert preempted["pushed"] == {(JOB, POOL): 1.0}
 
@@ -289,6 +318,35 @@ def quick_bucket(s3, preempted) -> tuple[str, RunConfig, str]:
     return copy_run(s3, preempted, prefix), run, prefix
 
 
+def test_a_trainer_deaf_to_sigterm_is_killed_in_time_and_the_run_counts_as_preempted(
+        preempted, endpoint, s3, pushgateway, tmp_path):
+    bucket, run, prefix = quick_bucket(s3, preempted)
+    ready = tmp_path / "ready"
+    # Grace 8 s: half of it is kept for the upload (the least margin, 5 s, is more than half).
+    config = harness_config(bucket, run, grace_s=8, pool="spot-b", pushgateway=pushgateway)
+    proc = subprocess.Popen(argv(config), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=harness_env(endpoint, tmp_path, QUICK_STUBBORN=str(ready)),
+                            cwd=ROOT)
+    try:
+        wait_for(ready.exists, what="trainer running")
+        proc.send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        stdout, stderr = proc.communicate(timeout=30)
+        elapsed = time.monotonic() - sent
+    finally:
+        proc.kill()
+    assert (proc.returncode, stderr) == (75, ""), stdout
+    assert 4 <= elapsed < 8
+    assert ("harness: SIGTERM: forwarded to the trainer; waiting up to 4 s for its final "
+            "checkpoint (grace 8 s, 4 s kept for the upload)") in stdout
+    assert "harness: the trainer wrote no final checkpoint in time: killed" in stdout
+    assert stdout.splitlines()[-1] == (
+        f"harness: preempted: step-{preempted['stopped']} is the latest in the store; "
+        "preemption 2 of at most 2; exiting 75")
+    assert json.loads(keys_under(s3, bucket, prefix)["state.json"])["preemptions"] == 2
+    assert pushed(pushgateway)[(JOB, "spot-b")] == 2.0
+
+
 @pytest.mark.parametrize("cut", ["manifest.json", "optimizer.pt", "a changed byte"])
 def test_a_checkpoint_cut_off_mid_upload_is_never_restored(
         cut, preempted, endpoint, s3, tmp_path):
@@ -310,7 +368,7 @@ def test_a_checkpoint_cut_off_mid_upload_is_never_restored(
     assert f"harness: skipped step-{last}: {why}; never restored" in done.stdout
     assert f"harness: restored step-{previous} from " in done.stdout
     assert (f"quick: RESUME_STEP={previous} files=['model.pt', 'optimizer.pt', "
-            "'trainer.json']") in done.stdout
+            "'trainer.json'] interval=60") in done.stdout
     assert done.stderr == ""
 
 
