@@ -98,9 +98,13 @@ def _owned_dir(env: str, default: str) -> Path:
     if path == Path(path.anchor) or path == Path.home().resolve():
         config_error(f"harness: {env}={path} would empty a directory the harness does not own")
     try:
-        if path.exists():
-            shutil.rmtree(path)
-        path.mkdir(parents=True)
+        path.mkdir(parents=True, exist_ok=True)
+        # Its contents, not the directory: the pod may mount a volume right there.
+        for entry in path.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
     except OSError as err:
         config_error(f"harness: {env}={path}: {err.strerror or err}")
     return path
