@@ -39,7 +39,10 @@ def running(tmp: Path) -> Iterator[str]:
     assert binary, "prometheus-pushgateway not installed: `make test` installs it (Debian package prometheus-pushgateway)"
     log = tmp / "pushgateway.log"
     with log.open("w") as err:
-        proc = subprocess.Popen([binary, "--web.listen-address=127.0.0.1:0"],
+        # Debian's build persists to /var/lib/prometheus/pushgateway.data by default
+        # (`prometheus-pushgateway --help`, 1.5.1): every test's Pushgateway would start with
+        # the series of the one before. Empty: memory only.
+        proc = subprocess.Popen([binary, "--web.listen-address=127.0.0.1:0", "--persistence.file="],
                                 stdout=subprocess.DEVNULL, stderr=err)
     try:
         url = f"http://{listening_address(proc, log)}"
