@@ -448,13 +448,23 @@ def test_a_bad_argument_exits_78_with_one_line(flags, command, line, endpoint, t
     assert (done.returncode, done.stdout, done.stderr) == (78, "", line + "\n")
 
 
-def test_a_missing_bucket_is_a_configuration_error(endpoint, tmp_path):
+def test_a_missing_bucket_or_no_credentials_is_a_configuration_error(endpoint, s3, tmp_path):
     config = harness_config("no-such-bucket", run_config(QUICK))
     done = harness(config, harness_env(endpoint, tmp_path))
-    assert done.returncode == 78, (done.stdout, done.stderr)
-    assert done.stderr == (f"harness: s3://no-such-bucket/checkpoints/{JOB}/"
-                           f"{config.run.run_id()}: FileNotFoundError: The specified bucket "
-                           "does not exist\n")
+    where = f"harness: s3://no-such-bucket/checkpoints/{JOB}/{config.run.run_id()}"
+    assert (done.returncode, done.stderr) == (
+        78, f"{where}: FileNotFoundError: The specified bucket does not exist\n"), done.stdout
+    # No credentials anywhere botocore looks: the environment, its files, the instance's
+    # metadata service (AWS_EC2_METADATA_DISABLED).
+    env = {k: v for k, v in harness_env(endpoint, tmp_path).items()
+           if not k.startswith("AWS_")}
+    env.update(AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"), AWS_CONFIG_FILE=str(
+        tmp_path / "none"), AWS_EC2_METADATA_DISABLED="true", AWS_DEFAULT_REGION=REGION)
+    config = harness_config(new_bucket(s3), run_config(QUICK))
+    done = harness(config, env)
+    assert (done.returncode, done.stderr) == (78, (
+        f"harness: s3://{config.store.removeprefix('s3://')}/checkpoints/{JOB}/"
+        f"{config.run.run_id()}: NoCredentialsError: Unable to locate credentials\n"))
 
 
 def test_from_argv_is_the_inverse_of_to_argv():
