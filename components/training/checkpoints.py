@@ -22,7 +22,7 @@ from pathlib import Path
 from components.lifecycle import manifest, sync
 from components.lifecycle.manifest import Entry, Progress
 from components.training.contract import CHECKPOINT_MANIFEST, STEP_DIR_PREFIX
-from components.training.store import Store, StoreError, errors
+from components.training.store import Store, errors
 
 STEP_DIR = re.compile(rf"^{re.escape(STEP_DIR_PREFIX)}(\d+)$")
 RESTORING = ".restoring-"  # where a download waits until every file checked out
@@ -195,4 +195,3 @@ def prune(store: Store, root: str, keep: int, restored: int, say: Say) -> list[i
     return doomed
 
 
-__all__ = ["StoreError", "local_steps", "prune", "restore_latest", "upload"]
