@@ -141,8 +141,8 @@ test-lifecycle: install test-tools
 # The training Job's harness against the real thing: a PyTorch loop on CPU preempted by SIGTERM
 # and resumed, its checkpoints in moto's S3, its interruptions on a real Pushgateway, its
 # output published and signed (41 s of CPU; 95 s on two cores shared with other work,
-# 2026-12-02). Its own target, like test-lifecycle. One
-# file, so one process: workers would only import the suite again and wait.
+# 2026-12-02). Its own target, like test-lifecycle. One file, so one process: workers would
+# only import the suite again and wait.
 test-training: install test-tools
 	LIFECYCLE_PYTHON=$(CURDIR)/$(LIFECYCLE_VENV)/bin/python \
 		$(BIN)/python -m pytest -p no:xdist $(TRAINING_TESTS)
