@@ -140,7 +140,7 @@ test-lifecycle: install test-tools
 
 # The training Job's harness against the real thing: a PyTorch loop on CPU preempted by SIGTERM
 # and resumed, its checkpoints in moto's S3, its interruptions on a real Pushgateway, its
-# output published and signed (41 s of CPU; 95 s on two cores shared with other work,
+# output published and signed (45 s of CPU; 80 s on two cores shared with other work,
 # 2026-12-02). Its own target, like test-lifecycle. One file, so one process: workers would
 # only import the suite again and wait.
 test-training: install test-tools

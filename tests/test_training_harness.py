@@ -40,8 +40,9 @@ JOB, MODEL, POOL = "tiny-ft", "tiny", "spot-a100"
 REGION = "us-east-1"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                "AWS_DEFAULT_REGION": REGION}
-# 60 steps of 50 ms: three seconds of training, a checkpoint every 10 steps.
-HYPERPARAMETERS = {"steps": 60, "checkpoint_every": 10, "lr": 0.05, "step_seconds": 0.05}
+# 80 steps of 50 ms: four seconds of training (room for a SIGTERM midway on a busy machine),
+# a checkpoint every 10 steps.
+HYPERPARAMETERS = {"steps": 80, "checkpoint_every": 10, "lr": 0.05, "step_seconds": 0.05}
 SEED = 7
 GRACE = 20
 KEEP = 2
