@@ -19,6 +19,9 @@ GATEWAY_TESTS := tests/test_gateway_proxy.py tests/test_gateway_runtime.py
 # The tests that run the model-tools image's CLIs from .venv-lifecycle against moto's S3, a stub
 # Hub, stub model servers and a real Pushgateway (make test-lifecycle).
 LIFECYCLE_TESTS := tests/test_lifecycle_sync.py tests/test_lifecycle_signing.py tests/test_lifecycle_gate.py
+# The training harness from .venv-lifecycle around a PyTorch loop on CPU, against moto's S3 and
+# a real Pushgateway (make test-training).
+TRAINING_TESTS := tests/test_training_harness.py
 # Where torch's CPU build (torch==2.13.0+cpu in locks/test.txt) comes from: this machine's
 # wheel directory when it holds it, else PyTorch's CPU index; the lock's hash checks it either way.
 TORCH_LINKS ?= $(if $(wildcard /opt/wheels/torch-*+cpu-*.whl),/opt/wheels,https://download.pytorch.org/whl/cpu/torch/)
@@ -30,7 +33,7 @@ export UV_NO_CONFIG := 1
 # is set (as on the CI machines) every run would parse pulumi_aws's sources again.
 locked = $(UV) pip install --python $(1)/bin/python --require-hashes --compile-bytecode -r $(2)
 
-.PHONY: plan deps test test-gateway test-lifecycle bench bench-install lint install clean test-tools docs mutate golden lock
+.PHONY: plan deps test test-gateway test-lifecycle test-training bench bench-install lint install clean test-tools docs mutate golden lock
 
 install: $(VENV)/.test $(CHECKOV_VENV)/.installed $(GATEWAY_VENV)/.installed $(LIFECYCLE_VENV)/.installed
 
@@ -117,7 +120,7 @@ test: install test-tools
 	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov GATEWAY_PYTHON=$(CURDIR)/$(GATEWAY_VENV)/bin/python \
 		LIFECYCLE_PYTHON=$(CURDIR)/$(LIFECYCLE_VENV)/bin/python \
 		$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
-		$(foreach t,$(GATEWAY_TESTS) $(LIFECYCLE_TESTS),--ignore=$(t))
+		$(foreach t,$(GATEWAY_TESTS) $(LIFECYCLE_TESTS) $(TRAINING_TESTS),--ignore=$(t))
 
 # The gateway against the real thing: the pinned LiteLLM proxy with our runtime, a throwaway
 # Postgres and Redis, stub model servers, the quality monitor (about 90 s on two cores). Its
@@ -134,6 +137,15 @@ test-gateway: install test-tools
 test-lifecycle: install test-tools
 	LIFECYCLE_PYTHON=$(CURDIR)/$(LIFECYCLE_VENV)/bin/python \
 		$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(LIFECYCLE_TESTS)
+
+# The training Job's harness against the real thing: a PyTorch loop on CPU preempted by SIGTERM
+# and resumed, its checkpoints in moto's S3, its interruptions on a real Pushgateway, its
+# output published and signed (45 s of CPU; 80 s on two cores shared with other work,
+# 2026-12-02). Its own target, like test-lifecycle. One file, so one process: workers would
+# only import the suite again and wait.
+test-training: install test-tools
+	LIFECYCLE_PYTHON=$(CURDIR)/$(LIFECYCLE_VENV)/bin/python \
+		$(BIN)/python -m pytest -p no:xdist $(TRAINING_TESTS)
 
 # Plan every stack, rewrite tests/golden/<stack>/ and print which files changed (+/- lines).
 golden: $(VENV)/.test
