@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from components.input_files import InputFileError, read_json
 from components.spec import TrainingJob, echo
 from components.training.contract import RunConfig
 
@@ -32,15 +33,11 @@ class RecordError(ValueError):
 
 
 def read_record(path: Path) -> RunConfig:
-    where = f"--record {echo(str(path))}"
+    where = f"--record {path}"
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RecordError(f"{where}: no such file") from None
-    except json.JSONDecodeError as exc:
-        raise RecordError(f"{where}: not JSON (line {exc.lineno}: {exc.msg})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RecordError(f"{where}: cannot read it ({exc.__class__.__name__})") from None
+        doc = read_json(path, where)
+    except InputFileError as exc:
+        raise RecordError(str(exc)) from None
     return run_config(doc, where)
 
 

@@ -147,7 +147,7 @@ def bad(**over) -> dict:
 
 
 @pytest.mark.parametrize("doc, expected", [
-    ("{not json", "not JSON (line 1"),
+    ("{not json", "not valid JSON (Expecting property name"),
     ([1, 2], "a run record is a JSON object"),
     ({"run": {"job": "x"}}, "missing 'image': not a run record"),
     (bad(seed="1"), "'seed' must be a int"),
@@ -171,7 +171,7 @@ def test_a_bad_record_is_one_error_line(tmp_path, doc, expected):
 def test_a_missing_record_or_job_is_one_error_line(tmp_path, scratch_project):
     done = run_cli("retrain", "--record", str(tmp_path / "nope.json"))
     assert (done.returncode, done.stderr.strip()) == (
-        2, f"error: --record '{tmp_path / 'nope.json'}': no such file")
+        2, f"error: --record {tmp_path / 'nope.json'}: cannot read (No such file or directory)")
     raw = copy.deepcopy(stack_spec("aws"))
     raw["training"] = {"jobs": [stack_job(RUN) | {"name": "support-fx"}]}
     write_stack(scratch_project, "t", raw)

@@ -32,6 +32,8 @@ def job(**over) -> dict:
         "pool": "train",
         "expected_hours": 6.0,
         "runs_per_month": 4.0,
+        # Within the smallest grace of the clouds (GKE's, components/catalog/spot_notice.yaml).
+        "checkpoint_seconds": 10,
     }
     return {**out, **over}
 
@@ -70,7 +72,7 @@ def test_aws_job_is_priced_per_node_at_the_spot_rate_of_the_dearest_type():
 def test_workers_share_a_node_only_when_their_gpus_fit_whole():
     # hybrid's train pool: p5.48xlarge, 8 GPUs a node. 3 workers of 4 GPUs: 2 a node, 2 nodes.
     env = load_spec(with_jobs("hybrid", job(workers=3, gpus_per_worker=4, expected_hours=10,
-                                            runs_per_month=2)))
+                                            runs_per_month=2), max_nodes=3))
     (cost,) = pricing.training_costs(env.spec)
     node = spot_rate("p5.48xlarge")
     assert cost.gpu_hours_per_month == 10 * 2 * 3 * 4
@@ -78,7 +80,7 @@ def test_workers_share_a_node_only_when_their_gpus_fit_whole():
     assert cost.monthly_usd == round(40 * node, 2)
     assert cost.usd_per_gpu_hour == pytest.approx(node / 8)
     # 3 GPUs a worker: 2 fit an 8-GPU node, so 3 workers still take 2 nodes; 5 GPUs: 1 a node.
-    env = load_spec(with_jobs("hybrid", job(workers=3, gpus_per_worker=5)))
+    env = load_spec(with_jobs("hybrid", job(workers=3, gpus_per_worker=5), max_nodes=3))
     assert pricing.training_costs(env.spec)[0].node_hours_per_month == 3 * 6 * 4
 
 
@@ -123,6 +125,10 @@ def test_onprem_job_uses_the_amortised_gpu_hour_and_has_no_preemption():
     raw["gpu_pools"].append({"name": "train", "gpu": "L40S", "gpus_per_node": 2, "max_nodes": 1,
                              "purpose": "training",
                              "node_labels": {"nvidia.com/gpu.product": "NVIDIA-L40S"}})
+    # Checkpoints need a store: on premises, a ReadWriteMany claim.
+    raw["onprem"]["artifact_claim"] = {"name": "model-artifacts", "size_gib": 500,
+                                       "storage_class": "nfs-rwx"}
+    raw["lifecycle"] = copy.deepcopy(stack_spec("onprem-mixed")["lifecycle"])
     raw["training"] = {"jobs": [job(gpus_per_worker=2, expected_hours=5, runs_per_month=3)]}
     env = load_spec(raw)
     (cost,) = pricing.training_costs(env.spec)
@@ -145,7 +151,8 @@ def test_preemption_path_is_the_clouds_spot_notice(stack):
 
 
 def test_a_stated_figure_below_the_jobs_is_warned_about():
-    env = load_spec(with_jobs("aws", job(workers=4, expected_hours=50, runs_per_month=2),
+    env = load_spec(with_jobs("aws", job(workers=4, expected_hours=50, runs_per_month=2,
+                                                 active_deadline_hours=60.0),
                               node_hours_per_month=100))
     # 4 nodes x 50 h x 2 runs = 400 node-hours against the 100 the pool states.
     assert training.notes(env.spec) == [

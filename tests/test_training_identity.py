@@ -61,6 +61,8 @@ def _job(name: str, model: str, pool: str) -> dict[str, Any]:
         "dataset": {"uri": "s3://acme-datasets/support", "version": "2026-11-30"},
         "pool": pool,
         "expected_hours": 6.0,
+        # Within the smallest grace of the clouds (GKE's, components/catalog/spot_notice.yaml).
+        "checkpoint_seconds": 10,
     }
 
 
@@ -340,7 +342,9 @@ def test_cluster_facts_carry_one_trainer_per_job(cloud):
 
 
 def test_a_stack_without_training_gets_no_trainer():
-    env = load_spec(stack_spec("aws"))
+    doc = copy.deepcopy(stack_spec("aws"))
+    del doc["training"]
+    env = load_spec(doc)
     assert aws_resolve.bucket_args(env, env.spec.aws).trainers == ()
     records, bucket = run(lambda: AwsBucket(
         "art", aws_resolve.bucket_args(env, env.spec.aws), "llm-cluster"))
