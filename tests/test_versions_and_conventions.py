@@ -107,14 +107,15 @@ def test_every_image_is_pinned_by_a_release_tag_or_a_digest():
         assert tag != "latest", f"{pin.id}: {pin.value} uses latest"
 
 
-def test_every_chart_names_its_chart_a_version_and_an_https_repo():
+def test_every_chart_names_its_chart_a_version_and_an_https_or_oci_repo():
     charts = [p for p in versions.versions().values() if p.kind == "chart"]
     assert {p.chart for p in charts} >= {
         "kube-prometheus-stack", "prometheus-adapter", "gpu-operator", "cluster-autoscaler"
     }
     for pin in charts:
         assert SEMVER.match(pin.value), f"{pin.id}: {pin.value} is not a chart version"
-        assert pin.repo and pin.repo.startswith("https://"), f"{pin.id}: repo {pin.repo}"
+        # An OCI registry (JobSet's) is named with its scheme: Helm needs it.
+        assert pin.repo and pin.repo.startswith(("https://", "oci://")), f"{pin.id}: {pin.repo}"
 
 
 def test_no_pin_is_stored_twice():

@@ -21,12 +21,26 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+# A chart published to an OCI registry is named by its full reference and no repository:
+# `chart: "oci://example.com/charts/nginx", version: "1.2.3"` (Pulumi Registry,
+# kubernetes.helm.sh/v4.Chart "Chart Resolution"; the same `chart` input of helm.v3.Release).
+OCI = "oci://"
+
 
 @dataclass(frozen=True)
 class PinnedChart:
     chart: str
     version: str
     repo: str
+
+    @property
+    def reference(self) -> str:
+        """What Helm is given as the chart: its name in `repo`, or its OCI reference."""
+        return f"{self.repo}/{self.chart}" if self.repo.startswith(OCI) else self.chart
+
+    @property
+    def repository(self) -> str | None:
+        return None if self.repo.startswith(OCI) else self.repo
 
 
 def install(
@@ -47,10 +61,10 @@ def install(
             name,
             k8s.helm.v4.ChartArgs(
                 name=release,
-                chart=pinned.chart,
+                chart=pinned.reference,
                 version=pinned.version,
                 namespace=namespace,
-                repository_opts=k8s.helm.v4.RepositoryOptsArgs(repo=pinned.repo),
+                repository_opts=_opts(k8s.helm.v4.RepositoryOptsArgs, pinned),
                 values=dict(values),
             ),
             opts=opts,
@@ -58,10 +72,14 @@ def install(
     return k8s.helm.v3.Release(
         name,
         name=release,
-        chart=pinned.chart,
+        chart=pinned.reference,
         version=pinned.version,
         namespace=namespace,
-        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=pinned.repo),
+        repository_opts=_opts(k8s.helm.v3.RepositoryOptsArgs, pinned),
         values=dict(values),
         opts=opts,
     )
+
+
+def _opts(kind: Any, pinned: PinnedChart) -> Any:
+    return None if pinned.repository is None else kind(repo=pinned.repository)
