@@ -57,8 +57,13 @@ def applied() -> list[Recorded]:
 
 
 def _charts(resources: list[dict]) -> dict[str, dict]:
-    """Chart name -> its release resource (plan.json form)."""
-    return {r["inputs"]["chart"]: r for r in resources if r["type"] in (RELEASE, CHART)}
+    """Chart name -> its release resource (plan.json form). A chart from an OCI registry is
+    given by its reference, oci://<registry>/<path>/<name> (components/kubernetes/helm.py)."""
+    return {
+        r["inputs"]["chart"].rsplit("/", 1)[-1]: r
+        for r in resources
+        if r["type"] in (RELEASE, CHART)
+    }
 
 
 def _plan_form(records: list[Recorded]) -> list[dict]:
@@ -80,11 +85,17 @@ def _rollouts(raw: dict[str, Any]) -> list[dict[str, Any]]:
     return [m for m in raw["models"] if m.get("rollout") is not None]
 
 
+def _jobsets(raw: dict[str, Any]) -> bool:
+    """Whether some training job has more than one worker (a JobSet)."""
+    return any(j.get("workers", 1) > 1 for j in raw.get("training", {}).get("jobs", []))
+
+
 def _installed(raw: dict[str, Any]) -> set[str]:
     """The charts installing CRDs that the stack installs itself."""
     installs = {"kube-prometheus-stack"} if raw["observability"]["prometheus"]["mode"] == (
         "install") else set()
     installs |= {"argo-rollouts"} if _rollouts(raw) else set()
+    installs |= {"jobset"} if _jobsets(raw) else set()
     return installs | ({"cloudnative-pg"} if _cnpg(raw) else set())
 
 
@@ -332,8 +343,14 @@ def test_vendored_crds_are_the_pinned_charts():
     default = spec_module.Prometheus().chart_version
     cnpg = versions.chart("cloudnative-pg").version
     argo = versions.chart("argo-rollouts").version
+    jobset = versions.chart("jobset").version
     assert {chart for chart, _ in pinned.crds().values()} == {
-        f"kube-prometheus-stack-{default}", f"cloudnative-pg-{cnpg}", f"argo-rollouts-{argo}"}
+        f"kube-prometheus-stack-{default}", f"cloudnative-pg-{cnpg}", f"argo-rollouts-{argo}",
+        f"jobset-{jobset}"}
+    # JobSet's chart 0.12.0 is packaged with app version and image tag v0.12.0
+    # (hack/helm-chart-package.sh), the catalog's controller image.
+    assert pinned.chart_values("jobset", jobset)["app_version"] == "v0.12.0"
+    assert versions.image("jobset-controller").endswith(":v0.12.0")
     # CloudNativePG's chart ships the CRDs of the operator release it installs.
     assert pinned.chart_values("cloudnative-pg", cnpg)["app_version"] == "1.30.0"
     # Argo Rollouts' chart 2.41.0 runs controller v1.9.0, the catalog's controller image.
@@ -345,6 +362,9 @@ def test_vendored_crds_are_the_pinned_charts():
             continue
         if chart == f"argo-rollouts-{argo}":
             assert crd["spec"]["group"] == "argoproj.io", chart
+            continue
+        if chart == f"jobset-{jobset}":
+            assert crd["spec"]["group"] == "jobset.x-k8s.io", chart
             continue
         # The chart's CRDs come from the operator release it ships (appVersion).
         version = crd["metadata"]["annotations"]["operator.prometheus.io/version"]
@@ -378,9 +398,12 @@ def test_every_chart_we_install_is_key_checked(planned, rendered, applied):
     for stack in STACKS:
         checked |= _check_values(planned[stack].plan["resources"])
     checked |= _check_values(_plan_form(rendered)) | _check_values(_plan_form(applied))
+    # JobSet's chart where an example stack has a training job of more than one worker
+    # (tests/test_training_objects.py key-checks it on every stack either way).
+    jobsets = {"jobset"} if any(_jobsets(stack_spec(s)) for s in STACKS) else set()
     assert checked == {
         "kube-prometheus-stack", "prometheus-adapter", "gpu-operator", "cluster-autoscaler",
-        "cloudnative-pg", "argo-rollouts",
+        "cloudnative-pg", "argo-rollouts", *jobsets,
     }
 
 
