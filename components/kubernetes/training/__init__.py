@@ -8,6 +8,7 @@ components/kubernetes/resolve.py (training_args)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import pulumi
@@ -87,37 +88,11 @@ class TrainingJobs(pulumi.ComponentResource):
         ready: list[pulumi.Resource],
         jobset_ready: list[pulumi.Resource],
     ) -> None:
-        child = pulumi.ResourceOptions(parent=self)
-        identity = job.identity
-
-        def meta(obj: str, **extra) -> k8s.meta.v1.ObjectMetaArgs:
-            return k8s.meta.v1.ObjectMetaArgs(
-                name=obj, namespace=args.namespace, labels=objects.pod_labels(job), **extra
-            )
-
-        account = k8s.core.v1.ServiceAccount(
-            f"{name}-sa",
-            metadata=meta(
-                objects.service_account(job.name),
-                annotations=(identity.service_account_annotations or None) if identity else None,
-            ),
-            # The pod mounts only the audience-scoped token it needs, never the API token.
-            automount_service_account_token=False,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=ready),
-        )
-        files = None
-        needs = [*ready, account]
-        if identity is not None and identity.files:
-            config_map = k8s.core.v1.ConfigMap(
-                f"{name}-files",
-                metadata=meta(f"{objects.service_account(job.name)}-cloud"),
-                data=identity.files,
-                opts=child,
-            )
-            files = config_map.metadata.name
-            needs.append(config_map)
+        """The job's account (and credential files), then its Job, JobSet or CronJob."""
+        needs, files = self._account(name, args, job, ready)
         notes = {**objects.annotations(job), **pods.digest_skip(args.tools_image)}
         after = pulumi.ResourceOptions(parent=self, depends_on=needs)
+        meta = _meta(args, job)
         if job.schedule is not None or job.triggered:
             k8s.batch.v1.CronJob(
                 f"{name}-cron",
@@ -135,16 +110,57 @@ class TrainingJobs(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[*needs, *jobset_ready]),
             )
         else:
-            # `pulumi up` does not wait for a training run (hours): skipAwait.
             k8s.batch.v1.Job(
                 f"{name}-job",
                 metadata=meta(
-                    objects.run_name(job),
-                    annotations={**notes, objects.SKIP_AWAIT: "true"},
+                    objects.run_name(job), annotations={**notes, objects.SKIP_AWAIT: "true"}
                 ),
                 spec=objects.job_spec(job, args.tools_image, files),
                 opts=after,
             )
+
+    def _account(
+        self,
+        name: str,
+        args: TrainingJobsArgs,
+        job: TrainingJobArgs,
+        ready: list[pulumi.Resource],
+    ) -> tuple[list[pulumi.Resource], pulumi.Output[str] | None]:
+        """ServiceAccount train-<job> with the identity's annotations, and the ConfigMap of
+        its credential files where it has some: what the pods wait for."""
+        identity = job.identity
+        meta = _meta(args, job)
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-sa",
+            metadata=meta(
+                objects.service_account(job.name),
+                annotations=(identity.service_account_annotations or None) if identity else None,
+            ),
+            # The pod mounts only the audience-scoped token it needs, never the API token.
+            automount_service_account_token=False,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=ready),
+        )
+        needs: list[pulumi.Resource] = [*ready, account]
+        if identity is None or not identity.files:
+            return needs, None
+        config_map = k8s.core.v1.ConfigMap(
+            f"{name}-files",
+            metadata=meta(f"{objects.service_account(job.name)}-cloud"),
+            data=identity.files,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return [*needs, config_map], config_map.metadata.name
+
+
+def _meta(args: TrainingJobsArgs, job: TrainingJobArgs) -> Callable[..., k8s.meta.v1.ObjectMetaArgs]:
+    """Metadata in the jobs' namespace, with the job's labels."""
+
+    def meta(obj: str, **extra) -> k8s.meta.v1.ObjectMetaArgs:
+        return k8s.meta.v1.ObjectMetaArgs(
+            name=obj, namespace=args.namespace, labels=objects.pod_labels(job), **extra
+        )
+
+    return meta
 
 
 def replace_ns(args: TrainingJobsArgs, namespace: pulumi.Input[str]) -> TrainingJobsArgs:
