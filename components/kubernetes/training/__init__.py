@@ -152,7 +152,10 @@ class TrainingJobs(pulumi.ComponentResource):
         return [*needs, config_map], config_map.metadata.name
 
 
-def _meta(args: TrainingJobsArgs, job: TrainingJobArgs) -> Callable[..., k8s.meta.v1.ObjectMetaArgs]:
+Meta = Callable[..., k8s.meta.v1.ObjectMetaArgs]
+
+
+def _meta(args: TrainingJobsArgs, job: TrainingJobArgs) -> Meta:
     """Metadata in the jobs' namespace, with the job's labels."""
 
     def meta(obj: str, **extra) -> k8s.meta.v1.ObjectMetaArgs:
