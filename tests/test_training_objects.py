@@ -470,3 +470,84 @@ def test_jobsets_wait_for_the_pinned_jobset_release_and_set_only_its_keys(progra
     assert f"{image['repository']}:{image['tag']}" == versions.image("jobset-controller")
     (js,) = [r for r in records if r["type"] == JOBSET]
     assert release["urn"] in js["dependencies"]
+
+
+# --- the builders, with an identity the foundations will give ----------------------------------
+
+
+def _hand_made(**changes: Any):
+    from components.kubernetes.facts import ArtifactStore, PoolScheduling, Taint, WorkloadIdentity
+    from components.kubernetes.training.args import TrainingJobArgs
+    from components.scheduling import PodResources, Resources
+    from components.training.contract import HarnessConfig
+
+    run = RunConfig(job="ft", image=IMAGE, command=("train",), base_hf_id="org/base",
+                    base_revision="c" * 40, dataset_uri="gs://d/x", dataset_version="1")
+    values = dict(
+        name="ft", image=IMAGE, command=("train",),
+        harness=HarnessConfig(run=run, store="gs://bucket", model="m", pool="train",
+                              checkpoint_interval_s=600, keep_checkpoints=3,
+                              max_preemptions=5, grace_s=25),
+        pool=PoolScheduling(max_gpus=8, node_selector={"pool": "train"},
+                            taints=(Taint("nvidia.com/gpu", "NoSchedule", "present"),)),
+        gpus_per_worker=1, workers=1,
+        resources=PodResources(Resources(2000, 12288), Resources(8000, 60000)),
+        shm_mib=4096, active_deadline_s=3600,
+        identity=WorkloadIdentity(pod_labels={"azure.workload.identity/use": "true"},
+                                  env={"AZURE_CLIENT_ID": "abc"}, token_audience="sts"),
+        store=ArtifactStore(uri="gs://bucket", rclone_env={}, models_path="x",
+                            fsspec_uri="gs://bucket", fsspec_env={"GOOGLE_CLOUD_PROJECT": "p"}),
+        signing_key_secret=None, labels={"app.kubernetes.io/name": "train-ft"},
+    )
+    return TrainingJobArgs(**{**values, **changes})
+
+
+def test_the_trainers_identity_reaches_its_pod():
+    from components.kubernetes.training import objects
+
+    pod = objects.pod_template(_hand_made(), "tools:1")
+    assert pod.metadata.labels["azure.workload.identity/use"] == "true"
+    (trainer,) = pod.spec.containers
+    env = {e.name: e.value for e in trainer.env}
+    assert env["AZURE_CLIENT_ID"] == "abc" and env["GOOGLE_CLOUD_PROJECT"] == "p"
+    token = [v for v in pod.spec.volumes if v.name == "cloud-token"]
+    assert token and token[0].projected.sources[0].service_account_token.audience == "sts"
+    # No signing key: nothing mounted, and the harness is not told of one.
+    assert "--signing-key" not in trainer.command
+    assert not [v for v in pod.spec.volumes if v.name == "signing-key"]
+
+
+def test_an_on_prem_store_is_mounted_read_write_for_checkpoints():
+    from components.kubernetes.facts import ArtifactStore
+    from components.kubernetes.training import objects
+
+    store = ArtifactStore(uri="file:///artifacts", rclone_env={}, models_path="x",
+                          fsspec_uri="file:///artifacts", claim="model-store")
+    pod = objects.pod_template(_hand_made(store=store, identity=None), "tools:1")
+    (claim,) = [v for v in pod.spec.volumes if v.persistent_volume_claim is not None]
+    assert (claim.persistent_volume_claim.claim_name,
+            claim.persistent_volume_claim.read_only) == ("model-store", False)
+    (mount,) = [m for m in pod.spec.containers[0].volume_mounts if m.name == claim.name]
+    assert (mount.mount_path, mount.read_only) == ("/artifacts", False)
+
+
+def test_long_job_names_are_fitted_to_what_each_kind_accepts():
+    from components.kubernetes.training import objects
+
+    long = "a" * 63
+    args = _hand_made(name=long)
+    assert len(objects.run_name(args)) <= 63
+    assert len(objects.run_name(_hand_made(name=long, workers=4))) <= 63 - len("-workers-0-63-abcde")
+    assert len(objects.cron_name(long)) <= 52
+    # Short names are left alone: the name is the job's and its run's.
+    assert objects.run_name(_hand_made()) == f"train-ft-{_hand_made().harness.run.run_id()}"
+
+
+@pytest.mark.parametrize("stack", ["aws", "hybrid"])
+def test_the_components_children_derive_their_names(programs, stack):
+    records = programs[stack]
+    (component,) = [r for r in records if r["type"] == "llm-platform:kubernetes:TrainingJobs"]
+    children = [r for r in records if r["parent"] == component["urn"]]
+    assert len(children) >= 5
+    for r in children:
+        assert r["name"].startswith(component["name"]), r["name"]
