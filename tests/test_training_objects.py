@@ -221,7 +221,31 @@ def test_a_preemption_never_counts_and_a_config_error_fails_the_job_at_once(prog
                 if "onExitCodes" in r} == {"trainer"}
         # podFailurePolicy is refused with any other restart policy.
         assert spec["template"]["spec"]["restartPolicy"] == "Never", name
-        assert 1 <= spec["backoffLimit"] <= 3, name
+        # A crash is retried a little; in a JobSet the set is restarted instead (below).
+        assert spec["backoffLimit"] == (0 if name.startswith("train-multi-") else 2), name
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_a_jobset_restarts_all_workers_after_a_loss_and_fails_on_a_final_failure(
+    programs, stack
+):
+    """One worker preempted: its pod is replaced, its peers fail on the broken collective,
+    the Job fails (backoffLimit 0) and the JobSet recreates every worker, which resume from
+    the checkpoint; out of preemptions, a config error or the deadline fails the JobSet."""
+    (js,) = _training(programs[stack], JOBSET).values()
+    policy = js["spec"]["failurePolicy"]
+
+    def jobset_action(reason: str) -> str:
+        for rule in policy["rules"]:
+            if reason in rule.get("onJobFailureReasons", [reason]):
+                return rule["action"]
+        return "RestartJobSet"
+
+    assert jobset_action("BackoffLimitExceeded") == "RestartJobSet"
+    assert jobset_action("PodFailurePolicy") == "FailJobSet"  # exit 76 or 78: FailJob
+    assert jobset_action("DeadlineExceeded") == "FailJobSet"
+    # Once per preemption the run survives (the default 20) and the two crash retries.
+    assert policy["maxRestarts"] == 20 + 2
 
 
 def test_the_deadline_is_the_jobs_hours_in_seconds(programs):

@@ -294,14 +294,17 @@ def pod_failure_policy() -> batch.PodFailurePolicyArgs:
 
 
 def job_spec(
-    args: TrainingJobArgs, tools_image: str, files_config_map: pulumi.Input[str] | None = None
+    args: TrainingJobArgs,
+    tools_image: str,
+    files_config_map: pulumi.Input[str] | None = None,
+    backoff_limit: int = BACKOFF_LIMIT,
 ) -> batch.JobSpecArgs:
     """One worker, or (in a JobSet) `workers` indexed pods of the same template. No
     ttlSecondsAfterFinished: the finished Job stays, the record that this run ran, and
     `pulumi up` finds it instead of starting the run again."""
     indexed = args.workers > 1
     return batch.JobSpecArgs(
-        backoff_limit=BACKOFF_LIMIT,
+        backoff_limit=backoff_limit,
         active_deadline_seconds=args.active_deadline_s,
         pod_failure_policy=pod_failure_policy(),
         completion_mode="Indexed" if indexed else None,
@@ -311,22 +314,44 @@ def job_spec(
     )
 
 
+# The Job failure reasons after which restarting the workers cannot help: a FailJob rule of
+# podFailurePolicy (out of preemptions, a configuration error) and the run's deadline
+# (kubernetes-sigs/jobset v0.12.0 site/content/en/docs/tasks/failure_policy.md: "Valid
+# reasons include BackoffLimitExceeded, DeadlineExceeded, and PodFailurePolicy").
+FINAL_FAILURES = ("PodFailurePolicy", "DeadlineExceeded")
+
+
 def job_set_spec(
     args: TrainingJobArgs, tools_image: str, files_config_map: pulumi.Input[str] | None = None
 ) -> dict[str, Any]:
-    """JobSetSpec (jobset.x-k8s.io/v1alpha2, tests/upstream/crds/jobset-*/): one replicated
-    Job of `workers` indexed pods, each with the Job's failure policy. The JobSet's own
-    failurePolicy restarts nothing: a Job that fails has failed for a reason podFailurePolicy
-    did not ignore."""
+    """JobSetSpec (jobset.x-k8s.io/v1alpha2, tests/upstream/crds/jobset-0.12.0/): one
+    replicated Job of `workers` indexed pods with the Job's pod template and podFailurePolicy.
+
+    The workers train together, so one lost worker stops them all: a preempted pod is
+    replaced (Ignore), but its peers fail on the broken collective, and a peer's failure
+    fails the Job at once (backoffLimit 0). The JobSet then recreates every worker, which
+    resume from the last checkpoint (the default RestartJobSet action), up to once per
+    preemption the run may survive plus the single job's crash retries; a FailJob rule or
+    the deadline fails the JobSet outright (the pattern of the JobSet docs' example
+    site/static/examples/failure-policy/host-maintenance-event-model.yaml, v0.12.0)."""
     return {
-        "failurePolicy": {"maxRestarts": 0},
+        "failurePolicy": {
+            "maxRestarts": args.harness.max_preemptions + BACKOFF_LIMIT,
+            "rules": [
+                {
+                    "name": "FailOnPolicyOrDeadline",
+                    "action": "FailJobSet",
+                    "onJobFailureReasons": list(FINAL_FAILURES),
+                }
+            ],
+        },
         "replicatedJobs": [
             {
                 "name": REPLICATED_JOB,
                 "replicas": 1,
                 "template": {
                     "metadata": {"labels": pod_labels(args)},
-                    "spec": job_spec(args, tools_image, files_config_map),
+                    "spec": job_spec(args, tools_image, files_config_map, backoff_limit=0),
                 },
             }
         ],
