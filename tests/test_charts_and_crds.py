@@ -20,6 +20,7 @@ from components.catalog import versions
 from components.kubernetes.gpu_runtime import GPU_OPERATOR_CHART_VERSION
 from components.plan.manifests import is_object, to_object
 from components.plan.runner import _SECRET, _SIG, Recorded, run_program
+from components.training.contract import RunConfig
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 CHART = "kubernetes:helm.sh/v4:Chart"
@@ -90,6 +91,24 @@ def _jobsets(raw: dict[str, Any]) -> bool:
     return any(j.get("workers", 1) > 1 for j in raw.get("training", {}).get("jobs", []))
 
 
+def _jobset_objects(raw: dict[str, Any]) -> set[tuple[str, str]]:
+    """A training job of more than one worker, run once per change of its run (no schedule,
+    no trigger that starts it): a JobSet train-<job>-<run id> (after the JobSet release)."""
+    out = set()
+    for j in raw.get("training", {}).get("jobs", []):
+        trigger = j.get("trigger") or {}
+        if j.get("workers", 1) < 2 or j.get("schedule") or trigger.get("action") == "train":
+            continue
+        run = RunConfig(
+            job=j["name"], image=j["image"], command=tuple(j["command"]),
+            base_hf_id=j["base"]["hf_id"], base_revision=j["base"]["revision"],
+            dataset_uri=j["dataset"]["uri"], dataset_version=j["dataset"]["version"],
+            hyperparameters=j.get("hyperparameters", {}), seed=j.get("seed", 0),
+        )
+        out.add(("JobSet", f"train-{j['name']}-{run.run_id()}"))
+    return out
+
+
 def _installed(raw: dict[str, Any]) -> set[str]:
     """The charts installing CRDs that the stack installs itself."""
     installs = {"kube-prometheus-stack"} if raw["observability"]["prometheus"]["mode"] == (
@@ -156,6 +175,7 @@ def _monitors_and_rules(
         *([("Cluster", "llm-gateway-db")] if _cnpg(raw) else []),
         *([("ScheduledBackup", "llm-gateway-db")] if _backs_up(resources) else []),
         *_canaries(raw),
+        *_jobset_objects(raw),
     }
 
 

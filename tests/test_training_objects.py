@@ -75,7 +75,8 @@ def training_spec(stack: str) -> dict:
     raw["observability"]["quality"] = raw["observability"].get("quality") or {
         "log_volume_claim": "request-logs"}
     raw["training"] = {"jobs": [
-        _job(raw, "solo", active_deadline_hours=1.5, checkpoint_interval_minutes=20),
+        _job(raw, "solo", active_deadline_hours=1.5, checkpoint_interval_minutes=20,
+             expected_hours=1),
         _job(raw, "multi", workers=2, gpus_per_worker=gpus),
         _job(raw, "nightly", schedule="0 2 * * 0"),
         _job(raw, "retrain", trigger={"model": raw["models"][0]["name"], "action": "train"}),
