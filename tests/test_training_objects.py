@@ -67,11 +67,18 @@ def _job(raw: dict, name: str, **extra: Any) -> dict:
     }
 
 
+def multi_gpus(pool: dict) -> int:
+    """Two workers' GPUs each: a whole node each where the pool has two nodes, else half of
+    its one node (the spec refuses workers the pool cannot hold)."""
+    gpus = pool.get("gpus_per_node", 1)
+    return gpus if pool.get("max_nodes", 1) >= 2 else gpus // 2
+
+
 def training_spec(stack: str) -> dict:
-    """The stack with four jobs: one worker; all the pool's GPUs on two workers (a JobSet);
-    a weekly schedule; and one a retraining trigger starts (a suspended CronJob)."""
+    """The stack with four jobs: one worker; two workers (a JobSet); a weekly schedule; and
+    one a retraining trigger starts (a suspended CronJob)."""
     raw = copy.deepcopy(stack_spec(stack))
-    gpus = _pool(raw).get("gpus_per_node", 1)
+    gpus = multi_gpus(_pool(raw))
     raw["observability"]["quality"] = raw["observability"].get("quality") or {
         "log_volume_claim": "request-logs"}
     raw["training"] = {"jobs": [
@@ -180,8 +187,9 @@ def test_the_jobset_runs_every_worker_as_an_index_of_one_job(programs):
         job = replicated["template"]["spec"]
         assert (replicated["replicas"], job["completionMode"]) == (1, "Indexed")
         assert job["completions"] == job["parallelism"] == 2
-        # All the node's GPUs to each worker: two workers are two nodes.
-        gpus = _pool(stack_spec(stack)).get("gpus_per_node", 1)
+        # A whole node each on the clouds' 1-GPU pools, half a node on the 8-GPU ones.
+        gpus = {"aws": 1, "gcp": 1, "azure": 1, "hybrid": 4, "onprem-mixed": 4}[stack]
+        assert gpus == multi_gpus(_pool(stack_spec(stack)))
         (trainer,) = job["template"]["spec"]["containers"]
         assert trainer["resources"]["limits"]["nvidia.com/gpu"] == str(gpus)
 
