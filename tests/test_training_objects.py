@@ -145,6 +145,20 @@ def test_each_job_is_a_job_jobset_or_cronjob_named_for_its_run(programs, stack):
         assert spec["template"]["spec"]["automountServiceAccountToken"] is False
 
 
+@pytest.mark.parametrize("stack", STACKS)
+def test_nothing_reaches_a_training_pod(programs, stack):
+    records = programs[stack]
+    policies = [r["obj"] for r in records
+                if r["type"] == "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+                and "TrainingJobs" in r["urn"]]
+    (policy,) = policies
+    assert policy["spec"]["policyTypes"] == ["Ingress"] and not policy["spec"].get("ingress")
+    selector = policy["spec"]["podSelector"]["matchLabels"]
+    for name, spec in _job_specs(records).items():
+        labels = spec["template"]["metadata"]["labels"]
+        assert selector.items() <= labels.items(), name
+
+
 def test_a_change_of_hyperparameters_is_a_new_run_and_so_a_new_job():
     raw = training_spec("aws")
     before = _run_id(raw, "solo")

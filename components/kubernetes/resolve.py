@@ -710,6 +710,7 @@ def training_args(
         # bind each trainer to system:serviceaccount:<spec namespace>:train-<job> either way.
         namespace=spec.namespace,
         jobs=jobs,
+        labels=naming.k8s_labels(spec, training_objects.TRAINER_NETPOL, training_objects.COMPONENT),
         tools_image=versions.image("model-tools"),
         own_namespace_labels=naming.k8s_labels(spec, "training", "namespace")
         if own_namespace

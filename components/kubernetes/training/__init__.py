@@ -56,6 +56,14 @@ class TrainingJobs(pulumi.ComponentResource):
             ready.append(ns)
             if args.private_key is not None:
                 ready.append(self._signing_key(name, namespace, args, child))
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-netpol",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=objects.TRAINER_NETPOL, namespace=namespace, labels=args.labels
+            ),
+            spec=objects.network_policy_spec(),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=ready),
+        )
         jobset_ready = []
         if args.jobset is not None:
             jobset_ready.append(jobset.install(f"{name}-jobset", args.jobset, child))
@@ -101,11 +109,14 @@ class TrainingJobs(pulumi.ComponentResource):
                 opts=after,
             )
         elif job.workers > 1:
+            # Checkov reads no JobSet, so no skip of its check goes on one (the pod template's
+            # image pins are the Job's).
+            reason = objects.annotations(job) or None
             k8s.apiextensions.CustomResource(
                 f"{name}-jobset",
                 api_version=objects.JOBSET_API_VERSION,
                 kind="JobSet",
-                metadata=meta(objects.run_name(job), annotations=notes or None),
+                metadata=meta(objects.run_name(job), annotations=reason),
                 spec=objects.job_set_spec(job, args.tools_image, files),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[*needs, *jobset_ready]),
             )

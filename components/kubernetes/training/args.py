@@ -57,6 +57,7 @@ class JobSetInstall:
 class TrainingJobsArgs:
     namespace: pulumi.Input[str]
     jobs: tuple[TrainingJobArgs, ...]
+    labels: dict[str, str]  # the jobs' shared objects (the NetworkPolicy)
     tools_image: str  # the model-tools image (catalog row), source of the harness
     # Set where the jobs run in a namespace of their own (a hybrid's cloud cluster): the
     # namespace's labels, made restricted, and the signing key's Secret made there too.

@@ -16,7 +16,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import naming
+from components import conventions, naming
 from components.kubernetes import pods
 from components.kubernetes.facts import PRIVATE_KEY_FILE, TRAINER_PREFIX
 from components.kubernetes.model_server.weights import (
@@ -31,6 +31,8 @@ core = k8s.core.v1
 batch = k8s.batch.v1
 
 COMPONENT = "training"
+# The NetworkPolicy that admits nothing to any training pod of the namespace.
+TRAINER_NETPOL = "training-jobs"
 CONTAINER = "trainer"
 # The emptyDir the init container fills and the trainer runs the harness from; in the init
 # container it is mounted elsewhere, since the image has its own copy at HARNESS_MOUNT.
@@ -167,7 +169,7 @@ def harness_init(tools_image: str) -> core.ContainerArgs:
     return core.ContainerArgs(
         name="harness",
         image=tools_image,
-        image_pull_policy="IfNotPresent",
+        image_pull_policy="Always",
         command=["cp", "-a", f"{contract.HARNESS_MOUNT}/.", HARNESS_STAGE],
         resources=core.ResourceRequirementsArgs(
             requests=dict(HARNESS_COPY), limits=dict(HARNESS_COPY)
@@ -210,7 +212,7 @@ def trainer_container(
     return core.ContainerArgs(
         name=CONTAINER,
         image=args.image,
-        image_pull_policy="IfNotPresent",
+        image_pull_policy="Always",
         command=trainer_command(args),
         env=trainer_env(args),
         resources=core.ResourceRequirementsArgs(
@@ -356,6 +358,18 @@ def job_set_spec(
             }
         ],
     }
+
+
+def network_policy_spec() -> k8s.networking.v1.NetworkPolicySpecArgs:
+    """Nothing reaches a training pod; it reaches out (the store, the dataset, the
+    Pushgateway) as it must."""
+    return k8s.networking.v1.NetworkPolicySpecArgs(
+        pod_selector=k8s.meta.v1.LabelSelectorArgs(
+            match_labels={conventions.APP_COMPONENT: COMPONENT}
+        ),
+        policy_types=["Ingress"],
+        ingress=[],
+    )
 
 
 def cron_job_spec(
