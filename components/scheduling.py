@@ -199,3 +199,29 @@ def can_surge(pool_max_gpus: int, replicas_max: int, tensor_parallel: int) -> bo
     """A surge pod needs GPUs beyond those of the most replicas the autoscaler may run;
     without them it waits Pending and the rollout never finishes."""
     return pool_max_gpus - replicas_max * tensor_parallel >= tensor_parallel
+
+
+# A training worker's host side: a core for each GPU's data-loader and driver process plus
+# one for the harness and the trainer's main process, and the engine's host memory (the
+# same CUDA contexts, tokenizer and process overhead) plus /dev/shm, which data loaders and
+# NCCL fill.
+def training_shm_mib(gpus: int) -> int:
+    return SHM_MIB_PER_GPU * gpus
+
+
+def training_floor(gpus: int) -> Resources:
+    return Resources(cpu_m=(gpus + 1) * 1000, memory_mib=ENGINE_HOST_MIB + training_shm_mib(gpus))
+
+
+def training_pod_resources(
+    allocatable: Resources | None, gpus_per_node: int, gpus: int, daemonsets: int
+) -> PodResources:
+    """Limits are the worker's share of the node (what its GPUs came with); requests the
+    floor, never above that share, so as many workers as the node has GPUs for fit beside
+    the cloud's own DaemonSets. With no known node size both are the floor."""
+    floor = training_floor(gpus)
+    if allocatable is None:
+        return PodResources(requests=floor, limits=floor)
+    share = gpu_share(allocatable, gpus_per_node, gpus, daemonsets)
+    requests = Resources(min(floor.cpu_m, share.cpu_m), min(floor.memory_mib, share.memory_mib))
+    return PodResources(requests=requests, limits=share)

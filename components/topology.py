@@ -14,6 +14,7 @@ from components.kubernetes import resolve as k8s_resolve
 from components.kubernetes.facts import ArtifactStore, ClusterFacts, WorkloadIdentity
 from components.kubernetes.gpu_runtime import GpuRuntime
 from components.kubernetes.layer import KubernetesLayer
+from components.kubernetes.training import TrainingJobs
 from components.onprem import resolve as onprem_resolve
 from components.onprem.cluster import OnPremCluster
 from components.spec import Environment, given
@@ -65,6 +66,15 @@ def _hybrid(env: Environment, secrets: Secrets) -> Built:
         k8s_resolve.cloud_gpu_runtime_args(env, cloud.facts),
         opts=pulumi.ResourceOptions(providers={"kubernetes": cloud.facts.provider}),
     )
+    # The training pools are the cloud cluster's: the jobs run there, in a namespace of
+    # their own (no layer, so no Pushgateway beside them).
+    training = k8s_resolve.training_args(env, cloud.facts, secrets, own_namespace=True)
+    if training is not None:
+        TrainingJobs(
+            f"{spec.environment}-{spec.cloud}-training",
+            training,
+            opts=pulumi.ResourceOptions(providers={"kubernetes": cloud.facts.provider}),
+        )
     onprem, _ = _onprem(env, secrets)
     facts = replace(
         onprem,
@@ -91,6 +101,15 @@ def build(env: Environment, secrets: dict[str, pulumi.Input[str]]) -> dict[str, 
     spec = env.spec
     facts, foundation_outputs = FOUNDATIONS[spec.topology](env, secrets)
     layer = KubernetesLayer(spec.environment, k8s_resolve.layer_args(env, facts, secrets))
+    # Elsewhere the training pools are the layer's cluster's: the jobs run in its namespace,
+    # beside its Pushgateway.
+    training = None if spec.topology == "hybrid" else k8s_resolve.training_args(env, facts, secrets)
+    if training is not None:
+        TrainingJobs(
+            f"{spec.environment}-training",
+            replace(training, namespace=layer.namespace),
+            opts=pulumi.ResourceOptions(providers={"kubernetes": facts.provider}),
+        )
     sizing = {
         name: {
             "gpu": plan.gpu,

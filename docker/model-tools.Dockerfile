@@ -28,10 +28,41 @@ COPY components/quality/__init__.py components/quality/logs.py /app/components/q
 # Bytecode now: the root filesystem is read-only at run time.
 RUN python -m compileall -q /app/components
 
+# The training harness (components/training/, README "Training on spot"): a relocatable
+# Python with the same lock and our code, which a training pod's init container copies out of
+# this image into an emptyDir, and the trainer container (the job's own image) runs as its
+# entrypoint from there: <contract.HARNESS_MOUNT>/bin/python -m components.training.harness.
+# The interpreter is python-build-standalone's CPython 3.11.18 (release 20261110,
+# install_only_stripped), which needs nothing of the trainer's image but glibc >= 2.17
+# (astral-sh/python-build-standalone docs/running.md, "Runtime Requirements"). uv 0.13.8, from
+# its own lock, names that build and its sha256 (`uv python list --only-downloads
+# --show-urls`) and checks the download against it, so the pin of uv pins the interpreter.
+FROM python:3.11.16-slim-bookworm@sha256:c425d915a89a6dcd3183b1797ad9bd8878caff5a417f6371c8df93c8ea8b727f AS harness
+WORKDIR /src
+COPY locks/uv.txt locks/uv.txt
+RUN pip install --no-cache-dir --require-hashes --no-deps -r locks/uv.txt
+ENV UV_PYTHON_INSTALL_DIR=/opt/pbs UV_NO_CONFIG=1
+RUN uv python install 3.11.18 --no-bin
+COPY locks/lifecycle.txt locks/lifecycle.txt
+# --target: into a directory that becomes the interpreter's own site-packages below, so the
+# harness needs no PYTHONPATH (which would leak into the trainer's Python).
+RUN uv pip install --python 3.11.18 --managed-python --target /opt/harness-site --compile-bytecode --require-hashes --no-deps -r locks/lifecycle.txt
+COPY components/__init__.py /opt/harness-site/components/__init__.py
+COPY components/training /opt/harness-site/components/training
+COPY components/lifecycle /opt/harness-site/components/lifecycle
+COPY components/quality/__init__.py components/quality/logs.py /opt/harness-site/components/quality/
+# Bytecode now: the pod mounts the harness read-only (3.11.x share one bytecode format).
+RUN python -m compileall -q /opt/harness-site/components
+
 # The runtime stage gets the virtualenv and the code alone, on the same pinned base.
 FROM python:3.11.16-slim-bookworm@sha256:c425d915a89a6dcd3183b1797ad9bd8878caff5a417f6371c8df93c8ea8b727f
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /app /app
+# The harness at contract.HARNESS_MOUNT: the interpreter's directory (named for the build's
+# architecture), its packages and our code as site-packages, and bin/python.
+COPY --from=harness /opt/pbs/cpython-3.11.18-linux-*/ /opt/llm-platform/
+COPY --from=harness /opt/harness-site/ /opt/llm-platform/lib/python3.11/site-packages/
+RUN ln -sf python3.11 /opt/llm-platform/bin/python
 # HF_HUB_DISABLE_TELEMETRY: the sync Job talks to the Hub for the snapshot only
 # (huggingface-hub==2.4.0 constants.py:244). HOME: the one writable place is the pod's emptyDir.
 ENV PATH=/opt/venv/bin:$PATH PYTHONPATH=/app HOME=/tmp HF_HUB_DISABLE_TELEMETRY=1 \
@@ -40,4 +71,5 @@ WORKDIR /app
 # The UID the pods' securityContext runs as (components/kubernetes/pods.py RUN_AS).
 USER 10001
 # No command of its own: each pod names its CLI in full (`python -m components.lifecycle.sync
-# ...` in the sync Job, `python -m components.lifecycle.verify ...` in the init container).
+# ...` in the sync Job, `python -m components.lifecycle.verify ...` in the init container,
+# `cp -a /opt/llm-platform/. <dir>` in a training pod's init container).

@@ -20,6 +20,7 @@ from components.catalog import versions
 from components.kubernetes.gpu_runtime import GPU_OPERATOR_CHART_VERSION
 from components.plan.manifests import is_object, to_object
 from components.plan.runner import _SECRET, _SIG, Recorded, run_program
+from components.training.contract import RunConfig
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 CHART = "kubernetes:helm.sh/v4:Chart"
@@ -57,8 +58,8 @@ def applied() -> list[Recorded]:
 
 
 def _charts(resources: list[dict]) -> dict[str, dict]:
-    """Chart name -> its release resource (plan.json form); an OCI chart's input is its full
-    reference (helm.PinnedChart.source), whose last part is the name."""
+    """Chart name -> its release resource (plan.json form). A chart from an OCI registry is
+    given by its reference, oci://<registry>/<path>/<name> (components/kubernetes/helm.py)."""
     return {
         r["inputs"]["chart"].rsplit("/", 1)[-1]: r
         for r in resources
@@ -85,11 +86,35 @@ def _rollouts(raw: dict[str, Any]) -> list[dict[str, Any]]:
     return [m for m in raw["models"] if m.get("rollout") is not None]
 
 
+def _jobsets(raw: dict[str, Any]) -> bool:
+    """Whether some training job has more than one worker (a JobSet)."""
+    return any(j.get("workers", 1) > 1 for j in raw.get("training", {}).get("jobs", []))
+
+
+def _jobset_objects(raw: dict[str, Any]) -> set[tuple[str, str]]:
+    """A training job of more than one worker, run once per change of its run (no schedule,
+    no trigger that starts it): a JobSet train-<job>-<run id> (after the JobSet release)."""
+    out = set()
+    for j in raw.get("training", {}).get("jobs", []):
+        trigger = j.get("trigger") or {}
+        if j.get("workers", 1) < 2 or j.get("schedule") or trigger.get("action") == "train":
+            continue
+        run = RunConfig(
+            job=j["name"], image=j["image"], command=tuple(j["command"]),
+            base_hf_id=j["base"]["hf_id"], base_revision=j["base"]["revision"],
+            dataset_uri=j["dataset"]["uri"], dataset_version=j["dataset"]["version"],
+            hyperparameters=j.get("hyperparameters", {}), seed=j.get("seed", 0),
+        )
+        out.add(("JobSet", f"train-{j['name']}-{run.run_id()}"))
+    return out
+
+
 def _installed(raw: dict[str, Any]) -> set[str]:
     """The charts installing CRDs that the stack installs itself."""
     installs = {"kube-prometheus-stack"} if raw["observability"]["prometheus"]["mode"] == (
         "install") else set()
     installs |= {"argo-rollouts"} if _rollouts(raw) else set()
+    installs |= {"jobset"} if _jobsets(raw) else set()
     return installs | ({"cloudnative-pg"} if _cnpg(raw) else set())
 
 
@@ -150,6 +175,7 @@ def _monitors_and_rules(
         *([("Cluster", "llm-gateway-db")] if _cnpg(raw) else []),
         *([("ScheduledBackup", "llm-gateway-db")] if _backs_up(resources) else []),
         *_canaries(raw),
+        *_jobset_objects(raw),
     }
 
 
@@ -337,8 +363,14 @@ def test_vendored_crds_are_the_pinned_charts():
     default = spec_module.Prometheus().chart_version
     cnpg = versions.chart("cloudnative-pg").version
     argo = versions.chart("argo-rollouts").version
+    jobset = versions.chart("jobset").version
     assert {chart for chart, _ in pinned.crds().values()} == {
-        f"kube-prometheus-stack-{default}", f"cloudnative-pg-{cnpg}", f"argo-rollouts-{argo}"}
+        f"kube-prometheus-stack-{default}", f"cloudnative-pg-{cnpg}", f"argo-rollouts-{argo}",
+        f"jobset-{jobset}"}
+    # JobSet's chart 0.12.0 is packaged with app version and image tag v0.12.0
+    # (hack/helm-chart-package.sh), the catalog's controller image.
+    assert pinned.chart_values("jobset", jobset)["app_version"] == "v0.12.0"
+    assert versions.image("jobset-controller").endswith(":v0.12.0")
     # CloudNativePG's chart ships the CRDs of the operator release it installs.
     assert pinned.chart_values("cloudnative-pg", cnpg)["app_version"] == "1.30.0"
     # Argo Rollouts' chart 2.41.0 runs controller v1.9.0, the catalog's controller image.
@@ -350,6 +382,9 @@ def test_vendored_crds_are_the_pinned_charts():
             continue
         if chart == f"argo-rollouts-{argo}":
             assert crd["spec"]["group"] == "argoproj.io", chart
+            continue
+        if chart == f"jobset-{jobset}":
+            assert crd["spec"]["group"] == "jobset.x-k8s.io", chart
             continue
         # The chart's CRDs come from the operator release it ships (appVersion).
         version = crd["metadata"]["annotations"]["operator.prometheus.io/version"]
@@ -383,9 +418,12 @@ def test_every_chart_we_install_is_key_checked(planned, rendered, applied):
     for stack in STACKS:
         checked |= _check_values(planned[stack].plan["resources"])
     checked |= _check_values(_plan_form(rendered)) | _check_values(_plan_form(applied))
+    # JobSet's chart where an example stack has a training job of more than one worker
+    # (tests/test_training_objects.py key-checks it on every stack either way).
+    jobsets = {"jobset"} if any(_jobsets(stack_spec(s)) for s in STACKS) else set()
     assert checked == {
         "kube-prometheus-stack", "prometheus-adapter", "gpu-operator", "cluster-autoscaler",
-        "cloudnative-pg", "argo-rollouts", "aws-node-termination-handler",
+        "cloudnative-pg", "argo-rollouts", "aws-node-termination-handler", *jobsets,
     }
 
 

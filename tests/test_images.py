@@ -178,18 +178,26 @@ def test_the_gateway_image_holds_the_locked_proxy_and_every_module_our_runtime_i
 def test_the_model_tools_image_holds_the_lifecycle_lock_and_package_and_runs_as_the_pods_user():
     text = (DOCKER / "model-tools.Dockerfile").read_text()
     base = versions.image("python-base")
-    assert external_bases(text) == [base, base]
+    # The lifecycle's build, the training harness's build, and the runtime.
+    assert external_bases(text) == [base, base, base]
+    lock = ["--require-hashes", "--no-deps", "-r", "locks/lifecycle.txt"]
     assert pip_installs(text) == [
-        ["--no-cache-dir", "--require-hashes", "--no-deps", "-r", "locks/lifecycle.txt"]]
+        ["--no-cache-dir", *lock],
+        ["--no-cache-dir", "--require-hashes", "--no-deps", "-r", "locks/uv.txt"],
+        ["--python", "3.11.18", "--managed-python", "--target", "/opt/harness-site",
+         "--compile-bytecode", *lock],
+    ]
     steps = instructions(text)
     copied = [src for word, args in steps if word == "COPY" and "--from" not in args
               for src in args.split()[:-1]]
-    assert [c for c in copied if c.startswith("components")] == [
-        "components/__init__.py", "components/lifecycle",
-        "components/quality/__init__.py", "components/quality/logs.py"]
-    # `python -m components.lifecycle.<cli>` needs nothing of ours the image does not copy: the
-    # package, and the quality monitor's stdlib-only refusal detector.
-    for module in sorted(ROOT.glob("components/lifecycle/*.py")):
+    ours = [c for c in copied if c.startswith("components")]
+    lifecycle = ["components/__init__.py", "components/lifecycle",
+                 "components/quality/__init__.py", "components/quality/logs.py"]
+    assert ours == [*lifecycle, "components/__init__.py", "components/training", *lifecycle[1:]]
+    # `python -m components.lifecycle.<cli>` and the harness need nothing of ours the image
+    # does not copy: the packages, and the quality monitor's stdlib-only refusal detector.
+    for module in sorted([*ROOT.glob("components/lifecycle/*.py"),
+                          *ROOT.glob("components/training/*.py")]):
         for name in _our_imports(module):
             path = name.replace(".", "/")
             assert any(path in (c, c.removesuffix(".py")) or path.startswith(c + "/")
@@ -200,6 +208,28 @@ def test_the_model_tools_image_holds_the_lifecycle_lock_and_package_and_runs_as_
     for word, args in steps:
         if word == "RUN":
             assert not re.search(r"&&|\|\||;|\||\bsh -c|curl|wget", args), args
+
+
+def test_the_training_harness_is_a_pinned_relocatable_python_at_the_pods_mount():
+    """The interpreter uv installs is the one its pinned release names, its packages go into
+    its own site-packages (no PYTHONPATH reaches the trainer), and it sits at the path the
+    training pod's init container copies from and the trainer runs (contract.HARNESS_MOUNT)."""
+    from components.training.contract import HARNESS_MOUNT
+
+    text = (DOCKER / "model-tools.Dockerfile").read_text()
+    steps = instructions(text)
+    runs = [args for word, args in steps if word == "RUN"]
+    assert "uv python install 3.11.18 --no-bin" in runs
+    uv_pin = [ln for ln in (ROOT / "locks/uv.txt").read_text().splitlines()
+              if ln.startswith("uv==")]
+    assert uv_pin == ["uv==0.13.8 \\"]  # the uv that names python-build-standalone 20261110
+    copies = [args.split() for word, args in steps if word == "COPY" and "--from=harness" in args]
+    assert copies == [
+        ["--from=harness", "/opt/pbs/cpython-3.11.18-linux-*/", f"{HARNESS_MOUNT}/"],
+        ["--from=harness", "/opt/harness-site/",
+         f"{HARNESS_MOUNT}/lib/python3.11/site-packages/"],
+    ]
+    assert f"ln -sf python3.11 {HARNESS_MOUNT}/bin/python" in runs
 
 
 def test_every_pip_install_is_hash_locked():

@@ -114,8 +114,9 @@ def test_every_chart_names_its_chart_a_version_and_an_https_or_oci_repo():
     }
     for pin in charts:
         assert SEMVER.match(pin.value), f"{pin.id}: {pin.value} is not a chart version"
-        # an https Helm repository, or an OCI registry (aws-node-termination-handler's only one)
-        assert pin.repo and pin.repo.startswith(("https://", "oci://")), f"{pin.id}: repo {pin.repo}"
+        # An https Helm repository, or an OCI registry (aws-node-termination-handler's and
+        # JobSet's only one), named with its scheme: Helm needs it.
+        assert pin.repo and pin.repo.startswith(("https://", "oci://")), f"{pin.id}: {pin.repo}"
 
 
 def test_no_pin_is_stored_twice():

@@ -21,6 +21,11 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+# A chart published to an OCI registry is named by its full reference and no repository:
+# `chart: "oci://example.com/charts/nginx", version: "1.2.3"` (Pulumi Registry,
+# kubernetes.helm.sh/v4.Chart "Chart Resolution"; the same `chart` input of helm.v3.Release).
+OCI = "oci://"
+
 
 @dataclass(frozen=True)
 class PinnedChart:
@@ -28,14 +33,14 @@ class PinnedChart:
     version: str
     repo: str  # an https Helm repository, or an oci:// registry path the chart is under
 
-    def source(self) -> tuple[str, str | None]:
-        """The chart argument and the repository option Helm takes: an OCI chart is named
-        by its full reference, with no repository (pulumi-kubernetes added OCI charts to
-        helm.v3.Release in pulumi/pulumi-kubernetes#1892; helm.v4.Chart resolves what the
-        helm command line does)."""
-        if self.repo.startswith("oci://"):
-            return f"{self.repo}/{self.chart}", None
-        return self.chart, self.repo
+    @property
+    def reference(self) -> str:
+        """What Helm is given as the chart: its name in `repo`, or its OCI reference."""
+        return f"{self.repo}/{self.chart}" if self.repo.startswith(OCI) else self.chart
+
+    @property
+    def repository(self) -> str | None:
+        return None if self.repo.startswith(OCI) else self.repo
 
 
 def install(
@@ -51,16 +56,15 @@ def install(
     """The chart as a Helm release, or as rendered objects when the provider renders.
 
     Either way `depends_on` this resource waits for everything the chart installs."""
-    chart, repo = pinned.source()
     if renders:
         return k8s.helm.v4.Chart(
             name,
             k8s.helm.v4.ChartArgs(
                 name=release,
-                chart=chart,
+                chart=pinned.reference,
                 version=pinned.version,
                 namespace=namespace,
-                repository_opts=None if repo is None else k8s.helm.v4.RepositoryOptsArgs(repo=repo),
+                repository_opts=_opts(k8s.helm.v4.RepositoryOptsArgs, pinned),
                 values=dict(values),
             ),
             opts=opts,
@@ -68,10 +72,14 @@ def install(
     return k8s.helm.v3.Release(
         name,
         name=release,
-        chart=chart,
+        chart=pinned.reference,
         version=pinned.version,
         namespace=namespace,
-        repository_opts=None if repo is None else k8s.helm.v3.RepositoryOptsArgs(repo=repo),
+        repository_opts=_opts(k8s.helm.v3.RepositoryOptsArgs, pinned),
         values=dict(values),
         opts=opts,
     )
+
+
+def _opts(kind: Any, pinned: PinnedChart) -> Any:
+    return None if pinned.repository is None else kind(repo=pinned.repository)

@@ -12,7 +12,7 @@ import math
 import pulumi
 import yaml
 
-from components import naming, pricing, scheduling
+from components import catalog, naming, pricing, scheduling
 from components.catalog import versions
 from components.engines import ENGINES, HTTP_PORT
 from components.kubernetes.facts import (
@@ -55,6 +55,12 @@ from components.kubernetes.quality_cronjob import COMPONENT as QUALITY
 from components.kubernetes.quality_cronjob import NAME as QUALITY_MONITOR
 from components.kubernetes.quality_cronjob import QualityMonitorArgs
 from components.kubernetes.rollouts import RolloutsArgs
+from components.kubernetes.training import (
+    JobSetInstall,
+    TrainingJobArgs,
+    TrainingJobsArgs,
+)
+from components.kubernetes.training import objects as training_objects
 from components.kubernetes.weights_access import WeightsAccessArgs
 from components.observability import alertmanager, dashboards, rules
 from components.observability import analysis as canary_analysis
@@ -69,6 +75,8 @@ from components.spec import (
     given,
 )
 from components.spec.checks import OPENAI_API_PATH, speaks_openai
+from components.spec.types import TrainingJob
+from components.training.contract import HarnessConfig, RunConfig
 
 Secrets = dict[str, pulumi.Input[str]]
 OBSERVABILITY = "observability"
@@ -585,4 +593,128 @@ def gateway_args(env: Environment, facts: ClusterFacts, secrets: Secrets) -> Gat
         ),
         render=renders,
         secrets={} if renders else {k: secrets[k] for k in spec.gateway_secret_keys()},
+    )
+
+
+# Off spot (or on premises) nothing bounds the pod's grace but the checkpoint itself: the
+# trainer's checkpoint_seconds, plus Kubernetes' default grace (30 s,
+# terminationGracePeriodSeconds) for the harness to push its metric and exit.
+GRACE_MARGIN_S = 30
+
+
+def training_grace_s(spec: EnvironmentSpec, job: TrainingJob) -> int:
+    """The pod's terminationGracePeriodSeconds: on a cloud's spot pool, the part of the
+    cloud's notice a pod may use (catalog spot_notice.yaml; the spec refuses a checkpoint
+    that does not fit it); elsewhere the checkpoint and a margin."""
+    pool = spec.pool(job.pool)
+    if pool.capacity == "spot" and pool in spec.cloud_pools() and spec.cloud is not None:
+        return catalog.spot_notices()[spec.cloud].pod_grace_s
+    return job.checkpoint_seconds + GRACE_MARGIN_S
+
+
+def run_config(job: TrainingJob) -> RunConfig:
+    return RunConfig(
+        job=job.name,
+        image=job.image,
+        command=tuple(job.command),
+        base_hf_id=job.base.hf_id,
+        base_revision=job.base.revision,
+        dataset_uri=job.dataset.uri,
+        dataset_version=job.dataset.version,
+        hyperparameters=dict(job.hyperparameters),
+        seed=job.seed,
+    )
+
+
+def training_job_args(
+    spec: EnvironmentSpec,
+    facts: ClusterFacts,
+    job: TrainingJob,
+    pushgateway: str | None,
+    signing_key_secret: str | None,
+) -> TrainingJobArgs:
+    store = given(facts.artifacts, "the artifact store")
+    pool = spec.pool(job.pool)
+    grace_s = training_grace_s(spec, job)
+    harness = HarnessConfig(
+        run=run_config(job),
+        store=store.fsspec_uri,  # type: ignore[arg-type]  # an Output until the bucket exists
+        model=job.model,
+        pool=job.pool,
+        checkpoint_interval_s=60 * job.checkpoint_interval_minutes,
+        keep_checkpoints=job.keep_checkpoints,
+        max_preemptions=job.max_preemptions,
+        grace_s=grace_s,
+        pushgateway=pushgateway,
+        signing_key=training_objects.signing_key_path(signing_key_secret),
+    )
+    return TrainingJobArgs(
+        name=job.name,
+        image=job.image,
+        command=tuple(job.command),
+        harness=harness,
+        pool=facts.pools[job.pool],
+        gpus_per_worker=job.gpus_per_worker,
+        workers=job.workers,
+        resources=scheduling.training_pod_resources(
+            scheduling.pool_allocatable(spec, pool),
+            pool.gpus_per_node,
+            job.gpus_per_worker,
+            scheduling.gpu_daemonsets(spec, pool),
+        ),
+        shm_mib=scheduling.training_shm_mib(job.gpus_per_worker),
+        active_deadline_s=math.ceil(job.active_deadline_hours * 3600),
+        identity=facts.trainers.get(job.name),
+        store=store,
+        signing_key_secret=signing_key_secret,
+        labels=naming.k8s_labels(
+            spec, training_objects.service_account(job.name), training_objects.COMPONENT
+        ),
+        schedule=job.schedule,
+        triggered=job.trigger is not None and job.trigger.action == "train",
+        on_demand_reason=job.on_demand_reason,
+    )
+
+
+def training_args(
+    env: Environment, facts: ClusterFacts, secrets: Secrets, own_namespace: bool = False
+) -> TrainingJobsArgs | None:
+    """The spec's training jobs on the cluster `facts` describes, or None without jobs or
+    a store to checkpoint to (the spec refuses jobs without one). On the layer's cluster they
+    run in its namespace and push to its Pushgateway, and sign with the Secret the
+    ModelPublisher makes there. In a namespace of their own (a hybrid's cloud cluster, where
+    this component makes the namespace) there is no Pushgateway, so nothing is pushed, and
+    the signing key's Secret is made there."""
+    spec = env.spec
+    if not spec.training.jobs or facts.artifacts is None:
+        return None
+    signing = spec.lifecycle.signing
+    renders = spec.cluster.render_to_directory is not None
+    # The layer's ModelPublisher makes the Secret wherever there is a store it can use.
+    has_secret = own_namespace or bucket(facts) is not None
+    secret = SIGNING_KEY_SECRET if signing is not None and has_secret else None
+    pushgateway = None if own_namespace else pushgateway_url(spec.namespace)
+    jobs = tuple(
+        training_job_args(spec, facts, job, pushgateway, secret) for job in spec.training.jobs
+    )
+    jobset = None
+    if any(job.workers > 1 for job in jobs):
+        jobset = JobSetInstall(
+            labels=naming.k8s_labels(spec, "jobset", "jobset-controller"), renders=renders
+        )
+    private_key = None
+    if own_namespace and signing is not None and not renders:
+        private_key = secrets[signing.private_key_secret]
+    return TrainingJobsArgs(
+        # The same name on a hybrid's cloud cluster (where nothing else uses it): foundations
+        # bind each trainer to system:serviceaccount:<spec namespace>:train-<job> either way.
+        namespace=spec.namespace,
+        jobs=jobs,
+        labels=naming.k8s_labels(spec, training_objects.TRAINER_NETPOL, training_objects.COMPONENT),
+        tools_image=versions.image("model-tools"),
+        own_namespace_labels=naming.k8s_labels(spec, "training", "namespace")
+        if own_namespace
+        else None,
+        private_key=private_key,
+        jobset=jobset,
     )

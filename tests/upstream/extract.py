@@ -4,7 +4,7 @@ repositories, at the tags named below. Run it after re-pinning a chart:
     python tests/upstream/extract.py --git prometheus-community/helm-charts=/path/to/clone \\
         --git grafana/helm-charts=... --git NVIDIA/gpu-operator=... --git kubernetes/autoscaler=... \\
         --git cloudnative-pg/charts=... --git argoproj/argo-helm=... \\
-        --git aws/aws-node-termination-handler=...
+        --git aws/aws-node-termination-handler=... --git kubernetes-sigs/jobset=...
 
 Each --git names a local clone (bare is fine) holding the tags. Nothing here is used by the
 program; the tests read what this writes.
@@ -49,6 +49,8 @@ class Pin:
     # chart is released by chart-releaser, whose release tag is the publication.
     index: tuple[str, str, str] | None = None
     arg_maps: dict[str, tuple[str, str, list[str]]] = field(default_factory=dict)
+    # Set where Chart.yaml has no appVersion and the release sets it when packaging.
+    app_version: str | None = None
 
 
 def autoscaler_pins() -> list[Pin]:
@@ -139,6 +141,14 @@ PINS = [
                 "",
             )
         ],
+    ),
+    # JobSet's Chart.yaml has no appVersion: hack/helm-chart-package.sh packages the chart with
+    # `--app-version "${GIT_TAG}"` (and the image tag set to it), so v<version>.
+    Pin(
+        "jobset",
+        VERSIONS["jobset"],
+        [("kubernetes-sigs/jobset", f"v{VERSIONS['jobset']}", "charts/jobset/values.yaml", "")],
+        app_version=f"v{VERSIONS['jobset']}",
     ),
     Pin(
         "gpu-operator",
@@ -293,7 +303,7 @@ def chart_keys(clones: dict[str, str], pin: Pin) -> dict[str, Any]:
     return {
         "chart": pin.chart,
         "version": pin.version,
-        "app_version": str(chart_yaml["appVersion"]),
+        "app_version": pin.app_version or str(chart_yaml["appVersion"]),
         "source": [f"https://github.com/{r}/blob/{t}/{p}" for r, t, p, _ in sources],
         "published": published,
         "keys": sorted(keys),
@@ -335,6 +345,37 @@ def main() -> None:
         source = f"# Cut verbatim from https://github.com/{repo}/blob/{tag}/{path}\n---\n"
         out.write_text(source + doc.strip("\n") + "\n")
     write_argo_crds(clones)
+    write_jobset_crd(clones)
+
+
+# The JobSet chart ships its one CRD as a plain file under crds/ (Helm installs it first and
+# never templates it), vendored verbatim with a SOURCE file naming the tag and commit.
+JOBSET = f"jobset-{VERSIONS['jobset']}"
+JOBSET_CRD = (
+    "kubernetes-sigs/jobset",
+    f"v{VERSIONS['jobset']}",
+    "charts/jobset/crds/jobset.x-k8s.io_jobsets.yaml",
+)
+
+
+def write_jobset_crd(clones: dict[str, str]) -> None:
+    repo, tag, path = JOBSET_CRD
+    out = HERE / "crds" / JOBSET / "crd-jobsets.yaml"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
+        f"# Vendored verbatim from https://github.com/{repo}/blob/{tag}/{path}\n"
+        + _show(clones, repo, tag, path)
+    )
+    commit = subprocess.run(
+        ["git", "-C", clones[repo], "rev-list", "-n", "1", tag],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+    (out.parent / "SOURCE").write_text(
+        f"crd-jobsets.yaml: https://github.com/{repo}/blob/{tag}/{path}\n"
+        f"tag {tag} = commit {commit}; the chart oci://registry.k8s.io/jobset/charts/jobset "
+        f"version {VERSIONS['jobset']} installs it from crds/.\n"
+        "Written by tests/upstream/extract.py (write_jobset_crd); do not edit by hand.\n"
+    )
 
 
 def write_argo_crds(clones: dict[str, str]) -> None:
