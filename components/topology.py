@@ -14,7 +14,7 @@ from components.kubernetes import resolve as k8s_resolve
 from components.kubernetes.facts import ArtifactStore, ClusterFacts, WorkloadIdentity
 from components.kubernetes.gpu_runtime import GpuRuntime
 from components.kubernetes.layer import KubernetesLayer
-from components.kubernetes.training import TrainingJobs
+from components.kubernetes.training import RetrainingTriggers, TrainingJobs
 from components.onprem import resolve as onprem_resolve
 from components.onprem.cluster import OnPremCluster
 from components.spec import Environment, given
@@ -108,6 +108,14 @@ def build(env: Environment, secrets: dict[str, pulumi.Input[str]]) -> dict[str, 
         TrainingJobs(
             f"{spec.environment}-training",
             replace(training, namespace=layer.namespace),
+            opts=pulumi.ResourceOptions(providers={"kubernetes": facts.provider}),
+        )
+    triggers = k8s_resolve.retraining_triggers_args(env)
+    if triggers is not None:
+        # Beside Prometheus and the Pushgateway, in the layer's namespace (on-prem in a hybrid).
+        RetrainingTriggers(
+            f"{spec.environment}-retrain",
+            replace(triggers, namespace=layer.namespace),
             opts=pulumi.ResourceOptions(providers={"kubernetes": facts.provider}),
         )
     sizing = {

@@ -146,14 +146,16 @@ def test_each_job_is_a_job_jobset_or_cronjob_named_for_its_run(programs, stack):
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_nothing_reaches_a_training_pod(programs, stack):
+def test_only_training_pods_reach_a_training_pod(programs, stack):
     records = programs[stack]
     policies = [r["obj"] for r in records
                 if r["type"] == "kubernetes:networking.k8s.io/v1:NetworkPolicy"
                 and "TrainingJobs" in r["urn"]]
     (policy,) = policies
-    assert policy["spec"]["policyTypes"] == ["Ingress"] and not policy["spec"].get("ingress")
     selector = policy["spec"]["podSelector"]["matchLabels"]
+    # A JobSet's workers reach each other (rendezvous, collectives); nothing else gets in.
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    assert policy["spec"]["ingress"] == [{"from": [{"podSelector": {"matchLabels": selector}}]}]
     for name, spec in _job_specs(records).items():
         labels = spec["template"]["metadata"]["labels"]
         assert selector.items() <= labels.items(), name

@@ -57,10 +57,12 @@ from components.kubernetes.quality_cronjob import QualityMonitorArgs
 from components.kubernetes.rollouts import RolloutsArgs
 from components.kubernetes.training import (
     JobSetInstall,
+    RetrainingTriggersArgs,
     TrainingJobArgs,
     TrainingJobsArgs,
 )
 from components.kubernetes.training import objects as training_objects
+from components.kubernetes.training import trigger as training_trigger
 from components.kubernetes.weights_access import WeightsAccessArgs
 from components.observability import alertmanager, dashboards, rules
 from components.observability import analysis as canary_analysis
@@ -717,4 +719,20 @@ def training_args(
         else None,
         private_key=private_key,
         jobset=jobset,
+    )
+
+
+def retraining_triggers_args(env: Environment) -> RetrainingTriggersArgs | None:
+    """Every training job's trigger with the policy's defaults filled in from the spec
+    (training_trigger.trigger_spec); None without one."""
+    spec = env.spec
+    found = tuple(
+        t for job in spec.training.jobs if (t := training_trigger.trigger_spec(spec, job))
+    )
+    if not found:
+        return None
+    return RetrainingTriggersArgs(
+        namespace=spec.namespace,
+        triggers=found,
+        labels=naming.k8s_labels(spec, "retrain", training_trigger.COMPONENT),
     )

@@ -1091,6 +1091,12 @@ def _trigger_problems(
             f"{trigger.drift_days} (got {trigger.window_days}); drift is counted on "
             "drift_days of the last window_days days"
         )
+    if trigger.action == "train" and spec.topology == "hybrid":
+        problems.append(
+            f"{config_path((*where, 'action'))}: 'train' is refused in a hybrid: the trigger "
+            "runs beside Prometheus on the on-prem cluster and the job on the cloud's, which it "
+            "cannot reach; use 'ticket'"
+        )
     models = {m.name: (i, m) for i, m in enumerate(spec.models)}
     if trigger.model not in models:
         return [

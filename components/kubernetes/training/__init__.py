@@ -17,14 +17,22 @@ import pulumi_kubernetes as k8s
 from components import conventions
 from components.kubernetes import pods
 from components.kubernetes.facts import PRIVATE_KEY_FILE, SIGNING_KEY_SECRET
-from components.kubernetes.training import jobset, objects
+from components.kubernetes.training import jobset, objects, trigger
 from components.kubernetes.training.args import (
     JobSetInstall,
+    RetrainingTriggersArgs,
     TrainingJobArgs,
     TrainingJobsArgs,
 )
 
-__all__ = ["JobSetInstall", "TrainingJobArgs", "TrainingJobs", "TrainingJobsArgs"]
+__all__ = [
+    "JobSetInstall",
+    "RetrainingTriggers",
+    "RetrainingTriggersArgs",
+    "TrainingJobArgs",
+    "TrainingJobs",
+    "TrainingJobsArgs",
+]
 
 
 def restricted(labels: dict[str, str]) -> dict[str, str]:
@@ -179,3 +187,19 @@ def _meta(args: TrainingJobsArgs, job: TrainingJobArgs) -> Meta:
 
 def replace_ns(args: TrainingJobsArgs, namespace: pulumi.Input[str]) -> TrainingJobsArgs:
     return replace(args, namespace=namespace)
+
+
+class RetrainingTriggers(pulumi.ComponentResource):
+    """Per training job with a trigger: the CronJob retrain-<job> and its account (and, for
+    action train, its Role), from the pure builders in `trigger`."""
+
+    def __init__(
+        self, name: str, args: RetrainingTriggersArgs, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__("llm-platform:kubernetes:RetrainingTriggers", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        for spec in args.triggers:
+            built = trigger.trigger_objects(args.namespace, spec, args.labels)  # type: ignore[arg-type]
+            for suffix, kind, init_args in built.resources:
+                kind(f"{name}-{spec.job}-{suffix}", init_args, opts=child)
+        self.register_outputs({})

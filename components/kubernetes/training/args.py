@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.kubernetes.facts import ArtifactStore, PoolScheduling, WorkloadIdentity
+from components.kubernetes.training.trigger import TriggerSpec
 from components.scheduling import PodResources
 from components.training.contract import HarnessConfig
 
@@ -64,3 +65,13 @@ class TrainingJobsArgs:
     own_namespace_labels: dict[str, str] | None = None
     private_key: pulumi.Input[str] | None = None
     jobset: JobSetInstall | None = None
+
+
+@dataclass(frozen=True)
+class RetrainingTriggersArgs:
+    """The retraining triggers, in the serving namespace beside Prometheus and the
+    Pushgateway (the layer's; on a hybrid's on-prem cluster)."""
+
+    namespace: pulumi.Input[str]
+    triggers: tuple[TriggerSpec, ...]
+    labels: dict[str, str]

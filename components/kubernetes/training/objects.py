@@ -361,14 +361,18 @@ def job_set_spec(
 
 
 def network_policy_spec() -> k8s.networking.v1.NetworkPolicySpecArgs:
-    """Nothing reaches a training pod; it reaches out (the store, the dataset, the
-    Pushgateway) as it must."""
+    """Only training pods reach a training pod: a JobSet's workers meet at their rendezvous
+    (the first worker, through the JobSet's headless Service) and exchange gradients. A
+    training pod reaches out (the store, the dataset, the Pushgateway) as it must."""
+    trainers = k8s.meta.v1.LabelSelectorArgs(match_labels={conventions.APP_COMPONENT: COMPONENT})
     return k8s.networking.v1.NetworkPolicySpecArgs(
-        pod_selector=k8s.meta.v1.LabelSelectorArgs(
-            match_labels={conventions.APP_COMPONENT: COMPONENT}
-        ),
+        pod_selector=trainers,
         policy_types=["Ingress"],
-        ingress=[],
+        ingress=[
+            k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                from_=[k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=trainers)]
+            )
+        ],
     )
 
 
