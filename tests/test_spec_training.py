@@ -178,6 +178,11 @@ REFUSED = {
         f"{J}.trigger: watches nothing: drift comes from the quality monitor "
         "(observability.quality) and the eval score from models[0].eval; add one or "
         "remove trigger"),
+    "trigger-train-in-a-hybrid": (
+        "hybrid", lambda r: job(r)["trigger"].update(action="train"),
+        f"{J}.trigger.action: 'train' is refused in a hybrid: the trigger runs beside "
+        "Prometheus on the on-prem cluster and the job on the cloud's, which it cannot reach; "
+        "use 'ticket'"),
 }
 
 

@@ -25,6 +25,7 @@ from test_database_backups import run as run_pulumi
 from components.kubernetes.training import trigger as builder
 from components.observability import metrics
 from components.plan.manifests import is_object, to_object
+from components.spec import Quality
 from components.training import trigger
 
 DAY = 86400
@@ -490,3 +491,26 @@ def test_a_prometheus_error_is_its_own_text_on_one_line(gateway):
     assert proc.stderr == (f"error: assistant: Prometheus at {url} answered 400: invalid "
                            'parameter "query": 1:1: parse error\n')
     assert due(gateway) == {}
+
+
+def test_the_hybrid_stacks_trigger_runs_beside_prometheus_on_prem(planned):
+    """The hybrid's trainer runs on the cloud's cluster, its trigger on the serving one: the
+    trigger's CronJob is in the on-prem namespace, with the thresholds of the stack's spec."""
+    plan = planned["hybrid"].plan
+    crons = [r for r in plan["resources"] if r["type"] == "kubernetes:batch/v1:CronJob"
+             and "RetrainingTriggers" in r["urn"]]
+    (cron,) = crons
+    spec = stack_spec("hybrid")
+    trig = spec["training"]["jobs"][0]["trigger"]
+    assert cron["inputs"]["metadata"]["namespace"] == "llm-hybrid"
+    args = cron["inputs"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    threshold = spec["observability"]["quality"].get(
+        "input_drift_threshold", Quality.model_fields["input_drift_threshold"].default)
+    flags = dict(zip(args[::2], args[1::2], strict=False))
+    assert flags["--drift-days"] == str(trig.get("drift_days", 5))
+    assert float(flags["--drift-threshold"]) == threshold
+    assert flags["--action"] == "ticket"
+    # The training Job itself is on the cloud's cluster, whose namespace the jobs' own.
+    jobs = [r for r in plan["resources"] if r["type"] == "kubernetes:batch/v1:Job"
+            and "TrainingJobs" in r["urn"]]
+    assert len(jobs) == 1 and "hybrid-aws-training" in jobs[0]["urn"]
