@@ -81,18 +81,23 @@ class Cluster(pulumi.ComponentResource):
         k8s.storage.v1.StorageClass(f"{name}-gp3", **plane.storage_class(args), opts=on_cluster)
         self._autoscaler(cluster, on_cluster)
         if args.spot_pools:
-            helm.install(
-                f"{name}-termination-handler",
-                release="aws-node-termination-handler",
-                pinned=helm.PinnedChart(*plane.TERMINATION_HANDLER),
-                namespace=plane.TERMINATION_HANDLER_NAMESPACE,
-                values=plane.termination_handler_values(),
-                renders=False,  # this stack's own EKS cluster is always reachable
-                opts=on_cluster,
-            )
+            self._termination_handler(on_cluster)
         self.name = cluster.name
         self.node_role_arn = node_role.arn
         self.register_outputs({"name": self.name})
+
+    def _termination_handler(self, on_cluster: pulumi.ResourceOptions) -> None:
+        """Drains a spot node on its interruption notice, so training pods get SIGTERM with
+        time to checkpoint (README: Training on spot)."""
+        helm.install(
+            f"{self._base}-termination-handler",
+            release="aws-node-termination-handler",
+            pinned=helm.PinnedChart(*plane.TERMINATION_HANDLER),
+            namespace=plane.TERMINATION_HANDLER_NAMESPACE,
+            values=plane.termination_handler_values(),
+            renders=False,  # this stack's own EKS cluster is always reachable
+            opts=on_cluster,
+        )
 
     def _addons(self, cluster: aws.eks.Cluster) -> None:
         """Pod Identity, the EBS CSI driver with its own Pod Identity role, and the Metrics

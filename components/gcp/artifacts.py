@@ -197,27 +197,13 @@ class ArtifactBucket(pulumi.ComponentResource):
         """`workload_pool` is the GKE cluster's (Cluster.workload_pool); unused when the
         on-prem cluster is federated instead."""
         super().__init__("llm-platform:gcp:ArtifactBucket", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         gcs = gcp.storage.Bucket(
             f"{name}-bucket",
             **bucket(args),
             # Weights and checkpoints outlive a stack: `pulumi destroy` must not delete them.
             opts=pulumi.ResourceOptions(parent=self, protect=True),
         )
-        reader = gcp.serviceaccount.Account(
-            f"{name}-reader",
-            account_id=args.reader_account_id,
-            display_name=f"Reads models/ in {args.bucket_name}",
-            opts=child,
-        )
-        gcp.storage.BucketIAMMember(
-            f"{name}-reader",
-            bucket=gcs.name,
-            role="roles/storage.objectViewer",
-            member=reader.email.apply(lambda e: f"serviceAccount:{e}"),
-            condition=models_only(args.bucket_name),
-            opts=child,
-        )
+        reader = self._reader(name, args, gcs)
         self._base, self._args, self._workload_pool = name, args, workload_pool
         self._pool = None if args.federation is None else self._onprem_pool(name, args.federation)
         self.identity = self._bind("", reader, WEIGHTS_READER)
@@ -252,6 +238,27 @@ class ArtifactBucket(pulumi.ComponentResource):
         }
         self.store = rclone_store(gcs.name)
         self.register_outputs({"bucket": gcs.name})
+
+    def _reader(
+        self, name: str, args: ArtifactBucketArgs, gcs: gcp.storage.Bucket
+    ) -> gcp.serviceaccount.Account:
+        """The account the model servers read models/ as, and nothing else."""
+        child = pulumi.ResourceOptions(parent=self)
+        reader = gcp.serviceaccount.Account(
+            f"{name}-reader",
+            account_id=args.reader_account_id,
+            display_name=f"Reads models/ in {args.bucket_name}",
+            opts=child,
+        )
+        gcp.storage.BucketIAMMember(
+            f"{name}-reader",
+            bucket=gcs.name,
+            role="roles/storage.objectViewer",
+            member=reader.email.apply(lambda e: f"serviceAccount:{e}"),
+            condition=models_only(args.bucket_name),
+            opts=child,
+        )
+        return reader
 
     def _writer(
         self, name: str, args: ArtifactBucketArgs, gcs: gcp.storage.Bucket
