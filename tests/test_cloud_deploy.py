@@ -259,16 +259,18 @@ def test_workload_identity_member_is_created_after_the_cluster():
     cluster = one(gcp, "gcp:container/cluster:Cluster")
     members = {r.inputs["member"]: r for r in gcp if r.type == "gcp:serviceaccount/iAMMember:IAMMember"
                and ".svc.id.goog[" in str(r.inputs.get("member"))}
-    # Three Kubernetes service accounts of the namespace act as Google accounts: the model
+    # Four Kubernetes service accounts of the namespace act as Google accounts: the model
     # servers' weights reader, the one CloudNativePG runs the gateway database as (named
-    # after its Cluster), which writes the backups, and the model publisher the sync and eval
-    # Jobs run as (test_cloud.py, test_model_publisher.py: distinct Google accounts). Each
-    # binding names the cluster's pool, so IAM needs the cluster first.
+    # after its Cluster), which writes the backups, the model publisher the sync and eval
+    # Jobs run as (test_cloud.py, test_model_publisher.py: distinct Google accounts), and the
+    # stack's training job's trainer (test_training_identity.py). Each binding names the
+    # cluster's pool, so IAM needs the cluster first.
     pool, namespace = "acme-llm-prod.svc.id.goog", "llm-gcp"
     reader = f"serviceAccount:{pool}[{namespace}/model-weights-reader]"
     writer = f"serviceAccount:{pool}[{namespace}/llm-gateway-db]"
     publisher = f"serviceAccount:{pool}[{namespace}/model-publisher]"
-    assert set(members) == {reader, writer, publisher}
+    trainer = f"serviceAccount:{pool}[{namespace}/train-support-ft]"
+    assert set(members) == {reader, writer, publisher, trainer}
     for iam in members.values():
         assert iam.inputs["role"] == "roles/iam.workloadIdentityUser"
         assert cluster.urn in iam.dependencies

@@ -301,10 +301,11 @@ RUNS_ELSEWHERE = {
     # The model lifecycle's CLIs in the model-tools image (docker/model-tools.Dockerfile,
     # locks/lifecycle.txt): test_the_lifecycle_runtime_imports_only_its_lock checks them.
     "components/lifecycle/": "lifecycle",
-    # The training Job's harness, in the same image (copied into the trainer's pod by an init
-    # container): its modules import the lifecycle's; contract.py is the plan's too.
+    # The training Job's harness and the retraining trigger, in the same image (the harness
+    # copied into the trainer's pod by an init container): they import the lifecycle's
+    # modules; contract.py is the plan's too.
     **dict.fromkeys([f"components/training/{name}.py" for name in (
-        "harness", "checkpoints", "store", "publish", "metrics")], "lifecycle"),
+        "harness", "checkpoints", "store", "publish", "metrics", "trigger")], "lifecycle"),
 }
 
 
