@@ -22,6 +22,9 @@ LIFECYCLE_TESTS := tests/test_lifecycle_sync.py tests/test_lifecycle_signing.py 
 # The training harness from .venv-lifecycle around a PyTorch loop on CPU, against moto's S3 and
 # a real Pushgateway (make test-training).
 TRAINING_TESTS := tests/test_training_harness.py
+# The GitHub workflows' jobs run end to end by tests/workflow_harness.py, each with the offline
+# plans of its matrix legs (make test-workflows).
+WORKFLOW_TESTS := tests/test_workflow_runs.py
 # Where torch's CPU build (torch==2.13.0+cpu in locks/test.txt) comes from: this machine's
 # wheel directory when it holds it, else PyTorch's CPU index; the lock's hash checks it either way.
 TORCH_LINKS ?= $(if $(wildcard /opt/wheels/torch-*+cpu-*.whl),/opt/wheels,https://download.pytorch.org/whl/cpu/torch/)
@@ -33,7 +36,7 @@ export UV_NO_CONFIG := 1
 # is set (as on the CI machines) every run would parse pulumi_aws's sources again.
 locked = $(UV) pip install --python $(1)/bin/python --require-hashes --compile-bytecode -r $(2)
 
-.PHONY: plan deps test test-gateway test-lifecycle test-training bench bench-install lint install clean test-tools docs mutate golden lock
+.PHONY: plan deps test test-gateway test-lifecycle test-training test-workflows bench bench-install lint install clean test-tools docs mutate golden lock
 
 install: $(VENV)/.test $(CHECKOV_VENV)/.installed $(GATEWAY_VENV)/.installed $(LIFECYCLE_VENV)/.installed
 
@@ -120,7 +123,7 @@ test: install test-tools
 	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov GATEWAY_PYTHON=$(CURDIR)/$(GATEWAY_VENV)/bin/python \
 		LIFECYCLE_PYTHON=$(CURDIR)/$(LIFECYCLE_VENV)/bin/python \
 		$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
-		$(foreach t,$(GATEWAY_TESTS) $(LIFECYCLE_TESTS) $(TRAINING_TESTS),--ignore=$(t))
+		$(foreach t,$(GATEWAY_TESTS) $(LIFECYCLE_TESTS) $(TRAINING_TESTS) $(WORKFLOW_TESTS),--ignore=$(t))
 
 # The gateway against the real thing: the pinned LiteLLM proxy with our runtime, a throwaway
 # Postgres and Redis, stub model servers, the quality monitor (about 90 s on two cores). Its
@@ -146,6 +149,13 @@ test-lifecycle: install test-tools
 test-training: install test-tools
 	LIFECYCLE_PYTHON=$(CURDIR)/$(LIFECYCLE_VENV)/bin/python \
 		$(BIN)/python -m pytest -p no:xdist $(TRAINING_TESTS)
+
+# The deploy and pull-request workflows run job by job with our scripts and `llm-platform` for
+# real (the pulumi CLI and GitHub's API stubbed): about 35 s of CPU, each case planning the
+# stacks its legs touch. Its own target, like test-gateway, so `make test` stays under five
+# minutes with the training tests (2026-12-02); .ci/run and the README run it.
+test-workflows: install test-tools
+	$(BIN)/python -m pytest -n 2 --dist loadfile $(WORKFLOW_TESTS)
 
 # Plan every stack, rewrite tests/golden/<stack>/ and print which files changed (+/- lines).
 golden: $(VENV)/.test

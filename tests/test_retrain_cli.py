@@ -1,17 +1,20 @@
-"""`llm-platform retrain --record run.json [--stack s]` through the real CLI: the printed
-spec change, applied to a stack, gives back the recorded run (the same run id), and a bad
-record is one error line with exit 2."""
+"""`llm-platform retrain --record run.json [--stack s]`: the printed spec change, applied to
+a stack, gives back the recorded run (the same run id), and a bad record is one error line
+with exit 2. The console script runs as a process once; the other cases call its `main` in
+the test process (a process each cost a second apiece)."""
 
 from __future__ import annotations
 
 import copy
 import json
 from dataclasses import asdict
+from typing import NamedTuple
 
 import pytest
 import yaml
 from conftest import run_cli, stack_spec, write_stack
 
+from components import cli
 from components.spec import load_spec
 from components.training.contract import RunConfig
 
@@ -27,6 +30,24 @@ RUN = RunConfig(
     hyperparameters={"learning_rate": 0.0002, "epochs": 2, "lora": True},
     seed=1234,
 )
+
+
+class Done(NamedTuple):
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def retrain(capsys):
+    """`llm-platform retrain <args>` through cli.main in this process: exit code and output."""
+    def run(*args: str) -> Done:
+        with pytest.raises(SystemExit) as done:
+            cli.main(["retrain", *args])
+        out = capsys.readouterr()
+        return Done(done.value.code or 0, out.out, out.err)
+
+    return run
 
 
 def record(tmp_path, doc, name="run.json"):
@@ -85,14 +106,14 @@ def test_prints_the_whole_job_that_reruns_the_record(tmp_path):
     asdict(RUN),
     {"run": RUN.run_id(), "config": asdict(RUN), "preemptions": 1},
 ], ids=["flat", "under another key"])
-def test_the_config_is_found_flat_or_in_an_object_of_the_record(tmp_path, doc):
-    done = run_cli("retrain", "--record", str(record(tmp_path, doc)))
+def test_the_config_is_found_flat_or_in_an_object_of_the_record(retrain, tmp_path, doc):
+    done = retrain("--record", str(record(tmp_path, doc)))
     assert done.returncode == 0, done.stderr
     assert body(done.stdout)["training"]["jobs"][0]["seed"] == 1234
     assert done.stdout.startswith(f"# run {RUN.run_id()} ")
 
 
-def test_stack_diff_prints_only_what_differs_and_applying_it_reruns_the_run(
+def test_stack_diff_prints_only_what_differs_and_applying_it_reruns_the_run(retrain,
         tmp_path, scratch_project):
     # The stack moved on: a newer dataset, another seed and another learning rate.
     moved = RunConfig(**{**asdict(RUN), "command": RUN.command, "dataset_version": "2026-12-01",
@@ -101,7 +122,7 @@ def test_stack_diff_prints_only_what_differs_and_applying_it_reruns_the_run(
     raw = copy.deepcopy(stack_spec("aws"))
     raw["training"] = {"jobs": [stack_job(moved)]}
     write_stack(scratch_project, "t", raw)
-    done = run_cli("retrain", "--record", str(record(tmp_path, full_record())), "--stack", "t",
+    done = retrain("--record", str(record(tmp_path, full_record())), "--stack", "t",
                    "--project", str(scratch_project))
     assert done.returncode == 0, done.stderr
     assert "training.jobs[0] (support-ft), set:" in done.stdout
@@ -118,23 +139,23 @@ def test_stack_diff_prints_only_what_differs_and_applying_it_reruns_the_run(
     assert run_of(after).run_id() == RUN.run_id()
 
 
-def test_a_stack_already_running_the_record_needs_no_change(tmp_path, scratch_project):
+def test_a_stack_already_running_the_record_needs_no_change(retrain, tmp_path, scratch_project):
     raw = copy.deepcopy(stack_spec("aws"))
     raw["training"] = {"jobs": [stack_job(RUN)]}
     write_stack(scratch_project, "t", raw)
-    done = run_cli("retrain", "--record", str(record(tmp_path, full_record())), "--stack", "t",
+    done = retrain("--record", str(record(tmp_path, full_record())), "--stack", "t",
                    "--project", str(scratch_project))
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1].endswith("training.jobs[0] (support-ft) already runs "
                                                  "it: no change")
 
 
-def test_an_int_hyperparameter_is_not_the_same_run_as_a_float(tmp_path, scratch_project):
+def test_an_int_hyperparameter_is_not_the_same_run_as_a_float(retrain, tmp_path, scratch_project):
     raw = copy.deepcopy(stack_spec("aws"))
     raw["training"] = {"jobs": [stack_job(RUN)]}
     raw["training"]["jobs"][0]["hyperparameters"]["epochs"] = 2.0
     write_stack(scratch_project, "t", raw)
-    done = run_cli("retrain", "--record", str(record(tmp_path, full_record())), "--stack", "t",
+    done = retrain("--record", str(record(tmp_path, full_record())), "--stack", "t",
                    "--project", str(scratch_project))
     assert body(done.stdout) == {"hyperparameters": RUN.hyperparameters}
 
@@ -159,8 +180,8 @@ def bad(**over) -> dict:
     ({**full_record(), "run_id": "0123456789ab"},
      f"run_id '0123456789ab' is not the id of its config ({RUN.run_id()})"),
 ])
-def test_a_bad_record_is_one_error_line(tmp_path, doc, expected):
-    done = run_cli("retrain", "--record", str(record(tmp_path, doc)))
+def test_a_bad_record_is_one_error_line(retrain, tmp_path, doc, expected):
+    done = retrain("--record", str(record(tmp_path, doc)))
     assert done.returncode == 2
     assert done.stdout == ""
     lines = done.stderr.splitlines()
@@ -168,14 +189,14 @@ def test_a_bad_record_is_one_error_line(tmp_path, doc, expected):
         done.stderr
 
 
-def test_a_missing_record_or_job_is_one_error_line(tmp_path, scratch_project):
-    done = run_cli("retrain", "--record", str(tmp_path / "nope.json"))
+def test_a_missing_record_or_job_is_one_error_line(retrain, tmp_path, scratch_project):
+    done = retrain("--record", str(tmp_path / "nope.json"))
     assert (done.returncode, done.stderr.strip()) == (
         2, f"error: --record {tmp_path / 'nope.json'}: cannot read (No such file or directory)")
     raw = copy.deepcopy(stack_spec("aws"))
     raw["training"] = {"jobs": [stack_job(RUN) | {"name": "support-fx"}]}
     write_stack(scratch_project, "t", raw)
-    done = run_cli("retrain", "--record", str(record(tmp_path, full_record())), "--stack", "t",
+    done = retrain("--record", str(record(tmp_path, full_record())), "--stack", "t",
                    "--project", str(scratch_project))
     assert done.returncode == 2
     assert done.stderr.strip() == ("error: --stack t: no training job named 'support-ft' (did "
