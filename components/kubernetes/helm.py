@@ -14,7 +14,7 @@ must be given values that need none.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,3 +83,35 @@ def install(
 
 def _opts(kind: Any, pinned: PinnedChart) -> Any:
     return None if pinned.repository is None else kind(repo=pinned.repository)
+
+
+def install_in_namespace(
+    name: str,
+    *,
+    release: str,
+    pinned: PinnedChart,
+    namespace: str,
+    namespace_labels: dict[str, str],
+    values: Mapping[str, Any],
+    renders: bool,
+    opts: pulumi.ResourceOptions,
+    depends_on: Sequence[pulumi.Resource] = (),
+) -> pulumi.Resource:
+    """A controller's own namespace, then its chart there (after `depends_on` too): what its
+    custom resources `depends_on`."""
+    ns = k8s.core.v1.Namespace(
+        f"{name}-ns",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace, labels=namespace_labels),
+        opts=opts,
+    )
+    return install(
+        name,
+        release=release,
+        pinned=pinned,
+        namespace=ns.metadata.name,
+        values=values,
+        renders=renders,
+        opts=pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(depends_on=[ns, *depends_on])
+        ),
+    )

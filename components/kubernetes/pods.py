@@ -34,6 +34,17 @@ def pod_security(uid: int = RUN_AS) -> k8s.core.v1.PodSecurityContextArgs:
     )
 
 
+def restricted_namespace(labels: dict[str, str]) -> dict[str, str]:
+    """A namespace's labels that make Pod Security Admission enforce (and warn and audit)
+    the restricted profile: for the namespaces whose every pod meets it."""
+    return {
+        **labels,
+        conventions.PSA_ENFORCE: "restricted",
+        conventions.PSA_WARN: "restricted",
+        conventions.PSA_AUDIT: "restricted",
+    }
+
+
 def digest_skip(image: str) -> dict[str, str]:
     """Checkov wants every image pinned by digest; a release tag is our floor (the spec
     refuses `latest` and untagged images), so the skip says so where no digest is given."""

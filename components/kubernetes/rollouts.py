@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from components import conventions
 from components.catalog import versions
-from components.kubernetes import helm
+from components.kubernetes import helm, pods
 
 # The chart README's namespace (`helm install argo-rollouts argo/argo-rollouts -n
 # argo-rollouts`): the controller's cluster-wide RBAC stays out of the workload namespace.
@@ -78,32 +77,22 @@ def values(monitoring_labels: dict[str, str]) -> dict[str, Any]:
 
 def namespace_labels(labels: dict[str, str]) -> dict[str, str]:
     """The controller's pods meet the restricted profile, so its namespace enforces it."""
-    return {
-        **labels,
-        conventions.APP_NAME: NAMESPACE,
-        conventions.APP_COMPONENT: "namespace",
-        conventions.PSA_ENFORCE: "restricted",
-        conventions.PSA_WARN: "restricted",
-        conventions.PSA_AUDIT: "restricted",
-    }
+    return pods.restricted_namespace(
+        {**labels, conventions.APP_NAME: NAMESPACE, conventions.APP_COMPONENT: "namespace"}
+    )
 
 
 def install(name: str, args: RolloutsArgs, opts: pulumi.ResourceOptions) -> pulumi.Resource:
-    """The namespace and the release; what a Rollout or AnalysisTemplate `depends_on`."""
-    ns = k8s.core.v1.Namespace(
-        f"{name}-ns",
-        metadata=k8s.meta.v1.ObjectMetaArgs(name=NAMESPACE, labels=namespace_labels(args.labels)),
-        opts=opts,
-    )
-    return helm.install(
+    """The namespace and the release; what a Rollout or AnalysisTemplate `depends_on`. Its
+    ServiceMonitor is a custom resource of the Prometheus Operator (crds_ready)."""
+    return helm.install_in_namespace(
         name,
         release=RELEASE,
         pinned=chart(),
-        namespace=ns.metadata.name,
+        namespace=NAMESPACE,
+        namespace_labels=namespace_labels(args.labels),
         values=values(args.monitoring_labels),
         renders=args.renders,
-        # Its ServiceMonitor is a custom resource of the Prometheus Operator.
-        opts=pulumi.ResourceOptions.merge(
-            opts, pulumi.ResourceOptions(depends_on=[ns, *args.crds_ready])
-        ),
+        opts=opts,
+        depends_on=args.crds_ready,
     )

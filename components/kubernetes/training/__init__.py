@@ -14,7 +14,6 @@ from dataclasses import replace
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import conventions
 from components.kubernetes import pods
 from components.kubernetes.facts import PRIVATE_KEY_FILE, SIGNING_KEY_SECRET
 from components.kubernetes.training import jobset, objects, trigger
@@ -35,16 +34,6 @@ __all__ = [
 ]
 
 
-def restricted(labels: dict[str, str]) -> dict[str, str]:
-    """A namespace of training pods only: they meet the restricted profile."""
-    return {
-        **labels,
-        conventions.PSA_ENFORCE: "restricted",
-        conventions.PSA_WARN: "restricted",
-        conventions.PSA_AUDIT: "restricted",
-    }
-
-
 class TrainingJobs(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: TrainingJobsArgs, opts: pulumi.ResourceOptions | None = None
@@ -56,7 +45,7 @@ class TrainingJobs(pulumi.ComponentResource):
             ns = k8s.core.v1.Namespace(
                 f"{name}-ns",
                 metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=args.namespace, labels=restricted(args.own_namespace_labels)
+                    name=args.namespace, labels=pods.restricted_namespace(args.own_namespace_labels)
                 ),
                 opts=child,
             )

@@ -12,11 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from components import conventions
 from components.catalog import versions
-from components.kubernetes import helm
+from components.kubernetes import helm, pods
 from components.kubernetes.training.args import JobSetInstall
 
 # The chart README's example namespace (`helm install jobset charts/jobset --namespace
@@ -43,29 +42,20 @@ def values() -> dict[str, Any]:
 
 def namespace_labels(labels: dict[str, str]) -> dict[str, str]:
     """The controller's pods meet the restricted profile, so its namespace enforces it."""
-    return {
-        **labels,
-        conventions.APP_NAME: NAMESPACE,
-        conventions.APP_COMPONENT: "namespace",
-        conventions.PSA_ENFORCE: "restricted",
-        conventions.PSA_WARN: "restricted",
-        conventions.PSA_AUDIT: "restricted",
-    }
+    return pods.restricted_namespace(
+        {**labels, conventions.APP_NAME: NAMESPACE, conventions.APP_COMPONENT: "namespace"}
+    )
 
 
 def install(name: str, args: JobSetInstall, opts: pulumi.ResourceOptions) -> pulumi.Resource:
     """The namespace and the release; what a JobSet `depends_on`."""
-    ns = k8s.core.v1.Namespace(
-        f"{name}-ns",
-        metadata=k8s.meta.v1.ObjectMetaArgs(name=NAMESPACE, labels=namespace_labels(args.labels)),
-        opts=opts,
-    )
-    return helm.install(
+    return helm.install_in_namespace(
         name,
         release=RELEASE,
         pinned=chart(),
-        namespace=ns.metadata.name,
+        namespace=NAMESPACE,
+        namespace_labels=namespace_labels(args.labels),
         values=values(),
         renders=args.renders,
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[ns])),
+        opts=opts,
     )
