@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,20 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 # Two CPU seconds of imports (model_signing pulls sigstore) on a busy two-core machine.
 TIMEOUT = 120
+
+
+@contextmanager
+def moto_s3() -> Iterator[str]:
+    """moto's server on a free loopback port, as the store's S3 endpoint: its base URL."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
 
 
 def lifecycle_python() -> Path:

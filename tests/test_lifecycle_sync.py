@@ -19,8 +19,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from lifecycle_run import keypair, run, small_model
-from moto.server import ThreadedMotoServer
+from lifecycle_run import keypair, moto_s3, run, small_model
 from pushgateway import running
 
 MODEL = "tiny"
@@ -34,11 +33,8 @@ BUCKETS = itertools.count()
 
 @pytest.fixture(scope="module")
 def endpoint():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_s3() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -28,9 +28,8 @@ import boto3
 import pytest
 import torch
 from conftest import ROOT
-from lifecycle_run import keypair, lifecycle_python
+from lifecycle_run import keypair, lifecycle_python, moto_s3
 from lifecycle_run import run as lifecycle_run
-from moto.server import ThreadedMotoServer
 from pushgateway import running
 
 from components.observability import metrics
@@ -88,11 +87,8 @@ def harness_config(bucket: str, run: RunConfig, **changes) -> HarnessConfig:
 
 @pytest.fixture(scope="module")
 def endpoint():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_s3() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
