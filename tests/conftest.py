@@ -40,19 +40,21 @@ def pytest_configure(config: pytest.Config) -> None:
 # 2026-12-02), handed out first: `make test` gives each worker whole files in collection
 # order (--dist loadfile --no-loadscope-reorder), and a long file picked up last leaves the
 # other core idle until it ends. The rest keep their order.
-SLOW_FIRST = (
-    "test_policies.py",  # 104 s: the pack over gRPC, the first plans of the example stacks
-    "test_policy_branches.py",  # 47 s
-    "test_workflow_runs.py",  # 40 s: workflow jobs with their offline plans
-    "test_plan.py",  # 39 s: Checkov over every stack
-    "test_plan_output.py",  # 29 s: whole plans interrupted and failed
-    "test_names.py",  # 26 s
-    "test_quality.py",  # 23 s: the embedding model
-    "test_terraform_export.py",  # 21 s: Checkov over the exports
-    "test_arm_export.py",  # 17 s
-    "test_cli_input.py",  # 15 s
-    "test_alert_gateway.py",  # 14 s
-    "test_engines.py",  # 12 s
+SLOW_FIRST = (  # seconds of each file under `make test` (2026-12-02)
+    "test_policies.py",  # 93 s: the first plans of the example stacks, the pack over gRPC
+    "test_plan.py",  # 97 s: Checkov over every stack
+    "test_names.py",  # 42 s
+    "test_terraform_export.py",  # 38 s: Checkov over the exports
+    "test_plan_output.py",  # 35 s: whole plans interrupted and failed
+    "test_quality.py",  # 35 s: the embedding model
+    "test_arm_export.py",  # 27 s
+    "test_cli_input.py",  # 26 s
+    "test_policy_branches.py",  # 20 s
+    "test_training_trigger.py",  # 18 s
+    "test_budget_enforcer.py",  # 18 s
+    "test_fuzz_stacks.py",  # 17 s
+    "test_engines.py",  # 15 s
+    "test_training_objects.py",  # 14 s
 )
 
 
