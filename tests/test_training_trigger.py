@@ -22,6 +22,7 @@ from lifecycle_run import lifecycle_python
 from pushgateway import running
 from test_database_backups import run as run_pulumi
 
+from components.kubernetes.pushgateway.objects import service_url
 from components.kubernetes.training import trigger as builder
 from components.observability import metrics
 from components.plan.manifests import is_object, to_object
@@ -342,7 +343,7 @@ def spec_for(action: str) -> builder.TriggerSpec:
         job="support-ft", model="assistant", revision=REVISION, schedule="0 6 * * *",
         drift_threshold=0.02, drift_days=5, window_days=7, eval_floor=0.8, action=action,
         series_namespace=NS, prometheus_url="http://prometheus.monitoring.svc:9090",
-        pushgateway_url=builder.pushgateway_url(NS),
+        pushgateway_url=service_url(NS),
     )
 
 

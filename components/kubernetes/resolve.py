@@ -48,7 +48,6 @@ from components.kubernetes.model_server.args import (
 )
 from components.kubernetes.monitoring import Adapter, ObservabilityArgs, PrometheusStack
 from components.kubernetes.pushgateway import NAME as PUSHGATEWAY
-from components.kubernetes.pushgateway import PORT as PUSHGATEWAY_PORT
 from components.kubernetes.pushgateway import PushgatewayArgs
 from components.kubernetes.pushgateway import objects as pushgateway_objects
 from components.kubernetes.quality_cronjob import COMPONENT as QUALITY
@@ -256,7 +255,7 @@ def analysis_runtime(spec: EnvironmentSpec, model: Model) -> AnalysisRuntime:
     return AnalysisRuntime(
         image=versions.image("model-tools"),
         prometheus_url=spec.observability.prometheus.url,
-        pushgateway_url=pushgateway_url(spec.namespace),
+        pushgateway_url=pushgateway_objects.service_url(spec.namespace),
         judge_url=None if judge is None else f"http://{judge.model}:{HTTP_PORT}{OPENAI_API_PATH}",
     )
 
@@ -330,7 +329,7 @@ def model_version(
             hf_token=SecretFile(name=token.name, key=token.key) if token else None,
         ),
         public_key_config_map=PUBLIC_KEY_CONFIG_MAP,
-        pushgateway_url=pushgateway_url(spec.namespace),
+        pushgateway_url=pushgateway_objects.service_url(spec.namespace),
     )
 
 
@@ -354,10 +353,6 @@ def publisher_args(
         # The spec refuses a claim beside a hybrid's bucket, so a claim here is the store.
         claim=StoreClaim(claim.name, claim.size_gib, claim.storage_class) if claim else None,
     )
-
-
-def pushgateway_url(namespace: str) -> str:
-    return f"http://{PUSHGATEWAY}.{namespace}.svc:{PUSHGATEWAY_PORT}"
 
 
 def observability_args(env: Environment, secrets: Secrets) -> ObservabilityArgs:
@@ -429,7 +424,7 @@ def quality_args(spec: EnvironmentSpec) -> QualityMonitorArgs | None:
         log_volume_claim=quality.log_volume_claim,
         reference_dir=quality.reference_dir,
         sample_size=quality.sample_size,
-        pushgateway_url=pushgateway_url(spec.namespace),
+        pushgateway_url=pushgateway_objects.service_url(spec.namespace),
     )
 
 
@@ -695,7 +690,7 @@ def training_args(
     # The layer's ModelPublisher makes the Secret wherever there is a store it can use.
     has_secret = own_namespace or bucket(facts) is not None
     secret = SIGNING_KEY_SECRET if signing is not None and has_secret else None
-    pushgateway = None if own_namespace else pushgateway_url(spec.namespace)
+    pushgateway = None if own_namespace else pushgateway_objects.service_url(spec.namespace)
     jobs = tuple(
         training_job_args(spec, facts, job, pushgateway, secret) for job in spec.training.jobs
     )

@@ -20,6 +20,11 @@ core = k8s.core.v1
 net = k8s.networking.v1
 
 
+def service_url(namespace: str) -> str:
+    """The Pushgateway Service's URL inside the cluster, for pods that push to it."""
+    return f"http://{NAME}.{namespace}.svc:{PORT}"
+
+
 def data_claim_spec() -> core.PersistentVolumeClaimSpecArgs:
     """Pushed values survive a restart: a training job's interruption counter must not fall
     back to zero when the gateway moves."""

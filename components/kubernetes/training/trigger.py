@@ -20,8 +20,7 @@ from components import conventions
 from components.catalog import versions
 from components.kubernetes import pods
 from components.kubernetes.facts import TRAINER_PREFIX
-from components.kubernetes.pushgateway import NAME as PUSHGATEWAY
-from components.kubernetes.pushgateway import PORT as PUSHGATEWAY_PORT
+from components.kubernetes.pushgateway.objects import service_url
 
 if TYPE_CHECKING:
     from components.spec import EnvironmentSpec, TrainingJob
@@ -57,11 +56,6 @@ class TriggerSpec:
     pushgateway_url: str  # the stack's Pushgateway
 
 
-def pushgateway_url(namespace: str) -> str:
-    """As components/kubernetes/resolve.py names it: the stack's Pushgateway Service."""
-    return f"http://{PUSHGATEWAY}.{namespace}.svc:{PUSHGATEWAY_PORT}"
-
-
 def trigger_spec(spec: EnvironmentSpec, job: TrainingJob) -> TriggerSpec | None:
     """The job's trigger with every default the policy names filled in; None without one."""
     trig = job.trigger
@@ -84,7 +78,7 @@ def trigger_spec(spec: EnvironmentSpec, job: TrainingJob) -> TriggerSpec | None:
         action=trig.action,
         series_namespace=spec.namespace,
         prometheus_url=spec.observability.prometheus.url,
-        pushgateway_url=pushgateway_url(spec.namespace),
+        pushgateway_url=service_url(spec.namespace),
     )
 
 
