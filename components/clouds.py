@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from components.pricing import Pricer
+    from components.scan import Skip
     from components.scheduling import GpuNodeRuntime
     from components.spec import EnvironmentSpec
 
@@ -168,6 +169,9 @@ class Cloud:
     as_output: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]] = field(
         default_factory=dict
     )
+
+    # Scanner checks that do not fit its resources, with why (its scanner.py).
+    scanner_skips: tuple[Skip, ...] = ()
 
     @property
     def extra(self) -> str:

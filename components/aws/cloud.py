@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.aws import mocks, policy_types, prices
+from components.aws import mocks, policy_types, prices, scanner
 from components.aws.spec import Aws
 from components.clouds import ApiEndpoint, Cloud, ManagedKubernetes
 
@@ -25,4 +25,5 @@ CLOUD = Cloud(
     prices=prices.PRICES,
     computed=mocks.computed,
     policy=policy_types.POLICY_TYPES,
+    scanner_skips=scanner.SKIPS,
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.azure import checks, mocks, policy_types, prices
+from components.azure import checks, mocks, policy_types, prices, scanner
 from components.azure.spec import Azure
 from components.clouds import ApiEndpoint, Cloud, ManagedKubernetes
 
@@ -28,4 +28,5 @@ CLOUD = Cloud(
     invoke_results=mocks.INVOKE_RESULTS,
     as_output=mocks.AS_OUTPUT,
     policy=policy_types.POLICY_TYPES,
+    scanner_skips=scanner.SKIPS,
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from components.clouds import ApiEndpoint, Cloud
-from components.gcp import checks, mocks, policy_types, prices
+from components.gcp import checks, mocks, policy_types, prices, scanner
 from components.gcp.spec import Gcp
 from components.scheduling import GpuNodeRuntime
 
@@ -34,4 +34,5 @@ CLOUD = Cloud(
     computed=mocks.computed,
     invoke_results=mocks.INVOKE_RESULTS,
     policy=policy_types.POLICY_TYPES,
+    scanner_skips=scanner.SKIPS,
 )

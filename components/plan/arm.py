@@ -21,6 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from components import clouds, scan
+
 FILENAME = "arm-template.json"
 SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
 PREFIX = "azure-native:"
@@ -238,7 +240,14 @@ def _resource(rec: Record, spec: ArmType, name: str) -> dict[str, Any]:
     if props:
         out["properties"] = props
     out["metadata"] = {"pulumi:urn": rec.urn}
+    skips = scan.matching(rec.type, rec.name, skips_of_azure())
+    if skips:
+        out["metadata"]["checkov"] = scan.arm_comments(skips)
     return out
+
+
+def skips_of_azure() -> tuple[scan.Skip, ...]:
+    return clouds.get("azure").scanner_skips
 
 
 def _sub_resource(value: Any) -> Any:

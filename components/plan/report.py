@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from components import pricing
+from components import pricing, scan
 from components.observability import alertmanager
 from components.plan import manifests, terraform, training, versions
 from components.plan.policy import Analyzer, Resource, Violation, engine_view
@@ -263,3 +263,6 @@ def write(
     if "terraform-plan" in exports:
         doc = terraform.export(result.stack, result.records)
         (out_dir / terraform.FILE_NAME).write_text(json.dumps(doc, indent=2))
+        (out_dir / scan.SKIPS_DIR).mkdir()
+        skips = scan.hcl(doc["llm_platform"]["scanner_skips"])
+        (out_dir / scan.SKIPS_DIR / scan.SKIPS_FILE).write_text(skips)

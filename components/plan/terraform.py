@@ -25,7 +25,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
+from components import scan
 from components.catalog import yaml_file
+from components.clouds import clouds
 
 TYPES_FILE = Path(__file__).resolve().parent.parent / "catalog" / "terraform_types.yaml"
 FILE_NAME = "terraform-plan.json"
@@ -232,18 +234,31 @@ def _entries(record: Record, address: str, values: Any, expressions: Any) -> tup
     return planned, change, config
 
 
-def export(stack: str, records: list[Record], table: Mapping[str, Any] | None = None) -> dict:
-    """The Terraform JSON plan of `records`, with `llm_platform.skipped` (left out, with why)
-    and `llm_platform.unmapped` (cloud types the map lacks: an empty list is the goal)."""
+def all_skips() -> list[scan.Skip]:
+    return [s for cloud in clouds() for s in cloud.scanner_skips]
+
+
+def export(
+    stack: str,
+    records: list[Record],
+    table: Mapping[str, Any] | None = None,
+    skips: Iterable[scan.Skip] | None = None,
+) -> dict:
+    """The Terraform JSON plan of `records`, with `llm_platform.skipped` (left out, with why),
+    `llm_platform.unmapped` (cloud types the map lacks: an empty list is the goal) and
+    `llm_platform.scanner_skips` (checks skipped on a resource, with why; `skips_hcl`)."""
     table = types() if table is None else table
+    skips = all_skips() if skips is None else list(skips)
     urns = addresses(records, table)
     by_urn = {r.urn: r for r in records}
-    planned, changes, config, skipped = [], [], [], []
+    planned, changes, config, skipped, checks = [], [], [], [], []
     for r in records:
         reason = why_not(r, table)
         if reason is not None:
             skipped.append({"urn": r.urn, "type": r.type, "reason": reason})
             continue
+        checks += [{"address": urns[r.urn], "check": s.check, "reason": s.reason}
+                   for s in scan.matching(r.type, r.name, skips)]
         values, expressions = resource(r, table[r.type], urns, by_urn)
         entries = _entries(r, urns[r.urn], values, expressions)
         for out, entry in zip((planned, changes, config), entries, strict=True):
@@ -259,5 +274,7 @@ def export(stack: str, records: list[Record], table: Mapping[str, Any] | None = 
             "type_map": "components/catalog/terraform_types.yaml",
             "skipped": skipped,
             "unmapped": sorted({s["type"] for s in skipped if s["reason"].startswith("UNMAPPED")}),
+            "scanner_skips": checks,
         },
     }
+
