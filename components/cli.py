@@ -352,6 +352,9 @@ def _export_arm(records: list[Recorded], staging: Path) -> None:
     from components.plan import arm
 
     done = arm.write(records, staging)
+    skips = sum(len(r["metadata"].get("checkov", [])) for r in done.template["resources"])
+    say(err, "ARM export", "green", f"{len(done.template['resources'])} resources; {skips} "
+        "Checkov checks skipped with their reasons (each resource's metadata.checkov)")
     for urn, reason in done.left_out:
         say(err, "not in the ARM export", "yellow", f"{urn}: {reason}")
     for urn in done.unresolved:
@@ -508,7 +511,9 @@ def _print_terraform_export(target: Path) -> None:
         plain(
             f"wrote {target}/{terraform.FILE_NAME}: "
             f"{len(doc['planned_values']['root_module']['resources'])} resources; "
-            f"{len(meta['skipped'])} without a Terraform twin left out (llm_platform.skipped)"
+            f"{len(meta['skipped'])} without a Terraform twin left out (llm_platform.skipped); "
+            f"{len(meta['scanner_skips'])} Checkov checks skipped with their reasons "
+            "(checkov/skips.tf, read with --repo-root-for-plan-enrichment)"
         ),
         soft_wrap=True,
     )

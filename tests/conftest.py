@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import golden_files
 import pytest
 import yaml
 from hypothesis import settings
@@ -72,8 +73,7 @@ def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 
 
 def stack_spec(stack: str) -> dict:
-    doc = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
-    return doc["config"]["llm-platform:spec"]
+    return golden_files.stack_spec(ROOT, stack)
 
 
 class Planned:
@@ -137,7 +137,8 @@ class PlannedStacks(Mapping[str, Planned]):
                 return False
             if not summary.exists():
                 shutil.rmtree(out, ignore_errors=True)  # what a failed attempt left
-                proc = run_cli("plan", "--stack", stack, "--out", str(out), "--json")
+                proc = run_cli("plan", "--stack", stack, "--out", str(out), "--json",
+                               *golden_files.export_args(stack_spec(stack)))
                 assert proc.returncode == 0, f"plan of {stack} failed:\n{proc.stderr}"
                 summary.write_text(proc.stdout)
         return True

@@ -15,6 +15,22 @@ from pathlib import Path
 import yaml
 
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+# The export a scanner reads of a stack's cloud resources (`plan --export`, components/plan/
+# terraform.py and arm.py); an on-prem stack has none.
+EXPORT_OF_CLOUD = {"aws": "terraform-plan", "gcp": "terraform-plan", "azure": "arm"}
+SKIPS_TF = "checkov/skips.tf"
+
+
+def stack_spec(root: Path, stack: str) -> dict:
+    doc = yaml.safe_load((root / "stacks" / f"Pulumi.{stack}.yaml").read_text())
+    return doc["config"]["llm-platform:spec"]
+
+
+def export_args(spec: dict) -> list[str]:
+    """The `--export` arguments of the plan of a stack whose spec is `spec`."""
+    topology = spec.get("topology")
+    cloud = topology if topology in EXPORT_OF_CLOUD else (spec.get("hybrid") or {}).get("cloud")
+    return ["--export", EXPORT_OF_CLOUD[cloud]] if cloud in EXPORT_OF_CLOUD else []
 
 
 @dataclass(frozen=True)
@@ -33,6 +49,9 @@ def render(out: Path) -> dict[str, str]:
     files = {f"manifests/{p.name}": p.read_text() for p in sorted((out / "manifests").glob("*.yaml"))}
     files["cost.json"] = (out / "cost.json").read_text()
     files["alertmanager.yaml"] = (out / "alertmanager.yaml").read_text()
+    # The checks skipped, with why, on the Terraform export: a new skip is seen in review.
+    if (out / SKIPS_TF).exists():
+        files[SKIPS_TF] = (out / SKIPS_TF).read_text()
     plan = json.loads((out / "plan.json").read_text())
     files["plan.json"] = json.dumps(plan, indent=2, sort_keys=True) + "\n"
     for r in plan["resources"]:
