@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, run_cli, stack_spec
 
+from components import cli
 from components.plan import terraform
 from components.plan.runner import Recorded, run_program
 
@@ -150,17 +151,20 @@ def test_links_name_the_output_the_input_holds(exports):
     assert config[tls]["expressions"]["policy"]["references"][1].startswith("aws_s3_bucket.")
 
 
-def test_cli_writes_the_export_with_the_plan(tmp_path):
-    out = tmp_path / "gcp"
-    proc = run_cli("plan", "--stack", "gcp", "--out", str(out), "--no-policy",
-                   "--export", "terraform-plan")
-    assert proc.returncode == 0, proc.stderr
+def test_cli_writes_the_export_with_the_plan(planned, tmp_path, capsys):
+    """The shared plans run the CLI with `--export terraform-plan` (conftest); what it says of
+    the export is printed from the files it wrote."""
+    out = planned["gcp"].out
     doc = _doc(out / "terraform-plan.json")
     assert doc["terraform_version"] and doc["llm_platform"]["stack"] == "gcp"
+    assert (out / "checkov" / "skips.tf").read_text().startswith("# Checks skipped on purpose")
+    cli._print_terraform_export(out)
     mapped = len(doc["planned_values"]["root_module"]["resources"])
     skipped = len(doc["llm_platform"]["skipped"])
-    assert f"terraform-plan.json: {mapped} resources; {skipped} without" in " ".join(
-        proc.stdout.split())
+    checks = len(doc["llm_platform"]["scanner_skips"])
+    said = " ".join(capsys.readouterr().out.split())
+    assert f"terraform-plan.json: {mapped} resources; {skipped} without" in said
+    assert f"; {checks} Checkov checks skipped with their reasons" in said
     # `arm` became a real format beside terraform-plan (cli.EXPORTS); test a name that is none.
     bad = run_cli("plan", "--stack", "gcp", "--out", str(tmp_path / "x"), "--export", "nosuch")
     assert bad.returncode != 0 and "--export nosuch" in bad.stderr
