@@ -136,7 +136,10 @@ def secrets_key(
     """The key that encrypts Secrets (KMS v2 wraps its data keys with it), generated and
     kept in the vault's HSMs: RSA-HSM, which the AKS KMS plugin uses as it does a software
     key (github.com/Azure/kubernetes-kms README: "a key in Key Vault protected by a Hardware
-    Security Module"). No expiry: see components/azure/scanner.py (CKV_AZURE_40)."""
+    Security Module"). No expiry: see components/azure/scanner.py (CKV_AZURE_40).
+    ARM creates a key only under a new name and never changes one (Keys - Create If Not
+    Exist, learn.microsoft.com/rest/api/keyvault/keyvault/keys/create-if-not-exist): a vault
+    that already holds a software `cluster-secrets` keeps it."""
     return dict(
         resource_group_name=resource_group,
         vault_name=vault_name,
