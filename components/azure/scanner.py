@@ -14,13 +14,14 @@ SKIPS: tuple[Skip, ...] = (
     # The AKS cluster (cluster.py Cluster, "<base>-cluster-aks").
     Skip(AKS, "-cluster-aks", "CKV_AZURE_6",
          "The API server is private (enablePrivateCluster), reachable only from the VNet or "
-         "peered networks; authorized IP ranges filter a public endpoint, which it has none "
-         "of (learn.microsoft.com/azure/aks/api-server-authorized-ip-ranges)"),
+         "peered networks, and AKS refuses authorized IP ranges on a private cluster "
+         "(learn.microsoft.com/azure/aks/api-server-authorized-ip-ranges: 'You can't use "
+         "this feature with private clusters')"),
     Skip(AKS, "-cluster-aks", "CKV_AZURE_8",
-         "The Kubernetes Dashboard add-on no longer exists on AKS 1.19+ and cannot be turned "
-         "on; naming it, even disabled, is rejected with AddonInvalid 'Kubernetes Dashboard "
-         "addon is deprecated for Kubernetes version >= 1.19.0' (terraform-provider-azurerm "
-         "#13119)"),
+         "The Kubernetes Dashboard add-on was removed from AKS at 1.19 (we run 1.35 by "
+         "default), so no cluster of ours can turn it on; AKS answers a kubeDashboard addon "
+         "profile with AddonInvalid 'Kubernetes Dashboard addon is deprecated for Kubernetes "
+         "version >= 1.19.0' (terraform-provider-azurerm #13119)"),
     Skip(AKS, "-cluster-aks", "CKV_AZURE_172",
          "The Secrets Store CSI Driver add-on (azureKeyvaultSecretsProvider) is not enabled: "
          "pods read no Key Vault secrets, so there is no mounted secret to rotate"),
@@ -30,9 +31,10 @@ SKIPS: tuple[Skip, ...] = (
          "Prometheus. AKS control-plane and audit logs are not exported (no diagnostic "
          "setting): a known gap, not covered by this skip"),
     Skip(AKS, "-cluster-aks", "CKV_AZURE_226",
-         "The system pool's VM size (Standard_D4s_v5, the catalog's only Azure CPU size) has "
-         "no temp disk or cache to hold an ephemeral OS disk, so AKS would reject "
-         "osDiskType Ephemeral (learn.microsoft.com/azure/aks/concepts-storage)"),
+         "The system pool's VM size, Standard_D4s_v5 (the catalog's only Azure CPU size), has "
+         "no local storage to hold an ephemeral OS disk: the Dsv5 series lists Ephemeral OS "
+         "Disk as Not Supported (learn.microsoft.com/azure/virtual-machines/sizes/"
+         "general-purpose/dsv5-series)"),
     # The Key Vault holding the Secrets (KMS) key (cluster.py Cluster._kms, "-cluster-kms").
     Skip(VAULT, "-cluster-kms", "CKV_AZURE_109",
          "AKS KMS does not support a public vault behind a firewall (selected networks, IP "
