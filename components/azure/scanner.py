@@ -55,6 +55,7 @@ SKIPS: tuple[Skip, ...] = (
     # The artifact storage account (artifacts.py ArtifactBucket, "-artifacts-account").
     Skip(ACCOUNT, "-artifacts-account", "CKV_AZURE_206",
          "The check accepts only geo-redundant SKUs (GRS/GZRS), about twice the LRS price "
-         "per GB; the account holds weights re-downloadable from their source and "
-         "checkpoints deleted after checkpoint_days, so a second region buys little"),
+         "per GB, against a regional loss only: the account holds base weights "
+         "re-downloadable from their source, fine-tuned models a training job can rebuild, "
+         "and checkpoints kept checkpoint_days; versioning and soft delete cover deletions"),
 )
