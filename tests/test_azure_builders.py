@@ -258,3 +258,38 @@ def test_resolve_turns_the_azure_example_into_narrow_args():
     assert args.budget.thresholds_pct == (50, 80, 100)
     assert args.network.gateway_subnet is False and args.vpn is None
     assert args.artifacts.onprem_issuer is None
+
+
+# -- what an IaC scanner checks (issue 19) -------------------------------------------------
+def test_every_pool_allows_250_pods_and_encrypts_at_host():
+    # CKV_AZURE_168 / CKV_AZURE_227: the GPU pools and the cluster's own system pool alike.
+    gpu = agent_pool.agent_pool(_pool(), "rg", "llm-prod", "subnet-1")
+    system = cluster.system_pool(_cluster(), "subnet-1")
+    assert (gpu["max_pods"], gpu["enable_encryption_at_host"]) == (250, True)
+    assert (system.max_pods, system.enable_encryption_at_host) == (250, True)
+
+
+def test_the_secrets_key_lives_in_an_hsm_of_a_premium_vault():
+    # CKV_AZURE_112: an HSM key type is refused by a standard vault, so both change together.
+    props = cluster.secrets_key(_cluster(), "rg", "vault-1")["properties"]
+    assert (props.kty, props.key_size) == ("RSA-HSM", 2048)
+    assert cluster.vault(_cluster(), "rg", "tenant-1")["properties"].sku.name == "premium"
+    # Never an expiry: the KMS plugin stops encrypting with an expired key.
+    assert props.rotation_policy is None and props.attributes is None
+
+
+def test_the_scanner_skips_are_well_formed_and_name_resources_the_stack_makes():
+    from components.azure.scanner import SKIPS
+    from components.scan import problems
+
+    assert problems(SKIPS) == []
+    made = {
+        ("azure-native:containerservice:ManagedCluster", "azure-azure-cluster-aks"),
+        ("azure-native:keyvault:Vault", "azure-azure-cluster-kms"),
+        ("azure-native:keyvault:Key", "azure-azure-cluster-secrets"),
+        ("azure-native:storage:StorageAccount", "azure-azure-artifacts-account"),
+    }
+    for skip in SKIPS:
+        assert any(skip.applies(t, n) for t, n in made), skip
+    # The pools are fixed, not skipped.
+    assert not {s.check for s in SKIPS} & {"CKV_AZURE_168", "CKV_AZURE_227", "CKV_AZURE_112"}

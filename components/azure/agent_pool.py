@@ -20,6 +20,23 @@ SPOT_TAINT = Taint(
 )
 
 
+# Azure CNI Overlay gives each node a /24 of the pod CIDR, not node-subnet addresses, so the
+# subnet's size does not bound pods per node; 250 is overlay's default and AKS's maximum
+# (learn.microsoft.com/azure/aks/concepts-network-ip-address-planning, "Maximum pods per
+# node"). Set, not left to the default, so a changed default cannot shrink a new pool; it
+# is fixed at a pool's creation.
+MAX_PODS = 250
+
+
+def node_settings() -> dict[str, Any]:
+    """What every pool of the cluster (system and GPU) sets alike: pods per node, and
+    encryption at host, so the nodes' temp disks and OS-disk caches (where the kubelet and
+    the model servers keep pulled images and weights) are encrypted on the VM host too. It
+    needs the subscription's Microsoft.Compute/EncryptionAtHost feature registered (README)
+    and is fixed at a pool's creation (learn.microsoft.com/azure/aks/enable-host-encryption)."""
+    return dict(max_pods=MAX_PODS, enable_encryption_at_host=True)
+
+
 def implied_taints(spot: bool) -> list[Taint]:
     return [SPOT_TAINT] if spot else []
 
@@ -53,6 +70,7 @@ def agent_pool(
         scale_set_eviction_policy="Delete" if args.spot else None,
         spot_max_price=args.spot_max_usd_per_hour if args.spot else None,
         os_disk_size_gb=200,
+        **node_settings(),
         tags=args.tags,
     )
 

@@ -14,6 +14,7 @@ import pulumi_kubernetes as k8s
 
 from components import pricing
 from components.azure import ids, names
+from components.azure.agent_pool import node_settings
 from components.azure.args import ClusterArgs
 from components.conventions import POOL_LABEL
 from components.naming import fit
@@ -51,6 +52,7 @@ def system_pool(
         type="VirtualMachineScaleSets",
         vnet_subnet_id=node_subnet_id,
         node_labels={POOL_LABEL: "system"},
+        **node_settings(),
         tags={
             **args.tags,
             pricing.NODE_HOURS_TAG: str(args.system_nodes * pricing.HOURS_PER_MONTH),
@@ -109,14 +111,16 @@ def vault(
     args: ClusterArgs, resource_group: pulumi.Input[str], tenant_id: pulumi.Input[str]
 ) -> dict[str, Any]:
     """RBAC-only, and a deleted key stays recoverable for 90 days (purge protection):
-    without the key the cluster's Secrets are unreadable."""
+    without the key the cluster's Secrets are unreadable. Premium, the SKU that holds
+    HSM-protected keys; it has no charge of its own, the HSM key is billed per key a month
+    (azure.microsoft.com/pricing/details/key-vault)."""
     return dict(
         vault_name=args.vault_name,
         resource_group_name=resource_group,
         location=args.location,
         properties=azure.keyvault.VaultPropertiesArgs(
             tenant_id=tenant_id,
-            sku=azure.keyvault.SkuArgs(family="A", name="standard"),
+            sku=azure.keyvault.SkuArgs(family="A", name="premium"),
             enable_rbac_authorization=True,
             enable_soft_delete=True,
             soft_delete_retention_in_days=90,
@@ -129,12 +133,19 @@ def vault(
 def secrets_key(
     args: ClusterArgs, resource_group: pulumi.Input[str], vault_name: pulumi.Input[str]
 ) -> dict[str, Any]:
+    """The key that encrypts Secrets (KMS v2 wraps its data keys with it), generated and
+    kept in the vault's HSMs: RSA-HSM, which the AKS KMS plugin uses as it does a software
+    key (github.com/Azure/kubernetes-kms README: "a key in Key Vault protected by a Hardware
+    Security Module"). No expiry: see components/azure/scanner.py (CKV_AZURE_40).
+    ARM creates a key only under a new name and never changes one (Keys - Create If Not
+    Exist, learn.microsoft.com/rest/api/keyvault/keyvault/keys/create-if-not-exist): a vault
+    that already holds a software `cluster-secrets` keeps it."""
     return dict(
         resource_group_name=resource_group,
         vault_name=vault_name,
         key_name="cluster-secrets",
         properties=azure.keyvault.KeyPropertiesArgs(
-            kty="RSA", key_size=2048, key_ops=["encrypt", "decrypt", "wrapKey", "unwrapKey"]
+            kty="RSA-HSM", key_size=2048, key_ops=["encrypt", "decrypt", "wrapKey", "unwrapKey"]
         ),
         tags=args.tags,
     )
