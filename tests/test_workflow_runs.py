@@ -254,6 +254,28 @@ def test_preview_of_a_cloud_stack_puts_checkovs_counts_in_the_comment(repo: Fixt
     assert "_No `pulumi preview`: the repository variable `PULUMI_ORGANIZATION` is not set" in text
 
 
+def test_a_cloud_stack_whose_scan_could_not_run_says_not_run(repo: Fixture, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch):
+    """`make checkov` left no Checkov (here: the venv it links does not exist): the preview
+    still runs, the comment says Checkov did not run rather than nothing, and the check fails
+    naming the scan."""
+    monkeypatch.setenv("CHECKOV", str(tmp_path / "no-venv" / "bin" / "checkov"))
+    repo.commit(edit_stack(repo, "gcp", "config:", "# touched\nconfig:"), branch="gcp")
+    run = Run(repo, PREVIEW, repo.pull_request("gcp"), tmp_path / "run")
+    stacks = ok(run_job(run, "stacks"))
+    (leg,) = legs(run, "preview", {"stacks": stacks})
+    job = run_job(run, "preview", matrix=leg, needs={"stacks": stacks})
+    assert job.step("checkov").outputs == {"exit": "2"}
+    assert "not an executable checkov" in job.step("checkov").log
+    (comment,) = job.called("marocchino/sticky-pull-request-comment")
+    assert ("**Checkov** over the cloud exports: **not run** (scripts/checkov-exports wrote no "
+            "report; the scan step's log says why). The exports are unchecked, not clean."
+            ) in comment["text"].splitlines()
+    assert job.status == "failure"
+    assert job.errors() == ["stack gcp: Checkov did not scan the cloud exports (exit code 2; "
+                            "see its step's log)"]
+
+
 # --- deploy.yml
 
 class _Environments(BaseHTTPRequestHandler):
