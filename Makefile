@@ -36,7 +36,7 @@ export UV_NO_CONFIG := 1
 # is set (as on the CI machines) every run would parse pulumi_aws's sources again.
 locked = $(UV) pip install --python $(1)/bin/python --require-hashes --compile-bytecode -r $(2)
 
-.PHONY: plan deps test test-gateway test-lifecycle test-training test-workflows scan bench bench-install lint install clean test-tools docs mutate golden lock
+.PHONY: plan deps checkov test test-gateway test-lifecycle test-training test-workflows scan bench bench-install lint install clean test-tools docs mutate golden lock
 
 install: $(VENV)/.test $(CHECKOV_VENV)/.installed $(GATEWAY_VENV)/.installed $(LIFECYCLE_VENV)/.installed
 
@@ -72,6 +72,10 @@ $(CHECKOV_VENV)/.installed: locks/checkov.txt | $(UV)
 	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(CHECKOV_VENV)
 	$(call locked,$(CHECKOV_VENV),locks/checkov.txt)
 	touch $@
+
+# Checkov alone, for preview.yml's scan of a cloud stack's exports: the pinned version from
+# locks/checkov.txt, as `make install` and `make scan` use it.
+checkov: $(CHECKOV_VENV)/.installed
 
 # The gateway's LiteLLM proxy and our runtime's drivers (locks/gateway.txt, as in its image):
 # its own venv, because LiteLLM's tree pins packages Pulumi's would move. The tests run the

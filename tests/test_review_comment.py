@@ -281,3 +281,105 @@ def test_a_failed_plan_quotes_the_end_of_its_log_and_keeps_the_preview(tmp_path:
                    "--preview-exit", "255").stdout
     assert "unknown GPU" in body and "[mandatory]  gpu-spot-only" in body
     assert len(body.encode("utf-16-le")) // 2 < GITHUB_LIMIT
+
+
+# --- Checkov over the cloud exports (--checkov, the counts scripts/checkov-exports writes)
+
+def _checkov_report(path: Path, results: dict[str, tuple[int, int, int, list[tuple[str, str, str]]]]
+                    ) -> Path:
+    """A report as `scripts/checkov-exports --json` writes it: per export the counts and
+    every failed check as (check id, resource, check name)."""
+    path.write_text(json.dumps({
+        key: {"passed": passed, "failed": failed, "skipped": skipped,
+              "failures": [{"check": c, "resource": r, "name": n} for c, r, n in failures]}
+        for key, (passed, failed, skipped, failures) in results.items()}))
+    return path
+
+
+LOG_GROUP = ("CKV_AWS_338", "aws_cloudwatch_log_group.aws-aws-cluster-logs",
+             "Ensure CloudWatch log groups retains logs for at least 1 year")
+STAR = ("CKV_AWS_355", "aws_iam_role_policy.aws-aws-cluster-autoscaler",
+        "Ensure no IAM policies documents allow \"*\" as a statement's resource for restrictable "
+        "actions")
+
+
+def test_the_checkov_counts_and_failed_checks_are_in_the_comment(tmp_path: Path):
+    out = _plan_output(tmp_path / "out")
+    report = _checkov_report(tmp_path / "checkov.json",
+                             {"aws/terraform-plan.json": (226, 2, 3, [LOG_GROUP, STAR])})
+    proc = _review(out, "--checkov", str(report), "--reason", "no-org")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert "**Checkov** over the cloud exports (with the skips they carry): **2 failed checks**." \
+        in lines
+    assert "| `aws/terraform-plan.json` | 226 | 2 | 3 |" in lines
+    assert ("- `CKV_AWS_338` on `aws_cloudwatch_log_group.aws-aws-cluster-logs`: Ensure "
+            "CloudWatch log groups retains logs for at least 1 year") in lines
+    # The `*` of a check's name is text, not the start of emphasis.
+    assert ("- `CKV_AWS_355` on `aws_iam_role_policy.aws-aws-cluster-autoscaler`: Ensure no IAM "
+            "policies documents allow \"\\*\" as a statement's resource for restrictable actions"
+            ) in lines
+    # Between the plan's figures and the reason for no preview.
+    body = proc.stdout
+    assert body.index("**Estimated cost**") < body.index("**Checkov**") < body.index("_No `pulumi")
+
+
+def test_two_exports_each_have_their_row_and_name_their_failures(tmp_path: Path):
+    out = _plan_output(tmp_path / "out")
+    report = _checkov_report(tmp_path / "checkov.json", {
+        "hybrid/terraform-plan.json": (100, 0, 1, []),
+        "hybrid/arm-template.json": (40, 1, 0, [("CKV_AZURE_1", "Microsoft.Compute/vm", "x")])})
+    lines = _review(out, "--checkov", str(report), "--reason", "no-org").stdout.splitlines()
+    assert "| `hybrid/terraform-plan.json` | 100 | 0 | 1 |" in lines
+    assert "| `hybrid/arm-template.json` | 40 | 1 | 0 |" in lines
+    assert "- `CKV_AZURE_1` on `Microsoft.Compute/vm` in `hybrid/arm-template.json`: x" in lines
+    assert any(line.endswith(": **1 failed check**.") for line in lines)
+
+
+def test_a_clean_scan_says_so_and_lists_nothing(tmp_path: Path):
+    out = _plan_output(tmp_path / "out")
+    report = _checkov_report(tmp_path / "checkov.json", {"gcp/terraform-plan.json": (90, 0, 4, [])})
+    body = _review(out, "--checkov", str(report), "--reason", "no-org").stdout
+    assert "(with the skips they carry): passed, no failed check." in body
+    assert "| `gcp/terraform-plan.json` | 90 | 0 | 4 |" in body
+    assert "- `CKV" not in body
+
+
+def test_a_scan_that_did_not_run_is_not_shown_as_clean(tmp_path: Path):
+    out = _plan_output(tmp_path / "out")
+    # No --checkov (an on-prem stack has no export to scan): no section at all.
+    assert "Checkov" not in _review(out, "--reason", "no-org").stdout
+    missing = _review(out, "--checkov", str(tmp_path / "checkov.json"), "--reason", "no-org")
+    assert missing.returncode == 0, missing.stderr
+    assert ("**Checkov** over the cloud exports: **not run** (scripts/checkov-exports wrote no "
+            "report; the scan step's log says why). The exports are unchecked, not clean."
+            ) in missing.stdout.splitlines()
+    for text, why in (("{", "its report is unreadable (JSONDecodeError)"),
+                      ('{"aws/terraform-plan.json": {"passed": 1}}',
+                       "its report is unreadable (KeyError)"),
+                      ('[]', "its report is unreadable (not the counts of"),
+                      ("{}", "its report names no export")):
+        (tmp_path / "bad.json").write_text(text)
+        body = _review(out, "--checkov", str(tmp_path / "bad.json"), "--reason", "no-org").stdout
+        assert f"**not run** ({why}" in body and "passed" not in body.split("**Checkov**")[1]
+
+
+def test_thousands_of_failed_checks_leave_the_preview_its_room(tmp_path: Path):
+    out = _plan_output(tmp_path / "out")
+    failures = [("CKV_AWS_18", f"aws_s3_bucket.bucket-{i:05d}-" + "x" * 400,
+                 "Ensure the S3 bucket has access logging enabled") for i in range(3000)]
+    report = _checkov_report(tmp_path / "checkov.json",
+                             {"aws/terraform-plan.json": (5, 3000, 0, failures)})
+    preview = tmp_path / "preview.txt"
+    preview.write_text("".join(f"    + aws:s3/bucket:Bucket bucket-{i:05d} create\n"
+                               for i in range(3000)) + "Resources:\n    + 3000 to create\n")
+    body = _review(out, "--checkov", str(report), "--preview", str(preview)).stdout
+    assert len(body.encode("utf-16-le")) // 2 < GITHUB_LIMIT
+    section = body[body.index("**Checkov**"):body.index("<details>")]
+    assert len(section) <= 8_000
+    listed = [line for line in section.splitlines() if line.startswith("- `CKV_AWS_18`")]
+    assert 0 < len(listed) < 30  # the size, not the count, stops it here
+    assert f"- and {3000 - len(listed)} more failed checks (the scan step's log lists every one)" \
+        in section
+    # The preview keeps its end: the summary a reviewer reads first.
+    assert "+ 3000 to create" in body and "**3000 failed checks**" in body

@@ -108,11 +108,14 @@ def test_preview_of_a_pull_request_touching_one_stack(local_change: LocalChange,
     assert job.runs_on == leg["runs_on"]
     # The stack's own dependencies only (locks/plan*.txt), not the test extra and its torch.
     assert job.commands("make") == [["deps", "STACK=local"]]
+    # An on-prem stack has no cloud layer: nothing to export, no Checkov, no section about it.
+    assert job.step("plan").outputs["scan"] == "false" and job.step("checkov").outcome == "skipped"
     assert [c["with"]["organization"] for c in job.called("pulumi/auth-actions")] == ["acme"]
     assert job.commands("pulumi")[-1][:3] == ["preview", "--stack", "acme/local"]
     (comment,) = job.called("marocchino/sticky-pull-request-comment")
     assert comment["header"] == "llm-platform-local"
     assert "### llm-platform: `local`" in comment["text"] and "41 unchanged" in comment["text"]
+    assert "Checkov" not in comment["text"]
     assert job.summary == "" and job.errors() == []
 
     stale = legs(run, "untouched", {"stacks": stacks})
@@ -216,6 +219,61 @@ def test_preview_of_a_fork_pull_request(local_change: LocalChange, tmp_path: Pat
     assert "### llm-platform: `local`" in job.summary and "fork" in job.summary
     assert ok(job).errors() == []
     assert legs(run, "untouched", {"stacks": stacks}) == []
+
+
+def test_preview_of_a_cloud_stack_puts_checkovs_counts_in_the_comment(repo: Fixture, tmp_path: Path):
+    """Issue 19, part 4: the aws stack's plan exports its cloud layer, the pinned Checkov (`make
+    checkov`, here this machine's .venv-checkov) scans it for real, and the comment carries the
+    counts and the failed checks; a failed check fails the check after the comment is posted.
+    The counts are whatever the exports hold today, read from the report the scan wrote."""
+    repo.commit(edit_stack(repo, "aws", "config:", "# touched\nconfig:"), branch="aws")
+    # No Pulumi organization: no preview, so nothing but the plan and the scan runs.
+    run = Run(repo, PREVIEW, repo.pull_request("aws"), tmp_path / "run")
+    stacks = ok(run_job(run, "stacks"))
+    (leg,) = legs(run, "preview", {"stacks": stacks})
+    job = run_job(run, "preview", matrix=leg, needs={"stacks": stacks})
+    assert job.commands("make") == [["deps", "STACK=aws"], ["checkov"]]
+    assert job.step("plan").outputs == {"exit": "0", "scan": "true"}
+    assert job.step("checkov").outcome == "success", job.log
+    report = json.loads((job.workspace / "checkov.json").read_text())
+    assert list(report) == ["aws/terraform-plan.json"]
+    counts = report["aws/terraform-plan.json"]
+    assert counts["passed"] > 0  # Checkov read the export
+    (comment,) = job.called("marocchino/sticky-pull-request-comment")
+    text = comment["text"]
+    assert (f"| `aws/terraform-plan.json` | {counts['passed']} | {counts['failed']} | "
+            f"{counts['skipped']} |") in text.splitlines()
+    if counts["failed"]:
+        first = counts["failures"][0]
+        assert f"- `{first['check']}` on `{first['resource']}`: " in text
+        assert f"**{counts['failed']} failed check" in text
+        assert job.status == "failure" and job.step("Verdict").outcome == "failure"
+        assert job.errors() == ["stack aws: Checkov failed checks in the cloud exports (see the review)"]
+    else:
+        assert "passed, no failed check" in text and ok(job).errors() == []
+    assert "_No `pulumi preview`: the repository variable `PULUMI_ORGANIZATION` is not set" in text
+
+
+def test_a_cloud_stack_whose_scan_could_not_run_says_not_run(repo: Fixture, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch):
+    """`make checkov` left no Checkov (here: the venv it links does not exist): the preview
+    still runs, the comment says Checkov did not run rather than nothing, and the check fails
+    naming the scan."""
+    monkeypatch.setenv("CHECKOV", str(tmp_path / "no-venv" / "bin" / "checkov"))
+    repo.commit(edit_stack(repo, "gcp", "config:", "# touched\nconfig:"), branch="gcp")
+    run = Run(repo, PREVIEW, repo.pull_request("gcp"), tmp_path / "run")
+    stacks = ok(run_job(run, "stacks"))
+    (leg,) = legs(run, "preview", {"stacks": stacks})
+    job = run_job(run, "preview", matrix=leg, needs={"stacks": stacks})
+    assert job.step("checkov").outputs == {"exit": "2"}
+    assert "not an executable checkov" in job.step("checkov").log
+    (comment,) = job.called("marocchino/sticky-pull-request-comment")
+    assert ("**Checkov** over the cloud exports: **not run** (scripts/checkov-exports wrote no "
+            "report; the scan step's log says why). The exports are unchecked, not clean."
+            ) in comment["text"].splitlines()
+    assert job.status == "failure"
+    assert job.errors() == ["stack gcp: Checkov did not scan the cloud exports (exit code 2; "
+                            "see its step's log)"]
 
 
 # --- deploy.yml

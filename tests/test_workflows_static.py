@@ -569,3 +569,74 @@ def test_an_undeclared_or_missing_input_of_a_local_action_is_reported(tmp_path):
     ]
     workflow["jobs"]["a"]["steps"][0]["with"] = {"role": "r"}
     assert local_action_input_problems(workflow, tmp_path) == []
+
+
+# --- preview.yml's Checkov scan of the cloud exports (issue 19, part 4) --------------------
+
+
+def step_index(job: dict[str, Any], predicate) -> int:
+    """The position of the first step `predicate` accepts, -1 when none does."""
+    return next((i for i, step in enumerate(job.get("steps", [])) if predicate(step)), -1)
+
+
+def checkov_scan_problems(workflow: dict[str, Any], makefile: str) -> list[str]:
+    """What a reviewer relies on in the preview job: the plan exports the cloud layer; the
+    pinned Checkov (Makefile `checkov`, from locks/checkov.txt) is installed and run by path
+    over the exports; the review reads its report; the Verdict, after the comment, fails the
+    check on its exit code."""
+    job = workflow["jobs"]["preview"]
+    steps_ = job["steps"]
+    run = lambda i: steps_[i].get("run", "") if i >= 0 else ""  # noqa: E731 - a local shorthand
+    plan = step_index(job, lambda s: s.get("id") == "plan")
+    install = step_index(job, lambda s: s.get("run", "").strip() == "make checkov")
+    scan = step_index(job, lambda s: s.get("id") == "checkov")
+    review = step_index(job, lambda s: s.get("id") == "review")
+    comment = step_index(job, lambda s: s.get("uses", "").startswith("marocchino/"))
+    verdict = step_index(job, lambda s: s.get("name") == "Verdict")
+    problems = []
+    if not ("--export terraform-plan" in run(plan) and "--export arm" in run(plan)):
+        problems.append("the plan step does not export terraform-plan and arm by cloud")
+    if not 0 <= plan < install < scan < review < comment < verdict:
+        problems.append("not in order: plan, make checkov, scan, review, comment, Verdict")
+    if not re.search(r'CHECKOV="\$PWD/\.venv-checkov/bin/checkov" \S*python scripts/checkov-exports'
+                     r' \\\s+--json checkov\.json "out/\$STACK"', run(scan)):
+        problems.append("the scan does not run scripts/checkov-exports --json checkov.json "
+                        "out/$STACK with .venv-checkov's checkov")
+    if not re.search(r"^checkov: \$\(CHECKOV_VENV\)/\.installed$", makefile, re.M) or \
+            "$(call locked,$(CHECKOV_VENV),locks/checkov.txt)" not in makefile:
+        problems.append("make checkov does not install locks/checkov.txt into .venv-checkov")
+    if "--checkov checkov.json" not in run(review):
+        problems.append("the review does not read the scan's report")
+    verdict_env = steps_[verdict].get("env", {}) if verdict >= 0 else {}
+    if verdict_env.get("CHECKOV_EXIT") != "${{ steps.checkov.outputs.exit }}" or \
+            '1) echo "::error::' not in run(verdict).split("CHECKOV_EXIT", 1)[-1]:
+        problems.append("the Verdict does not fail on Checkov's exit code")
+    return problems
+
+
+def test_preview_scans_the_cloud_exports_with_the_pinned_checkov():
+    workflow = load((GITHUB / "workflows" / "preview.yml").read_text())
+    assert checkov_scan_problems(workflow, (ROOT / "Makefile").read_text()) == []
+
+
+def test_a_broken_checkov_scan_is_reported():
+    text = (GITHUB / "workflows" / "preview.yml").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    # Checkov from PATH (a runner image's, any version) instead of the lock's.
+    unpinned_scan = text.replace('CHECKOV="$PWD/.venv-checkov/bin/checkov" ', "")
+    assert checkov_scan_problems(load(unpinned_scan), makefile) == [
+        "the scan does not run scripts/checkov-exports --json checkov.json out/$STACK with "
+        ".venv-checkov's checkov"]
+    # The Verdict before the comment: a finding would hide the review.
+    workflow = load(text)
+    steps_ = workflow["jobs"]["preview"]["steps"]
+    steps_.append(steps_.pop(next(i for i, s in enumerate(steps_) if s.get("id") == "review")))
+    assert checkov_scan_problems(workflow, makefile) == [
+        "not in order: plan, make checkov, scan, review, comment, Verdict"]
+    assert checkov_scan_problems(load(text), makefile.replace("checkov: $(CHECKOV_VENV)", "checkov: x")) == [
+        "make checkov does not install locks/checkov.txt into .venv-checkov"]
+    no_fail = text.replace('1) echo "::error::stack $STACK: Checkov', '1) echo "::warning::stack $STACK: Checkov')
+    assert checkov_scan_problems(load(no_fail), makefile) == [
+        "the Verdict does not fail on Checkov's exit code"]
+    assert checkov_scan_problems(load(text.replace("--export arm", "")), makefile) == [
+        "the plan step does not export terraform-plan and arm by cloud"]

@@ -13,12 +13,14 @@ the job's `if:`, `runs-on`, `environment`, env and matrix, and runs its steps in
   src/Runner.Worker/action_yaml.json);
 - third-party actions are small recorded fakes (workflow_fakes.py); any other action fails;
 - external CLIs the jobs call are stubs on PATH: `pulumi` answers as the test says, `make deps`
-  links this machine's .venv. Our own scripts and `llm-platform` run for real.
+  links this machine's .venv and `make checkov` its .venv-checkov. Our own scripts,
+  `llm-platform` and Checkov run for real.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import time
@@ -210,7 +212,8 @@ class Job:
             # The venv `make deps` links is installed in editable mode from /work/main; on a
             # runner it is installed from the checkout, which PYTHONPATH stands for here.
             "PYTHONPATH": str(self.workspace), "PYTHONDONTWRITEBYTECODE": "1",
-            "HARNESS_VENV": str(self.run.venv), "HARNESS_PULUMI": str(self.run.pulumi_file),
+            "HARNESS_VENV": str(self.run.venv), "HARNESS_CHECKOV_VENV": str(self.run.checkov_venv),
+            "HARNESS_PULUMI": str(self.run.pulumi_file),
             "HARNESS_LOG": str(self.temp / "commands.log"),
         }
         env.update(self.workflow_env)
@@ -233,6 +236,11 @@ class Run:
         self.vars, self.inputs, self.api_url = vars or {}, inputs or {}, api_url
         self._secrets = secrets or {}
         self.venv = (ROOT / ".venv").resolve()
+        # `make checkov`'s venv: the one $CHECKOV names (as `make test` sets it), else this
+        # checkout's .venv-checkov.
+        checkov = os.environ.get("CHECKOV")
+        self.checkov_venv = (Path(checkov).parent.parent if checkov
+                             else ROOT / ".venv-checkov").resolve()
         tmp.mkdir(parents=True, exist_ok=True)
         self.event_path = tmp / "event.json"
         self.event_path.write_text(json.dumps(event.payload))

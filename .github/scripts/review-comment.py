@@ -10,9 +10,16 @@ summary and the diagnostics at its end stay. When the preview failed, its diagno
 policy violations are quoted outside the collapsed output. When the plan wrote no verdict (an
 invalid stack config), the comment quotes the end of the plan's output in its place.
 
-usage: review-comment.py <stack> <plan output dir> [--plan-log F] [--base REF]
+With --checkov, the counts of Checkov over the stack's cloud exports (the JSON that
+`scripts/checkov-exports --json` writes): passed, failed and skipped per export, then the
+failed checks by check id and resource, as many as fit the section's share of the comment (the
+job's log lists them all). A report that is missing or unreadable is said to be so: the scan
+did not run, which is not the same as a scan that found nothing.
+
+usage: review-comment.py <stack> <plan output dir> [--plan-log F] [--base REF] [--checkov F]
                          [--preview F --preview-exit N | --reason R [--detail TEXT]]
   --base REF     list the golden files changed between the merge base with REF and HEAD
+  --checkov F    the counts scripts/checkov-exports wrote (--json F); a missing F is "not run"
   --reason R     why there is no preview: no-org, fork, no-stack, refused or setup-failed
   --detail TEXT  for no-stack the stack's name in the backend (<org>/<stack>), for refused
                  the deploy's refusal (llm-platform ci-targets)
@@ -37,6 +44,14 @@ MAX_DIAGNOSTICS = 12_000
 # preview, which may tell more.
 MAX_PLAN_LOG = 16_000
 BIGGEST = 8
+# The Checkov section comes before the preview and takes at most this much of the comment, so
+# a stack with hundreds of findings still leaves the preview its room; the failed checks past
+# it (or past MAX_CHECKOV_FAILURES) are counted, and the scan step's log lists every one.
+MAX_CHECKOV = 8_000
+MAX_CHECKOV_FAILURES = 30
+# Characters that Markdown would read as emphasis, a link, HTML or a table cell in a check's
+# name (CKV_AWS_355's says `allow "*" as a statement's resource`).
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|])")
 MAX_GOLDEN = 40
 GIT_STATUS = {"A": "added", "M": "changed", "D": "removed", "T": "changed"}
 # `pulumi preview` ends with unindented section headers; these carry a failure's causes.
@@ -77,6 +92,14 @@ def fenced(text: str) -> list[str]:
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return [fence, text.rstrip("\n"), fence]
+
+
+def inline_code(text: str) -> str:
+    """`text` as an inline code span that no backtick inside it can close."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    tick = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{tick}{pad}{text}{pad}{tick}"
 
 
 def failure_sections(text: str) -> str:
@@ -147,6 +170,57 @@ def plan_lines(stack: str, out: Path) -> list[str]:
     return lines
 
 
+def read_checkov(report: Path) -> tuple[dict[str, dict] | None, str]:
+    """The per-export counts of a scripts/checkov-exports report, or None and why not."""
+    try:
+        results = json.loads(report.read_text())
+        well_formed = isinstance(results, dict) and all(
+            all(isinstance(r[k], int) for k in ("passed", "failed", "skipped"))
+            and all(isinstance(f["check"], str) and isinstance(f["resource"], str)
+                    for f in r["failures"])
+            for r in results.values())
+    except FileNotFoundError:
+        return None, "scripts/checkov-exports wrote no report"
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return None, f"its report is unreadable ({type(exc).__name__})"
+    if not well_formed:
+        return None, "its report is unreadable (not the counts of scripts/checkov-exports)"
+    if not results:
+        return None, "its report names no export"
+    return results, ""
+
+
+def checkov_lines(report: Path) -> list[str]:
+    """Checkov's counts per export and its failed checks, in at most MAX_CHECKOV units."""
+    results, why = read_checkov(report)
+    if results is None:
+        return ["", f"**Checkov** over the cloud exports: **not run** ({why}; the scan step's "
+                    "log says why). The exports are unchecked, not clean."]
+    failed = sum(r["failed"] for r in results.values())
+    mark = (f"**{failed} failed check{'s' * (failed != 1)}**" if failed
+            else "passed, no failed check")
+    lines = ["", f"**Checkov** over the cloud exports (with the skips they carry): {mark}.", "",
+             "| export | passed | failed | skipped |", "| --- | ---: | ---: | ---: |"]
+    lines += [f"| {inline_code(key)} | {r['passed']} | {r['failed']} | {r['skipped']} |"
+              for key, r in results.items()]
+    failures = [(key, f) for key, r in results.items() for f in r["failures"]]
+    if failures:
+        lines.append("")
+    listed = 0
+    for key, f in failures[:MAX_CHECKOV_FAILURES]:
+        where = f" in {inline_code(key)}" if len(results) > 1 else ""
+        name = MARKDOWN_SPECIAL.sub(r"\\\1", str(f.get("name", "")))
+        line = f"- {inline_code(f['check'])} on {inline_code(f['resource'])}{where}: {name}"
+        if units("\n".join([*lines, line])) > MAX_CHECKOV - 100:
+            break
+        lines.append(line)
+        listed += 1
+    if listed < len(failures):
+        lines.append(f"- and {len(failures) - listed} more failed checks (the scan step's log "
+                     "lists every one)")
+    return lines
+
+
 def preview_lines(text: str, code: int, room: int) -> list[str]:
     """The preview in at most `room` UTF-16 units: on failure its diagnostics first, then the
     whole output, cut from the front, in a collapsed block."""
@@ -171,6 +245,8 @@ def failed_plan_lines(stack: str, log: Path | None) -> list[str]:
 def comment(stack: str, out: Path, args: argparse.Namespace) -> str:
     planned = (out / "policy.json").exists()
     lines = plan_lines(stack, out) if planned else failed_plan_lines(stack, args.plan_log)
+    if args.checkov:
+        lines += checkov_lines(args.checkov)
     if args.base:
         lines += golden_changes(stack, args.base)
     if args.preview:
@@ -189,6 +265,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("out", type=Path, help="the plan's output directory")
     parser.add_argument("--plan-log", type=Path)
     parser.add_argument("--base")
+    # Not checked for existence: a missing report is the news that the scan did not run.
+    parser.add_argument("--checkov", type=Path)
     parser.add_argument("--preview", type=Path)
     parser.add_argument("--preview-exit", type=int, default=0)
     parser.add_argument("--reason", choices=sorted(REASONS))
