@@ -93,7 +93,7 @@ class Budget(pulumi.ComponentResource):
         logs = aws.cloudwatch.LogGroup(
             f"{name}-logs",
             name=build.enforcer_log_group(enforcer),
-            retention_in_days=enforcer.log_retention_days,
+            retention_in_days=build.enforcer_log_retention(enforcer),
             kms_key_id=key.arn,
             tags=tags,
             opts=child,
