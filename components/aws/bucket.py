@@ -129,7 +129,9 @@ def access_log_lifecycle_rules(
     args: ArtifactBucketArgs,
 ) -> list[aws.s3.BucketLifecycleConfigurationRuleArgs]:
     """Access logs expire after args.access_log_days; an overwritten or deleted log object
-    keeps its old version as long as the artifact bucket keeps its own."""
+    keeps its old version as long as the artifact bucket keeps its own. With Days on the
+    current versions, S3 also removes the delete markers left once the old versions are gone
+    (S3 User Guide, "Managing delete markers": lifecycle set to delete current versions)."""
     s3 = aws.s3
     return [
         s3.BucketLifecycleConfigurationRuleArgs(

@@ -25,9 +25,10 @@ SKIPS: tuple[Skip, ...] = (
     Skip(
         LAMBDA, ENFORCER, "CKV_AWS_115",
         "Reserving concurrency fails unless 100 stay unreserved in the account (Lambda "
-        "Developer Guide, configuration-concurrency.html) and new accounts have a quota of 10; "
-        "only Budgets may publish to its topic, and concurrent runs are idempotent "
-        "(budget_enforcer.py docstring)",
+        "Developer Guide, configuration-concurrency.html), and new accounts get reduced "
+        "concurrency quotas (Lambda quotas page), so a reservation can refuse the deploy; "
+        "only this account's budgets and alarms may publish to its topic (a few messages a "
+        "month), and concurrent runs are idempotent (budget_enforcer.py docstring)",
     ),
     Skip(
         LAMBDA, ENFORCER, "CKV_AWS_272",
