@@ -112,6 +112,14 @@ AWS_TYPES: dict[str, tuple[str, str, str]] = {
         " aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2, which the stored"
         " bridge-metadata maps to aws_s3_bucket_lifecycle_configuration.",
     ),
+    "aws:s3/bucketLogging:BucketLogging": (
+        "aws_s3_bucket_logging", "aws-sdk",
+        "v7 token; 7.51.1 SDK s3/bucket_logging.py:268 @pulumi.type_token, :540 aliases"
+        " aws:s3/bucketLoggingV2:BucketLoggingV2. A v7-era pulumi-aws provider/resources.go in the"
+        " code index (read_file id 62658824068, offset ~57.6k) has \"aws_s3_bucket_logging\":"
+        " {Aliases: [aws:s3/bucketLoggingV2:BucketLoggingV2]}, no Tok and no Fields: the"
+        " mechanical token and mechanical input names.",
+    ),
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": ("aws_s3_bucket_ownership_controls", "aws-bm", ""),
     "aws:s3/bucketPolicy:BucketPolicy": (
         "aws_s3_bucket_policy", "aws-bm",

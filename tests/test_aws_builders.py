@@ -208,8 +208,36 @@ def artifacts(**changes) -> ArtifactBucketArgs:
         namespace="llm-dev",
         expected_gib=10,
         account_id="111122223333",
+        access_log_bucket_name="llm-dev-access-logs",
     )
     return ArtifactBucketArgs(**{**fields, **changes})
+
+
+def test_the_access_log_bucket_takes_tls_only_and_s3_log_delivery_for_the_one_source():
+    policy = iam_documents.access_log_bucket_policy(
+        "arn:aws:s3:::logs", "arn:aws:s3:::b", "111122223333")
+    deny, deliver = policy["Statement"]
+    assert deny == iam_documents.tls_only_bucket_policy("arn:aws:s3:::logs")["Statement"][0]
+    assert deliver["Effect"] == "Allow" and deliver["Action"] == "s3:PutObject"
+    # ACLs are disabled, so the logging service principal is the only way in (S3 User Guide).
+    assert deliver["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert deliver["Resource"] == "arn:aws:s3:::logs/artifacts/*"
+    assert deliver["Condition"] == {
+        "ArnLike": {"aws:SourceArn": "arn:aws:s3:::b"},
+        "StringEquals": {"aws:SourceAccount": "111122223333"}}
+
+
+def test_access_logs_use_sse_s3_and_expire_after_the_log_retention():
+    (rule,) = bucket.access_log_encryption_rules()
+    # A log target takes SSE-S3 only; a KMS key here would stop delivery.
+    assert rule.apply_server_side_encryption_by_default.sse_algorithm == "AES256"
+    assert rule.apply_server_side_encryption_by_default.kms_master_key_id is None
+    (expire,) = bucket.access_log_lifecycle_rules(
+        artifacts(access_log_days=400, noncurrent_version_days=45))
+    assert expire.status == "Enabled" and expire.filter.prefix == ""
+    assert expire.expiration.days == 400
+    assert expire.noncurrent_version_expiration.noncurrent_days == 45
+    assert expire.abort_incomplete_multipart_upload.days_after_initiation == 7
 
 
 def test_the_bucket_policy_denies_every_request_not_over_tls():
@@ -280,8 +308,14 @@ def test_a_pod_outside_aws_finds_its_role_token_and_region():
 
 
 def test_the_autoscaler_may_resize_only_groups_this_cluster_owns():
-    describe, resize = iam_documents.autoscaler_policy("llm-dev")["Statement"]
+    describe, nodegroups, resize = iam_documents.autoscaler_policy(
+        "llm-dev", "us-east-1", "111122223333")["Statement"]
     assert "autoscaling:SetDesiredCapacity" not in describe["Action"]
+    # CKV_AWS_355: the one describe action that takes an ARN names this cluster's node groups
+    # (nodegroup/<cluster>/<name>/<uuid>), not "*".
+    assert "eks:DescribeNodegroup" not in describe["Action"]
+    assert nodegroups["Action"] == ["eks:DescribeNodegroup"]
+    assert nodegroups["Resource"] == "arn:aws:eks:us-east-1:111122223333:nodegroup/llm-dev/*"
     assert set(resize["Action"]) == {
         "autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"}
     assert resize["Condition"] == {
@@ -379,6 +413,9 @@ def test_resolve_sets_the_aws_stacks_cap_bucket_and_cluster():
     assert args.budget.enforcer is not None and args.budget.enforcer.hard_cap_usd == pytest.approx(6600)
     assert args.budget.enforcer.state_prefix == "/llm-platform/aws/budget-enforcer"
     assert args.bucket.bucket_name == "llm-aws-artifacts-123456789012"
+    # Its access logs: a bucket of their own, kept as long as the spec keeps logs (a year).
+    assert args.bucket.access_log_bucket_name == "llm-aws-access-logs-123456789012"
+    assert args.bucket.access_log_days == 365
     assert args.bucket.onprem_oidc_issuer is None and args.bucket.expected_gib == 500
     assert args.network.nat == "per-az"
     assert args.network.zones == ("us-east-1a", "us-east-1b", "us-east-1c")
@@ -437,6 +474,25 @@ def enforcer_args() -> EnforcerArgs:
         hard_cap_usd=3000.0,
         state_prefix="/llm-platform/dev/budget-enforcer",
     )
+
+
+def test_the_enforcers_small_logs_stay_a_year_even_when_the_spec_keeps_logs_shorter():
+    # CKV_AWS_338: at least 365 days; a longer spec retention (731) carries over.
+    def days(n: int) -> int:
+        return budget_config.enforcer_log_retention(
+            EnforcerArgs(**{**enforcer_args().__dict__, "log_retention_days": n}))
+    assert days(30) == 365 and days(365) == 365 and days(731) == 731
+
+
+def test_a_spec_without_log_retention_keeps_cluster_and_flow_logs_a_year():
+    # CKV_AWS_338: the spec's default is the audit year, for the large logs too.
+    env = load_spec(stack_spec("aws"))
+    assert "log_retention_days" not in stack_spec("aws")["aws"]
+    args = foundation_args(env, {})
+    assert args.cluster.log_retention_days == 365
+    assert args.network.flow_log_retention_days == 365
+    assert args.budget.enforcer is not None
+    assert budget_config.enforcer_log_retention(args.budget.enforcer) == 365
 
 
 def statements_for(policy: dict, principal: dict) -> list[dict]:

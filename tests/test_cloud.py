@@ -73,18 +73,21 @@ def test_eks_node_groups_gpu_taints_spot_training_and_imdsv2(planned):
 
 def test_s3_bucket_is_private_versioned_kms_encrypted_with_lifecycle(planned):
     aws = planned["aws"]
-    (block,) = _inputs(aws, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    # The artifact bucket's guards (its access-log bucket's: tests/test_aws_scanner.py).
+    def one(type_: str, name: str) -> dict:
+        return aws.one(type_, f"aws-aws-artifacts-{name}")["inputs"]
+    block = one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "public-access")
     assert all(block[k] is True for k in (
         "blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
-    (versioning,) = _inputs(aws, "aws:s3/bucketVersioning:BucketVersioning")
+    versioning = one("aws:s3/bucketVersioning:BucketVersioning", "versioning")
     assert versioning["versioningConfiguration"]["status"] == "Enabled"
-    (sse,) = _inputs(aws, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    sse = one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "sse")
     assert sse["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
-    (lifecycle,) = _inputs(aws, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    lifecycle = one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "lifecycle")
     rules = {r["id"]: r for r in lifecycle["rules"]}
     assert rules["expire-noncurrent-versions"]["noncurrentVersionExpiration"]["noncurrentDays"] == 30
     assert rules["expire-checkpoints"]["filter"]["prefix"] == "checkpoints/"
-    (policy,) = _inputs(aws, "aws:s3/bucketPolicy:BucketPolicy")
+    policy = one("aws:s3/bucketPolicy:BucketPolicy", "tls-only")
     assert json.loads(policy["policy"])["Statement"][0]["Condition"] == {
         "Bool": {"aws:SecureTransport": "false"}}
 
@@ -191,7 +194,8 @@ def test_every_kms_key_has_a_policy_and_every_log_group_a_key_logs_may_use_for_i
                     if s["Principal"] == {"Service": f"logs.{region}.amazonaws.com"})
         arn = f"arn:aws:logs:{region}:{account}:log-group:{group['name']}"
         assert logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"] == [arn]
-        assert group["retentionInDays"] == cfg.get("log_retention_days", 90)
+        # The spec's default is a year, and the enforcer's small logs never keep less.
+        assert group["retentionInDays"] == cfg.get("log_retention_days", 365)
 
 
 def test_a_failed_cap_lands_on_an_encrypted_queue_the_lambda_may_send_to_and_alarms(planned):

@@ -65,7 +65,7 @@ def of_type(records: list[Recorded], suffix: str) -> dict[str, dict[str, Any]]:
 def aws_bucket(**changes: Any) -> tuple[list[Recorded], aws_artifacts.ArtifactBucket]:
     args = AwsBucketArgs(
         bucket_name="llm-prod-artifacts", region="eu-west-1", account_id="123456789012", namespace=NAMESPACE,
-        expected_gib=10, **changes,
+        expected_gib=10, access_log_bucket_name="llm-prod-access-logs", **changes,
     )
     return run(lambda: aws_artifacts.ArtifactBucket("art", args, "llm-prod"))
 
@@ -95,7 +95,9 @@ def test_aws_writer_is_bound_to_the_database_service_account_and_writes_only_its
     policies = policies_by_role(records)
     writes = policies[writer_role]["Statement"]
     # the mocks' ARN of the bucket ends in its resource name
-    (bucket_arn,) = (f":{name}" for name in of_type(records, "aws:s3/bucket:Bucket"))
+    # (the other bucket holds the artifact bucket's access logs)
+    (bucket_arn,) = (f":{name}" for name in of_type(records, "aws:s3/bucket:Bucket")
+                     if name.endswith("-bucket"))
     objects = next(s for s in writes if "s3:PutObject" in actions(s))
     assert {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"} <= actions(objects)
     assert objects["Resource"].endswith(f"{bucket_arn}/gateway-db/*")

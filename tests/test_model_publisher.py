@@ -114,7 +114,8 @@ def test_aws_without_models_there_is_no_publisher():
 
 def test_aws_store_is_an_s3_root_with_the_region_botocore_reads():
     args = AwsBucketArgs(bucket_name="llm-prod-artifacts", region="eu-west-1",
-                         account_id="123456789012", namespace=NAMESPACE, expected_gib=10)
+                         account_id="123456789012", namespace=NAMESPACE, expected_gib=10,
+                         access_log_bucket_name="llm-prod-access-logs")
     from components.aws.artifacts import ArtifactBucket
 
     uri, env = fsspec_of(lambda: ArtifactBucket("art", args, "llm-prod"))
@@ -124,7 +125,8 @@ def test_aws_store_is_an_s3_root_with_the_region_botocore_reads():
 
 def test_aws_lifecycle_never_expires_a_current_object_under_models():
     args = AwsBucketArgs(bucket_name="b", region="eu-west-1", account_id="123456789012",
-                         namespace=NAMESPACE, expected_gib=10, noncurrent_version_days=1,
+                         namespace=NAMESPACE, expected_gib=10, access_log_bucket_name="l",
+                         noncurrent_version_days=1,
                          checkpoint_days=1)
     rules = aws_bucket_parts.lifecycle_rules(args)
     revision = "models/support-bot/0123456789abcdef0123456789abcdef01234567/model.safetensors"

@@ -192,7 +192,7 @@ def test_example_stacks_show_the_undigested_gateway_image_as_advisory_with_the_r
 
 
 def test_cost_cap_below_the_aws_stack_fails_the_plan(tmp_path: Path):
-    # The aws stack's estimate, $2,030.45 a month, is worked out line by line from the catalog
+    # The aws stack's estimate, $2,030.56 a month, is worked out line by line from the catalog
     # in tests/test_pricing.py::test_aws_stack_cost_by_hand; its dearest line is the L40S
     # node group, 730 node-h x $1.861 (g6e.xlarge on demand) = $1,358.53. A cap at half the
     # estimate ($1,014) fails the plan; the near miss (a cap at the estimate) is a case of
@@ -203,7 +203,7 @@ def test_cost_cap_below_the_aws_stack_fails_the_plan(tmp_path: Path):
                      "--policy-config", str(below))
     assert failed.returncode == 3, failed.stderr
     text = " ".join(failed.stdout.split())
-    assert "$2,030.45/month is over the cap $1,014.00" in text
+    assert "$2,030.56/month is over the cap $1,014.00" in text
     assert "aws-aws-l40s-ng $1,358.53" in text
     verdict = json.loads((tmp_path / "b" / "policy.json").read_text())
     # This config replaces policies/config/aws.json, which lowers gateway-image-digest until

@@ -711,6 +711,9 @@ def test_aws_stack_cost_by_hand(planned):
         *[("aws:ec2/eip:Eip", None, 730, 0.005)] * 3,
         # artifacts.expected_gib 500 at $0.023 per GB-month (aws-s3-standard): $11.50
         ("aws:s3/bucket:Bucket", None, 500, 0.023),
+        # its access logs' bucket, components/aws/bucket.py ACCESS_LOG_EXPECTED_GIB 5 at the
+        # same rate: $0.11
+        ("aws:s3/bucket:Bucket", None, 5, 0.023),
         # customer-managed keys at $1.00 a month (aws-kms-key): the cluster's Secrets, the
         # artifact bucket, the budget's SNS topic (and the enforcer) and the VPC flow logs
         *[("aws:kms/key:Key", None, 1, 1.00)] * 4,
@@ -727,7 +730,7 @@ def test_aws_stack_cost_by_hand(planned):
     monthly = sum(round(q * usd, 2) for _, _, q, usd in expected)
     assert cost["monthly_usd"] == pytest.approx(monthly)
     if eks_usd == 0.10:
-        assert monthly == pytest.approx(2030.45)
+        assert monthly == pytest.approx(2030.56)
     # assistant carries the whole l40s pool: 730 node-h x 1 GPU, $1,358.53 a month.
     assistant = cost["models"]["assistant"]
     assert (assistant["monthly_usd"], assistant["gpu_hours_per_month"]) == (1358.53, 730)

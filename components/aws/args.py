@@ -23,7 +23,7 @@ class NetworkArgs:
     account_id: str  # named in the flow-log key's policy and role
     cidr: str = "10.40.0.0/16"  # RFC 1918, /16 to /24
     nat: Literal["per-az", "single"] = "per-az"  # "single": one cheaper NAT gateway
-    flow_log_retention_days: int = 90
+    flow_log_retention_days: int = 365
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -49,7 +49,7 @@ class ClusterArgs:
     public_endpoint_cidrs: tuple[str, ...] = ()
     # Keep the version past standard support at EKS's extended-support price.
     extended_support: bool = False
-    log_retention_days: int = 90
+    log_retention_days: int = 365
     tags: dict[str, str] = field(default_factory=dict)
     # A GPU pool runs on SPOT capacity: install aws-node-termination-handler, which drains a
     # spot node on its interruption notice so a training pod checkpoints before it goes.
@@ -88,6 +88,9 @@ class ArtifactBucketArgs:
     namespace: str  # where the weights reader's service account lives
     expected_gib: int  # stored GiB, a tag the cost estimate reads
     account_id: str  # administers the bucket's key
+    # The second bucket S3 delivers the artifact bucket's server access logs to.
+    access_log_bucket_name: str
+    access_log_days: int = 365  # how long an access log object is kept
     noncurrent_version_days: int = 30
     checkpoint_days: int = 14
     # Hybrid: the on-prem cluster's service-account issuer, trusted for the weights reader.
@@ -118,7 +121,7 @@ class EnforcerArgs:
     account_id: str
     hard_cap_usd: float
     state_prefix: str  # SSM path of the saved node-group sizes
-    log_retention_days: int = 90
+    log_retention_days: int = 365
 
 
 @dataclass(frozen=True)

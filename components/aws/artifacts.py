@@ -2,7 +2,8 @@
 
 Versioned, SSE-KMS with a customer-managed key (and an S3 bucket key, so reads do not pay
 a KMS request each), every public-access block on, ACLs disabled, TLS required, and
-lifecycle rules that expire old versions and old checkpoints. Model servers read
+lifecycle rules that expire old versions and old checkpoints; S3 server access logs go to
+a second bucket, guarded alike but with SSE-S3 (all a log target takes). Model servers read
 `models/` only: in EKS through Pod Identity; from the on-prem cluster of a hybrid through
 the cluster's own service-account tokens, trusted by an IAM OIDC provider. The gateway's
 database, where the spec has one in the cluster, writes its backups under `gateway-db/`
@@ -24,7 +25,9 @@ from components.aws import names
 from components.aws.args import ArtifactBucketArgs
 from components.aws.iam import pod_identity_role, rotated_key
 from components.aws.iam_documents import (
+    ACCESS_LOG_PREFIX,
     Document,
+    access_log_bucket_policy,
     key_policy,
     publish_models_policy,
     read_models_policy,
@@ -83,10 +86,6 @@ class ArtifactBucket(pulumi.ComponentResource):
             self._child,
             policy=key_policy(args.account_id),
         )
-        # No S3 server access logging (Checkov CKV_AWS_18, graph_checks/aws/S3BucketLogging.json):
-        # a second bucket (its own key grant to the logging service, lifecycle, and the same
-        # check failing on it) to record requests whose every principal is one of this
-        # component's IAM roles; CloudTrail S3 data events record those per role, when wanted.
         bucket = aws.s3.Bucket(
             f"{name}-bucket",
             bucket=args.bucket_name,
@@ -95,6 +94,7 @@ class ArtifactBucket(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=True),
         )
         self._configure(bucket, key)
+        self._access_logs(bucket)
         issuer = args.onprem_oidc_issuer
         self._provider = None if issuer is None else self._onprem_provider(issuer)
         self.identity = self._bind(cluster_name, self._policy(bucket, key, read_models_policy))
@@ -152,8 +152,53 @@ class ArtifactBucket(pulumi.ComponentResource):
         return pulumi.ResourceOptions(parent=self)
 
     def _configure(self, bucket: aws.s3.Bucket, key: aws.kms.Key) -> None:
-        """Private, owner-enforced, versioned, encrypted, expiring, and TLS only."""
-        name, child = self._base, self._child
+        """Private, owner-enforced, versioned, encrypted with the key, expiring, TLS only."""
+        policy = bucket.arn.apply(lambda arn: json.dumps(tls_only_bucket_policy(arn)))
+        self._guard(
+            self._base, bucket, build.encryption_rules(key.arn), build.lifecycle_rules(self._args),
+            f"{self._base}-tls-only", policy,
+        )
+
+    def _access_logs(self, bucket: aws.s3.Bucket) -> None:
+        """S3 server access logs of `bucket` (Checkov CKV_AWS_18), in a second bucket guarded
+        like it, except for SSE-S3 (the only default encryption a log target may have:
+        bucket.ACCESS_LOG_SSE) and records that expire after args.access_log_days."""
+        args, name = self._args, f"{self._base}-access-logs"
+        logs = aws.s3.Bucket(
+            name,
+            bucket=args.access_log_bucket_name,
+            tags={**args.tags, pricing.EXPECTED_GIB_TAG: str(build.ACCESS_LOG_EXPECTED_GIB)},
+            # The request record outlives a stack like the data it describes.
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
+        )
+        policy = pulumi.Output.all(logs.arn, bucket.arn).apply(
+            lambda a: json.dumps(access_log_bucket_policy(a[0], a[1], args.account_id))
+        )
+        delivery = self._guard(
+            name, logs, build.access_log_encryption_rules(),
+            build.access_log_lifecycle_rules(args), f"{name}-policy", policy,
+        )
+        # Delivery starts once logging is on: the policy that lets S3 write goes first.
+        aws.s3.BucketLogging(
+            f"{self._base}-logging",
+            bucket=bucket.id,
+            target_bucket=logs.id,
+            target_prefix=ACCESS_LOG_PREFIX,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[delivery]),
+        )
+
+    def _guard(
+        self,
+        name: str,
+        bucket: aws.s3.Bucket,
+        encryption: list[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs],
+        lifecycle: list[aws.s3.BucketLifecycleConfigurationRuleArgs],
+        policy_name: str,
+        policy: pulumi.Output[str],
+    ) -> aws.s3.BucketPolicy:
+        """Every public-access block, ACLs disabled, versioning, `encryption`, `lifecycle`
+        and `policy` on `bucket`; the policy resource, for what must wait for it."""
+        child = self._child
         aws.s3.BucketPublicAccessBlock(
             f"{name}-public-access", bucket=bucket.id, **build.public_access_block(), opts=child
         )
@@ -172,20 +217,12 @@ class ArtifactBucket(pulumi.ComponentResource):
             opts=child,
         )
         aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-sse", bucket=bucket.id, rules=build.encryption_rules(key.arn), opts=child
+            f"{name}-sse", bucket=bucket.id, rules=encryption, opts=child
         )
         aws.s3.BucketLifecycleConfiguration(
-            f"{name}-lifecycle",
-            bucket=bucket.id,
-            rules=build.lifecycle_rules(self._args),
-            opts=child,
+            f"{name}-lifecycle", bucket=bucket.id, rules=lifecycle, opts=child
         )
-        aws.s3.BucketPolicy(
-            f"{name}-tls-only",
-            bucket=bucket.id,
-            policy=bucket.arn.apply(lambda arn: json.dumps(tls_only_bucket_policy(arn))),
-            opts=child,
-        )
+        return aws.s3.BucketPolicy(policy_name, bucket=bucket.id, policy=policy, opts=child)
 
     def _bind(
         self,

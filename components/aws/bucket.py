@@ -101,3 +101,51 @@ def web_identity_env(
         "AWS_WEB_IDENTITY_TOKEN_FILE": f"{token_dir}/token",
         "AWS_REGION": region,
     }
+
+
+# S3 server access logging delivers to a target bucket whose default encryption is SSE-S3
+# only: "Default server-side encryption with AWS KMS keys (SSE-KMS) is not supported"
+# (Amazon S3 User Guide, "Enabling Amazon S3 server access logging", awsdocs/
+# amazon-s3-userguide doc_source/enable-server-access-logging.md).
+ACCESS_LOG_SSE = "AES256"
+# The log bucket's expected size, for the cost estimate: a record is a few hundred bytes
+# (Amazon S3 server access log format), so ~20,000 requests a day (weight syncs and reads in
+# multipart ranges, checkpoints, the database's WAL archive) kept a year is ~3.4 GiB.
+ACCESS_LOG_EXPECTED_GIB = 5
+
+
+def access_log_encryption_rules() -> list[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs]:
+    """SSE-S3, the one default encryption a log delivery target may have (ACCESS_LOG_SSE)."""
+    return [
+        aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+            apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(  # noqa: E501
+                sse_algorithm=ACCESS_LOG_SSE
+            ),
+        )
+    ]
+
+
+def access_log_lifecycle_rules(
+    args: ArtifactBucketArgs,
+) -> list[aws.s3.BucketLifecycleConfigurationRuleArgs]:
+    """Access logs expire after args.access_log_days; an overwritten or deleted log object
+    keeps its old version as long as the artifact bucket keeps its own. With Days on the
+    current versions, S3 also removes the delete markers left once the old versions are gone
+    (S3 User Guide, "Managing delete markers": lifecycle set to delete current versions)."""
+    s3 = aws.s3
+    return [
+        s3.BucketLifecycleConfigurationRuleArgs(
+            id="expire-access-logs",
+            status="Enabled",
+            filter=s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+            expiration=s3.BucketLifecycleConfigurationRuleExpirationArgs(
+                days=args.access_log_days
+            ),
+            noncurrent_version_expiration=s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(  # noqa: E501
+                noncurrent_days=args.noncurrent_version_days
+            ),
+            abort_incomplete_multipart_upload=s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(  # noqa: E501
+                days_after_initiation=ABORT_INCOMPLETE_UPLOAD_DAYS
+            ),
+        )
+    ]

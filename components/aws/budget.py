@@ -93,7 +93,7 @@ class Budget(pulumi.ComponentResource):
         logs = aws.cloudwatch.LogGroup(
             f"{name}-logs",
             name=build.enforcer_log_group(enforcer),
-            retention_in_days=enforcer.log_retention_days,
+            retention_in_days=build.enforcer_log_retention(enforcer),
             kms_key_id=key.arn,
             tags=tags,
             opts=child,
@@ -116,9 +116,11 @@ class Budget(pulumi.ComponentResource):
             ),
             role=role.arn,
             timeout=120,
-            # No reserved concurrency: a new account's whole quota is 10 and Lambda keeps 10
-            # unreserved, so reserving refuses the function. Concurrent runs are safe without
-            # it (budget_enforcer's docstring).
+            # No reserved concurrency: Lambda refuses one that leaves under 100 unreserved
+            # (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html),
+            # and new accounts get reduced concurrency quotas (.../lambda/latest/dg/limits.html),
+            # so reserving can refuse the function. Concurrent runs are safe without it
+            # (budget_enforcer's docstring); scanner.py skips Checkov CKV_AWS_115 so.
             environment=aws.lambda_.FunctionEnvironmentArgs(
                 variables=build.enforcer_environment(enforcer, self._args.budget_name)
             ),

@@ -76,6 +76,17 @@ DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
 DEAD_LETTER_KEY_REUSE_SECONDS = 24 * 3600
 
 
+# The enforcer logs a few lines per budget notification (a handful a month), so a year, the
+# usual audit window (Checkov CKV_AWS_338), costs nothing even where the spec keeps the large
+# EKS and flow logs shorter.
+ENFORCER_MIN_LOG_DAYS = 365
+
+
+def enforcer_log_retention(args: EnforcerArgs) -> int:
+    """Days CloudWatch keeps the enforcer's logs: the spec's retention, at least a year."""
+    return max(args.log_retention_days, ENFORCER_MIN_LOG_DAYS)
+
+
 def enforcer_log_group(args: EnforcerArgs) -> str:
     """The log group Lambda writes the function's logs to, created by us with retention."""
     return f"/aws/lambda/{args.function_name}"

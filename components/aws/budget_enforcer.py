@@ -16,11 +16,12 @@ capping the group again could leave it at zero with nothing saved) and deletes t
 of node groups that no longer exist. It restores every group it can and reports each one it
 cannot (record missing or not a size, update refused) instead of stopping half-way.
 
-Runs concurrently without harm, so the function needs no reserved concurrency (which a new
-account, with a quota of 10 and 10 kept unreserved, refuses): concurrent caps write the same
-live size; the scale-down itself is idempotent; and when EKS refuses an update because another
-run's update of the same node group is in progress, the run fails, so Lambda retries the SNS
-notification (two more attempts, one and then two minutes apart:
+Runs concurrently without harm, so the function needs no reserved concurrency (which Lambda
+refuses where it would leave under 100 unreserved, as in a new account's reduced quota):
+concurrent caps write the same live size; the scale-down itself is idempotent; and when EKS
+refuses an update because another run's update of the same node group is in progress, the
+run fails, so Lambda retries the SNS notification (two more attempts, one and then two
+minutes apart:
 https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html) and the
 retry finds the group capped; the run that holds the update caps every group itself.
 

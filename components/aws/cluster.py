@@ -157,7 +157,9 @@ class Cluster(pulumi.ComponentResource):
         cluster's node groups."""
         name, args = f"{self._base}-autoscaler", self._args
         child = pulumi.ResourceOptions(parent=self)
-        policy = cluster.name.apply(lambda c: json.dumps(autoscaler_policy(c)))
+        policy = cluster.name.apply(
+            lambda c: json.dumps(autoscaler_policy(c, args.region, args.account_id))
+        )
         role = pod_identity_role(name, policy, args.tags, child)
         aws.eks.PodIdentityAssociation(
             name,

