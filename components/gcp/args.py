@@ -86,6 +86,8 @@ class ArtifactBucketArgs:
     # GCS location, e.g. US-CENTRAL1.
     location: str
     bucket_name: str
+    # The bucket the artifacts bucket's usage and storage logs go to.
+    log_bucket_name: str
     reader_account_id: str
     # Namespace of the Kubernetes service account that may read models/.
     namespace: str
@@ -112,6 +114,9 @@ class ArtifactBucketArgs:
 @dataclass(frozen=True)
 class BudgetArgs:
     billing_account: str
+    # The project and region of the budget's Pub/Sub topic and its Cloud KMS key.
+    project: str
+    region: str
     budget_name: str
     # Spend is filtered on this `environment` label.
     environment: str
