@@ -62,7 +62,6 @@ def _bucket(**overrides) -> ArtifactBucketArgs:
         project="acme-llm-prod",
         location="US-CENTRAL1",
         bucket_name="acme-llm-prod-llm-prod-artifacts",
-        log_bucket_name="acme-llm-prod-llm-prod-access-logs",
         reader_account_id="llm-prod-weights",
         namespace="llm-prod",
         noncurrent_version_days=30,
@@ -272,9 +271,9 @@ def test_gcp_labels_are_lowercase():
 def test_the_artifacts_bucket_logs_every_request_to_a_private_expiring_log_bucket():
     args = _bucket(labels={"team": "ml", pricing.EXPECTED_GIB_TAG: "500"})
     # The artifacts bucket names the log bucket by its plain name.
-    assert artifacts.bucket(args)["logging"].log_bucket == "acme-llm-prod-llm-prod-access-logs"
+    assert artifacts.bucket(args)["logging"].log_bucket == "acme-llm-prod-llm-prod-artifacts-logs"
     logs = artifacts.log_bucket(args)
-    assert logs["name"] == "acme-llm-prod-llm-prod-access-logs"
+    assert logs["name"] == "acme-llm-prod-llm-prod-artifacts-logs"
     assert logs["location"] == "US-CENTRAL1"
     assert (logs["public_access_prevention"], logs["uniform_bucket_level_access"]) == (
         "enforced",
@@ -294,10 +293,12 @@ def test_the_artifacts_bucket_logs_every_request_to_a_private_expiring_log_bucke
     )
 
 
-def test_resolve_names_a_log_bucket_of_its_own_within_the_gcs_name_rule():
-    args = resolve.foundation_args(load_spec(stack_spec("gcp")), {}).artifacts
-    assert args.log_bucket_name == "acme-llm-prod-llm-gcp-access-logs"
-    assert args.log_bucket_name != args.bucket_name
+def test_a_long_bucket_name_still_leaves_room_for_its_log_bucket():
+    # 63 characters, GCS's limit: the log bucket's name is cut (with a hash), not refused.
+    name = "acme-llm-prod-" + "x" * 39 + "-artifacts"
+    logs = artifacts.log_bucket_name(name)
+    assert len(name) == 63 and len(logs) <= 63 and logs.endswith("-logs")
+    assert logs != name
 
 
 def test_the_budget_topic_is_encrypted_with_its_key_and_stored_in_the_keys_region():

@@ -86,8 +86,6 @@ class ArtifactBucketArgs:
     # GCS location, e.g. US-CENTRAL1.
     location: str
     bucket_name: str
-    # The bucket the artifacts bucket's usage and storage logs go to.
-    log_bucket_name: str
     reader_account_id: str
     # Namespace of the Kubernetes service account that may read models/.
     namespace: str

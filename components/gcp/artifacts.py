@@ -18,6 +18,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components import pricing
+from components.gcp import names
 from components.gcp.args import ArtifactBucketArgs, OnPremFederation
 from components.kubernetes.facts import (
     DATABASE_BACKUP_PREFIX,
@@ -32,6 +33,7 @@ from components.kubernetes.facts import (
     WorkloadIdentity,
 )
 from components.kubernetes.weights_access import FILES_DIR, TOKEN_DIR
+from components.naming import fit
 from components.training.contract import CHECKPOINTS_PREFIX
 
 # Cloud Storage writes usage (hourly) and storage (daily) logs as this Google group, which
@@ -47,6 +49,11 @@ DELETED_LOG_DAYS = 7
 # bucket (syncs, model loads, checkpoints, WAL archiving: on the order of 1e5 a month, well
 # under a KB each) kept ACCESS_LOG_DAYS stays far below 1 GiB.
 ACCESS_LOG_GIB = 1
+
+
+def log_bucket_name(bucket_name: str) -> str:
+    """The artifacts bucket's log bucket: its name and "-logs", fitted to GCS's rule."""
+    return fit(f"{bucket_name}-logs", names.GCS_BUCKET)
 
 
 def bucket(args: ArtifactBucketArgs) -> dict[str, Any]:
@@ -80,7 +87,7 @@ def bucket(args: ArtifactBucketArgs) -> dict[str, Any]:
                 ),
             ),
         ],
-        logging=gcp.storage.BucketLoggingArgs(log_bucket=args.log_bucket_name),
+        logging=gcp.storage.BucketLoggingArgs(log_bucket=log_bucket_name(args.bucket_name)),
         labels=args.labels,
         force_destroy=False,
     )
@@ -91,7 +98,7 @@ def log_bucket(args: ArtifactBucketArgs) -> dict[str, Any]:
     versioned so a deleted log survives DELETED_LOG_DAYS, logs expiring after ACCESS_LOG_DAYS."""
     delete = gcp.storage.BucketLifecycleRuleActionArgs(type="Delete")
     return dict(
-        name=args.log_bucket_name,
+        name=log_bucket_name(args.bucket_name),
         project=args.project,
         location=args.location,
         uniform_bucket_level_access=True,

@@ -111,7 +111,6 @@ def artifact_args(env: Environment, cfg: Gcp) -> ArtifactBucketArgs:
         project=cfg.project,
         location=cfg.region.upper(),
         bucket_name=fit(f"{cfg.project}-llm-{spec.environment}-artifacts", names.GCS_BUCKET),
-        log_bucket_name=fit(f"{cfg.project}-llm-{spec.environment}-access-logs", names.GCS_BUCKET),
         reader_account_id=fit(f"llm-{spec.environment}-weights", names.SERVICE_ACCOUNT_ID),
         # The gateway's own Postgres backs up to this bucket (kubernetes/resolve.py).
         backup_account_id=fit(f"llm-{spec.environment}-db-backup", names.SERVICE_ACCOUNT_ID)
