@@ -65,9 +65,11 @@ def cluster(
         networking_mode="VPC_NATIVE",
         datapath_provider="ADVANCED_DATAPATH",
         # Dataplane V2 enforces NetworkPolicy itself (Cilium); the networkPolicy block is the
-        # legacy Calico add-on, which stays off: "In clusters using GKE Dataplane V2, policy
-        # enforcement is built in" (cloud.google.com/kubernetes-engine/docs/concepts/
-        # dataplane-v2). Off is also the API's own value when the block is left out.
+        # legacy Calico add-on, which stays off: GKE refuses a request that enables it (or
+        # explicitly disables it) on a Dataplane V2 cluster (cloud.google.com/kubernetes-engine/
+        # docs/how-to/dataplane-v2). enabled=False sends an empty networkPolicy, as an absent
+        # block does: the provider's expandNetworkPolicy sets Enabled only when true
+        # (GoogleCloudPlatform/terraform-google-conversion, its container cluster converter).
         network_policy=gcp.container.ClusterNetworkPolicyArgs(enabled=False),
         # Pod-to-pod traffic on one node goes through the VPC too, so the subnet's flow logs
         # and the firewall rules see it; Autopilot, which runs Dataplane V2, turns it on by
