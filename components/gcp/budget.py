@@ -10,11 +10,10 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.gcp.args import BudgetArgs
+from components.gcp.cluster import KEY_ROTATION_DAYS
 
 # The service account Cloud Billing publishes budget notifications as.
 BILLING_PUBLISHER = "serviceAccount:billing-budget-alert@system.gserviceaccount.com"
-# Rotated as often as the cluster's Secrets key (cluster.KEY_ROTATION_DAYS).
-KEY_ROTATION_DAYS = 90
 KEY_ROLE = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 
 
@@ -27,10 +26,12 @@ def pubsub_service_agent(project_number: str) -> str:
 
 
 def topic(args: BudgetArgs, key: pulumi.Input[str]) -> dict[str, Any]:
-    """Encrypted with `key`, a key of the region's key ring. Pub/Sub advises global keys since
-    a topic may store messages in any region (cloud.google.com/pubsub/docs/cmek); the storage
-    policy keeps them in the key's region instead, so the key and the data stay together.
-    Cloud Billing publishes from outside that region: its messages are routed there."""
+    """Encrypted with `key`, a key of the region's key ring (rotated as the cluster's Secrets
+    key is). Pub/Sub recommends global keys, as a regional one "could introduce unwanted
+    dependencies on cross-regional network links" where messages are stored elsewhere
+    (cloud.google.com/pubsub/docs/cmek); the storage policy keeps them in the key's region
+    instead. Messages published from another region are "routed for storage in one of the
+    allowed regions" (the Topic API's messageStoragePolicy), so Cloud Billing's still land."""
     return dict(
         name=f"{args.budget_name}-budget",
         kms_key_name=key,
