@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from components.gcp import artifacts, budget, cluster, network, node_pool, resolve, vpn
+from components import pricing, scan
+from components.gcp import artifacts, budget, cluster, network, node_pool, resolve, scanner, vpn
 from components.gcp.args import (
     ArtifactBucketArgs,
     BudgetArgs,
@@ -202,6 +203,8 @@ def test_the_onprem_credential_file_exchanges_the_mounted_token_then_impersonate
 def test_the_budget_rules_are_fractions_of_the_budget_plus_a_forecast_rule():
     args = BudgetArgs(
         billing_account="01ABCD-23EF45-6789AB",
+        project="acme-llm-prod",
+        region="us-central1",
         budget_name="llm-prod",
         environment="prod",
         monthly_usd=1234.6,
@@ -263,3 +266,94 @@ def test_resolve_turns_the_gcp_example_into_narrow_args():
 
 def test_gcp_labels_are_lowercase():
     assert resolve.labels({"team": "ML-Platform"}, extra="X") == {"team": "ml-platform", "extra": "x"}
+
+
+def test_the_artifacts_bucket_logs_every_request_to_a_private_expiring_log_bucket():
+    args = _bucket(labels={"team": "ml", pricing.EXPECTED_GIB_TAG: "500"})
+    # The artifacts bucket names the log bucket by its plain name.
+    assert artifacts.bucket(args)["logging"].log_bucket == "acme-llm-prod-llm-prod-artifacts-logs"
+    logs = artifacts.log_bucket(args)
+    assert logs["name"] == "acme-llm-prod-llm-prod-artifacts-logs"
+    assert logs["location"] == "US-CENTRAL1"
+    assert (logs["public_access_prevention"], logs["uniform_bucket_level_access"]) == (
+        "enforced",
+        True,
+    )
+    assert logs["versioning"].enabled is True
+    live, deleted = (r.condition for r in logs["lifecycle_rules"])
+    # Logs go after 90 days; a deleted or replaced log survives 7 more as a noncurrent version.
+    assert (live.age, live.with_state) == (90, None)
+    assert (deleted.days_since_noncurrent_time, deleted.with_state) == (7, "ARCHIVED")
+    # Priced at 1 GiB, not at the artifacts' 500.
+    assert logs["labels"] == {"team": "ml", pricing.EXPECTED_GIB_TAG: "1"}
+    # Cloud Storage delivers logs as its analytics group, which may only create objects.
+    assert (artifacts.LOG_WRITER, artifacts.LOG_WRITER_ROLE) == (
+        "group:cloud-storage-analytics@google.com",
+        "roles/storage.objectCreator",
+    )
+
+
+def test_a_long_bucket_name_still_leaves_room_for_its_log_bucket():
+    # 63 characters, GCS's limit: the log bucket's name is cut (with a hash), not refused.
+    name = "acme-llm-prod-" + "x" * 39 + "-artifacts"
+    logs = artifacts.log_bucket_name(name)
+    assert len(name) == 63 and len(logs) <= 63 and logs.endswith("-logs")
+    assert logs != name
+
+
+def test_the_budget_topic_is_encrypted_with_its_key_and_stored_in_the_keys_region():
+    args = BudgetArgs(
+        billing_account="01ABCD-23EF45-6789AB",
+        project="acme-llm-prod",
+        region="us-central1",
+        budget_name="llm-prod",
+        environment="prod",
+        monthly_usd=100,
+        thresholds_pct=(50,),
+        labels={"team": "ml"},
+    )
+    topic = budget.topic(args, "projects/p/locations/us-central1/keyRings/llm-prod/cryptoKeys/k")
+    assert topic["kms_key_name"].endswith("/locations/us-central1/keyRings/llm-prod/cryptoKeys/k")
+    assert topic["message_storage_policy"].allowed_persistence_regions == ["us-central1"]
+    assert topic["name"] == "llm-prod-budget"
+    # The key is for Pub/Sub's service agent of the project, not for Cloud Billing.
+    assert budget.pubsub_service_agent("123") == (
+        "serviceAccount:service-123@gcp-sa-pubsub.iam.gserviceaccount.com"
+    )
+
+
+def test_dataplane_v2_enforces_network_policy_and_pods_on_one_node_go_through_the_vpc():
+    gke = cluster.cluster(_cluster(), "vpc", "subnet", "key")
+    # The legacy Calico add-on stays off: Dataplane V2 enforces NetworkPolicy itself.
+    assert (gke["datapath_provider"], gke["network_policy"].enabled) == ("ADVANCED_DATAPATH", False)
+    assert gke["enable_intranode_visibility"] is True
+
+
+def test_the_default_pool_runs_shielded_with_the_gke_metadata_server_while_it_lives():
+    gke = cluster.cluster(_cluster(), "vpc", "subnet", "key")
+    assert gke["remove_default_node_pool"] is True
+    config = gke["node_config"]
+    assert config.workload_metadata_config.mode == "GKE_METADATA"
+    assert config.shielded_instance_config.enable_secure_boot is True
+
+
+def test_the_network_denies_and_logs_ingress_that_no_gke_rule_allows():
+    rule = network.deny_ingress("vpc")
+    assert (rule["direction"], rule["source_ranges"]) == ("INGRESS", ["0.0.0.0/0"])
+    assert [d.protocol for d in rule["denies"]] == ["all"]
+    assert "allows" not in rule
+    # Below GKE's allow rules (priority 1000: a lower number wins), above the implied deny.
+    assert 1000 < rule["priority"] < 65535
+    assert rule["log_config"].metadata == "EXCLUDE_ALL_METADATA"
+
+
+def test_each_skip_has_a_reason_and_matches_a_resource_of_the_gcp_stack():
+    assert scan.problems(scanner.SKIPS) == []
+    names = {
+        scanner.BUCKET: "gcp-gcp-artifacts-logs",
+        scanner.GKE_CLUSTER: "gcp-gcp-cluster-gke",
+    }
+    for skip in scanner.SKIPS:
+        assert skip.applies(skip.type, names[skip.type])
+    # The artifacts bucket itself is not skipped: it logs.
+    assert not any(s.applies(scanner.BUCKET, "gcp-gcp-artifacts-bucket") for s in scanner.SKIPS)

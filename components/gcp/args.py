@@ -112,6 +112,9 @@ class ArtifactBucketArgs:
 @dataclass(frozen=True)
 class BudgetArgs:
     billing_account: str
+    # The project and region of the budget's Pub/Sub topic and its Cloud KMS key.
+    project: str
+    region: str
     budget_name: str
     # Spend is filtered on this `environment` label.
     environment: str

@@ -1,11 +1,12 @@
 """ArtifactBucket: GCS for weights and checkpoints, and read access to `models/` only.
 
 Uniform bucket-level access (no object ACLs), public access prevention enforced,
-versioning with lifecycle rules. In GKE, model servers reach it through Workload Identity;
-from the on-prem cluster of a hybrid, through Workload Identity Federation with the
-cluster's own service-account issuer. The gateway's database, where the spec runs one in the
-cluster, writes its backups under `gateway-db/` only, as a second account bound to the
-database's own service account, by the same two routes.
+versioning with lifecycle rules, and usage logs in a bucket of their own. In GKE, model
+servers reach it through Workload Identity; from the on-prem cluster of a hybrid, through
+Workload Identity Federation with the cluster's own service-account issuer. The gateway's
+database, where the spec runs one in the cluster, writes its backups under `gateway-db/`
+only, as a second account bound to the database's own service account, by the same two
+routes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 import pulumi
 import pulumi_gcp as gcp
 
+from components import pricing
+from components.gcp import names
 from components.gcp.args import ArtifactBucketArgs, OnPremFederation
 from components.kubernetes.facts import (
     DATABASE_BACKUP_PREFIX,
@@ -30,11 +33,33 @@ from components.kubernetes.facts import (
     WorkloadIdentity,
 )
 from components.kubernetes.weights_access import FILES_DIR, TOKEN_DIR
+from components.naming import fit
 from components.training.contract import CHECKPOINTS_PREFIX
+
+# Cloud Storage writes usage (hourly) and storage (daily) logs as this Google group, which
+# needs only to create objects in the log bucket: the grant googleapis/nodejs-storage
+# Bucket.enableLogging makes (cloud.google.com/storage/docs/access-logs, "Set up log delivery").
+LOG_WRITER = "group:cloud-storage-analytics@google.com"
+LOG_WRITER_ROLE = "roles/storage.objectCreator"
+# How long access logs are kept, and how long a deleted or replaced log object survives as a
+# noncurrent version (so a delete by a compromised account is recoverable for a week).
+ACCESS_LOG_DAYS = 90
+DELETED_LOG_DAYS = 7
+# What the cost model prices the log bucket at: a usage-log row per request to the artifacts
+# bucket (syncs, model loads, checkpoints, WAL archiving: on the order of 1e5 a month, well
+# under a KB each) kept ACCESS_LOG_DAYS stays far below 1 GiB.
+ACCESS_LOG_GIB = 1
+
+
+def log_bucket_name(bucket_name: str) -> str:
+    """The artifacts bucket's log bucket: its name and "-logs", fitted to GCS's rule."""
+    return fit(f"{bucket_name}-logs", names.GCS_BUCKET)
 
 
 def bucket(args: ArtifactBucketArgs) -> dict[str, Any]:
-    """Private and versioned; old versions and old checkpoints expire."""
+    """Private and versioned; old versions and old checkpoints expire; every request is
+    logged to the log bucket (log_bucket), named here as the plain string it is, so the
+    plan shows it (the component orders the two buckets)."""
     delete = gcp.storage.BucketLifecycleRuleActionArgs(type="Delete")
     return dict(
         name=args.bucket_name,
@@ -62,7 +87,36 @@ def bucket(args: ArtifactBucketArgs) -> dict[str, Any]:
                 ),
             ),
         ],
+        logging=gcp.storage.BucketLoggingArgs(log_bucket=log_bucket_name(args.bucket_name)),
         labels=args.labels,
+        force_destroy=False,
+    )
+
+
+def log_bucket(args: ArtifactBucketArgs) -> dict[str, Any]:
+    """Where the artifacts bucket's access logs go: private like it, in the same location,
+    versioned so a deleted log survives DELETED_LOG_DAYS, logs expiring after ACCESS_LOG_DAYS."""
+    delete = gcp.storage.BucketLifecycleRuleActionArgs(type="Delete")
+    return dict(
+        name=log_bucket_name(args.bucket_name),
+        project=args.project,
+        location=args.location,
+        uniform_bucket_level_access=True,
+        public_access_prevention="enforced",
+        versioning=gcp.storage.BucketVersioningArgs(enabled=True),
+        lifecycle_rules=[
+            gcp.storage.BucketLifecycleRuleArgs(
+                action=delete,
+                condition=gcp.storage.BucketLifecycleRuleConditionArgs(age=ACCESS_LOG_DAYS),
+            ),
+            gcp.storage.BucketLifecycleRuleArgs(
+                action=delete,
+                condition=gcp.storage.BucketLifecycleRuleConditionArgs(
+                    days_since_noncurrent_time=DELETED_LOG_DAYS, with_state="ARCHIVED"
+                ),
+            ),
+        ],
+        labels={**args.labels, pricing.EXPECTED_GIB_TAG: str(ACCESS_LOG_GIB)},
         force_destroy=False,
     )
 
@@ -197,11 +251,12 @@ class ArtifactBucket(pulumi.ComponentResource):
         """`workload_pool` is the GKE cluster's (Cluster.workload_pool); unused when the
         on-prem cluster is federated instead."""
         super().__init__("llm-platform:gcp:ArtifactBucket", name, None, opts)
+        logs = self._log_bucket(name, args)
         gcs = gcp.storage.Bucket(
             f"{name}-bucket",
             **bucket(args),
             # Weights and checkpoints outlive a stack: `pulumi destroy` must not delete them.
-            opts=pulumi.ResourceOptions(parent=self, protect=True),
+            opts=pulumi.ResourceOptions(parent=self, protect=True, depends_on=logs),
         )
         reader = self._reader(name, args, gcs)
         self._base, self._args, self._workload_pool = name, args, workload_pool
@@ -238,6 +293,20 @@ class ArtifactBucket(pulumi.ComponentResource):
         }
         self.store = rclone_store(gcs.name)
         self.register_outputs({"bucket": gcs.name})
+
+    def _log_bucket(self, name: str, args: ArtifactBucketArgs) -> list[pulumi.Resource]:
+        """The log bucket and Cloud Storage's write grant on it, both made before the
+        artifacts bucket names it."""
+        child = pulumi.ResourceOptions(parent=self)
+        logs = gcp.storage.Bucket(f"{name}-logs", **log_bucket(args), opts=child)
+        writer = gcp.storage.BucketIAMMember(
+            f"{name}-logs-writer",
+            bucket=logs.name,
+            role=LOG_WRITER_ROLE,
+            member=LOG_WRITER,
+            opts=child,
+        )
+        return [logs, writer]
 
     def _reader(
         self, name: str, args: ArtifactBucketArgs, gcs: gcp.storage.Bucket

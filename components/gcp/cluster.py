@@ -64,6 +64,18 @@ def cluster(
         initial_node_count=1,
         networking_mode="VPC_NATIVE",
         datapath_provider="ADVANCED_DATAPATH",
+        # Dataplane V2 enforces NetworkPolicy itself (Cilium); the networkPolicy block is the
+        # legacy Calico add-on, which stays off: GKE refuses a request that enables it (or
+        # explicitly disables it) on a Dataplane V2 cluster (cloud.google.com/kubernetes-engine/
+        # docs/how-to/dataplane-v2). enabled=False sends an empty networkPolicy, as an absent
+        # block does: the provider's expandNetworkPolicy sets Enabled only when true
+        # (GoogleCloudPlatform/terraform-google-conversion, its container cluster converter).
+        network_policy=gcp.container.ClusterNetworkPolicyArgs(enabled=False),
+        # Pod-to-pod traffic on one node goes through the VPC too, so the subnet's flow logs
+        # and the firewall rules see it; Autopilot, which runs Dataplane V2, turns it on by
+        # default (cloud.google.com/kubernetes-engine/docs/how-to/intranode-visibility). It
+        # adds flow-log volume at the subnet's sampling (network.subnet).
+        enable_intranode_visibility=True,
         ip_allocation_policy=gcp.container.ClusterIpAllocationPolicyArgs(
             cluster_secondary_range_name=PODS_RANGE,
             services_secondary_range_name=SERVICES_RANGE,
@@ -89,6 +101,17 @@ def cluster(
             state="ENCRYPTED", key_name=secrets_key
         ),
         resource_labels=args.labels,
+        # The default node pool, removed once the cluster exists (remove_default_node_pool),
+        # runs shielded with secure boot and the GKE metadata server while it lives, as every
+        # pool of ours does (node_config).
+        node_config=gcp.container.ClusterNodeConfigArgs(
+            shielded_instance_config=gcp.container.ClusterNodeConfigShieldedInstanceConfigArgs(
+                enable_secure_boot=True, enable_integrity_monitoring=True
+            ),
+            workload_metadata_config=gcp.container.ClusterNodeConfigWorkloadMetadataConfigArgs(
+                mode="GKE_METADATA"
+            ),
+        ),
         deletion_protection=True,
     )
 
@@ -155,6 +178,8 @@ def kubeconfig(endpoint: str | None, ca: str | None, cluster: str | None) -> str
 class Cluster(pulumi.ComponentResource):
     name: pulumi.Output[str]
     node_service_account: pulumi.Output[str]
+    # The environment's Cloud KMS key ring, which other components' keys join.
+    key_ring_id: pulumi.Output[str]
     # <project>.svc.id.goog, read off the cluster: IAM accepts members of this pool only once
     # a cluster with Workload Identity exists, so whatever names one must wait for it.
     workload_pool: pulumi.Output[str]
@@ -171,11 +196,24 @@ class Cluster(pulumi.ComponentResource):
         super().__init__("llm-platform:gcp:Cluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         nodes_sa = self._node_account(name, args, child)
-        secrets_key = self._secrets_key(name, args, child)
+        ring = gcp.kms.KeyRing(
+            f"{name}-keyring",
+            name=f"llm-{args.environment}",
+            project=args.project,
+            location=args.region,
+            opts=child,
+        )
+        secrets_key = self._secrets_key(name, args, ring, child)
         gke = gcp.container.Cluster(
             f"{name}-gke",
             **cluster(args, network_id, subnet_id, secrets_key.crypto_key_id),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[secrets_key]),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[secrets_key],
+                # nodeConfig describes the default pool only, gone after creation: a later
+                # change to it must not update (or replace) the cluster.
+                ignore_changes=["nodeConfig"],
+            ),
         )
         gcp.container.NodePool(
             fit(f"{name}-system", names.GKE_NODE_POOL),
@@ -195,6 +233,7 @@ class Cluster(pulumi.ComponentResource):
             opts=child,
         )
         self.name = gke.name
+        self.key_ring_id = ring.id
         self.node_service_account = nodes_sa.email
         self.workload_pool = gke.workload_identity_config.apply(
             lambda c: (c.workload_pool if c else None) or ""
@@ -225,18 +264,12 @@ class Cluster(pulumi.ComponentResource):
 
     @staticmethod
     def _secrets_key(
-        name: str, args: ClusterArgs, child: pulumi.ResourceOptions
+        name: str, args: ClusterArgs, ring: gcp.kms.KeyRing, child: pulumi.ResourceOptions
     ) -> gcp.kms.CryptoKeyIAMMember:
         """A Cloud KMS key for the cluster's Secrets, rotated every 90 days, usable by the
-        GKE service agent only. Key rings cannot be deleted: a re-created environment
-        imports its ring (`pulumi import`) or takes a new environment name."""
-        ring = gcp.kms.KeyRing(
-            f"{name}-keyring",
-            name=f"llm-{args.environment}",
-            project=args.project,
-            location=args.region,
-            opts=child,
-        )
+        GKE service agent only, in the environment's key ring. Key rings cannot be deleted: a
+        re-created environment imports its ring (`pulumi import`) or takes a new environment
+        name."""
         key = gcp.kms.CryptoKey(
             f"{name}-secrets",
             name="cluster-secrets",

@@ -61,7 +61,7 @@ class GcpFoundation(pulumi.ComponentResource):
         bucket = ArtifactBucket(
             f"{name}-artifacts", args.artifacts, workload_pool=cluster.workload_pool, opts=child
         )
-        Budget(f"{name}-budget", args.budget, opts=child)
+        Budget(f"{name}-budget", args.budget, key_ring=cluster.key_ring_id, opts=child)
         self.outputs = {
             "cluster": cluster.name,
             "artifacts": pulumi.Output.from_input(bucket.store.uri),

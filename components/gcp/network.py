@@ -1,5 +1,6 @@
 """Network: a custom-mode VPC with one regional subnet and secondary ranges for pods and
-services (VPC-native GKE), and Cloud NAT so private nodes can pull images."""
+services (VPC-native GKE), Cloud NAT so private nodes can pull images, and a logged
+deny-all-ingress firewall rule beneath every allow rule."""
 
 from __future__ import annotations
 
@@ -38,6 +39,31 @@ def subnet(args: NetworkArgs, network_id: pulumi.Input[str]) -> dict[str, Any]:
     )
 
 
+# Just above the implied deny-all ingress rule (65535, which has no logging setting): every
+# allow rule GKE creates for the cluster (its -master, -vms and -all rules, Service load
+# balancers' k8s-fw rules) has priority 1000 and wins over this one, so it blocks nothing the
+# implied rule would let through; it makes the ingress policy explicit and logs what it denies
+# (cloud.google.com/firewall/docs/firewalls#default_firewall_rules: "implied deny ingress ...
+# lowest possible priority (65535)"; .../firewall-rules-logging).
+DENY_INGRESS_PRIORITY = 65534
+
+
+def deny_ingress(network_id: pulumi.Input[str]) -> dict[str, Any]:
+    """Every protocol from any IPv4 source, denied and logged. Private nodes have no external
+    address, so what reaches this rule is internal traffic no allow rule admits: a small log.
+    Without metadata (VM and VPC names), each entry is the connection and the rule; the IPs
+    name the node."""
+    return dict(
+        network=network_id,
+        description="Deny and log ingress no higher-priority rule allows (llm-platform)",
+        direction="INGRESS",
+        priority=DENY_INGRESS_PRIORITY,
+        source_ranges=["0.0.0.0/0"],
+        denies=[gcp.compute.FirewallDenyArgs(protocol="all")],
+        log_config=gcp.compute.FirewallLogConfigArgs(metadata="EXCLUDE_ALL_METADATA"),
+    )
+
+
 def nat(args: NetworkArgs, router: pulumi.Input[str]) -> dict[str, Any]:
     return dict(
         router=router,
@@ -63,6 +89,9 @@ class Network(pulumi.ComponentResource):
         )
         nodes = gcp.compute.Subnetwork(
             fit(f"{name}-nodes", names.COMPUTE), **subnet(args, vpc.id), opts=child
+        )
+        gcp.compute.Firewall(
+            fit(f"{name}-deny-ingress", names.COMPUTE), **deny_ingress(vpc.id), opts=child
         )
         router = gcp.compute.Router(
             fit(f"{name}-router", names.COMPUTE), network=vpc.id, region=args.region, opts=child

@@ -146,6 +146,8 @@ def budget_args(spec: EnvironmentSpec, cfg: Gcp) -> BudgetArgs:
     cap = [budget.hard_cap_pct] if budget.hard_cap_pct else []
     return BudgetArgs(
         billing_account=cfg.billing_account,
+        project=cfg.project,
+        region=cfg.region,
         budget_name=f"llm-{spec.environment}",
         environment=spec.environment,
         monthly_usd=budget.monthly_usd,
