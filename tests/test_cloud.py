@@ -252,7 +252,9 @@ def test_gke_secrets_are_encrypted_with_a_rotated_key_only_gke_can_use(planned):
     assert key["inputs"]["rotationPeriod"] == f"{90 * 86400}s"
     (cluster,) = _inputs(gcp, "gcp:container/cluster:Cluster")
     assert cluster["databaseEncryption"] == {"state": "ENCRYPTED", "keyName": "gcp-gcp-cluster-secrets-id"}
-    (grant,) = _inputs(gcp, "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")
+    # The budget topic's key has its own grant (tests/test_gcp_builders.py).
+    grant = gcp.one("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember",
+                    "gcp-gcp-cluster-secrets-gke")["inputs"]
     assert grant["cryptoKeyId"] == "gcp-gcp-cluster-secrets-id"
     assert grant["role"] == "roles/cloudkms.cryptoKeyEncrypterDecrypter"
     assert re.fullmatch(
@@ -277,7 +279,8 @@ def test_gke_gpu_pools_have_accelerators_drivers_taints_and_spot_training(planne
 
 def test_gcs_bucket_and_billing_budget(planned):
     gcp = planned["gcp"]
-    (bucket,) = _inputs(gcp, "gcp:storage/bucket:Bucket")
+    # The artifacts bucket (its access-log bucket: tests/test_gcp_builders.py).
+    bucket = gcp.one("gcp:storage/bucket:Bucket", "gcp-gcp-artifacts-bucket")["inputs"]
     assert bucket["uniformBucketLevelAccess"] is True
     assert bucket["publicAccessPrevention"] == "enforced"
     assert bucket["versioning"]["enabled"] is True
@@ -397,24 +400,26 @@ HAND = {
     # EKS $0.10/h; 3 NAT gateways at $0.045/h and their IPv4 addresses at $0.005/h;
     # 2 m6i.xlarge at $0.192; 1 g6e.xlarge at $1.861 for the one TP1 replica;
     # 200 spot node-hours at the dearer type's spot price (g6e.2xlarge, $0.96);
-    # 500 GB S3 at $0.023; four KMS keys at $1 (cluster, bucket, budget, flow logs). The
-    # flow logs' ingestion, the dead-letter queue and its alarm are not priced.
+    # 500 GB S3 at $0.023, and the access-log bucket's estimated 5 GB; four KMS keys at $1
+    # (cluster, bucket, budget, flow logs). The flow logs' ingestion, the dead-letter queue
+    # and its alarm are not priced.
     "aws": 730 * 0.10 + 3 * 730 * (0.045 + 0.005) + 2 * 730 * 0.192 + 730 * 1.861
-    + 200 * 0.96 + 500 * 0.023 + 4 * 1.00,
+    + 200 * 0.96 + (500 + 5) * 0.023 + 4 * 1.00,
     # GKE $0.10/h; Cloud NAT at its $0.044/h ceiling; one e2-standard-4 in each of two
     # zones; two g2-standard-4 (min_nodes 2) at $0.70683; 200 spot hours of a2-ultragpu-1g
-    # at $2.02752; 500 GB GCS at $0.020; one Cloud KMS key version at $0.06.
+    # at $2.02752; 500 GB GCS at $0.020 and the access-log bucket's estimated 1 GB; two Cloud
+    # KMS key versions at $0.06 (GKE Secrets, the budget topic).
     "gcp": 730 * 0.10 + 730 * 0.044 + 2 * 730 * 0.134012 + 2 * 730 * 0.70683
-    + 200 * 2.02752 + 500 * 0.020 + 0.06,
+    + 200 * 2.02752 + (500 + 1) * 0.020 + 2 * 0.06,
     # AKS Standard $0.10/h; NAT $0.045/h and its IP $0.005/h; 2 D4s_v5 at $0.192; one
     # NC24ads_A100_v4 at $3.673; 200 spot hours at $1.469; 500 GB hot LRS at $0.018.
     "azure": 730 * 0.10 + 730 * (0.045 + 0.005) + 2 * 730 * 0.192 + 730 * 3.673
     + 200 * 1.469 + 500 * 0.018,
     # On-prem: one TP1 replica at the $1.10 amortised GPU-hour. AWS: EKS, one NAT with
-    # its address, one m6i.xlarge, 40 spot hours of p5.48xlarge at $30, 2000 GB S3,
-    # four KMS keys, and the VPN connection at $0.05/h.
+    # its address, one m6i.xlarge, 40 spot hours of p5.48xlarge at $30, 2000 GB S3 and 5 GB
+    # of access logs, four KMS keys, and the VPN connection at $0.05/h.
     "hybrid": 730 * 1.10 + 730 * 0.10 + 730 * (0.045 + 0.005) + 730 * 0.192 + 40 * 30.00
-    + 2000 * 0.023 + 4 * 1.00 + 730 * 0.05,
+    + (2000 + 5) * 0.023 + 4 * 1.00 + 730 * 0.05,
 }
 
 

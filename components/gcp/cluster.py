@@ -47,6 +47,38 @@ def control_plane_access(args: ClusterArgs) -> dict[str, Any]:
     )
 
 
+def dataplane() -> dict[str, Any]:
+    return dict(
+        datapath_provider="ADVANCED_DATAPATH",
+        # Dataplane V2 enforces NetworkPolicy itself (Cilium); the networkPolicy block is the
+        # legacy Calico add-on, which stays off: GKE refuses a request that enables it (or
+        # explicitly disables it) on a Dataplane V2 cluster (cloud.google.com/kubernetes-engine/
+        # docs/how-to/dataplane-v2). enabled=False sends an empty networkPolicy, as an absent
+        # block does: the provider's expandNetworkPolicy sets Enabled only when true
+        # (GoogleCloudPlatform/terraform-google-conversion, its container cluster converter).
+        network_policy=gcp.container.ClusterNetworkPolicyArgs(enabled=False),
+        # Pod-to-pod traffic on one node goes through the VPC too, so the subnet's flow logs
+        # and the firewall rules see it; Autopilot, which runs Dataplane V2, turns it on by
+        # default (cloud.google.com/kubernetes-engine/docs/how-to/intranode-visibility). It
+        # adds flow-log volume at the subnet's sampling (network.subnet).
+        enable_intranode_visibility=True,
+    )
+
+
+def default_pool_config() -> gcp.container.ClusterNodeConfigArgs:
+    # The default node pool, removed once the cluster exists (remove_default_node_pool),
+    # runs shielded with secure boot and the GKE metadata server while it lives, as every
+    # pool of ours does (node_config).
+    return gcp.container.ClusterNodeConfigArgs(
+        shielded_instance_config=gcp.container.ClusterNodeConfigShieldedInstanceConfigArgs(
+            enable_secure_boot=True, enable_integrity_monitoring=True
+        ),
+        workload_metadata_config=gcp.container.ClusterNodeConfigWorkloadMetadataConfigArgs(
+            mode="GKE_METADATA"
+        ),
+    )
+
+
 def cluster(
     args: ClusterArgs,
     network_id: pulumi.Input[str],
@@ -63,19 +95,7 @@ def cluster(
         remove_default_node_pool=True,
         initial_node_count=1,
         networking_mode="VPC_NATIVE",
-        datapath_provider="ADVANCED_DATAPATH",
-        # Dataplane V2 enforces NetworkPolicy itself (Cilium); the networkPolicy block is the
-        # legacy Calico add-on, which stays off: GKE refuses a request that enables it (or
-        # explicitly disables it) on a Dataplane V2 cluster (cloud.google.com/kubernetes-engine/
-        # docs/how-to/dataplane-v2). enabled=False sends an empty networkPolicy, as an absent
-        # block does: the provider's expandNetworkPolicy sets Enabled only when true
-        # (GoogleCloudPlatform/terraform-google-conversion, its container cluster converter).
-        network_policy=gcp.container.ClusterNetworkPolicyArgs(enabled=False),
-        # Pod-to-pod traffic on one node goes through the VPC too, so the subnet's flow logs
-        # and the firewall rules see it; Autopilot, which runs Dataplane V2, turns it on by
-        # default (cloud.google.com/kubernetes-engine/docs/how-to/intranode-visibility). It
-        # adds flow-log volume at the subnet's sampling (network.subnet).
-        enable_intranode_visibility=True,
+        **dataplane(),
         ip_allocation_policy=gcp.container.ClusterIpAllocationPolicyArgs(
             cluster_secondary_range_name=PODS_RANGE,
             services_secondary_range_name=SERVICES_RANGE,
@@ -101,17 +121,7 @@ def cluster(
             state="ENCRYPTED", key_name=secrets_key
         ),
         resource_labels=args.labels,
-        # The default node pool, removed once the cluster exists (remove_default_node_pool),
-        # runs shielded with secure boot and the GKE metadata server while it lives, as every
-        # pool of ours does (node_config).
-        node_config=gcp.container.ClusterNodeConfigArgs(
-            shielded_instance_config=gcp.container.ClusterNodeConfigShieldedInstanceConfigArgs(
-                enable_secure_boot=True, enable_integrity_monitoring=True
-            ),
-            workload_metadata_config=gcp.container.ClusterNodeConfigWorkloadMetadataConfigArgs(
-                mode="GKE_METADATA"
-            ),
-        ),
+        node_config=default_pool_config(),
         deletion_protection=True,
     )
 
