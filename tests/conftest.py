@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import fcntl
+import functools
+import importlib.machinery
+import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
 import threading
+import types
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -70,6 +74,16 @@ CLI = [sys.executable, "-c", "from components.cli import main; main()"]
 
 def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CLI, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+@functools.cache
+def checkov_exports_script() -> types.ModuleType:
+    """scripts/checkov-exports (a script, not a module) loaded for its functions."""
+    loader = importlib.machinery.SourceFileLoader(
+        "checkov_exports", str(ROOT / "scripts" / "checkov-exports"))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+    loader.exec_module(module)
+    return module
 
 
 def stack_spec(stack: str) -> dict:

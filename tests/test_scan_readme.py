@@ -10,17 +10,15 @@ tests/test_workflow_runs.py)."""
 from __future__ import annotations
 
 import copy
-import importlib.machinery
-import importlib.util
+import json
 import re
 import shlex
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, stack_spec
+from conftest import ROOT, checkov_exports_script
 
 from components.plan import terraform
-from components.plan.runner import run_program
 
 README = (ROOT / "README.md").read_text()
 SECTION = README[README.index("## Scanning the cloud layer"):README.index("## CI on GitHub")]
@@ -60,8 +58,9 @@ def deny(plan: dict) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def aws_plan() -> dict:
-    return terraform.export("aws", run_program("aws", stack_spec("aws"), ROOT))
+def aws_plan(planned) -> dict:
+    """The aws export the shared plans write (conftest plans each cloud stack with it)."""
+    return json.loads((planned["aws"].out / terraform.FILE_NAME).read_text())
 
 
 def test_the_readme_policy_is_the_one_checked_here():
@@ -82,11 +81,7 @@ def test_the_conftest_example_passes_on_the_aws_export_and_catches_a_missing_tag
 
 
 def _checkov_exports_commands(out: Path) -> dict[str, list[str]]:
-    loader = importlib.machinery.SourceFileLoader("checkov_exports", str(ROOT / "scripts" / "checkov-exports"))
-    spec = importlib.util.spec_from_loader("checkov_exports", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module.commands(out, "checkov")
+    return checkov_exports_script().commands(out, "checkov")
 
 
 def test_the_readme_checkov_commands_are_the_scripts(tmp_path):

@@ -9,12 +9,10 @@ PR workflow run, so what is asserted here is what a user's own run reports."""
 from __future__ import annotations
 
 import json
-from importlib.machinery import SourceFileLoader
-from importlib.util import module_from_spec, spec_from_loader
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, checkov_exports_script
 from golden_files import EXPORT_OF_CLOUD, export_args, stack_spec
 
 from components import clouds, scan
@@ -23,15 +21,7 @@ from components.plan import terraform
 CLOUD_STACKS = ("aws", "gcp", "hybrid", "azure")
 
 
-def _script():
-    path = ROOT / "scripts" / "checkov-exports"
-    loader = SourceFileLoader("checkov_exports", str(path))
-    module = module_from_spec(spec_from_loader(loader.name, loader))
-    loader.exec_module(module)
-    return module
-
-
-checkov_exports = _script()
+checkov_exports = checkov_exports_script()
 
 
 def test_every_cloud_stack_of_the_examples_is_scanned():
