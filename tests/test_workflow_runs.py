@@ -225,8 +225,10 @@ def test_preview_of_a_cloud_stack_puts_checkovs_counts_in_the_comment(repo: Fixt
     """Issue 19, part 4: the aws stack's plan exports its cloud layer, the pinned Checkov (`make
     checkov`, here this machine's .venv-checkov) scans it for real, and the comment carries the
     counts and the failed checks; a failed check fails the check after the comment is posted.
-    The counts are whatever the exports hold today, read from the report the scan wrote."""
-    repo.commit(edit_stack(repo, "aws", "config:", "# touched\nconfig:"), branch="aws")
+    The change keeps logs 30 days, under the year Checkov asks of a log group (CKV_AWS_338):
+    the cluster's and the flow logs' groups fail; the budget enforcer's keeps a year anyway."""
+    repo.commit(edit_stack(repo, "aws", "      region: us-east-1\n",
+                           "      region: us-east-1\n      log_retention_days: 30\n"), branch="aws")
     # No Pulumi organization: no preview, so nothing but the plan and the scan runs.
     run = Run(repo, PREVIEW, repo.pull_request("aws"), tmp_path / "run")
     stacks = ok(run_job(run, "stacks"))
@@ -239,18 +241,17 @@ def test_preview_of_a_cloud_stack_puts_checkovs_counts_in_the_comment(repo: Fixt
     assert list(report) == ["aws/terraform-plan.json"]
     counts = report["aws/terraform-plan.json"]
     assert counts["passed"] > 0  # Checkov read the export
+    failed = sorted((f["check"], f["resource"]) for f in counts["failures"])
+    assert failed == [("CKV_AWS_338", "aws_cloudwatch_log_group.aws-aws-cluster-logs"),
+                      ("CKV_AWS_338", "aws_cloudwatch_log_group.aws-aws-network-flow-logs")]
     (comment,) = job.called("marocchino/sticky-pull-request-comment")
     text = comment["text"]
-    assert (f"| `aws/terraform-plan.json` | {counts['passed']} | {counts['failed']} | "
+    assert (f"| `aws/terraform-plan.json` | {counts['passed']} | 2 | "
             f"{counts['skipped']} |") in text.splitlines()
-    if counts["failed"]:
-        first = counts["failures"][0]
-        assert f"- `{first['check']}` on `{first['resource']}`: " in text
-        assert f"**{counts['failed']} failed check" in text
-        assert job.status == "failure" and job.step("Verdict").outcome == "failure"
-        assert job.errors() == ["stack aws: Checkov failed checks in the cloud exports (see the review)"]
-    else:
-        assert "passed, no failed check" in text and ok(job).errors() == []
+    assert "- `CKV_AWS_338` on `aws_cloudwatch_log_group.aws-aws-cluster-logs`: " in text
+    assert "**2 failed checks**" in text
+    assert job.status == "failure" and job.step("Verdict").outcome == "failure"
+    assert job.errors() == ["stack aws: Checkov failed checks in the cloud exports (see the review)"]
     assert "_No `pulumi preview`: the repository variable `PULUMI_ORGANIZATION` is not set" in text
 
 
