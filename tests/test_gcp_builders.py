@@ -200,18 +200,16 @@ def test_the_onprem_credential_file_exchanges_the_mounted_token_then_impersonate
     assert creds["credential_source"] == {"file": "/var/run/secrets/llm-platform/cloud-token/token"}
 
 
+def _budget_args(**given) -> BudgetArgs:
+    return BudgetArgs(**{
+        "billing_account": "01ABCD-23EF45-6789AB", "project": "acme-llm-prod",
+        "region": "us-central1", "budget_name": "llm-prod", "environment": "prod",
+        "labels": {}, **given})
+
+
 def test_the_budget_rules_are_fractions_of_the_budget_plus_a_forecast_rule():
-    args = BudgetArgs(
-        billing_account="01ABCD-23EF45-6789AB",
-        project="acme-llm-prod",
-        region="us-central1",
-        budget_name="llm-prod",
-        environment="prod",
-        monthly_usd=1234.6,
-        thresholds_pct=(50, 80, 120),
-        labels={},
-        notify_emails=("finops@example.com",),
-    )
+    args = _budget_args(monthly_usd=1234.6, thresholds_pct=(50, 80, 120),
+                        notify_emails=("finops@example.com",))
     rules = budget.budget(args, "topic", ["channel-1"])
     assert [(r.threshold_percent, r.spend_basis) for r in rules["threshold_rules"]] == [
         (0.5, None),
@@ -302,16 +300,7 @@ def test_a_long_bucket_name_still_leaves_room_for_its_log_bucket():
 
 
 def test_the_budget_topic_is_encrypted_with_its_key_and_stored_in_the_keys_region():
-    args = BudgetArgs(
-        billing_account="01ABCD-23EF45-6789AB",
-        project="acme-llm-prod",
-        region="us-central1",
-        budget_name="llm-prod",
-        environment="prod",
-        monthly_usd=100,
-        thresholds_pct=(50,),
-        labels={"team": "ml"},
-    )
+    args = _budget_args(monthly_usd=100, thresholds_pct=(50,), labels={"team": "ml"})
     topic = budget.topic(args, "projects/p/locations/us-central1/keyRings/llm-prod/cryptoKeys/k")
     assert topic["kms_key_name"].endswith("/locations/us-central1/keyRings/llm-prod/cryptoKeys/k")
     assert topic["message_storage_policy"].allowed_persistence_regions == ["us-central1"]

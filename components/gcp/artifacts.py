@@ -62,12 +62,7 @@ def bucket(args: ArtifactBucketArgs) -> dict[str, Any]:
     plan shows it (the component orders the two buckets)."""
     delete = gcp.storage.BucketLifecycleRuleActionArgs(type="Delete")
     return dict(
-        name=args.bucket_name,
-        project=args.project,
-        location=args.location,
-        uniform_bucket_level_access=True,
-        public_access_prevention="enforced",
-        versioning=gcp.storage.BucketVersioningArgs(enabled=True),
+        **_private(args, args.bucket_name),
         lifecycle_rules=[
             # Noncurrent (ARCHIVED) versions only. Under models/ there are none: the weights
             # sync never overwrites a revision and the model publisher cannot replace or delete
@@ -93,17 +88,24 @@ def bucket(args: ArtifactBucketArgs) -> dict[str, Any]:
     )
 
 
-def log_bucket(args: ArtifactBucketArgs) -> dict[str, Any]:
-    """Where the artifacts bucket's access logs go: private like it, in the same location,
-    versioned so a deleted log survives DELETED_LOG_DAYS, logs expiring after ACCESS_LOG_DAYS."""
-    delete = gcp.storage.BucketLifecycleRuleActionArgs(type="Delete")
+def _private(args: ArtifactBucketArgs, name: str) -> dict[str, Any]:
+    """What both buckets are: uniform access only, never public, versioned, in one location."""
     return dict(
-        name=log_bucket_name(args.bucket_name),
+        name=name,
         project=args.project,
         location=args.location,
         uniform_bucket_level_access=True,
         public_access_prevention="enforced",
         versioning=gcp.storage.BucketVersioningArgs(enabled=True),
+    )
+
+
+def log_bucket(args: ArtifactBucketArgs) -> dict[str, Any]:
+    """Where the artifacts bucket's access logs go: private like it, in the same location,
+    versioned so a deleted log survives DELETED_LOG_DAYS, logs expiring after ACCESS_LOG_DAYS."""
+    delete = gcp.storage.BucketLifecycleRuleActionArgs(type="Delete")
+    return dict(
+        **_private(args, log_bucket_name(args.bucket_name)),
         lifecycle_rules=[
             gcp.storage.BucketLifecycleRuleArgs(
                 action=delete,
