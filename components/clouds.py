@@ -187,6 +187,12 @@ def clouds() -> list[Cloud]:
     return [get(name) for name in NAMES]
 
 
+def scanner_skips() -> list[Skip]:
+    """Every cloud's scanner skips; a skip matches only its own type, so the exports take
+    them all."""
+    return [s for cloud in clouds() for s in cloud.scanner_skips]
+
+
 def of_type(type_: str) -> Cloud | None:
     """The cloud whose provider a Pulumi type token belongs to."""
     return next((c for c in clouds() if type_.startswith(c.type_prefix)), None)

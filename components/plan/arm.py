@@ -240,14 +240,11 @@ def _resource(rec: Record, spec: ArmType, name: str) -> dict[str, Any]:
     if props:
         out["properties"] = props
     out["metadata"] = {"pulumi:urn": rec.urn}
-    skips = scan.matching(rec.type, rec.name, skips_of_azure())
+    skips = scan.matching(rec.type, rec.name, clouds.scanner_skips())
     if skips:
         out["metadata"]["checkov"] = scan.arm_comments(skips)
     return out
 
-
-def skips_of_azure() -> tuple[scan.Skip, ...]:
-    return clouds.get("azure").scanner_skips
 
 
 def _sub_resource(value: Any) -> Any:

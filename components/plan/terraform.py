@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from components import scan
 from components.catalog import yaml_file
-from components.clouds import clouds
+from components.clouds import scanner_skips
 
 TYPES_FILE = Path(__file__).resolve().parent.parent / "catalog" / "terraform_types.yaml"
 FILE_NAME = "terraform-plan.json"
@@ -234,10 +234,6 @@ def _entries(record: Record, address: str, values: Any, expressions: Any) -> tup
     return planned, change, config
 
 
-def all_skips() -> list[scan.Skip]:
-    return [s for cloud in clouds() for s in cloud.scanner_skips]
-
-
 def export(
     stack: str,
     records: list[Record],
@@ -248,7 +244,7 @@ def export(
     `llm_platform.unmapped` (cloud types the map lacks: an empty list is the goal) and
     `llm_platform.scanner_skips` (checks skipped on a resource, with why; `skips_hcl`)."""
     table = types() if table is None else table
-    skips = all_skips() if skips is None else list(skips)
+    skips = scanner_skips() if skips is None else list(skips)
     urns = addresses(records, table)
     by_urn = {r.urn: r for r in records}
     planned, changes, config, skipped, checks = [], [], [], [], []
